@@ -1,0 +1,1 @@
+"""Package data: calibration travel inside the wheel as realtime.calibration."""

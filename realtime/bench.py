@@ -1,0 +1,156 @@
+"""``selfie3d bench``: per-stage latency of our pipeline against MediaPipe's own FaceMesh.
+
+All frames are decoded into memory first, so decoding is excluded. Then, frame by frame and
+interleaved (so both see the same machine load), our pipeline and the baseline —
+``mp.solutions.face_mesh`` with ``refine_landmarks=False`` in video mode — process the same
+frame. Reported: p50/p95/p99 per stage, FPS, the provider, the tracked fraction, the ratio of
+our total to the baseline's, and how far our vertices are from the baseline's (median, in
+inter-ocular distances).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from realtime.capture import Capture, CaptureOptions
+from realtime.pipeline import Pipeline, PipelineOptions
+
+# Outer eye corners: their distance is the inter-ocular distance (IOD) that normalises
+# landmark errors, as in the 300-W benchmark.
+IOD_LANDMARKS = (33, 263)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    capture: CaptureOptions = CaptureOptions()
+    frames: int = 300  # at most this many frames from the source
+    warmup: int = 10  # frames run before timing starts (session start-up, caches)
+    baseline: bool = True
+    pipeline: PipelineOptions = PipelineOptions()
+
+
+def percentiles(values_ms: list[float]) -> dict[str, float]:
+    values = np.asarray(values_ms, dtype=np.float64)
+    if values.size == 0:
+        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan")}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {"p50_ms": round(float(p50), 3), "p95_ms": round(float(p95), 3), "p99_ms": round(float(p99), 3)}
+
+
+def inter_ocular_distance(vertices: np.ndarray) -> float:
+    """Distance between the outer eye corners of ``(468, 3)`` vertices, in their units (2D)."""
+    return float(np.linalg.norm(vertices[IOD_LANDMARKS[0], :2] - vertices[IOD_LANDMARKS[1], :2]))
+
+
+def vertex_error_iod(ours: np.ndarray, reference: np.ndarray) -> float:
+    """Median 2D vertex distance between two ``(468, 3)`` meshes over the reference IOD."""
+    return float(np.median(np.linalg.norm(ours[:, :2] - reference[:, :2], axis=1)) / inter_ocular_distance(reference))
+
+
+def load_frames(options: CaptureOptions, limit: int) -> list:
+    frames = []
+    with Capture(options) as capture:
+        for frame in capture:
+            frames.append(frame)
+            if len(frames) >= limit:
+                break
+    return frames
+
+
+class MediaPipeBaseline:
+    """MediaPipe's own FaceMesh solution in video mode; returns ``(468, 3)`` pixels or None."""
+
+    def __init__(self):
+        import mediapipe as mp
+
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=1, refine_landmarks=False)
+
+    def process_rgb(self, rgb: np.ndarray) -> np.ndarray | None:
+        result = self._mesh.process(rgb)
+        if not result.multi_face_landmarks:
+            return None
+        height, width = rgb.shape[:2]
+        landmarks = result.multi_face_landmarks[0].landmark
+        return np.array([[p.x * width, p.y * height, p.z * width] for p in landmarks], dtype=np.float32)
+
+    def close(self):
+        self._mesh.close()
+
+
+def run_bench(options: BenchOptions) -> dict:
+    frames = load_frames(options.capture, options.frames + options.warmup)
+    if not frames:
+        from realtime.errors import InputError
+
+        raise InputError(f"{options.capture.description}: no frames to benchmark")
+    stage_ms: dict[str, list[float]] = {}
+    baseline_ms: list[float] = []
+    errors_iod: list[float] = []
+    tracked = 0
+    raw_meshes: list[np.ndarray | None] = []
+    baseline = MediaPipeBaseline() if options.baseline else None
+    with Pipeline(options.pipeline) as pipeline:
+        for position, frame in enumerate(frames):
+            timed = position >= options.warmup
+            result = pipeline.process(frame)
+            reference = None
+            if baseline is not None:
+                # MediaPipe takes RGB; the conversion is the caller's job there, so it is not
+                # counted against the baseline.
+                rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
+                start = time.perf_counter()
+                reference = baseline.process_rgb(rgb)
+                elapsed = (time.perf_counter() - start) * 1e3
+                if timed:
+                    baseline_ms.append(elapsed)
+            if not timed:
+                continue
+            for name, value in result.timings_ms.items():
+                stage_ms.setdefault(name, []).append(value)
+            tracked += bool(result.faces)
+            raw_meshes.append(result.faces[0].vertices if result.faces else None)
+            if result.faces and reference is not None:
+                errors_iod.append(vertex_error_iod(result.faces[0].vertices, reference))
+        provider = pipeline.provider
+    if baseline is not None:
+        baseline.close()
+    timed_frames = len(frames) - options.warmup if len(frames) > options.warmup else 0
+    total = stage_ms.get("total", [])
+    total_p50 = float(np.median(total)) if total else float("nan")
+    report = {
+        "source": options.capture.description,
+        "frames": timed_frames,
+        "tracked_fraction": round(tracked / timed_frames, 4) if timed_frames else 0.0,
+        "provider": provider,
+        "stages": {name: percentiles(values) for name, values in stage_ms.items()},
+        "total_p50_ms": round(total_p50, 3),
+        "fps": round(1000.0 / total_p50, 1) if total_p50 > 0 else 0.0,
+    }
+    if baseline_ms:
+        baseline_p50 = float(np.median(baseline_ms))
+        report["baseline"] = "mediapipe.solutions.face_mesh (refine_landmarks=False, video mode)"
+        report["baseline_p50_ms"] = round(baseline_p50, 3)
+        report["ratio_vs_baseline"] = round(total_p50 / baseline_p50, 3)
+        report["median_error_vs_baseline_iod"] = round(float(np.median(errors_iod)), 5) if errors_iod else None
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = [f"source: {report['source']}   frames: {report['frames']}   tracked: {report['tracked_fraction']:.1%}   provider: {report['provider']}"]
+    lines.append(f"{'stage':<14}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+    for name, stats in report["stages"].items():
+        lines.append(f"{name:<14}{stats['p50_ms']:>9.2f}{stats['p95_ms']:>9.2f}{stats['p99_ms']:>9.2f}")
+    lines.append(f"total p50 {report['total_p50_ms']:.2f} ms  ({report['fps']:.0f} FPS)")
+    if "baseline_p50_ms" in report:
+        lines.append(f"baseline (MediaPipe FaceMesh) p50 {report['baseline_p50_ms']:.2f} ms   ratio ours/baseline {report['ratio_vs_baseline']:.2f}")
+        if report.get("median_error_vs_baseline_iod") is not None:
+            lines.append(f"vertices vs baseline: median error {report['median_error_vs_baseline_iod'] * 100:.2f}% of inter-ocular distance")
+    for key in ("jitter_raw", "jitter_fused", "jitter_ratio", "render_fps"):
+        if key in report:
+            lines.append(f"{key}: {report[key]}")
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""ONNX Runtime sessions for the face networks: model verification and execution providers.
+
+Every model file is checked against the SHA-256 in ``models/manifest.json`` before it is
+loaded, so a truncated download, a disk error or a swapped file is refused with a clear line
+instead of producing wrong meshes. Execution providers are chosen by a pure function of what
+the installed ONNX Runtime offers: TensorRT (fp16, engine cache in the user's cache
+directory) → CUDA → CPU, or the user's explicit list; the choice and its reason are reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from realtime.errors import ModelError
+from realtime.resources import models_dir
+
+log = logging.getLogger(__name__)
+
+# Preference order when nothing is asked for: the fastest first.
+PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+PROVIDER_ALIASES = {
+    "tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider",
+}
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    providers: tuple[str, ...]  # in the order ONNX Runtime should try them
+    reason: str
+
+    @property
+    def primary(self) -> str:
+        return self.providers[0]
+
+
+def choose_providers(available: list[str] | tuple[str, ...], requested: list[str] | None = None) -> ProviderChoice:
+    """Pick execution providers from those available.
+
+    available: provider names ONNX Runtime reports. requested: user names or aliases
+    (``tensorrt``, ``cuda``, ``cpu`` or full names), in order; ``None`` picks automatically.
+    CPU is always appended as the last resort, since every build has it.
+    """
+    if requested:
+        wanted = [PROVIDER_ALIASES.get(name.lower(), name) for name in requested]
+        missing = [name for name in wanted if name not in available]
+        if missing:
+            raise ModelError(
+                f"execution provider(s) {', '.join(missing)} not available in this onnxruntime "
+                f"(available: {', '.join(available)}); for GPU install the 'gpu' extra: pip install 'selfie3d[gpu]'"
+            )
+        chosen = tuple(dict.fromkeys(wanted + ["CPUExecutionProvider"]))
+        return ProviderChoice(chosen, "as requested with --providers")
+    chosen = tuple(name for name in PROVIDER_PREFERENCE if name in available) or ("CPUExecutionProvider",)
+    skipped = [name for name in PROVIDER_PREFERENCE if name not in available]
+    reason = f"fastest available; not available: {', '.join(skipped)}" if skipped else "fastest available"
+    return ProviderChoice(chosen, reason)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    path: Path
+    sha256: str
+    inputs: tuple[dict, ...] = ()
+    outputs: tuple[dict, ...] = ()
+
+
+def load_manifest(directory: Path | None = None) -> dict:
+    directory = Path(directory) if directory is not None else models_dir()
+    manifest_path = directory / "manifest.json"
+    try:
+        return json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{manifest_path}: model manifest missing; reinstall selfie3d or run models/export.py") from None
+    except json.JSONDecodeError as error:
+        raise ModelError(f"{manifest_path}: model manifest is not valid JSON ({error.msg})") from None
+
+
+def model_spec(name: str, directory: Path | None = None) -> ModelSpec:
+    directory = Path(directory) if directory is not None else models_dir()
+    manifest = load_manifest(directory)
+    try:
+        entry = manifest["models"][name]
+    except KeyError:
+        raise ModelError(f"model '{name}' is not in {directory / 'manifest.json'}") from None
+    return ModelSpec(name, directory / entry["file"], entry["sha256"],
+                     tuple(entry.get("inputs", ())), tuple(entry.get("outputs", ())))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified_model_bytes(spec: ModelSpec) -> bytes:
+    """The model file's bytes after checking its SHA-256 against the manifest.
+
+    Hashing and loading the same bytes closes the gap in which the file could change
+    between the check and the load.
+    """
+    try:
+        data = spec.path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{spec.path}: model file missing; reinstall selfie3d or run models/export.py") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != spec.sha256:
+        raise ModelError(
+            f"{spec.path}: checksum mismatch (expected sha256 {spec.sha256[:12]}…, got {actual[:12]}…); "
+            "the file is damaged or was replaced — reinstall selfie3d or rebuild with models/export.py"
+        )
+    return data
+
+
+def cpu_session_settings(directory: Path | None = None) -> dict:
+    """The CPU session settings the model build measured as fastest (manifest key
+    ``cpu_session_options``)."""
+    return dict(load_manifest(directory).get("cpu_session_options", {}))
+
+
+def trt_cache_dir() -> Path:
+    """Per-user TensorRT engine cache, split by GPU and TensorRT version by ORT itself."""
+    from platformdirs import user_cache_dir
+
+    path = Path(os.environ.get("SELFIE3D_TRT_CACHE", user_cache_dir("selfie3d"))) / "tensorrt"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def provider_options(provider: str) -> dict:
+    if provider == "TensorrtExecutionProvider":
+        return {"trt_fp16_enable": True, "trt_engine_cache_enable": True,
+                "trt_engine_cache_path": str(trt_cache_dir()), "trt_timing_cache_enable": True}
+    return {}
+
+
+@dataclass
+class Session:
+    """A loaded model: the ONNX Runtime session plus what ran it."""
+
+    name: str
+    session: object
+    provider: str
+    input_names: tuple[str, ...] = field(default_factory=tuple)
+    output_names: tuple[str, ...] = field(default_factory=tuple)
+
+    def run(self, feeds: dict) -> dict:
+        outputs = self.session.run(None, feeds)
+        return dict(zip(self.output_names, outputs))
+
+
+@lru_cache(maxsize=1)
+def available_providers() -> tuple[str, ...]:
+    import onnxruntime as ort
+
+    return tuple(ort.get_available_providers())
+
+
+def open_session(name: str, requested_providers: list[str] | None = None,
+                 directory: Path | None = None, threads: int | None = None) -> Session:
+    """Verify and load model ``name`` with the chosen execution providers.
+
+    If the preferred provider fails to start (driver missing, engine build error) the session
+    falls back to the next one with a warning rather than failing the run.
+    """
+    import onnxruntime as ort
+
+    spec = model_spec(name, directory)
+    data = verified_model_bytes(spec)
+    choice = choose_providers(available_providers(), requested_providers)
+    settings = cpu_session_settings(directory)
+    options = ort.SessionOptions()
+    level = settings.get("graph_optimization_level", "ORT_ENABLE_ALL")
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    options.intra_op_num_threads = threads if threads is not None else int(settings.get("intra_op_num_threads", 1))
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Spinning threads burn a core waiting for work; in a pipeline that also decodes, renders
+    # and fuses on a 2-core machine that steals more than it gains.
+    options.add_session_config_entry("session.intra_op.allow_spinning",
+                                     "1" if settings.get("allow_spinning", False) else "0")
+    options.log_severity_level = 3
+    last_error = None
+    for start in range(len(choice.providers)):
+        providers = choice.providers[start:]
+        try:
+            session = ort.InferenceSession(
+                data, sess_options=options,
+                providers=[(p, provider_options(p)) for p in providers],
+            )
+        except Exception as error:  # a provider that cannot start: fall back to the next
+            last_error = error
+            log.warning("%s: %s failed to start (%s); falling back", name, providers[0], error)
+            continue
+        used = session.get_providers()[0]
+        if used != providers[0]:
+            log.warning("%s: %s unavailable at run time; using %s", name, providers[0], used)
+        return Session(name, session, used,
+                       tuple(i.name for i in session.get_inputs()),
+                       tuple(o.name for o in session.get_outputs()))
+    raise ModelError(f"{name}: no execution provider could load the model ({last_error})")

@@ -1,0 +1,113 @@
+"""The per-frame pipeline: tracking -> reconstruction (-> fusion), with timings.
+
+``Pipeline.process(frame)`` runs every stage on one captured frame and returns a
+``PipelineResult``: the frame, the meshes of the tracked faces, the fused metric mesh of the
+primary face when fusion is on, per-stage milliseconds and the execution provider. Capture
+stays outside so the same pipeline serves the live window, the demo, the benchmark and
+photo mode.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from realtime.capture import Frame
+from realtime.reconstruction import FaceMesh, ReconstructionOptions, Reconstructor
+from realtime.tracking import Tracker, TrackerOptions
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    tracking: TrackerOptions = TrackerOptions()
+    reconstruction: ReconstructionOptions = ReconstructionOptions()
+    fusion: bool = True  # fuse the primary face over time into one metric mesh
+    camera_profile: str | None = None  # camera profile name or TOML path; None: default field of view
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    frame: Frame
+    faces: list[FaceMesh] = field(default_factory=list)  # largest first; empty: no face
+    detection_ran: bool = False
+    fusion: object | None = None  # realtime.fusion.FusionResult of faces[0] when fusion is on
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    provider: str = ""
+
+    @property
+    def tracked(self) -> bool:
+        return bool(self.faces)
+
+
+class Pipeline:
+    def __init__(self, options: PipelineOptions = PipelineOptions()):
+        self.options = options
+        self.tracker = Tracker(options.tracking)
+        self.reconstructor = Reconstructor(options.reconstruction)
+        self.fusion = None
+        self._intrinsics = None
+        if options.fusion:
+            self._init_fusion()
+
+    def _init_fusion(self) -> None:
+        try:
+            from realtime.fusion import Fusion, FusionOptions
+        except ImportError:  # fusion not available in this build
+            return
+        self.fusion = Fusion(FusionOptions())
+
+    @property
+    def provider(self) -> str:
+        return self.reconstructor.provider
+
+    def intrinsics_for(self, width: int, height: int):
+        """Camera intrinsics for frames of this size: the selected profile or the default
+        field of view."""
+        if self._intrinsics is None or (self._intrinsics.width, self._intrinsics.height) != (width, height):
+            from realtime.camera import resolve_intrinsics
+
+            self._intrinsics = resolve_intrinsics(self.options.camera_profile, width, height)
+        return self._intrinsics
+
+    def process(self, frame: Frame) -> PipelineResult:
+        start = time.perf_counter()
+        tracking = self.tracker.update(frame.image)
+        t_track = time.perf_counter()
+        result = self.reconstructor.run(frame.image, tracking.rois)
+        t_recon = time.perf_counter()
+        self.tracker.observe([face.vertices for face in result.faces], [face.presence for face in result.faces])
+        faces = [face for face in result.faces if face.presence >= self.options.tracking.min_presence]
+        timings = {"track": (t_track - start) * 1e3, **tracking.timings_ms,
+                   "reconstruct": (t_recon - t_track) * 1e3, **result.timings_ms}
+        fused = None
+        if self.fusion is not None:
+            t0 = time.perf_counter()
+            fused = self._fuse(frame, faces)
+            timings["fuse"] = (time.perf_counter() - t0) * 1e3
+        timings["total"] = (time.perf_counter() - start) * 1e3
+        return PipelineResult(frame, faces, tracking.detection_ran, fused, timings, self.provider)
+
+    def _fuse(self, frame: Frame, faces: list[FaceMesh]):
+        height, width = frame.image.shape[:2]
+        intrinsics = self.intrinsics_for(width, height)
+        if not faces:
+            return self.fusion.update(None, None, intrinsics, frame.timestamp_s)
+        face = faces[0]
+        return self.fusion.update(face.vertices, face.iris, intrinsics, frame.timestamp_s)
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        if self.fusion is not None:
+            self.fusion.reset()
+
+    def close(self) -> None:
+        self.tracker.close()
+        self.reconstructor.close()
+        if self.fusion is not None:
+            self.fusion.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,1 @@
+"""Package data: shaders travel inside the wheel as realtime.shaders."""

@@ -1,0 +1,91 @@
+"""The selfie3d command: subcommands run end to end; bad input gets one line and a non-zero exit."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from realtime.cli import main
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "realtime", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_demo_writes_video_report_and_preview(tmp_path):
+    out = tmp_path / "demo out"
+    assert main(["demo", "--out", str(out), "--frames", "30"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == 30
+    assert report["tracked_fraction"] >= 0.95
+    assert report["provider"] == "CPUExecutionProvider"
+    video = cv2.VideoCapture(str(out / "tryon.mp4"))
+    count = 0
+    while video.read()[0]:
+        count += 1
+    assert count == 30
+    preview = cv2.imread(str(out / "preview.png"))
+    assert preview is not None and preview.shape == (480, 640, 3)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+def test_bench_json_has_the_documented_keys(tmp_path, capsys):
+    assert main(["bench", "--frames", "20", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("frames", "tracked_fraction", "provider", "stages", "total_p50_ms", "fps",
+                "baseline_p50_ms", "ratio_vs_baseline"):
+        assert key in report, key
+    assert report["frames"] == 20
+    for stats in report["stages"].values():
+        assert set(stats) == {"p50_ms", "p95_ms", "p99_ms"}
+        assert stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
+    assert report["ratio_vs_baseline"] == pytest.approx(report["total_p50_ms"] / report["baseline_p50_ms"], rel=0.01)
+
+
+def test_missing_video_is_one_line_and_nonzero(tmp_path):
+    result = run_cli("demo", "--video", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "o"))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "no such file" in result.stderr
+
+
+def test_camera_that_cannot_open_suggests_video(tmp_path):
+    result = run_cli("demo", "--camera", "97", "--out", str(tmp_path / "o"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "camera 97" in result.stderr and "--video" in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_cli("demo", "--debug", "--video", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "o"))
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_bad_flag_values_are_rejected_with_usage():
+    result = run_cli("bench", "--frames", "-3")
+    assert result.returncode == 2 and "positive" in result.stderr
+
+
+def test_help_lists_every_command_and_flag_defaults():
+    result = run_cli("--help")
+    for command in ("demo", "bench", "doctor"):
+        assert command in result.stdout
+    demo_help = run_cli("demo", "--help").stdout
+    assert "default: out/demo" in demo_help and "--max-faces" in demo_help
+
+
+def test_doctor_reports_models_ok():
+    result = run_cli("doctor")
+    assert result.returncode == 0, result.stderr
+    assert "model face_landmark: ok" in result.stdout
+    assert "CPUExecutionProvider" in result.stdout
+
+
+def test_runs_from_any_directory(tmp_path):
+    result = run_cli("doctor", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,65 @@
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from realtime.roi import (FACE_ROI_SCALE, Roi, crop, crop_to_image, crop_transform, eye_line_rotation,
+                          iou, normalize_radians, roi_from_detection, roi_from_landmarks)
+
+PIXEL_TOLERANCE = 1e-3  # affine round trips are exact up to float32 rounding
+
+
+def test_rotation_levels_the_eye_line():
+    # image y points down: an eye line rising to the right (end above start) is a positive angle
+    assert eye_line_rotation(np.array([0.0, 0.0]), np.array([10.0, 0.0])) == pytest.approx(0.0)
+    assert eye_line_rotation(np.array([0.0, 0.0]), np.array([10.0, -10.0])) == pytest.approx(-math.pi / 4)
+    assert normalize_radians(3 * math.pi) == pytest.approx(-math.pi)
+
+
+@pytest.mark.parametrize("rotation", [0.0, 0.3, -1.2, 2.5])
+def test_crop_round_trip(rotation):
+    roi = Roi(300.0, 200.0, 120.0, 120.0, rotation)
+    transform = crop_transform(roi, 192)
+    crop_points = np.array([[0, 0], [192, 0], [96, 96], [10, 150]], dtype=np.float64)
+    image_points = crop_to_image(crop_points, transform)
+    back = image_points @ transform[:, :2].T + transform[:, 2]
+    assert_allclose(back, crop_points, atol=PIXEL_TOLERANCE)
+    assert_allclose(image_points[2], [300, 200], atol=PIXEL_TOLERANCE)  # crop centre = ROI centre
+    assert_allclose(image_points[0], roi.corners()[0], atol=PIXEL_TOLERANCE)
+
+
+def test_crop_is_upright_for_a_rotated_face():
+    image = np.zeros((400, 400, 3), np.uint8)
+    roi = Roi(200.0, 200.0, 100.0, 100.0, math.radians(30))
+    image[195:205, 150:250] = 255  # a horizontal bar through the centre
+    patch, _ = crop(image, roi, 64)
+    rows = patch[:, :, 0].sum(axis=1)
+    # rotating the crop by 30 degrees makes the horizontal bar a tilted one: it spreads over rows
+    assert np.count_nonzero(rows) > 10
+
+
+def test_roi_from_detection_is_square_and_enlarged():
+    box = np.array([100, 100, 180, 200], np.float32)
+    keypoints = np.array([[120, 140], [160, 140], [140, 160], [140, 180], [100, 150], [180, 150]], np.float32)
+    roi = roi_from_detection(box, keypoints)
+    assert roi.width == roi.height == pytest.approx(100 * FACE_ROI_SCALE)
+    assert (roi.center_x, roi.center_y) == pytest.approx((140, 150))
+    assert roi.rotation == pytest.approx(0.0)
+
+
+def test_roi_from_landmarks_follows_the_head_roll():
+    rng = np.random.default_rng(0)
+    vertices = np.zeros((468, 3), np.float32)
+    vertices[:, :2] = rng.uniform(100, 200, (468, 2))
+    vertices[33, :2] = [110, 150]
+    vertices[263, :2] = [190, 130]  # eye line rising to the right
+    roi = roi_from_landmarks(vertices)
+    assert roi.rotation == pytest.approx(-math.atan2(20, 80))
+
+
+def test_iou():
+    a = np.array([0, 0, 10, 10.0])
+    assert iou(a, a) == pytest.approx(1.0)
+    assert iou(a, np.array([5, 0, 15, 10.0])) == pytest.approx(1 / 3)
+    assert iou(a, np.array([20, 20, 30, 30.0])) == 0.0
