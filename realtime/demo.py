@@ -106,7 +106,7 @@ def run_demo(options: DemoOptions) -> dict:
         report["fusion"] = _fusion_summary(last_fused)
     if intrinsics is not None:
         report["camera"] = {"fx": intrinsics.fx, "fy": intrinsics.fy, "cx": intrinsics.cx, "cy": intrinsics.cy,
-                            "source": getattr(intrinsics, "source", "")}
+                            "assumed": intrinsics.assumed, "description": intrinsics.describe()}
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2))
     return report
 

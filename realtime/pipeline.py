@@ -64,9 +64,12 @@ class Pipeline:
         """Camera intrinsics for frames of this size: the selected profile or the default
         field of view."""
         if self._intrinsics is None or (self._intrinsics.width, self._intrinsics.height) != (width, height):
-            from realtime.camera import resolve_intrinsics
+            from realtime.camera import CameraIntrinsics, load_camera_profile
 
-            self._intrinsics = resolve_intrinsics(self.options.camera_profile, width, height)
+            if self.options.camera_profile:
+                self._intrinsics = load_camera_profile(self.options.camera_profile).scaled_to(width, height)
+            else:
+                self._intrinsics = CameraIntrinsics.default(width, height)
         return self._intrinsics
 
     def process(self, frame: Frame) -> PipelineResult:

@@ -1,0 +1,793 @@
+"""Build the ONNX face models from the MediaPipe wheel.
+
+Build-time only: finds face_detection_short_range.tflite, face_landmark.tflite
+and iris_landmark.tflite in the installed mediapipe==0.10.21 wheel, converts
+them with tf2onnx, rewrites the graphs so that ONNX Runtime's CPU provider runs
+them about as fast as TFLite with XNNPACK, checks every output against
+TFLite on real face crops, benchmarks TFLite and ONNX Runtime interleaved, and
+writes `<name>.onnx` and `manifest.json` next to this file. Inputs stay NHWC
+float32 RGB as MediaPipe feeds them; inputs and outputs get stable names.
+
+Run it from a build venv, never the run-time one (see models/README.md):
+
+    python3 -m venv /tmp/exportenv
+    /tmp/exportenv/bin/pip install mediapipe==0.10.21 tensorflow-cpu==2.19.1 \
+        tf2onnx==1.17.0 onnx==1.22.0 onnxruntime==1.32.0 scikit-image==0.26.0 \
+        numpy==1.26.4
+    /tmp/exportenv/bin/python models/export.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+MEDIAPIPE_VERSION = "0.10.21"
+
+# ONNX opset of the converted graphs. The graphs only use Conv, Relu, Add,
+# MaxPool, Transpose, Reshape and Concat, which are unchanged from 13 to 21,
+# so the oldest opset that tf2onnx and every ONNX Runtime since 1.8 accept.
+ONNX_OPSET = 13
+
+# The three MediaPipe networks are small enough that a second intra-op thread
+# costs more in synchronisation than it saves: on a 2-core machine, 2 threads
+# without spinning were 30 % slower than 1, and with spinning only 6 % faster
+# while keeping the core that capture and rendering need busy. ORT_ENABLE_ALL
+# is needed for the NCHWc layout, which is where the speed comes from.
+CPU_SESSION_OPTIONS = {
+    "intra_op_num_threads": 1,
+    "inter_op_num_threads": 1,
+    "execution_mode": "ORT_SEQUENTIAL",
+    "graph_optimization_level": "ORT_ENABLE_ALL",
+    "allow_spinning": False,
+}
+
+# TFLite's XNNPACK delegate with one thread is what MediaPipe's desktop CPU
+# graphs run, so that is the reference for both accuracy and speed.
+TFLITE_THREADS = 1
+
+# Largest acceptable difference between TFLite and ONNX Runtime outputs. Both
+# run float32 arithmetic; the difference is summation order only.
+LANDMARK_TOLERANCE_PX = 0.01  # pixels of the model's input crop
+LOGIT_TOLERANCE = 0.01  # face_flag and classificators logits
+REGRESSOR_TOLERANCE_PX = 0.01  # pixels of the 128x128 detector input
+
+# Benchmark: iterations per model, timed interleaved so that load from other
+# work on the machine hits every runner alike; warm-up calls are not timed.
+BENCH_ITERATIONS = 500
+BENCH_WARMUP = 50
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """One named tensor of a model as written to manifest.json."""
+
+    name: str
+    shape: tuple[int, ...]
+    meaning: str = ""
+    value_range: tuple[float, float] | None = None  # inputs only
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """How to find, rename and describe one MediaPipe network."""
+
+    name: str
+    source: str  # path inside the mediapipe package
+    input: TensorSpec
+    outputs: tuple[TensorSpec, ...]
+    tflite_outputs: tuple[str, ...]  # tflite tensor names, same order as outputs
+
+
+MODELS = (
+    ModelSpec(
+        name="face_detection_short_range",
+        source="modules/face_detection/face_detection_short_range.tflite",
+        # FaceDetection graph: ImageToTensorCalculator output_tensor_float_range
+        # {min: -1 max: 1}, letterboxed (keep_aspect_ratio) with zeros.
+        input=TensorSpec("image", (1, 128, 128, 3), value_range=(-1.0, 1.0)),
+        outputs=(
+            TensorSpec(
+                "regressors",
+                (1, 896, 16),
+                "per SSD anchor: box centre offset dx, dy, box w, h, then 6 "
+                "keypoints (x, y) offsets, in pixels of the 128x128 input; "
+                "decode with the anchors in models/README.md",
+            ),
+            TensorSpec(
+                "classificators",
+                (1, 896, 1),
+                "per SSD anchor face score logit; clip to [-100, 100] and "
+                "apply sigmoid",
+            ),
+        ),
+        tflite_outputs=("regressors", "classificators"),
+    ),
+    ModelSpec(
+        name="face_landmark",
+        source="modules/face_landmark/face_landmark.tflite",
+        # FaceLandmarkCpu graph: ImageToTensorCalculator 192x192, range [0, 1].
+        input=TensorSpec("image", (1, 192, 192, 3), value_range=(0.0, 1.0)),
+        outputs=(
+            TensorSpec(
+                "landmarks",
+                (1, 1, 1, 1404),
+                "468 x (x, y, z) in pixels of the 192x192 input crop; z has "
+                "the scale of x and is relative to the face centre, smaller "
+                "is nearer the camera",
+            ),
+            TensorSpec(
+                "face_flag",
+                (1, 1, 1, 1),
+                "face presence logit; sigmoid gives the probability that the "
+                "crop holds a face",
+            ),
+        ),
+        tflite_outputs=("conv2d_21", "conv2d_31"),
+    ),
+    ModelSpec(
+        name="iris_landmark",
+        source="modules/iris_landmark/iris_landmark.tflite",
+        # IrisLandmarkCpu graph: TfLiteConverterCalculator zero_center: false,
+        # i.e. range [0, 1]; the model only knows left eyes, so right-eye
+        # crops are flipped horizontally before and after.
+        input=TensorSpec("image", (1, 64, 64, 3), value_range=(0.0, 1.0)),
+        outputs=(
+            TensorSpec(
+                "eye_contours",
+                (1, 213),
+                "71 x (x, y, z) eye contour and brow landmarks in pixels of "
+                "the 64x64 input crop",
+            ),
+            TensorSpec(
+                "iris",
+                (1, 15),
+                "5 x (x, y, z) iris landmarks (centre, then 4 on the rim) in "
+                "pixels of the 64x64 input crop",
+            ),
+        ),
+        tflite_outputs=("output_eyes_contours_and_brows", "output_iris"),
+    ),
+)
+
+# MediaPipe FaceDetection graph (face_detection_short_range), SsdAnchors and
+# TensorsToDetections options, read from the graph compiled into the wheel.
+ANCHOR_OPTIONS = {
+    "num_layers": 4,
+    "min_scale": 0.1484375,
+    "max_scale": 0.75,
+    "input_size": 128,
+    "anchor_offset": 0.5,
+    "strides": (8, 16, 16, 16),
+    "aspect_ratios": (1.0,),
+    "interpolated_scale_aspect_ratio": 1.0,
+    "fixed_anchor_size": True,
+}
+DETECTION_SCALE = 128.0  # x_scale, y_scale, w_scale, h_scale
+SCORE_CLIP = 100.0  # score_clipping_thresh
+
+NUM_ANCHORS = 896  # num_boxes
+MIN_FACE_SCORE = 0.5  # min_score_thresh
+
+# MediaPipe crop geometry, used to cut realistic test inputs.
+FACE_ROI_SCALE = 1.5  # FaceDetectionFrontDetectionToRoi scale_x/scale_y
+EYE_ROI_SCALE = 2.3  # IrisLandmarkLandmarksToRoi scale_x/scale_y
+# Mesh indices of the eye corners. MediaPipe's "left" eye is the one on the
+# image's left (the subject's right); the iris model only knows that one.
+LEFT_EYE_CORNERS = (33, 133)
+RIGHT_EYE_CORNERS = (362, 263)
+
+# Test crops per model, and how far each is jittered from the MediaPipe crop,
+# about as far as a tracker's crop moves between frames.
+TEST_CROPS = 16
+JITTER_SHIFT = 0.05  # fraction of the crop side
+JITTER_SCALE = 0.1  # fraction of the crop side
+JITTER_ANGLE = 0.2  # radians
+
+
+# --------------------------------------------------------------------------
+# Locating and converting
+
+
+def mediapipe_dir() -> Path:
+    """Return the installed mediapipe package folder, checking its version."""
+    import mediapipe
+
+    if mediapipe.__version__ != MEDIAPIPE_VERSION:
+        sys.exit(
+            f"export.py needs mediapipe=={MEDIAPIPE_VERSION}, found "
+            f"{mediapipe.__version__}"
+        )
+    return Path(mediapipe.__file__).resolve().parent
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def convert(spec: ModelSpec, tflite_path: Path):
+    """Convert one .tflite to an ONNX ModelProto with clean tensor names."""
+    import tf2onnx
+
+    model, _ = tf2onnx.convert.from_tflite(str(tflite_path), opset=ONNX_OPSET)
+    graph_input = model.graph.input[0].name
+    renames = {graph_input: spec.input.name}
+    renames.update(zip(spec.tflite_outputs, (o.name for o in spec.outputs)))
+    rename_tensors(model, renames)
+    return model
+
+
+def rename_tensors(model, renames: dict[str, str]) -> None:
+    """Rename graph inputs, outputs and every node reference to them."""
+    for value in list(model.graph.input) + list(model.graph.output):
+        value.name = renames.get(value.name, value.name)
+    for node in model.graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+
+
+# --------------------------------------------------------------------------
+# Graph rewrites for ONNX Runtime's CPU provider
+#
+# Profiling the tf2onnx output showed where the time goes (face_landmark,
+# 1 thread): PRelu 64 % -- ONNX Runtime's PRelu kernel is a slow broadcasting
+# loop, about 90 us per node at 96x96x16 -- and the layout reorders around it
+# and around the channel-padding Pad nodes of the residual blocks, which the
+# NCHWc layout optimiser cannot keep in its blocked layout. tf2onnx already
+# removes every NHWC/NCHW Transpose except the one on the input. The rewrites
+# below express both with Conv and Relu, which the NCHWc optimiser fuses and
+# keeps blocked end to end. The result is plain ONNX, so the layout choice is
+# made by ONNX Runtime when the session starts, for the CPU it runs on.
+
+
+def _initializers(model) -> dict[str, np.ndarray]:
+    from onnx import numpy_helper
+
+    return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+
+
+def _add_initializer(model, name: str, array: np.ndarray) -> str:
+    from onnx import numpy_helper
+
+    model.graph.initializer.append(
+        numpy_helper.from_array(np.ascontiguousarray(array, np.float32), name)
+    )
+    return name
+
+
+def replace_prelu(model) -> int:
+    """Rewrite every PRelu with a per-channel slope as two 1x1 depthwise convs.
+
+    PRelu(y) = y + (1 - a) * Relu(-y): the first conv (weights -1, Relu fused)
+    gives Relu(-y), the second scales it by (1 - a) per channel and has the
+    residual add of y fused. Exact up to float rounding, for any slope a.
+    Returns the number of nodes rewritten.
+    """
+    from onnx import helper
+
+    init = _initializers(model)
+    nodes = []
+    count = 0
+    for node in model.graph.node:
+        if node.op_type != "PRelu" or node.input[1] not in init:
+            nodes.append(node)
+            continue
+        y, slope_name = node.input
+        slope = init[slope_name].astype(np.float32)
+        channels = slope.size
+        if slope.shape not in ((1, channels, 1, 1), (channels, 1, 1)):
+            nodes.append(node)  # not per-channel NCHW: leave it as it is
+            continue
+        count += 1
+        prefix = f"{node.output[0]}/prelu_"
+        negate = _add_initializer(
+            model, prefix + "negate", -np.ones((channels, 1, 1, 1))
+        )
+        scale = _add_initializer(
+            model, prefix + "scale", (1.0 - slope).reshape(channels, 1, 1, 1)
+        )
+        conv = dict(group=channels, kernel_shape=[1, 1])
+        nodes += [
+            helper.make_node("Conv", [y, negate], [prefix + "neg"], **conv),
+            helper.make_node("Relu", [prefix + "neg"], [prefix + "relu"]),
+            helper.make_node("Conv", [prefix + "relu", scale], [prefix + "s"], **conv),
+            helper.make_node("Add", [prefix + "s", y], [node.output[0]]),
+        ]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return count
+
+
+def replace_channel_pad(model) -> int:
+    """Rewrite Pad nodes that only append zero channels as 1x1 convs.
+
+    The residual blocks widen the skip path by zero-padding channels; as a
+    1x1 conv with an identity-then-zeros weight the NCHWc optimiser keeps it
+    blocked and fuses the residual Add into it. Returns the number rewritten.
+    """
+    from onnx import helper, shape_inference
+
+    init = _initializers(model)
+    shapes = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in shape_inference.infer_shapes(model).graph.value_info
+    }
+    nodes = []
+    count = 0
+    for node in model.graph.node:
+        pads = init.get(node.input[1]) if node.op_type == "Pad" else None
+        mode = [a.s for a in node.attribute if a.name == "mode"]
+        padded_value = len(node.input) > 2 and node.input[2]
+        if (
+            pads is None
+            or mode not in ([], [b"constant"])
+            or padded_value
+            or node.input[0] not in shapes
+            or np.any(np.delete(pads, 5))  # only the end of axis 1 (C)
+        ):
+            nodes.append(node)
+            continue
+        count += 1
+        channels = shapes[node.input[0]][1]
+        weight = np.zeros((channels + int(pads[5]), channels, 1, 1), np.float32)
+        weight[np.arange(channels), np.arange(channels)] = 1.0
+        name = _add_initializer(model, node.output[0] + "/widen", weight)
+        nodes.append(
+            helper.make_node(
+                "Conv", [node.input[0], name], list(node.output), kernel_shape=[1, 1]
+            )
+        )
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return count
+
+
+def canonical_names(model) -> None:
+    """Name nodes, intermediate tensors and initializers by graph order.
+
+    tf2onnx numbers folded constants, and picks which of two merged duplicate
+    nodes keeps its name, in a run-dependent order; renaming makes the written
+    file, and so its SHA-256, the same on every build. Graph inputs and
+    outputs keep their names. Unused initializers are dropped.
+    """
+    keep_names = {v.name for v in list(model.graph.input) + list(model.graph.output)}
+    counters: dict[str, int] = {}
+    tensors = {}
+    for node in model.graph.node:
+        node.input[:] = [tensors.get(n, n) for n in node.input]
+        for slot, name in enumerate(node.output):
+            if name not in keep_names:
+                op = node.op_type.lower()
+                counters[op] = counters.get(op, 0) + 1
+                tensors[name] = f"{op}_{counters[op]}"
+                node.output[slot] = tensors[name]
+        node.name = node.output[0]
+    del model.graph.value_info[:]
+    by_name = {t.name: t for t in model.graph.initializer}
+    renames = {}
+    for node in model.graph.node:
+        for slot, name in enumerate(node.input):
+            if name in by_name and name not in renames:
+                renames[name] = f"{node.output[0]}/input{slot}"
+    for node in model.graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+    keep = []
+    for old, new in renames.items():
+        tensor = by_name[old]
+        tensor.name = new
+        keep.append(tensor)
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(keep)
+
+
+def optimise(model):
+    """Return a copy of a converted model rewritten for the ORT CPU provider."""
+    import onnx
+
+    optimised = onnx.ModelProto()
+    optimised.CopyFrom(model)
+    prelu = replace_prelu(optimised)
+    pads = replace_channel_pad(optimised)
+    canonical_names(optimised)
+    # tf2onnx declares ai.onnx.ml without using it.
+    opsets = [o for o in optimised.opset_import if o.domain in ("", "ai.onnx")]
+    del optimised.opset_import[:]
+    optimised.opset_import.extend(opsets)
+    onnx.checker.check_model(optimised, full_check=True)
+    print(f"  rewrote {prelu} PRelu and {pads} channel Pad nodes")
+    return optimised
+
+
+# --------------------------------------------------------------------------
+# Runners
+
+
+def ort_session(model_bytes: bytes, options: dict | None):
+    """ONNX Runtime CPU session; options as in CPU_SESSION_OPTIONS, None for
+    ONNX Runtime's defaults."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    if options is not None:
+        so.intra_op_num_threads = options["intra_op_num_threads"]
+        so.inter_op_num_threads = options["inter_op_num_threads"]
+        so.execution_mode = getattr(ort.ExecutionMode, options["execution_mode"])
+        so.graph_optimization_level = getattr(
+            ort.GraphOptimizationLevel, options["graph_optimization_level"]
+        )
+        so.add_session_config_entry(
+            "session.intra_op.allow_spinning",
+            "1" if options["allow_spinning"] else "0",
+        )
+    session = ort.InferenceSession(
+        model_bytes, so, providers=["CPUExecutionProvider"]
+    )
+    return lambda image: session.run(None, {"image": image})
+
+
+def tflite_runner(path: Path, spec: ModelSpec, threads: int):
+    """TFLite interpreter (XNNPACK delegate) returning outputs in spec order."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    image_index = interpreter.get_input_details()[0]["index"]
+    by_name = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+    output_indices = [by_name[name] for name in spec.tflite_outputs]
+
+    def run(image: np.ndarray) -> list[np.ndarray]:
+        interpreter.set_tensor(image_index, image)
+        interpreter.invoke()
+        return [interpreter.get_tensor(i).copy() for i in output_indices]
+
+    return run
+
+
+# --------------------------------------------------------------------------
+# Test inputs: real face crops cut the way MediaPipe cuts them
+
+
+def ssd_anchors() -> np.ndarray:
+    """SSD anchor centres of face_detection_short_range.
+
+    Returns (896, 2) float32 (x, y) normalised to [0, 1]; with
+    fixed_anchor_size every anchor has w = h = 1. Layers sharing a stride
+    share a feature map, so each cell of the 16x16 map has 2 anchors and each
+    cell of the 8x8 map 6 (2 per layer: aspect 1.0 and the interpolated one).
+    """
+    opts = ANCHOR_OPTIONS
+    strides = opts["strides"]
+    anchors = []
+    layer = 0
+    while layer < len(strides):
+        per_cell = 0
+        last = layer
+        while last < len(strides) and strides[last] == strides[layer]:
+            per_cell += len(opts["aspect_ratios"])
+            per_cell += opts["interpolated_scale_aspect_ratio"] > 0
+            last += 1
+        size = math.ceil(opts["input_size"] / strides[layer])
+        for y in range(size):
+            for x in range(size):
+                centre = (
+                    (x + opts["anchor_offset"]) / size,
+                    (y + opts["anchor_offset"]) / size,
+                )
+                anchors += [centre] * per_cell
+        layer = last
+    anchors = np.asarray(anchors, np.float32)
+    assert len(anchors) == NUM_ANCHORS, len(anchors)
+    return anchors
+
+
+def decode_best_face(
+    regressors: np.ndarray, classificators: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Best detection of face_detection_short_range outputs.
+
+    regressors: (1, 896, 16) float32; classificators: (1, 896, 1) float32.
+    Returns (score, box (4,) cx, cy, w, h normalised, keypoints (6, 2)
+    normalised).
+    """
+    anchors = ssd_anchors()
+    logits = np.clip(classificators[0, :, 0], -SCORE_CLIP, SCORE_CLIP)
+    best = int(np.argmax(logits))
+    raw = regressors[0, best] / DETECTION_SCALE
+    # x = anchor_x + dx / x_scale * anchor_w, with anchor_w = 1
+    box = np.array([*(anchors[best] + raw[0:2]), raw[2], raw[3]])
+    keypoints = anchors[best] + raw[4:16].reshape(6, 2)
+    return float(1.0 / (1.0 + np.exp(-logits[best]))), box, keypoints
+
+
+def crop(
+    image: np.ndarray,
+    centre: np.ndarray,
+    size: float,
+    angle: float,
+    out_size: int,
+    flip: bool = False,
+) -> np.ndarray:
+    """Rotated square crop resampled bilinearly, as ImageToTensorCalculator.
+
+    image: (H, W, 3) uint8 RGB; centre: (2,) pixels; size: side in pixels;
+    angle: radians, direction of the crop's x axis in the image (atan2 of
+    image y over image x, y pointing down).
+    Returns (out_size, out_size, 3) float32 in [0, 255].
+    """
+    import cv2
+
+    scale = size / out_size
+    c, s = math.cos(angle) * scale, math.sin(angle) * scale
+    # image point = centre + R(angle) * scale * (crop point - out_size / 2)
+    half = out_size / 2.0
+    to_image = np.array(
+        [
+            [c, -s, centre[0] - c * half + s * half],
+            [s, c, centre[1] - s * half - c * half],
+        ]
+    )
+    out = cv2.warpAffine(
+        image,
+        to_image,
+        (out_size, out_size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    ).astype(np.float32)
+    return out[:, ::-1] if flip else out
+
+
+def test_inputs(
+    tflite: dict[str, Callable], count: int, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Face crops of the astronaut photo shipped with scikit-image.
+
+    The detector sees the whole photo, the mesh a face crop placed by the
+    detector, the iris model eye crops placed by the mesh, each jittered as a
+    tracker's crops jitter from frame to frame. Half the eye crops are of the
+    other eye, flipped as MediaPipe flips them.
+    tflite: model name -> TFLite runner (used to place the crops).
+    Returns model name -> (count, 1, H, W, 3) float32 in the model's range.
+    """
+    from skimage import data
+
+    image = data.astronaut()  # (512, 512, 3) uint8 RGB, one frontal face
+    side = image.shape[1]
+    rng = np.random.default_rng(seed)
+
+    def jittered(centre, size, angle, out_size, flip=False):
+        shift = rng.uniform(-JITTER_SHIFT, JITTER_SHIFT, 2) * size
+        scale = rng.uniform(1 - JITTER_SCALE, 1 + JITTER_SCALE)
+        turn = rng.uniform(-JITTER_ANGLE, JITTER_ANGLE)
+        return crop(image, centre + shift, size * scale, angle + turn, out_size, flip)
+
+    def detector_input(pixels):  # [0, 255] -> [-1, 1]
+        return pixels[None] / 127.5 - 1.0
+
+    def unit_input(pixels):  # [0, 255] -> [0, 1]
+        return pixels[None] / 255.0
+
+    middle = np.array([side / 2, side / 2])
+    detector = [detector_input(jittered(middle, side, 0.0, 128)) for _ in range(count)]
+    score, box, keypoints = decode_best_face(
+        *tflite["face_detection_short_range"](
+            detector_input(crop(image, middle, side, 0.0, 128))
+        )
+    )
+    if score < MIN_FACE_SCORE:
+        sys.exit(f"no face found in the test photo (score {score:.2f})")
+    face_centre = box[:2] * side
+    face_size = FACE_ROI_SCALE * max(box[2], box[3]) * side
+    eyes = keypoints[:2] * side  # subject's right eye, left eye
+    face_angle = math.atan2(eyes[1, 1] - eyes[0, 1], eyes[1, 0] - eyes[0, 0])
+    faces = [
+        unit_input(jittered(face_centre, face_size, face_angle, 192))
+        for _ in range(count)
+    ]
+
+    # Eye crops from the landmarks of an unjittered face crop.
+    upright = unit_input(crop(image, face_centre, face_size, face_angle, 192))
+    mesh = tflite["face_landmark"](upright)[0].reshape(468, 3)
+    c, s = math.cos(face_angle), math.sin(face_angle)
+    # image point = centre + R(angle) * scale * (crop point - 96), as in crop()
+    mesh_image = (mesh[:, :2] - 96.0) * (face_size / 192) @ np.array(
+        [[c, -s], [s, c]]
+    ).T + face_centre
+    eye_crops = []
+    for i in range(count):
+        flip = i % 2 == 1
+        a, b = mesh_image[list(RIGHT_EYE_CORNERS if flip else LEFT_EYE_CORNERS)]
+        eye_angle = math.atan2(b[1] - a[1], b[0] - a[0])
+        eye_size = EYE_ROI_SCALE * float(np.linalg.norm(b - a))
+        eye_crops.append(unit_input(jittered((a + b) / 2, eye_size, eye_angle, 64, flip)))
+
+    def stacked(crops):
+        return np.ascontiguousarray(np.stack(crops), np.float32)
+
+    return {
+        "face_detection_short_range": stacked(detector),
+        "face_landmark": stacked(faces),
+        "iris_landmark": stacked(eye_crops),
+    }
+
+
+# --------------------------------------------------------------------------
+# Checks and benchmark
+
+
+def max_errors(reference, candidate, inputs: np.ndarray) -> list[float]:
+    """Largest absolute difference per output over all inputs.
+
+    reference, candidate: runners; inputs: (n, 1, H, W, 3) float32.
+    """
+    worst = None
+    for image in inputs:
+        diff = [
+            float(np.max(np.abs(np.asarray(r) - np.asarray(c))))
+            for r, c in zip(reference(image), candidate(image))
+        ]
+        worst = diff if worst is None else [max(w, d) for w, d in zip(worst, diff)]
+    return worst
+
+
+def benchmark(runners: dict, image: np.ndarray, iterations: int) -> dict:
+    """Interleaved timing. Returns runner name -> (median ms, p95 ms)."""
+    for run in runners.values():
+        for _ in range(BENCH_WARMUP):
+            run(image)
+    times = {name: np.empty(iterations) for name in runners}
+    for i in range(iterations):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run(image)
+            times[name][i] = time.perf_counter() - start
+    return {
+        name: (float(np.median(t) * 1e3), float(np.percentile(t, 95) * 1e3))
+        for name, t in times.items()
+    }
+
+
+# --------------------------------------------------------------------------
+# Manifest
+
+
+def manifest_entry(spec: ModelSpec, onnx_path: Path, tflite_path: Path) -> dict:
+    low, high = spec.input.value_range
+    return {
+        "file": onnx_path.name,
+        "sha256": sha256_file(onnx_path),
+        "source": f"mediapipe=={MEDIAPIPE_VERSION} mediapipe/{spec.source}",
+        "source_sha256": sha256_file(tflite_path),
+        "inputs": [
+            {
+                "name": spec.input.name,
+                "shape": list(spec.input.shape),
+                "layout": "NHWC",
+                "dtype": "float32",
+                "range": [low, high],
+            }
+        ],
+        "outputs": [
+            {"name": o.name, "shape": list(o.shape), "meaning": o.meaning}
+            for o in spec.outputs
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=HERE,
+        help="folder for the .onnx files and manifest.json (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=BENCH_ITERATIONS,
+        help="timed calls per runner in the benchmark, 0 to skip it "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--test-crops",
+        type=int,
+        default=TEST_CROPS,
+        help="face crops per model for the accuracy check (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+
+    import onnx
+
+    package = mediapipe_dir()
+    sources = {spec.name: package / spec.source for spec in MODELS}
+    tflite = {
+        spec.name: tflite_runner(sources[spec.name], spec, TFLITE_THREADS)
+        for spec in MODELS
+    }
+    inputs = test_inputs(tflite, args.test_crops)
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    rows = []
+    failed = False
+    for spec in MODELS:
+        print(f"{spec.name}: {sources[spec.name]}")
+        naive = convert(spec, sources[spec.name])
+        optimised = optimise(naive)
+        optimised.producer_name = "selfie3d models/export.py"
+        optimised.doc_string = (
+            f"{spec.name} converted from mediapipe=={MEDIAPIPE_VERSION} "
+            f"mediapipe/{spec.source} (Apache-2.0, Copyright 2020 The "
+            "MediaPipe Authors)"
+        )
+        onnx_path = args.out_dir / f"{spec.name}.onnx"
+        onnx.save(optimised, onnx_path)
+        entries[spec.name] = manifest_entry(spec, onnx_path, sources[spec.name])
+
+        naive_run = ort_session(naive.SerializeToString(), None)
+        fast_run = ort_session(onnx_path.read_bytes(), CPU_SESSION_OPTIONS)
+        errors = max_errors(tflite[spec.name], fast_run, inputs[spec.name])
+        naive_errors = max_errors(tflite[spec.name], naive_run, inputs[spec.name])
+        for output, error, naive_error in zip(spec.outputs, errors, naive_errors):
+            tolerance = (
+                LOGIT_TOLERANCE
+                if output.name in ("face_flag", "classificators")
+                else REGRESSOR_TOLERANCE_PX
+                if output.name == "regressors"
+                else LANDMARK_TOLERANCE_PX
+            )
+            status = "ok" if error <= tolerance else "TOO LARGE"
+            failed |= error > tolerance
+            print(
+                f"  {output.name}: max |ORT - TFLite| = {error:.2e} "
+                f"(tf2onnx graph {naive_error:.2e}, tolerance {tolerance}) {status}"
+            )
+
+        if args.iterations > 0:
+            image = inputs[spec.name][0]
+            timings = benchmark(
+                {
+                    "tflite": tflite[spec.name],
+                    "naive": naive_run,
+                    "optimised": fast_run,
+                },
+                image,
+                args.iterations,
+            )
+            for name, (median, p95) in timings.items():
+                print(f"  {name:10s} median {median:6.3f} ms  p95 {p95:6.3f} ms")
+            rows.append((spec.name, timings, max(errors)))
+
+    manifest = {"models": entries, "cpu_session_options": CPU_SESSION_OPTIONS}
+    (args.out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"wrote {args.out_dir / 'manifest.json'}")
+
+    if rows:
+        print(
+            "\n| model | TFLite XNNPACK ms | ORT naive ms | ORT optimised ms "
+            "| optimised / TFLite | max error |"
+        )
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name, t, error in rows:
+            print(
+                f"| {name} | {t['tflite'][0]:.2f} (p95 {t['tflite'][1]:.2f}) "
+                f"| {t['naive'][0]:.2f} (p95 {t['naive'][1]:.2f}) "
+                f"| {t['optimised'][0]:.2f} (p95 {t['optimised'][1]:.2f}) "
+                f"| {t['optimised'][0] / t['tflite'][0]:.2f} | {error:.1e} |"
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
