@@ -84,6 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-baseline", action="store_true", help="skip the MediaPipe baseline")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    photo = commands.add_parser("photo", help="one or many photos to printable 3D busts (STL, 3MF, OBJ, GLB)")
+    _add_common(photo)
+    photo.add_argument("images", nargs="+", metavar="IMAGE", help="photos (JPEG, PNG, ...) or folders of photos")
+    photo.add_argument("-o", "--out", default="out/photos", metavar="OUT",
+                       help="output file for one photo (format by extension), else a folder (default: out/photos)")
+    photo.add_argument("--style", choices=("bust", "relief", "mask"), default="bust",
+                       help="bust: head, neck and plinth; relief: the face on a plaque; mask: a face shell (default: bust)")
+    photo.add_argument("--format", choices=("stl", "3mf", "obj", "glb"),
+                       help="output format (default: from the output's extension, else stl)")
+    photo.add_argument("--height-mm", type=float, default=80.0, metavar="MM", help="printed height in millimetres (default: 80)")
+    photo.add_argument("--label", metavar="TEXT", help="text engraved on the plinth (bust and relief)")
+    photo.add_argument("--expression", choices=("neutral", "current"), default="neutral",
+                       help="neutral relaxes the expression; current keeps the photo's (default: neutral)")
+    photo.add_argument("--all-faces", action="store_true", help="one output per face (default: the largest face only)")
+    photo.add_argument("--report", metavar="FILE.json", help="write a JSON report: boxes, vertices, 68 landmarks, PD, print checks")
+    photo.add_argument("--jobs", type=_positive_int, metavar="N", help="worker processes for many photos (default: one per core)")
+    photo.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
+    photo.add_argument("--providers", metavar="LIST", help="ONNX Runtime execution providers, comma-separated (default: automatic)")
+
     doctor = commands.add_parser("doctor", help="what this machine offers: providers, models, checksums")
     _add_common(doctor)
     return parser
@@ -130,14 +149,33 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def gl_renderer() -> str:
+    """The OpenGL renderer a headless (EGL) context gets, or why there is none."""
+    try:
+        import moderngl
+
+        ctx = moderngl.create_standalone_context(backend="egl")
+        try:
+            return f"{ctx.info['GL_RENDERER']} (OpenGL {ctx.version_code // 100}.{ctx.version_code % 100 // 10}, EGL headless)"
+        finally:
+            ctx.release()
+    except Exception as error:  # no libEGL, no driver: say so, doctor must not crash
+        return f"unavailable ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); install libegl1 and Mesa"
+
+
 def cmd_doctor(args) -> int:
-    from realtime.inference import available_providers, choose_providers, file_sha256, load_manifest
+    import onnxruntime as ort
+
+    from realtime.inference import (available_providers, choose_providers, file_sha256, gpu_name,
+                                    load_manifest, tensorrt_version)
     from realtime.resources import models_dir
 
     choice = choose_providers(available_providers())
-    print(f"selfie3d {__version__}, python {sys.version.split()[0]}")
+    print(f"selfie3d {__version__}, python {sys.version.split()[0]}, onnxruntime {ort.__version__}")
     print(f"execution providers available: {', '.join(available_providers())}")
     print(f"chosen: {choice.primary} ({choice.reason})")
+    print(f"GPU: {gpu_name() or 'none found (nvidia-smi)'}; TensorRT: {tensorrt_version() or 'not installed'}")
+    print(f"GL renderer: {gl_renderer()}")
     directory = models_dir()
     manifest = load_manifest(directory)
     ok = True
@@ -150,7 +188,61 @@ def cmd_doctor(args) -> int:
     return 0 if ok else 3
 
 
-COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor}
+def cmd_photo(args) -> int:
+    from pathlib import Path
+
+    from realtime.capture import IMAGE_SUFFIXES, list_images
+    from realtime.errors import InputError
+    from realtime.fileio import write_text_atomic
+    from realtime.jobs import make_executor, plan_jobs
+
+    images: list[str] = []
+    for item in args.images:
+        path = Path(item)
+        if path.is_dir():
+            found = list_images(path)
+            if not found:
+                raise InputError(f"{path}: the folder holds no images ({', '.join(IMAGE_SUFFIXES[:4])}, ...)")
+            images.extend(str(p) for p in found)
+        else:
+            images.append(item)  # a missing or bad file is reported by its job, the rest go on
+    providers = tuple(p.strip() for p in args.providers.split(",") if p.strip()) if args.providers else None
+    jobs = plan_jobs(images, args.out, args.format, all_faces=args.all_faces, style=args.style,
+                     height_mm=args.height_mm, label=args.label, expression=args.expression,
+                     overwrite=args.overwrite, providers=providers)
+    executor = make_executor(args.jobs, len(jobs), args.debug)
+    results = []
+    show_progress = len(jobs) > 1 and sys.stderr.isatty()
+    try:
+        for done, result in enumerate(executor.map(jobs), start=1):
+            results.append(result)
+            if result.ok:
+                for face in result.faces:
+                    print(f"{result.image_path}: {face['output']}  (PD {face['pd_mm']:.1f} mm, {result.seconds:.1f} s)")
+            else:
+                print(f"selfie3d: error: {result.error}", file=sys.stderr)
+            if show_progress:
+                print(f"\r[{done}/{len(jobs)}]", end="", file=sys.stderr, flush=True)
+    finally:
+        executor.close()
+    if show_progress:
+        print(file=sys.stderr)
+    failed = [r for r in results if not r.ok]
+    if args.report:
+        order = {job.image_path: i for i, job in enumerate(jobs)}
+        report = {"images": [
+            {"image": r.image_path, "ok": r.ok, "error": r.error, "image_size": list(r.image_size),
+             "seconds": round(r.seconds, 3), "faces": r.faces}
+            for r in sorted(results, key=lambda r: order.get(r.image_path, 0))],
+            "failed": [r.image_path for r in failed]}
+        write_text_atomic(args.report, json.dumps(report, indent=1))
+    if len(jobs) > 1:
+        print(f"{len(jobs) - len(failed)} of {len(jobs)} photos done" +
+              (f"; failed: {', '.join(r.image_path for r in failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor, "photo": cmd_photo}
 
 
 def main(argv: list[str] | None = None) -> int:

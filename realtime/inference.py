@@ -127,11 +127,45 @@ def cpu_session_settings(directory: Path | None = None) -> dict:
     return dict(load_manifest(directory).get("cpu_session_options", {}))
 
 
+def gpu_name() -> str | None:
+    """The first NVIDIA GPU's name from nvidia-smi, or None where there is none."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        output = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return output.strip().splitlines()[0] if output.strip() else None
+
+
+def tensorrt_version() -> str | None:
+    try:
+        import tensorrt
+
+        return str(tensorrt.__version__)
+    except ImportError:
+        return None
+
+
+def engine_cache_key(gpu: str | None, trt_version: str | None, ort_version: str) -> str:
+    """Folder name for a TensorRT engine cache. An engine only runs on the GPU model and the
+    TensorRT version that built it, so each combination gets its own folder and a driver or
+    GPU change rebuilds instead of loading an incompatible engine."""
+    raw = f"{gpu or 'unknown-gpu'}-trt{trt_version or 'unknown'}-ort{ort_version}"
+    return "".join(c if c.isalnum() or c in ".-_" else "_" for c in raw)
+
+
 def trt_cache_dir() -> Path:
-    """Per-user TensorRT engine cache, split by GPU and TensorRT version by ORT itself."""
+    """This GPU's and TensorRT version's engine cache under the user's cache directory."""
+    import onnxruntime as ort
     from platformdirs import user_cache_dir
 
-    path = Path(os.environ.get("SELFIE3D_TRT_CACHE", user_cache_dir("selfie3d"))) / "tensorrt"
+    base = Path(os.environ.get("SELFIE3D_TRT_CACHE", user_cache_dir("selfie3d"))) / "tensorrt"
+    path = base / engine_cache_key(gpu_name(), tensorrt_version(), ort.__version__)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -141,6 +175,38 @@ def provider_options(provider: str) -> dict:
         return {"trt_fp16_enable": True, "trt_engine_cache_enable": True,
                 "trt_engine_cache_path": str(trt_cache_dir()), "trt_timing_cache_enable": True}
     return {}
+
+
+class _EngineBuildNotice:
+    """Says on stderr that a TensorRT engine is being built (minutes, the first time) and how
+    long it has taken, so a first start does not look like a hang."""
+
+    def __init__(self, name: str, providers: tuple[str, ...]):
+        self.active = providers[0] == "TensorrtExecutionProvider" and not any(trt_cache_dir().glob("*.engine"))
+        self.name = name
+
+    def __enter__(self):
+        if self.active:
+            import sys
+            import threading
+            import time
+
+            self._start = time.monotonic()
+            self._done = threading.Event()
+
+            def tick():
+                while not self._done.wait(5.0):
+                    print(f"\rselfie3d: building TensorRT engine for {self.name}: {time.monotonic() - self._start:.0f} s "
+                          "(first start only; cached for next time)", end="", file=sys.stderr, flush=True)
+
+            print(f"selfie3d: building TensorRT engine for {self.name} (first start only)", file=sys.stderr)
+            self._thread = threading.Thread(target=tick, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            self._done.set()
 
 
 @dataclass
@@ -193,10 +259,11 @@ def open_session(name: str, requested_providers: list[str] | None = None,
     for start in range(len(choice.providers)):
         providers = choice.providers[start:]
         try:
-            session = ort.InferenceSession(
-                data, sess_options=options,
-                providers=[(p, provider_options(p)) for p in providers],
-            )
+            with _EngineBuildNotice(name, providers):
+                session = ort.InferenceSession(
+                    data, sess_options=options,
+                    providers=[(p, provider_options(p)) for p in providers],
+                )
         except Exception as error:  # a provider that cannot start: fall back to the next
             last_error = error
             log.warning("%s: %s failed to start (%s); falling back", name, providers[0], error)

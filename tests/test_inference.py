@@ -66,3 +66,43 @@ def test_session_runs_on_cpu():
     assert session.provider == CPU
     outputs = session.session.run(None, {session.input_names[0]: np.zeros((1, 192, 192, 3), np.float32)})
     assert sum(o.size for o in outputs) >= 1404
+
+
+def test_model_cards_state_the_shipped_checksums():
+    manifest = json.loads((models_dir() / "manifest.json").read_text())
+    cards = (models_dir() / "README.md").read_text()
+    for name, entry in manifest["models"].items():
+        assert entry["sha256"] in cards, f"models/README.md is out of date for {name}"
+
+
+def test_engine_cache_key_separates_gpus_and_versions():
+    from realtime.inference import engine_cache_key
+
+    a = engine_cache_key("NVIDIA H100 80GB HBM3", "10.3.0", "1.20.0")
+    assert a == "NVIDIA_H100_80GB_HBM3-trt10.3.0-ort1.20.0"
+    assert a != engine_cache_key("NVIDIA L4", "10.3.0", "1.20.0")
+    assert a != engine_cache_key("NVIDIA H100 80GB HBM3", "10.4.0", "1.20.0")
+    assert "/" not in engine_cache_key("a/b", None, "1")
+
+
+def test_failing_provider_falls_back_with_a_warning(monkeypatch, caplog):
+    import onnxruntime as ort
+
+    from realtime import inference
+
+    real = ort.InferenceSession
+    calls = []
+
+    def flaky(data, sess_options=None, providers=None):
+        calls.append([p for p, _ in providers])
+        if providers[0][0] == "CUDAExecutionProvider":
+            raise RuntimeError("CUDA driver version is insufficient")
+        return real(data, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "InferenceSession", flaky)
+    monkeypatch.setattr(inference, "available_providers", lambda: (CUDA, CPU))
+    with caplog.at_level("WARNING"):
+        session = open_session("face_landmark")
+    assert session.provider == CPU
+    assert calls[0][0] == CUDA and calls[1] == [CPU]
+    assert "CUDAExecutionProvider failed to start" in caplog.text
