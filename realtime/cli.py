@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     photo.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
     photo.add_argument("--providers", metavar="LIST", help="ONNX Runtime execution providers, comma-separated (default: automatic)")
 
+    from realtime.calibration.calibrate import add_calibrate_arguments
+
+    calibrate = commands.add_parser("calibrate", help="calibrate a camera from chessboard views; saves a camera profile")
+    _add_common(calibrate)
+    add_calibrate_arguments(calibrate)
+
     doctor = commands.add_parser("doctor", help="what this machine offers: providers, models, checksums")
     _add_common(doctor)
     return parser
@@ -242,7 +248,14 @@ def cmd_photo(args) -> int:
     return 1 if failed else 0
 
 
-COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor, "photo": cmd_photo}
+def cmd_calibrate(args) -> int:
+    from realtime.calibration.calibrate import run_calibrate_cli
+
+    return run_calibrate_cli(args) or 0
+
+
+COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor, "photo": cmd_photo,
+            "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,650 @@
+"""Fusion stage: per-frame face meshes in, one stable, metric face mesh out.
+
+In: each frame's 468-vertex mesh in image pixels (MediaPipe convention, z in the pixel scale
+of x relative to the face), the iris network's points, the camera intrinsics and a timestamp.
+Each frame is unprojected to "unit depth" (exact perspective: a vertex at pixel (u, v) with
+relative depth z lies on its viewing ray at depth ``Zc * (1 + z / fx)``, so all vertices scale
+together with the unknown face depth ``Zc``). A weighted, outlier-robust similarity transform
+(Umeyama with iteratively reweighted residuals) on the vertices that move least with expression
+registers the running identity shape to that frame; its scale fixes the depth, since the
+identity is kept in millimetres by the iris (``realtime.scale``). The frame, brought back into
+the canonical head frame, updates the identity (a per-vertex running mean weighted by how
+frontally the vertex is seen, and by how neutral it looks), and what remains is the expression,
+filtered with a One Euro filter; pose is filtered the same way (rotation as a quaternion, in
+the tangent space). Out (``FusionResult``): the fused mesh in camera space (OpenCV axes, mm),
+the neutral identity in the canonical frame (mm, centred; x from the person's right eye to
+their left, y up along the face, z out of the face, so it stands upright for printing), the
+pose ``camera = rotation @ canonical + translation``, and quality figures. A different face is
+detected by its shape and resets the identity.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from realtime.camera import CameraIntrinsics, undistort_pixels
+from realtime.filters import OneEuroArray, OneEuroOptions, OneEuroRotation
+from realtime.scale import IRIS_DIAMETER_MM, MEAN_PD_MM, MetricScale, MetricScaleOptions, iris_diameter_px
+from realtime.shapes import check_shape
+
+NUM_VERTICES = 468
+# MediaPipe's refined mesh: 468 face vertices then 5 iris points per eye (right eye first).
+NUM_REFINED_VERTICES = 478
+
+# Landmarks that define the head frame and the quality figures (MediaPipe face mesh indices).
+RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133  # the person's right eye (image left)
+LEFT_EYE_OUTER, LEFT_EYE_INNER = 263, 362
+FOREHEAD_TOP, CHIN = 10, 152
+FACE_SIDE_RIGHT, FACE_SIDE_LEFT = 234, 454  # face outline at the cheekbones: face width
+
+# Vertices that move least with expression: forehead, nose bridge and base, eye corners,
+# cheekbones and temples. Eyebrows, lips, jaw and lower cheeks are left out (they carry
+# expression).
+STABLE_VERTICES = np.array(sorted({
+    # forehead
+    10, 151, 9, 108, 337, 67, 297, 109, 338, 69, 299, 104, 333, 103, 332,
+    # nose bridge, tip and base
+    168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 122, 351, 188, 412, 245, 465, 193, 417,
+    # eye corners
+    33, 133, 263, 362, 130, 359, 243, 463,
+    # cheekbones
+    116, 345, 117, 346, 123, 352, 143, 372, 111, 340, 227, 447, 234, 454,
+    # temples
+    127, 356, 162, 389, 21, 251, 54, 284,
+}), dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Pure geometry
+
+
+def unit_depth_points(vertices_px: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
+    """Unproject a pixel mesh to camera space at unit face depth.
+
+    vertices_px: ``(n, 3)`` pixels; x, y undistorted image position, z relative depth in the
+    pixel scale of x (MediaPipe convention). Returns ``(n, 3) float64`` camera-space points (OpenCV
+    axes) in units of the face depth ``Zc``: multiply by ``Zc`` (mm) for millimetres.
+    """
+    v = check_shape("vertices_px", vertices_px, (None, 3), dtype=np.float64)
+    # A relative depth of z pixels is z * Zc / fx millimetres at the face: Z = Zc * (1 + z / fx).
+    depth = 1.0 + v[:, 2] / intrinsics.fx
+    # X = (u - cx) * Z / fx ; Y = (v - cy) * Z / fy
+    return np.stack([(v[:, 0] - intrinsics.cx) * depth / intrinsics.fx,
+                     (v[:, 1] - intrinsics.cy) * depth / intrinsics.fy, depth], axis=1)
+
+
+def mesh_px_from_camera(points_mm: np.ndarray, intrinsics: CameraIntrinsics, centre_depth_mm: float) -> np.ndarray:
+    """Inverse of ``unit_depth_points`` (times ``centre_depth_mm``): camera-space points to the
+    MediaPipe pixel convention.
+
+    points_mm: ``(n, 3)`` camera space, mm. centre_depth_mm: depth of the face centre (z = 0), mm.
+    Returns ``(n, 3) float64``: pixels x, y (pinhole, no distortion) and z relative depth in the
+    pixel scale of x.
+    """
+    p = check_shape("points_mm", points_mm, (None, 3), dtype=np.float64)
+    return np.stack([intrinsics.fx * p[:, 0] / p[:, 2] + intrinsics.cx,
+                     intrinsics.fy * p[:, 1] / p[:, 2] + intrinsics.cy,
+                     (p[:, 2] - centre_depth_mm) * intrinsics.fx / centre_depth_mm], axis=1)
+
+
+def weighted_similarity(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Weighted Umeyama: the similarity minimising ``sum w |s R source + t - target|^2``.
+
+    source, target: ``(n, 3)`` points (any units; t is in target units). weights: ``(n,)`` >= 0.
+    Returns ``(s, R (3, 3) float64 with det +1, t (3,) float64)``.
+    """
+    w = weights / max(float(weights.sum()), 1e-300)
+    mu_s = w @ source
+    mu_t = w @ target
+    xs = source - mu_s
+    xt = target - mu_t
+    covariance = (xt * w[:, None]).T @ xs
+    u, sv, vt = np.linalg.svd(covariance)
+    d = np.ones(3)
+    if np.linalg.det(u @ vt) < 0:
+        d[2] = -1.0  # reflection: flip the weakest axis so R is a rotation
+    rotation = (u * d) @ vt
+    variance = float(w @ np.einsum("ij,ij->i", xs, xs))
+    scale = float((sv * d).sum() / max(variance, 1e-300))
+    return scale, rotation, mu_t - scale * rotation @ mu_s
+
+
+def robust_similarity(source: np.ndarray, target: np.ndarray, weights: np.ndarray, iterations: int = 3,
+                      huber_k: float = 2.0, noise_floor: float = 0.0) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """``weighted_similarity`` made robust to outliers by iteratively reweighted least squares.
+
+    After each fit, residuals larger than ``huber_k`` robust sigmas (1.4826 x median residual,
+    at least ``noise_floor`` in target units) get Huber weights ``k sigma / r``.
+    Returns ``(s, R, t, robust_weights (n,) in [0, 1])``.
+    """
+    robust = np.ones(len(source))
+    s, rotation, t = weighted_similarity(source, target, weights)
+    for _ in range(iterations):
+        error = s * source @ rotation.T + t - target
+        residual = np.sqrt(np.einsum("ij,ij->i", error, error))
+        sigma = max(1.4826 * float(np.median(residual[weights > 0])), noise_floor, 1e-12)
+        robust = np.minimum(1.0, huber_k * sigma / np.maximum(residual, 1e-12))
+        s, rotation, t = weighted_similarity(source, target, weights * robust)
+    return s, rotation, t, robust
+
+
+def head_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Head-aligned axes of a face mesh.
+
+    points: ``(468, 3)`` camera space (OpenCV axes), any length unit.
+    Returns ``(axes (3, 3) float64, centre (3,))``: the columns of ``axes`` are the canonical
+    x (from the person's right outer eye corner to the left one), y (up: chin to forehead,
+    made orthogonal to x) and z = x cross y (out of the face), in camera coordinates; centre is
+    the mean vertex. A frontal, upright face gives ``axes = diag(1, -1, -1)``.
+    """
+    x = points[LEFT_EYE_OUTER] - points[RIGHT_EYE_OUTER]
+    x = x / np.linalg.norm(x)
+    up = points[FOREHEAD_TOP] - points[CHIN]
+    y = up - (up @ x) * x
+    y = y / np.linalg.norm(y)
+    return np.stack([x, y, np.cross(x, y)], axis=1), points.mean(axis=0)
+
+
+def vertex_normals(points: np.ndarray, neighbours: int = 10) -> np.ndarray:
+    """Outward unit normals of a face mesh from local principal axes (no topology needed).
+
+    points: ``(n, 3)`` canonical frame (z out of the face). Returns ``(n, 3) float64``: the
+    direction of least spread of each vertex's ``neighbours`` nearest vertices, oriented away
+    from a point behind the face (the head's centre, roughly).
+    """
+    squared = np.einsum("ij,ij->i", points, points)
+    d2 = squared[:, None] + squared[None, :] - 2.0 * points @ points.T
+    nearest = np.argpartition(d2, neighbours, axis=1)[:, :neighbours]
+    local = points[nearest] - points[nearest].mean(axis=1, keepdims=True)
+    _, _, vt = np.linalg.svd(local)
+    normals = vt[:, 2, :]
+    extent = np.ptp(points[:, 0])
+    # Head centre about 0.6 face widths behind the mean vertex: normals point away from it.
+    centre = points.mean(axis=0) - np.array([0.0, 0.0, 0.6 * extent])
+    flip = np.einsum("ij,ij->i", normals, points - centre) < 0
+    normals[flip] *= -1.0
+    return normals
+
+
+def visibility(normals: np.ndarray, rotation: np.ndarray, view_direction: np.ndarray) -> np.ndarray:
+    """How frontally each vertex is seen: ``max(0, n . v)``, ``(n,) float64`` in [0, 1].
+
+    normals: ``(n, 3)`` canonical frame. rotation: ``(3, 3)`` canonical to camera.
+    view_direction: ``(3,)`` camera space, from the camera to the face.
+    """
+    towards_camera = -rotation.T @ (view_direction / np.linalg.norm(view_direction))
+    return np.clip(normals @ towards_camera, 0.0, 1.0)
+
+
+def interocular(points: np.ndarray) -> float:
+    """Distance between the two eye centres (mean of each eye's corners), units of ``points``."""
+    right = 0.5 * (points[RIGHT_EYE_OUTER] + points[RIGHT_EYE_INNER])
+    left = 0.5 * (points[LEFT_EYE_OUTER] + points[LEFT_EYE_INNER])
+    return float(np.linalg.norm(left - right))
+
+
+def jitter(meshes: np.ndarray, scale: float) -> float:
+    """RMS frame-to-frame vertex motion of a mesh sequence, divided by ``scale``.
+
+    meshes: ``(t, n, 3)`` any unit. scale: a length in the same unit (the inter-ocular
+    distance), so the figure is dimensionless. Returns 0 for fewer than 2 frames.
+    """
+    meshes = np.asarray(meshes, dtype=np.float64)
+    if len(meshes) < 2:
+        return 0.0
+    step = np.diff(meshes, axis=0)
+    return float(np.sqrt((step ** 2).sum(-1).mean()) / scale)
+
+
+def split_refined(vertices_px: np.ndarray, iris_px: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Accept MediaPipe's refined 478-point mesh: ``(478, 3)`` -> ``(468, 3)`` and ``(2, 5, 3)`` iris."""
+    v = np.asarray(vertices_px, dtype=np.float64)
+    if v.shape == (NUM_REFINED_VERTICES, 3):
+        if iris_px is None:
+            iris_px = v[NUM_VERTICES:].reshape(2, 5, 3)
+        v = v[:NUM_VERTICES]
+    return check_shape("vertices_px", v, (NUM_VERTICES, 3)), iris_px
+
+
+# --------------------------------------------------------------------------------------------
+# Stage
+
+
+@dataclass(frozen=True)
+class FusionOptions:
+    # Pose fit: IRLS iterations and Huber threshold (robust sigmas); 2 iterations settle to
+    # < 0.05 deg on our data, 2 sigmas keeps > 95% of Gaussian inliers at full weight.
+    fit_iterations: int = 2
+    fit_huber_k: float = 2.0
+    # Residuals below this fraction of the inter-ocular distance are never down-weighted:
+    # the network's own noise is ~0.5%, so a near-perfect fit must not turn noise into outliers.
+    fit_noise_floor: float = 0.005
+    # Weight floor of stable vertices seen edge-on or from behind in the pose fit: the network
+    # still places them plausibly, and a floor keeps a profile view from fitting on a handful.
+    fit_min_visibility: float = 0.05
+    # Identity settling, frames x visibility weight: a vertex's running-mean gain w / W is
+    # further scaled by settle / (settle + W), so the identity converges (the gains sum to a
+    # finite total) and then stays put, instead of wandering with the network's pose-dependent
+    # bias. A vertex first seen late (the side of a turning head) still starts at full gain.
+    identity_settle_weight: float = 20.0
+    # Residuals from the identity larger than this (fraction of the inter-ocular distance,
+    # ~2.5 mm) are expressions and enter the neutral identity with Cauchy-reduced weight.
+    identity_expression_scale: float = 0.04
+    # Vertices seen less frontally than this (n . view) add nothing to the identity: the network
+    # guesses the hidden side of a turned face.
+    identity_min_visibility: float = 0.2
+    # Per-vertex confidence = weight / (weight + this): 0.5 after ~10 frontal frames.
+    confidence_half_weight: float = 10.0
+    # Identity change: RMS distance of the stable vertices from the identity after alignment,
+    # fraction of the inter-ocular distance. Same face: ~1% (noise, pose); different adults
+    # differ by 4-8%.
+    identity_change_threshold: float = 0.05
+    # ... for this many consecutive frames (a blink or a bad frame is not a new person).
+    identity_change_frames: int = 8
+    # Frame counts at which the identity is turned back into its own head frame: the axes are
+    # first taken from one noisy frame; once ~30 and ~90 frames are averaged they are refined,
+    # after that the identity has converged and its frame stays put.
+    recanonicalise_at_frames: tuple[int, ...] = (10, 30, 90)
+    # Pose filter (One Euro). Rotation: min cutoff Hz at rest, beta Hz per rad/s.
+    rotation_filter: OneEuroOptions = OneEuroOptions(min_cutoff=0.4, beta=6.0, d_cutoff=1.0, lead=0.0)
+    # Translation, per axis: beta Hz per mm/s.
+    translation_filter: OneEuroOptions = OneEuroOptions(min_cutoff=0.4, beta=0.1, d_cutoff=1.0, lead=0.0)
+    # Expression residual, per vertex: beta Hz per mm/s of that vertex. A mouth opening in
+    # 0.25 s moves ~40 mm/s; at rest the network's noise reads as ~5 mm/s, so the velocity lead
+    # (gated at 40 mm/s) is off for a still face and restores the amplitude of fast expressions
+    # (97% at 2 Hz instead of 88% without it).
+    expression_filter: OneEuroOptions = OneEuroOptions(min_cutoff=0.25, beta=0.08, d_cutoff=1.0, lead=1.0,
+                                                       lead_speed=40.0)
+    # A face lost for longer than this restarts the pose and expression filters (the head has
+    # moved; gliding from the old pose would be a visible artefact), seconds.
+    max_gap_s: float = 0.5
+    # Iris scale observations: frames whose two iris diameters differ by more than this ratio
+    # are skipped (a blink or a misfit).
+    iris_max_disagreement: float = 0.25
+    # Iris observations are weighted by (head facing the camera)^this: foreshortening and
+    # eyelids bias a turned eye.
+    iris_frontal_power: float = 4.0
+    scale: MetricScaleOptions = MetricScaleOptions()
+
+
+@dataclass
+class FusionResult:
+    """One frame's fused face.
+
+    vertices_mm: ``(468, 3) float32`` fused mesh, camera space (OpenCV axes), mm.
+    identity_mm: ``(468, 3) float32`` neutral identity, canonical frame (centred; x to the
+        person's left, y up, z out of the face), mm.
+    expression_mm: ``(468, 3) float32`` filtered expression offset, canonical frame, mm.
+    rotation: ``(3, 3) float64`` and translation_mm: ``(3,) float64``, filtered:
+        ``vertices = (identity + expression) @ rotation.T + translation``.
+    raw_rotation, raw_translation_mm: this frame's unfiltered fit.
+    frames_fused: frames in the current identity. confidence: ``(468,) float32`` in [0, 1].
+    pd_mm: pupillary distance, mm. face_width_mm: bizygomatic width (vertices 234-454), mm.
+    distance_mm: distance of the face centre from the camera, mm.
+    scale_source: "iris" or "assumed mean PD" (no iris seen yet).
+    identity_reset: this frame started a new identity. tracking: a face was seen this frame.
+    """
+
+    vertices_mm: np.ndarray
+    identity_mm: np.ndarray
+    expression_mm: np.ndarray
+    rotation: np.ndarray
+    translation_mm: np.ndarray
+    raw_rotation: np.ndarray
+    raw_translation_mm: np.ndarray
+    frames_fused: int
+    confidence: np.ndarray
+    pd_mm: float
+    face_width_mm: float
+    distance_mm: float
+    scale_source: str
+    identity_reset: bool
+    tracking: bool
+    timestamp_s: float
+    timings_ms: dict = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, timestamp_s: float = 0.0) -> "FusionResult":
+        """No face seen yet: zero arrays, ``frames_fused == 0``, NaN measurements."""
+        zeros = np.zeros((NUM_VERTICES, 3), np.float32)
+        return cls(zeros, zeros.copy(), zeros.copy(), np.eye(3), np.zeros(3), np.eye(3), np.zeros(3), 0,
+                   np.zeros(NUM_VERTICES, np.float32), math.nan, math.nan, math.nan, "none", False, False, timestamp_s)
+
+
+class Fusion:
+    """Stateful fusion of per-frame meshes; see the module docstring. One face at a time."""
+
+    def __init__(self, options: FusionOptions = FusionOptions()):
+        self.options = options
+        self._stable_ones = np.ones(len(STABLE_VERTICES))
+        self._rotation_filter = OneEuroRotation(options.rotation_filter)
+        self._translation_filter = OneEuroArray(options.translation_filter)
+        self._expression_filter = OneEuroArray(options.expression_filter)
+        self._scale = MetricScale(options.scale)
+        self._last = FusionResult.empty()
+        self.reset()
+
+    # ---- lifecycle
+    def reset(self) -> None:
+        """Forget the identity, the scale and the filters (on demand, or a new face)."""
+        self._identity = None  # (468, 3) float64, canonical frame, "identity units" (mm at bootstrap)
+        self._weights = np.zeros(NUM_VERTICES)
+        self._normals = None
+        self._iris_centres = np.zeros((2, 3))
+        self._iris_weight = 0.0
+        self._frames = 0
+        self._mismatch = 0
+        self._scale.reset()
+        self._reset_filters()
+        self._last_seen_s = None
+
+    def _reset_filters(self) -> None:
+        self._rotation_filter.reset()
+        self._translation_filter.reset()
+        self._expression_filter.reset()
+
+    def close(self) -> None:
+        self.reset()
+
+    def __enter__(self) -> "Fusion":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- per frame
+    def update_missing(self, timestamp_s: float) -> FusionResult:
+        """A frame without a face: the last fused mesh, with ``tracking = False``."""
+        last = self._last
+        self._last = FusionResult(**{**last.__dict__, "tracking": False, "identity_reset": False,
+                                     "timestamp_s": float(timestamp_s), "timings_ms": {}})
+        return self._last
+
+    def update(self, vertices_px: np.ndarray | None, iris_px: np.ndarray | None, intrinsics: CameraIntrinsics,
+               timestamp_s: float) -> FusionResult:
+        """Fuse one frame.
+
+        vertices_px: ``(468, 3)`` pixels (MediaPipe convention), or ``(478, 3)`` with the iris
+            points appended, or ``None`` for a frame without a face.
+        iris_px: ``(2, 5, 3)`` pixels (right eye first; centre then contour), or ``None``.
+        intrinsics: the camera at this frame's size. timestamp_s: seconds, increasing.
+        """
+        if vertices_px is None:
+            return self.update_missing(timestamp_s)
+        start = time.perf_counter()
+        options = self.options
+        vertices, iris_px = split_refined(vertices_px, iris_px)
+        if iris_px is not None:
+            iris_px = check_shape("iris_px", iris_px, (2, 5, 3), dtype=np.float64)
+        if intrinsics.has_distortion:
+            vertices = vertices.copy()
+            vertices[:, :2] = undistort_pixels(vertices[:, :2], intrinsics)
+            if iris_px is not None:
+                iris_px = iris_px.copy()
+                iris_px[..., :2] = undistort_pixels(iris_px[..., :2].reshape(-1, 2), intrinsics).reshape(2, 5, 2)
+        unit = unit_depth_points(vertices, intrinsics)
+
+        if self._last_seen_s is not None and timestamp_s - self._last_seen_s > options.max_gap_s:
+            self._reset_filters()
+        self._last_seen_s = timestamp_s
+
+        identity_reset = False
+        if self._identity is None:
+            self._bootstrap(unit, iris_px, intrinsics)
+            identity_reset = True
+
+        identity = self._identity
+        iod = interocular(identity)
+        # Pose, on the stable vertices only: first fit with equal weights, then weight by how
+        # frontally each vertex is seen at that pose and reweight the outliers.
+        stable = STABLE_VERTICES
+        source, target = identity[stable], unit[stable]
+        s, rotation, t = weighted_similarity(source, target, self._stable_ones)
+        fit_weights = np.maximum(visibility(self._normals[stable], rotation, t), options.fit_min_visibility)
+        s, rotation, t, _ = robust_similarity(source, target, fit_weights, options.fit_iterations, options.fit_huber_k,
+                                              noise_floor=options.fit_noise_floor * iod * s)
+        vis = visibility(self._normals, rotation, t)
+
+        # This frame in the canonical frame, identity units.
+        observed = (unit - t) @ rotation / s
+        difference = observed - identity
+        residual = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+
+        # Identity change: a different face stays far from the identity however it is posed.
+        stable_w = vis[stable]
+        mismatch = math.sqrt(float((stable_w * residual[stable] ** 2).sum() / max(stable_w.sum(), 1e-9))) / iod
+        if not identity_reset:
+            self._mismatch = self._mismatch + 1 if mismatch > options.identity_change_threshold else 0
+            if self._mismatch >= options.identity_change_frames:
+                self.reset()
+                self._last_seen_s = timestamp_s
+                return self._finish(self.update(vertices, iris_px, _undistorted(intrinsics), timestamp_s),
+                                    start, identity_reset=True)
+
+        # Metric scale from the iris (mm per identity unit).
+        rho = self._observe_scale(iris_px, unit, rotation, t, s, intrinsics)
+
+        # Identity: visibility- and neutrality-weighted running mean.
+        expression_scale = options.identity_expression_scale * iod
+        w = np.where(vis >= options.identity_min_visibility, vis, 0.0) / (1.0 + (residual / expression_scale) ** 2)
+        total = self._weights + w
+        settle = options.identity_settle_weight
+        gain = np.where(total > 0, w / np.maximum(total, 1e-12), 0.0) * (settle / (settle + self._weights))
+        identity = identity + gain[:, None] * (observed - identity)
+        self._identity = identity
+        self._weights = total
+        self._frames += 1
+        if self._frames in options.recanonicalise_at_frames:
+            axes, centre = self._recanonicalise()
+            identity, observed = self._identity, (observed - centre) @ axes
+            # camera = s R (axes c' + centre) + t; the filters' states move to the new frame too,
+            # so the output does not twitch.
+            shift_mm = rotation @ centre * self._scale_value()
+            rotation, t = rotation @ axes, t + s * rotation @ centre
+            self._rotation_filter.rebase(axes)
+            self._translation_filter.remap(lambda x: x + shift_mm[:, None], lambda v: v)
+            self._expression_filter.remap(lambda x: x @ axes)
+
+        # Pose in millimetres: camera = Zc * unit, Zc = rho / s.
+        depth = rho / s
+        translation = t * depth
+        expression_mm = (observed - identity) * rho
+
+        filtered_rotation = self._rotation_filter(rotation, timestamp_s)
+        # One speed per axis: depth is ~10x noisier than x and y (it comes from the face's size in
+        # the image) and must not open the filter for the precise lateral position.
+        filtered_translation = self._translation_filter(translation[:, None], timestamp_s)[:, 0]
+        filtered_expression = self._expression_filter(expression_mm, timestamp_s)
+
+        identity_mm = identity * rho
+        fused = (identity_mm + filtered_expression) @ filtered_rotation.T + filtered_translation
+        result = FusionResult(
+            vertices_mm=fused.astype(np.float32),
+            identity_mm=identity_mm.astype(np.float32),
+            expression_mm=filtered_expression.astype(np.float32),
+            rotation=filtered_rotation,
+            translation_mm=filtered_translation,
+            raw_rotation=rotation,
+            raw_translation_mm=translation,
+            frames_fused=self._frames,
+            confidence=(self._weights / (self._weights + options.confidence_half_weight)).astype(np.float32),
+            pd_mm=self._pd_mm(identity, rho),
+            face_width_mm=float(np.linalg.norm(identity[FACE_SIDE_LEFT] - identity[FACE_SIDE_RIGHT]) * rho),
+            distance_mm=float(np.linalg.norm(filtered_translation)),
+            scale_source="iris" if self._scale.weight > 0 and self._iris_weight > 0 else "assumed mean PD",
+            identity_reset=identity_reset,
+            tracking=True,
+            timestamp_s=float(timestamp_s),
+        )
+        return self._finish(result, start, identity_reset)
+
+    def _finish(self, result: FusionResult, start: float, identity_reset: bool) -> FusionResult:
+        result.identity_reset = identity_reset
+        result.timings_ms = {"fusion": (time.perf_counter() - start) * 1000.0}
+        self._last = result
+        return result
+
+    # ---- helpers
+    def _bootstrap(self, unit: np.ndarray, iris_px: np.ndarray | None, intrinsics: CameraIntrinsics) -> None:
+        """Start an identity from one frame: metric by the iris (or the mean PD), head-aligned."""
+        iris_unit = _iris_unit_diameters(iris_px, unit, intrinsics)
+        if iris_unit is not None:
+            depth = IRIS_DIAMETER_MM / float(iris_unit.mean())
+        else:
+            depth = MEAN_PD_MM / interocular(unit)
+        camera = unit * depth
+        axes, centre = head_frame(camera)
+        self._identity = (camera - centre) @ axes
+        self._normals = vertex_normals(self._identity)
+        self._weights = np.zeros(NUM_VERTICES)
+        self._frames = 0
+
+    def _recanonicalise(self) -> tuple[np.ndarray, np.ndarray]:
+        """Turn the identity (and what lives in its frame) into its own head frame, centred.
+        Returns ``(axes, centre)``: new = (old - centre) @ axes."""
+        axes, centre = head_frame(self._identity)
+        self._identity = (self._identity - centre) @ axes
+        self._normals = self._normals @ axes
+        self._iris_centres = (self._iris_centres - centre) @ axes
+        return axes, centre
+
+    def _observe_scale(self, iris_px, unit, rotation, t, s, intrinsics) -> float:
+        """Feed this frame's iris to the scale estimate; returns mm per identity unit."""
+        options = self.options
+        iris_unit = _iris_unit_diameters(iris_px, unit, intrinsics)
+        if iris_unit is not None:
+            ratio = iris_unit.max() / iris_unit.min()
+            if ratio - 1.0 <= options.iris_max_disagreement:
+                facing = max(0.0, -float(rotation[2, 2]))
+                weight = facing ** options.iris_frontal_power
+                # Zc from the iris is 11.7 / d_unit; from the identity rho / s: rho = 11.7 s / d_unit.
+                self._scale.update(IRIS_DIAMETER_MM * s / float(iris_unit.mean()), weight)
+                # Pupil centres, canonical frame, for the PD.
+                centres = unit_depth_points(_iris_centres_px(iris_px, unit, intrinsics), intrinsics)
+                canonical = (centres - t) @ rotation / s
+                self._iris_weight += weight
+                if self._iris_weight > 0:
+                    self._iris_centres += (weight / self._iris_weight) * (canonical - self._iris_centres)
+        return self._scale_value()
+
+    def _scale_value(self) -> float:
+        value = self._scale.value
+        return 1.0 if value is None else value
+
+    def _pd_mm(self, identity: np.ndarray, rho: float) -> float:
+        if self._iris_weight > 0:
+            return float(np.linalg.norm(self._iris_centres[1] - self._iris_centres[0]) * rho)
+        return interocular(identity) * rho
+
+
+def _undistorted(intrinsics: CameraIntrinsics) -> CameraIntrinsics:
+    """The same camera without distortion (for inputs already undistorted)."""
+    from dataclasses import replace
+
+    return replace(intrinsics, distortion=np.zeros(5)) if intrinsics.has_distortion else intrinsics
+
+
+def _eye_depth_px(unit: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
+    """Relative depth (pixel scale) of each eye, ``(2,)``, from its corners: the iris network's
+    own z is unreliable."""
+    depth = unit[:, 2]
+    eyes = np.array([0.5 * (depth[RIGHT_EYE_OUTER] + depth[RIGHT_EYE_INNER]),
+                     0.5 * (depth[LEFT_EYE_OUTER] + depth[LEFT_EYE_INNER])])
+    return (eyes - 1.0) * intrinsics.fx
+
+
+def _iris_unit_diameters(iris_px, unit, intrinsics) -> np.ndarray | None:
+    """Iris diameters at unit face depth, ``(2,)`` (diameter_px x (1 + z_eye / fx) / fx)."""
+    if iris_px is None:
+        return None
+    diameters = iris_diameter_px(iris_px)
+    if not np.all(np.isfinite(diameters)) or np.any(diameters <= 0):
+        return None
+    return diameters * (1.0 + _eye_depth_px(unit, intrinsics) / intrinsics.fx) / intrinsics.fx
+
+
+def _iris_centres_px(iris_px, unit, intrinsics) -> np.ndarray:
+    """Iris centres ``(2, 3)`` in the mesh's pixel convention, at the eyes' depth."""
+    centres = np.array(iris_px[:, 0, :], dtype=np.float64)
+    centres[:, 2] = _eye_depth_px(unit, intrinsics)
+    return centres
+
+
+# --------------------------------------------------------------------------------------------
+# Figures for `selfie3d bench`
+
+
+@dataclass(frozen=True)
+class FusionBenchmark:
+    """jitter_raw / jitter_fused: RMS frame-to-frame vertex motion over the inter-ocular
+    distance (dimensionless), both measured in the image (pixels, MediaPipe convention; the
+    fused mesh is projected back), after ``warmup`` frames. ms_per_frame: median fusion time
+    per frame, milliseconds (fusion alone). ms_first_frame: the first frame, which also builds
+    the identity (normals), milliseconds. frames: frames measured for jitter."""
+
+    jitter_raw: float
+    jitter_fused: float
+    jitter_ratio: float
+    ms_per_frame: float
+    ms_first_frame: float
+    frames: int
+
+
+def fusion_benchmark(raw_vertices_px: np.ndarray, raw_iris_px: np.ndarray | None, intrinsics: CameraIntrinsics,
+                     fps: float = 30.0, options: FusionOptions = FusionOptions(), warmup: int = 10) -> FusionBenchmark:
+    """Run fusion over a sequence of raw meshes and measure jitter and time.
+
+    raw_vertices_px: ``(t, 468, 3)`` (or ``(t, 478, 3)``) pixels. raw_iris_px: ``(t, 2, 5, 3)``
+    pixels, a length-t sequence of ``(2, 5, 3)`` arrays or None (frames without iris), or None. intrinsics: the camera. fps: frame rate for the timestamps.
+    """
+    raw = np.asarray(raw_vertices_px, dtype=np.float64)
+    if raw.ndim != 3 or raw.shape[1:] not in ((NUM_VERTICES, 3), (NUM_REFINED_VERTICES, 3)):
+        raise ValueError(f"raw_vertices_px: expected shape (t, 468, 3), got {raw.shape}")
+    fused_px = []
+    elapsed = []
+    with Fusion(options) as fusion:
+        for i, vertices in enumerate(raw):
+            iris = None if raw_iris_px is None else raw_iris_px[i]
+            start = time.perf_counter()
+            result = fusion.update(vertices, iris, intrinsics, i / fps)
+            elapsed.append(time.perf_counter() - start)
+            fused_px.append(mesh_px_from_camera(result.vertices_mm, intrinsics, float(result.translation_mm[2])))
+    raw = raw[warmup:, :NUM_VERTICES]
+    fused = np.asarray(fused_px)[warmup:]
+    iod = float(np.mean([interocular(m) for m in raw]))
+    jitter_raw = jitter(raw, iod)
+    jitter_fused = jitter(fused, iod)
+    times_ms = np.asarray(elapsed) * 1000.0
+    steady = times_ms[1:] if len(times_ms) > 1 else times_ms
+    return FusionBenchmark(jitter_raw, jitter_fused, jitter_fused / max(jitter_raw, 1e-12),
+                           float(np.median(steady)), float(times_ms[0]), len(raw))
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic observations (tests, benchmarks): a known face at a known pose through a pinhole.
+
+
+def synthetic_observation(face_mm: np.ndarray, eye_centres_mm: np.ndarray, rotation: np.ndarray,
+                          translation_mm: np.ndarray, intrinsics: CameraIntrinsics,
+                          iris_diameter_mm: float = IRIS_DIAMETER_MM) -> tuple[np.ndarray, np.ndarray]:
+    """What a perfect face network would output for a known face at a known pose.
+
+    face_mm: ``(468, 3)`` canonical frame (x to the person's left, y up, z out of the face), mm.
+    eye_centres_mm: ``(2, 3)`` iris centres (right eye first), canonical, mm.
+    rotation ``(3, 3)``, translation_mm ``(3,)``: canonical to camera (OpenCV axes).
+    Returns ``(vertices_px (468, 3), iris_px (2, 5, 3))`` float64 in the MediaPipe convention,
+    z relative to the depth of ``translation_mm`` (the canonical origin). The iris contour is a
+    circle of ``iris_diameter_mm`` facing along the head's z axis, points right, up, left, down.
+    """
+    face = check_shape("face_mm", face_mm, (NUM_VERTICES, 3), dtype=np.float64)
+    eyes = check_shape("eye_centres_mm", eye_centres_mm, (2, 3), dtype=np.float64)
+    r = iris_diameter_mm / 2.0
+    offsets = np.array([[0, 0, 0], [r, 0, 0], [0, r, 0], [-r, 0, 0], [0, -r, 0]], dtype=np.float64)
+    iris = (eyes[:, None, :] + offsets[None]).reshape(-1, 3)
+    camera = np.concatenate([face, iris]) @ np.asarray(rotation).T + np.asarray(translation_mm)
+    px = mesh_px_from_camera(camera, intrinsics, float(translation_mm[2]))
+    return px[:NUM_VERTICES], px[NUM_VERTICES:].reshape(2, 5, 3)
