@@ -194,7 +194,8 @@ def format_report(report: dict) -> str:
                      f"(track+reconstruct only: {report['ratio_track_reconstruct_vs_baseline']:.2f})")
         if report.get("median_error_vs_baseline_iod") is not None:
             lines.append(f"vertices vs baseline: median error {report['median_error_vs_baseline_iod'] * 100:.2f}% of inter-ocular distance")
-    for key in ("jitter_raw", "jitter_fused", "jitter_ratio", "fusion_ms_per_frame", "render_fps"):
+    for key in ("jitter_raw", "jitter_fused", "jitter_ratio", "fusion_ms_per_frame", "render_fps", "render_mean_ms",
+                "render_p95_ms", "renderer"):
         if key in report:
             lines.append(f"{key}: {report[key]}")
     return "\n".join(lines)

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--frames", type=_positive_int, default=300, metavar="N",
                        help="frames to time after warm-up (default: 300)")
     bench.add_argument("--no-baseline", action="store_true", help="skip the MediaPipe baseline")
+    bench.add_argument("--render", action="store_true",
+                       help="also time the full try-on composite at 1280x720 (headless EGL)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
 
     photo = commands.add_parser("photo", help="one or many photos to printable 3D busts (STL, 3MF, OBJ, GLB)")
@@ -104,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     photo.add_argument("--providers", metavar="LIST", help="ONNX Runtime execution providers, comma-separated (default: automatic)")
 
     from realtime.calibration.calibrate import add_calibrate_arguments
+    from realtime.live import add_live_arguments
+
+    live = commands.add_parser("live", help="AR glasses try-on in a window: camera or video, keys S G M V R Space H Q")
+    _add_common(live)
+    add_live_arguments(live)
 
     calibrate = commands.add_parser("calibrate", help="calibrate a camera from chessboard views; saves a camera profile")
     _add_common(calibrate)
@@ -151,6 +158,14 @@ def cmd_bench(args) -> int:
 
     report = run_bench(BenchOptions(capture=capture_options(args), frames=args.frames,
                                     baseline=not args.no_baseline, pipeline=pipeline_options(args)))
+    if args.render:
+        from realtime.render import render_benchmark
+
+        rendered = render_benchmark(1280, 720)
+        report["render_fps"] = round(rendered.fps, 1)
+        report["render_mean_ms"] = round(rendered.mean_ms, 2)
+        report["render_p95_ms"] = round(rendered.p95_ms, 2)
+        report["renderer"] = rendered.renderer
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 
@@ -248,6 +263,12 @@ def cmd_photo(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_live(args) -> int:
+    from realtime.live import options_from_args, run_live
+
+    return run_live(options_from_args(args))
+
+
 def cmd_calibrate(args) -> int:
     from realtime.calibration.calibrate import run_calibrate_cli
 
@@ -255,7 +276,7 @@ def cmd_calibrate(args) -> int:
 
 
 COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor, "photo": cmd_photo,
-            "calibrate": cmd_calibrate}
+            "calibrate": cmd_calibrate, "live": cmd_live}
 
 
 def main(argv: list[str] | None = None) -> int:

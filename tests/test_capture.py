@@ -1,6 +1,4 @@
-import threading
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np

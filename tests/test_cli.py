@@ -1,10 +1,8 @@
 """The selfie3d command: subcommands run end to end; bad input gets one line and a non-zero exit."""
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import pytest
@@ -30,7 +28,13 @@ def test_demo_writes_video_report_and_preview(tmp_path):
         count += 1
     assert count == 30
     preview = cv2.imread(str(out / "preview.png"))
-    assert preview is not None and preview.shape == (480, 640, 3)
+    assert preview is not None and preview.shape == (720, 1280, 3)
+    import trimesh
+
+    bust = trimesh.load(out / "bust.stl")
+    assert bust.is_watertight and bust.is_winding_consistent and bust.volume > 0
+    assert report["bust"]["checks"]["height_mm"] == pytest.approx(80.0, abs=0.01)
+    assert cv2.imread(str(out / "bust.png")) is not None
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left
 
 

@@ -56,8 +56,6 @@ def _two_faces(astronaut):
 
 
 def test_tiles_find_small_faces_the_whole_image_pass_misses(astronaut):
-    import cv2
-
     wide = np.full((512, 2048, 3), 200, np.uint8)
     wide[:, 1400:1912] = astronaut  # the face is ~5% of the long side
     assert FaceDetector().detect(wide).detections == []

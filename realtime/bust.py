@@ -1,0 +1,416 @@
+"""Printable bust stage: a metric face mesh (and optionally its photo) to a watertight solid.
+
+In: ``vertices_mm (468, 3)`` of one face in any rigid metric frame (camera space or the fused
+canonical identity), the face triangles, ``BustOptions``, optionally the BGR photo and the
+mesh's pixel positions. Out: ``BustResult`` with the solid as a ``trimesh.Trimesh`` in
+millimetres (Z up, base on Z = 0), a textured copy for OBJ/GLB, and the print checks.
+
+Styles: ``bust`` (face blended into a fitted skull, neck, rounded plinth with an optional engraved
+label), ``relief`` (the face as a bas-relief on a flat plaque, relief up), ``mask`` (the face
+as a shell of uniform wall, standing on a flat cut under the chin). Every solid is closed by
+construction: the head is a star-shaped surface (``realtime.printing.surface``) and the parts
+are joined with manifold3d booleans, then checked (``realtime.printing.export``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from realtime import topology
+from realtime.errors import InputError
+from realtime.printing import export as _export
+from realtime.printing import headframe, solids, surface
+from realtime.shapes import check_shape
+
+STYLES = ("bust", "relief", "mask")
+EXPRESSIONS = ("neutral", "current")
+
+MIN_WALL_MM = 1.2
+"""Thinnest wall a 0.4 mm nozzle prints reliably (three perimeters)."""
+
+# --- bust proportions (life size, relative to the fitted skull's half breadth) -------------------
+NECK_RADIUS = 0.62
+"""Neck radius / skull half breadth: a sculptor's slim neck (life is ~0.75)."""
+NECK_BEHIND_CENTRE = 0.18
+"""Neck axis behind the skull centre / skull half length (the neck carries the head from behind)."""
+NECK_BELOW_CHIN = 0.45
+"""Visible neck below the chin / skull half breadth, before the plinth starts."""
+PLINTH_WIDTH = 2.0
+"""Plinth width / skull half breadth (as wide as the head)."""
+PLINTH_DEPTH = 1.6
+"""Plinth depth / skull half breadth."""
+PLINTH_HEIGHT_FRACTION = 0.14
+"""Plinth height / total bust height."""
+PLINTH_CORNER = 0.2
+"""Corner radius / plinth depth."""
+LABEL_CAP_FRACTION = 0.42
+"""Label capital height / plinth height (print)."""
+LABEL_DEPTH_MM = 0.6
+"""Engraving depth in the print: three 0.2 mm layers, clearly visible, far from any wall limit."""
+
+# --- relief and mask --------------------------------------------------------------------------------
+RELIEF_DEPTH_FRACTION = 0.10
+"""Deepest point of the relief above the plaque / plaque height."""
+RELIEF_BASE_MM = 3.0
+"""Plaque thickness under the relief (print mm): stiff, and deep enough for the label."""
+RELIEF_MARGIN = 0.10
+"""Plaque margin around the face / face height."""
+RELIEF_LABEL_BAND = 0.16
+"""Extra plaque height below the face for the label / face height."""
+RELIEF_GRID_MM = 0.35
+"""Height-field spacing in the print, mm: finer than a 0.4 mm nozzle line."""
+RELIEF_BLEND_MM = 10.0
+"""Band inside the face contour where the relief falls to the plaque (life size)."""
+MASK_BASE_CUT = 0.06
+"""Mask: the flat base is cut this fraction of the face height above the chin's lowest point."""
+MASK_OVAL_SHRINK_RAD = np.radians(2.0)
+"""Mask outline: the face contour pulled in so the edge stays on the face, not the skull blend."""
+
+SIMPLIFY_TOLERANCE_MM = 0.01
+"""Decimation tolerance in the print: flat parts lose vertices, no surface moves more than this
+(a tenth of a 0.1 mm layer); curved detail at eyes, nose and lips keeps its vertices."""
+
+
+@dataclass(frozen=True)
+class BustOptions:
+    """How to make the printable solid.
+
+    style: 'bust' | 'relief' | 'mask'.
+    height_mm: print height, mm (bust, mask: along Z; relief: the plaque's height along Y).
+    label: text engraved on the plinth (bust) or the plaque (relief); not for 'mask'.
+    expression: 'neutral' closes an open mouth; 'current' keeps the snapshot's.
+    detail: add shading detail from the image where it is reliable (needs the image).
+    mask_wall_mm: wall of the 'mask' shell, mm (at least ``MIN_WALL_MM``).
+    format: 'stl' | '3mf' | 'obj' | 'glb' or None to use the output file's extension.
+    overwrite: allow replacing an existing file.
+    """
+
+    style: str = "bust"
+    height_mm: float = 80.0
+    label: str | None = None
+    expression: str = "neutral"
+    detail: bool = True
+    mask_wall_mm: float = 2.0
+    format: str | None = None
+    overwrite: bool = False
+
+    def __post_init__(self):
+        if self.style not in STYLES:
+            raise InputError(f"unknown bust style {self.style!r}: use one of {', '.join(STYLES)}")
+        if self.expression not in EXPRESSIONS:
+            raise InputError(f"unknown expression {self.expression!r}: use one of {', '.join(EXPRESSIONS)}")
+        if not 20.0 <= self.height_mm <= 500.0:
+            raise InputError(f"--height-mm {self.height_mm} is outside 20..500 mm")
+        if self.mask_wall_mm < MIN_WALL_MM:
+            raise InputError(f"mask wall {self.mask_wall_mm} mm is thinner than {MIN_WALL_MM} mm")
+        if self.label is not None and self.style == "mask":
+            raise InputError("a label needs a plinth or plaque: use style 'bust' or 'relief'")
+        if self.format is not None and self.format.lower() not in _export.FORMATS:
+            raise InputError(f"unknown print format {self.format!r}: use one of {', '.join(_export.FORMATS)}")
+
+
+@dataclass
+class BustResult:
+    """The printable solid.
+
+    mesh: closed ``trimesh.Trimesh``, mm, Z up, base on Z = 0.
+    textured: the same surface with texture coordinates and the photo (None without an image).
+    checks: ``realtime.printing.export.print_checks`` of ``mesh``.
+    options: the options used.  timings_ms: stage name -> milliseconds.
+    """
+
+    mesh: trimesh.Trimesh
+    textured: trimesh.Trimesh | None
+    checks: dict
+    options: BustOptions
+    timings_ms: dict = field(default_factory=dict)
+
+
+# Print frame from head frame: x stays (person's left = viewer's right), forward becomes -Y (the
+# face looks at the viewer of the build plate), up becomes +Z. Right-handed: det = +1.
+_HEAD_TO_PRINT = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+def build_bust(
+    vertices_mm: np.ndarray,
+    triangles: np.ndarray | None = None,
+    options: BustOptions = BustOptions(),
+    image: np.ndarray | None = None,
+    vertices_px: np.ndarray | None = None,
+) -> BustResult:
+    """Build the printable solid of one face.
+
+    vertices_mm: ``(468, 3) float`` mm, any rigid frame (the head frame is found from the eyes,
+        chin and nose tip).
+    triangles: ``(F, 3) int`` face topology; only ``topology.face_triangles()`` is supported
+        (None means that).
+    image: ``(H, W, 3) uint8`` BGR photo the mesh was seen in (detail, texture); optional.
+    vertices_px: ``(468, 2 or 3) float`` pixel positions of the vertices in ``image``.
+    Raises ``InputError`` for unusable input and ``Selfie3DError`` if a print check fails.
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    vertices = check_shape("vertices_mm", vertices_mm, (topology.N_VERTICES, 3), dtype=np.float64)
+    if not np.all(np.isfinite(vertices)):
+        raise InputError("the face mesh has non-finite vertices")
+    if triangles is not None:
+        triangles = check_shape("triangles", triangles, (None, 3))
+        if not np.array_equal(np.sort(np.sort(triangles, 1), 0), np.sort(np.sort(topology.face_triangles(), 1), 0)):
+            raise InputError("build_bust needs the standard face topology (realtime.topology.face_triangles())")
+    if vertices_px is not None:
+        vertices_px = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)
+    if image is not None:
+        image = check_shape("image", image, (None, None, 3))
+    rotation, origin = headframe.head_frame(vertices)
+    head = (vertices - origin) @ rotation.T
+    if options.expression == "neutral":
+        head = headframe.neutral_jaw(head)
+    timings["frame"] = _lap(clock)
+
+    if options.style == "relief":
+        solid, textured, plain = _relief(head, options, image, vertices_px, rotation, timings)
+        up_axis = 1
+    else:
+        solid, textured, plain = _bust_or_mask(head, options, image, vertices_px, rotation, timings)
+        up_axis = 2
+    clock = time.perf_counter()
+    checks = _export.print_checks(solid, up_axis=up_axis, wall=False)
+    # Walls are measured before the label is cut: the islands inside engraved letters are 0.6 mm
+    # deep surface relief, not walls that carry the print.
+    checks["min_wall_mm"] = _export.min_wall_mm(solid if plain is None else _meshes(plain, None, None)[0])
+    _export.check_printable(checks)
+    timings["checks"] = _lap(clock)
+    return BustResult(mesh=solid, textured=textured, checks=checks, options=options, timings_ms=timings)
+
+
+def export_bust(result_or_mesh, path, fmt: str | None = None, overwrite: bool | None = None) -> Path:
+    """Write a ``BustResult`` (or a closed ``trimesh.Trimesh`` in mm) atomically; return the path.
+
+    The format comes from ``fmt``, then the result's options, then the file extension. The file is
+    re-loaded and checked before it is renamed into place; an existing file is kept unless
+    ``overwrite`` (default: the result's ``options.overwrite``, else False).
+    """
+    if isinstance(result_or_mesh, BustResult):
+        mesh, textured = result_or_mesh.mesh, result_or_mesh.textured
+        fmt = fmt or result_or_mesh.options.format
+        overwrite = result_or_mesh.options.overwrite if overwrite is None else overwrite
+    else:
+        mesh, textured = result_or_mesh, None
+    return _export.write_solid(mesh, path, fmt=fmt, textured=textured, overwrite=bool(overwrite))
+
+
+# --- styles -------------------------------------------------------------------------------------
+
+
+def _head_field(head, image, vertices_px, rotation, use_detail):
+    shape = surface.fit_head(head)
+    directions, faces = surface.warped_sphere()
+    field_ = surface.radial_field(head, shape, directions, vertices_px)
+    points = surface.head_surface(field_, shape)
+    radius = surface.smooth_radius_near(field_.radius, faces, points, head[list(topology.LIPS_INNER)])
+    field_ = dataclasses.replace(field_, radius=radius)
+    extra = None
+    if use_detail and image is not None and vertices_px is not None:
+        # The camera looks along the input frame's +z (OpenCV): toward the camera is -z there.
+        toward_camera = rotation @ np.array([0.0, 0.0, -1.0])
+        extra = surface.shading_detail(field_, head, shape, image, vertices_px, toward_camera)
+    return shape, field_, faces, surface.head_surface(field_, shape, extra)
+
+
+def _uv(field_, image):
+    """Per-vertex texture coordinates ``(N, 2)``: the photo on the face, a grey patch elsewhere."""
+    if image is None:
+        return None
+    h, w = image.shape[:2]
+    uv = np.column_stack([field_.pixels[:, 0] / (w + _GREY_STRIP_PX), 1.0 - field_.pixels[:, 1] / h])
+    outside = ~np.isfinite(uv).all(axis=1) | (field_.face_weight <= 0)
+    uv[outside] = _grey_uv(w)
+    return uv
+
+
+_GREY_STRIP_PX = 16
+"""Width of the plain skin-coloured strip appended to the texture for the skull, neck and base."""
+
+
+def _grey_uv(width):
+    return np.array([(width + _GREY_STRIP_PX / 2) / (width + _GREY_STRIP_PX), 0.5])
+
+
+def _texture_image(image, vertices_px):
+    import cv2
+
+    px = np.asarray(vertices_px)[:, :2]
+    h, w = image.shape[:2]
+    inside = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
+    skin = np.median(image[px[inside, 1].astype(int), px[inside, 0].astype(int)], axis=0) if inside.any() else (160, 170, 200)
+    strip = np.empty((h, _GREY_STRIP_PX, 3), np.uint8)
+    strip[:] = np.asarray(skin, np.uint8)
+    return cv2.cvtColor(np.hstack([image, strip]), cv2.COLOR_BGR2RGB)
+
+
+def _bust_or_mask(head, options, image, vertices_px, rotation, timings):
+    clock = time.perf_counter()
+    shape, field_, faces, points = _head_field(head, image, vertices_px, rotation, options.detail)
+    uv = _uv(field_, image)
+    timings["surface"] = _lap(clock)
+    clock = time.perf_counter()
+    centre = shape.centre
+    half_breadth, _, _, half_length = shape.semi_axes
+    to_print = lambda p: np.asarray(p) @ _HEAD_TO_PRINT.T  # noqa: E731
+    chin_y = head[topology.CHIN, 1]
+    top_y = points[:, 1].max()
+    if options.style == "bust":
+        head_solid = solids.to_manifold(to_print(points), faces, uv)
+        neck_bottom = chin_y - NECK_BELOW_CHIN * half_breadth
+        # total = top - plinth_bottom, plinth = fraction * total, plinth top = neck_bottom.
+        total = (top_y - neck_bottom) / (1.0 - PLINTH_HEIGHT_FRACTION)
+        plinth_h = PLINTH_HEIGHT_FRACTION * total
+        plinth_bottom = neck_bottom - plinth_h
+        neck_centre = to_print(np.array([0.0, 0.0, centre[2] - NECK_BEHIND_CENTRE * half_length]))[:2]
+        overlap = 0.1 * plinth_h  # the neck sinks into the plinth: one shell, no coplanar faces
+        neck = solids.cylinder(NECK_RADIUS * half_breadth, neck_bottom - overlap, centre[1], neck_centre)
+        plinth_depth = PLINTH_DEPTH * half_breadth
+        plinth = solids.rounded_box(
+            PLINTH_WIDTH * half_breadth, plinth_depth, plinth_h, PLINTH_CORNER * plinth_depth, plinth_bottom
+        ).translate((0.0, float(neck_centre[1]), 0.0))
+        parts = [head_solid, neck, plinth]
+        if uv is not None:
+            parts[1:] = [_with_uv(p, _grey_uv(image.shape[1])) for p in parts[1:]]
+        body = solids.manifold3d.Manifold.batch_boolean(parts, solids.manifold3d.OpType.Add)
+        scale = options.height_mm / total
+        body = body.translate((0.0, 0.0, -plinth_bottom)).scale((scale, scale, scale))
+        plain = None
+        if options.label:
+            plain = body
+            plinth_top = plinth_h * scale
+            front_y = (neck_centre[1] - plinth_depth / 2) * scale
+            cutter = solids.label_cutter(
+                options.label, LABEL_CAP_FRACTION * plinth_top, LABEL_DEPTH_MM, 0.85 * PLINTH_WIDTH * half_breadth * scale
+            )
+            # Text in xy, cutting down along -z: turn it onto the front face (normal -Y).
+            cutter = cutter.rotate((90.0, 0.0, 0.0)).translate((0.0, float(front_y), plinth_top / 2))
+            body = body - cutter
+    else:  # mask
+        scale_guess = options.height_mm / ((top_y - chin_y) * 0.8)
+        wall_life = options.mask_wall_mm / scale_guess
+        normals = trimesh.Trimesh(points, faces, process=False).vertex_normals
+        cos = np.clip(np.einsum("ij,ij->i", normals, field_.directions), 0.5, 1.0)
+        inner = centre + field_.directions * (np.linalg.norm(points - centre, axis=1) - wall_life / cos)[:, None]
+        outer_solid = solids.to_manifold(to_print(points), faces, uv)
+        inner_solid = solids.to_manifold(to_print(inner), faces, uv)
+        oval_dirs = _shrunk_oval(head, shape)
+        cone = solids.cone_cutter(to_print(centre), to_print(oval_dirs), 4.0 * half_length)
+        body = (outer_solid - inner_solid) ^ cone
+        chin_low = to_print(points)[:, 2][field_.face_weight > 0].min()
+        face_height = top_y - chin_y
+        cut = chin_low + MASK_BASE_CUT * face_height
+        body = body.trim_by_plane((0.0, 0.0, 1.0), float(cut))
+        lo, hi = body.bounding_box()[2], body.bounding_box()[5]
+        scale = options.height_mm / (hi - lo)
+        body = body.translate((0.0, 0.0, -lo)).scale((scale, scale, scale))
+        body = _largest_shell(body)
+        plain = None
+    timings["solid"] = _lap(clock)
+    clock = time.perf_counter()
+    body = body.simplify(SIMPLIFY_TOLERANCE_MM)
+    mesh, textured = _meshes(body, image, vertices_px)
+    timings["mesh"] = _lap(clock)
+    return mesh, textured, plain
+
+
+def _relief(head, options, image, vertices_px, rotation, timings):
+    clock = time.perf_counter()
+    dense, dense_px = surface.smooth_face(head, vertices_px)
+    oval = head[list(topology.FACE_OVAL), :2]
+    lo, hi = oval.min(axis=0), oval.max(axis=0)
+    face_h = hi[1] - lo[1]
+    margin = RELIEF_MARGIN * face_h
+    label_band = RELIEF_LABEL_BAND * face_h if options.label else 0.0
+    x0, x1 = lo[0] - margin, hi[0] + margin
+    y0, y1 = lo[1] - margin - label_band, hi[1] + margin
+    scale = options.height_mm / (y1 - y0)
+    step = RELIEF_GRID_MM / scale
+    xs = np.arange(x0, x1 + step, step)
+    ys = np.arange(y0, y1 + step, step)
+    gx, gy = np.meshgrid(xs, ys)
+    query = np.column_stack([gx.ravel(), gy.ravel()])
+    from scipy.interpolate import LinearNDInterpolator
+
+    # Front-most surface: a vertex hidden behind another in the frontal view would fold the field.
+    z = LinearNDInterpolator(dense[:, :2], dense[:, 2])(query)
+    weight = surface.smoothstep(surface.inside_distance(query, oval) / RELIEF_BLEND_MM)
+    z0 = np.median(head[list(topology.FACE_OVAL), 2])
+    rise = np.clip(np.nan_to_num(z - z0, nan=0.0), 0.0, None) * weight
+    depth_life = RELIEF_DEPTH_FRACTION * (y1 - y0)
+    if rise.max() > 0:
+        rise = rise * (depth_life / rise.max())
+    heights = (RELIEF_BASE_MM / scale + rise).reshape(gy.shape)
+    timings["surface"] = _lap(clock)
+    clock = time.perf_counter()
+    vertices, faces = solids.heightfield_solid(heights * scale, RELIEF_GRID_MM, (x0 * scale, y0 * scale))
+    body = solids.to_manifold(vertices, faces)
+    width, height = (x1 - x0) * scale, (y1 - y0) * scale
+    outline = solids.rounded_box(width - 1e-3, height - 1e-3, heights.max() * scale + 2.0, 0.08 * min(width, height), -1.0)
+    body = body ^ outline.translate(((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale, 0.0))
+    plain = None
+    if options.label:
+        plain = body
+        cap = 0.5 * label_band * scale
+        cutter = solids.label_cutter(options.label, cap, LABEL_DEPTH_MM, 0.8 * width)
+        centre_y = (y0 + margin * 0.5 + label_band / 2) * scale
+        body = body - cutter.translate(((x0 + x1) / 2 * scale, centre_y, RELIEF_BASE_MM))
+    lo_z = body.bounding_box()[2]
+    body = body.translate((0.0, 0.0, -lo_z))
+    timings["solid"] = _lap(clock)
+    clock = time.perf_counter()
+    body = body.simplify(SIMPLIFY_TOLERANCE_MM)
+    mesh, _ = _meshes(body, None, None)
+    timings["mesh"] = _lap(clock)
+    return mesh, None, plain
+
+
+def _shrunk_oval(head, shape):
+    """Unit directions ``(36, 3)`` of the face contour, pulled toward the face centre."""
+    dirs = surface.angles(head[list(topology.FACE_OVAL)] - shape.centre)
+    centre = dirs.mean(axis=0)
+    offset = dirs - centre
+    length = np.linalg.norm(offset, axis=1, keepdims=True)
+    pulled = centre + offset * (1.0 - MASK_OVAL_SHRINK_RAD / length)
+    az, el = pulled[:, 0], pulled[:, 1]
+    return np.column_stack([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
+
+
+def _with_uv(solid, uv):
+    vertices, faces, _ = solids.from_manifold(solid)
+    return solids.to_manifold(vertices, faces, np.tile(uv, (len(vertices), 1)))
+
+
+def _largest_shell(solid):
+    shells = solid.decompose()
+    return max(shells, key=lambda s: s.volume()) if len(shells) > 1 else solid
+
+
+def _meshes(body, image, vertices_px):
+    vertices, faces, props = solids.from_manifold(body)
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    textured = None
+    if image is not None and vertices_px is not None and props.shape[1] >= 2:
+        from PIL import Image
+
+        raw = body.to_mesh()
+        all_props = np.asarray(raw.vert_properties, dtype=np.float64)
+        visual = trimesh.visual.TextureVisuals(
+            uv=all_props[:, 3:5], image=Image.fromarray(_texture_image(image, vertices_px))
+        )
+        textured = trimesh.Trimesh(all_props[:, :3], np.asarray(raw.tri_verts, dtype=np.int64), visual=visual, process=False)
+    return mesh, textured
+
+
+def _lap(start: float) -> float:
+    return round(1000.0 * (time.perf_counter() - start), 1)

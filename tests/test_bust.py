@@ -1,0 +1,223 @@
+"""Tests for realtime.bust: every style and pose gives a closed, printable, round-trippable solid."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import trimesh
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from realtime import topology
+from realtime.bust import BustOptions, BustResult, build_bust, export_bust
+from realtime.errors import InputError, Selfie3DError
+from realtime.printing import headframe
+
+ASSUMED_IPD_MM = 63.0
+"""Inter-pupillary distance used to turn the photo's pixels into millimetres."""
+HEIGHT_TOL_MM = 0.05
+"""Height of the solid against --height-mm (float32 storage and simplification move < 0.01)."""
+BASE_TOL_MM = 1e-3
+VOLUME_RTOL = 1e-3
+"""Volume kept by a file round trip (float32 vertices)."""
+POSE_VOLUME_RTOL = 0.03
+"""Volume of the same face built from a rigidly moved copy: the head frame is re-estimated from
+landmarks, so only resampling differences remain."""
+SLICER_TIMEOUT_S = 120
+
+
+def _rotation(yaw, pitch, roll):
+    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return rz @ rx @ ry
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    """(image BGR, vertices_px (468, 3), vertices_mm (468, 3)) from mediapipe on skimage's astronaut."""
+    pytest.importorskip("mediapipe")
+    from skimage import data
+
+    from realtime.topology_build import astronaut_landmarks_px
+
+    px = astronaut_landmarks_px()
+    ipd_px = np.linalg.norm(px[list(topology.LEFT_EYE)].mean(0)[:2] - px[list(topology.RIGHT_EYE)].mean(0)[:2])
+    mm = px * (ASSUMED_IPD_MM / ipd_px)
+    return np.ascontiguousarray(data.astronaut()[:, :, ::-1]), px.astype(np.float32), mm.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def default_bust(astronaut):
+    image, px, mm = astronaut
+    return build_bust(mm, topology.face_triangles(), BustOptions(label="Grandpa 1931"), image=image, vertices_px=px)
+
+
+def _assert_printable(result: BustResult, height_mm: float, up_axis: int = 2):
+    mesh = result.mesh
+    assert mesh.is_watertight
+    assert mesh.is_winding_consistent
+    assert mesh.volume > 0
+    assert len(mesh.split(only_watertight=False)) == 1
+    assert abs(mesh.bounds[0][2]) <= BASE_TOL_MM
+    extent = mesh.bounds[1] - mesh.bounds[0]
+    np.testing.assert_allclose(extent[up_axis], height_mm, atol=HEIGHT_TOL_MM)
+    checks = result.checks
+    assert checks["watertight"] and checks["winding_consistent"] and checks["shells"] == 1
+    np.testing.assert_allclose(checks["volume_mm3"], mesh.volume, rtol=1e-9)
+    assert checks["triangles"] == len(mesh.faces)
+
+
+def test_default_bust_is_printable(default_bust):
+    _assert_printable(default_bust, 80.0)
+    assert default_bust.checks["min_wall_mm"] >= 1.2
+    assert default_bust.textured is not None
+    # Face toward -Y: the nose tip is the front-most point above the plinth.
+    v = default_bust.mesh.vertices
+    upper = v[v[:, 2] > 0.5 * v[:, 2].max()]
+    assert upper[:, 1].min() < v[:, 1].mean()
+
+
+@pytest.mark.parametrize("style", ["relief", "mask"])
+def test_other_styles_are_printable(astronaut, style):
+    image, px, mm = astronaut
+    label = "Ann 2024" if style == "relief" else None
+    result = build_bust(mm, None, BustOptions(style=style, height_mm=60.0, label=label), image=image, vertices_px=px)
+    _assert_printable(result, 60.0, up_axis=1 if style == "relief" else 2)
+    assert result.checks["min_wall_mm"] >= 1.2
+
+
+@settings(max_examples=5, deadline=None, derandomize=True)
+@given(
+    yaw=st.floats(-0.5, 0.5),
+    pitch=st.floats(-0.35, 0.35),
+    roll=st.floats(-0.3, 0.3),
+    scale=st.floats(0.85, 1.15),
+    jaw=st.floats(0.0, 0.25),
+    height=st.sampled_from([50.0, 80.0, 120.0]),
+)
+def test_poses_and_expressions_are_printable(astronaut, yaw, pitch, roll, scale, jaw, height):
+    _, _, mm = astronaut
+    head = headframe.to_head_frame(mm)
+    # Open the jaw by `jaw` radians about the ear axis: a different expression of the same face.
+    lower = head[:, 1] < head[topology.UPPER_LIP_INNER, 1] - 1.0
+    pivot = 0.5 * (head[234] + head[454])
+    rel = head[lower] - pivot
+    c, s = np.cos(jaw), np.sin(jaw)
+    head[lower, 1] = pivot[1] + rel[:, 1] * c - rel[:, 2] * s
+    head[lower, 2] = pivot[2] + rel[:, 1] * s + rel[:, 2] * c
+    moved = scale * head @ _rotation(yaw, pitch, roll).T + np.array([10.0, -20.0, 600.0])
+    for expression in ("neutral", "current"):
+        result = build_bust(moved, None, BustOptions(height_mm=height, expression=expression, detail=False))
+        _assert_printable(result, height)
+
+
+def test_pose_invariance(astronaut):
+    _, _, mm = astronaut
+    options = BustOptions(detail=False)
+    base = build_bust(mm, None, options).mesh.volume
+    moved = mm.astype(np.float64) @ _rotation(0.4, -0.2, 0.1).T + np.array([50.0, 0.0, 300.0])
+    np.testing.assert_allclose(build_bust(moved, None, options).mesh.volume, base, rtol=POSE_VOLUME_RTOL)
+
+
+def test_neutral_closes_the_mouth(astronaut):
+    _, _, mm = astronaut
+    head = headframe.to_head_frame(mm)
+    assert headframe.mouth_gap_mm(headframe.neutral_jaw(head)) < max(headframe.mouth_gap_mm(head), 2.0)
+
+
+@pytest.mark.parametrize("fmt", ["stl", "3mf"])
+def test_round_trip_through_trimesh(default_bust, tmp_path, fmt):
+    path = export_bust(default_bust, tmp_path / f"bust.{fmt}")
+    assert path.exists() and not list(tmp_path.glob(".*.tmp"))
+    loaded = trimesh.load(str(path), force="mesh")
+    loaded.merge_vertices()
+    assert loaded.is_watertight and loaded.is_winding_consistent
+    np.testing.assert_allclose(loaded.volume, default_bust.mesh.volume, rtol=VOLUME_RTOL)
+    np.testing.assert_allclose(loaded.bounds, default_bust.mesh.bounds, atol=HEIGHT_TOL_MM)
+
+
+def test_binary_stl_and_3mf_units(default_bust, tmp_path):
+    stl = export_bust(default_bust, tmp_path / "a.stl")
+    assert len(stl.read_bytes()) == 84 + 50 * len(default_bust.mesh.faces)  # binary STL size
+    import zipfile
+
+    with zipfile.ZipFile(export_bust(default_bust, tmp_path / "a.3mf")) as archive:
+        model = archive.read("3D/3dmodel.model").decode()
+    assert 'unit="millimeter"' in model
+
+
+def test_textured_obj_and_glb(default_bust, tmp_path):
+    obj = export_bust(default_bust, tmp_path / "head.obj")
+    assert (tmp_path / "head.mtl").exists() and (tmp_path / "head.png").exists()
+    assert "head.png" in (tmp_path / "head.mtl").read_text()
+    loaded = trimesh.load(str(obj), force="mesh")
+    assert loaded.visual.uv is not None and len(loaded.visual.uv) == len(loaded.vertices)
+    glb = export_bust(default_bust, tmp_path / "head.glb")
+    scene = trimesh.load(str(glb))
+    assert len(scene.geometry) == 1
+
+
+def test_format_argument_overrides_extension(default_bust, tmp_path):
+    path = export_bust(default_bust, tmp_path / "model.bin", fmt="stl")
+    assert trimesh.load(str(path), file_type="stl").is_watertight
+
+
+def test_refuses_overwrite_and_unknown_format(default_bust, tmp_path):
+    path = tmp_path / "bust.stl"
+    path.write_bytes(b"keep me")
+    with pytest.raises(InputError, match="exists"):
+        export_bust(default_bust, path)
+    assert path.read_bytes() == b"keep me"
+    export_bust(default_bust, path, overwrite=True)
+    assert path.read_bytes() != b"keep me"
+    with pytest.raises(InputError, match="unknown print format"):
+        export_bust(default_bust, tmp_path / "bust.xyz")
+
+
+def test_failed_validation_keeps_no_file(tmp_path):
+    broken = trimesh.creation.box()
+    broken.faces = broken.faces[:-1]  # one triangle missing: not a solid
+    with pytest.raises(Selfie3DError, match="closed solid"):
+        export_bust(broken, tmp_path / "broken.stl")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_options_and_input_errors(astronaut):
+    with pytest.raises(InputError, match="style"):
+        BustOptions(style="statue")
+    with pytest.raises(InputError, match="height"):
+        BustOptions(height_mm=5.0)
+    with pytest.raises(InputError, match="label"):
+        BustOptions(style="mask", label="x")
+    with pytest.raises(InputError, match="thinner"):
+        BustOptions(style="mask", mask_wall_mm=0.8)
+    with pytest.raises(ValueError, match="vertices_mm"):
+        build_bust(np.zeros((100, 3)), None)
+    _, _, mm = astronaut
+    with pytest.raises(InputError, match="topology"):
+        build_bust(mm, np.array([[0, 1, 2]]))
+
+
+@pytest.mark.skipif(shutil.which("prusa-slicer") is None, reason="prusa-slicer is not installed (apt-get install prusa-slicer)")
+def test_prusa_slicer_accepts_the_bust(default_bust, tmp_path):
+    stl = export_bust(default_bust, tmp_path / "bust.stl")
+    env = dict(os.environ, HOME=str(tmp_path))  # the slicer writes its settings folder under HOME
+    info = subprocess.run(["prusa-slicer", "--info", str(stl)], capture_output=True, text=True, timeout=SLICER_TIMEOUT_S, env=env)
+    assert info.returncode == 0, info.stderr
+    assert "manifold = yes" in info.stdout
+    gcode = tmp_path / "bust.gcode"
+    run = subprocess.run(
+        ["prusa-slicer", "--export-gcode", str(stl), "--output", str(gcode)],
+        capture_output=True, text=True, timeout=SLICER_TIMEOUT_S, env=env,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert gcode.stat().st_size > 0
+    log = (run.stdout + run.stderr).lower()
+    for word in ("warning", "error", "repair", "non-manifold", "open edges"):
+        assert word not in log, log
