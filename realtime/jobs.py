@@ -78,6 +78,7 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
     start = time.perf_counter()
     try:
         image = load_image(job.image_path)
+        _make_output_folder(Path(job.output).parent)
         result = _photo_reconstructor(job).run(image)
         if not result.faces:
             raise Selfie3DError(f"{job.image_path}: no face found")
@@ -96,6 +97,15 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
         detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
         return PhotoJobResult(job.image_path, False, f"{job.image_path}: internal error ({detail})",
                               seconds=time.perf_counter() - start)
+
+
+def _make_output_folder(folder: Path) -> None:
+    from realtime.fileio import OutputError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot create the output folder ({error.strerror}); choose another -o") from None
 
 
 class Executor(Protocol):
@@ -132,7 +142,12 @@ class LocalPoolExecutor:
     def __init__(self, workers: int | None = None, debug: bool = False):
         self.workers = workers or os.cpu_count() or 1
         self.debug = debug
-        self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, initializer=_limit_threads)
+        # Spawned, not forked: a fork copies OpenCV's and ONNX Runtime's thread pools in
+        # whatever locked state the parent's threads left them, and the child can hang.
+        import multiprocessing
+
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_limit_threads)
 
     def map(self, jobs: Iterable[PhotoJob]) -> Iterator[PhotoJobResult]:
         futures = {self._pool.submit(run_photo_job, job, self.debug): job for job in jobs}

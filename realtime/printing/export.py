@@ -173,7 +173,7 @@ def write_solid(
     path = Path(path)
     fmt = infer_format(path, fmt)
     if path.exists() and not overwrite:
-        raise InputError(f"{path} exists: choose another name or allow overwriting")
+        raise InputError(f"{path} already exists; pass --overwrite to replace it or choose another name")
     if not path.parent.is_dir():
         raise InputError(f"folder {path.parent} does not exist")
     payload = _encode(mesh, textured, fmt, path.stem)
