@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-baseline", action="store_true", help="skip the MediaPipe baseline")
     bench.add_argument("--render", action="store_true",
                        help="also time the full try-on composite at 1280x720 (headless EGL)")
+    bench.add_argument("--bust", action="store_true",
+                       help="also time snapshot -> STL, photo -> STL and photo-batch throughput (1 worker vs all cores)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
 
     photo = commands.add_parser("photo", help="one or many photos to printable 3D busts (STL, 3MF, OBJ, GLB)")
@@ -166,6 +168,10 @@ def cmd_bench(args) -> int:
         report["render_mean_ms"] = round(rendered.mean_ms, 2)
         report["render_p95_ms"] = round(rendered.p95_ms, 2)
         report["renderer"] = rendered.renderer
+    if args.bust:
+        from realtime.bench import bust_benchmark
+
+        report.update(bust_benchmark())
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 
