@@ -152,3 +152,214 @@ def test_huge_images_are_downscaled(monkeypatch):
     small = to_bgr8(big)
     assert small.shape[0] * small.shape[1] <= 10_000
     assert abs(small.shape[0] / small.shape[1] - 4 / 3) < 0.05
+
+
+# --- camera faults -------------------------------------------------------------------------
+# Back-off for tests: fast, but long enough that a status poll sees the "lost" state.
+FAST_RECONNECT = dict(reconnect_delay_s=0.02, reconnect_max_delay_s=0.08)
+# A live read in these tests never waits longer than this, seconds.
+_READ_TIMEOUT_S = 5.0
+
+
+class _FakeVideoCapture:
+    """Stands in for ``cv2.VideoCapture`` so the real camera reader runs without a camera.
+
+    ``plan`` (shared by every instance, so it survives reopening) scripts the device:
+    ``frames_before_loss`` good reads, then reads fail until ``failed_opens`` more open attempts
+    have failed; ``frame`` makes each frame (grayscale, BGRA, 16-bit...)."""
+
+    plan: dict = {}
+
+    def __init__(self, index, *args):
+        plan = self.plan
+        plan["opens"] = plan.get("opens", 0) + 1
+        self.index = index
+        self._open = index in plan.get("indices", (0,)) and plan.get("opens") - 1 not in plan.get("failing_opens", ())
+        self._reads = 0
+
+    def isOpened(self):
+        return self._open
+
+    def set(self, prop, value):
+        return True
+
+    def get(self, prop):
+        return {cv2.CAP_PROP_FPS: 30.0, cv2.CAP_PROP_FRAME_WIDTH: 64.0, cv2.CAP_PROP_FRAME_HEIGHT: 48.0}.get(prop, 0.0)
+
+    def getBackendName(self):
+        return "FAKE"
+
+    def read(self):
+        plan = self.plan
+        time.sleep(0.002)
+        if not self._open or plan.get("unplugged"):
+            return False, None
+        plan["reads"] = plan.get("reads", 0) + 1
+        if plan["reads"] == plan.get("unplug_at_read"):
+            plan["unplugged"] = True  # until the test plugs it back in
+        return True, plan.get("frame", lambda n: np.full((48, 64, 3), n % 256, np.uint8))(plan["reads"])
+
+    def release(self):
+        self._open = False
+
+
+@pytest.fixture
+def fake_camera(monkeypatch):
+    _FakeVideoCapture.plan = {}
+    monkeypatch.setattr(capture_module.cv2, "VideoCapture", _FakeVideoCapture)
+    return _FakeVideoCapture.plan
+
+
+def _wait_for(predicate, timeout_s=_READ_TIMEOUT_S):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_reconnect_delay_doubles_up_to_the_cap():
+    delays = [capture_module.reconnect_delay_s(n, 0.5, 8.0) for n in range(1, 8)]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+def test_camera_lost_mid_run_reports_status_reconnects_and_resumes(fake_camera):
+    fake_camera.update(unplug_at_read=10)
+    with Capture(CaptureOptions(camera=0, **FAST_RECONNECT)) as capture:
+        first = [capture.read(timeout=_READ_TIMEOUT_S) for _ in range(3)]
+        assert capture.status.ok
+        _wait_for(lambda: capture.status.state == "lost" and capture.status.attempt >= 3)
+        status = capture.status
+        assert status.message.startswith("camera lost, retrying (attempt ")
+        assert capture.poll() is None or capture.status.state == "lost"  # poll never blocks
+        fake_camera["unplugged"] = False  # plugged back in: the next reopen succeeds
+        resumed = capture.read(timeout=_READ_TIMEOUT_S)  # waits through the loss, never raises
+        assert capture.status.ok
+        later = capture.read(timeout=_READ_TIMEOUT_S)
+    assert all(f is not None for f in first) and resumed is not None and later is not None
+    assert fake_camera["opens"] >= 4  # first open + reopen attempts
+    assert later.index > resumed.index > first[-1].index
+    assert resumed.timestamp_s > first[-1].timestamp_s
+
+
+def test_camera_that_never_comes_back_fails_after_the_attempts(fake_camera):
+    fake_camera.update(unplug_at_read=2)
+    options = CaptureOptions(camera=0, reconnect_attempts=3, **FAST_RECONNECT)
+    with Capture(options) as capture:
+        with pytest.raises(InputError, match=r"camera 0 lost and not back after 3 attempts.*--video"):
+            for _ in range(100):
+                capture.read(timeout=_READ_TIMEOUT_S)
+        assert capture.status.state == "failed" and capture.ended
+
+
+def test_odd_camera_frames_are_converted(fake_camera):
+    makers = {
+        "gray": lambda n: np.full((48, 64), 100, np.uint8),
+        "bgra": lambda n: np.full((48, 64, 4), 100, np.uint8),
+        "16-bit": lambda n: np.full((48, 64, 3), 100 * 257, np.uint16),
+        "yuyv": lambda n: np.dstack([np.full((48, 64), 100, np.uint8), np.full((48, 64), 128, np.uint8)]),
+        "float": lambda n: np.full((48, 64, 3), 100 / 255, np.float32),
+    }
+    for name, make in makers.items():
+        fake_camera.clear()
+        fake_camera["frame"] = make
+        with Capture(CaptureOptions(camera=0)) as capture:
+            frame = capture.read(timeout=_READ_TIMEOUT_S)
+        assert frame.image.shape == (48, 64, 3) and frame.image.dtype == np.uint8, name
+        assert abs(int(frame.image.mean()) - 100) <= 2, name
+
+
+def test_stalled_camera_shows_in_status(monkeypatch):
+    class Silent(_FakeCamera):
+        def read(self):
+            time.sleep(0.05)
+            return None if self.produced else super().read()
+
+    monkeypatch.setattr(capture_module, "open_reader", lambda options: Silent(1, 0.001))
+    with Capture(CaptureOptions(live=True, stall_timeout_s=0.1)) as capture:
+        assert capture.read(timeout=1.0) is not None
+        _wait_for(lambda: capture.status.state == "stalled")
+        assert "no frame for" in capture.status.message and "camera stalled" in str(capture.status)
+
+
+def test_list_cameras_returns_what_opens(fake_camera):
+    fake_camera["indices"] = (0, 2)
+    cameras = capture_module.list_cameras(max_index=4)
+    assert [c.index for c in cameras] == [0, 2]
+    assert (cameras[0].width, cameras[0].height, cameras[0].backend) == (64, 48, "FAKE")
+    assert "camera 2: 64x48" in capture_module.format_cameras(cameras)
+    assert "--video" in capture_module.format_cameras([])
+
+
+def test_camera_that_cannot_open_suggests_list_cameras():
+    with pytest.raises(InputError, match=r"cannot open camera 97.*--list-cameras"):
+        Capture(CaptureOptions(camera=97))
+
+
+# --- damaged files -------------------------------------------------------------------------
+def _write_video(path, frames=60, fourcc="MJPG"):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for i in range(frames):
+        writer.write((rng.integers(0, 64, (48, 64, 3)) + i * 3).astype(np.uint8))
+    writer.release()
+
+
+def _damage(path, start=0.4, end=0.6):
+    """Overwrite a stretch of the file's bytes (fractions of its length) with zeros."""
+    data = bytearray(path.read_bytes())
+    a, b = int(len(data) * start), int(len(data) * end)
+    data[a:b] = bytes(b - a)
+    path.write_bytes(bytes(data))
+
+
+def _plain_read_count(path):
+    video, count = cv2.VideoCapture(str(path)), 0
+    while video.read()[0]:
+        count += 1
+    video.release()
+    return count
+
+
+def test_damaged_video_is_read_past_the_damage_and_reported(tmp_path):
+    path = tmp_path / "damaged clip.avi"
+    _write_video(path)
+    _damage(path)
+    plain = _plain_read_count(path)
+    assert plain < 60  # OpenCV alone stops at the damage
+    with Capture(CaptureOptions(path=str(path))) as capture:
+        frames = list(capture)
+        skipped, warnings = capture.skipped_frames, capture.warnings
+    assert len(frames) > plain
+    assert skipped >= 1 and len(frames) + skipped == 60
+    assert any("damaged" in w for w in warnings)
+    indices = [f.index for f in frames]
+    assert indices == sorted(indices) and indices[-1] == 59  # source indices: the gap shows
+    np.testing.assert_allclose(frames[-1].timestamp_s, 59 / 25.0)
+
+
+def test_truncated_video_reports_the_missing_frames(tmp_path):
+    path = tmp_path / "cut.mp4"
+    _write_video(path, fourcc="mp4v")
+    _damage(path, 0.3, 0.7)
+    with Capture(CaptureOptions(path=str(path))) as capture:
+        frames = list(capture)
+        warnings = capture.warnings
+    assert len(frames) < 60
+    assert any("the file says 60 frames" in w for w in warnings)
+
+
+def test_bad_image_in_a_folder_is_skipped_and_the_rest_go_on(tmp_path, astronaut):
+    cv2.imwrite(str(tmp_path / "a.png"), astronaut)
+    (tmp_path / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # truncated
+    cv2.imwrite(str(tmp_path / "c.png"), astronaut)
+    with Capture(CaptureOptions(path=str(tmp_path))) as capture:
+        frames = list(capture)
+        assert capture.skipped_frames == 1 and "b.png" in capture.warnings[0]
+    assert [f.index for f in frames] == [0, 2]
+
+
+def test_empty_video_file_is_one_clear_line(tmp_path):
+    path = tmp_path / "empty.mp4"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        Capture(CaptureOptions(path=str(path)))

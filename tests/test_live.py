@@ -31,17 +31,6 @@ _WINDOW_START_TIMEOUT_S = 40.0
 _EXPORT_TIMEOUT_S = 60.0
 
 
-@pytest.fixture(scope="module")
-def gl_ctx():
-    from realtime.render import create_headless_context
-
-    try:
-        ctx = create_headless_context()
-    except Selfie3DError as exc:
-        pytest.skip(str(exc))
-    yield ctx
-    ctx.release()
-
 
 class FakePipeline:
     """The pipeline's interface with a fixed fused face (no networks: fast, deterministic)."""

@@ -38,19 +38,6 @@ _BAD_PIXEL_FRACTION = 0.004
 SIZE = (480, 360)  # small composites keep the suite fast on a shared CPU
 
 
-@pytest.fixture(scope="session")
-def gl_ctx():
-    """One headless OpenGL context for the whole run; skips when no EGL driver exists."""
-    from realtime.errors import Selfie3DError
-    from realtime.render import create_headless_context
-
-    try:
-        ctx = create_headless_context()
-    except Selfie3DError as exc:
-        pytest.skip(str(exc))
-    yield ctx
-    ctx.release()
-
 
 @pytest.fixture(scope="session")
 def face_mm() -> np.ndarray:
