@@ -63,14 +63,18 @@ class LiveOptions:
 # --------------------------------------------------------------------------- bust worker
 
 
-def export_bust_job(identity_mm: np.ndarray, triangles: np.ndarray, path: str) -> str:
+def export_bust_job(identity_mm: np.ndarray, triangles: np.ndarray, path: str,
+                    image: np.ndarray | None = None, vertices_px: np.ndarray | None = None) -> str:
     """Build and write a printable bust; runs in the worker process. Returns the path written.
 
-    ``identity_mm (468, 3) float32``: the fused neutral face, mm; ``triangles (F, 3) int32``.
+    ``identity_mm (468, 3) float32``: the fused neutral face, mm; ``triangles (F, 3) int32``;
+    ``image (H, W, 3) uint8`` BGR and ``vertices_px (468, 3)`` pixels: the frame of the
+    snapshot and the face in it, for the detail the image's shading adds (optional).
     """
     from realtime.bust import BustOptions, build_bust, export_bust
 
-    return str(export_bust(build_bust(identity_mm, triangles, BustOptions()), path))
+    bust = build_bust(identity_mm, triangles, BustOptions(), image=image, vertices_px=vertices_px)
+    return str(export_bust(bust, path))
 
 
 class BustWorker:
@@ -85,8 +89,9 @@ class BustWorker:
         self.pending: list[tuple[concurrent.futures.Future, str, float]] = []
         self.saved: list[str] = []
 
-    def submit(self, identity_mm: np.ndarray, triangles: np.ndarray, path: str) -> None:
-        future = self.executor.submit(self.job, np.asarray(identity_mm), np.asarray(triangles), path)
+    def submit(self, identity_mm: np.ndarray, triangles: np.ndarray, path: str, **frame) -> None:
+        """Queue one export; ``frame`` may carry ``image`` and ``vertices_px`` for detail."""
+        future = self.executor.submit(self.job, np.asarray(identity_mm), np.asarray(triangles), path, **frame)
         self.pending.append((future, path, time.perf_counter()))
 
     def poll(self) -> list[str]:
@@ -256,7 +261,11 @@ class LiveSession:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = str(Path(self.options.bust_dir) / f"bust-{stamp}-{self._snapshots}.stl")
         Path(self.options.bust_dir).mkdir(parents=True, exist_ok=True)
-        self._bust.submit(np.asarray(fused.identity_mm, np.float32), self.triangles, path)
+        frame = {}
+        result = self._last_result
+        if getattr(result, "faces", None):
+            frame = {"image": result.frame.image, "vertices_px": result.faces[0].vertices}
+        self._bust.submit(np.asarray(fused.identity_mm, np.float32), self.triangles, path, **frame)
         self.message("snapshot: exporting bust in the background")
 
     # ---------------------------------------------------------------- frame

@@ -54,7 +54,7 @@ class FakePipeline:
         pass
 
 
-def slow_stand_in_export(identity_mm, triangles, path):
+def slow_stand_in_export(identity_mm, triangles, path, **frame):
     """Stand-in for the bust exporter: sleeps, then writes a small file."""
     time.sleep(_STAND_IN_EXPORT_S)
     Path(path).write_text(f"solid stand-in {len(identity_mm)} {len(triangles)}\n")
