@@ -1,0 +1,110 @@
+"""Reconstruction: the mesh network through ONNX Runtime, crops in and vertices back out."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from realtime.detection import FaceDetector
+from realtime.reconstruction import (MESH_INPUT_SIZE, ReconstructionOptions, Reconstructor, eye_rois,
+                                     mesh_to_image, to_input_tensor)
+from realtime.roi import Roi, crop_transform, roi_from_detection, roi_from_landmarks
+
+# Vertices found in a rotated copy of a photo, rotated back, land within this fraction of the
+# inter-ocular distance of the upright photo's: the crop follows the eye line, so the network
+# sees nearly the same upright face either way.
+ROTATION_TOLERANCE_IOD = 0.03
+PIXEL_TOLERANCE = 1e-3
+
+
+@pytest.fixture(scope="module")
+def reconstructor():
+    with Reconstructor(ReconstructionOptions(iris_interval=1)) as reconstructor:
+        yield reconstructor
+
+
+@pytest.fixture(scope="module")
+def astronaut_roi(astronaut):
+    detection = FaceDetector().detect(astronaut).detections[0]
+    return roi_from_detection(detection.box_px, detection.keypoints_px)
+
+
+def iod(vertices):
+    return float(np.linalg.norm(vertices[33, :2] - vertices[263, :2]))
+
+
+def test_input_tensor_layout_and_range():
+    patch = np.zeros((4, 4, 3), np.uint8)
+    patch[..., 0] = 255  # blue in BGR
+    tensor = to_input_tensor(patch, -1.0, 1.0)
+    assert tensor.shape == (1, 4, 4, 3) and tensor.dtype == np.float32
+    assert_allclose(tensor[0, 0, 0], [-1.0, -1.0, 1.0])  # RGB order, [-1, 1]
+
+
+def test_mesh_to_image_inverts_the_crop():
+    roi = Roi(300.0, 200.0, 150.0, 150.0, 0.4)
+    transform = crop_transform(roi, MESH_INPUT_SIZE)
+    crop_points = np.array([[96.0, 96.0, 10.0], [0.0, 0.0, -5.0], [192.0, 192.0, 0.0]])
+    image_points = mesh_to_image(crop_points.reshape(-1), transform, roi)
+    assert_allclose(image_points[0, :2], [300, 200], atol=PIXEL_TOLERANCE)
+    assert_allclose(image_points[1, :2], roi.corners()[0], atol=PIXEL_TOLERANCE)
+    assert image_points[0, 2] == pytest.approx(10.0 * 150.0 / 192.0)  # z scaled like x
+
+
+def test_face_in_the_roi_is_present_and_inside(reconstructor, astronaut, astronaut_roi):
+    [face] = reconstructor.run(astronaut, [astronaut_roi]).faces
+    assert face.vertices.shape == (468, 3) and face.vertices.dtype == np.float32
+    assert face.presence > 0.9
+    corners = astronaut_roi.corners()
+    assert np.all(face.vertices[:, :2] > corners.min(axis=0)) and np.all(face.vertices[:, :2] < corners.max(axis=0))
+    assert face.vertices[33, 0] < face.vertices[263, 0]  # 33 is the image-left eye
+
+
+def test_empty_roi_has_low_presence(reconstructor):
+    blank = np.full((300, 300, 3), 120, np.uint8)
+    [face] = reconstructor.run(blank, [Roi(150.0, 150.0, 200.0, 200.0, 0.0)]).faces
+    assert face.presence < 0.5
+
+
+def test_rotated_photo_gives_the_rotated_mesh(reconstructor, astronaut, astronaut_roi):
+    [upright] = reconstructor.run(astronaut, [astronaut_roi]).faces
+    refined = roi_from_landmarks(upright.vertices)
+    [upright] = reconstructor.run(astronaut, [refined]).faces
+    angle = 30.0
+    centre = (256.0, 256.0)
+    rotation = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    rotated_image = cv2.warpAffine(astronaut, rotation, (512, 512), borderMode=cv2.BORDER_REPLICATE)
+    moved = upright.vertices[:, :2] @ rotation[:, :2].T + rotation[:, 2]
+    roi = roi_from_landmarks(np.column_stack([moved, upright.vertices[:, 2]]))
+    # OpenCV's positive angle turns the picture counter-clockwise on screen, which raises the
+    # eye line to the right: MediaPipe's rotation for that is negative.
+    assert roi.rotation == pytest.approx(refined.rotation - math.radians(angle), abs=math.radians(3))
+    [turned] = reconstructor.run(rotated_image, [roi]).faces
+    error = np.median(np.linalg.norm(turned.vertices[:, :2] - moved, axis=1)) / iod(upright.vertices)
+    assert error < ROTATION_TOLERANCE_IOD
+
+
+def test_eye_crops_sit_on_the_eyes(reconstructor, astronaut, astronaut_roi):
+    [face] = reconstructor.run(astronaut, [astronaut_roi]).faces
+    left, right = eye_rois(face.vertices)
+    assert left.center_x < right.center_x
+    for roi, (a, b) in zip((left, right), ((33, 133), (362, 263))):
+        eye_width = np.linalg.norm(face.vertices[a, :2] - face.vertices[b, :2])
+        assert roi.width == pytest.approx(2.3 * eye_width, rel=0.05)
+    assert face.iris is not None
+    for eye, roi in enumerate((left, right)):
+        assert np.linalg.norm(face.iris[eye, 0, :2] - [roi.center_x, roi.center_y]) < roi.width / 4
+
+
+def test_iris_interval_skips_frames(astronaut, astronaut_roi):
+    with Reconstructor(ReconstructionOptions(iris_interval=3)) as reconstructor:
+        pattern = [reconstructor.run(astronaut, [astronaut_roi]).faces[0].iris is not None for _ in range(7)]
+    assert pattern == [True, False, False, True, False, False, True]
+
+
+def test_iris_off(astronaut, astronaut_roi):
+    with Reconstructor(ReconstructionOptions(iris=False)) as reconstructor:
+        assert reconstructor.run(astronaut, [astronaut_roi]).faces[0].iris is None
+        assert reconstructor.iris_session is None
