@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test install bench clean
+# Debian packages some features and tests use: EGL/Mesa (headless rendering), Xvfb and
+# xdotool (the real-window test), PrusaSlicer (the slicer test), Chromium (the web page test).
+SYSTEM_PACKAGES := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri xvfb xdotool prusa-slicer chromium
+
+.PHONY: demo test install bench clean system-deps
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,3 +37,8 @@ bench: $(BASE_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info out
+
+# Needs root (CI runs it); tests whose tool is missing skip with the reason.
+system-deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)
