@@ -106,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     photo.add_argument("--jobs", type=_positive_int, metavar="N", help="worker processes for many photos (default: one per core)")
     photo.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
     photo.add_argument("--providers", metavar="LIST", help="ONNX Runtime execution providers, comma-separated (default: automatic)")
+    photo.add_argument("--ray", metavar="ADDRESS",
+                       help="run the jobs on Ray: 'auto' (the cluster this machine is in), 'local' (start Ray here) "
+                            "or ray://HEAD:10001 (default: local processes; needs selfie3d[ray])")
+
+    from realtime.web.serve import add_serve_arguments
+
+    serve = commands.add_parser("serve", help="web page and API: a photo or webcam picture in, a 3D bust out (needs selfie3d[web])")
+    _add_common(serve)
+    add_serve_arguments(serve)
 
     from realtime.calibration.calibrate import add_calibrate_arguments
     from realtime.live import add_live_arguments
@@ -237,7 +246,12 @@ def cmd_photo(args) -> int:
     jobs = plan_jobs(images, args.out, args.format, all_faces=args.all_faces, style=args.style,
                      height_mm=args.height_mm, label=args.label, expression=args.expression,
                      overwrite=args.overwrite, providers=providers)
-    executor = make_executor(args.jobs, len(jobs), args.debug)
+    if args.ray:
+        from realtime.ray_executor import RayExecutor
+
+        executor = RayExecutor(None if args.ray == "local" else args.ray, args.debug)
+    else:
+        executor = make_executor(args.jobs, len(jobs), args.debug)
     results = []
     show_progress = len(jobs) > 1 and sys.stderr.isatty()
     try:
@@ -269,6 +283,12 @@ def cmd_photo(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_serve(args) -> int:
+    from realtime.web.serve import run_serve
+
+    return run_serve(args)
+
+
 def cmd_live(args) -> int:
     from realtime.live import options_from_args, run_live
 
@@ -282,7 +302,7 @@ def cmd_calibrate(args) -> int:
 
 
 COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor, "photo": cmd_photo,
-            "calibrate": cmd_calibrate, "live": cmd_live}
+            "calibrate": cmd_calibrate, "live": cmd_live, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,7 +58,7 @@ def face_output_path(output: str, index: int, fmt: str) -> Path:
 _reconstructors: dict = {}
 
 
-def _photo_reconstructor(job: PhotoJob):
+def photo_reconstructor(job: PhotoJob):
     """One reconstructor per process and option set: loading the networks costs more than a
     photo, so a worker keeps them between jobs."""
     from realtime.photo import PhotoOptions, PhotoReconstructor
@@ -79,7 +79,7 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
     try:
         image = load_image(job.image_path)
         _make_output_folder(Path(job.output).parent)
-        result = _photo_reconstructor(job).run(image)
+        result = photo_reconstructor(job).run(image)
         if not result.faces:
             raise Selfie3DError(f"{job.image_path}: no face found")
         faces = []
@@ -128,7 +128,7 @@ class SerialExecutor:
         pass
 
 
-def _limit_threads() -> None:
+def limit_threads() -> None:
     """Pool workers each run single-threaded so N workers use N cores without oversubscribing."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
@@ -147,7 +147,7 @@ class LocalPoolExecutor:
         import multiprocessing
 
         self._pool = concurrent.futures.ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_limit_threads)
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=limit_threads)
 
     def map(self, jobs: Iterable[PhotoJob]) -> Iterator[PhotoJobResult]:
         futures = {self._pool.submit(run_photo_job, job, self.debug): job for job in jobs}

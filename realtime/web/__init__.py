@@ -1,0 +1,11 @@
+"""The web service (``selfie3d serve``): one page, photo or webcam in, a 3D bust out.
+
+``realtime.web.serve`` holds the options and command-line flags (no FastAPI needed to import
+it), ``realtime.web.server`` the FastAPI app, ``realtime.web.bustjob`` the work one upload
+does in a worker, and ``static/`` the page with its vendored three.js
+(``realtime/web/build_assets.py`` refreshes that copy from npm).
+"""
+
+from realtime.web.serve import ServeOptions, add_serve_arguments, run_serve
+
+__all__ = ["ServeOptions", "add_serve_arguments", "run_serve"]

@@ -1,0 +1,132 @@
+"""One web request's work: a photo's bytes in, a bust's four files (as bytes) out.
+
+A ``WebJob`` carries the uploaded photo itself, not a path, and a ``WebJobResult`` carries the
+exported files' bytes, so the same function runs in a local worker process or on any node of a
+Ray cluster without a shared disk. The face is reconstructed and the bust built once, then
+exported four ways (STL, 3MF, GLB, OBJ with its material and texture), each file written and
+re-loaded by ``realtime.bust.export_bust``'s checks in a private folder of the worker. Like
+``realtime.jobs.run_photo_job`` it never raises: a bad photo is a result with a ``kind`` the
+server maps onto an HTTP status, and a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from realtime.errors import Selfie3DError
+
+# The files one bust exports, by the format key the API uses; OBJ's companions follow it.
+EXPORT_FORMATS = ("stl", "3mf", "glb", "obj")
+STEM = "bust"
+
+# Result kinds; the server turns each into an HTTP status.
+OK = "ok"
+NOT_AN_IMAGE = "not_an_image"
+NO_FACE = "no_face"
+UNPRINTABLE = "unprintable"
+INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class WebJob:
+    photo: bytes  # the encoded image file as uploaded (JPEG, PNG, WebP, ...)
+    suffix: str = ".png"  # server-chosen from the decoded header, never the client's file name
+    style: str = "bust"
+    height_mm: float = 80.0
+    label: str | None = None
+    expression: str = "neutral"
+    providers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class WebJobResult:
+    kind: str  # OK or one of the failure kinds above
+    message: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes ("bust.stl", "bust.mtl", ...)
+    report: dict = field(default_factory=dict)  # JSON-ready: face report, print checks, image size, timings
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == OK
+
+
+def run_web_job(job: WebJob, debug: bool = False) -> WebJobResult:
+    """Reconstruct the largest face in ``job.photo`` and export its bust in every format."""
+    from realtime.bust import BustOptions, build_bust, export_bust
+    from realtime.capture import load_image
+    from realtime.jobs import PhotoJob, photo_reconstructor
+    from realtime.topology import face_triangles
+
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="selfie3d-job-") as folder:
+            source = Path(folder) / f"photo{job.suffix}"
+            source.write_bytes(job.photo)
+            try:
+                image = load_image(source)  # EXIF orientation, grey/alpha/16-bit, huge images
+            except Selfie3DError:
+                return _failed(NOT_AN_IMAGE, "the file could not be decoded as an image "
+                               "(corrupt, truncated or an unsupported format)", start)
+            clock = time.perf_counter()
+            # One reconstructor per worker process, shared with `selfie3d photo` jobs.
+            found = photo_reconstructor(PhotoJob(str(source), "", providers=job.providers)).run(image)
+            timings["reconstruct"] = _lap(clock)
+            if not found.faces:
+                return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
+                               "with the whole face visible and looking roughly at the camera", start)
+            face = found.faces[0]
+            options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
+                                  expression=job.expression)
+            clock = time.perf_counter()
+            try:
+                bust = build_bust(face.vertices_mm, face_triangles(), options, image=image,
+                                  vertices_px=face.vertices_px)
+            except Selfie3DError as error:
+                return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
+            timings["build"] = _lap(clock)
+            clock = time.perf_counter()
+            out = Path(folder) / "out"
+            out.mkdir()
+            for fmt in EXPORT_FORMATS:
+                export_bust(bust, out / f"{STEM}.{fmt}", fmt=fmt, overwrite=True)
+            files = {path.name: path.read_bytes() for path in sorted(out.iterdir()) if not path.name.startswith(".")}
+            timings["export"] = _lap(clock)
+        report = {**face.report(), "print_checks": bust.checks, "image_size": list(found.image_size),
+                  "faces_found": len(found.faces), "style": job.style, "height_mm": job.height_mm,
+                  "label": job.label, "timings_ms": {**timings, **bust.timings_ms}}
+        report.pop("vertices", None)  # 468 x 3 numbers the page does not use; the files carry the shape
+        # float32 pixels print as 180.10000610351562 even when rounded: round them as float64.
+        report["landmarks68"] = np.round(face.landmarks68_px.astype(np.float64), 2).tolist()
+        return WebJobResult(OK, "", files, _plain(report), time.perf_counter() - start)
+    except Selfie3DError as error:
+        return _failed(UNPRINTABLE, str(error), start)
+    except Exception as error:  # a bug must come back as a 500 with its cause, not kill the worker
+        detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
+        return _failed(INTERNAL, f"internal error ({detail})", start)
+
+
+def _failed(kind: str, message: str, start: float) -> WebJobResult:
+    return WebJobResult(kind, message, seconds=time.perf_counter() - start)
+
+
+def _lap(start: float) -> float:
+    return round(1000.0 * (time.perf_counter() - start), 1)
+
+
+def _plain(value):
+    """Numpy scalars, arrays and tuples to JSON types (the report crosses a process and HTTP)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return _plain(value.tolist())
+    return value

@@ -1,0 +1,383 @@
+// The selfie3d page: a photo (file, drop or webcam) goes to POST /api/busts; the answer's STL is
+// shown in a three.js view in clay, the 68 landmarks are drawn over the photo, and the four
+// files are offered for download. Every failure ends as one readable line in #message.
+import * as THREE from './vendor/three.module.min.js';
+import { OrbitControls } from './vendor/OrbitControls.js';
+import { STLLoader } from './vendor/STLLoader.js';
+
+const $ = (id) => document.getElementById(id);
+const MB = 1024 * 1024;
+const CLAY = 0xc9b7a3;
+const FIELD_OF_VIEW_DEG = 30;
+const FRAME_MARGIN = 1.1;            // the bust's box fills 1/1.1 of the view's height or width
+const MAX_BUSY_RETRIES = 3;          // automatic retries after a 503, each after its Retry-After
+const LANDMARK_CHAINS = [            // iBUG-68 outlines: [first, last, closed]
+  [0, 16, false], [17, 21, false], [22, 26, false], [27, 30, false], [31, 35, false],
+  [36, 41, true], [42, 47, true], [48, 59, true], [60, 67, true],
+];
+const FORMATS = [['stl', 'STL', 'for slicers'], ['3mf', '3MF', 'for slicers, in mm'],
+                 ['glb', 'GLB', 'textured, for viewers'], ['obj', 'OBJ', 'textured, with .mtl']];
+
+let limits = { max_upload_bytes: 20 * MB, max_label_chars: 32 };
+let photo = null;          // the File or Blob to upload
+let photoUrl = null;       // its object URL, shown in the preview and under the landmarks
+let cameraStream = null;
+let viewer = null;
+let lastReport = null;
+
+function showMessage(text) {
+  const box = $('message');
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+function setProgress(text, percent) {
+  $('progress').hidden = text === null;
+  $('progress-text').textContent = text || '';
+  if (percent === undefined) $('bar').removeAttribute('value');
+  else $('bar').value = percent;
+}
+
+function formatBytes(bytes) {
+  return bytes >= MB ? `${(bytes / MB).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+}
+
+// ---- choosing a photo ---------------------------------------------------------------------
+
+function usePhoto(file) {
+  showMessage('');
+  if (!file) return;
+  if (file.type && !file.type.startsWith('image/')) {
+    showMessage(`"${file.name}" is not an image: choose a JPEG, PNG or WebP photo.`);
+    return;
+  }
+  if (file.size > limits.max_upload_bytes) {
+    showMessage(`This photo is ${formatBytes(file.size)}; the limit is ${formatBytes(limits.max_upload_bytes)}. ` +
+                'Use a smaller photo (a few megapixels are plenty).');
+    return;
+  }
+  photo = file;
+  if (photoUrl) URL.revokeObjectURL(photoUrl);
+  photoUrl = URL.createObjectURL(file);
+  $('preview').src = photoUrl;
+  $('preview').hidden = false;
+  $('drop-text').textContent = `${file.name || 'webcam photo'} · ${formatBytes(file.size)} — drop or click to change`;
+  $('make').disabled = false;
+}
+
+function setUpDrop() {
+  const drop = $('drop');
+  $('file').addEventListener('change', (event) => usePhoto(event.target.files[0]));
+  for (const name of ['dragenter', 'dragover']) {
+    drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add('over'); });
+  }
+  for (const name of ['dragleave', 'drop']) {
+    drop.addEventListener(name, () => drop.classList.remove('over'));
+  }
+  drop.addEventListener('drop', (event) => {
+    event.preventDefault();
+    const file = event.dataTransfer.files[0];
+    if (!file) showMessage('Nothing to use was dropped: drop a photo file.');
+    else usePhoto(file);
+  });
+}
+
+// ---- webcam -------------------------------------------------------------------------------
+
+const CAMERA_ERRORS = {
+  NotAllowedError: 'Camera access was refused. Allow it in the browser, or choose a photo instead.',
+  NotFoundError: 'No camera was found. Plug one in, or choose a photo instead.',
+  NotReadableError: 'The camera is in use by another program. Close it there, or choose a photo instead.',
+  OverconstrainedError: 'The camera cannot give a usable picture. Choose a photo instead.',
+};
+
+async function startCamera() {
+  showMessage('');
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showMessage('This browser gives no camera to this page (cameras need https:// or localhost). Choose a photo instead.');
+    return;
+  }
+  try {
+    cameraStream = await navigator.mediaDevices.getUserMedia(
+      { video: { facingMode: 'user', width: { ideal: 1280 }, height: { ideal: 960 } }, audio: false });
+  } catch (error) {
+    showMessage(CAMERA_ERRORS[error.name] || `The camera could not be started (${error.name || error}). Choose a photo instead.`);
+    return;
+  }
+  const video = $('video');
+  video.srcObject = cameraStream;
+  video.hidden = false;
+  $('camera-shoot').hidden = false;
+  $('camera-stop').hidden = false;
+  $('camera-start').hidden = true;
+}
+
+function stopCamera() {
+  if (cameraStream) cameraStream.getTracks().forEach((track) => track.stop());
+  cameraStream = null;
+  $('video').hidden = true;
+  $('camera-shoot').hidden = true;
+  $('camera-stop').hidden = true;
+  $('camera-start').hidden = false;
+}
+
+function takePhoto() {
+  const video = $('video');
+  if (!video.videoWidth) {
+    showMessage('The camera has not shown a picture yet; wait a moment and try again.');
+    return;
+  }
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0);  // not mirrored: the bust is of the real face
+  canvas.toBlob((blob) => {
+    if (!blob) { showMessage('The webcam picture could not be captured; try again.'); return; }
+    usePhoto(new File([blob], 'webcam.jpg', { type: 'image/jpeg' }));
+    stopCamera();
+  }, 'image/jpeg', 0.92);
+}
+
+// ---- making the bust ----------------------------------------------------------------------
+
+function upload(form, attempt = 0) {
+  const started = performance.now();
+  let ticker = null;
+  const request = new XMLHttpRequest();
+  request.open('POST', '/api/busts');
+  request.responseType = 'json';
+  request.upload.onprogress = (event) => {
+    if (event.lengthComputable) setProgress(`Uploading… ${Math.round(100 * event.loaded / event.total)} %`, 100 * event.loaded / event.total);
+  };
+  request.upload.onload = () => {
+    const tick = () => setProgress(`Finding the face and building the bust… ${Math.round((performance.now() - started) / 1000)} s`);
+    tick();
+    ticker = setInterval(tick, 500);
+  };
+  const finish = () => { clearInterval(ticker); $('make').disabled = !photo; };
+  request.onerror = () => {
+    finish();
+    setProgress(null);
+    showMessage('The server could not be reached. Is `selfie3d serve` still running?');
+  };
+  request.onload = () => {
+    finish();
+    const body = request.response || {};
+    if (request.status === 201) {
+      setProgress('Loading the 3D view…', 100);
+      showResult(body);
+      return;
+    }
+    if (request.status === 503 && attempt < MAX_BUSY_RETRIES) {
+      const wait = Math.max(1, parseInt(request.getResponseHeader('Retry-After') || '5', 10));
+      setProgress(`The server is busy; trying again in ${wait} s…`);
+      $('make').disabled = true;
+      setTimeout(() => upload(form, attempt + 1), wait * 1000);
+      return;
+    }
+    setProgress(null);
+    showMessage(body.message ? errorText(request.status, body) : `The server answered ${request.status} ${request.statusText}.`);
+  };
+  $('make').disabled = true;
+  showMessage('');
+  setProgress('Uploading…', 0);
+  request.send(form);
+}
+
+function errorText(status, body) {
+  const lead = { 400: 'This file cannot be used', 413: 'Too large', 422: "This photo didn't work",
+                 503: 'The server is busy', 500: 'Something went wrong on the server' }[status];
+  const text = body.message.charAt(0).toUpperCase() + body.message.slice(1);
+  return lead ? `${lead}: ${text}.`.replace('..', '.') : text;
+}
+
+function submit(event) {
+  event.preventDefault();
+  if (!photo) { showMessage('Choose a photo or take one with the webcam first.'); return; }
+  const height = Number($('height').value);
+  if (!(height >= 20 && height <= 500)) { showMessage('The height must be between 20 and 500 mm.'); return; }
+  const label = $('label').value.trim();
+  if (label && $('style').value === 'mask') { showMessage('A mask has no base to engrave: clear the label or pick bust or relief.'); return; }
+  const form = new FormData();
+  form.append('photo', photo, photo.name || 'photo.jpg');
+  form.append('style', $('style').value);
+  form.append('height_mm', String(height));
+  if (label) form.append('label', label);
+  upload(form);
+}
+
+// ---- the result ---------------------------------------------------------------------------
+
+function showResult(body) {
+  lastReport = body.report;
+  $('result').hidden = false;
+  const photoImage = $('photo');
+  photoImage.onload = () => drawLandmarks();
+  photoImage.src = photoUrl;
+
+  const downloads = $('downloads');
+  downloads.replaceChildren();
+  for (const [key, name, hint] of FORMATS) {
+    const link = document.createElement('a');
+    link.href = body.files[key];
+    link.download = '';
+    link.id = `download-${key}`;
+    link.innerHTML = `${name}<small>${hint}</small>`;
+    downloads.append(link);
+  }
+  for (const [key, url] of Object.entries(body.extras || {})) {
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = '';
+    link.className = 'extra';
+    link.textContent = key === 'mtl' ? 'OBJ material' : 'OBJ texture';
+    downloads.append(link);
+  }
+  showFacts(body.report);
+  if (!viewer) viewer = createViewer($('viewer'));
+  if (viewer) viewer.show(body.files.stl, body.report.style).then(() => setProgress(null), (error) => {
+    setProgress(null);
+    showMessage(`The 3D view could not show the bust (${error.message || error}); the downloads still work.`);
+  });
+  else setProgress(null);
+}
+
+function showFacts(report) {
+  const checks = report.print_checks || {};
+  const size = (checks.size_mm || []).map((v) => v.toFixed(0)).join(' × ');
+  const rows = [
+    ['Printed size', size ? `${size} mm` : '—'],
+    ['Pupil distance', report.pd_mm ? `${report.pd_mm.toFixed(1)} mm (scale from the ${report.scale_source === 'iris' ? 'iris' : 'average PD'})` : '—'],
+    ['Face width', report.face_width_mm ? `${report.face_width_mm.toFixed(0)} mm` : '—'],
+    ['Solid', checks.watertight ? `watertight, ${(checks.triangles || 0).toLocaleString()} triangles, ${((checks.volume_mm3 || 0) / 1000).toFixed(0)} cm³` : 'not checked'],
+  ];
+  const list = $('facts');
+  list.replaceChildren();
+  for (const [term, value] of rows) {
+    const dt = document.createElement('dt');
+    dt.textContent = term;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    list.append(dt, dd);
+  }
+}
+
+function drawLandmarks() {
+  const image = $('photo');
+  const canvas = $('landmarks');
+  if (!lastReport || !image.complete || !image.clientWidth) return;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(image.clientWidth * ratio);
+  canvas.height = Math.round(image.clientHeight * ratio);
+  canvas.style.width = `${image.clientWidth}px`;
+  canvas.style.height = `${image.clientHeight}px`;
+  const context = canvas.getContext('2d');
+  // Landmarks are in pixels of the image the server decoded (EXIF-rotated like the <img>).
+  const [width, height] = lastReport.image_size;
+  const sx = canvas.width / width;
+  const sy = canvas.height / height;
+  const points = lastReport.landmarks68.map(([x, y]) => [x * sx, y * sy]);
+  context.lineWidth = 1.5 * ratio;
+  context.strokeStyle = 'rgba(120, 230, 160, 0.85)';
+  for (const [first, last, closed] of LANDMARK_CHAINS) {
+    context.beginPath();
+    for (let i = first; i <= last; i++) context[i === first ? 'moveTo' : 'lineTo'](...points[i]);
+    if (closed) context.closePath();
+    context.stroke();
+  }
+  context.fillStyle = 'rgba(255, 255, 255, 0.95)';
+  for (const [x, y] of points) {
+    context.beginPath();
+    context.arc(x, y, 2 * ratio, 0, 2 * Math.PI);
+    context.fill();
+  }
+}
+
+// ---- the 3D view --------------------------------------------------------------------------
+
+function createViewer(container) {
+  let renderer;
+  try {
+    renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+  } catch (error) {
+    container.dataset.state = 'no-webgl';
+    container.innerHTML = '<div class="note">This browser has no WebGL, so the bust cannot be shown here. The downloads below still work.</div>';
+    return null;
+  }
+  renderer.setPixelRatio(window.devicePixelRatio || 1);
+  container.append(renderer.domElement);
+  const scene = new THREE.Scene();
+  scene.background = new THREE.Color(0xece8e1);
+  const camera = new THREE.PerspectiveCamera(FIELD_OF_VIEW_DEG, 4 / 3, 1, 1000);
+  scene.add(camera);
+  scene.add(new THREE.HemisphereLight(0xffffff, 0x7d705f, 1.6));
+  const key = new THREE.DirectionalLight(0xffffff, 2.2);
+  key.position.set(0.6, 0.8, 1.0);   // over the viewer's right shoulder, moving with the camera
+  camera.add(key);
+  const controls = new OrbitControls(camera, renderer.domElement);
+  controls.enableDamping = false;
+  const render = () => renderer.render(scene, camera);
+  controls.addEventListener('change', render);
+  const resize = () => {
+    const { clientWidth: width, clientHeight: height } = container;
+    if (!width || !height) return;
+    renderer.setSize(width, height, false);
+    camera.aspect = width / height;
+    camera.updateProjectionMatrix();
+    render();
+  };
+  new ResizeObserver(resize).observe(container);
+  let current = null;
+
+  async function show(url, style) {
+    container.dataset.state = 'loading';
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`the STL could not be fetched (${response.status})`);
+    const geometry = new STLLoader().parse(await response.arrayBuffer());
+    if (current) { scene.remove(current); current.geometry.dispose(); }
+    current = new THREE.Mesh(geometry, new THREE.MeshStandardMaterial({ color: CLAY, roughness: 0.85, metalness: 0 }));
+    // Busts and masks stand on Z = 0 with Z up (print frame); three.js is Y up. A relief
+    // plaque already faces +Z with its height along Y.
+    if (style !== 'relief') current.rotation.x = -Math.PI / 2;
+    scene.add(current);
+    current.updateMatrixWorld(true);
+    const box = new THREE.Box3().setFromObject(current);
+    current.position.sub(box.getCenter(new THREE.Vector3()));
+    resize();  // the aspect ratio the framing needs
+    // Back off until the box's height and width fit the view, plus half its depth in front.
+    const size = box.getSize(new THREE.Vector3());
+    const tanHalf = Math.tan(THREE.MathUtils.degToRad(FIELD_OF_VIEW_DEG / 2));
+    const distance = FRAME_MARGIN * Math.max(size.y / 2 / tanHalf, size.x / 2 / (tanHalf * camera.aspect)) + size.z / 2;
+    camera.position.copy(new THREE.Vector3(0.35, 0.12, 1).normalize().multiplyScalar(distance));
+    camera.near = distance / 100;
+    camera.far = distance * 10;
+    camera.updateProjectionMatrix();
+    controls.target.set(0, 0, 0);
+    controls.update();
+    resize();
+    render();
+    container.dataset.triangles = String(geometry.attributes.position.count / 3);
+    container.dataset.state = 'ready';
+  }
+  return { show };
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+async function start() {
+  setUpDrop();
+  $('form').addEventListener('submit', submit);
+  $('camera-start').addEventListener('click', startCamera);
+  $('camera-stop').addEventListener('click', stopCamera);
+  $('camera-shoot').addEventListener('click', takePhoto);
+  $('style').addEventListener('change', () => { $('label').disabled = $('style').value === 'mask'; });
+  window.addEventListener('resize', drawLandmarks);
+  try {
+    const response = await fetch('/api/status');
+    if (response.ok) limits = { ...limits, ...(await response.json()) };
+  } catch (error) { /* keep the defaults; the server checks again */ }
+  $('label').maxLength = limits.max_label_chars;
+  document.body.dataset.ready = 'true';
+}
+
+start();

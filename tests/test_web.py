@@ -1,0 +1,362 @@
+"""The web service's API through FastAPI's test client: a real bust from the astronaut photo,
+every error status, the busy queue, expiry, and the page's offline assets.
+
+Jobs run on a thread (``ThreadPoolExecutor``) instead of the server's process pool: the same
+``run_web_job``, without paying a worker start-up per test; the browser test runs the pool.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import re
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
+pytest.importorskip("multipart", reason="the web extra (python-multipart) is not installed")
+pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
+
+import trimesh  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from realtime.web import bustjob  # noqa: E402
+from realtime.web.serve import ServeOptions, add_serve_arguments, options_from_args  # noqa: E402
+from realtime.web.server import (  # noqa: E402
+    FORM_OVERHEAD_BYTES, MB, STATIC_DIR, ApiError, create_app, image_suffix)
+
+BASE_URL = "http://127.0.0.1"  # the server accepts only loopback Host headers by default
+# A tiny upload limit for the 413 tests: the astronaut PNG (~450 KB) is far over it.
+SMALL_LIMIT_MB = 0.05
+FAKE_JOB_S = 0.3  # a stand-in job long enough that a second client finds the one worker busy
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", image)
+    assert ok
+    return data.tobytes()
+
+
+@pytest.fixture(scope="module")
+def photo(astronaut) -> bytes:
+    return _png(astronaut)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        with TestClient(create_app(ServeOptions(), executor=executor), base_url=BASE_URL) as test_client:
+            yield test_client
+
+
+@pytest.fixture(scope="module")
+def made(client, photo):
+    """One real bust (style bust, a label) shared by the success tests."""
+    response = client.post("/api/busts", files={"photo": ("me.png", photo, "image/png")},
+                           data={"style": "bust", "height_mm": "60", "label": "TEST"})
+    assert response.status_code == 201, response.text
+    return response
+
+
+def _post(client, data: bytes, name: str = "photo.png", **fields):
+    return client.post("/api/busts", files={"photo": (name, data, "image/png")}, data=fields)
+
+
+def _assert_error(response, status: int, code: str, text: str):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == code
+    assert re.search(text, body["message"]), body["message"]
+
+
+# ---- success --------------------------------------------------------------------------------
+
+
+def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
+    body = made.json()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16}", body["id"])
+    assert made.headers["location"] == f"/api/busts/{body['id']}"
+    assert set(body["files"]) == {"stl", "3mf", "glb", "obj"}
+    assert set(body["extras"]) == {"mtl", "texture"}
+    report = body["report"]
+    landmarks = np.array(report["landmarks68"])
+    assert landmarks.shape == (68, 2)
+    height, width = astronaut.shape[:2]
+    assert report["image_size"] == [width, height]
+    assert np.all((landmarks >= 0) & (landmarks < [width, height]))
+    assert report["print_checks"]["watertight"] is True
+    assert report["style"] == "bust" and report["label"] == "TEST"
+    assert report["print_checks"]["height_mm"] == pytest.approx(60.0, abs=0.01)
+
+
+def test_each_file_downloads_and_loads_as_the_same_closed_solid(client, made):
+    files = made.json()["files"]
+    volumes = {}
+    for fmt, url in files.items():
+        response = client.get(url)
+        assert response.status_code == 200
+        assert f'filename="bust.{fmt}"' in response.headers["content-disposition"]
+        if fmt == "obj":
+            continue  # its material and texture come as separate files (checked below)
+        mesh = trimesh.load(io.BytesIO(response.content), file_type=fmt, force="mesh", process=False)
+        mesh = trimesh.Trimesh(mesh.vertices, mesh.faces)  # merge texture seams (GLB)
+        assert mesh.is_watertight, fmt
+        volumes[fmt] = mesh.volume
+    assert volumes["3mf"] == pytest.approx(volumes["stl"], rel=1e-3)
+    assert volumes["glb"] == pytest.approx(volumes["stl"], rel=1e-3)
+    for url in made.json()["extras"].values():
+        assert client.get(url).status_code == 200
+
+
+def test_a_bust_can_be_fetched_again_and_deleted(client, made):
+    bust_id = made.json()["id"]
+    again = client.get(f"/api/busts/{bust_id}")
+    assert again.status_code == 200
+    assert again.json()["files"] == made.json()["files"]
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+
+def test_random_bytes_are_not_an_image_400(client):
+    _assert_error(_post(client, np.random.default_rng(0).bytes(5000)), 400, "not_an_image", "not an image")
+
+
+def test_an_image_that_does_not_decode_is_400(client, photo):
+    # A valid PNG header (so the server's header check passes) with the pixel data cut off.
+    _assert_error(_post(client, photo[:2000]), 400, "not_an_image", "could not be decoded")
+
+
+def test_no_face_is_422(client):
+    noise = np.random.default_rng(1).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    _assert_error(_post(client, _png(noise)), 422, "no_face", "no face found")
+
+
+@pytest.mark.parametrize("fields, text", [
+    ({"style": "statue"}, "unknown bust style"),
+    ({"height_mm": "tall"}, "height_mm must be a number"),
+    ({"height_mm": "5"}, "outside 20..500"),
+    ({"style": "mask", "label": "HI"}, "label needs a plinth"),
+    ({"label": "x" * 40}, "at most 32"),
+])
+def test_invalid_options_are_422_without_running_a_job(client, fields, text):
+    # A blank image: had a job run, the answer would be "no face", not the option's message.
+    _assert_error(_post(client, _png(np.zeros((64, 64, 3), np.uint8)), **fields), 422, "invalid_option", text)
+
+
+def test_not_multipart_or_no_photo_is_400(client, photo):
+    _assert_error(client.post("/api/busts", content=photo, headers={"content-type": "image/png"}),
+                  400, "not_multipart", "multipart")
+    _assert_error(client.post("/api/busts", files={"picture": ("a.png", photo, "image/png")}),
+                  400, "no_photo", "field 'photo'")
+
+
+def test_too_large_is_413_by_declared_length_and_while_streaming(photo):
+    options = ServeOptions(max_upload_mb=SMALL_LIMIT_MB)
+    with TestClient(create_app(options, executor=_NeverExecutor()), base_url=BASE_URL) as small:
+        _assert_error(_post(small, photo), 413, "too_large", "larger than the 0.05 MB limit")
+
+        # No Content-Length: the limit must stop the upload as it streams in.
+        boundary = "selfie3dboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.png\"\r\n"
+                f"Content-Type: image/png\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+        assert len(body) > SMALL_LIMIT_MB * MB + FORM_OVERHEAD_BYTES
+
+        def chunks():
+            for start in range(0, len(body), 16384):
+                yield body[start:start + 16384]
+
+        response = small.post("/api/busts", content=chunks(),
+                              headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        assert "content-length" not in response.request.headers
+        _assert_error(response, 413, "too_large", "larger than")
+
+
+def test_too_many_pixels_is_413_from_the_header_alone():
+    # 6000 x 6000 flat grey compresses to a few KB; the header says 36 megapixels.
+    huge = _png(np.full((6000, 6000, 3), 90, np.uint8))
+    with pytest.raises(ApiError) as caught:
+        image_suffix(huge, max_pixels=10_000_000)
+    assert caught.value.status == 413 and "6000x6000" in caught.value.message
+    assert image_suffix(huge, max_pixels=50_000_000) == ".png"
+
+
+def test_busy_server_answers_503_with_retry_after_then_finishes_the_running_job(photo):
+    executor = _HeldExecutor()
+    app = create_app(ServeOptions(queue=0), executor=executor, workers=1)
+    with TestClient(app, base_url=BASE_URL) as busy:
+        first: dict = {}
+        worker = threading.Thread(target=lambda: first.update(response=_post(busy, photo)))
+        worker.start()
+        assert executor.submitted.wait(10), "the first upload never reached the executor"
+        second = _post(busy, photo)
+        _assert_error(second, 503, "busy", "busy")
+        assert int(second.headers["retry-after"]) >= 1
+        executor.finish(bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"solid", "bust.3mf": b"3mf",
+                                                                 "bust.glb": b"glb", "bust.obj": b"obj"},
+                                             report={"landmarks68": []}, seconds=0.1))
+        worker.join(10)
+        assert first["response"].status_code == 201
+        assert busy.get(first["response"].json()["files"]["stl"]).content == b"solid"
+        # The place is free again.
+        assert busy.get("/api/status").json()["running"] == 0
+
+
+def test_results_expire_and_can_be_deleted(photo):
+    executor = _InstantExecutor()
+    app = create_app(ServeOptions(keep_minutes=1.0), executor=executor, workers=1)
+    with TestClient(app, base_url=BASE_URL) as quick:
+        first = _post(quick, photo).json()["id"]
+        second = _post(quick, photo).json()["id"]
+        service = app.state.service
+        assert service.sweep(now=time.monotonic() + 30.0) == 0
+        assert service.sweep(now=time.monotonic() + 61.0) == 2
+        _assert_error(quick.get(f"/api/busts/{first}"), 404, "not_found", "kept for 1 minutes")
+        third = _post(quick, photo).json()["id"]
+        assert quick.delete(f"/api/busts/{third}").status_code == 204
+        _assert_error(quick.get(f"/api/busts/{third}/files/bust.stl"), 404, "not_found", "no such bust")
+        assert not (service.results / second).exists()
+
+
+@pytest.mark.parametrize("path", [
+    "/api/busts/..%2F..%2Fetc",
+    "/api/busts/short",
+    "/api/busts/AAAAAAAAAAAAAAAA",
+    "/api/busts/AAAAAAAAAAAAAAAA/files/result.json",
+])
+def test_only_server_made_ids_and_names_are_served(client, path):
+    assert client.get(path).status_code == 404
+
+
+def test_unknown_file_of_a_real_bust_is_404(client, made):
+    bust_id = made.json()["id"]
+    for name in ("result.json", "photo.png", "..%2Fresult.json", "bust.exe"):
+        assert client.get(f"/api/busts/{bust_id}/files/{name}").status_code == 404, name
+
+
+def test_foreign_host_header_is_refused_on_a_loopback_server(client):
+    assert client.get("/api/status", headers={"host": "evil.example"}).status_code == 400
+
+
+def test_load_client_over_http_retries_503s_and_loses_nothing(photo):
+    """The load test's client against a real (uvicorn) server whose one worker is slow."""
+    import socket
+
+    uvicorn = pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
+    from realtime.web_load import run_load
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    app = create_app(ServeOptions(queue=0), executor=_SlowExecutor(FAKE_JOB_S), workers=1)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        app.state.service.job_seconds = FAKE_JOB_S  # Retry-After from the fake's job time, not the default
+        result = run_load(f"http://127.0.0.1:{sock.getsockname()[1]}", uploads=4, clients=2, photos=[photo])
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+    assert (result.done, result.failures, result.busy_without_retry_after) == (4, [], 0)
+    assert result.busy_503 >= 1
+
+
+# ---- page, assets, documentation, options ---------------------------------------------------
+
+
+def test_page_and_vendored_three_js_are_served_with_a_strict_policy(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "Make my bust" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for name in ("app.js", "vendor/three.module.min.js", "vendor/three.core.min.js",
+                 "vendor/OrbitControls.js", "vendor/STLLoader.js"):
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200, name
+        assert "javascript" in response.headers["content-type"]
+
+
+def test_page_scripts_import_only_local_files():
+    # Offline: no CDN, and no bare 'three' that would need an import map.
+    for path in [STATIC_DIR / "app.js", *sorted((STATIC_DIR / "vendor").glob("*.js"))]:
+        code = re.sub(r"/\*.*?\*/", "", path.read_text(), flags=re.S)  # doc comments show 'three/addons/...'
+        targets = re.findall(r"""(?:\bfrom|\bimport)\s*\(?\s*['"]([\w@.:/-]+)['"]""", code)
+        assert targets or path.name in ("three.core.min.js",), path.name
+        for target in targets:
+            assert target.startswith("./"), f"{path.name} imports {target}"
+
+
+def test_openapi_documents_the_upload_and_its_errors(client):
+    spec = client.get("/openapi.json").json()
+    post = spec["paths"]["/api/busts"]["post"]
+    schema = post["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(schema["properties"]) >= {"photo", "style", "height_mm", "label"}
+    assert set(post["responses"]) >= {"201", "400", "413", "422", "503"}
+    assert "/api/busts/{bust_id}/files/{name}" in spec["paths"]
+
+
+def test_serve_flags_default_to_loopback_and_a_20_mb_limit():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    options = options_from_args(parser.parse_args([]))
+    assert options == ServeOptions()
+    assert (options.host, options.port, options.max_upload_mb, options.ray) == ("127.0.0.1", 8000, 20.0, None)
+    options = options_from_args(parser.parse_args(["--workers", "3", "--queue", "5", "--ray", "auto"]))
+    assert (options.workers, options.queue, options.ray) == (3, 5, "auto")
+
+
+# ---- stand-in executors ---------------------------------------------------------------------
+
+
+class _NeverExecutor:
+    """For tests that must be refused before any job runs."""
+
+    def submit(self, fn, *args):
+        raise AssertionError("no job should have been submitted")
+
+
+class _InstantExecutor:
+    """Answers every job at once with a tiny fake bust."""
+
+    def submit(self, fn, *args):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_result(bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"solid"}, report={}))
+        return future
+
+
+class _SlowExecutor:
+    """One worker thread; every job takes ``seconds`` and makes a tiny fake STL."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.pool = concurrent.futures.ThreadPoolExecutor(1)
+
+    def submit(self, fn, *args):
+        def job():
+            time.sleep(self.seconds)
+            return bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"\0" * 84}, report={}, seconds=self.seconds)
+
+        return self.pool.submit(job)
+
+
+class _HeldExecutor:
+    """Holds the one job it gets until the test calls ``finish``."""
+
+    def __init__(self):
+        self.future: concurrent.futures.Future = concurrent.futures.Future()
+        self.submitted = threading.Event()
+
+    def submit(self, fn, *args):
+        self.submitted.set()
+        return self.future
+
+    def finish(self, result) -> None:
+        self.future.set_result(result)

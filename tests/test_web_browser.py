@@ -1,0 +1,131 @@
+"""End to end in a real browser: headless Chromium (Debian's, driven by Playwright) opens the
+page of a running server (uvicorn, its process pool), uploads the astronaut photo, waits for
+the three.js view to show the bust, downloads the STL and checks it is watertight; a file that
+is not an image gets its message in the page.
+
+Set ``SELFIE3D_WEB_SCREENSHOT=docs/web.png`` to save the page's screenshot for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
+pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+import trimesh  # noqa: E402
+import uvicorn  # noqa: E402
+
+from realtime.web.serve import ServeOptions  # noqa: E402
+from realtime.web.server import create_app  # noqa: E402
+
+# Software WebGL (the CI machine has no GPU and no display) and Chromium's fake camera (a test
+# pattern, no face), which also answers the permission prompt.
+CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox",
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+SERVER_START_S = 30.0
+BUST_TIMEOUT_MS = 60_000  # first job includes the worker's start and network loading
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    """A real server (one pool worker) on a free loopback port, for this module."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    options = ServeOptions(port=port, workers=1)
+    server = uvicorn.Server(uvicorn.Config(create_app(options), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_S
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(SERVER_START_S)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def page(server_url):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server_url + "/")
+        page.wait_for_selector("body[data-ready=true]")
+        page.errors = errors
+        yield page
+        browser.close()
+
+
+def test_a_file_that_is_not_an_image_gets_a_message(page, tmp_path):
+    fake = tmp_path / "holiday.png"
+    fake.write_bytes(np.random.default_rng(0).bytes(4000))
+    page.set_input_files("#file", str(fake))
+    page.click("#make")
+    message = page.wait_for_selector("#message:not([hidden])")
+    assert "not an image" in message.inner_text()
+
+
+def test_a_webcam_picture_is_uploaded_and_its_missing_face_reported(page):
+    page.click("#camera-start")
+    page.wait_for_function("() => document.querySelector('#video').videoWidth > 0")
+    page.click("#camera-shoot")
+    page.wait_for_selector("#preview:not([hidden])")
+    assert "webcam.jpg" in page.inner_text("#drop-text")
+    assert page.is_hidden("#video")  # the camera is closed once the picture is taken
+    page.click("#make")
+    message = page.wait_for_selector("#message:not([hidden])", timeout=BUST_TIMEOUT_MS)
+    assert "no face found" in message.inner_text().lower()
+
+
+def test_photo_to_bust_in_the_browser(page, astronaut, tmp_path):
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut)
+    page.set_input_files("#file", str(photo))
+    page.fill("#label", "SELFIE3D")
+    page.click("#make")
+    viewer = page.wait_for_selector("#viewer[data-state=ready]", timeout=BUST_TIMEOUT_MS)
+    assert int(viewer.get_attribute("data-triangles")) > 1000
+    assert page.is_hidden("#message")
+    # The 3D view drew something besides its background.
+    pixels = page.evaluate("""() => {
+        const canvas = document.querySelector('#viewer canvas');
+        const probe = document.createElement('canvas');
+        probe.width = 64; probe.height = 48;
+        probe.getContext('2d').drawImage(canvas, 0, 0, 64, 48);
+        return Array.from(probe.getContext('2d').getImageData(0, 0, 64, 48).data);
+    }""")
+    rgb = np.array(pixels, np.uint8).reshape(48, 64, 4)[:, :, :3].astype(int)
+    background = rgb[0, 0]
+    assert (np.abs(rgb - background).sum(axis=2) > 30).mean() > 0.05, "the view shows no model"
+
+    with page.expect_download() as download:
+        page.click("#download-stl")
+    saved = tmp_path / "from-browser.stl"
+    download.value.save_as(saved)
+    mesh = trimesh.load(str(saved))
+    assert mesh.is_watertight and mesh.volume > 0
+
+    target = os.environ.get("SELFIE3D_WEB_SCREENSHOT")
+    page.wait_for_selector("#progress[hidden]", state="attached")
+    page.screenshot(path=target or str(tmp_path / "web.png"), full_page=True)
+    assert not page.errors, page.errors
