@@ -47,6 +47,8 @@ def _add_source(parser: argparse.ArgumentParser) -> None:
                         help="video file, image file or folder of images (default: the built-in demo clip)")
     source.add_argument("--camera", metavar="N", type=int, help="webcam index (0 is the first camera)")
     parser.add_argument("--size", type=_size, metavar="WxH", help="requested camera frame size in pixels (camera only)")
+    parser.add_argument("--list-cameras", action="store_true",
+                        help="list the cameras that open (indices 0-7, with their frame size) and exit")
 
 
 def _add_pipeline(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--bust", action="store_true",
                        help="also time snapshot -> STL, photo -> STL and photo-batch throughput (1 worker vs all cores)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    bench.add_argument("--soak", type=_positive_int, metavar="N",
+                       help="instead: a soak run of N frames (after 1000 warm-up) of the demo clip through "
+                            "capture, tracking, reconstruction and fusion, reporting resident-memory growth "
+                            "(limit 20 MB) and exceptions; exit 1 on failure (default: off)")
+    bench.add_argument("--soak-render", action="store_true",
+                       help="with --soak: also render every frame headless (EGL) (default: off)")
 
     photo = commands.add_parser("photo", help="one or many photos to printable 3D busts (STL, 3MF, OBJ, GLB)")
     _add_common(photo)
@@ -167,6 +175,13 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from realtime.bench import BenchOptions, format_report, run_bench
 
+    if args.soak:
+        from realtime.soak import SoakOptions, format_soak, run_soak
+
+        soak = run_soak(SoakOptions(frames=args.soak, render=args.soak_render, pipeline=pipeline_options(args),
+                                    progress=sys.stderr.isatty()))
+        print(json.dumps(soak.report(), indent=2) if args.json else format_soak(soak))
+        return 0 if soak.passed else 1
     report = run_bench(BenchOptions(capture=capture_options(args), frames=args.frames,
                                     baseline=not args.no_baseline, pipeline=pipeline_options(args)))
     if args.render:
@@ -314,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="selfie3d: %(levelname)s: %(message)s")
+    if getattr(args, "list_cameras", False):
+        from realtime.capture import format_cameras, list_cameras
+
+        print(format_cameras(list_cameras()))
+        return 0
     try:
         return COMMANDS[args.command](args)
     except Selfie3DError as error:
@@ -321,6 +341,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"selfie3d: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a file operation no stage wrapped (a folder under a file, a full disk)
+        if debug:
+            raise
+        from realtime.fileio import output_error
+
+        print(f"selfie3d: error: {output_error(error.filename or args.command, error, 'failed')}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("selfie3d: interrupted", file=sys.stderr)
         return 130

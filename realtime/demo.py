@@ -9,8 +9,10 @@ atomically.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from realtime.bench import percentiles
 from realtime.capture import Capture, CaptureOptions
-from realtime.fileio import atomic_output, write_text_atomic
+from realtime.fileio import atomic_output, output_error, write_text_atomic
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.topology import face_triangles
 
@@ -40,7 +42,12 @@ def run_demo(options: DemoOptions) -> dict:
     from realtime.live import render_tryon_video
 
     out_dir = Path(options.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # the folder, or one above it, is a file
+        raise output_error(out_dir, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)), "cannot create the output folder") from None
+    except OSError as error:
+        raise output_error(out_dir, error, "cannot create the output folder") from None
     timings: dict[str, list[float]] = {}
     counts = {"frames": 0, "tracked": 0}
     last = {}

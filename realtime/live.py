@@ -277,6 +277,15 @@ class LiveSession:
         return fused
 
     def _next_frame(self):
+        if self.capture.live:
+            # Never block the window on the camera: a lost camera is reopened in the background
+            # while the HUD says so and the last result stays on screen.
+            frame = self.capture.poll()
+            status = self.capture.status
+            if not status.ok and status.message != getattr(self, "_capture_message", None):
+                self.message(status.message)  # once per change, not per frame
+            self._capture_message = None if status.ok else status.message
+            return frame
         frame = self.capture.read()
         if frame is None and self.options.loop and self.options.camera is None and self.options.video:
             self.capture.close()
@@ -288,10 +297,14 @@ class LiveSession:
         """Process and render one frame; returns the ``RenderResult`` (None at the end)."""
         if not self.paused or self._last_result is None:
             frame = self._next_frame()
-            if frame is None:
+            if frame is None and self.capture.live and not self.capture.ended:
+                if self._last_result is None:
+                    return None  # nothing to draw yet: the window shows its last image
+            elif frame is None:
                 self.quit = True
                 return None
-            self._last_result = self.pipeline.process(frame)
+            else:
+                self._last_result = self.pipeline.process(frame)
         result = self._last_result
         now = time.perf_counter()
         if self._last_time is not None:
@@ -482,6 +495,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, metavar="N", help="webcam index (default: the built-in demo clip)")
     source.add_argument("--video", metavar="FILE", help="video file, image or folder of images (loops)")
+    parser.add_argument("--list-cameras", action="store_true",
+                        help="list the cameras that open (indices 0-7, with their frame size) and exit")
     names = ", ".join(s.name for s in GLASSES_LIBRARY)
     parser.add_argument("--glasses", default="round", metavar="NAME",
                         help=f"glasses to start with: {names}, or an OBJ/GLB/STL model (default: round)")

@@ -221,3 +221,20 @@ def test_prusa_slicer_accepts_the_bust(default_bust, tmp_path):
     log = (run.stdout + run.stderr).lower()
     for word in ("warning", "error", "repair", "non-manifold", "open edges"):
         assert word not in log, log
+
+
+def test_disk_full_during_export_is_one_line_and_leaves_nothing(default_bust, tmp_path, monkeypatch):
+    import errno
+
+    from realtime.fileio import OutputError
+    from realtime.printing import export as export_module
+
+    bust = default_bust
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export_module.os, "fsync", full_disk)
+    with pytest.raises(OutputError, match="No space left on device.*disk is full"):
+        export_bust(bust, tmp_path / "bust.stl")
+    assert list(tmp_path.iterdir()) == []

@@ -269,16 +269,25 @@ def test_odd_camera_frames_are_converted(fake_camera):
 
 
 def test_stalled_camera_shows_in_status(monkeypatch):
+    import threading
+
+    release = threading.Event()
+
     class Silent(_FakeCamera):
-        def read(self):
-            time.sleep(0.05)
-            return None if self.produced else super().read()
+        def read(self):  # one frame, then the driver call hangs (until the test ends)
+            if self.produced:
+                release.wait(_READ_TIMEOUT_S)
+                return None
+            return super().read()
 
     monkeypatch.setattr(capture_module, "open_reader", lambda options: Silent(1, 0.001))
     with Capture(CaptureOptions(live=True, stall_timeout_s=0.1)) as capture:
         assert capture.read(timeout=1.0) is not None
         _wait_for(lambda: capture.status.state == "stalled")
         assert "no frame for" in capture.status.message and "camera stalled" in str(capture.status)
+        with pytest.raises(InputError, match="camera stalled"):
+            capture.read(timeout=0.1)
+        release.set()
 
 
 def test_list_cameras_returns_what_opens(fake_camera):
@@ -363,3 +372,103 @@ def test_empty_video_file_is_one_clear_line(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(InputError, match="empty"):
         Capture(CaptureOptions(path=str(path)))
+
+
+# --- image files ---------------------------------------------------------------------------
+def test_truncated_and_fake_images_are_one_clear_line(tmp_path, astronaut):
+    jpeg = cv2.imencode(".jpg", astronaut)[1].tobytes()
+    png = cv2.imencode(".png", astronaut)[1].tobytes()
+    cases = {
+        "cut.jpg": jpeg[:200],
+        "cut.png": png[: len(png) // 3],
+        "header only.png": png[:33],
+        "zip named.jpg": b"PK\x03\x04" + bytes(200),
+        "text.png": "ünïcode text, not pixels".encode(),
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InputError) as error:
+            load_image(tmp_path / name)
+        assert str(error.value).startswith(str(tmp_path / name)), name
+        assert "\n" not in str(error.value), name
+    with pytest.raises(InputError, match="is a folder"):
+        load_image(tmp_path)
+
+
+def test_image_header_size_reads_png_jpeg_bmp(astronaut):
+    for ext in (".png", ".jpg", ".bmp"):
+        data = cv2.imencode(ext, astronaut[:300, :200])[1].tobytes()
+        assert capture_module.image_header_size(data) == (200, 300), ext
+    assert capture_module.image_header_size(b"GIF89a") is None
+
+
+def test_decompression_bomb_header_is_refused_before_decoding(tmp_path, astronaut):
+    png = bytearray(cv2.imencode(".png", astronaut)[1].tobytes())
+    png[16:24] = (100_000).to_bytes(4, "big") * 2  # claims 100000x100000 (the CRC is now wrong too)
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bytes(png))
+    with pytest.raises(InputError, match="too large to decode"):
+        load_image(path)
+
+
+def test_big_jpeg_is_decoded_reduced_and_bounded(tmp_path, monkeypatch, astronaut):
+    monkeypatch.setattr(capture_module, "MAX_IMAGE_PIXELS", 70_000)
+    flags_used = []
+    real_imdecode = cv2.imdecode
+    monkeypatch.setattr(capture_module.cv2, "imdecode", lambda data, flags: flags_used.append(flags) or real_imdecode(data, flags))
+    path = tmp_path / "big.jpg"
+    path.write_bytes(cv2.imencode(".jpg", astronaut)[1].tobytes())  # 262,144 px: 1/2 size fits
+    image = load_image(path)
+    assert flags_used[0] & ~cv2.IMREAD_IGNORE_ORIENTATION == cv2.IMREAD_REDUCED_COLOR_2
+    assert image.shape == (256, 256, 3)  # decoded at half size, no second resize needed
+
+
+def test_exif_rotation_is_applied_once_on_reduced_decoding(tmp_path, monkeypatch):
+    monkeypatch.setattr(capture_module, "MAX_IMAGE_PIXELS", 400)
+    image = np.zeros((40, 80, 3), np.uint8)
+    image[:, :40] = 255
+    jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" + b"\x00\x00\x00\x00"
+    app1 = b"\xff\xe1" + (len(tiff) + 8).to_bytes(2, "big") + b"Exif\x00\x00" + tiff
+    path = tmp_path / "rotated.jpg"
+    path.write_bytes(jpeg[:2] + app1 + jpeg[2:])
+    loaded = load_image(path)
+    assert loaded.shape[0] > loaded.shape[1]  # portrait: rotated 90 degrees exactly once
+    half = loaded.shape[0] // 2
+    assert loaded[:half].mean() > 200 and loaded[half:].mean() < 50
+
+
+def test_float_frames_with_nan_and_empty_frames(astronaut):
+    image = np.full((8, 8, 3), np.nan, np.float32)
+    assert to_bgr8(image).max() == 0
+    with pytest.raises(InputError, match="empty"):
+        to_bgr8(np.zeros((0, 8, 3), np.uint8))
+    with pytest.raises(InputError, match="unsupported pixel type"):
+        to_bgr8(np.zeros((8, 8, 3), np.int32))
+
+
+def test_jpeg2000_that_crashes_opencv_is_one_clear_line(tmp_path, astronaut):
+    """Found by the fuzz run: one byte of the JP2 header's width changed makes OpenCV 4.11
+    (OpenJPEG 2.5) segfault; decoded in a child process, it is an InputError."""
+    data = bytearray(cv2.imencode(".jp2", cv2.resize(astronaut, (96, 96)))[1].tobytes())
+    data[data.find(b"ihdr") + 5] = 11  # width 0x000B0060 in the header, 96 in the codestream
+    path = tmp_path / "crash.jp2"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="decoder crashed"):
+        load_image(path)
+    good = tmp_path / "good.jp2"
+    good.write_bytes(cv2.imencode(".jp2", astronaut[:64, :80])[1].tobytes())
+    assert load_image(good).shape == (64, 80, 3)
+
+
+def test_png_claiming_a_huge_chunk_is_refused_at_once(astronaut):
+    """Found by the fuzz run: OpenCV 4.11 allocates a PNG chunk's stated length first, so 500
+    bytes claiming a 4 GB chunk took 4 GB and seconds; the chunk walk refuses it."""
+    data = b"\x89PNG\r\n\x1a\n" + b"\xff\xb4\xb6\x60IHDR" + bytes(500)
+    start = time.perf_counter()
+    with pytest.raises(InputError, match="corrupt PNG"):
+        capture_module.decode_image(data, "bomb.png")
+    assert time.perf_counter() - start < 0.5
+    png = cv2.imencode(".png", astronaut)[1].tobytes()
+    assert capture_module.png_problem(png) is None
+    assert "truncated PNG" in capture_module.png_problem(png[:-12])

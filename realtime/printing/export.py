@@ -16,6 +16,7 @@ import numpy as np
 import trimesh
 
 from realtime.errors import InputError, Selfie3DError
+from realtime.fileio import output_error, user_file_mode
 
 FORMATS = ("stl", "3mf", "obj", "glb")
 """Export formats; STL is binary."""
@@ -182,12 +183,12 @@ def write_solid(
         for suffix, data in payload.items():
             final = path.parent / suffix[1:] if suffix.startswith("/") else path
             fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=path.parent)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file is the user's
+            temps.append((Path(tmp), final))  # before writing: a failed write is cleaned up too
+            os.chmod(tmp, user_file_mode())
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            temps.append((Path(tmp), final))
         main_tmp = next(tmp for tmp, final in temps if final == path)
         if fmt == "obj":
             # The loader resolves the material by name next to the OBJ: check a renamed copy set.
@@ -197,16 +198,12 @@ def write_solid(
         for tmp, final in sorted(temps, key=lambda item: item[1] == path):
             os.replace(tmp, final)
         temps = []
+    except OSError as error:  # disk full, read-only folder, no permission: one line, nothing left
+        raise output_error(path, error) from None
     finally:
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _validate_obj(temps: list[tuple[Path, Path]], path: Path) -> None:

@@ -1,0 +1,362 @@
+"""Synthetic face renders: a real, textured, metric head at a known pose through a known camera.
+
+Ground truth for the fusion acceptance tests (issue 3) that need images, not projected points:
+the renders go through the whole pipeline (detection, tracking, the face-mesh and iris
+networks, fusion), and what fusion recovers is compared with the pose, distance and PD the
+render was made with. The head is built once from a real photo (``head_from_photo``): the photo
+mode's mesh in millimetres (``PhotoFace.vertices_mm``, scaled by the photo's own iris), extended
+by ``realtime.head_proxy`` into a closed head (eye and mouth openings closed, skull, ears), put
+into fusion's head frame (``realtime.fusion.head_frame``: x from the person's right eye to
+their left, y up, z out of the face, origin the mean face vertex), and textured by projecting
+every vertex straight back onto the photo (orthographically, the way the photo's mesh was
+read off it), so the face carries the photo's skin, eyes and irises and the skull its hair.
+``SyntheticFaceRenderer(ctx).render(rotation, translation_mm, intrinsics)`` draws it at
+``camera = rotation @ canonical + translation`` through the pinhole ``intrinsics`` (the
+``mesh`` shader's textured mode) into an ``(H, W, 3) uint8`` BGR image over a plain colour or
+a background image. Deterministic: the same arguments give the same pixels.
+
+Scale of the truth: the photo's mm per pixel is 11.7 mm over the photo's iris diameter in
+pixels, so the irises painted on the head are 11.7 mm across in the head's millimetres
+(``SyntheticHead.iris_diameter_mm``), the same iris size fusion assumes; the network measuring
+the rendered iris and the mesh the render was made from therefore agree on millimetres.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime import topology
+from realtime.camera import CameraIntrinsics, project
+from realtime.shapes import check_shape
+
+N_FACE_VERTICES = 468
+# A frontal, upright face: canonical (x to the person's left, y up, z out of the face) to
+# OpenCV camera axes (x right, y down, z away from the camera).
+FRONTAL = np.diag([1.0, -1.0, -1.0])
+
+
+# --------------------------------------------------------------------------------------------
+# Pure functions
+
+
+def head_rotation(yaw_deg: float, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
+    """Head pose ``(3, 3) float64``, canonical -> camera: ``Rz(roll) Ry(yaw) Rx(pitch) FRONTAL``.
+
+    Angles in degrees about the camera's axes: yaw about y (positive turns the nose towards
+    image left), pitch about x (positive tips the nose down), roll about z (the optical axis,
+    positive turns the face clockwise in the image).
+    """
+    y, p, r = (math.radians(v) for v in (yaw_deg, pitch_deg, roll_deg))
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rz @ ry @ rx @ FRONTAL
+
+
+def yaw_deg(rotation: np.ndarray) -> float:
+    """Yaw of a head pose ``(3, 3)`` (inverse of ``head_rotation`` for pitch = roll = 0), degrees."""
+    frontal = np.asarray(rotation, dtype=np.float64) @ FRONTAL
+    return math.degrees(math.atan2(frontal[0, 2], frontal[2, 2]))
+
+
+def pose_matrix(rotation: np.ndarray, translation_mm: np.ndarray) -> np.ndarray:
+    """``(4, 4) float64`` homogeneous canonical -> camera transform (OpenCV axes, mm)."""
+    m = np.eye(4)
+    m[:3, :3] = check_shape("rotation", rotation, (3, 3), dtype=np.float64)
+    m[:3, 3] = check_shape("translation_mm", translation_mm, (3,), dtype=np.float64)
+    return m
+
+
+def project_head_points(points_mm: np.ndarray, rotation: np.ndarray, translation_mm: np.ndarray,
+                        intrinsics: CameraIntrinsics) -> np.ndarray:
+    """Where canonical points land in the render: ``(n, 3)`` canonical mm -> ``(n, 2) float64`` px.
+
+    u = fx * X / Z + cx with ``X = rotation @ p + translation`` (the render's own pinhole).
+    """
+    points = check_shape("points_mm", points_mm, (None, 3), dtype=np.float64)
+    camera = points @ np.asarray(rotation, dtype=np.float64).T + np.asarray(translation_mm, dtype=np.float64)
+    return project(camera, intrinsics)
+
+
+def photo_texture_matrix(axes: np.ndarray, centre_mm: np.ndarray, mm_per_px: float, mean_px: np.ndarray,
+                         image_size: tuple[int, int]) -> np.ndarray:
+    """``(4, 4) float64`` canonical mm -> the photo's texture clip coordinates (``mesh.glsl`` m_tex).
+
+    axes ``(3, 3)`` (columns: canonical axes in photo camera axes) and centre_mm ``(3,)``: the
+    head frame of the photo's mesh, ``canonical = (photo_mm - centre) @ axes``. mm_per_px: the
+    photo's scale; mean_px ``(3,)``: the mean photo vertex, pixels; image_size: (width, height).
+    The shader samples ``uv = (ndc.x / 2 + 1/2, 1/2 - ndc.y / 2)``, so with
+    ``px = (axes @ p + centre) / mm_per_px + mean_px``: ndc.x = 2 px_x / W - 1, ndc.y = 1 - 2 px_y / H.
+    """
+    width, height = image_size
+    to_photo_px = np.eye(4)
+    to_photo_px[:3, :3] = np.asarray(axes) / mm_per_px
+    to_photo_px[:3, 3] = np.asarray(centre_mm) / mm_per_px + np.asarray(mean_px)
+    to_ndc = np.array([[2.0 / width, 0, 0, -1.0], [0, -2.0 / height, 0, 1.0], [0, 0, 0, 0], [0, 0, 0, 1.0]])
+    return to_ndc @ to_photo_px
+
+
+def head_texture(image_bgr: np.ndarray, vertices_px: np.ndarray) -> np.ndarray:
+    """The photo as the head's texture: ``(h, w, 3) uint8`` BGR.
+
+    image_bgr: ``(h, w, 3) uint8`` the photo. vertices_px: ``(468, 3)`` its face mesh, pixels.
+    Everything outside the face oval and below the eyes (where the skull's sides, ears and the
+    underside of the jaw project: the photo's background, neck and collar) is painted the
+    face's median skin colour; above the eyes the skull keeps the photo's hair.
+    """
+    import cv2
+
+    image = check_shape("image_bgr", image_bgr, (None, None, 3))
+    v = check_shape("vertices_px", vertices_px, (N_FACE_VERTICES, 3), dtype=np.float64)
+    oval = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(v[list(topology.FACE_OVAL), :2]).astype(np.int32)], 1)
+    skin = np.median(image[oval > 0], axis=0)
+    eyes_y = float(v[list(topology.RIGHT_EYE) + list(topology.LEFT_EYE), 1].mean())
+    below = np.arange(image.shape[0])[:, None] > eyes_y
+    texture = image.copy()
+    texture[(oval == 0) & below] = np.round(skin).astype(np.uint8)
+    return texture
+
+
+@dataclass(frozen=True)
+class SyntheticHead:
+    """A closed, textured, metric head in fusion's canonical head frame.
+
+    vertices_mm: ``(n, 3) float32`` canonical frame, mm; the first 468 are the face mesh.
+    normals: ``(n, 3) float32`` outward unit normals. triangles: ``(m, 3) int32``.
+    texture_bgr: ``(h, w, 3) uint8`` the photo (``head_texture``). texture_matrix: ``(4, 4) float64`` canonical mm
+    -> texture clip coordinates (``photo_texture_matrix``).
+    iris_centres_mm: ``(2, 3) float64`` canonical, where the photo's iris centres lie on the
+    closed eye surface (person's right eye first). eye_centres_mm: ``(2, 3)`` mean of each
+    eyelid contour (``topology.RIGHT_EYE``, ``LEFT_EYE``).
+    iris_diameter_mm: the photo's iris diameter in the head's millimetres (11.7 by construction
+    when the photo was scaled by its iris). mm_per_px: the photo's scale at the face.
+    """
+
+    vertices_mm: np.ndarray
+    normals: np.ndarray
+    triangles: np.ndarray
+    texture_bgr: np.ndarray
+    texture_matrix: np.ndarray
+    iris_centres_mm: np.ndarray
+    eye_centres_mm: np.ndarray
+    iris_diameter_mm: float
+    mm_per_px: float
+
+    @property
+    def face_mm(self) -> np.ndarray:
+        """``(468, 3) float64`` the face mesh, canonical mm (the truth fusion's identity aims at)."""
+        return self.vertices_mm[:N_FACE_VERTICES].astype(np.float64)
+
+    @property
+    def pd_mm(self) -> float:
+        """Distance between the iris centres, mm: the PD a perfect measurement of the render gives."""
+        return float(np.linalg.norm(self.iris_centres_mm[1] - self.iris_centres_mm[0]))
+
+    @property
+    def eye_pd_mm(self) -> float:
+        """Distance between the eyelid-contour centres, mm (a gaze-independent PD)."""
+        return float(np.linalg.norm(self.eye_centres_mm[1] - self.eye_centres_mm[0]))
+
+
+def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
+    """Build the textured metric head from a photo and its reconstruction.
+
+    image_bgr: ``(h, w, 3) uint8`` the photo. face: a ``realtime.photo.PhotoFace`` of it (needs
+    ``iris_px``: the painted irises are the truth of the scale).
+    """
+    from realtime.fusion import head_frame
+    from realtime.head_proxy import build_head_proxy
+    from realtime.render.geometry import vertex_normals
+    from realtime.scale import iris_diameter_px
+
+    image = check_shape("image_bgr", image_bgr, (None, None, 3))
+    if face.iris_px is None:
+        raise ValueError("face: the photo's face has no iris points; the synthetic head needs them for its scale")
+    vertices_px = check_shape("face.vertices_px", face.vertices_px, (N_FACE_VERTICES, 3), dtype=np.float64)
+    mm_per_px = float(face.mm_per_px)
+    mean_px = vertices_px.mean(axis=0)
+    photo_mm = (vertices_px - mean_px) * mm_per_px  # photo camera axes, mm (PhotoFace.vertices_mm)
+    proxy = build_head_proxy(photo_mm, topology.face_triangles())
+    axes, centre = head_frame(photo_mm)
+    vertices = (proxy.vertices.astype(np.float64) - centre) @ axes
+    normals = vertex_normals(vertices, proxy.triangles)
+
+    # The iris centres sit on the eye openings' closures (fans about each eyelid contour's
+    # centroid, flat to within a fraction of a millimetre): photo position, fan-centre depth.
+    iris_px = np.asarray(face.iris_px, dtype=np.float64)
+    eye_loops = [np.asarray(topology.RIGHT_EYE), np.asarray(topology.LEFT_EYE)]
+    eye_centres_photo = np.array([photo_mm[loop].mean(axis=0) for loop in eye_loops])
+    iris_photo = np.c_[(iris_px[:, 0, :2] - mean_px[:2]) * mm_per_px, eye_centres_photo[:, 2]]
+    height, width = image.shape[:2]
+    return SyntheticHead(
+        vertices_mm=vertices.astype(np.float32),
+        normals=normals.astype(np.float32),
+        triangles=np.asarray(proxy.triangles, dtype=np.int32),
+        texture_bgr=head_texture(image, vertices_px),
+        texture_matrix=photo_texture_matrix(axes, centre, mm_per_px, mean_px, (width, height)),
+        iris_centres_mm=(iris_photo - centre) @ axes,
+        eye_centres_mm=(eye_centres_photo - centre) @ axes,
+        iris_diameter_mm=float(np.mean(iris_diameter_px(iris_px)) * mm_per_px),
+        mm_per_px=mm_per_px,
+    )
+
+
+def astronaut_head() -> SyntheticHead:
+    """The head built from scikit-image's astronaut portrait (public domain): photo mode on it,
+    then ``head_from_photo``. Raises ``RuntimeError`` if photo mode finds no face."""
+    from realtime.democlip import astronaut_bgr
+    from realtime.photo import PhotoReconstructor
+
+    image = astronaut_bgr()
+    with PhotoReconstructor() as photo:
+        faces = photo.run(image).faces
+    if not faces:
+        raise RuntimeError("photo mode found no face in the astronaut portrait")
+    return head_from_photo(image, faces[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Renderer
+
+
+@dataclass(frozen=True)
+class SyntheticRenderOptions:
+    # Plain background, BGR 0-255: a mid grey neither the detector nor the mesh network mistakes
+    # for skin or hair.
+    background_bgr: tuple[int, int, int] = (120, 124, 128)
+    # Supersampling factor per axis: the render is drawn this much larger and area-averaged,
+    # so silhouettes and texture edges are antialiased like a camera's optics would.
+    supersample: int = 2
+    # Light direction, OpenGL eye space (towards the light): above and beside the camera, so
+    # the shape reads a little in the shading on top of the photo's own lighting.
+    light_dir: tuple[float, float, float] = (0.25, 0.35, 1.0)
+    # Depth range of the GL projection, mm: a head is drawn from 0.1 m to 5 m.
+    near_mm: float = 100.0
+    far_mm: float = 5000.0
+
+
+class SyntheticFaceRenderer:
+    """Renders a ``SyntheticHead`` with the ``moderngl.Context`` it is given (headless or not).
+
+    ``render(rotation, translation_mm, intrinsics, background_bgr=None) -> (H, W, 3) uint8`` BGR.
+    Holds the GL objects only; ``close()`` releases them.
+    """
+
+    def __init__(self, ctx, head: SyntheticHead, options: SyntheticRenderOptions = SyntheticRenderOptions()):
+        import moderngl
+
+        from realtime.render.programs import load_program
+
+        self.ctx = ctx
+        self.head = head
+        self.options = options
+        self._program = load_program(ctx, "mesh")
+        data = np.hstack([head.vertices_mm, head.normals]).astype(np.float32)
+        self._vbo = ctx.buffer(data.tobytes())
+        self._ibo = ctx.buffer(np.ascontiguousarray(head.triangles, dtype=np.int32).tobytes())
+        self._vao = ctx.vertex_array(self._program, [(self._vbo, "3f 3f", "in_position", "in_normal")], self._ibo)
+        h, w = head.texture_bgr.shape[:2]
+        # Uploaded as BGR, top row first: the shader's ``.bgr`` swizzle turns it into RGB.
+        self._texture = ctx.texture((w, h), 3, head.texture_bgr.tobytes(), alignment=1)
+        self._texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._texture.repeat_x = self._texture.repeat_y = False
+        self._fbo = None
+        self._fbo_size = None
+
+    def _framebuffer(self, width: int, height: int):
+        if self._fbo_size != (width, height):
+            self._release_fbo()
+            self._fbo = self.ctx.framebuffer(color_attachments=[self.ctx.renderbuffer((width, height), 4)],
+                                             depth_attachment=self.ctx.depth_renderbuffer((width, height)))
+            self._fbo_size = (width, height)
+        return self._fbo
+
+    def render(self, rotation: np.ndarray, translation_mm: np.ndarray, intrinsics: CameraIntrinsics,
+               background_bgr: np.ndarray | None = None) -> np.ndarray:
+        """Draw the head at ``camera = rotation @ canonical + translation_mm``.
+
+        rotation: ``(3, 3)`` canonical -> camera (OpenCV axes). translation_mm: ``(3,)`` mm, the
+        camera position of the canonical origin (the mean face vertex). intrinsics: the pinhole
+        camera (its distortion is ignored). background_bgr: ``(H, W, 3) uint8`` or None (plain).
+        Returns ``(H, W, 3) uint8`` BGR, H, W = intrinsics.height, width.
+        """
+        import moderngl
+
+        from realtime.render.projection import OPENCV_TO_GL, projection_from_intrinsics
+
+        options = self.options
+        width, height = intrinsics.width, intrinsics.height
+        k = max(1, int(options.supersample))
+        # Supersampled pixel grid: u' = k u, so fx' = k fx and cx' = k cx (corner origin).
+        proj = projection_from_intrinsics(k * intrinsics.fx, k * intrinsics.fy, k * intrinsics.cx, k * intrinsics.cy,
+                                          k * width, k * height, options.near_mm, options.far_mm)
+        view = OPENCV_TO_GL.astype(np.float64) @ pose_matrix(rotation, translation_mm)
+        program = self._program
+        for name, matrix in (("m_proj", proj), ("m_view", view), ("m_model", np.eye(4)),
+                             ("m_tex", self.head.texture_matrix)):
+            program[name].write(np.ascontiguousarray(np.asarray(matrix).T, dtype=np.float32).tobytes())
+        program["u_mode"].value = 2
+        program["u_alpha"].value = 1.0
+        program["u_light_dir"].value = options.light_dir
+        if "u_color" in program:
+            program["u_color"].value = (1.0, 1.0, 1.0)
+        program["u_image"].value = 0
+
+        fbo = self._framebuffer(k * width, k * height)
+        fbo.use()
+        ctx = self.ctx
+        ctx.viewport = (0, 0, k * width, k * height)
+        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        ctx.disable(moderngl.BLEND | moderngl.CULL_FACE)
+        ctx.enable(moderngl.DEPTH_TEST)
+        self._texture.use(0)
+        self._vao.render(moderngl.TRIANGLES)
+        ctx.disable(moderngl.DEPTH_TEST)
+        raw = np.frombuffer(fbo.read(components=4, alignment=1), np.uint8).reshape(k * height, k * width, 4)
+        return composite(raw[::-1], k, background_bgr if background_bgr is not None else options.background_bgr,
+                         (height, width))
+
+    def _release_fbo(self) -> None:
+        if self._fbo is not None:
+            for attachment in (*self._fbo.color_attachments, self._fbo.depth_attachment):
+                attachment.release()
+            self._fbo.release()
+            self._fbo = None
+            self._fbo_size = None
+
+    def close(self) -> None:
+        self._release_fbo()
+        for obj in (self._vao, self._vbo, self._ibo, self._texture):
+            obj.release()
+
+    def __enter__(self) -> "SyntheticFaceRenderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def composite(rgba_top_first: np.ndarray, supersample: int, background_bgr, size: tuple[int, int]) -> np.ndarray:
+    """Area-average a supersampled RGBA render and lay it over a background.
+
+    rgba_top_first: ``(k H, k W, 4) uint8`` RGB + coverage, top row first, cleared to 0 (so
+    averaging gives premultiplied colour). supersample: k. background_bgr: ``(H, W, 3) uint8``
+    image or a BGR colour. size: (H, W). Returns ``(H, W, 3) uint8`` BGR.
+    """
+    import cv2
+
+    height, width = size
+    rgba = rgba_top_first if supersample == 1 else cv2.resize(rgba_top_first, (width, height),
+                                                               interpolation=cv2.INTER_AREA)
+    rgba = rgba.astype(np.float32)
+    colour = rgba[..., 2::-1]  # RGB -> BGR, premultiplied by coverage
+    alpha = rgba[..., 3:4] / 255.0
+    if isinstance(background_bgr, np.ndarray) and background_bgr.ndim == 3:
+        background = check_shape("background_bgr", background_bgr, (height, width, 3)).astype(np.float32)
+    else:
+        background = np.broadcast_to(np.asarray(background_bgr, dtype=np.float32), (height, width, 3))
+    return np.clip(colour + background * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
