@@ -166,10 +166,13 @@ class FaceDetector:
             "face_detection_short_range", list(options.providers) if options.providers else None)
         self._input = self.session.input_names[0]
 
-    def detect(self, image_bgr: np.ndarray) -> DetectionResult:
+    def detect(self, image_bgr: np.ndarray, tile_fractions: tuple[float, ...] | None = None) -> DetectionResult:
+        """Faces in ``image_bgr``, largest first. ``tile_fractions`` overrides the options' tiles
+        for this call (the tracker searches tiles only now and then)."""
         height, width = image_bgr.shape[:2]
+        tiles = self.options.tile_fractions if tile_fractions is None else tile_fractions
         boxes, keypoints, scores = self._detect_window(image_bgr, 0, 0)
-        for x, y, side in tile_windows(width, height, self.options.tile_fractions):
+        for x, y, side in tile_windows(width, height, tiles):
             tile = self._detect_window(image_bgr[y:y + side, x:x + side], x, y)
             boxes, keypoints, scores = (np.concatenate([a, b]) for a, b in zip((boxes, keypoints, scores), tile))
         detections = [Detection(box.astype(np.float32), points.astype(np.float32), score)

@@ -21,6 +21,7 @@ import json
 import math
 import multiprocessing
 import os
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -398,13 +399,18 @@ def run_live(options: LiveOptions) -> int:
     try:
         import moderngl_window
     except ImportError as exc:
-        raise Selfie3DError("the live window needs moderngl-window: pip install 'selfie3d[live]'") from exc
-    window_cls = moderngl_window.get_local_window_cls("pyglet")
+        raise Selfie3DError("the live window needs moderngl-window: pip install moderngl-window "
+                            "(a dependency of selfie3d; reinstall it)") from exc
+    no_display = "cannot open a window: no display ({}); on a machine without a screen use `selfie3d demo` (headless)"
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise Selfie3DError(no_display.format("DISPLAY is not set"))
     try:
+        # pyglet opens the display as soon as its window module is imported.
+        window_cls = moderngl_window.get_local_window_cls("pyglet")
         window = window_cls(title="selfie3d live", size=(options.width, options.height), resizable=False,
                             vsync=False, gl_version=(3, 3), cursor=True)
     except Exception as exc:  # pyglet raises several types when there is no display
-        raise Selfie3DError(f"cannot open a window ({exc}); without a display use `selfie3d demo`") from exc
+        raise Selfie3DError(no_display.format(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     moderngl_window.activate_context(window=window)
     session = LiveSession(window.ctx, options)
     keys = _key_names(window.keys)

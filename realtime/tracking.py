@@ -32,6 +32,12 @@ class TrackerOptions:
     same_face_iou: float = 0.3
     # Two tracks whose boxes overlap more than this have converged on one face: keep one.
     duplicate_track_iou: float = 0.5
+    # The whole-frame detector misses faces under ~65 px in a 640-px frame (they shrink below
+    # ~15 px in its 128-px input). While no face is tracked, every this many frames the search
+    # also covers tiles of these fractions of the frame's short side; in between, frames cost
+    # one plain detection only.
+    small_face_interval: int = 5
+    small_face_tiles: tuple[float, ...] = (0.5,)
     detection: DetectionOptions = DetectionOptions()
 
 
@@ -48,6 +54,7 @@ class Tracker:
         self.detector = detector or FaceDetector(options.detection)
         self._tracks: list[Roi] = []
         self._frames_since_detection = 0
+        self._searches_without_face = 0
 
     @property
     def tracking(self) -> bool:
@@ -61,7 +68,14 @@ class Tracker:
         timings = {"detect": 0.0}
         if need_detection:
             start = time.perf_counter()
-            detections = self.detector.detect(image_bgr).detections
+            tiles = None
+            if not self._tracks and self.options.small_face_tiles:
+                if self._searches_without_face % max(1, self.options.small_face_interval) == 0:
+                    tiles = self.options.small_face_tiles
+                self._searches_without_face += 1
+            detections = self.detector.detect(image_bgr, tiles).detections
+            if detections:
+                self._searches_without_face = 0
             timings["detect"] = (time.perf_counter() - start) * 1e3
             self._frames_since_detection = 0
             tracked_boxes = [roi_box(roi) for roi in self._tracks]
@@ -95,6 +109,7 @@ class Tracker:
     def reset(self) -> None:
         self._tracks = []
         self._frames_since_detection = 0
+        self._searches_without_face = 0
 
     def close(self) -> None:
         if self.detector is not None:

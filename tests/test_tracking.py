@@ -90,3 +90,38 @@ def test_track_is_dropped_when_presence_falls(astronaut):
     tracker.observe([fake_mesh], [0.1])
     assert not tracker.tracking
     assert tracker.update(astronaut).detection_ran
+
+
+def _small_face_frame(astronaut, face_px=50):
+    """A 640x480 frame with the astronaut's head scaled so her face is about ``face_px`` wide
+    (it is ~94 px in the 512 photo), placed off-centre."""
+    import cv2
+
+    head = astronaut[0:256, 100:356]
+    scale = face_px / 94.0
+    small = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 180, np.uint8)
+    frame[200:200 + small.shape[0], 400:400 + small.shape[1]] = small
+    return frame
+
+
+def test_small_faces_are_found_by_the_periodic_tiled_search(astronaut):
+    frame = _small_face_frame(astronaut)
+    plain = Tracker(TrackerOptions(small_face_tiles=()))
+    assert all(not plain.update(frame).rois for _ in range(6))
+    tracker = Tracker(TrackerOptions(small_face_interval=5))
+    found = [bool(tracker.update(frame).rois) for _ in range(1)]
+    assert found == [True]  # the first search of a new run includes the tiles
+
+
+def test_a_small_face_is_tracked_through_the_pipeline(astronaut):
+    from realtime.capture import Frame
+    from realtime.pipeline import Pipeline, PipelineOptions
+
+    frame = _small_face_frame(astronaut, face_px=45)
+    with Pipeline(PipelineOptions(fusion=False)) as pipeline:
+        results = [pipeline.process(Frame(frame, i, i / 30.0)) for i in range(6)]
+    assert all(result.faces for result in results)
+    assert sum(result.detection_ran for result in results) == 1  # found once, then tracked
+    nose = results[-1].faces[0].vertices[1]
+    assert 400 < nose[0] < 400 + 256 * 45 / 94 and 200 < nose[1] < 200 + 256 * 45 / 94
