@@ -227,6 +227,9 @@ def cmd_doctor(args) -> int:
     print(f"chosen: {choice.primary} ({choice.reason})")
     print(f"GPU: {gpu_name() or 'none found (nvidia-smi)'}; TensorRT: {tensorrt_version() or 'not installed'}")
     print(f"GL renderer: {gl_renderer()}")
+    from realtime.capture import format_cameras, list_cameras
+
+    print("cameras: " + format_cameras(list_cameras()).replace("\n", "; "))
     directory = models_dir()
     manifest = load_manifest(directory)
     ok = True

@@ -255,23 +255,50 @@ def open_session(name: str, requested_providers: list[str] | None = None,
     options.add_session_config_entry("session.intra_op.allow_spinning",
                                      "1" if settings.get("allow_spinning", False) else "0")
     options.log_severity_level = 3
+    log.info("%s: execution providers %s (%s)", name, ", ".join(choice.providers), choice.reason)
     last_error = None
     for start in range(len(choice.providers)):
         providers = choice.providers[start:]
         try:
-            with _EngineBuildNotice(name, providers):
-                session = ort.InferenceSession(
-                    data, sess_options=options,
-                    providers=[(p, provider_options(p)) for p in providers],
-                )
+            session = _create_session(ort, name, data, options, providers)
         except Exception as error:  # a provider that cannot start: fall back to the next
+            if providers[0] == "TensorrtExecutionProvider" and clear_engine_cache():
+                # A corrupt engine, or one a driver update made stale, fails to load: build a
+                # fresh one before giving up on TensorRT.
+                log.warning("%s: TensorRT could not use its engine cache (%s); rebuilding it", name, error)
+                try:
+                    session = _create_session(ort, name, data, options, providers)
+                except Exception as retry_error:
+                    error = retry_error
+                else:
+                    return _session(name, session, providers)
             last_error = error
             log.warning("%s: %s failed to start (%s); falling back", name, providers[0], error)
             continue
-        used = session.get_providers()[0]
-        if used != providers[0]:
-            log.warning("%s: %s unavailable at run time; using %s", name, providers[0], used)
-        return Session(name, session, used,
-                       tuple(i.name for i in session.get_inputs()),
-                       tuple(o.name for o in session.get_outputs()))
+        return _session(name, session, providers)
     raise ModelError(f"{name}: no execution provider could load the model ({last_error})")
+
+
+def _create_session(ort, name: str, data: bytes, options, providers: tuple[str, ...]):
+    with _EngineBuildNotice(name, providers):
+        return ort.InferenceSession(data, sess_options=options,
+                                    providers=[(p, provider_options(p)) for p in providers])
+
+
+def clear_engine_cache() -> bool:
+    """Delete this GPU's cached TensorRT engines; True if there were any."""
+    removed = False
+    for item in trt_cache_dir().iterdir():
+        if item.is_file():
+            item.unlink()
+            removed = True
+    return removed
+
+
+def _session(name: str, session, providers: tuple[str, ...]) -> Session:
+    used = session.get_providers()[0]
+    if used != providers[0]:
+        log.warning("%s: %s unavailable at run time; using %s", name, providers[0], used)
+    return Session(name, session, used,
+                   tuple(i.name for i in session.get_inputs()),
+                   tuple(o.name for o in session.get_outputs()))

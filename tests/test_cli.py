@@ -88,7 +88,8 @@ def test_doctor_reports_models_ok():
     assert result.returncode == 0, result.stderr
     assert "model face_landmark: ok" in result.stdout
     assert "CPUExecutionProvider" in result.stdout
-
+    for part in ("GPU:", "GL renderer:", "cameras:"):
+        assert part in result.stdout
 
 def test_runs_from_any_directory(tmp_path):
     result = run_cli("doctor", cwd=tmp_path)

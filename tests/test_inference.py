@@ -106,3 +106,31 @@ def test_failing_provider_falls_back_with_a_warning(monkeypatch, caplog):
     assert session.provider == CPU
     assert calls[0][0] == CUDA and calls[1] == [CPU]
     assert "CUDAExecutionProvider failed to start" in caplog.text
+
+
+def test_corrupt_tensorrt_engine_cache_is_rebuilt(monkeypatch, tmp_path, caplog):
+    import onnxruntime as ort
+
+    from realtime import inference
+
+    monkeypatch.setenv("SELFIE3D_TRT_CACHE", str(tmp_path))
+    monkeypatch.setattr(inference, "gpu_name", lambda: "Test GPU")
+    monkeypatch.setattr(inference, "available_providers", lambda: (TRT, CPU))
+    cache = inference.trt_cache_dir()
+    (cache / "face_landmark_fp16.engine").write_bytes(b"garbage")
+    real = ort.InferenceSession
+    attempts = []
+
+    def engine_loader(data, sess_options=None, providers=None):
+        names = [p for p, _ in providers]
+        attempts.append((names[0], sorted(p.name for p in cache.iterdir())))
+        if names[0] == TRT and any(cache.iterdir()):
+            raise RuntimeError("TensorRT EP failed to deserialize engine")
+        return real(data, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "InferenceSession", engine_loader)
+    with caplog.at_level("WARNING"):
+        open_session("face_landmark")
+    assert attempts[0] == (TRT, ["face_landmark_fp16.engine"])
+    assert attempts[1] == (TRT, [])  # retried with the cache emptied, still on TensorRT
+    assert "rebuilding it" in caplog.text
