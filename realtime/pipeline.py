@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from realtime.capture import Frame
+from realtime.fusion import Fusion, FusionOptions, FusionResult
 from realtime.reconstruction import FaceMesh, ReconstructionOptions, Reconstructor
 from realtime.tracking import Tracker, TrackerOptions
 
@@ -30,7 +31,7 @@ class PipelineResult:
     frame: Frame
     faces: list[FaceMesh] = field(default_factory=list)  # largest first; empty: no face
     detection_ran: bool = False
-    fusion: object | None = None  # realtime.fusion.FusionResult of faces[0] when fusion is on
+    fusion: FusionResult | None = None  # the fused metric mesh of faces[0] when fusion is on
     timings_ms: dict[str, float] = field(default_factory=dict)
     provider: str = ""
 
@@ -44,17 +45,8 @@ class Pipeline:
         self.options = options
         self.tracker = Tracker(options.tracking)
         self.reconstructor = Reconstructor(options.reconstruction)
-        self.fusion = None
+        self.fusion = Fusion(FusionOptions()) if options.fusion else None
         self._intrinsics = None
-        if options.fusion:
-            self._init_fusion()
-
-    def _init_fusion(self) -> None:
-        try:
-            from realtime.fusion import Fusion, FusionOptions
-        except ImportError:  # fusion not available in this build
-            return
-        self.fusion = Fusion(FusionOptions())
 
     @property
     def provider(self) -> str:
