@@ -71,7 +71,7 @@ def run_demo(options: DemoOptions) -> dict:
             render_tryon_video(results(), pipeline.intrinsics_for, temp_video, temp_preview,
                                glasses=options.glasses, fps=capture.fps)
         provider = pipeline.provider
-        intrinsics = pipeline._intrinsics
+        intrinsics = pipeline.intrinsics
     frames = counts["frames"]
     report = {
         "source": options.capture.description,

@@ -52,6 +52,11 @@ class Pipeline:
     def provider(self) -> str:
         return self.reconstructor.provider
 
+    @property
+    def intrinsics(self):
+        """The camera intrinsics of the last frame size seen (None before the first frame)."""
+        return self._intrinsics
+
     def intrinsics_for(self, width: int, height: int):
         """Camera intrinsics for frames of this size: the selected profile or the default
         field of view."""
