@@ -460,17 +460,20 @@ def render_tryon_video(
     ctx = ctx or create_headless_context()
     model = load_glasses_choice(glasses)
     recorder = VideoRecorder(str(video_path), size, fps)
-    written, preview_done = 0, False
+    written, preview_done, render_ms = 0, False, 0.0
     with Renderer(ctx, RenderOptions(*size), face_triangles()) as renderer:
         for result in results:
             fused = LiveSession._fused(result)
             h, w = result.frame.image.shape[:2]
-            hud = HudInfo(fps=fps, timings_ms=dict(result.timings_ms or {}), provider=getattr(result, "provider", ""),
+            # The rate this machine sustains: the pipeline's time plus the last composite's.
+            work_ms = float((result.timings_ms or {}).get("total", 0.0)) + render_ms
+            hud = HudInfo(fps=1000.0 / work_ms if work_ms > 0 else fps, timings_ms=dict(result.timings_ms or {}), provider=getattr(result, "provider", ""),
                           pd_mm=getattr(fused, "pd_mm", None) if fused is not None else None,
                           tracking="tracking" if fused is not None else "searching for a face",
                           glasses=f"{model.name} {model.label}", view="try-on, 3D inset")
             renderer.orbit_yaw_rad = math.radians(40.0) + 0.6 * math.sin(written / fps * 0.5)
-            image = renderer.render(result.frame.image, fused, intrinsics_for(w, h), ViewMode.TRYON, model, hud, View3D.INSET).image
+            rendered = renderer.render(result.frame.image, fused, intrinsics_for(w, h), ViewMode.TRYON, model, hud, View3D.INSET)
+            image, render_ms = rendered.image, rendered.render_ms
             recorder.write(image)
             target = preview_index if preview_index is not None else 150
             if preview_path is not None and not preview_done and (written >= target and fused is not None):
