@@ -461,13 +461,19 @@ def render_tryon_video(
     model = load_glasses_choice(glasses)
     recorder = VideoRecorder(str(video_path), size, fps)
     written, preview_done, render_ms = 0, False, 0.0
+    # The HUD shows the median of the last second's timings, as a person reads it: steady
+    # numbers, not one frame's spike (a periodic iris or re-canonicalisation frame).
+    recent: deque = deque(maxlen=int(round(fps)) or 30)
     with Renderer(ctx, RenderOptions(*size), face_triangles()) as renderer:
         for result in results:
             fused = LiveSession._fused(result)
             h, w = result.frame.image.shape[:2]
-            # The rate this machine sustains: the pipeline's time plus the last composite's.
-            work_ms = float((result.timings_ms or {}).get("total", 0.0)) + render_ms
-            hud = HudInfo(fps=1000.0 / work_ms if work_ms > 0 else fps, timings_ms=dict(result.timings_ms or {}), provider=getattr(result, "provider", ""),
+            recent.append({**(result.timings_ms or {}), "render": render_ms})
+            timings = {key: float(np.median([t.get(key, 0.0) for t in recent])) for key in recent[-1]}
+            # The rate this machine sustains: the pipeline's time plus the composite's.
+            work_ms = timings.get("total", 0.0) + timings["render"]
+            timings.pop("render")
+            hud = HudInfo(fps=1000.0 / work_ms if work_ms > 0 else fps, timings_ms=timings, provider=getattr(result, "provider", ""),
                           pd_mm=getattr(fused, "pd_mm", None) if fused is not None else None,
                           tracking="tracking" if fused is not None else "searching for a face",
                           glasses=f"{model.name} {model.label}", view="try-on, 3D inset")

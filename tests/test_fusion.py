@@ -331,3 +331,13 @@ def test_lens_distortion_is_removed(face):
             result = fusion.update(vertices, iris, distorted_camera, i / _FPS)
     assert rotation_angle_deg(result.rotation, truth) < _POSE_MEDIAN_MAX_DEG
     assert_allclose(result.translation_mm, [40.0, 20.0, 450.0], rtol=_SCALE_REL_TOL, atol=3.0)
+
+
+def test_fast_median_matches_numpy():
+    from realtime.fusion import fast_median
+
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 3, 10, 11, 468):
+        values = rng.normal(size=n)
+        assert fast_median(values) == pytest.approx(float(np.median(values)), abs=1e-12)
+    assert fast_median(np.array([])) == 0.0
