@@ -56,7 +56,7 @@ def _check_decoded(image):
     assert image.flags["C_CONTIGUOUS"]
 
 
-def _decode_cleanly(data: bytes):
+def assert_decodes_cleanly(data: bytes):
     """Decode ``data``; only ``InputError`` may escape (anything else fails the test)."""
     try:
         image = decode_image(data, "fuzz")
@@ -70,13 +70,13 @@ def _decode_cleanly(data: bytes):
 @_FUZZ
 @given(st.binary(max_size=4096))
 def test_random_bytes(data):
-    _decode_cleanly(data)
+    assert_decodes_cleanly(data)
 
 
 @_FUZZ
 @given(st.sampled_from(_MAGICS), st.binary(max_size=2048))
 def test_random_bodies_behind_real_magic_numbers(magic, body):
-    _decode_cleanly(magic + body)
+    assert_decodes_cleanly(magic + body)
     image_header_size(magic + body)  # never raises on garbage
 
 
@@ -84,7 +84,7 @@ def test_random_bodies_behind_real_magic_numbers(magic, body):
 @given(st.sampled_from(sorted(_SAMPLES)), st.floats(0.0, 1.0))
 def test_truncated_real_files(kind, fraction):
     data = _SAMPLES[kind]
-    _decode_cleanly(data[: int(len(data) * fraction)])
+    assert_decodes_cleanly(data[: int(len(data) * fraction)])
 
 
 @_FUZZ
@@ -93,7 +93,7 @@ def test_real_files_with_corrupted_bytes(kind, edits):
     data = bytearray(_SAMPLES[kind])
     for where, value in edits:
         data[min(int(where * len(data)), len(data) - 1)] = value
-    _decode_cleanly(bytes(data))
+    assert_decodes_cleanly(bytes(data))
 
 
 @_FUZZ
@@ -104,7 +104,7 @@ def test_png_with_forged_size_and_header(width, height, rest):
     data[16:20] = width.to_bytes(4, "big")
     data[20:24] = height.to_bytes(4, "big")
     data[24:29] = rest
-    _decode_cleanly(bytes(data))
+    assert_decodes_cleanly(bytes(data))
 
 
 _EXIF_ENTRY = st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
@@ -121,7 +121,7 @@ def test_jpeg_with_forged_exif(endian, ifd_offset, entries, lie_about_count):
     tiff = endian + b"\x00\x2a" + ifd_offset.to_bytes(4, order) + count + body
     app1 = b"\xff\xe1" + min(len(tiff) + 8, 0xFFFF).to_bytes(2, "big") + b"Exif\x00\x00" + tiff
     jpeg = _SAMPLES[".jpg"]
-    image = _decode_cleanly(jpeg[:2] + app1 + jpeg[2:])
+    image = assert_decodes_cleanly(jpeg[:2] + app1 + jpeg[2:])
     assert image is not None and sorted(image.shape[:2]) == [96, 96]
 
 
