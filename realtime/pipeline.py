@@ -73,7 +73,7 @@ class Pipeline:
         start = time.perf_counter()
         tracking = self.tracker.update(frame.image)
         t_track = time.perf_counter()
-        result = self.reconstructor.run(frame.image, tracking.rois)
+        result = self.reconstructor.run(frame.image, tracking.rois, new_track=tracking.detection_ran)
         t_recon = time.perf_counter()
         self.tracker.observe([face.vertices for face in result.faces], [face.presence for face in result.faces])
         faces = [face for face in result.faces if face.presence >= self.options.tracking.min_presence]

@@ -40,6 +40,10 @@ class ReconstructionOptions:
     # metric scale, which is fused over seconds, so sampling it at 3 Hz loses nothing and
     # saves two network calls on the other frames. 1: every frame (photos, tests).
     iris_interval: int = 10
+    # ...except for the first frames of a new track, where every frame runs it: the fused
+    # scale needs its first dozen readings to settle, and one second of full-rate irises gets
+    # them ten times sooner than sampling from the start would.
+    iris_warmup_frames: int = 30
     threads: int | None = None  # ONNX Runtime intra-op threads; None: the model build's measured best
 
 
@@ -117,14 +121,20 @@ class Reconstructor:
         self._mesh_range = _input_range(self.mesh_session, (0.0, 1.0))
         self._iris_range = _input_range(self.iris_session, (0.0, 1.0)) if self.iris_session else None
         self._frames_since_iris = options.iris_interval  # the first frame runs it
+        self._track_frames = 0
 
     @property
     def provider(self) -> str:
         return self.mesh_session.provider
 
-    def run(self, image_bgr: np.ndarray, rois: list[Roi]) -> ReconstructionResult:
+    def run(self, image_bgr: np.ndarray, rois: list[Roi], new_track: bool = False) -> ReconstructionResult:
+        """Meshes for ``rois`` in ``image_bgr``. ``new_track``: the ROIs come from a fresh
+        detection, so the iris warm-up starts again."""
         faces, timings = [], {"crop": 0.0, "mesh": 0.0, "iris": 0.0}
-        run_iris = self.iris_session is not None and self._frames_since_iris >= self.options.iris_interval - 1
+        self._track_frames = 0 if new_track else self._track_frames + 1
+        warming_up = self._track_frames < self.options.iris_warmup_frames
+        run_iris = self.iris_session is not None and (
+            warming_up or self._frames_since_iris >= self.options.iris_interval - 1)
         self._frames_since_iris = 0 if run_iris else self._frames_since_iris + 1
         for roi in rois:
             t0 = time.perf_counter()

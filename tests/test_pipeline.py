@@ -71,11 +71,14 @@ def test_irises_sit_inside_the_eyes(demo_run):
         assert 0.25 < diameter / eye_width < 0.7  # an iris is ~40% of the eye's width
 
 
-def test_iris_runs_on_every_nth_frame(demo_run):
+def test_iris_runs_every_frame_while_warming_up_then_every_nth(demo_run):
     ours, _, _, _ = demo_run
     with_iris = [i for i, face in enumerate(ours) if face is not None and face.iris is not None]
-    interval = PipelineOptions().reconstruction.iris_interval
-    assert with_iris[:3] == [0, interval, 2 * interval]
+    options = PipelineOptions().reconstruction
+    warmup, interval = options.iris_warmup_frames, options.iris_interval
+    assert with_iris[:warmup] == list(range(warmup))
+    later = with_iris[warmup:warmup + 3]
+    assert np.diff(later).tolist() == [interval, interval]
 
 
 def test_timings_cover_each_stage(demo_run):

@@ -99,9 +99,16 @@ def test_eye_crops_sit_on_the_eyes(reconstructor, astronaut, astronaut_roi):
 
 
 def test_iris_interval_skips_frames(astronaut, astronaut_roi):
-    with Reconstructor(ReconstructionOptions(iris_interval=3)) as reconstructor:
+    with Reconstructor(ReconstructionOptions(iris_interval=3, iris_warmup_frames=0)) as reconstructor:
         pattern = [reconstructor.run(astronaut, [astronaut_roi]).faces[0].iris is not None for _ in range(7)]
     assert pattern == [True, False, False, True, False, False, True]
+
+
+def test_iris_warm_up_restarts_on_a_new_track(astronaut, astronaut_roi):
+    with Reconstructor(ReconstructionOptions(iris_interval=10, iris_warmup_frames=2)) as reconstructor:
+        run = lambda new: reconstructor.run(astronaut, [astronaut_roi], new_track=new).faces[0].iris is not None
+        pattern = [run(True), run(False), run(False), run(False), run(True), run(False)]
+    assert pattern == [True, True, False, False, True, True]
 
 
 def test_iris_off(astronaut, astronaut_roi):
