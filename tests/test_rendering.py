@@ -218,3 +218,13 @@ def test_hud_panels():
 def test_render_benchmark_reports_fps(gl_ctx, face_mm):
     result = render_benchmark(320, 240, frames=4, ctx=gl_ctx, vertices_mm=face_mm)
     assert result.fps > 0 and result.frames == 4 and result.p95_ms >= 0
+
+
+def test_shader_includes_are_expanded():
+    from realtime.render.programs import shader_source
+
+    for name in ("glasses", "lens"):
+        source = shader_source(name)
+        assert "#include" not in source
+        assert source.count("gl_Position = m_proj * eye;") == 1
+        assert source.startswith("#version 330 core")

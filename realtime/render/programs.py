@@ -2,11 +2,14 @@
 
 Each program is one ``<name>.glsl`` file holding both stages behind ``#if defined
 VERTEX_SHADER`` / ``#elif defined FRAGMENT_SHADER`` (the moderngl-window single-file layout);
-the loader compiles it twice with the matching ``#define`` inserted after ``#version``.
+the loader compiles it twice with the matching ``#define`` inserted after ``#version``. A line
+``#include "part.glsl"`` is replaced by that file's text, so programs share stages instead of
+copying them.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import moderngl
@@ -19,13 +22,16 @@ from realtime.resources import shaders_dir
 GL_VERSION = 330
 
 
+_INCLUDE = re.compile(r'^#include "([\w.-]+)\.glsl"\s*$', re.MULTILINE)
+
+
 @lru_cache(maxsize=None)
 def shader_source(name: str) -> str:
-    """Text of ``shaders/<name>.glsl``."""
+    """Text of ``shaders/<name>.glsl`` with its ``#include "part.glsl"`` lines expanded."""
     path = shaders_dir() / f"{name}.glsl"
     if not path.is_file():
         raise Selfie3DError(f"shader {name!r} not found at {path}: the package data is incomplete, reinstall selfie3d")
-    return path.read_text()
+    return _INCLUDE.sub(lambda match: shader_source(match.group(1)), path.read_text())
 
 
 def _with_define(source: str, define: str) -> str:
