@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import pytest
+from motion_metrics import lag_frames
 from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
@@ -61,15 +62,6 @@ def _yaw_deg(rotation: np.ndarray) -> float:
     return math.degrees(math.atan2(frontal[0, 2], frontal[2, 2]))
 
 
-def _lag_frames(truth: np.ndarray, estimate: np.ndarray, max_lag: int = 6) -> float:
-    """Delay of ``estimate`` behind ``truth`` in frames, by cross-correlation with parabolic
-    sub-frame interpolation."""
-    a, b = truth - truth.mean(), estimate - estimate.mean()
-    lags = np.arange(-max_lag, max_lag + 1)
-    corr = np.array([np.dot(a[max_lag:-max_lag], np.roll(b, -k)[max_lag:-max_lag]) for k in lags])
-    k = int(np.argmax(corr))
-    y0, y1, y2 = corr[k - 1], corr[k], corr[k + 1]
-    return float(lags[k] + 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2))
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +152,7 @@ def test_jitter_on_still_demo_face(still_meshes):
 
 def test_pose_lag_on_sinusoidal_yaw(face):
     rng = np.random.default_rng(3)
-    truth, fused, raw = [], [], []
+    truth, fused = [], []
     with Fusion() as fusion:
         for i in range(240):
             t = i / _FPS
@@ -170,8 +162,8 @@ def test_pose_lag_on_sinusoidal_yaw(face):
             truth.append((yaw, translation[0]))
             fused.append((_yaw_deg(result.rotation), result.translation_mm[0]))
     truth, fused = np.asarray(truth)[30:], np.asarray(fused)[30:]
-    assert _lag_frames(truth[:, 0], fused[:, 0]) <= _LAG_MAX_FRAMES
-    assert _lag_frames(truth[:, 1], fused[:, 1]) <= _LAG_MAX_FRAMES
+    assert lag_frames(truth[:, 0], fused[:, 0]) <= _LAG_MAX_FRAMES
+    assert lag_frames(truth[:, 1], fused[:, 1]) <= _LAG_MAX_FRAMES
 
 
 def _amplitude(signal: np.ndarray, times: np.ndarray, hz: float) -> float:

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import pytest
+from motion_metrics import lag_frames
 from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
@@ -64,14 +65,6 @@ def _turn_pose(i: int) -> tuple[float, float]:
     return 30.0 * math.sin(2 * math.pi * 0.25 * t), 10.0 * math.sin(2 * math.pi * 0.17 * t)
 
 
-def _lag_frames(truth: np.ndarray, estimate: np.ndarray, max_lag: int = 6) -> float:
-    """Delay of ``estimate`` behind ``truth`` in frames (cross-correlation, parabolic peak)."""
-    a, b = truth - truth.mean(), estimate - estimate.mean()
-    lags = np.arange(-max_lag, max_lag + 1)
-    corr = np.array([np.dot(a[max_lag:-max_lag], np.roll(b, -k)[max_lag:-max_lag]) for k in lags])
-    k = int(np.argmax(corr))
-    y0, y1, y2 = corr[k - 1], corr[k], corr[k + 1]
-    return float(lags[k] + 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2))
 
 
 def _relative_errors_deg(estimates: list[np.ndarray], truths: list[np.ndarray]) -> np.ndarray:
@@ -166,7 +159,7 @@ def test_identity_settles_on_turning_head(turning_then_sweep):
 def test_pose_lag_on_turning_head(turning_then_sweep):
     truth = np.array([yaw_deg(rotation) for rotation, _ in turning_then_sweep["turn"]])
     fused = np.array([yaw_deg(r.fusion.rotation) for r in turning_then_sweep["turn_results"]])
-    assert _lag_frames(truth[30:], fused[30:]) <= _LAG_MAX_FRAMES
+    assert lag_frames(truth[30:], fused[30:]) <= _LAG_MAX_FRAMES
 
 
 def _pose_errors(turning_then_sweep, head):
