@@ -18,10 +18,8 @@ import numpy as np
 
 from realtime.capture import Capture, CaptureOptions
 from realtime.pipeline import Pipeline, PipelineOptions
+from realtime.topology import median_distance_iod
 
-# Outer eye corners: their distance is the inter-ocular distance (IOD) that normalises
-# landmark errors, as in the 300-W benchmark.
-IOD_LANDMARKS = (33, 263)
 
 
 @dataclass(frozen=True)
@@ -41,16 +39,6 @@ def percentiles(values_ms: list[float]) -> dict[str, float]:
         return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan")}
     p50, p95, p99 = np.percentile(values, [50, 95, 99])
     return {"p50_ms": round(float(p50), 3), "p95_ms": round(float(p95), 3), "p99_ms": round(float(p99), 3)}
-
-
-def inter_ocular_distance(vertices: np.ndarray) -> float:
-    """Distance between the outer eye corners of ``(468, 3)`` vertices, in their units (2D)."""
-    return float(np.linalg.norm(vertices[IOD_LANDMARKS[0], :2] - vertices[IOD_LANDMARKS[1], :2]))
-
-
-def vertex_error_iod(ours: np.ndarray, reference: np.ndarray) -> float:
-    """Median 2D vertex distance between two ``(468, 3)`` meshes over the reference IOD."""
-    return float(np.median(np.linalg.norm(ours[:, :2] - reference[:, :2], axis=1)) / inter_ocular_distance(reference))
 
 
 def load_frames(options: CaptureOptions, limit: int) -> list:
@@ -126,7 +114,7 @@ def run_bench(options: BenchOptions) -> dict:
             # The ONNX path alone (track + reconstruct), without fusion: issue 2's comparison.
             stage_ms.setdefault("track+reconstruct", []).append(result.timings_ms["total"] - result.timings_ms.get("fuse", 0.0))
             if result.faces and reference is not None:
-                errors_iod.append(vertex_error_iod(result.faces[0].vertices, reference))
+                errors_iod.append(median_distance_iod(result.faces[0].vertices, reference))
         provider = pipeline.provider
     if baseline is not None:
         baseline.close()

@@ -22,9 +22,8 @@ from realtime.reconstruction import FaceMesh, ReconstructionOptions, Reconstruct
 from realtime.roi import Roi, roi_from_detection, roi_from_landmarks
 from realtime.scale import IRIS_DIAMETER_MM, MEAN_PD_MM, iris_diameter_px
 from realtime.symmetry import mirror_vertices
+from realtime.topology import inter_ocular_distance, median_distance_iod
 
-# Inter-ocular distance landmarks (outer eye corners) to express vertex shifts in IODs.
-IOD_LANDMARKS = (33, 263)
 # Face width: the widest points of the face oval (left and right cheek contour, near the tragus).
 FACE_WIDTH_LANDMARKS = (234, 454)
 # Pupil distance over outer-canthus distance in adults (~63 mm over ~90 mm): estimates the PD
@@ -99,15 +98,6 @@ class PhotoResult:
     image_size: tuple[int, int] = (0, 0)  # width, height, pixels
 
 
-def iod(vertices_px: np.ndarray) -> float:
-    return float(np.linalg.norm(vertices_px[IOD_LANDMARKS[0], :2] - vertices_px[IOD_LANDMARKS[1], :2]))
-
-
-def median_shift_iod(a: np.ndarray, b: np.ndarray) -> float:
-    """Median 2D distance between two ``(468, 3)`` meshes, in inter-ocular distances of ``a``."""
-    return float(np.median(np.linalg.norm(a[:, :2] - b[:, :2], axis=1)) / max(iod(a), 1e-6))
-
-
 def mirror_roi(roi: Roi, image_width: int) -> Roi:
     """The same ROI in the horizontally flipped image."""
     return Roi(image_width - roi.center_x, roi.center_y, roi.width, roi.height, -roi.rotation)
@@ -123,12 +113,12 @@ def metric_scale(vertices_px: np.ndarray, iris_px: np.ndarray | None) -> tuple[f
         diameter = float(np.mean(iris_diameter_px(iris_px)))
         if diameter > 1.0:
             return IRIS_DIAMETER_MM / diameter, "iris"
-    return MEAN_PD_MM / max(iod(vertices_px) * PD_PER_OUTER_CANTHAL, 1e-6), "mean_pd"
+    return MEAN_PD_MM / max(inter_ocular_distance(vertices_px) * PD_PER_OUTER_CANTHAL, 1e-6), "mean_pd"
 
 
 def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
     """Two ``(468, 3)`` meshes on the same face: their nose tips are within half an IOD."""
-    return float(np.linalg.norm(a[1, :2] - b[1, :2])) < 0.5 * max(iod(a), iod(b))
+    return float(np.linalg.norm(a[1, :2] - b[1, :2])) < 0.5 * max(inter_ocular_distance(a), inter_ocular_distance(b))
 
 
 class PhotoReconstructor:
@@ -167,7 +157,7 @@ class PhotoReconstructor:
         if self.options.refine:
             second = self._mesh(image_bgr, roi_from_landmarks(first.vertices))
             if second.presence >= self.options.min_presence:
-                steps["refine_shift_iod"] = median_shift_iod(first.vertices, second.vertices)
+                steps["refine_shift_iod"] = median_distance_iod(second.vertices, first.vertices)
                 best = second
         vertices = best.vertices
         if self.options.flip:
@@ -176,11 +166,11 @@ class PhotoReconstructor:
             flipped = self._mesh(flipped_image, mirror_roi(best.roi, width))
             if flipped.presence >= self.options.min_presence:
                 mirrored = mirror_vertices(flipped.vertices, width)
-                gap = median_shift_iod(best.vertices, mirrored)
+                gap = median_distance_iod(mirrored, best.vertices)
                 steps["flip_gap_iod"] = gap
                 if gap <= self.options.flip_agreement_iod:
                     vertices = ((best.vertices + mirrored) / 2).astype(np.float32)
-                    steps["flip_shift_iod"] = median_shift_iod(best.vertices, vertices)
+                    steps["flip_shift_iod"] = median_distance_iod(vertices, best.vertices)
                 steps["flip_averaged"] = float(gap <= self.options.flip_agreement_iod)
         return FaceMesh(vertices, best.presence, best.roi, best.iris), steps
 
@@ -193,7 +183,7 @@ class PhotoReconstructor:
         if face.iris is not None:
             pd_px = float(np.linalg.norm(face.iris[0, 0, :2] - face.iris[1, 0, :2]))
         else:
-            pd_px = iod(vertices) * PD_PER_OUTER_CANTHAL
+            pd_px = inter_ocular_distance(vertices) * PD_PER_OUTER_CANTHAL
         width_px = float(np.linalg.norm(vertices[FACE_WIDTH_LANDMARKS[0]] - vertices[FACE_WIDTH_LANDMARKS[1]]))
         landmarks68 = vertices[np.asarray(IBUG68_FROM_MESH), :2].astype(np.float32)
         return PhotoFace(np.asarray(box_px, np.float32), float(score), vertices, face.presence, face.iris,

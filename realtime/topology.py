@@ -207,3 +207,17 @@ def check_surface(triangles: np.ndarray, n_vertices: int | None = None) -> Surfa
 def same_loop(loop_a, loop_b) -> bool:
     """Whether two vertex loops are the same cycle (either direction, any start)."""
     return len(loop_a) == len(loop_b) and _loop_edges(loop_a) == _loop_edges(loop_b)
+
+
+def inter_ocular_distance(vertices: np.ndarray) -> float:
+    """Distance in the image plane between the outer eye corners (33, 263) of ``(468, 2 or 3)``
+    vertices, in their units: the inter-ocular distance (IOD) that normalises landmark errors,
+    as in the 300-W benchmark."""
+    return float(np.linalg.norm(vertices[RIGHT_EYE_OUTER, :2] - vertices[LEFT_EYE_OUTER, :2]))
+
+
+def median_distance_iod(vertices: np.ndarray, reference: np.ndarray) -> float:
+    """Median 2D distance between the vertices of two ``(468, 2 or 3)`` meshes, in inter-ocular
+    distances of ``reference``."""
+    distances = np.linalg.norm(vertices[:, :2] - reference[:, :2], axis=1)
+    return float(np.median(distances) / max(inter_ocular_distance(reference), 1e-6))

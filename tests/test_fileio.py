@@ -149,7 +149,7 @@ def test_disk_full_keeps_the_old_file(tmp_path):
 def test_writer_that_writes_nothing_is_an_error(tmp_path):
     path = tmp_path / "preview.png"
     with pytest.raises(OutputError, match="produced nothing"):
-        with atomic_output(path) as temp:
+        with atomic_output(path):
             pass  # the writer failed quietly (cv2.imwrite returns False) and left the file empty
     assert not path.exists() and not _leftovers(tmp_path)
 

@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.photo import PhotoOptions, PhotoReconstructor, median_shift_iod, mirror_roi
+from realtime.photo import PhotoOptions, PhotoReconstructor, mirror_roi
+from realtime.topology import median_distance_iod
 from realtime.roi import Roi
 
 # The astronaut is an adult woman: her PD is in the adult range (54-74 mm) and her face width
@@ -49,7 +50,7 @@ def test_mirrored_photo_gives_the_mirrored_face(reconstructor, astronaut):
 
     direct = reconstructor.run(astronaut).faces[0].vertices_px
     mirrored = reconstructor.run(np.ascontiguousarray(astronaut[:, ::-1])).faces[0].vertices_px
-    assert median_shift_iod(direct, mirror_vertices(mirrored, 512)) < MIRROR_TOLERANCE_IOD
+    assert median_distance_iod(mirror_vertices(mirrored, 512), direct) < MIRROR_TOLERANCE_IOD
 
 
 def test_mirror_roi_round_trip():

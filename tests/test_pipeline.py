@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from realtime.bench import MediaPipeBaseline, inter_ocular_distance, vertex_error_iod
+from realtime.bench import MediaPipeBaseline
+from realtime.topology import inter_ocular_distance, median_distance_iod
 from realtime.capture import Capture, CaptureOptions
 from realtime.pipeline import Pipeline, PipelineOptions
 
@@ -44,7 +45,7 @@ def test_detection_runs_only_to_acquire(demo_run):
 
 def test_vertices_agree_with_mediapipe(demo_run):
     ours, theirs, _, _ = demo_run
-    errors = [vertex_error_iod(a.vertices, b) for a, b in zip(ours, theirs) if a is not None and b is not None]
+    errors = [median_distance_iod(a.vertices, b) for a, b in zip(ours, theirs) if a is not None and b is not None]
     assert len(errors) >= 0.95 * len(ours)
     assert np.median(errors) <= MAX_MEDIAN_ERROR_IOD
 

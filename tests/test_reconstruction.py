@@ -11,6 +11,7 @@ from realtime.detection import FaceDetector
 from realtime.reconstruction import (MESH_INPUT_SIZE, ReconstructionOptions, Reconstructor, eye_rois,
                                      mesh_to_image, to_input_tensor)
 from realtime.roi import Roi, crop_transform, roi_from_detection, roi_from_landmarks
+from realtime.topology import inter_ocular_distance
 
 # Vertices found in a rotated copy of a photo, rotated back, land within this fraction of the
 # inter-ocular distance of the upright photo's: the crop follows the eye line, so the network
@@ -29,10 +30,6 @@ def reconstructor():
 def astronaut_roi(astronaut):
     detection = FaceDetector().detect(astronaut).detections[0]
     return roi_from_detection(detection.box_px, detection.keypoints_px)
-
-
-def iod(vertices):
-    return float(np.linalg.norm(vertices[33, :2] - vertices[263, :2]))
 
 
 def test_input_tensor_layout_and_range():
@@ -82,7 +79,7 @@ def test_rotated_photo_gives_the_rotated_mesh(reconstructor, astronaut, astronau
     # eye line to the right: MediaPipe's rotation for that is negative.
     assert roi.rotation == pytest.approx(refined.rotation - math.radians(angle), abs=math.radians(3))
     [turned] = reconstructor.run(rotated_image, [roi]).faces
-    error = np.median(np.linalg.norm(turned.vertices[:, :2] - moved, axis=1)) / iod(upright.vertices)
+    error = np.median(np.linalg.norm(turned.vertices[:, :2] - moved, axis=1)) / inter_ocular_distance(upright.vertices)
     assert error < ROTATION_TOLERANCE_IOD
 
 

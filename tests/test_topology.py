@@ -153,3 +153,13 @@ def test_check_surface_detects_defects():
     assert not flipped.winding_consistent
     fin = topology.check_surface(np.array([[0, 1, 2], [0, 2, 3], [0, 2, 4]]))
     assert not fin.edge_manifold
+
+
+def test_vertex_distance_is_relative_to_the_reference_inter_ocular_distance():
+    from realtime.topology import inter_ocular_distance, median_distance_iod
+
+    reference = np.zeros((468, 3), np.float32)
+    reference[33, 0], reference[263, 0] = 0.0, 100.0
+    assert inter_ocular_distance(reference) == pytest.approx(100.0)
+    shifted = reference + [2.0, 0.0, 5.0]  # depth does not count: the error is in the image
+    assert median_distance_iod(shifted, reference) == pytest.approx(0.02)
