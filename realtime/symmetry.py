@@ -13,18 +13,22 @@ from functools import lru_cache
 
 import numpy as np
 
+from realtime.fusion import weighted_similarity
 from realtime.resources import data_dir
 from realtime.shapes import check_shape
 
 
 def rigid_fit(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares rotation and translation (Kabsch) taking ``source (n, 3)`` onto
-    ``target (n, 3)``: ``target ~ source @ rotation + translation``."""
-    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
-    u, _, vt = np.linalg.svd((source - source_mean).T @ (target - target_mean))
-    sign = np.sign(np.linalg.det(u @ vt))
-    rotation = u @ np.diag([1.0, 1.0, sign]) @ vt
-    return rotation, target_mean - source_mean @ rotation
+    """Least-squares rotation and translation taking ``source (n, 3)`` onto ``target (n, 3)``:
+    ``target ~ source @ rotation + translation``.
+
+    The rotation is fusion's weighted Umeyama fit with equal weights (its rotation does not
+    depend on the scale it also fits); a mirror image keeps its size, so the translation is
+    taken at scale 1.
+    """
+    _, rotation_columns, _ = weighted_similarity(source, target, np.ones(len(source)))
+    rotation = rotation_columns.T  # weighted_similarity rotates column vectors: R @ x
+    return rotation, target.mean(axis=0) - source.mean(axis=0) @ rotation
 
 
 def build_mirror_permutation(vertices: np.ndarray, edges: np.ndarray | None = None,
