@@ -8,6 +8,7 @@ then renamed over the target (``os.replace``), so a failed export never leaves a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import trimesh
 
 from realtime.errors import InputError, Selfie3DError
-from realtime.fileio import output_error, user_file_mode
+from realtime.fileio import atomic_output
 
 FORMATS = ("stl", "3mf", "obj", "glb")
 """Export formats; STL is binary."""
@@ -166,8 +167,9 @@ def write_solid(
 ) -> Path:
     """Write ``mesh`` (mm) atomically and validated; returns the final path.
 
-    Every file goes to a temporary name in the target folder, the main file is re-loaded and
-    checked (closed, same volume), then each is renamed into place (``os.replace``). An existing
+    Every file goes through ``realtime.fileio.atomic_output``: written to a temporary name in
+    the target folder; the main file is re-loaded and checked (closed, same volume) while all
+    are still temporary, then they are moved into place, the main file last. An existing
     target raises ``InputError`` unless ``overwrite``. OBJ also writes ``<stem>.mtl`` and the
     texture image beside it when ``textured`` carries one.
     """
@@ -178,31 +180,20 @@ def write_solid(
     if not path.parent.is_dir():
         raise InputError(f"folder {path.parent} does not exist")
     payload = _encode(mesh, textured, fmt, path.stem)
-    temps: list[tuple[Path, Path]] = []
-    try:
-        for suffix, data in payload.items():
-            final = path.parent / suffix[1:] if suffix.startswith("/") else path
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=path.parent)
-            temps.append((Path(tmp), final))  # before writing: a failed write is cleaned up too
-            os.chmod(tmp, user_file_mode())
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        main_tmp = next(tmp for tmp, final in temps if final == path)
+    finals = {suffix: path.parent / suffix[1:] if suffix.startswith("/") else path for suffix in payload}
+    with contextlib.ExitStack() as stack:
+        # Contexts close in reverse: entering the main file first moves it into place last, so
+        # an OBJ never appears before its material and texture.
+        temps: list[tuple[Path, Path]] = []
+        for suffix in sorted(payload, key=lambda key: finals[key] != path):
+            temp = stack.enter_context(atomic_output(finals[suffix], overwrite=overwrite))
+            temp.write_bytes(payload[suffix])
+            temps.append((temp, finals[suffix]))
         if fmt == "obj":
             # The loader resolves the material by name next to the OBJ: check a renamed copy set.
             _validate_obj(temps, path)
         else:
-            _validate_file(main_tmp, fmt, mesh)
-        for tmp, final in sorted(temps, key=lambda item: item[1] == path):
-            os.replace(tmp, final)
-        temps = []
-    except OSError as error:  # disk full, read-only folder, no permission: one line, nothing left
-        raise output_error(path, error) from None
-    finally:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
+            _validate_file(temps[0][0], fmt, mesh)
     return path
 
 
