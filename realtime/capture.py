@@ -20,6 +20,7 @@ probed past the damaged stretch; what was skipped is counted and reported in
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import queue
@@ -416,34 +417,24 @@ def _apply_exif_orientation(image: np.ndarray, head: bytes) -> np.ndarray:
 
 
 def _exif_orientation(head: bytes) -> int:
-    """The EXIF orientation (1..8) from the first bytes of a JPEG, 1 when absent."""
+    """The EXIF orientation (1..8) from the first bytes of a JPEG, 1 when absent or unreadable.
 
+    Pillow parses the markers; only the header is handed over, so nothing is decoded twice.
+    """
     if not head.startswith(b"\xff\xd8"):
         return 1
-    pos = 2
-    while pos + 4 <= len(head):
-        if head[pos] != 0xFF:
-            return 1
-        marker = head[pos + 1]
-        length = struct.unpack(">H", head[pos + 2 : pos + 4])[0]
-        if marker == 0xE1 and head[pos + 4 : pos + 10] == b"Exif\x00\x00":
-            tiff = head[pos + 10 : pos + 2 + length]
-            if len(tiff) < 8:
-                return 1
-            endian = "<" if tiff[:2] == b"II" else ">"
-            ifd = struct.unpack(endian + "I", tiff[4:8])[0]
-            if ifd + 2 > len(tiff):
-                return 1
-            count = struct.unpack(endian + "H", tiff[ifd : ifd + 2])[0]
-            for i in range(count):
-                entry = tiff[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
-                if len(entry) == 12 and struct.unpack(endian + "H", entry[:2])[0] == 0x0112:
-                    return struct.unpack(endian + "H", entry[8:10])[0]
-            return 1
-        if marker in (0xDA, 0xD9):
-            return 1
-        pos += 2 + length
-    return 1
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # size warnings: OpenCV decodes, Pillow only reads tags
+            with Image.open(io.BytesIO(head)) as picture:
+                orientation = picture.getexif().get(0x0112, 1)
+    except Exception:  # a damaged header has no usable orientation; OpenCV reports the damage
+        return 1
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
 
 
 def list_images(folder: Path) -> list[Path]:
