@@ -5,8 +5,12 @@ and iris_landmark.tflite in the installed mediapipe==0.10.21 wheel, converts
 them with tf2onnx, rewrites the graphs so that ONNX Runtime's CPU provider runs
 them about as fast as TFLite with XNNPACK, checks every output against
 TFLite on real face crops, benchmarks TFLite and ONNX Runtime interleaved, and
-writes `<name>.onnx` and `manifest.json` next to this file. Inputs stay NHWC
-float32 RGB as MediaPipe feeds them; inputs and outputs get stable names.
+writes `<name>.onnx` and `manifest.json` next to this file. Inputs are NHWC
+uint8 BGR crops exactly as OpenCV cuts them, any batch size: the conversion to
+the float RGB range MediaPipe feeds is part of the graph, so it runs on the
+execution provider (on a GPU, a quarter of the bytes cross the bus and the
+scaling is fused into the first convolution). Inputs and outputs get stable
+names.
 
 Run it from a build venv, never the run-time one (see models/README.md):
 
@@ -353,6 +357,78 @@ def replace_channel_pad(model) -> int:
     return count
 
 
+def dynamic_batch(model) -> int:
+    """Free the batch axis: input, outputs and every Reshape accept any batch size.
+
+    tf2onnx writes batch 1 everywhere, including into the Reshape shape constants; with the
+    batch free, one call runs every tracked face (or both eyes) at once. Returns the number
+    of Reshape nodes rewritten.
+    """
+    from onnx import numpy_helper, shape_inference
+
+    inferred = shape_inference.infer_shapes(model).graph
+    shapes = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in list(inferred.value_info) + list(inferred.output)
+    }
+    count = 0
+    for node in model.graph.node:
+        if node.op_type != "Reshape":
+            continue
+        target = shapes[node.output[0]]
+        if not target or target[0] != 1:
+            raise ValueError(f"{node.name}: reshape to {target} does not keep batch first")
+        name = node.output[0] + "/batch_free_shape"
+        model.graph.initializer.append(
+            numpy_helper.from_array(np.array([-1, *target[1:]], np.int64), name)
+        )
+        node.input[1] = name
+        count += 1
+    for value in list(model.graph.input) + list(model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    return count
+
+
+def uint8_bgr_input(model, value_range: tuple[float, float]) -> None:
+    """Take the input as uint8 BGR and convert to the network's float RGB range in-graph.
+
+    The network wants ``low + (high - low) * rgb / 255``. Its first node transposes the NHWC
+    input into a convolution; the RGB order and the scale fold into that convolution's
+    weights (``W[:, ::-1] * scale``), exactly, and the offset becomes one Add before it of
+    ``low / scale`` (kept outside the weights because the convolution zero-pads its input:
+    the padding must stay the network's zero, not the raw zero). ``low == 0`` needs no Add.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    low, high = value_range
+    scale = (high - low) / 255.0
+    graph = model.graph
+    image = graph.input[0].name
+    transpose = next(n for n in graph.node if image in n.input)
+    conv = next(n for n in graph.node if transpose.output[0] in n.input)
+    if transpose.op_type != "Transpose" or conv.op_type != "Conv":
+        raise ValueError(f"unexpected input nodes {transpose.op_type} -> {conv.op_type}")
+    if sum(conv.input[1] in n.input for n in graph.node) != 1:
+        raise ValueError("the first convolution shares its weights")
+    weight_proto = next(t for t in graph.initializer if t.name == conv.input[1])
+    weight = numpy_helper.to_array(weight_proto)
+    weight_proto.CopyFrom(
+        numpy_helper.from_array(
+            np.ascontiguousarray(weight[:, ::-1] * scale, np.float32), weight_proto.name
+        )
+    )
+    graph.input[0].type.tensor_type.elem_type = TensorProto.UINT8
+    added = [helper.make_node("Cast", [image], [image + "/float"], to=TensorProto.FLOAT)]
+    transpose_input = image + "/float"
+    if low:
+        offset = _add_initializer(model, image + "/offset", np.array(low / scale))
+        added.append(helper.make_node("Add", [transpose_input, offset], [image + "/offset_added"]))
+        transpose_input = image + "/offset_added"
+    transpose.input[0] = transpose_input
+    for position, node in enumerate(added):
+        graph.node.insert(position, node)
+
+
 def canonical_names(model) -> None:
     """Name nodes, intermediate tensors and initializers by graph order.
 
@@ -391,21 +467,27 @@ def canonical_names(model) -> None:
     model.graph.initializer.extend(keep)
 
 
-def optimise(model):
-    """Return a copy of a converted model rewritten for the ORT CPU provider."""
+def optimise(model, spec: ModelSpec):
+    """Return a copy of a converted model rewritten for the ORT CPU provider, taking uint8
+    BGR crops of any batch size."""
     import onnx
 
     optimised = onnx.ModelProto()
     optimised.CopyFrom(model)
     prelu = replace_prelu(optimised)
     pads = replace_channel_pad(optimised)
+    reshapes = dynamic_batch(optimised)
+    uint8_bgr_input(optimised, spec.input.value_range)
     canonical_names(optimised)
     # tf2onnx declares ai.onnx.ml without using it.
     opsets = [o for o in optimised.opset_import if o.domain in ("", "ai.onnx")]
     del optimised.opset_import[:]
     optimised.opset_import.extend(opsets)
     onnx.checker.check_model(optimised, full_check=True)
-    print(f"  rewrote {prelu} PRelu and {pads} channel Pad nodes")
+    print(
+        f"  rewrote {prelu} PRelu and {pads} channel Pad nodes; batch freed in "
+        f"{reshapes} Reshape nodes; input uint8 BGR"
+    )
     return optimised
 
 
@@ -452,6 +534,22 @@ def tflite_runner(path: Path, spec: ModelSpec, threads: int):
         return [interpreter.get_tensor(i).copy() for i in output_indices]
 
     return run
+
+
+def float_rgb_runner(run: Callable, spec: ModelSpec) -> Callable:
+    """A runner fed as MediaPipe feeds the network (float RGB in the model's range), called
+    with ``(1, H, W, 3) uint8`` RGB."""
+    low, high = spec.input.value_range
+
+    def fed(image_rgb: np.ndarray) -> list[np.ndarray]:
+        return run((low + (high - low) / 255.0 * image_rgb).astype(np.float32))
+
+    return fed
+
+
+def bgr_runner(run: Callable) -> Callable:
+    """The exported graph (uint8 BGR input) called with ``(n, H, W, 3) uint8`` RGB."""
+    return lambda image_rgb: run(np.ascontiguousarray(image_rgb[..., ::-1]))
 
 
 # --------------------------------------------------------------------------
@@ -556,8 +654,8 @@ def test_inputs(
     detector, the iris model eye crops placed by the mesh, each jittered as a
     tracker's crops jitter from frame to frame. Half the eye crops are of the
     other eye, flipped as MediaPipe flips them.
-    tflite: model name -> TFLite runner (used to place the crops).
-    Returns model name -> (count, 1, H, W, 3) float32 in the model's range.
+    tflite: model name -> runner taking uint8 RGB (used to place the crops).
+    Returns model name -> (count, 1, H, W, 3) uint8 RGB, rounded as a camera's pixels are.
     """
     from skimage import data
 
@@ -571,17 +669,14 @@ def test_inputs(
         turn = rng.uniform(-JITTER_ANGLE, JITTER_ANGLE)
         return crop(image, centre + shift, size * scale, angle + turn, out_size, flip)
 
-    def detector_input(pixels):  # [0, 255] -> [-1, 1]
-        return pixels[None] / 127.5 - 1.0
-
-    def unit_input(pixels):  # [0, 255] -> [0, 1]
-        return pixels[None] / 255.0
+    def pixels(crop_float):  # the crop as a camera frame holds it: (1, H, W, 3) uint8 RGB
+        return np.round(crop_float).astype(np.uint8)[None]
 
     middle = np.array([side / 2, side / 2])
-    detector = [detector_input(jittered(middle, side, 0.0, 128)) for _ in range(count)]
+    detector = [pixels(jittered(middle, side, 0.0, 128)) for _ in range(count)]
     score, box, keypoints = decode_best_face(
         *tflite["face_detection_short_range"](
-            detector_input(crop(image, middle, side, 0.0, 128))
+            pixels(crop(image, middle, side, 0.0, 128))
         )
     )
     if score < MIN_FACE_SCORE:
@@ -591,12 +686,12 @@ def test_inputs(
     eyes = keypoints[:2] * side  # subject's right eye, left eye
     face_angle = math.atan2(eyes[1, 1] - eyes[0, 1], eyes[1, 0] - eyes[0, 0])
     faces = [
-        unit_input(jittered(face_centre, face_size, face_angle, 192))
+        pixels(jittered(face_centre, face_size, face_angle, 192))
         for _ in range(count)
     ]
 
     # Eye crops from the landmarks of an unjittered face crop.
-    upright = unit_input(crop(image, face_centre, face_size, face_angle, 192))
+    upright = pixels(crop(image, face_centre, face_size, face_angle, 192))
     mesh = tflite["face_landmark"](upright)[0].reshape(468, 3)
     c, s = math.cos(face_angle), math.sin(face_angle)
     # image point = centre + R(angle) * scale * (crop point - 96), as in crop()
@@ -609,10 +704,10 @@ def test_inputs(
         a, b = mesh_image[list(RIGHT_EYE_CORNERS if flip else LEFT_EYE_CORNERS)]
         eye_angle = math.atan2(b[1] - a[1], b[0] - a[0])
         eye_size = EYE_ROI_SCALE * float(np.linalg.norm(b - a))
-        eye_crops.append(unit_input(jittered((a + b) / 2, eye_size, eye_angle, 64, flip)))
+        eye_crops.append(pixels(jittered((a + b) / 2, eye_size, eye_angle, 64, flip)))
 
     def stacked(crops):
-        return np.ascontiguousarray(np.stack(crops), np.float32)
+        return np.ascontiguousarray(np.stack(crops))
 
     return {
         "face_detection_short_range": stacked(detector),
@@ -671,14 +766,16 @@ def manifest_entry(spec: ModelSpec, onnx_path: Path, tflite_path: Path) -> dict:
         "inputs": [
             {
                 "name": spec.input.name,
-                "shape": list(spec.input.shape),
+                "shape": ["batch", *spec.input.shape[1:]],
                 "layout": "NHWC",
-                "dtype": "float32",
-                "range": [low, high],
+                "dtype": "uint8",
+                "channels": "BGR",
+                "meaning": "crops as OpenCV holds them, 0-255; the graph converts "
+                f"them to the network's float RGB in [{low:g}, {high:g}]",
             }
         ],
         "outputs": [
-            {"name": o.name, "shape": list(o.shape), "meaning": o.meaning}
+            {"name": o.name, "shape": ["batch", *o.shape[1:]], "meaning": o.meaning}
             for o in spec.outputs
         ],
     }
@@ -705,14 +802,25 @@ def main(argv: list[str] | None = None) -> int:
         default=TEST_CROPS,
         help="face crops per model for the accuracy check (default: %(default)s)",
     )
+    parser.add_argument(
+        "--golden-dir",
+        type=Path,
+        default=HERE.parent / "tests" / "reference" / "networks",
+        help="folder for one test crop per model (PNG, BGR) and TFLite's outputs on it "
+        "(.npz), which the run-time tests compare the ONNX models with "
+        "(default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
+    import cv2
     import onnx
 
     package = mediapipe_dir()
     sources = {spec.name: package / spec.source for spec in MODELS}
     tflite = {
-        spec.name: tflite_runner(sources[spec.name], spec, TFLITE_THREADS)
+        spec.name: float_rgb_runner(
+            tflite_runner(sources[spec.name], spec, TFLITE_THREADS), spec
+        )
         for spec in MODELS
     }
     inputs = test_inputs(tflite, args.test_crops)
@@ -724,7 +832,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in MODELS:
         print(f"{spec.name}: {sources[spec.name]}")
         naive = convert(spec, sources[spec.name])
-        optimised = optimise(naive)
+        optimised = optimise(naive, spec)
         optimised.producer_name = "selfie3d models/export.py"
         optimised.doc_string = (
             f"{spec.name} converted from mediapipe=={MEDIAPIPE_VERSION} "
@@ -735,8 +843,8 @@ def main(argv: list[str] | None = None) -> int:
         onnx.save(optimised, onnx_path)
         entries[spec.name] = manifest_entry(spec, onnx_path, sources[spec.name])
 
-        naive_run = ort_session(naive.SerializeToString(), None)
-        fast_run = ort_session(onnx_path.read_bytes(), CPU_SESSION_OPTIONS)
+        naive_run = float_rgb_runner(ort_session(naive.SerializeToString(), None), spec)
+        fast_run = bgr_runner(ort_session(onnx_path.read_bytes(), CPU_SESSION_OPTIONS))
         errors = max_errors(tflite[spec.name], fast_run, inputs[spec.name])
         naive_errors = max_errors(tflite[spec.name], naive_run, inputs[spec.name])
         for output, error, naive_error in zip(spec.outputs, errors, naive_errors):
@@ -753,6 +861,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {output.name}: max |ORT - TFLite| = {error:.2e} "
                 f"(tf2onnx graph {naive_error:.2e}, tolerance {tolerance}) {status}"
             )
+        # A golden pair for the run-time tests: the first test crop and TFLite's outputs.
+        args.golden_dir.mkdir(parents=True, exist_ok=True)
+        golden = inputs[spec.name][0]  # (1, H, W, 3) uint8 RGB
+        cv2.imwrite(str(args.golden_dir / f"{spec.name}.png"), golden[0, :, :, ::-1])
+        np.savez(
+            args.golden_dir / f"{spec.name}.npz",
+            **{o.name: r for o, r in zip(spec.outputs, tflite[spec.name](golden))},
+        )
+        # One call on the whole stack of crops must give what one call per crop gives.
+        batched = fast_run(inputs[spec.name][:, 0])
+        singles = [fast_run(image) for image in inputs[spec.name]]
+        for slot, output in enumerate(spec.outputs):
+            stacked = np.concatenate([single[slot] for single in singles])
+            error = float(np.max(np.abs(batched[slot] - stacked)))
+            failed |= error > LANDMARK_TOLERANCE_PX
+            print(f"  {output.name}: batch of {len(singles)} vs one by one {error:.2e}")
 
         if args.iterations > 0:
             image = inputs[spec.name][0]

@@ -46,7 +46,7 @@ def _add_source(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--video", metavar="FILE",
                         help="video file, image file or folder of images (default: the built-in demo clip)")
     source.add_argument("--camera", metavar="N", type=int, help="webcam index (0 is the first camera)")
-    parser.add_argument("--size", type=_size, metavar="WxH", help="requested camera frame size in pixels (camera only)")
+    parser.add_argument("--size", type=_size, metavar="WxH", help="frame size in pixels: the camera's requested size, or the size the built-in demo clip is rendered at")
     parser.add_argument("--list-cameras", action="store_true",
                         help="list the cameras that open (indices 0-7, with their frame size) and exit")
 
@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also time the full try-on composite at 1280x720 (headless EGL)")
     bench.add_argument("--bust", action="store_true",
                        help="also time snapshot -> STL, photo -> STL and photo-batch throughput (1 worker vs all cores)")
+    bench.add_argument("--networks", action="store_true",
+                       help="instead: time each face network on every available execution provider (TensorRT, "
+                            "CUDA, CPU) at batch 1, 2 and 4, plus crop pre-processing and, on CUDA, the "
+                            "host-to-device copies (default: off)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.add_argument("--soak", type=_positive_int, metavar="N",
                        help="instead: a soak run of N frames (after 1000 warm-up) of the demo clip through "
@@ -143,7 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
 def capture_options(args):
     from realtime.capture import CaptureOptions
 
-    return CaptureOptions(camera=args.camera, path=args.video, size=getattr(args, "size", None))
+    from realtime.democlip import DemoClipOptions
+
+    size = getattr(args, "size", None)
+    if size and args.camera is None and args.video is None:  # the demo clip, rendered at that size
+        return CaptureOptions(demo=DemoClipOptions(width=size[0], height=size[1]))
+    return CaptureOptions(camera=args.camera, path=args.video, size=size)
 
 
 def pipeline_options(args):
@@ -175,6 +184,16 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from realtime.bench import BenchOptions, format_report, run_bench
 
+    if args.networks:
+        from realtime.network_bench import NetworkBenchOptions, format_network_report, network_benchmark
+
+        from realtime.inference import available_providers, choose_providers
+
+        # --providers picks which to compare; the CPU provider always runs too, as the baseline.
+        compared = choose_providers(available_providers(), args.providers.split(",")).providers if args.providers else None
+        result = network_benchmark(NetworkBenchOptions(providers=compared))
+        print(json.dumps(result.report(), indent=2) if args.json else format_network_report(result))
+        return 0
     if args.soak:
         from realtime.soak import SoakOptions, format_soak, run_soak
 

@@ -164,31 +164,32 @@ class FaceDetector:
         self.options = options
         self.session = session or open_session(
             "face_detection_short_range", list(options.providers) if options.providers else None)
-        self._input = self.session.input_names[0]
 
     def detect(self, image_bgr: np.ndarray, tile_fractions: tuple[float, ...] | None = None) -> DetectionResult:
         """Faces in ``image_bgr``, largest first. ``tile_fractions`` overrides the options' tiles
         for this call (the tracker searches tiles only now and then)."""
         height, width = image_bgr.shape[:2]
         tiles = self.options.tile_fractions if tile_fractions is None else tile_fractions
-        boxes, keypoints, scores = self._detect_window(image_bgr, 0, 0)
-        for x, y, side in tile_windows(width, height, tiles):
-            tile = self._detect_window(image_bgr[y:y + side, x:x + side], x, y)
-            boxes, keypoints, scores = (np.concatenate([a, b]) for a, b in zip((boxes, keypoints, scores), tile))
+        # The whole image and every tile go through the network in one batched call.
+        windows = [(0, 0, image_bgr)] + [(x, y, image_bgr[y:y + side, x:x + side])
+                                         for x, y, side in tile_windows(width, height, tiles)]
+        boxed = [letterbox(window, INPUT_SIZE) for _, _, window in windows]
+        outputs = self.session.run_batched(np.stack([canvas for canvas, *_ in boxed]))
+        found = [self._decode_window(outputs["regressors"][i], outputs["classificators"][i], *boxed[i][1:], x0, y0)
+                 for i, (x0, y0, _) in enumerate(windows)]
+        boxes, keypoints, scores = (np.concatenate(parts) for parts in zip(*found))
         detections = [Detection(box.astype(np.float32), points.astype(np.float32), score)
                       for box, points, score in weighted_nms(boxes, keypoints, scores, self.options.suppression_iou)]
         detections.sort(key=lambda d: -d.area)
         return DetectionResult(detections)
 
-    def _detect_window(self, window_bgr: np.ndarray, x0: int, y0: int):
-        """Raw detections in one window, mapped to image pixels (boxes ``(n, 4)``, keypoints
-        ``(n, 6, 2)``, scores ``(n,)``)."""
-        boxed, scale, pad_x, pad_y = letterbox(window_bgr, INPUT_SIZE)
-        tensor = cv2.cvtColor(boxed, cv2.COLOR_BGR2RGB).astype(np.float32)[None] * (2.0 / 255.0) - 1.0
-        outputs = list(self.session.session.run(None, {self._input: tensor}))
-        regressors = next(o for o in outputs if o.shape[-1] == 16).reshape(-1, 16)
-        logits = next(o for o in outputs if o.shape[-1] == 1).reshape(-1)
-        boxes, keypoints, scores = decode_detections(regressors, logits, self.options.min_score)
+    def _decode_window(self, regressors: np.ndarray, logits: np.ndarray, scale: float, pad_x: float, pad_y: float,
+                       x0: int, y0: int):
+        """One window's raw detections mapped to image pixels: boxes ``(n, 4)``, keypoints
+        ``(n, 6, 2)``, scores ``(n,)``. regressors ``(896, 16)``, logits ``(896, 1)``: the network's
+        rows for the window; scale, pad: its letterbox; x0, y0: its corner in the image."""
+        boxes, keypoints, scores = decode_detections(regressors.reshape(-1, 16), logits.reshape(-1),
+                                                     self.options.min_score)
         # input units [0, 1] -> input pixels -> window pixels -> image pixels
         offset = np.array([x0, y0], dtype=np.float64)
         boxes_px = ((boxes.reshape(-1, 2, 2) * INPUT_SIZE - [pad_x, pad_y]) / scale + offset).reshape(-1, 4)

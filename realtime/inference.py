@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from realtime.errors import ModelError
 from realtime.resources import models_dir
 
@@ -24,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # Preference order when nothing is asked for: the fastest first.
 PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+# The models take any batch size (models/export.py frees the batch axis); callers split larger
+# stacks into calls of at most this many crops. It also bounds TensorRT's optimisation profile,
+# which needs a largest shape to build its engine for.
+MAX_BATCH = 16
 PROVIDER_ALIASES = {
     "tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtExecutionProvider",
     "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider",
@@ -170,10 +176,30 @@ def trt_cache_dir() -> Path:
     return path
 
 
-def provider_options(provider: str) -> dict:
+def trt_profile_shapes(input_name: str, input_shape: list, typical_batch: int = 1) -> dict[str, str]:
+    """TensorRT optimisation-profile options for a model whose batch axis is free.
+
+    input_shape: the manifest's shape, batch first (a name such as ``"batch"``). The engine is
+    built for batches 1..MAX_BATCH and tuned for ``typical_batch`` (1 face; 2 for the eyes).
+    """
+    rest = "x".join(str(int(d)) for d in input_shape[1:])
+    return {"trt_profile_min_shapes": f"{input_name}:1x{rest}",
+            "trt_profile_opt_shapes": f"{input_name}:{typical_batch}x{rest}",
+            "trt_profile_max_shapes": f"{input_name}:{MAX_BATCH}x{rest}"}
+
+
+# Batch each model usually runs at: one face; both eyes in one call.
+TYPICAL_BATCH = {"iris_landmark": 2}
+
+
+def provider_options(provider: str, spec: ModelSpec | None = None) -> dict:
     if provider == "TensorrtExecutionProvider":
-        return {"trt_fp16_enable": True, "trt_engine_cache_enable": True,
-                "trt_engine_cache_path": str(trt_cache_dir()), "trt_timing_cache_enable": True}
+        options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True,
+                   "trt_engine_cache_path": str(trt_cache_dir()), "trt_timing_cache_enable": True}
+        if spec is not None and spec.inputs and isinstance(spec.inputs[0]["shape"][0], str):
+            options.update(trt_profile_shapes(spec.inputs[0]["name"], spec.inputs[0]["shape"],
+                                              TYPICAL_BATCH.get(spec.name, 1)))
+        return options
     return {}
 
 
@@ -223,6 +249,16 @@ class Session:
         outputs = self.session.run(None, feeds)
         return dict(zip(self.output_names, outputs))
 
+    def run_batched(self, images: np.ndarray, max_batch: int = MAX_BATCH) -> dict[str, np.ndarray]:
+        """Outputs by name for a stack of crops ``(n, H, W, 3) uint8`` BGR, n >= 1, in calls
+        of at most ``max_batch`` (<= MAX_BATCH); each output has n rows, in ``images``' order."""
+        step = max(1, min(max_batch, MAX_BATCH))
+        chunks = [self.run({self.input_names[0]: images[start:start + step]})
+                  for start in range(0, len(images), step)]
+        if len(chunks) == 1:
+            return chunks[0]
+        return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in self.output_names}
+
 
 @lru_cache(maxsize=1)
 def available_providers() -> tuple[str, ...]:
@@ -260,14 +296,14 @@ def open_session(name: str, requested_providers: list[str] | None = None,
     for start in range(len(choice.providers)):
         providers = choice.providers[start:]
         try:
-            session = _create_session(ort, name, data, options, providers)
+            session = _create_session(ort, spec, data, options, providers)
         except Exception as error:  # a provider that cannot start: fall back to the next
             if providers[0] == "TensorrtExecutionProvider" and clear_engine_cache():
                 # A corrupt engine, or one a driver update made stale, fails to load: build a
                 # fresh one before giving up on TensorRT.
                 log.warning("%s: TensorRT could not use its engine cache (%s); rebuilding it", name, error)
                 try:
-                    session = _create_session(ort, name, data, options, providers)
+                    session = _create_session(ort, spec, data, options, providers)
                 except Exception as retry_error:
                     error = retry_error
                 else:
@@ -279,10 +315,10 @@ def open_session(name: str, requested_providers: list[str] | None = None,
     raise ModelError(f"{name}: no execution provider could load the model ({last_error})")
 
 
-def _create_session(ort, name: str, data: bytes, options, providers: tuple[str, ...]):
-    with _EngineBuildNotice(name, providers):
+def _create_session(ort, spec: ModelSpec, data: bytes, options, providers: tuple[str, ...]):
+    with _EngineBuildNotice(spec.name, providers):
         return ort.InferenceSession(data, sess_options=options,
-                                    providers=[(p, provider_options(p)) for p in providers])
+                                    providers=[(p, provider_options(p, spec)) for p in providers])
 
 
 def clear_engine_cache() -> bool:

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 
 from realtime.detection import FaceDetector
 from realtime.reconstruction import (MESH_INPUT_SIZE, ReconstructionOptions, Reconstructor, eye_rois,
-                                     mesh_to_image, to_input_tensor)
+                                     mesh_to_image)
 from realtime.roi import Roi, crop_transform, roi_from_detection, roi_from_landmarks
 from realtime.topology import inter_ocular_distance
 
@@ -30,14 +30,6 @@ def reconstructor():
 def astronaut_roi(astronaut):
     detection = FaceDetector().detect(astronaut).detections[0]
     return roi_from_detection(detection.box_px, detection.keypoints_px)
-
-
-def test_input_tensor_layout_and_range():
-    patch = np.zeros((4, 4, 3), np.uint8)
-    patch[..., 0] = 255  # blue in BGR
-    tensor = to_input_tensor(patch, -1.0, 1.0)
-    assert tensor.shape == (1, 4, 4, 3) and tensor.dtype == np.float32
-    assert_allclose(tensor[0, 0, 0], [-1.0, -1.0, 1.0])  # RGB order, [-1, 1]
 
 
 def test_mesh_to_image_inverts_the_crop():
@@ -112,3 +104,44 @@ def test_iris_off(astronaut, astronaut_roi):
     with Reconstructor(ReconstructionOptions(iris=False)) as reconstructor:
         assert reconstructor.run(astronaut, [astronaut_roi]).faces[0].iris is None
         assert reconstructor.iris_session is None
+
+
+def test_faces_in_one_batched_call_match_one_call_each(astronaut):
+    import dataclasses
+
+    mirrored = cv2.flip(astronaut, 1)
+    two_faces = np.ascontiguousarray(np.hstack([astronaut, mirrored]))
+    rois = []
+    for offset, half in ((0, astronaut), (astronaut.shape[1], mirrored)):
+        detection = FaceDetector().detect(half).detections[0]
+        roi = roi_from_detection(detection.box_px, detection.keypoints_px)
+        rois.append(dataclasses.replace(roi, center_x=roi.center_x + offset))
+    results, call_batches = {}, {}
+    for batch in (1, 4):
+        with Reconstructor(ReconstructionOptions(iris_interval=1, mesh_batch=batch)) as reconstructor:
+            session = reconstructor.mesh_session
+            call_batches[batch] = calls = []
+            plain_run = session.run
+            session.run = lambda feeds: calls.append(len(feeds["image"])) or plain_run(feeds)
+            results[batch] = reconstructor.run(two_faces, rois).faces
+    assert call_batches == {1: [1, 1], 4: [2]}
+    for single, batched in zip(results[1], results[4]):
+        assert_allclose(batched.vertices, single.vertices, atol=PIXEL_TOLERANCE)
+        assert_allclose(batched.iris, single.iris, atol=PIXEL_TOLERANCE)
+        assert batched.presence == pytest.approx(single.presence, abs=1e-6)
+    # Each face's mesh is its own: the mirrored copy sits in the right half.
+    assert results[4][0].vertices[:, 0].mean() < astronaut.shape[1] < results[4][1].vertices[:, 0].mean()
+
+
+def test_both_eyes_in_one_call_match_a_call_per_eye(reconstructor, astronaut, astronaut_roi):
+    from realtime.roi import crop, crop_to_image
+
+    [face] = reconstructor.run(astronaut, [astronaut_roi]).faces
+    for eye, roi in enumerate(eye_rois(face.vertices)):
+        patch, transform = crop(astronaut, roi, 64)
+        mirrored = eye == 1  # the network knows one eye side; the other is flipped in and out
+        patch = np.ascontiguousarray(patch[:, ::-1] if mirrored else patch)
+        points = reconstructor.iris_session.run({"image": patch[None]})["iris"].reshape(5, 3)
+        if mirrored:
+            points[:, 0] = 64 - points[:, 0]
+        assert_allclose(face.iris[eye, :, :2], crop_to_image(points[:, :2], transform), atol=PIXEL_TOLERANCE)
