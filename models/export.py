@@ -492,12 +492,134 @@ def optimise(model, spec: ModelSpec):
 
 
 # --------------------------------------------------------------------------
+# Crop graphs: the rotated crop cut out of the frame by the execution provider
+
+# GridSample needs opset 16; these graphs stand alone, so the networks keep 13.
+CROP_OPSET = 16
+CROP_SIZES = (192, 64)  # the mesh and iris networks' inputs
+# Largest |crop graph - cv2.warpAffine| in grey levels: OpenCV quantises the bilinear
+# weights to 1/32 pixel and GridSample does not: 0.07 levels on average, a few at edges.
+CROP_TOLERANCE_LEVELS = 4
+
+
+def crop_graph(size: int):
+    """ONNX graph cutting ``n`` rotated square crops out of one frame, as ``cv2.warpAffine``
+    (bilinear, replicated border) with the image->crop maps whose inverses it is given.
+
+    Inputs: ``frame`` ``(H, W, 3)`` uint8 (any H, W); ``to_frame`` ``(n, 2, 3)`` float32, the
+    crop->frame affine maps (pixel index coordinates). Output: ``crops`` ``(n, size, size, 3)``
+    uint8. All crops come from one GridSample call on the frame (their grids stacked along
+    the rows), so a batch of crops costs one pass, and on a GPU the frame crosses the bus once
+    for the face and both eyes.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    v, u = np.mgrid[0:size, 0:size].astype(np.float32)
+    base = np.stack([u.ravel(), v.ravel(), np.ones(size * size, np.float32)], axis=1)
+    constants = {
+        "base": base,  # (S*S, 3) crop pixel (u, v, 1), row-major
+        "two": np.array(2.0, np.float32),
+        "one": np.array(1.0, np.float32),
+        "hw": np.array([0], np.int64),
+        "hw_end": np.array([2], np.int64),
+        "xy_order": np.array([1, 0], np.int64),
+        "grid_shape": np.array([1, -1, size, 2], np.int64),
+        "crops_shape": np.array([-1, size, size, 3], np.int64),
+        "batch_axis": np.array([0], np.int64),
+        "low": np.array(0.0, np.float32),
+        "high": np.array(255.0, np.float32),
+    }
+    node = helper.make_node
+    nodes = [
+        # Sample positions in frame pixels: (n, S*S, 2) = base @ to_frame^T.
+        node("Transpose", ["to_frame"], ["to_frame_t"], perm=[0, 2, 1]),
+        node("MatMul", ["base", "to_frame_t"], ["positions"]),
+        # GridSample's align_corners=1 maps -1 and 1 to the first and last pixel centres:
+        # g = 2 x / (W - 1) - 1, which puts sample x at pixel index x, as OpenCV does.
+        node("Shape", ["frame"], ["frame_shape"]),
+        node("Slice", ["frame_shape", "hw", "hw_end"], ["height_width"]),
+        node("Gather", ["height_width", "xy_order"], ["width_height"]),
+        node("Cast", ["width_height"], ["width_height_f"], to=TensorProto.FLOAT),
+        node("Sub", ["width_height_f", "one"], ["last_index"]),
+        node("Mul", ["positions", "two"], ["positions_2"]),
+        node("Div", ["positions_2", "last_index"], ["positions_n"]),
+        node("Sub", ["positions_n", "one"], ["grid_flat"]),
+        node("Reshape", ["grid_flat", "grid_shape"], ["grid"]),  # (1, n*S, S, 2)
+        node("Cast", ["frame"], ["frame_f"], to=TensorProto.FLOAT),
+        node("Transpose", ["frame_f"], ["frame_chw"], perm=[2, 0, 1]),
+        node("Unsqueeze", ["frame_chw", "batch_axis"], ["frame_nchw"]),
+        node("GridSample", ["frame_nchw", "grid"], ["sampled"], mode="bilinear",
+             padding_mode="border", align_corners=1),  # (1, 3, n*S, S)
+        node("Transpose", ["sampled"], ["sampled_nhwc"], perm=[0, 2, 3, 1]),
+        node("Reshape", ["sampled_nhwc", "crops_shape"], ["crops_f"]),
+        node("Round", ["crops_f"], ["crops_r"]),
+        node("Clip", ["crops_r", "low", "high"], ["crops_c"]),
+        node("Cast", ["crops_c"], ["crops"], to=TensorProto.UINT8),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        f"crop_{size}",
+        [
+            helper.make_tensor_value_info("frame", TensorProto.UINT8, ["height", "width", 3]),
+            helper.make_tensor_value_info("to_frame", TensorProto.FLOAT, ["batch", 2, 3]),
+        ],
+        [helper.make_tensor_value_info("crops", TensorProto.UINT8, ["batch", size, size, 3])],
+        [numpy_helper.from_array(value, name) for name, value in constants.items()],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", CROP_OPSET)],
+        producer_name="selfie3d models/export.py",
+    )
+    model.ir_version = 8  # readable by every ONNX Runtime since 1.10
+    model.doc_string = (
+        f"crop_{size}: {size}x{size} rotated crops of a uint8 frame, bilinear with a "
+        "replicated border, as cv2.warpAffine"
+    )
+    import onnx
+
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def check_crop_graph(session, size: int, seed: int = 0) -> float:
+    """Largest |crop graph - cv2.warpAffine| in grey levels over random rotated crops of the
+    astronaut photo, several in one call, some hanging over the frame's edges."""
+    import cv2
+    from skimage import data
+
+    frame = np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    rng = np.random.default_rng(seed)
+    maps, expected = [], []
+    for _ in range(6):
+        centre = rng.uniform(-40, 552, 2)
+        side = rng.uniform(20, 600)
+        angle = rng.uniform(-math.pi, math.pi)
+        c, s_ = math.cos(angle) * side / size, math.sin(angle) * side / size
+        half = size / 2.0
+        to_frame = np.array(
+            [[c, -s_, centre[0] - c * half + s_ * half], [s_, c, centre[1] - s_ * half - c * half]],
+            np.float32,
+        )
+        maps.append(to_frame)
+        expected.append(
+            cv2.warpAffine(
+                frame, to_frame.astype(np.float64), (size, size),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
+            )
+        )
+    [crops] = session.run(None, {"frame": frame, "to_frame": np.stack(maps)})
+    return float(np.max(np.abs(crops.astype(np.int16) - np.stack(expected).astype(np.int16))))
+
+
+# --------------------------------------------------------------------------
 # Runners
 
 
-def ort_session(model_bytes: bytes, options: dict | None):
+def ort_session(model_bytes: bytes, options: dict | None, raw: bool = False):
     """ONNX Runtime CPU session; options as in CPU_SESSION_OPTIONS, None for
-    ONNX Runtime's defaults."""
+    ONNX Runtime's defaults. Returns a runner taking the image, or with ``raw``
+    the InferenceSession itself."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -515,6 +637,8 @@ def ort_session(model_bytes: bytes, options: dict | None):
     session = ort.InferenceSession(
         model_bytes, so, providers=["CPUExecutionProvider"]
     )
+    if raw:
+        return session
     return lambda image: session.run(None, {"image": image})
 
 
@@ -892,6 +1016,34 @@ def main(argv: list[str] | None = None) -> int:
             for name, (median, p95) in timings.items():
                 print(f"  {name:10s} median {median:6.3f} ms  p95 {p95:6.3f} ms")
             rows.append((spec.name, timings, max(errors)))
+
+    for size in CROP_SIZES:
+        name = f"crop_{size}"
+        print(f"{name}: built here (GridSample, opset {CROP_OPSET})")
+        crop_path = args.out_dir / f"{name}.onnx"
+        onnx.save(crop_graph(size), crop_path)
+        error = check_crop_graph(ort_session(crop_path.read_bytes(), CPU_SESSION_OPTIONS, raw=True), size)
+        failed |= error > CROP_TOLERANCE_LEVELS
+        status = "ok" if error <= CROP_TOLERANCE_LEVELS else "TOO LARGE"
+        print(f"  crops: max |graph - cv2.warpAffine| = {error:.0f} grey levels "
+              f"(tolerance {CROP_TOLERANCE_LEVELS}) {status}")
+        entries[name] = {
+            "file": crop_path.name,
+            "sha256": sha256_file(crop_path),
+            "source": f"models/export.py crop_graph({size})",
+            "inputs": [
+                {"name": "frame", "shape": ["height", "width", 3], "layout": "HWC", "dtype": "uint8",
+                 "meaning": "the camera frame, as OpenCV holds it"},
+                {"name": "to_frame", "shape": ["batch", 2, 3], "dtype": "float32",
+                 "meaning": "per crop, the affine map from crop pixels to frame pixels "
+                 "(the inverse of cv2.warpAffine's matrix)"},
+            ],
+            "outputs": [
+                {"name": "crops", "shape": ["batch", size, size, 3], "dtype": "uint8",
+                 "meaning": "the crops, bilinear with a replicated border, as cv2.warpAffine "
+                 f"(within {CROP_TOLERANCE_LEVELS} grey levels: OpenCV rounds its weights)"},
+            ],
+        }
 
     manifest = {"models": entries, "cpu_session_options": CPU_SESSION_OPTIONS}
     (args.out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

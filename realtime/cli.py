@@ -59,6 +59,9 @@ def _add_pipeline(parser: argparse.ArgumentParser) -> None:
                         help="how many faces to track; the largest first (default: 1)")
     parser.add_argument("--no-iris", action="store_true",
                         help="skip the iris network (no metric scale; default: run it)")
+    parser.add_argument("--device-crop", action="store_true",
+                        help="cut the face and eye crops on the execution provider's device (GPU) instead of "
+                             "with OpenCV on the CPU; compare with 'selfie3d bench --networks' (default: off)")
     parser.add_argument("--camera-profile", metavar="NAME|FILE",
                         help="camera calibration profile (from 'selfie3d calibrate'); default: a 60 degree "
                              "horizontal field of view is assumed")
@@ -163,7 +166,8 @@ def pipeline_options(args):
     providers = tuple(p.strip() for p in args.providers.split(",") if p.strip()) if args.providers else None
     return PipelineOptions(
         tracking=TrackerOptions(max_faces=args.max_faces),
-        reconstruction=ReconstructionOptions(providers=providers, iris=not args.no_iris),
+        reconstruction=ReconstructionOptions(providers=providers, iris=not args.no_iris,
+                                             device_crop=args.device_crop),
         camera_profile=args.camera_profile,
     )
 

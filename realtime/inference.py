@@ -259,6 +259,59 @@ class Session:
             return chunks[0]
         return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in self.output_names}
 
+    def run_on_device(self, images) -> dict[str, np.ndarray]:
+        """Outputs by name (on the host) for crops already on the execution provider's device:
+        ``images`` is an ``onnxruntime.OrtValue`` ``(n, H, W, 3) uint8`` BGR, n <= MAX_BATCH
+        (from ``DeviceCropper.cut``), bound to the input without a copy."""
+        binding = self.session.io_binding()
+        binding.bind_ortvalue_input(self.input_names[0], images)
+        for name in self.output_names:
+            binding.bind_output(name)
+        self.session.run_with_iobinding(binding)
+        return dict(zip(self.output_names, binding.copy_outputs_to_cpu()))
+
+
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+def provider_device(provider: str) -> str:
+    """The ``OrtValue`` device type where ``provider`` wants its inputs: "cuda" or "cpu"."""
+    return "cuda" if provider in GPU_PROVIDERS else "cpu"
+
+
+class DeviceCropper:
+    """Cuts the networks' rotated crops on the execution provider's device (models
+    ``crop_192`` and ``crop_64``: GridSample, as ``cv2.warpAffine``): the frame crosses to the
+    device once per frame and the face and eye crops never come back to the host.
+
+    ``upload(frame) -> OrtValue``; ``cut(frame_value, size, to_frame) -> OrtValue`` of
+    ``(n, size, size, 3) uint8`` on the device, for ``Session.run_on_device``. On the CPU
+    provider the same path runs on the host (tests; ``selfie3d bench --networks`` times it).
+    """
+
+    def __init__(self, provider: str, sizes: tuple[int, ...], directory: Path | None = None):
+        self.device = provider_device(provider)
+        # The crop graphs are a handful of elementwise ops and one GridSample: CUDA runs them
+        # directly; TensorRT would only add an engine build per frame size.
+        providers = ["cuda"] if self.device == "cuda" else ["cpu"]
+        self.sessions = {size: open_session(f"crop_{size}", providers, directory) for size in sizes}
+
+    def upload(self, frame_bgr: np.ndarray):
+        import onnxruntime as ort
+
+        return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(frame_bgr), self.device, 0)
+
+    def cut(self, frame_value, size: int, to_frame: np.ndarray):
+        """Crops ``(n, size, size, 3) uint8`` on the device. to_frame: ``(n, 2, 3)`` crop ->
+        frame affine maps (the inverses of ``realtime.roi.crop_transform``), n <= MAX_BATCH."""
+        session = self.sessions[size].session
+        binding = session.io_binding()
+        binding.bind_ortvalue_input("frame", frame_value)
+        binding.bind_cpu_input("to_frame", np.ascontiguousarray(to_frame, dtype=np.float32))
+        binding.bind_output("crops", self.device, 0)
+        session.run_with_iobinding(binding)
+        return binding.get_outputs()[0]
+
 
 @lru_cache(maxsize=1)
 def available_providers() -> tuple[str, ...]:

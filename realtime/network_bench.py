@@ -6,11 +6,11 @@ opened once per provider (TensorRT builds or loads its engine then, outside the 
 the providers are timed interleaved, call by call, so load from other work hits them alike.
 
 Reported per model and provider: p50 of one call at each batch size and its cost per crop;
-per provider: the mesh network's speed-up over the CPU provider. Pre-processing, on the host:
-cutting the crops out of a frame (``cv2.warpAffine``), and what the float conversion the
-models now do in-graph used to cost on the host; on a CUDA machine also the host-to-device
-copy of a uint8 crop, a float crop and the whole frame, which is what moving the warp onto
-the GPU would have to beat.
+per provider: the mesh network's speed-up over the CPU provider. Pre-processing: cutting the
+face and eye crops out of a 1280x720 frame on the host (``cv2.warpAffine``) and on each
+provider's device (the crop graphs, frame upload included: ``--device-crop``), and what the
+float conversion the models now do in-graph used to cost on the host; on a CUDA machine also
+the bare host-to-device copies of a uint8 crop, a float crop and the whole frame.
 """
 
 from __future__ import annotations
@@ -96,9 +96,11 @@ def time_interleaved(runs: dict[str, callable], iterations: int, warmup: int) ->
 
 
 def preprocess_timings(frame_bgr: np.ndarray, iterations: int, providers: tuple[str, ...]) -> dict[str, float]:
-    """Host pre-processing p50s, ms: the mesh crop and the two eye crops warped out of the
-    frame, and the float RGB conversion the models now do in-graph; on CUDA, the copies."""
-    from realtime.roi import Roi, crop
+    """Pre-processing p50s, ms: the mesh crop and the two eye crops warped out of the frame on
+    the host, the float RGB conversion the models now do in-graph, the same crops cut on each
+    provider's device (frame upload included) and, on CUDA, the bare copies."""
+    from realtime.inference import DeviceCropper
+    from realtime.roi import Roi, crop, crop_transform
 
     height, width = frame_bgr.shape[:2]
     face = Roi(width / 2, height / 2, height * 0.45, height * 0.45, 0.1)
@@ -111,6 +113,19 @@ def preprocess_timings(frame_bgr: np.ndarray, iterations: int, providers: tuple[
     runs = {"warp_mesh_crop_ms": lambda: crop(frame_bgr, face, INPUT_SIZES["face_landmark"]),
             "warp_eye_crops_ms": lambda: (crop(frame_bgr, eye, 64), crop(frame_bgr, eye, 64)),
             "host_float_conversion_ms": host_float_conversion}
+    # The same three crops cut by the crop graphs on each provider's device, the frame's
+    # upload included: what ReconstructionOptions(device_crop=True) does per frame.
+    to_frame = {size: cv2.invertAffineTransform(crop_transform(roi, size))[None].astype(np.float32)
+                for size, roi in ((192, face), (64, eye))}
+    for provider in providers:
+        cropper = DeviceCropper(provider, (192, 64))
+
+        def device_crops(cropper=cropper):
+            frame_value = cropper.upload(frame_bgr)
+            return (cropper.cut(frame_value, 192, to_frame[192]),
+                    cropper.cut(frame_value, 64, np.concatenate([to_frame[64]] * 2)))
+
+        runs[f"device_crops_ms[{provider}]"] = device_crops
     if "CUDAExecutionProvider" in providers:
         import onnxruntime as ort
 
@@ -164,5 +179,5 @@ def format_network_report(result: NetworkBenchResult) -> str:
     if speedups:
         lines += ["", "mesh network speed-up over the CPU provider (batch 1): "
                   + ", ".join(f"{p} {r:.1f}x" for p, r in speedups.items())]
-    lines += ["", "pre-processing (host): " + ", ".join(f"{k} {v:.3f}" for k, v in result.preprocess_ms.items())]
+    lines += ["", "pre-processing: " + ", ".join(f"{k} {v:.3f}" for k, v in result.preprocess_ms.items())]
     return "\n".join(lines)

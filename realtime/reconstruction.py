@@ -18,10 +18,11 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
-from realtime.inference import MAX_BATCH, Session, open_session
-from realtime.roi import Roi, crop, crop_to_image, eye_line_rotation, square_roi
+from realtime.inference import MAX_BATCH, DeviceCropper, Session, open_session
+from realtime.roi import Roi, crop, crop_to_image, crop_transform, eye_line_rotation, square_roi
 
 MESH_INPUT_SIZE = 192
 IRIS_INPUT_SIZE = 64
@@ -50,6 +51,10 @@ class ReconstructionOptions:
     # Faces per mesh-network call. None: automatic — all at once on a GPU, one by one on the
     # CPU provider, where batching the mesh network does not pay (see Reconstructor).
     mesh_batch: int | None = None
+    # Cut the crops on the execution provider's device (realtime.inference.DeviceCropper)
+    # instead of with OpenCV on the host: the frame is uploaded once and the crops stay on a
+    # GPU. Off by default until measured to pay on a GPU (selfie3d bench --networks).
+    device_crop: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ class Reconstructor:
         # there (0.86 against 0.94 ms per crop), so they always go together.
         automatic = 1 if self.mesh_session.provider == "CPUExecutionProvider" else MAX_BATCH
         self._mesh_batch = options.mesh_batch or automatic
+        self._cropper = (DeviceCropper(self.mesh_session.provider, (MESH_INPUT_SIZE, IRIS_INPUT_SIZE))
+                         if options.device_crop else None)
         self._frames_since_iris = options.iris_interval  # the first frame runs it
         self._track_frames = 0
 
@@ -139,34 +146,59 @@ class Reconstructor:
         if not rois:
             return ReconstructionResult([], timings)
         t0 = time.perf_counter()
-        patches, transforms = zip(*(crop(image_bgr, roi, MESH_INPUT_SIZE) for roi in rois))
+        frame = self._cropper.upload(image_bgr) if self._cropper else image_bgr
+        crops, transforms = self._cut(frame, rois, MESH_INPUT_SIZE)
         t1 = time.perf_counter()
-        outputs = self.mesh_session.run_batched(np.stack(patches), self._mesh_batch)
+        outputs = self._infer(self.mesh_session, crops, self._mesh_batch)
         t2 = time.perf_counter()
         landmarks, flags = outputs["landmarks"].reshape(len(rois), -1), outputs["face_flag"].reshape(-1)
         vertices = [mesh_to_image(landmarks[i], transforms[i], roi) for i, roi in enumerate(rois)]
-        irises = self._run_iris(image_bgr, vertices) if run_iris else [None] * len(rois)
+        irises = self._run_iris(frame, vertices) if run_iris else [None] * len(rois)
         t3 = time.perf_counter()
         timings.update(crop=(t1 - t0) * 1e3, mesh=(t2 - t1) * 1e3, iris=(t3 - t2) * 1e3)
         faces = [FaceMesh(v, sigmoid(float(flag)), roi, iris) for v, flag, roi, iris in zip(vertices, flags, rois, irises)]
         return ReconstructionResult(faces, timings)
 
-    def _run_iris(self, image_bgr: np.ndarray, meshes: list[np.ndarray]) -> list[np.ndarray]:
+    def _cut(self, frame, rois: list[Roi], size: int, mirrored: list[bool] | None = None) -> tuple[object, list]:
+        """The ROIs' crops, mirrored left-right where asked, and their ``(2, 3)`` image->crop
+        maps. On the host the crops are one ``(n, size, size, 3) uint8`` array; with the device
+        cropper, a list of OrtValues of at most MAX_BATCH crops each, on the device."""
+        mirrored = mirrored or [False] * len(rois)
+        if self._cropper is None:
+            patches, transforms = zip(*(crop(frame, roi, size) for roi in rois))
+            return np.stack([p[:, ::-1] if flip else p for p, flip in zip(patches, mirrored)]), list(transforms)
+        transforms = [crop_transform(roi, size) for roi in rois]
+        to_frame = np.stack([cv2.invertAffineTransform(t) for t in transforms])
+        for k, flip in enumerate(mirrored):
+            if flip:  # crop column u shows column size - 1 - u, as patch[:, ::-1] on the host
+                to_frame[k, :, 2] += to_frame[k, :, 0] * (size - 1)
+                to_frame[k, :, 0] *= -1
+        crops = [self._cropper.cut(frame, size, to_frame[start:start + MAX_BATCH])
+                 for start in range(0, len(to_frame), MAX_BATCH)]
+        return crops, transforms
+
+    @staticmethod
+    def _infer(session: Session, crops, max_batch: int) -> dict[str, np.ndarray]:
+        """Outputs by name for crops from ``_cut``: host arrays in calls of ``max_batch``, device
+        chunks one call each."""
+        if isinstance(crops, np.ndarray):
+            return session.run_batched(crops, max_batch)
+        chunks = [session.run_on_device(chunk) for chunk in crops]
+        if len(chunks) == 1:
+            return chunks[0]
+        return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in session.output_names}
+
+    def _run_iris(self, frame, meshes: list[np.ndarray]) -> list[np.ndarray]:
         """Both irises of each face, ``(2, 5, 3) float32`` image pixels per mesh, from one call.
 
         The network was trained on one eye side; the other eye's crop is mirrored going in and
         its points mirrored coming out, as MediaPipe's iris graph does.
         """
-        patches, transforms, rois = [], [], []
-        for vertices in meshes:
-            for eye, roi in enumerate(eye_rois(vertices)):
-                patch, transform = crop(image_bgr, roi, IRIS_INPUT_SIZE)
-                patches.append(patch[:, ::-1] if eye == 1 else patch)
-                transforms.append(transform)
-                rois.append(roi)
-        points = self.iris_session.run_batched(np.stack(patches))["iris"].reshape(len(patches), NUM_IRIS_POINTS, 3)
+        rois = [roi for vertices in meshes for roi in eye_rois(vertices)]
+        crops, transforms = self._cut(frame, rois, IRIS_INPUT_SIZE, [eye == 1 for eye in range(2)] * len(meshes))
+        points = self._infer(self.iris_session, crops, MAX_BATCH)["iris"].reshape(len(rois), NUM_IRIS_POINTS, 3)
         points[1::2, :, 0] = IRIS_INPUT_SIZE - points[1::2, :, 0]  # mirror the second eyes back
-        irises = np.empty((len(patches), NUM_IRIS_POINTS, 3), dtype=np.float32)
+        irises = np.empty((len(rois), NUM_IRIS_POINTS, 3), dtype=np.float32)
         for k, (transform, roi) in enumerate(zip(transforms, rois)):
             irises[k, :, :2] = crop_to_image(points[k, :, :2], transform)
             irises[k, :, 2] = points[k, :, 2] * (roi.width / IRIS_INPUT_SIZE)

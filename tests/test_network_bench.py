@@ -25,7 +25,8 @@ def test_every_model_is_timed_at_every_batch_size_on_the_cpu(result):
 
 
 def test_pre_processing_is_timed_and_copies_only_with_cuda(result):
-    assert {"warp_mesh_crop_ms", "warp_eye_crops_ms", "host_float_conversion_ms"} <= set(result.preprocess_ms)
+    assert {"warp_mesh_crop_ms", "warp_eye_crops_ms", "host_float_conversion_ms",
+            f"device_crops_ms[{CPU}]"} <= set(result.preprocess_ms)
     assert all(ms > 0 for ms in result.preprocess_ms.values())
     assert ("upload_frame_ms" in result.preprocess_ms) == ("CUDAExecutionProvider" in result.providers)
 

@@ -1,5 +1,7 @@
 import math
 
+import cv2
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -63,3 +65,20 @@ def test_iou():
     assert iou(a, a) == pytest.approx(1.0)
     assert iou(a, np.array([5, 0, 15, 10.0])) == pytest.approx(1 / 3)
     assert iou(a, np.array([20, 20, 30, 30.0])) == 0.0
+
+
+def test_crop_equals_warping_the_whole_image():
+    # crop() warps a copy of the ROI's bounding box (faster on frames not in cache); the
+    # pixels must be those of warping the whole frame, for any pose, scale and position,
+    # including ROIs that hang over the image's edges or lie outside it.
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    rois = [Roi(rng.uniform(-50, 690), rng.uniform(-50, 410), side, side, rng.uniform(-np.pi, np.pi))
+            for side in rng.uniform(10, 900, 60)] + [Roi(-500, -500, 50, 50, 0.3)]
+    for roi in rois:
+        for size in (64, 192):
+            patch, transform = crop(image, roi, size)
+            whole = cv2.warpAffine(image, crop_transform(roi, size), (size, size), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+            np.testing.assert_array_equal(patch, whole, err_msg=str(roi))
+            np.testing.assert_array_equal(transform, crop_transform(roi, size))
