@@ -36,6 +36,7 @@ N_FACE_VERTICES = 468
 # A frontal, upright face: canonical (x to the person's left, y up, z out of the face) to
 # OpenCV camera axes (x right, y down, z away from the camera).
 FRONTAL = np.diag([1.0, -1.0, -1.0])
+CHIN_VERTEX, FOREHEAD_VERTEX, NOSE_BASE_VERTEX = 152, 10, 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,13 +100,57 @@ def photo_texture_matrix(axes: np.ndarray, centre_mm: np.ndarray, mm_per_px: flo
     return to_ndc @ to_photo_px
 
 
+# The photo's face oval, as the mesh draws it, runs up to a pixel or two outside the skin at the
+# jaw, where the background shows; those texels are kept out of the face, pixels.
+FACE_EDGE_INSET_PX = 2
+# The photo's background (an evenly lit studio backdrop) is pale and grey: HSV saturation and
+# value thresholds, 0-255, that tell it from hair (saturated or dark) next to the head.
+BACKDROP_MAX_SATURATION = 45
+BACKDROP_MIN_VALUE = 150
+# The photo's neck: pixels whose Lab chroma is within this distance of the face's (skin in shadow
+# keeps its chroma) and lightness above this (not the dark collar), 0-255 Lab units.
+NECK_MAX_CHROMA_DISTANCE = 10.0
+NECK_MIN_LIGHTNESS = 90.0
+
+
+def fill_from(image_bgr: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill the unknown pixels of an image smoothly from the known ones (push-pull).
+
+    image_bgr: ``(h, w, 3) uint8``; known: ``(h, w) bool``. Each unknown pixel gets the colour of
+    the nearest known ones, blurred over a scale that grows with the distance to them, the way a
+    surface's own colour continues past where the photo saw it. Returns ``(h, w, 3) uint8``.
+    """
+    import cv2
+
+    weight = known.astype(np.float32)
+    colour = image_bgr.astype(np.float32) * weight[..., None]
+    pyramid = [(colour, weight)]
+    while max(pyramid[-1][1].shape) > 1:
+        c, w = pyramid[-1]
+        size = (max(1, c.shape[1] // 2), max(1, c.shape[0] // 2))
+        pyramid.append((cv2.resize(c, size, interpolation=cv2.INTER_AREA),
+                        cv2.resize(w, size, interpolation=cv2.INTER_AREA)))
+    filled = None
+    for c, w in reversed(pyramid):
+        mean = c / np.maximum(w, 1e-6)[..., None]
+        if filled is not None:
+            coarse = cv2.resize(filled, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
+            # Where a level saw enough known pixels its own mean is used, elsewhere the coarser fill.
+            share = np.clip(w * 4.0, 0.0, 1.0)[..., None]
+            mean = mean * share + coarse * (1.0 - share)
+        filled = mean
+    out = np.where(known[..., None], image_bgr.astype(np.float32), filled)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
 def head_texture(image_bgr: np.ndarray, vertices_px: np.ndarray) -> np.ndarray:
     """The photo as the head's texture: ``(h, w, 3) uint8`` BGR.
 
     image_bgr: ``(h, w, 3) uint8`` the photo. vertices_px: ``(468, 3)`` its face mesh, pixels.
-    Everything outside the face oval and below the eyes (where the skull's sides, ears and the
-    underside of the jaw project: the photo's background, neck and collar) is painted the
-    face's median skin colour; above the eyes the skull keeps the photo's hair.
+    Kept from the photo: the face inside its oval and the hair around it (whatever next to the
+    head above the chin is not the pale backdrop). Everything else the head's sides, ears, jaw
+    and neck project onto (backdrop, collar, suit) continues the face's skin (``fill_from``), so
+    the skin runs smoothly past the face's edge instead of stopping at a painted step.
     """
     import cv2
 
@@ -113,12 +158,83 @@ def head_texture(image_bgr: np.ndarray, vertices_px: np.ndarray) -> np.ndarray:
     v = check_shape("vertices_px", vertices_px, (N_FACE_VERTICES, 3), dtype=np.float64)
     oval = np.zeros(image.shape[:2], np.uint8)
     cv2.fillPoly(oval, [np.round(v[list(topology.FACE_OVAL), :2]).astype(np.int32)], 1)
-    skin = np.median(image[oval > 0], axis=0)
-    eyes_y = float(v[list(topology.RIGHT_EYE) + list(topology.LEFT_EYE), 1].mean())
-    below = np.arange(image.shape[0])[:, None] > eyes_y
-    texture = image.copy()
-    texture[(oval == 0) & below] = np.round(skin).astype(np.uint8)
-    return texture
+    inset = 2 * FACE_EDGE_INSET_PX + 1
+    face = cv2.erode(oval, np.ones((inset, inset), np.uint8)) > 0
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    not_backdrop = (hsv[..., 1] > BACKDROP_MAX_SATURATION) | (hsv[..., 2] < BACKDROP_MIN_VALUE)
+    # Hair reaches down beside the face no further than the nose; lower down, next to the jaw,
+    # the photo shows the collar.
+    above_nose = np.arange(image.shape[0])[:, None] < v[NOSE_BASE_VERTEX, 1]
+    candidates = (not_backdrop & above_nose & (oval == 0)).astype(np.uint8)
+    # Hair: the non-backdrop pixels connected to the face's edge (not the flag, the rocket).
+    _, labels = cv2.connectedComponents(candidates | cv2.dilate(oval, np.ones((3, 3), np.uint8)), connectivity=8)
+    hair = (candidates > 0) & (labels == labels[int(v[FOREHEAD_VERTEX, 1]), int(v[FOREHEAD_VERTEX, 0])])
+    # The neck under the chin, in the shadow of the jaw: below the face, skin-coloured (chroma
+    # near the face's own) and connected to it, down to where the collar starts.
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB).astype(np.float32)
+    face_chroma = np.median(lab[face][:, 1:], axis=0)
+    skin_like = (np.linalg.norm(lab[..., 1:] - face_chroma, axis=-1) < NECK_MAX_CHROMA_DISTANCE) & (lab[..., 0] > NECK_MIN_LIGHTNESS)
+    below_chin = np.arange(image.shape[0])[:, None] >= v[CHIN_VERTEX, 1] - FACE_EDGE_INSET_PX
+    _, labels = cv2.connectedComponents(((skin_like & below_chin) | face).astype(np.uint8), connectivity=4)
+    neck = skin_like & below_chin & (labels == labels[int(v[CHIN_VERTEX, 1]) - 2 * FACE_EDGE_INSET_PX, int(v[CHIN_VERTEX, 0])])
+    neck = cv2.erode(neck.astype(np.uint8), np.ones((inset, inset), np.uint8)) > 0  # off the collar's edge
+    skin = fill_from(image, face | neck)
+    return np.where(hair[..., None], image, skin)
+
+
+# The head proxy is an ellipsoid behind the face oval: right for occlusion, but below the
+# face it is an egg, where a camera sees a jaw line, the underside of the jaw and a neck. The
+# renders reshape it (``jaw_and_neck``); adult anthropometry, canonical frame (y up, z out), mm.
+# Underside of the jaw: a plane through the chin rising towards the back of the head, this
+# many mm up per mm back (the submental line climbs ~15 deg from the chin to the throat).
+JAW_UNDERSIDE_RISE = 0.27
+# Below the ears the skull narrows to the jaw: half-width of the head shell at the ear lobes'
+# height (y, mm above the mean face vertex) and at the jaw angles' height, linearly between.
+JAW_TAPER_TOP = (-15.0, 76.0)
+JAW_TAPER_BOTTOM = (-55.0, 54.0)
+# Neck: an elliptic cylinder (adult neck ~105 mm wide, ~115 mm deep), its front (the throat)
+# ~25 mm behind the chin, from inside the head down past the bottom of any frame at 0.3 m+.
+NECK_HALF_WIDTH_MM = 52.0
+NECK_HALF_DEPTH_MM = 58.0
+NECK_CENTRE_Z_MM = -85.0
+NECK_TOP_Y_MM = -30.0
+NECK_BOTTOM_Y_MM = -450.0
+NECK_SEGMENTS = 40
+NECK_RINGS = 8
+
+
+def jaw_and_neck(vertices_mm: np.ndarray, triangles: np.ndarray, shell: slice) -> tuple[np.ndarray, np.ndarray]:
+    """Reshape a head proxy's skull below the face into a jaw and give the head a neck.
+
+    vertices_mm: ``(n, 3) float64`` canonical mm, triangles ``(m, 3) int``; shell: the skull
+    shell's vertices (the face and its truths are never moved). Shell points below the jaw plane
+    are lifted onto it, and below the ears the shell is drawn in to the jaw's width. Returns the
+    vertices ``(n + k, 3)`` and triangles ``(m + t, 3)`` with the neck's k vertices appended.
+    """
+    v = check_shape("vertices_mm", vertices_mm, (None, 3), dtype=np.float64).copy()
+    part = v[shell]
+    chin = vertices_mm[CHIN_VERTEX]
+    floor = chin[1] + JAW_UNDERSIDE_RISE * (chin[2] - part[:, 2])
+    part[:, 1] = np.maximum(part[:, 1], floor)
+    (y_top, x_top), (y_bottom, x_bottom) = JAW_TAPER_TOP, JAW_TAPER_BOTTOM
+    t = np.clip((part[:, 1] - y_bottom) / (y_top - y_bottom), 0.0, 1.0)
+    half_width = x_bottom + (x_top - x_bottom) * t
+    part[:, 0] = np.clip(part[:, 0], -half_width, half_width)
+    v[shell] = part
+
+    angle = np.linspace(0.0, 2.0 * math.pi, NECK_SEGMENTS, endpoint=False)
+    heights = np.linspace(NECK_TOP_Y_MM, NECK_BOTTOM_Y_MM, NECK_RINGS)
+    ring = np.stack([NECK_HALF_WIDTH_MM * np.cos(angle), np.zeros_like(angle),
+                     NECK_CENTRE_Z_MM + NECK_HALF_DEPTH_MM * np.sin(angle)], -1)
+    neck = np.concatenate([ring + [0.0, y, 0.0] for y in heights])
+    first = len(v)
+    a = first + np.arange(NECK_SEGMENTS)
+    b = first + (np.arange(NECK_SEGMENTS) + 1) % NECK_SEGMENTS
+    # Counter-clockwise seen from outside: angle grows from +x towards +z (the front).
+    quads = [np.concatenate([np.stack([a + k * NECK_SEGMENTS, b + k * NECK_SEGMENTS, b + (k + 1) * NECK_SEGMENTS], -1),
+                             np.stack([a + k * NECK_SEGMENTS, b + (k + 1) * NECK_SEGMENTS, a + (k + 1) * NECK_SEGMENTS], -1)])
+             for k in range(NECK_RINGS - 1)]
+    return np.vstack([v, neck]), np.vstack([np.asarray(triangles)] + quads)
 
 
 @dataclass(frozen=True)
@@ -169,7 +285,7 @@ def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
     ``iris_px``: the painted irises are the truth of the scale).
     """
     from realtime.fusion import head_frame
-    from realtime.head_proxy import build_head_proxy
+    from realtime.head_proxy import FACE_HOLES, FACE_OVAL, SHELL_RINGS, build_head_proxy
     from realtime.render.geometry import vertex_normals
     from realtime.scale import iris_diameter_px
 
@@ -183,7 +299,11 @@ def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
     proxy = build_head_proxy(photo_mm, topology.face_triangles())
     axes, centre = head_frame(photo_mm)
     vertices = (proxy.vertices.astype(np.float64) - centre) @ axes
-    normals = vertex_normals(vertices, proxy.triangles)
+    # The proxy's vertices: face, one centre per closed opening, the skull's rings and pole, ears.
+    shell_start = N_FACE_VERTICES + len(FACE_HOLES)
+    shell = slice(shell_start, shell_start + SHELL_RINGS * len(FACE_OVAL) + 1)
+    vertices, triangles = jaw_and_neck(vertices, proxy.triangles, shell)
+    normals = vertex_normals(vertices, triangles)
 
     # The iris centres sit on the eye openings' closures (fans about each eyelid contour's
     # centroid, flat to within a fraction of a millimetre): photo position, fan-centre depth.
@@ -195,7 +315,7 @@ def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
     return SyntheticHead(
         vertices_mm=vertices.astype(np.float32),
         normals=normals.astype(np.float32),
-        triangles=np.asarray(proxy.triangles, dtype=np.int32),
+        triangles=np.asarray(triangles, dtype=np.int32),
         texture_bgr=head_texture(image, vertices_px),
         texture_matrix=photo_texture_matrix(axes, centre, mm_per_px, mean_px, (width, height)),
         iris_centres_mm=(iris_photo - centre) @ axes,
