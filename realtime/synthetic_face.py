@@ -7,9 +7,12 @@ render was made with. The head is built once from a real photo (``head_from_phot
 mode's mesh in millimetres (``PhotoFace.vertices_mm``, scaled by the photo's own iris), extended
 by ``realtime.head_proxy`` into a closed head (eye and mouth openings closed, skull, ears), put
 into fusion's head frame (``realtime.fusion.head_frame``: x from the person's right eye to
-their left, y up, z out of the face, origin the mean face vertex), and textured by projecting
+their left, y up, z out of the face, origin the mean face vertex), given a jaw where the proxy
+is an egg and a neck that bends between the head and the shoulders, and textured by projecting
 every vertex straight back onto the photo (orthographically, the way the photo's mesh was
-read off it), so the face carries the photo's skin, eyes and irises and the skull its hair.
+read off it), so the face carries the photo's skin, eyes and irises and the skull its hair;
+what the photo shows beside and below the face (backdrop, collar) is replaced by the face's
+skin continued smoothly.
 ``SyntheticFaceRenderer(ctx).render(rotation, translation_mm, intrinsics)`` draws it at
 ``camera = rotation @ canonical + translation`` through the pinhole ``intrinsics`` (the
 ``mesh`` shader's textured mode) into an ``(H, W, 3) uint8`` BGR image over a plain colour or
@@ -107,10 +110,9 @@ FACE_EDGE_INSET_PX = 2
 # value thresholds, 0-255, that tell it from hair (saturated or dark) next to the head.
 BACKDROP_MAX_SATURATION = 45
 BACKDROP_MIN_VALUE = 150
-# The photo's neck: pixels whose Lab chroma is within this distance of the face's (skin in shadow
-# keeps its chroma) and lightness above this (not the dark collar), 0-255 Lab units.
-NECK_MAX_CHROMA_DISTANCE = 10.0
-NECK_MIN_LIGHTNESS = 90.0
+# Push-pull fill: a pyramid cell whose known fraction is at least 1 / this keeps its own mean
+# colour, emptier cells blend towards the coarser level (a sharp edge, no blocky seams).
+FILL_FULL_SHARE_INVERSE = 4.0
 
 
 def fill_from(image_bgr: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -136,7 +138,7 @@ def fill_from(image_bgr: np.ndarray, known: np.ndarray) -> np.ndarray:
         if filled is not None:
             coarse = cv2.resize(filled, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
             # Where a level saw enough known pixels its own mean is used, elsewhere the coarser fill.
-            share = np.clip(w * 4.0, 0.0, 1.0)[..., None]
+            share = np.clip(w * FILL_FULL_SHARE_INVERSE, 0.0, 1.0)[..., None]
             mean = mean * share + coarse * (1.0 - share)
         filled = mean
     out = np.where(known[..., None], image_bgr.astype(np.float32), filled)
@@ -148,9 +150,10 @@ def head_texture(image_bgr: np.ndarray, vertices_px: np.ndarray) -> np.ndarray:
 
     image_bgr: ``(h, w, 3) uint8`` the photo. vertices_px: ``(468, 3)`` its face mesh, pixels.
     Kept from the photo: the face inside its oval and the hair around it (whatever next to the
-    head above the chin is not the pale backdrop). Everything else the head's sides, ears, jaw
-    and neck project onto (backdrop, collar, suit) continues the face's skin (``fill_from``), so
-    the skin runs smoothly past the face's edge instead of stopping at a painted step.
+    head, down to the nose, is not the pale backdrop). Everything else the head's sides, ears, jaw
+    and neck project onto (backdrop, neck, collar, suit) continues the face's skin
+    (``fill_from``), so the skin runs smoothly past the face's edge instead of stopping at a
+    painted step.
     """
     import cv2
 
@@ -169,22 +172,14 @@ def head_texture(image_bgr: np.ndarray, vertices_px: np.ndarray) -> np.ndarray:
     # Hair: the non-backdrop pixels connected to the face's edge (not the flag, the rocket).
     _, labels = cv2.connectedComponents(candidates | cv2.dilate(oval, np.ones((3, 3), np.uint8)), connectivity=8)
     hair = (candidates > 0) & (labels == labels[int(v[FOREHEAD_VERTEX, 1]), int(v[FOREHEAD_VERTEX, 0])])
-    # The neck under the chin, in the shadow of the jaw: below the face, skin-coloured (chroma
-    # near the face's own) and connected to it, down to where the collar starts.
-    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB).astype(np.float32)
-    face_chroma = np.median(lab[face][:, 1:], axis=0)
-    skin_like = (np.linalg.norm(lab[..., 1:] - face_chroma, axis=-1) < NECK_MAX_CHROMA_DISTANCE) & (lab[..., 0] > NECK_MIN_LIGHTNESS)
-    below_chin = np.arange(image.shape[0])[:, None] >= v[CHIN_VERTEX, 1] - FACE_EDGE_INSET_PX
-    _, labels = cv2.connectedComponents(((skin_like & below_chin) | face).astype(np.uint8), connectivity=4)
-    neck = skin_like & below_chin & (labels == labels[int(v[CHIN_VERTEX, 1]) - 2 * FACE_EDGE_INSET_PX, int(v[CHIN_VERTEX, 0])])
-    neck = cv2.erode(neck.astype(np.uint8), np.ones((inset, inset), np.uint8)) > 0  # off the collar's edge
-    skin = fill_from(image, face | neck)
+    skin = fill_from(image, face)
     return np.where(hair[..., None], image, skin)
 
 
 # The head proxy is an ellipsoid behind the face oval: right for occlusion, but below the
 # face it is an egg, where a camera sees a jaw line, the underside of the jaw and a neck. The
-# renders reshape it (``jaw_and_neck``); adult anthropometry, canonical frame (y up, z out), mm.
+# renders reshape it (``shape_jaw``) and add a neck (``neck_mesh``, ``bend_neck``); adult
+# anthropometry, canonical frame (y up, z out), mm.
 # Underside of the jaw: a plane through the chin rising towards the back of the head, this
 # many mm up per mm back (the submental line climbs ~15 deg from the chin to the throat).
 JAW_UNDERSIDE_RISE = 0.27
@@ -200,20 +195,25 @@ NECK_CENTRE_Z_MM = -85.0
 NECK_TOP_Y_MM = -30.0
 NECK_BOTTOM_Y_MM = -450.0
 NECK_SEGMENTS = 40
-NECK_RINGS = 8
+NECK_RINGS = 16
+# The head turns on the top of the spine (the atlas: behind the jaw, at the ear lobes' height),
+# canonical mm; the neck turns with the head above NECK_HEAD_Y_MM and with the shoulders below
+# NECK_SHOULDERS_Y_MM (the base of the neck, ~150 mm below the chin).
+NECK_PIVOT_MM = (0.0, -40.0, -85.0)
+NECK_HEAD_Y_MM = -60.0
+NECK_SHOULDERS_Y_MM = -230.0
 
 
-def jaw_and_neck(vertices_mm: np.ndarray, triangles: np.ndarray, shell: slice) -> tuple[np.ndarray, np.ndarray]:
-    """Reshape a head proxy's skull below the face into a jaw and give the head a neck.
+def shape_jaw(vertices_mm: np.ndarray, shell: slice) -> np.ndarray:
+    """Reshape a head proxy's skull below the face into a jaw.
 
-    vertices_mm: ``(n, 3) float64`` canonical mm, triangles ``(m, 3) int``; shell: the skull
-    shell's vertices (the face and its truths are never moved). Shell points below the jaw plane
-    are lifted onto it, and below the ears the shell is drawn in to the jaw's width. Returns the
-    vertices ``(n + k, 3)`` and triangles ``(m + t, 3)`` with the neck's k vertices appended.
+    vertices_mm: ``(n, 3) float64`` canonical mm; shell: the skull shell's vertices (the face and
+    its truths are never moved). Shell points below the jaw's underside are lifted onto it, and
+    below the ears the shell is drawn in to the jaw's width. Returns ``(n, 3) float64``.
     """
     v = check_shape("vertices_mm", vertices_mm, (None, 3), dtype=np.float64).copy()
     part = v[shell]
-    chin = vertices_mm[CHIN_VERTEX]
+    chin = v[CHIN_VERTEX]
     floor = chin[1] + JAW_UNDERSIDE_RISE * (chin[2] - part[:, 2])
     part[:, 1] = np.maximum(part[:, 1], floor)
     (y_top, x_top), (y_bottom, x_bottom) = JAW_TAPER_TOP, JAW_TAPER_BOTTOM
@@ -221,20 +221,49 @@ def jaw_and_neck(vertices_mm: np.ndarray, triangles: np.ndarray, shell: slice) -
     half_width = x_bottom + (x_top - x_bottom) * t
     part[:, 0] = np.clip(part[:, 0], -half_width, half_width)
     v[shell] = part
+    return v
 
+
+def neck_mesh() -> tuple[np.ndarray, np.ndarray]:
+    """The neck, an open elliptic cylinder in the head's canonical frame (at rest, upright).
+
+    Returns vertices ``(NECK_RINGS * NECK_SEGMENTS, 3) float64`` mm, ring by ring from the top,
+    and triangles ``(t, 3) int32`` counter-clockwise seen from outside.
+    """
     angle = np.linspace(0.0, 2.0 * math.pi, NECK_SEGMENTS, endpoint=False)
     heights = np.linspace(NECK_TOP_Y_MM, NECK_BOTTOM_Y_MM, NECK_RINGS)
     ring = np.stack([NECK_HALF_WIDTH_MM * np.cos(angle), np.zeros_like(angle),
                      NECK_CENTRE_Z_MM + NECK_HALF_DEPTH_MM * np.sin(angle)], -1)
-    neck = np.concatenate([ring + [0.0, y, 0.0] for y in heights])
-    first = len(v)
-    a = first + np.arange(NECK_SEGMENTS)
-    b = first + (np.arange(NECK_SEGMENTS) + 1) % NECK_SEGMENTS
-    # Counter-clockwise seen from outside: angle grows from +x towards +z (the front).
-    quads = [np.concatenate([np.stack([a + k * NECK_SEGMENTS, b + k * NECK_SEGMENTS, b + (k + 1) * NECK_SEGMENTS], -1),
-                             np.stack([a + k * NECK_SEGMENTS, b + (k + 1) * NECK_SEGMENTS, a + (k + 1) * NECK_SEGMENTS], -1)])
-             for k in range(NECK_RINGS - 1)]
-    return np.vstack([v, neck]), np.vstack([np.asarray(triangles)] + quads)
+    vertices = np.concatenate([ring + [0.0, y, 0.0] for y in heights])
+    a = np.arange(NECK_SEGMENTS)
+    b = (a + 1) % NECK_SEGMENTS
+    # The angle grows from +x towards +z (the throat) and rings go down (-y): (a, b, b') turns
+    # counter-clockwise seen from outside.
+    triangles = []
+    for k in range(NECK_RINGS - 1):
+        top, bottom = k * NECK_SEGMENTS, (k + 1) * NECK_SEGMENTS
+        triangles += [np.stack([a + top, b + top, b + bottom], -1), np.stack([a + top, b + bottom, a + bottom], -1)]
+    return vertices, np.vstack(triangles).astype(np.int32)
+
+
+def bend_neck(neck_mm: np.ndarray, rotation: np.ndarray, translation_mm: np.ndarray) -> np.ndarray:
+    """Where the neck lies in the camera when the head is at ``rotation``, ``translation_mm``.
+
+    neck_mm: ``(k, 3)`` canonical mm (``neck_mesh``). The neck's top turns with the head; its
+    base stays with the shoulders, upright and facing the camera (``FRONTAL``), joined to the
+    head at the top of the spine (``NECK_PIVOT_MM``); in between the two poses are blended.
+    Returns ``(k, 3) float64`` camera mm (OpenCV axes).
+    """
+    neck = check_shape("neck_mm", neck_mm, (None, 3), dtype=np.float64)
+    rotation = np.asarray(rotation, dtype=np.float64)
+    translation = np.asarray(translation_mm, dtype=np.float64)
+    pivot = np.asarray(NECK_PIVOT_MM)
+    with_head = neck @ rotation.T + translation
+    shoulders_translation = rotation @ pivot + translation - FRONTAL @ pivot
+    with_shoulders = neck @ FRONTAL.T + shoulders_translation
+    t = np.clip((NECK_HEAD_Y_MM - neck[:, 1]) / (NECK_HEAD_Y_MM - NECK_SHOULDERS_Y_MM), 0.0, 1.0)
+    shoulders_share = (t * t * (3.0 - 2.0 * t))[:, None]  # smoothstep: no kink where the bend starts
+    return with_head * (1.0 - shoulders_share) + with_shoulders * shoulders_share
 
 
 @dataclass(frozen=True)
@@ -250,6 +279,8 @@ class SyntheticHead:
     eyelid contour (``topology.RIGHT_EYE``, ``LEFT_EYE``).
     iris_diameter_mm: the photo's iris diameter in the head's millimetres (11.7 by construction
     when the photo was scaled by its iris). mm_per_px: the photo's scale at the face.
+    neck_mm: ``(k, 3) float64`` the neck at rest, canonical mm, and neck_triangles ``(t, 3)
+    int32``: drawn bent between the head and the shoulders (``bend_neck``), not with the head.
     """
 
     vertices_mm: np.ndarray
@@ -261,6 +292,8 @@ class SyntheticHead:
     eye_centres_mm: np.ndarray
     iris_diameter_mm: float
     mm_per_px: float
+    neck_mm: np.ndarray
+    neck_triangles: np.ndarray
 
     @property
     def face_mm(self) -> np.ndarray:
@@ -302,8 +335,10 @@ def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
     # The proxy's vertices: face, one centre per closed opening, the skull's rings and pole, ears.
     shell_start = N_FACE_VERTICES + len(FACE_HOLES)
     shell = slice(shell_start, shell_start + SHELL_RINGS * len(FACE_OVAL) + 1)
-    vertices, triangles = jaw_and_neck(vertices, proxy.triangles, shell)
+    vertices = shape_jaw(vertices, shell)
+    triangles = proxy.triangles
     normals = vertex_normals(vertices, triangles)
+    neck, neck_triangles = neck_mesh()
 
     # The iris centres sit on the eye openings' closures (fans about each eyelid contour's
     # centroid, flat to within a fraction of a millimetre): photo position, fan-centre depth.
@@ -316,6 +351,8 @@ def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
         vertices_mm=vertices.astype(np.float32),
         normals=normals.astype(np.float32),
         triangles=np.asarray(triangles, dtype=np.int32),
+        neck_mm=neck,
+        neck_triangles=neck_triangles,
         texture_bgr=head_texture(image, vertices_px),
         texture_matrix=photo_texture_matrix(axes, centre, mm_per_px, mean_px, (width, height)),
         iris_centres_mm=(iris_photo - centre) @ axes,
@@ -379,6 +416,11 @@ class SyntheticFaceRenderer:
         self._vbo = ctx.buffer(data.tobytes())
         self._ibo = ctx.buffer(np.ascontiguousarray(head.triangles, dtype=np.int32).tobytes())
         self._vao = ctx.vertex_array(self._program, [(self._vbo, "3f 3f", "in_position", "in_normal")], self._ibo)
+        # The neck bends with each pose: its camera-space vertices are written per render.
+        self._neck_vbo = ctx.buffer(reserve=len(head.neck_mm) * 6 * 4, dynamic=True)
+        self._neck_ibo = ctx.buffer(np.ascontiguousarray(head.neck_triangles, dtype=np.int32).tobytes())
+        self._neck_vao = ctx.vertex_array(self._program, [(self._neck_vbo, "3f 3f", "in_position", "in_normal")],
+                                          self._neck_ibo)
         h, w = head.texture_bgr.shape[:2]
         # Uploaded as BGR, top row first: the shader's ``.bgr`` swizzle turns it into RGB.
         self._texture = ctx.texture((w, h), 3, head.texture_bgr.tobytes(), alignment=1)
@@ -406,6 +448,7 @@ class SyntheticFaceRenderer:
         """
         import moderngl
 
+        from realtime.render.geometry import vertex_normals
         from realtime.render.projection import OPENCV_TO_GL, projection_from_intrinsics
 
         options = self.options
@@ -414,11 +457,13 @@ class SyntheticFaceRenderer:
         # Supersampled pixel grid: u' = k u, so fx' = k fx and cx' = k cx (corner origin).
         proj = projection_from_intrinsics(k * intrinsics.fx, k * intrinsics.fy, k * intrinsics.cx, k * intrinsics.cy,
                                           k * width, k * height, options.near_mm, options.far_mm)
-        view = OPENCV_TO_GL.astype(np.float64) @ pose_matrix(rotation, translation_mm)
+        pose = pose_matrix(rotation, translation_mm)
         program = self._program
-        for name, matrix in (("m_proj", proj), ("m_view", view), ("m_model", np.eye(4)),
-                             ("m_tex", self.head.texture_matrix)):
-            program[name].write(np.ascontiguousarray(np.asarray(matrix).T, dtype=np.float32).tobytes())
+
+        def set_matrices(view: np.ndarray, tex: np.ndarray) -> None:
+            for name, matrix in (("m_proj", proj), ("m_view", view), ("m_model", np.eye(4)), ("m_tex", tex)):
+                program[name].write(np.ascontiguousarray(np.asarray(matrix).T, dtype=np.float32).tobytes())
+
         program["u_mode"].value = 2
         program["u_alpha"].value = 1.0
         program["u_light_dir"].value = options.light_dir
@@ -434,7 +479,14 @@ class SyntheticFaceRenderer:
         ctx.disable(moderngl.BLEND | moderngl.CULL_FACE)
         ctx.enable(moderngl.DEPTH_TEST)
         self._texture.use(0)
+        set_matrices(OPENCV_TO_GL.astype(np.float64) @ pose, self.head.texture_matrix)
         self._vao.render(moderngl.TRIANGLES)
+        # The neck is given in camera space; its texture lookup goes back through the head's pose.
+        neck = bend_neck(self.head.neck_mm, rotation, translation_mm)
+        neck_normals = vertex_normals(neck, self.head.neck_triangles)
+        self._neck_vbo.write(np.hstack([neck, neck_normals]).astype(np.float32).tobytes())
+        set_matrices(OPENCV_TO_GL.astype(np.float64), self.head.texture_matrix @ np.linalg.inv(pose))
+        self._neck_vao.render(moderngl.TRIANGLES)
         ctx.disable(moderngl.DEPTH_TEST)
         raw = np.frombuffer(fbo.read(components=4, alignment=1), np.uint8).reshape(k * height, k * width, 4)
         return composite(raw[::-1], k, background_bgr if background_bgr is not None else options.background_bgr,
@@ -450,7 +502,7 @@ class SyntheticFaceRenderer:
 
     def close(self) -> None:
         self._release_fbo()
-        for obj in (self._vao, self._vbo, self._ibo, self._texture):
+        for obj in (self._vao, self._vbo, self._ibo, self._neck_vao, self._neck_vbo, self._neck_ibo, self._texture):
             obj.release()
 
     def __enter__(self) -> "SyntheticFaceRenderer":

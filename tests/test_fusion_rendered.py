@@ -1,8 +1,8 @@
 """Fusion acceptance on rendered faces (issue 3): images through the whole pipeline.
 
 ``tests/test_fusion.py`` proves fusion on pinhole projections of points; here the input is
-images: the astronaut's photo-mode mesh, closed into a textured metric head
-(``realtime.synthetic_face``), rendered headless at known poses through a known camera and run
+images: the astronaut's photo-mode mesh, closed into a textured metric head with a jaw and a
+neck (``realtime.synthetic_face``), rendered headless at known poses through a known camera and run
 through detection, tracking, the face-mesh and iris networks and fusion
 (``realtime.pipeline.Pipeline``). Truth: the rendered pose, distance and the head's own PD.
 One module-scoped run turns the head for 200 frames (identity drift, lag) and then visits 15
@@ -33,11 +33,16 @@ _PD_TOL_MM = 2.0
 _IDENTITY_DRIFT_MAX_MM = 0.2
 _LAG_MAX_FRAMES = 1.0
 # The face-mesh network's own landmarks under-rotate these renders: a perspective-n-point fit of
-# the head's true geometry to them is off by ~4 deg (median) over the sweep (MediaPipe's Python
-# build reads the same renders within 0.7 px and gives 3.9 deg). Fusion may add at most this
-# much to what the network's landmarks allow, degrees.
+# the head's true geometry to them is off by 4.3 deg (median, 6.5 max) over the sweep, fused
+# 4.5 (MediaPipe's Python build reads the same renders within 0.7 px and gives 3.9 deg). Mostly
+# pitch: the landmarks turn ~0.76 deg per degree of pitch, ~0.96 per degree of yaw. Renders
+# closer to a camera's (a jaw and a bending neck instead of an egg, the photo's backdrop and
+# collar kept off the skin) moved it by 0.05 deg (4.31 -> 4.26), and a textured backdrop
+# instead of the plain one makes it worse (4.6 to 5.2): it is the network's, not the renders'.
+# Fusion may add at most this much to what the network's landmarks allow, degrees.
 _POSE_OVER_NETWORK_MAX_DEG = 0.5
-# The worst pose of the sweep: 40 deg of yaw plus 20 of pitch, where the network is off most.
+# The worst pose of the sweep: 20 deg of pitch with 20 of yaw and 30 of roll (6.5 deg fused,
+# the network 6.5), where the network is off most.
 _POSE_MAX_DEG = 8.0
 # The head is scaled by the photo's iris, so its painted irises are 11.7 mm across (rounding).
 _IRIS_TRUTH_TOL_MM = 1e-6
@@ -182,8 +187,8 @@ def test_pose_across_range_is_as_good_as_the_network_allows(turning_then_sweep, 
     assert fused.max() <= _POSE_MAX_DEG, fused
 
 
-@pytest.mark.xfail(strict=True, reason="the face-mesh network's landmarks under-rotate the renders: "
-                   "the true geometry fitted to them is ~4 deg off (median) at yaw 40 / pitch 20")
+@pytest.mark.xfail(strict=True, reason="the face-mesh network's landmarks under-rotate the renders (pitch "
+                   "~0.76 deg per deg): the true geometry fitted to them is 4.3 deg off (median), fused 4.5")
 def test_pose_across_range_issue_target(turning_then_sweep, head):
     fused, _ = _pose_errors(turning_then_sweep, head)
     assert np.median(fused) <= _POSE_MEDIAN_MAX_DEG, fused
