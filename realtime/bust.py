@@ -5,9 +5,9 @@ canonical identity), the face triangles, ``BustOptions``, optionally the BGR pho
 mesh's pixel positions. Out: ``BustResult`` with the solid as a ``trimesh.Trimesh`` in
 millimetres (Z up, base on Z = 0), a textured copy for OBJ/GLB, and the print checks.
 
-Styles: ``bust`` (face blended into a fitted skull, neck, rounded plinth with an optional engraved
-label), ``relief`` (the face as a bas-relief on a flat plaque, relief up), ``mask`` (the face
-as a shell of uniform wall, standing on a flat cut under the chin). Every solid is closed by
+Styles: ``bust`` (face blended into a fitted head with jaw, neck and ears, rounded plinth with an
+optional engraved label), ``relief`` (the face as a bas-relief on a flat plaque, relief up),
+``mask`` (the face as a shell of uniform wall, standing on a flat cut under the chin). Every solid is closed by
 construction: the head is a star-shaped surface (``realtime.printing.surface``) and the parts
 are joined with manifold3d booleans, then checked (``realtime.printing.export``).
 """
@@ -23,7 +23,7 @@ import numpy as np
 import trimesh
 
 from realtime import topology
-from realtime.errors import InputError
+from realtime.errors import InputError, Selfie3DError
 from realtime.printing import export as _export
 from realtime.printing import headframe, solids, surface
 from realtime.shapes import check_shape
@@ -34,11 +34,9 @@ EXPRESSIONS = ("neutral", "current")
 MIN_WALL_MM = 1.2
 """Thinnest wall a 0.4 mm nozzle prints reliably (three perimeters)."""
 
-# --- bust proportions (life size, relative to the fitted skull's half breadth) -------------------
-NECK_RADIUS = 0.62
-"""Neck radius / skull half breadth: a sculptor's slim neck (life is ~0.75)."""
-NECK_BEHIND_CENTRE = 0.18
-"""Neck axis behind the skull centre / skull half length (the neck carries the head from behind)."""
+# --- bust proportions (life size, relative to the fitted cranium's half breadth) -----------------
+# The neck itself is part of the head surface (``surface.NECK_RADIUS``), so it runs smoothly into
+# the throat under the jaw and into the nape under the occiput.
 NECK_BELOW_CHIN = 0.45
 """Visible neck below the chin / skull half breadth, before the plinth starts."""
 PLINTH_WIDTH = 2.0
@@ -67,8 +65,10 @@ RELIEF_GRID_MM = 0.35
 """Height-field spacing in the print, mm: finer than a 0.4 mm nozzle line."""
 RELIEF_BLEND_MM = 10.0
 """Band inside the face contour where the relief falls to the plaque (life size)."""
-MASK_BASE_CUT = 0.06
-"""Mask: the flat base is cut this fraction of the face height above the chin's lowest point."""
+MASK_BASE_CUT = 0.09
+"""Mask: the flat base is cut this fraction of the face height above the face mesh's lowest vertex.
+Lower cuts (0.06-0.08) meet the shell's inner wall where it lies nearly flat under the chin and
+leave a sub-millimetre sliver at the base (measured on the astronaut and five portraits, 40-120 mm)."""
 MASK_OVAL_SHRINK_RAD = np.radians(2.0)
 """Mask outline: the face contour pulled in so the edge stays on the face, not the skull blend."""
 
@@ -272,17 +272,23 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings):
         total = (top_y - neck_bottom) / (1.0 - PLINTH_HEIGHT_FRACTION)
         plinth_h = PLINTH_HEIGHT_FRACTION * total
         plinth_bottom = neck_bottom - plinth_h
-        neck_centre = to_print(np.array([0.0, 0.0, centre[2] - NECK_BEHIND_CENTRE * half_length]))[:2]
-        overlap = 0.1 * plinth_h  # the neck sinks into the plinth: one shell, no coplanar faces
-        neck = solids.cylinder(NECK_RADIUS * half_breadth, neck_bottom - overlap, centre[1], neck_centre)
+        if shape.neck_bottom_y > plinth_bottom:
+            raise Selfie3DError("the neck ends above the plinth's base: the head surface is too short")
+        neck_centre = to_print(np.array([shape.neck_axis_xz[0], 0.0, shape.neck_axis_xz[1]]))[:2]
         plinth_depth = PLINTH_DEPTH * half_breadth
+        below = 0.1 * plinth_h  # the plinth reaches below the cut too: no coplanar faces at the base
         plinth = solids.rounded_box(
-            PLINTH_WIDTH * half_breadth, plinth_depth, plinth_h, PLINTH_CORNER * plinth_depth, plinth_bottom
+            PLINTH_WIDTH * half_breadth, plinth_depth, plinth_h + below, PLINTH_CORNER * plinth_depth, plinth_bottom - below
         ).translate((0.0, float(neck_centre[1]), 0.0))
-        parts = [head_solid, neck, plinth]
+        ear_centres, ear_rotations, ear_axes = surface.ear_ellipsoids(head, shape)
+        parts = [plinth] + [
+            solids.ellipsoid(_HEAD_TO_PRINT @ c, ear_axes, _HEAD_TO_PRINT @ r) for c, r in zip(ear_centres, ear_rotations)
+        ]
         if uv is not None:
-            parts[1:] = [_with_uv(p, _grey_uv(image.shape[1])) for p in parts[1:]]
-        body = solids.manifold3d.Manifold.batch_boolean(parts, solids.manifold3d.OpType.Add)
+            parts = [_with_uv(p, _grey_uv(image.shape[1])) for p in parts]
+        body = solids.manifold3d.Manifold.batch_boolean([head_solid] + parts, solids.manifold3d.OpType.Add)
+        # The neck runs on below the plinth's base inside the head surface: cut it off flat there.
+        body = body.trim_by_plane((0.0, 0.0, 1.0), float(plinth_bottom))
         scale = options.height_mm / total
         body = body.translate((0.0, 0.0, -plinth_bottom)).scale((scale, scale, scale))
         plain = None
@@ -307,7 +313,10 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings):
         oval_dirs = _shrunk_oval(head, shape)
         cone = solids.cone_cutter(to_print(centre), to_print(oval_dirs), 4.0 * half_length)
         body = (outer_solid - inner_solid) ^ cone
-        chin_low = to_print(points)[:, 2][field_.face_weight > 0].min()
+        # The network's own lowest vertex, not the blended field's: in the blend band under the
+        # chin the field follows the head prior's flat underside, and a cut measured from there
+        # would leave a thin, nearly horizontal inner wall just above the base.
+        chin_low = to_print(head)[:, 2].min()
         face_height = top_y - chin_y
         cut = chin_low + MASK_BASE_CUT * face_height
         body = body.trim_by_plane((0.0, 0.0, 1.0), float(cut))

@@ -97,3 +97,165 @@ def test_rounded_box_area():
     box = solids.rounded_box(40.0, 20.0, 10.0, 5.0)
     exact = (40 * 20 - (4 - np.pi) * 25) * 10
     np.testing.assert_allclose(box.volume(), exact, rtol=AREA_RTOL)
+
+
+# --- the head prior -----------------------------------------------------------------------------
+
+SMOOTH_SECOND_DIFF_MM = 1e-3
+"""Largest second difference of the prior radius along a great circle sampled every 0.01 deg:
+a C1 surface changes its slope by ~1e-6 mm per step there; a kink of one degree gives ~1e-2."""
+SUBMENTAL_SLOPE_TOL_DEG = 4.0
+"""The chin's underside against SUBMENTAL_RISE_RAD (the smoothed jaw border bends it a little)."""
+
+
+def _unit_rows(v):
+    v = np.asarray(v, dtype=np.float64)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _random_directions(n=2000, seed=1):
+    return _unit_rows(np.random.default_rng(seed).normal(size=(n, 3)))
+
+
+def test_primitive_radii_land_on_their_surfaces():
+    dirs = _random_directions()
+    origin = np.array([1.0, -2.0, 3.0])
+    centre, axes = np.array([0.0, 5.0, -4.0]), np.array([30.0, 50.0, 40.0])
+    p = origin + dirs * surface.ellipsoid_radius(dirs, origin, centre, axes)[:, None]
+    np.testing.assert_allclose(np.linalg.norm((p - centre) / axes, axis=1), 1.0, atol=1e-9)
+    # Centred, it is the egg with equal halves.
+    np.testing.assert_allclose(surface.ellipsoid_radius(dirs, centre, centre, axes),
+                               surface.egg_radius(dirs, np.array([30.0, 50.0, 50.0, 40.0])), rtol=1e-12)
+    point, normal = np.array([0.0, -20.0, 0.0]), _unit_rows([[0.0, -1.0, -0.3]])[0]
+    r = surface.plane_radius(dirs, origin, point, normal)
+    hit = r < surface._FAR_MM
+    assert hit.any() and (~hit).any()
+    np.testing.assert_allclose((origin + dirs[hit] * r[hit, None] - point) @ normal, 0.0, atol=1e-9)
+    r = surface.vertical_cylinder_radius(dirs, origin, np.array([2.0, 1.0]), 25.0)
+    p = origin + dirs * r[:, None]
+    np.testing.assert_allclose(np.hypot(p[:, 0] - 2.0, p[:, 2] - 1.0), 25.0, atol=1e-9)
+
+
+def test_smooth_min_and_max_bound_the_sharp_ones():
+    a, b = np.linspace(0.0, 10.0, 101), np.full(101, 5.0)
+    width = 2.0
+    low = surface.smooth_min(a, b, width)
+    assert np.all(low <= np.minimum(a, b)) and np.all(low >= np.minimum(a, b) - width / 4 - 1e-12)
+    far = np.abs(a - b) >= width
+    np.testing.assert_allclose(low[far], np.minimum(a, b)[far])
+    np.testing.assert_allclose(surface.smooth_max(a, b, width), -surface.smooth_min(-a, -b, width))
+
+
+def test_split_ellipsoid_is_smooth_across_its_seam():
+    origin, centre = np.zeros(3), np.array([0.0, 18.0, -20.0])
+    elevation = np.radians(np.linspace(-20.0, 40.0, 6001))
+    for azimuth in np.radians([0.0, 60.0, 120.0, 170.0]):
+        dirs = np.column_stack([np.cos(elevation) * np.sin(azimuth), np.sin(elevation), np.cos(elevation) * np.cos(azimuth)])
+        r = surface.split_ellipsoid_radius(dirs, origin, centre, np.array([70.0, 90.0, 95.0]), np.array([70.0, 65.0, 95.0]))
+        assert np.abs(np.diff(r, 2)).max() < SMOOTH_SECOND_DIFF_MM
+
+
+@pytest.fixture(scope="module")
+def astronaut_head():
+    """The astronaut's face mesh in the head frame, mm (mediapipe's landmarks, 63 mm pupil distance)."""
+    pytest.importorskip("mediapipe")
+    from realtime.topology_build import astronaut_landmarks_px
+
+    px = astronaut_landmarks_px().astype(np.float64)
+    ipd = np.linalg.norm(px[list(topology.LEFT_EYE)].mean(0)[:2] - px[list(topology.RIGHT_EYE)].mean(0)[:2])
+    return headframe.to_head_frame(px * (63.0 / ipd))
+
+
+def test_head_prior_is_smooth_everywhere(astronaut_head):
+    shape = surface.fit_head(astronaut_head)
+    elevation = np.radians(np.linspace(-85.0, 85.0, 17001))
+    for azimuth in np.radians(np.arange(0.0, 180.0, 15.0)):
+        dirs = np.column_stack([np.cos(elevation) * np.sin(azimuth), np.sin(elevation), np.cos(elevation) * np.cos(azimuth)])
+        r = surface.prior_radius(dirs, shape)
+        # The neck's base is cut off under the plinth; the rest must be C1.
+        keep = (shape.centre + dirs * r[:, None])[:, 1] > shape.neck_bottom_y + 1.0
+        second = np.abs(np.diff(r, 2))[keep[1:-1] & keep[:-2] & keep[2:]]
+        assert second.max() < SMOOTH_SECOND_DIFF_MM, np.degrees(azimuth)
+
+
+def test_head_prior_has_a_jaw_underside_a_neck_and_a_wide_cranium(astronaut_head):
+    head = astronaut_head
+    shape = surface.fit_head(head)
+    chin = head[topology.CHIN]
+    neck_front_z = shape.neck_axis_xz[1] + shape.neck_radius
+
+    def midline_height(z):
+        """Lowest surface point on the midline at depth z: march up from below along y."""
+        ys = np.linspace(shape.neck_bottom_y, 0.0, 4000)
+        points = np.column_stack([np.zeros_like(ys), ys, np.full_like(ys, z)]) - shape.centre
+        radius = np.linalg.norm(points, axis=1)
+        inside = radius <= surface.prior_radius(points / radius[:, None], shape)
+        return ys[np.argmax(inside)]
+
+    # Under the chin the surface rises toward the throat at about SUBMENTAL_RISE_RAD...
+    z0, z1 = chin[2] - 10.0, neck_front_z + 8.0
+    slope = (midline_height(z1) - midline_height(z0)) / (z0 - z1)
+    assert abs(np.degrees(np.arctan(slope)) - np.degrees(surface.SUBMENTAL_RISE_RAD)) < SUBMENTAL_SLOPE_TOL_DEG
+    # ...and the throat sits well above the chin's underside plane's lowest point: not an egg bottom.
+    assert midline_height(neck_front_z - 5.0) < midline_height(z1)  # the neck drops away below the throat
+    # The cranium is wider at its widest section, above the ears, than at the ears.
+    def cranium_half_width(y):
+        toward = _unit_rows([[1.0, y - shape.centre[1], shape.cranium_centre[2] - shape.centre[2]]])
+        return surface.cranium_radius(toward, shape)[0] * toward[0, 0]
+
+    assert shape.cranium_centre[1] > head[234, 1]
+    assert cranium_half_width(shape.cranium_centre[1]) > cranium_half_width(head[234, 1])
+    assert cranium_half_width(shape.cranium_centre[1]) <= shape.side_half_width  # flat parietal walls
+    # Below the jaw the neck is a circle of neck_radius around its axis.
+    y = chin[1] - 0.3 * shape.semi_axes[0]
+    angle = np.linspace(0.0, 2 * np.pi, 72, endpoint=False)
+    reach = 0.99 * shape.neck_radius  # just inside the neck's surface: the ray leaves through the side
+    ring = np.column_stack([shape.neck_axis_xz[0] + reach * np.cos(angle), np.full_like(angle, y),
+                            shape.neck_axis_xz[1] + reach * np.sin(angle)])
+    dirs = _unit_rows(ring - shape.centre)
+    p = shape.centre + dirs * surface.prior_radius(dirs, shape)[:, None]
+    np.testing.assert_allclose(np.hypot(p[:, 0] - shape.neck_axis_xz[0], p[:, 2] - shape.neck_axis_xz[1]),
+                               shape.neck_radius, rtol=0.02)
+
+
+def test_the_prior_does_not_touch_the_face(astronaut_head):
+    """Where the face weight is 1 the radius is the network's face, whatever the skull prior."""
+    import dataclasses
+
+    head = astronaut_head
+    shape = surface.fit_head(head)
+    dirs, _ = surface.warped_sphere()
+    field = surface.radial_field(head, shape, dirs)
+    other = dataclasses.replace(shape, semi_axes=shape.semi_axes * 1.2, jaw_axes=shape.jaw_axes * 0.8,
+                                neck_radius=shape.neck_radius * 0.7)
+    moved = surface.radial_field(head, other, dirs)
+    face = field.face_weight >= 1.0
+    assert face.sum() > 1000
+    np.testing.assert_array_equal(moved.face_weight, field.face_weight)
+    np.testing.assert_allclose(moved.radius[face], field.radius[face], rtol=0, atol=1e-12)
+    assert not np.allclose(moved.radius[~face], field.radius[~face])
+
+
+def test_ears_are_mirrored_proper_and_on_the_head(astronaut_head):
+    head = astronaut_head
+    shape = surface.fit_head(head)
+    centres, rotations, axes = surface.ear_ellipsoids(head, shape)
+    np.testing.assert_allclose(np.linalg.det(rotations), 1.0, atol=1e-12)
+    for rotation in rotations:
+        np.testing.assert_allclose(rotation.T @ rotation, np.eye(3), atol=1e-12)
+    assert centres[0, 0] > 0 > centres[1, 0]
+    np.testing.assert_allclose(centres[0] * [-1, 1, 1], centres[1], atol=1.0)
+    # Each ear's centre lies within its own thickness of the head surface, behind the face contour.
+    for centre in centres:
+        toward = _unit_rows((centre - shape.centre)[None])
+        gap = np.linalg.norm(centre - shape.centre) - surface.skull_radius(toward, shape)[0]
+        assert abs(gap) < axes[0]
+        assert centre[2] < head[234, 2]
+
+
+def test_ellipsoid_solid_volume():
+    rotation = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    solid = solids.ellipsoid(np.array([5.0, 0.0, 1.0]), np.array([3.0, 2.0, 1.0]), rotation, refine=96)
+    np.testing.assert_allclose(solid.volume(), 4.0 / 3.0 * np.pi * 6.0, rtol=AREA_RTOL)
+    lo, hi = np.array(solid.bounding_box()[:3]), np.array(solid.bounding_box()[3:])
+    np.testing.assert_allclose(hi - lo, [4.0, 6.0, 2.0], rtol=AREA_RTOL)

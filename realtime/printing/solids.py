@@ -1,7 +1,7 @@
 """Closed solids for printing, built with manifold3d so every boolean result is manifold.
 
 In: numpy vertex/face arrays (mm) or plain dimensions. Out: ``manifold3d.Manifold`` parts (plinth,
-neck, engraved label, height-field plaque, cone cutter) and conversions to and from numpy.
+ears, engraved label, height-field plaque, cone cutter) and conversions to and from numpy.
 Vertex properties beyond xyz (texture u, v) ride along through the booleans.
 """
 
@@ -69,6 +69,14 @@ def cylinder(radius: float, bottom: float, top: float, centre_xy=(0.0, 0.0), seg
     return manifold3d.Manifold.cylinder(top - bottom, radius, radius, segments).translate(
         (float(centre_xy[0]), float(centre_xy[1]), bottom)
     )
+
+
+def ellipsoid(centre: np.ndarray, axes: np.ndarray, rotation: np.ndarray, refine: int = 48) -> manifold3d.Manifold:
+    """Ellipsoid with semi-axes ``axes (3,)`` mm along the columns of ``rotation (3, 3)`` (a proper
+    rotation), centred at ``centre (3,)`` mm; ``refine`` segments around a great circle."""
+    sphere = manifold3d.Manifold.sphere(1.0, refine).scale(tuple(float(a) for a in axes))
+    affine = np.column_stack([np.asarray(rotation, dtype=np.float64), np.asarray(centre, dtype=np.float64)])
+    return sphere.transform(affine)
 
 
 def text_outline(label: str, cap_height_mm: float) -> list[np.ndarray]:

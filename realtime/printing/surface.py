@@ -5,9 +5,16 @@ the photo and the mesh's pixel positions. Out: a closed, dense triangle surface 
 (an icosphere whose vertices are pushed out to ``r(direction)``), which is watertight, manifold
 and free of self-intersections by construction because every direction from the centre meets it
 exactly once. The face part of ``r`` interpolates the Loop-subdivided (smooth) mesh over the
-(azimuth, elevation) of its vertices, the rest a head-sized egg fitted to the face contour, and the
+(azimuth, elevation) of its vertices, the rest a head prior fitted to the face contour, and the
 two are blended with a smoothstep across a band inside the face contour (a smooth union in
 radius). Eye and mouth openings are bridged by the same interpolant: closed eyes and lips.
+
+The head prior is built from simple solids that all hold the centre, so each has one radius per
+direction and their smooth unions and intersections are smooth maxima and minima of radii: a
+cranium (an ellipsoid widest above and behind the ears, its sides flattened), a jaw mass (an
+ellipsoid narrowing from the jaw angles to the chin, cut below by the chin's underside plane,
+which rises toward the throat) and a neck (a cylinder that runs into the throat and the nape).
+Ears are separate ellipsoids (``ear_ellipsoids``), joined to the solid with booleans.
 
 Optional image detail: the high-pass of log-luminance (shading at wrinkle scale, divided by the
 local mean so albedo and exposure cancel) displaces the surface along the radius, a standard
@@ -18,6 +25,7 @@ brows and lips whose dark albedo is not shape.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -28,19 +36,90 @@ from scipy.interpolate import LinearNDInterpolator
 
 from realtime import topology
 
-# --- head proportions (adult averages, scaled by the outer eye-corner distance) ----------------
+# --- head proportions (adult means, scaled by the outer eye-corner distance) --------------------
+# Sources: Farkas, "Anthropometry of the Head and Face" (1994), North American white adults, and
+# the ANSUR II survey (Gordon et al. 2014); values are rounded means of men and women, and every
+# one is used as a fraction of the exocanthion span, which the mesh measures reliably.
 EYE_CORNER_SPAN_MM = 90.0
-"""Average distance between the outer eye corners (exocanthion), the unit of the priors below."""
+"""Average distance between the outer eye corners (exocanthion, Farkas ex-ex ~ 88-91 mm)."""
 HEAD_HALF_BREADTH = 76.0
-"""Half the maximum head breadth (euryon to euryon, ~152 mm)."""
-HEAD_HALF_LENGTH = 98.0
-"""Half the head length (glabella to opisthocranion, ~196 mm)."""
-HEAD_TOP_ABOVE_CENTRE = 100.0
-"""Head top (vertex) above the skull centre, which sits at eye height."""
-HEAD_BOTTOM_BELOW_CENTRE = 78.0
-"""Where the back of the skull meets the neck, below the centre: the egg is shorter below."""
+"""Half the maximum head breadth (euryon to euryon: Farkas eu-eu ~ 148 mm, ANSUR II ~ 150 mm)."""
+HEAD_HALF_LENGTH = 96.0
+"""Half the head length (glabella to opisthocranion: Farkas g-op ~ 191 mm, ANSUR II ~ 193 mm)."""
+HEAD_TOP_ABOVE_EYES = 112.0
+"""Vertex above the eye corners: ANSUR II tragion to top of head ~ 127 mm, less the ~ 15 mm the
+tragion (Frankfort plane) lies below the exocanthion."""
+CRANIUM_CENTRE_ABOVE_EYES = 18.0
+"""Height of the cranium's widest and longest section (euryon, opisthocranion) above the eye
+corners: a head is widest above and behind the ears, not at the ear openings."""
+CRANIUM_DOWN = 72.0
+"""Cranium below that section, where the occiput turns under into the nape."""
+SIDE_FLATNESS = 0.9
+"""The cranium's sides are flattened to this fraction of its half breadth (parietal walls): the
+ellipsoid it starts from is widened by 1 / SIDE_FLATNESS, then cut by two smoothed planes."""
+SIDE_ROUNDING = 22.0
+"""Smoothing width of those planes, mm: the flat sides run into the crown and occiput."""
 CENTRE_BEHIND_TRAGION = 8.0
-"""The skull's mid-length point lies a little behind the ear openings (tragion ~ 234/454 depth)."""
+"""The radial field's centre: at eye height, a little behind the face contour's ear points."""
+
+GLABELLA = 9
+"""Mesh vertex between the brows: the front of the cranium."""
+
+# Lower face and jaw.
+JAW_HALF_WIDTH = 52.0
+"""Half the jaw's width at the jaw angles (gonion, soft tissue: Farkas go-go ~ 94 mm, plus skin)."""
+JAW_CENTRE_BELOW_EYES = 30.0
+"""The jaw mass is an ellipsoid centred at cheekbone height and at the jaw angles' depth ..."""
+JAW_DOWN = 130.0
+"""... reaching this far down (below the chin: the underside plane cuts it) ..."""
+GONION_FORWARD_OF_TRAGION = 4.0
+"""... and centred this far in front of the face contour's ear points (the ramus is below the ear)."""
+GONION_HEIGHT_FRACTION = 2.0 / 3.0
+"""Jaw angle height, as the fraction of the way down from the jaw centre to the chin."""
+CHIN_PAD = 12.0
+"""How far the jaw ellipsoid reaches in front of the chin landmark at its own height."""
+SUBMENTAL_RISE_RAD = np.radians(15.0)
+"""The chin's underside rises this much from the chin back to the throat (soft-tissue
+submental-cervical line, ~ 105 deg cervicomental angle with a vertical neck)."""
+SUBMENTAL_DROP = 3.0
+"""The underside plane passes this far below the chin landmark (the menton is under the gnathion)."""
+JAW_ROUNDING = 10.0
+"""Smoothing width where the jaw's sides turn into its underside (the mandible's lower border)."""
+CHEEK_ROUNDING = 24.0
+"""Smoothing width where the jaw mass merges into the cranium (cheeks, temples, below the ears)."""
+
+# Neck (part of the head surface, so it merges smoothly into throat and nape).
+NECK_RADIUS = 0.72
+"""Neck radius / cranium half breadth (ANSUR II neck circumference ~ 360 mm: radius ~ 57 mm, 0.75;
+a little slimmer reads better on a bust)."""
+NECK_BEHIND_CENTRE = 0.2
+"""Neck axis behind the field centre / cranium half length: the spine carries the head from behind."""
+NECK_TOP_ABOVE_CENTRE = 10.0
+"""Where the neck ends inside the cranium, above the field centre, mm (it must hold the centre)."""
+NECK_DOME_WIDTH = 2.0
+"""Width of the dome that rounds the neck's top / neck radius: wide enough that the neck keeps its
+full radius where it shows (below the jaw and occiput), narrow at the top, deep inside the head."""
+NAPE_ROUNDING = 20.0
+"""Smoothing width where the neck meets the occiput and the throat: the nape's muscles."""
+NECK_CAP_BELOW_CHIN = 2.0
+"""The neck in the head surface ends this many cranium half breadths below the chin (inside the
+bust's plinth, which is cut flat below)."""
+
+# Ears (Farkas 1994 means of men and women): simple ellipsoids, so they print without thin parts.
+EAR_LENGTH = 60.0
+"""Ear length, superaurale to subaurale (Farkas sa-sba ~ 62 mm men, 58 mm women)."""
+EAR_WIDTH = 33.0
+"""Ear width, preaurale to postaurale (Farkas pra-pa ~ 34 / 32 mm)."""
+EAR_THICKNESS = 14.0
+"""Thickness of the ear lump, mm: a printed ear is a rounded mass, not a 2 mm cartilage shell."""
+EAR_INCLINATION_RAD = np.radians(15.0)
+"""The ear's long axis leans back from vertical (Farkas: ~ 15-20 deg)."""
+EAR_FLARE_RAD = np.radians(28.0)
+"""The ear stands off the head toward its back rim (auriculocephalic angle ~ 20-30 deg)."""
+EAR_FRONT_BEHIND_CONTOUR = 3.0
+"""The ear's front edge (preaurale) behind the face contour's ear points (234 / 454), mm."""
+EAR_SINK = 0.38
+"""Fraction of the ear's thickness sunk into the head at its centre."""
 
 # --- blending -----------------------------------------------------------------------------------
 BLEND_BAND_RAD = np.radians(14.0)
@@ -79,16 +158,31 @@ vertex density of the uniform sphere, the back of the head 1/(2 - 0.55) = 0.7x."
 
 @dataclass(frozen=True)
 class HeadShape:
-    """The fitted skull egg and blend inputs, all in the head frame, life-size mm.
+    """The fitted skull prior and blend inputs, all in the head frame, life-size mm.
 
-    centre: ``(3,) float64`` the point every radius is measured from.
-    semi_axes: ``(4,) float64`` half breadth (x), up (y above centre), down (y below), half length (z).
+    centre: ``(3,) float64`` the point every radius is measured from (eye height, midline).
+    semi_axes: ``(4,) float64`` of the cranium: half breadth (x), up and down (y, from its widest
+        section), half length (z).
+    cranium_centre: ``(3,) float64`` centre of the cranium ellipsoid (its widest section).
+    side_half_width: the flat sides of the cranium, mm from the midline.
+    jaw_centre, jaw_axes: ``(3,) float64`` the jaw mass ellipsoid.
+    submental_point, submental_normal: ``(3,) float64`` the chin's underside plane (outward normal).
+    neck_axis_xz: ``(2,) float64`` the vertical neck axis (x, z).  neck_radius, neck_bottom_y: mm.
     contour_dirs: ``(36, 3) float64`` unit directions of the face contour (``FACE_OVAL``) from the centre.
-    contour_residual: ``(36,) float64`` face radius minus egg radius on the contour, mm.
+    contour_residual: ``(36,) float64`` face radius minus prior radius on the contour, mm.
     """
 
     centre: np.ndarray
     semi_axes: np.ndarray
+    cranium_centre: np.ndarray
+    side_half_width: float
+    jaw_centre: np.ndarray
+    jaw_axes: np.ndarray
+    submental_point: np.ndarray
+    submental_normal: np.ndarray
+    neck_axis_xz: np.ndarray
+    neck_radius: float
+    neck_bottom_y: float
     contour_dirs: np.ndarray
     contour_residual: np.ndarray
 
@@ -123,6 +217,10 @@ def angles(directions: np.ndarray) -> np.ndarray:
     return np.column_stack([azimuth, elevation])
 
 
+_FAR_MM = 1.0e4
+"""Radius standing for "no boundary in this direction" (a half-space seen edge-on or from inside)."""
+
+
 def egg_radius(directions: np.ndarray, semi_axes: np.ndarray) -> np.ndarray:
     """Radius ``(n,)`` mm of the egg along unit ``directions (n, 3)`` from its centre.
 
@@ -133,32 +231,194 @@ def egg_radius(directions: np.ndarray, semi_axes: np.ndarray) -> np.ndarray:
     return 1.0 / np.sqrt((directions[:, 0] / a) ** 2 + (directions[:, 1] / b) ** 2 + (directions[:, 2] / c) ** 2)
 
 
+def ellipsoid_radius(directions: np.ndarray, origin: np.ndarray, centre: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Distance ``(n,)`` mm from ``origin (3,)`` along unit ``directions (n, 3)`` to the surface of the
+    axis-aligned ellipsoid ``centre (3,)``, ``axes (3,)`` mm, which must contain the origin.
+
+    With u = d / axes and w = (origin - centre) / axes, |w + r u|^2 = 1 is the quadratic
+    (u.u) r^2 + 2 (u.w) r + (w.w - 1) = 0; the origin is inside (w.w < 1), so its larger root is > 0.
+    """
+    u = directions / axes
+    w = (origin - centre) / axes
+    uu = np.einsum("ij,ij->i", u, u)
+    uw = u @ w
+    return (-uw + np.sqrt(uw * uw - uu * (w @ w - 1.0))) / uu
+
+
+def split_ellipsoid_radius(directions, origin, centre, axes_up, axes_down):
+    """``ellipsoid_radius`` of two half ellipsoids joined at y = centre_y (same x and z axes): the
+    upper half with ``axes_up (3,)``, the lower with ``axes_down (3,)``. ``(n,)`` mm."""
+    up = ellipsoid_radius(directions, origin, centre, axes_up)
+    down = ellipsoid_radius(directions, origin, centre, axes_down)
+    # Test the half the origin is in: a ray leaves the solid through that half exactly when it
+    # leaves that half's own ellipsoid before crossing y = centre_y.
+    if origin[1] < centre[1]:
+        return np.where(origin[1] + down * directions[:, 1] < centre[1], down, up)
+    return np.where(origin[1] + up * directions[:, 1] >= centre[1], up, down)
+
+
+def plane_radius(directions: np.ndarray, origin: np.ndarray, point: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """Distance ``(n,)`` mm from ``origin`` to the plane through ``point`` with outward ``normal`` (3,),
+    which bounds a half-space holding the origin; ``_FAR_MM`` where the ray runs away from it."""
+    gap = float(normal @ (point - origin))  # > 0: origin inside
+    toward = directions @ normal
+    return np.where(toward > gap / _FAR_MM, gap / np.maximum(toward, 1e-12), _FAR_MM)
+
+
+def vertical_cylinder_radius(directions: np.ndarray, origin: np.ndarray, axis_xz: np.ndarray, radius: float) -> np.ndarray:
+    """Distance ``(n,)`` mm from ``origin (3,)`` to a vertical (y) cylinder around ``axis_xz (2,)``
+    that contains it; ``_FAR_MM`` for rays along the axis."""
+    d = directions[:, [0, 2]]
+    w = origin[[0, 2]] - axis_xz
+    dd = np.einsum("ij,ij->i", d, d)
+    dw = d @ w
+    root = (-dw + np.sqrt(dw * dw - dd * (w @ w - radius * radius))) / np.maximum(dd, 1e-12)
+    return np.where(dd > 1e-12, np.minimum(root, _FAR_MM), _FAR_MM)
+
+
+def smooth_min(a: np.ndarray, b: np.ndarray, width: float) -> np.ndarray:
+    """Polynomial smooth minimum of two radius fields, mm: equal to ``min`` where they differ by
+    more than ``width``; in between the corner is rounded (C1) by up to ``width / 4``."""
+    h = np.clip(width - np.abs(a - b), 0.0, None) / width
+    return np.minimum(a, b) - h * h * width / 4.0
+
+
+def smooth_max(a: np.ndarray, b: np.ndarray, width: float) -> np.ndarray:
+    """Polynomial smooth maximum (see ``smooth_min``): the rounded union of two star-shaped solids."""
+    return -smooth_min(-a, -b, width)
+
+
+def prior_radius(directions: np.ndarray, shape: HeadShape) -> np.ndarray:
+    """Radius ``(n,)`` mm of the head prior (cranium, jaw, neck) along unit ``directions (n, 3)``.
+
+    Every part is a solid that holds the centre, so each has one radius per direction; unions and
+    intersections of such star-shaped solids are the max and min of their radii, and the smooth
+    versions round the joints (cheeks, the jaw's lower border, throat and nape).
+    """
+    o, s = shape.centre, shape
+    cranium = cranium_radius(directions, shape)
+    jaw = ellipsoid_radius(directions, o, s.jaw_centre, s.jaw_axes)
+    jaw = smooth_min(jaw, plane_radius(directions, o, s.submental_point, s.submental_normal), JAW_ROUNDING)
+    neck = vertical_cylinder_radius(directions, o, s.neck_axis_xz, s.neck_radius)
+    neck = np.minimum(neck, plane_radius(directions, o, np.array([0.0, s.neck_bottom_y, 0.0]), np.array([0.0, -1.0, 0.0])))
+    # The neck's top, hidden in the cranium, is a dome (a tall ellipsoid standing on the neck's
+    # base): a flat cap would leave a rim close under the skin at the sides, where the neck is
+    # nearly as wide as the head, and the smooth union would show it.
+    dome_centre = np.array([s.neck_axis_xz[0], s.neck_bottom_y, s.neck_axis_xz[1]])
+    dome_height = o[1] + NECK_TOP_ABOVE_CENTRE * s.semi_axes[0] / HEAD_HALF_BREADTH - s.neck_bottom_y
+    dome_width = NECK_DOME_WIDTH * s.neck_radius
+    dome = ellipsoid_radius(directions, o, dome_centre, np.array([dome_width, dome_height, dome_width]))
+    neck = smooth_min(neck, dome, NAPE_ROUNDING)
+    head = smooth_max(cranium, jaw, CHEEK_ROUNDING)
+    return smooth_max(head, neck, NAPE_ROUNDING)
+
+
 def fit_head(head_mm: np.ndarray) -> HeadShape:
-    """Fit the skull egg to a face in the head frame (``(468, 3)`` mm); see ``HeadShape``.
+    """Fit the skull prior to a face in the head frame (``(468, 3)`` mm); see ``HeadShape``.
 
     Centre: at eye height, on the midline, ``CENTRE_BEHIND_TRAGION`` behind the face contour's
-    ear points. Semi-axes: the priors scaled by the eye-corner span, then scaled as one so that
-    the egg passes through the upper face contour in the median.
+    ear points. The cranium: the priors scaled by the eye-corner span, its front at the glabella,
+    then scaled as one about the centre so it passes through the upper face contour in the median.
+    The jaw hangs from the chin and the face contour's ear points, the neck from the cranium.
     """
     scale = np.linalg.norm(head_mm[topology.LEFT_EYE_OUTER] - head_mm[topology.RIGHT_EYE_OUTER]) / EYE_CORNER_SPAN_MM
-    tragion_z = 0.5 * (head_mm[234, 2] + head_mm[454, 2])
-    centre = np.array([0.0, 0.0, tragion_z - CENTRE_BEHIND_TRAGION * scale])
-    axes = scale * np.array([HEAD_HALF_BREADTH, HEAD_TOP_ABOVE_CENTRE, HEAD_BOTTOM_BELOW_CENTRE, HEAD_HALF_LENGTH])
+    tragion = 0.5 * (head_mm[234] + head_mm[454])
+    centre = np.array([0.0, 0.0, tragion[2] - CENTRE_BEHIND_TRAGION * scale])
+    glabella_z = head_mm[GLABELLA, 2]
+    cranium_centre = np.array([0.0, CRANIUM_CENTRE_ABOVE_EYES * scale, glabella_z - HEAD_HALF_LENGTH * scale])
+    axes = scale * np.array([HEAD_HALF_BREADTH, HEAD_TOP_ABOVE_EYES - CRANIUM_CENTRE_ABOVE_EYES, CRANIUM_DOWN, HEAD_HALF_LENGTH])
+    chin = head_mm[topology.CHIN]
+    jaw_centre = np.array([0.0, -JAW_CENTRE_BELOW_EYES * scale, tragion[2] + GONION_FORWARD_OF_TRAGION * scale])
+    # The jaw angles sit ~ 2/3 of the way down from the jaw centre to the chin; the ellipsoid's x
+    # axis is set so its half width there is JAW_HALF_WIDTH.
+    jaw_down = JAW_DOWN * scale
+    angle_drop = GONION_HEIGHT_FRACTION * (jaw_centre[1] - chin[1]) / jaw_down
+    jaw_axes = np.array([JAW_HALF_WIDTH * scale / np.sqrt(1.0 - angle_drop**2), jaw_down,
+                         chin[2] + CHIN_PAD * scale - jaw_centre[2]])
+    normal = np.array([0.0, -np.cos(SUBMENTAL_RISE_RAD), -np.sin(SUBMENTAL_RISE_RAD)])
+    submental_point = chin - np.array([0.0, SUBMENTAL_DROP * scale, 0.0])
+    shape = HeadShape(
+        centre=centre, semi_axes=axes, cranium_centre=cranium_centre, side_half_width=SIDE_FLATNESS * axes[0],
+        jaw_centre=jaw_centre, jaw_axes=jaw_axes, submental_point=submental_point, submental_normal=normal,
+        neck_axis_xz=np.zeros(2), neck_radius=0.0, neck_bottom_y=0.0,
+        contour_dirs=np.zeros((0, 3)), contour_residual=np.zeros(0),
+    )
     contour = head_mm[list(topology.FACE_OVAL)] - centre
     radius = np.linalg.norm(contour, axis=1)
     dirs = contour / radius[:, None]
     upper = contour[:, 1] > 0
-    axes = axes * np.median(radius[upper] / egg_radius(dirs[upper], axes))
-    residual = radius - egg_radius(dirs, axes)
-    return HeadShape(centre=centre, semi_axes=axes, contour_dirs=dirs, contour_residual=residual)
+    fit = float(np.median(radius[upper] / cranium_radius(dirs[upper], shape)))
+    axes = axes * fit
+    cranium_centre = centre + (cranium_centre - centre) * fit
+    neck_radius = NECK_RADIUS * axes[0]
+    shape = dataclasses.replace(
+        shape, semi_axes=axes, cranium_centre=cranium_centre, side_half_width=SIDE_FLATNESS * axes[0],
+        neck_axis_xz=np.array([0.0, centre[2] - NECK_BEHIND_CENTRE * axes[3]]), neck_radius=neck_radius,
+        neck_bottom_y=chin[1] - NECK_CAP_BELOW_CHIN * axes[0],
+    )
+    residual = radius - prior_radius(dirs, shape)
+    return dataclasses.replace(shape, contour_dirs=dirs, contour_residual=residual)
+
+
+def cranium_radius(directions: np.ndarray, shape: HeadShape) -> np.ndarray:
+    """Radius ``(n,)`` mm of the cranium alone: a split ellipsoid widened by ``1 / SIDE_FLATNESS``
+    and cut back to ``side_half_width`` by two smoothed planes (flat parietal walls)."""
+    a, up, down, c = shape.semi_axes
+    wide = a / SIDE_FLATNESS
+    radius = split_ellipsoid_radius(directions, shape.centre, shape.cranium_centre,
+                                    np.array([wide, up, c]), np.array([wide, down, c]))
+    rounding = SIDE_ROUNDING * a / HEAD_HALF_BREADTH
+    for sign in (-1.0, 1.0):
+        wall = plane_radius(directions, shape.centre, np.array([sign * shape.side_half_width, 0.0, 0.0]),
+                            np.array([sign, 0.0, 0.0]))
+        radius = smooth_min(radius, wall, rounding)
+    return radius
 
 
 def skull_radius(directions: np.ndarray, shape: HeadShape) -> np.ndarray:
-    """Radius ``(n,)`` mm of the skull: the egg bent onto the face contour near it."""
+    """Radius ``(n,)`` mm of the skull: the prior bent onto the face contour near it."""
     cos = np.clip(directions @ shape.contour_dirs.T, -1.0, 1.0)
     kernel = np.exp(-0.5 * (np.arccos(cos) / CONTOUR_MATCH_SIGMA_RAD) ** 2)
     correction = (kernel @ shape.contour_residual) / (kernel.sum(axis=1) + CONTOUR_MATCH_PRIOR)
-    return egg_radius(directions, shape.semi_axes) + correction
+    return prior_radius(directions, shape) + correction
+
+
+def ear_ellipsoids(head_mm: np.ndarray, shape: HeadShape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the two ears go, head frame: ``(centres (2, 3) mm, rotations (2, 3, 3), axes (3,) mm)``.
+
+    Each ear is an ellipsoid: axis 0 (thickness) points out of the head, axis 1 along the ear's
+    length (leaning back by ``EAR_INCLINATION_RAD``), axis 2 along its width (toward the back,
+    turned out by ``EAR_FLARE_RAD``). Vertically the ear spans the brows to the nose's base (the
+    classic thirds of the face); its front edge sits just behind the face contour's ear points.
+    """
+    scale = np.linalg.norm(head_mm[topology.LEFT_EYE_OUTER] - head_mm[topology.RIGHT_EYE_OUTER]) / EYE_CORNER_SPAN_MM
+    brows = head_mm[list(topology.RIGHT_EYEBROW) + list(topology.LEFT_EYEBROW), 1].mean()
+    centre_y = 0.5 * (brows + head_mm[topology.NOSE_BOTTOM, 1])
+    lean, flare = EAR_INCLINATION_RAD, EAR_FLARE_RAD
+    length = np.array([0.0, np.cos(lean), -np.sin(lean)])
+    back = np.array([0.0, -np.sin(lean), -np.cos(lean)])
+    out = np.array([1.0, 0.0, 0.0])
+    # Turn the ear about its length axis: the back edge goes out, the thickness axis forward.
+    width_axis = np.cos(flare) * back + np.sin(flare) * out
+    thick_axis = np.cos(flare) * out - np.sin(flare) * back
+    # (thick, length, width) is left-handed; the ellipsoid is symmetric along each axis, so
+    # listing -width keeps the same solid with a proper rotation.
+    rotation = np.column_stack([thick_axis, length, -width_axis])
+    axes = scale * np.array([EAR_THICKNESS / 2.0, EAR_LENGTH / 2.0, EAR_WIDTH / 2.0])
+    centres, rotations = [], []
+    for side, contour_point in ((1.0, 454), (-1.0, 234)):
+        front_z = head_mm[contour_point, 2] - EAR_FRONT_BEHIND_CONTOUR * scale
+        centre_z = front_z - axes[2] * np.cos(flare)
+        toward = np.array([side * shape.semi_axes[0], centre_y, centre_z]) - shape.centre
+        toward /= np.linalg.norm(toward)
+        on_head = shape.centre + toward * skull_radius(toward[None], shape)[0]
+        mirror = np.diag([side, 1.0, 1.0])
+        # Mirroring the left ear's frame for the right ear flips its handedness; flipping the
+        # thickness axis back keeps a proper rotation and the same (symmetric) ellipsoid.
+        turned = mirror @ rotation @ np.diag([side, 1.0, 1.0])
+        centres.append(on_head + turned[:, 0] * side * (1.0 - 2.0 * EAR_SINK) * axes[0])
+        rotations.append(turned)
+    return np.array(centres), np.array(rotations), axes
 
 
 def inside_distance(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
