@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     live = commands.add_parser("live", help="AR glasses try-on in a window: camera or video, keys S G M V R Space H Q")
     _add_common(live)
     add_live_arguments(live)
+    _add_pipeline(live)
 
     calibrate = commands.add_parser("calibrate", help="calibrate a camera from chessboard views; saves a camera profile")
     _add_common(calibrate)
@@ -333,7 +334,7 @@ def cmd_serve(args) -> int:
 def cmd_live(args) -> int:
     from realtime.live import options_from_args, run_live
 
-    return run_live(options_from_args(args))
+    return run_live(options_from_args(args, pipeline=pipeline_options(args)))
 
 
 def cmd_calibrate(args) -> int:

@@ -26,13 +26,16 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
 from realtime.errors import InputError, Selfie3DError
 from realtime.glasses import GLASSES_LIBRARY, GlassesModel, build_glasses, glasses_by_name, load_user_glasses
 from realtime.render import HudInfo, Renderer, RenderOptions, View3D, ViewMode
+
+if TYPE_CHECKING:
+    from realtime.pipeline import PipelineOptions
 
 # How long a HUD message stays up, seconds: long enough to read a saved path.
 MESSAGE_SECONDS = 6.0
@@ -59,6 +62,9 @@ class LiveOptions:
     loop: bool = True               # restart video files at their end
     max_frames: int | None = None   # quit after this many frames (scripted runs)
     status_file: str | None = None  # JSON with frame count and snapshot state, for automation
+    # Tracking, reconstruction (providers, device crops) and fusion (camera profile): the same
+    # flags as demo and bench. None: the defaults.
+    pipeline: PipelineOptions | None = None
 
 
 # --------------------------------------------------------------------------- bust worker
@@ -198,7 +204,7 @@ class LiveSession:
         self.capture_options = CaptureOptions(camera=options.camera, path=options.video, size=options.camera_size)
         self._Capture = Capture
         self.capture = Capture(self.capture_options)
-        self.pipeline = pipeline or Pipeline(PipelineOptions())
+        self.pipeline = pipeline or Pipeline(options.pipeline or PipelineOptions())
         self.triangles = face_triangles()
         self.renderer = Renderer(ctx, RenderOptions(options.width, options.height), self.triangles)
         self.glasses: list[GlassesModel] = [load_glasses_choice(options.glasses, options.glasses_anchors)]
@@ -528,11 +534,13 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep a JSON status (frames, exports) in FILE, for scripts and tests (default: off)")
 
 
-def options_from_args(args: argparse.Namespace) -> LiveOptions:
+def options_from_args(args: argparse.Namespace, pipeline: PipelineOptions | None = None) -> LiveOptions:
+    """``LiveOptions`` from the parsed flags; ``pipeline``: the pipeline flags' options (the CLI
+    builds them, as for demo and bench)."""
     return LiveOptions(
         camera=args.camera, video=args.video, glasses=args.glasses, glasses_anchors=args.glasses_anchors,
         record=args.record, virtual_cam=args.virtual_cam, width=args.size[0], height=args.size[1],
-        bust_dir=args.bust_dir, max_frames=args.max_frames, status_file=args.status_file,
+        bust_dir=args.bust_dir, max_frames=args.max_frames, status_file=args.status_file, pipeline=pipeline,
     )
 
 

@@ -201,3 +201,24 @@ def test_window_snapshot_under_xvfb(tmp_path):
             app.wait()
         xvfb.terminate()
         xvfb.wait()
+
+
+def test_pipeline_flags_reach_the_live_session(gl_ctx, tmp_path):
+    # `selfie3d live` takes the same pipeline flags as demo and bench: a calibrated camera
+    # profile matters most live (metric try-on), so it must not be dropped on the way.
+    from realtime.cli import build_parser, pipeline_options
+    from realtime.live import options_from_args
+
+    profile = tmp_path / "cam.toml"
+    args = build_parser().parse_args(["live", "--providers", "cpu", "--max-faces", "2", "--no-iris",
+                                      "--camera-profile", str(profile), "--size", "320x240"])
+    options = options_from_args(args, pipeline=pipeline_options(args))
+    assert options.pipeline.tracking.max_faces == 2
+    assert options.pipeline.reconstruction.providers == ("cpu",) and not options.pipeline.reconstruction.iris
+    assert options.pipeline.camera_profile == str(profile)
+    session = LiveSession(gl_ctx, LiveOptions(width=320, height=240, bust_dir=str(tmp_path), pipeline=options.pipeline),
+                          bust_worker=BustWorker(slow_stand_in_export, concurrent.futures.ThreadPoolExecutor(1)))
+    try:
+        assert session.pipeline.options is options.pipeline
+    finally:
+        session.close()
