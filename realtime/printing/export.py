@@ -110,19 +110,41 @@ def check_printable(checks: dict) -> None:
         raise Selfie3DError(f"the base is not on Z = 0 (lowest point {checks['min_z']:.3f} mm)")
 
 
-def _validate_file(path: Path, fmt: str, reference: trimesh.Trimesh) -> None:
+def stored_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """``mesh`` as an STL or 3MF file holds it: float32 vertices.
+
+    A boolean can leave two vertices a few nanometres apart; float32 (spacing ~4e-6 mm at
+    50 mm) makes them one point, their shared edge collapses, and the triangles on it become
+    zero-area slivers whose edges are then used four times: the file no longer loads as a
+    closed solid although the mesh in memory was one (a live snapshot failed so, 1 in 18).
+    Rounding first, merging the points that became equal and dropping the collapsed and
+    duplicated triangles writes the closed solid the file can hold. Returns a new mesh.
+    """
+    stored = trimesh.Trimesh(np.asarray(mesh.vertices, dtype=np.float32).astype(np.float64),
+                             np.asarray(mesh.faces), process=False)
+    stored.merge_vertices()
+    stored.update_faces(stored.nondegenerate_faces())
+    stored.update_faces(stored.unique_faces())
+    stored.remove_unreferenced_vertices()
+    return stored
+
+
+def _validate_file(path: Path, fmt: str, reference: trimesh.Trimesh, name: str) -> None:
     loaded = trimesh.load(str(path), file_type=fmt, force="mesh", process=False)
     if fmt in ("obj", "glb"):
-        # Texture seams split vertices; merge by position to check the solid underneath.
+        # Texture seams split vertices; merge by position to check the solid underneath (the
+        # textured copy keeps its own vertices, so float32 can collapse a sliver there too:
+        # zero-area triangles do not open the solid).
         loaded = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
         loaded.merge_vertices(merge_tex=True, merge_norm=True)
+        loaded.update_faces(loaded.nondegenerate_faces())
     else:
         loaded.merge_vertices()
     if not loaded.is_watertight or not loaded.is_winding_consistent:
-        raise Selfie3DError(f"{path.name}: the written {fmt.upper()} does not load back as a closed solid")
+        raise Selfie3DError(f"{name}: the written {fmt.upper()} does not load back as a closed solid")
     if not np.isclose(loaded.volume, reference.volume, rtol=VOLUME_RTOL):
         raise Selfie3DError(
-            f"{path.name}: volume changed on the round trip ({reference.volume:.1f} -> {loaded.volume:.1f} mm3)"
+            f"{name}: volume changed on the round trip ({reference.volume:.1f} -> {loaded.volume:.1f} mm3)"
         )
 
 
@@ -179,6 +201,8 @@ def write_solid(
         raise InputError(f"{path} already exists; pass --overwrite to replace it or choose another name")
     if not path.parent.is_dir():
         raise InputError(f"folder {path.parent} does not exist")
+    if fmt in ("stl", "3mf"):
+        mesh = stored_mesh(mesh)
     payload = _encode(mesh, textured, fmt, path.stem)
     finals = {suffix: path.parent / suffix[1:] if suffix.startswith("/") else path for suffix in payload}
     with contextlib.ExitStack() as stack:
@@ -193,7 +217,7 @@ def write_solid(
             # The loader resolves the material by name next to the OBJ: check a renamed copy set.
             _validate_obj(temps, path)
         else:
-            _validate_file(temps[0][0], fmt, mesh)
+            _validate_file(temps[0][0], fmt, mesh, path.name)
     return path
 
 
@@ -204,5 +228,6 @@ def _validate_obj(temps: list[tuple[Path, Path]], path: Path) -> None:
         loaded = trimesh.load(str(Path(folder) / path.name), force="mesh", process=False)
         solid = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
         solid.merge_vertices(merge_tex=True, merge_norm=True)
+        solid.update_faces(solid.nondegenerate_faces())  # as in _validate_file
         if not solid.is_watertight:
             raise Selfie3DError(f"{path.name}: the written OBJ does not load back as a closed solid")
