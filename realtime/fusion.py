@@ -31,7 +31,8 @@ import numpy as np
 
 from realtime.camera import CameraIntrinsics, undistort_pixels
 from realtime.filters import OneEuroArray, OneEuroOptions, OneEuroRotation
-from realtime.scale import IRIS_DIAMETER_MM, MEAN_PD_MM, MetricScale, MetricScaleOptions, iris_diameter_px
+from realtime.scale import (IRIS_DIAMETER_MM, MEAN_PD_MM, MetricScale, MetricScaleOptions, iris_diameter_px,
+                            scale_warning)
 from realtime.shapes import check_shape
 
 NUM_VERTICES = 468
@@ -420,6 +421,8 @@ class FusionResult:
     tracking: bool
     timestamp_s: float
     timings_ms: dict = field(default_factory=dict)
+    # A line when the millimetres look wrong (``realtime.scale.scale_warning``), else None.
+    scale_warning: str | None = None
 
     @classmethod
     def empty(cls, timestamp_s: float = 0.0) -> "FusionResult":
@@ -584,6 +587,8 @@ class Fusion:
 
         identity_mm = identity * rho
         fused = (identity_mm + filtered_expression) @ filtered_rotation.T + filtered_translation
+        pd_mm = self._pd_mm(identity, rho)
+        scale_source = "iris" if self._scale.weight > 0 and self._iris_weight > 0 else "assumed mean PD"
         result = FusionResult(
             vertices_mm=fused.astype(np.float32),
             identity_mm=identity_mm.astype(np.float32),
@@ -594,13 +599,14 @@ class Fusion:
             raw_translation_mm=translation,
             frames_fused=self._frames,
             confidence=(self._weights / (self._weights + options.confidence_half_weight)).astype(np.float32),
-            pd_mm=self._pd_mm(identity, rho),
+            pd_mm=pd_mm,
             face_width_mm=float(np.linalg.norm(identity[FACE_SIDE_LEFT] - identity[FACE_SIDE_RIGHT]) * rho),
             distance_mm=float(np.linalg.norm(filtered_translation)),
-            scale_source="iris" if self._scale.weight > 0 and self._iris_weight > 0 else "assumed mean PD",
+            scale_source=scale_source,
             identity_reset=identity_reset,
             tracking=True,
             timestamp_s=float(timestamp_s),
+            scale_warning=scale_warning(pd_mm, scale_source),
         )
         return self._finish(result, start, identity_reset)
 

@@ -25,6 +25,13 @@ IRIS_DIAMETER_MM = 11.7
 # only to guess the scale when no iris is available; results then say the scale is assumed.
 MEAN_PD_MM = 63.4
 
+# Adult pupillary distances lie within 50-75 mm (Dodgson 2004, the extremes of ~4000 adults;
+# children's start near 40 mm). A PD outside it most likely means the iris was read wrong, not
+# an unusual face: eyelids covering the iris (a squint, a smile), a blurred or low-resolution
+# eye (TV footage, a face far away), a strongly turned head. On a 1280x720 interview clip with
+# a squinting, turned face the iris read ~20% small and the PD came out 80 mm.
+ADULT_PD_RANGE_MM = (50.0, 75.0)
+
 
 def iris_diameter_px(iris_px: np.ndarray) -> np.ndarray:
     """Iris diameters in the image, ``(2,) float64`` pixels, one per eye.
@@ -147,3 +154,18 @@ class MetricScale:
         self._log += gain * (log_obs - self._log)
         self._weight += weight
         return self.value
+
+
+def scale_warning(pd_mm: float, scale_source: str) -> str | None:
+    """One line for reports when the millimetres look wrong, else None.
+
+    pd_mm: the measured pupillary distance; scale_source: where the scale came from ("iris",
+    or an assumed mean when no iris was seen).
+    """
+    low, high = ADULT_PD_RANGE_MM
+    if scale_source != "iris":
+        return "no iris seen: sizes assume the mean adult PD (63.4 mm)"
+    if not np.isfinite(pd_mm) or low <= pd_mm <= high:
+        return None
+    return (f"PD {pd_mm:.1f} mm is outside the adult range {low:.0f}-{high:.0f} mm: the iris was probably "
+            "read wrong (squinting or covered eyes, a blurred or small eye, a turned head); sizes may be off")

@@ -69,3 +69,13 @@ def test_metric_scale_converges_and_rejects_outliers():
     assert_allclose(scale.value, 1.08, rtol=0.01)
     scale.reset()
     assert scale.value is None
+
+
+def test_scale_warning_flags_a_pd_outside_the_adult_range():
+    from realtime.scale import ADULT_PD_RANGE_MM, scale_warning
+
+    low, high = ADULT_PD_RANGE_MM
+    assert scale_warning(63.0, "iris") is None and scale_warning(low, "iris") is None
+    assert "80.0 mm is outside" in scale_warning(80.0, "iris")
+    assert "outside" in scale_warning(low - 1.0, "iris")
+    assert "mean adult PD" in scale_warning(63.4, "assumed mean PD")
