@@ -9,12 +9,27 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 from realtime import __version__
 from realtime.errors import Selfie3DError
 
 log = logging.getLogger("selfie3d")
+
+NATIVE_LOG_QUIET = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2", "OPENCV_LOG_LEVEL": "ERROR"}
+"""Environment that keeps MediaPipe's absl/glog, TFLite's and OpenCV's own INFO and WARNING lines
+(``Created TensorFlow Lite XNNPACK delegate``, ``landmark_projection_calculator``, ``cap_v4l``)
+off stderr: they are not ours to act on. Read when those libraries load, so it is set before any
+of them is imported; a value the user already set wins, and ``--debug`` leaves them all alone."""
+
+
+def quiet_native_logs(argv: list[str]) -> None:
+    """Set ``NATIVE_LOG_QUIET`` (without overriding the user's values) unless ``--debug`` is given."""
+    if "--debug" in argv:
+        return
+    for name, value in NATIVE_LOG_QUIET.items():
+        os.environ.setdefault(name, value)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -183,6 +198,9 @@ def cmd_demo(args) -> int:
     for name, path in report["outputs"].items():
         print(f"  {name}: {path}")
     print(f"  report: {args.out}/report.json")
+    warning = report.get("fusion", {}).get("scale_warning")
+    if warning:
+        print(f"  warning: {warning}")
     return 0
 
 
@@ -207,7 +225,8 @@ def cmd_bench(args) -> int:
         print(json.dumps(soak.report(), indent=2) if args.json else format_soak(soak))
         return 0 if soak.passed else 1
     report = run_bench(BenchOptions(capture=capture_options(args), frames=args.frames,
-                                    baseline=not args.no_baseline, pipeline=pipeline_options(args)))
+                                    baseline=not args.no_baseline, pipeline=pipeline_options(args),
+                                    quiet_native_logs=not args.debug))
     if args.render:
         from realtime.render import render_benchmark
 
@@ -262,7 +281,8 @@ def cmd_doctor(args) -> int:
         actual = file_sha256(path) if path.exists() else "missing"
         good = actual == entry["sha256"]
         ok &= good
-        print(f"model {name}: {'ok' if good else 'CHECKSUM MISMATCH' if path.exists() else 'MISSING'} ({path})")
+        state = f"ok sha256 {actual[:12]}" if good else "CHECKSUM MISMATCH" if path.exists() else "MISSING"
+        print(f"model {name}: {state} ({path})")
     return 0 if ok else 3
 
 
@@ -274,6 +294,10 @@ def cmd_photo(args) -> int:
     from realtime.fileio import write_text_atomic
     from realtime.jobs import make_executor, plan_jobs
 
+    if args.label is not None:
+        from realtime.printing.solids import check_label
+
+        check_label(args.label)  # once, before any photo: every job would fail the same way
     images: list[str] = []
     for item in args.images:
         path = Path(item)
@@ -302,6 +326,8 @@ def cmd_photo(args) -> int:
             if result.ok:
                 for face in result.faces:
                     print(f"{result.image_path}: {face['output']}  (PD {face['pd_mm']:.1f} mm, {result.seconds:.1f} s)")
+                    if face.get("scale_warning"):
+                        print(f"  warning: {face['scale_warning']}")
             else:
                 print(f"selfie3d: error: {result.error}", file=sys.stderr)
             if show_progress:
@@ -348,6 +374,8 @@ COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor, "photo":
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before build_parser: the subcommands' modules import OpenCV.
+    quiet_native_logs(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

@@ -39,15 +39,30 @@ class DemoOptions:
 
 
 def run_demo(options: DemoOptions) -> dict:
-    from realtime.live import render_tryon_video
-
     out_dir = Path(options.out_dir)
+    # The folders this run creates: removed again if it fails before writing into them (a wrong
+    # --camera-profile, no camera), so a failed run leaves no empty output folder behind.
+    created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # the folder, or one above it, is a file
         raise output_error(out_dir, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)), "cannot create the output folder") from None
     except OSError as error:
         raise output_error(out_dir, error, "cannot create the output folder") from None
+    try:
+        return _run_demo(options, out_dir)
+    except BaseException:
+        for folder in created:  # deepest first
+            try:
+                folder.rmdir()  # only if still empty
+            except OSError:
+                break
+        raise
+
+
+def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
+    from realtime.live import render_tryon_video
+
     timings: dict[str, list[float]] = {}
     counts = {"frames": 0, "tracked": 0}
     last = {}
@@ -114,7 +129,7 @@ def _export_demo_bust(last: dict, out_dir: Path) -> dict:
 
 def _fusion_summary(fused) -> dict:
     summary = {}
-    for key in ("frames_fused", "pd_mm", "face_width_mm", "tracking"):
+    for key in ("frames_fused", "pd_mm", "face_width_mm", "tracking", "scale_warning"):
         value = getattr(fused, key, None)
         if value is not None:
             summary[key] = round(float(value), 3) if isinstance(value, (float, np.floating)) else value

@@ -11,6 +11,7 @@ jobs), and the web service and Ray (later) plug in the same way.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import os
 import time
 import traceback
@@ -18,7 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
-from realtime.errors import Selfie3DError
+from realtime.errors import InputError, Selfie3DError
+
+log = logging.getLogger("selfie3d")
 
 MESH_FORMATS = ("stl", "3mf", "obj", "glb")
 
@@ -92,6 +95,8 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
             faces.append({**face.report(), "output": str(path), "print_checks": bust.checks})
         return PhotoJobResult(job.image_path, True, None, faces, result.image_size, time.perf_counter() - start)
     except Selfie3DError as error:
+        if debug:  # --debug promises tracebacks; the batch still goes on with the next photo
+            log.exception("%s: failed", job.image_path)
         return PhotoJobResult(job.image_path, False, str(error), seconds=time.perf_counter() - start)
     except Exception as error:  # a bug on one image must not stop the batch: report it
         detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
@@ -174,10 +179,17 @@ def plan_jobs(images: list[str], output: str, fmt: str | None, **settings) -> li
     folder and each image gets ``<folder>/<image stem>.<fmt>``."""
     out = Path(output)
     suffix = out.suffix.lower().lstrip(".")
+    if suffix in MESH_FORMATS and len(images) > 1:
+        # A folder named "x.stl/" full of STLs is never what was meant.
+        raise InputError(f"-o {output} names a file but {len(images)} photos were given; give a folder")
     single_file = len(images) == 1 and suffix in MESH_FORMATS
+    if single_file and fmt and fmt.lower() != suffix:
+        # Appending the format ("d.stl.glb") would hide the mismatch: make the user pick one.
+        raise InputError(f"-o {output} has the extension .{suffix} but --format is {fmt.lower()}; "
+                         f"make them agree or leave one out")
     fmt = (fmt or (suffix if single_file else "stl")).lower()
     if fmt not in MESH_FORMATS:
-        raise Selfie3DError(f"unknown format '{fmt}'; choose one of {', '.join(MESH_FORMATS)}")
+        raise InputError(f"unknown format '{fmt}'; choose one of {', '.join(MESH_FORMATS)}")
     if single_file:
         return [PhotoJob(images[0], str(out), fmt, **settings)]
     stems: dict[str, int] = {}

@@ -3,7 +3,7 @@
 ``run_live(LiveOptions)`` opens a moderngl-window (pyglet) window and runs the loop; the
 same ``LiveSession`` drives headless runs (``render_tryon_video`` for ``selfie3d demo``), so
 the window, the demo, the tests and the recording all show the renderer's offscreen pixels.
-Per frame: read a frame (files loop), run the pipeline, render the composite with the
+Per frame: read a frame (files and the demo clip loop), run the pipeline, render the composite with the
 current glasses, mesh view and 3D view, copy it to the screen, and hand it to the recorder
 and the virtual camera when they are on. The S key hands the fused identity to the bust
 exporter in a background process, so the loop never waits for it; the HUD shows the export
@@ -59,7 +59,7 @@ class LiveOptions:
     height: int = 720
     camera_size: tuple[int, int] | None = None  # requested camera frame size (width, height)
     bust_dir: str = "out"           # where S writes busts
-    loop: bool = True               # restart video files at their end
+    loop: bool = True               # restart video files and the built-in demo clip at their end
     max_frames: int | None = None   # quit after this many frames (scripted runs)
     status_file: str | None = None  # JSON with frame count and snapshot state, for automation
     # Tracking, reconstruction (providers, device crops) and fusion (camera profile): the same
@@ -294,7 +294,9 @@ class LiveSession:
             self._capture_message = None if status.ok else status.message
             return frame
         frame = self.capture.read()
-        if frame is None and self.options.loop and self.options.camera is None and self.options.video:
+        # Files and the built-in demo clip both loop: the window stays up until Esc or
+        # --max-frames, whatever the source (a camera has no end to loop at).
+        if frame is None and self.options.loop and self.options.camera is None:
             self.capture.close()
             self.capture = self._Capture(self.capture_options)
             frame = self.capture.read()
@@ -514,7 +516,8 @@ def _size(text: str) -> tuple[int, int]:
 def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``selfie3d live`` (the lead's CLI adds these to its subcommand)."""
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--camera", type=int, metavar="N", help="webcam index (default: the built-in demo clip)")
+    source.add_argument("--camera", type=int, metavar="N", help="webcam index, e.g. 0 for the first webcam (default: no camera; the built-in "
+                             "demo clip, looped)")
     source.add_argument("--video", metavar="FILE", help="video file, image or folder of images (loops)")
     parser.add_argument("--list-cameras", action="store_true",
                         help="list the cameras that open (indices 0-7, with their frame size) and exit")

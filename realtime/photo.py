@@ -20,7 +20,7 @@ import numpy as np
 from realtime.detection import DetectionOptions, FaceDetector
 from realtime.reconstruction import FaceMesh, ReconstructionOptions, Reconstructor
 from realtime.roi import Roi, roi_from_detection, roi_from_landmarks
-from realtime.scale import IRIS_DIAMETER_MM, MEAN_PD_MM, iris_diameter_px
+from realtime.scale import IRIS_DIAMETER_MM, MEAN_PD_MM, iris_diameter_px, scale_warning
 from realtime.symmetry import mirror_vertices
 from realtime.topology import inter_ocular_distance, median_distance_iod
 
@@ -88,6 +88,7 @@ class PhotoFace:
             "face_width_mm": round(self.face_width_mm, 2),
             "mm_per_px": round(self.mm_per_px, 5),
             "scale_source": self.scale_source,
+            "scale_warning": scale_warning(self.pd_mm, "iris" if self.scale_source == "iris" else "assumed"),
             "steps": {k: round(v, 5) for k, v in self.steps.items()},
         }
 

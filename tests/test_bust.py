@@ -238,3 +238,37 @@ def test_disk_full_during_export_is_one_line_and_leaves_nothing(default_bust, tm
     with pytest.raises(OutputError, match="No space left on device.*disk is full"):
         export_bust(bust, tmp_path / "bust.stl")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("style", ["bust", "relief"])
+def test_label_the_font_cannot_draw_is_refused_naming_the_characters(astronaut, style):
+    # OpenCV's Hershey font draws '?' for anything outside printable ASCII: refuse, don't engrave '?'.
+    image, px, mm = astronaut
+    with pytest.raises(InputError, match=r"cannot draw: 'ë' '日' '本'; use printable ASCII"):
+        build_bust(mm, None, BustOptions(style=style, label="Zoë 日本"), image=image, vertices_px=px)
+    with pytest.raises(InputError, match=r"cannot draw: '\\t'"):
+        build_bust(mm, None, BustOptions(style=style, label="A\tB"), image=image, vertices_px=px)
+
+
+@pytest.mark.parametrize("style", ["bust", "relief"])
+def test_label_too_long_to_print_says_how_many_characters_fit(astronaut, style):
+    import re
+
+    from realtime.printing.solids import LABEL_MIN_CAP_MM
+
+    image, px, mm = astronaut
+    with pytest.raises(InputError, match=rf"too long for this print size: .* under the {LABEL_MIN_CAP_MM} mm "
+                                         r"minimum; at most \d+ characters") as error:
+        build_bust(mm, None, BustOptions(style=style, label="W" * 60), image=image, vertices_px=px)
+    fit = int(re.search(r"at most (\d+) characters", str(error.value)).group(1))
+    assert 3 <= fit < 60
+    # The length the message offers does print (the minimum is computed from the same geometry).
+    result = build_bust(mm, None, BustOptions(style=style, label="W" * fit), image=image, vertices_px=px)
+    assert result.mesh.is_watertight
+
+
+def test_label_on_a_print_too_small_for_legible_letters_is_refused(astronaut):
+    image, px, mm = astronaut
+    with pytest.raises(InputError, match=r"too small for a label: its letters would be 1\.\d mm tall"):
+        build_bust(mm, None, BustOptions(height_mm=25.0, label="A"), image=image, vertices_px=px)
+    build_bust(mm, None, BustOptions(height_mm=25.0), image=image, vertices_px=px)  # no label: fine

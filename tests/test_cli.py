@@ -1,6 +1,7 @@
 """The selfie3d command: subcommands run end to end; bad input gets one line and a non-zero exit."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -94,3 +95,72 @@ def test_doctor_reports_models_ok():
 def test_runs_from_any_directory(tmp_path):
     result = run_cli("doctor", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_doctor_prints_each_model_checksum_prefix():
+    from realtime.inference import load_manifest
+    from realtime.resources import models_dir
+
+    stdout = run_cli("doctor").stdout
+    for name, entry in load_manifest(models_dir())["models"].items():
+        assert f"model {name}: ok sha256 {entry['sha256'][:12]} (" in stdout
+
+
+def test_demo_with_a_profile_of_the_wrong_size_leaves_no_output_folder(tmp_path):
+    from realtime.camera import CameraIntrinsics, save_camera_profile
+
+    profile = save_camera_profile(CameraIntrinsics.default(1920, 1080), tmp_path / "hd.toml")
+    out = tmp_path / "runs" / "demo"
+    result = run_cli("demo", "--camera-profile", str(profile), "--out", str(out), "--frames", "3")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "runs").exists()  # neither the folder nor the parent it created
+
+
+def test_demo_failure_keeps_an_existing_output_folder(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    result = run_cli("demo", "--video", str(tmp_path / "nope.mp4"), "--out", str(out))
+    assert result.returncode != 0 and out.is_dir()
+
+
+def test_photo_label_the_font_cannot_draw_is_one_line_before_any_photo(tmp_path):
+    result = run_cli("photo", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.stl"), "--label", "Zoë 日本")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "cannot draw: 'ë' '日' '本'" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_photo_label_too_long_for_the_print_says_the_maximum(tmp_path, face_photo_path):
+    result = run_cli("photo", face_photo_path, "-o", str(tmp_path / "a.stl"), "--label", "W" * 60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "too long for this print size" in result.stderr and "at most" in result.stderr
+    assert not (tmp_path / "a.stl").exists()
+
+
+def test_bench_and_calibrate_keep_native_log_lines_off_stderr(tmp_path):
+    # MediaPipe's absl/TFLite lines ("Created TensorFlow Lite XNNPACK delegate", W0000 ...) and
+    # OpenCV's "[ WARN:0@...] cap_v4l" are not ours: only --debug shows them.
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL", "OPENCV_LOG_LEVEL")}
+    bench = subprocess.run([sys.executable, "-m", "realtime", "bench", "--frames", "2"], capture_output=True,
+                           text=True, timeout=300, env=env)
+    assert bench.returncode == 0 and bench.stderr == ""
+    calibrate = subprocess.run([sys.executable, "-m", "realtime", "calibrate", "--camera", "97", "--no-preview"],
+                               capture_output=True, text=True, timeout=120, env=env)
+    assert calibrate.returncode != 0 and "WARN" not in calibrate.stderr
+
+
+def test_native_logs_are_quieted_unless_debug(monkeypatch):
+    from realtime.cli import NATIVE_LOG_QUIET, quiet_native_logs
+
+    for name in NATIVE_LOG_QUIET:
+        monkeypatch.delenv(name, raising=False)
+    quiet_native_logs(["bench", "--debug"])
+    assert not any(name in os.environ for name in NATIVE_LOG_QUIET)
+    monkeypatch.setenv("OPENCV_LOG_LEVEL", "INFO")  # the user's own choice wins
+    quiet_native_logs(["bench"])
+    assert os.environ["GLOG_minloglevel"] == "2" and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    assert os.environ["OPENCV_LOG_LEVEL"] == "INFO"

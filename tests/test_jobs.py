@@ -94,3 +94,55 @@ def test_photo_cli_single_photo_to_3mf(tmp_path, face_photo_path):
     assert result.returncode == 0, result.stderr
     mesh = trimesh.load(out, force="mesh")
     assert mesh.is_watertight
+
+
+def test_output_file_with_many_photos_is_an_input_error(tmp_path):
+    # Used to create a folder named "x.stl/" holding a.stl and b.stl.
+    from realtime.errors import InputError
+
+    with pytest.raises(InputError, match=r"-o .*x\.stl names a file but 2 photos were given; give a folder"):
+        plan_jobs(["a.png", "b.jpg"], str(tmp_path / "x.stl"), None)
+    assert not (tmp_path / "x.stl").exists()
+
+
+def test_output_extension_that_disagrees_with_format_is_an_input_error(tmp_path):
+    # Used to write "d.stl.glb".
+    from realtime.errors import InputError
+
+    with pytest.raises(InputError, match=r"extension \.stl but --format is glb"):
+        plan_jobs(["a.png"], str(tmp_path / "d.stl"), "glb")
+    [job] = plan_jobs(["a.png"], str(tmp_path / "d.STL"), "stl")  # agreeing is fine, any case
+    assert job.fmt == "stl" and job.output.endswith("d.STL")
+
+
+def test_photo_cli_output_conflicts_exit_with_one_line(tmp_path):
+    for extra, expected in ((["a.png", "b.jpg", "-o", str(tmp_path / "x.stl")], "2 photos were given"),
+                            (["a.png", "-o", str(tmp_path / "d.stl"), "--format", "glb"], "--format is glb")):
+        result = subprocess.run([sys.executable, "-m", "realtime", "photo", *extra],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and expected in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_debug_logs_the_caught_per_photo_error_with_its_traceback(tmp_path, caplog):
+    missing = tmp_path / "nope.jpg"
+    with caplog.at_level("ERROR", logger="selfie3d"):
+        result = run_photo_job(PhotoJob(str(missing), str(tmp_path / "o.stl")), debug=True)
+    assert not result.ok and "no such file" in result.error  # still a result: the batch goes on
+    [record] = [r for r in caplog.records if "nope.jpg" in r.getMessage()]
+    assert record.exc_info is not None
+    caplog.clear()
+    run_photo_job(PhotoJob(str(missing), str(tmp_path / "o.stl")))
+    assert not caplog.records  # without --debug: the one-line message only
+
+
+def test_photo_cli_debug_shows_tracebacks_and_continues(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = subprocess.run([sys.executable, "-m", "realtime", "photo", "--debug", str(bad),
+                             str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "out"), "--jobs", "1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.count("Traceback") == 2  # both photos were tried
+    assert "0 of 2 photos done" in result.stdout

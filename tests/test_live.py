@@ -222,3 +222,18 @@ def test_pipeline_flags_reach_the_live_session(gl_ctx, tmp_path):
         assert session.pipeline.options is options.pipeline
     finally:
         session.close()
+
+
+def test_built_in_demo_clip_loops_until_max_frames(gl_ctx, tmp_path):
+    # No --camera and no --video: the built-in clip must loop like a video file does, not end
+    # the window silently after one pass.
+    from realtime.capture import CaptureOptions
+
+    clip = DemoClipOptions(width=160, height=120, duration_s=0.1)  # 3 frames
+    with make_session(gl_ctx, tmp_path, max_frames=2 * clip.frame_count + 2) as session:
+        session.capture_options = CaptureOptions(demo=clip)
+        session.capture.close()
+        session.capture = session._Capture(session.capture_options)
+        while not session.quit:
+            assert session.step() is not None
+        assert session.frames_rendered == 2 * clip.frame_count + 2

@@ -82,3 +82,14 @@ def test_metric_mesh_is_centred_millimetres(reconstructor, astronaut):
     np.testing.assert_allclose(mm.mean(axis=0), 0.0, atol=1e-3)
     eye_span_mm = np.linalg.norm(mm[33] - mm[263])
     assert 80 < eye_span_mm < 110  # outer canthal distance of an adult
+
+
+def test_report_carries_a_scale_warning_only_when_the_pd_is_implausible(astronaut):
+    from realtime.photo import PhotoReconstructor
+
+    with PhotoReconstructor() as photo:
+        face = photo.run(astronaut).faces[0]
+    assert face.report()["scale_warning"] is None  # PD ~62 mm: plausible
+    import dataclasses
+
+    assert "outside the adult range" in dataclasses.replace(face, pd_mm=82.0).report()["scale_warning"]

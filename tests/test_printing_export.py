@@ -44,3 +44,4 @@ def test_stored_mesh_drops_only_the_collapsed_triangles():
     assert stored.is_watertight
     assert len(stored.faces) == len(solid.faces) - 2  # the two triangles on the collapsed edge
     assert len(stored.vertices) == len(solid.vertices) - 1
+

@@ -142,6 +142,7 @@ def test_no_face_is_422(client):
     ({"height_mm": "5"}, "outside 20..500"),
     ({"style": "mask", "label": "HI"}, "label needs a plinth"),
     ({"label": "x" * 40}, "at most 32"),
+    ({"label": "Zoë 日本"}, "cannot draw: 'ë' '日' '本'"),
 ])
 def test_invalid_options_are_422_without_running_a_job(client, fields, text):
     # A blank image: had a job run, the answer would be "no face", not the option's message.

@@ -123,10 +123,18 @@ def stored_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     stored = trimesh.Trimesh(np.asarray(mesh.vertices, dtype=np.float32).astype(np.float64),
                              np.asarray(mesh.faces), process=False)
     stored.merge_vertices()
-    stored.update_faces(stored.nondegenerate_faces())
+    stored.update_faces(_with_three_corners(stored.faces))
     stored.update_faces(stored.unique_faces())
     stored.remove_unreferenced_vertices()
     return stored
+
+
+def _with_three_corners(faces: np.ndarray) -> np.ndarray:
+    """``(m,) bool``: the faces whose three corners are three different vertices. Only these
+    collapse-made faces go; a thin but real sliver must stay, or the solid opens where it was
+    (trimesh's ``nondegenerate_faces`` drops those too, by height)."""
+    faces = np.asarray(faces)
+    return (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
 
 
 def _validate_file(path: Path, fmt: str, reference: trimesh.Trimesh, name: str) -> None:
@@ -137,7 +145,7 @@ def _validate_file(path: Path, fmt: str, reference: trimesh.Trimesh, name: str) 
         # zero-area triangles do not open the solid).
         loaded = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
         loaded.merge_vertices(merge_tex=True, merge_norm=True)
-        loaded.update_faces(loaded.nondegenerate_faces())
+        loaded.update_faces(_with_three_corners(loaded.faces))
     else:
         loaded.merge_vertices()
     if not loaded.is_watertight or not loaded.is_winding_consistent:
@@ -228,6 +236,6 @@ def _validate_obj(temps: list[tuple[Path, Path]], path: Path) -> None:
         loaded = trimesh.load(str(Path(folder) / path.name), force="mesh", process=False)
         solid = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
         solid.merge_vertices(merge_tex=True, merge_norm=True)
-        solid.update_faces(solid.nondegenerate_faces())  # as in _validate_file
+        solid.update_faces(_with_three_corners(solid.faces))  # as in _validate_file
         if not solid.is_watertight:
             raise Selfie3DError(f"{path.name}: the written OBJ does not load back as a closed solid")

@@ -11,13 +11,21 @@ import cv2
 import manifold3d
 import numpy as np
 
-from realtime.errors import Selfie3DError
+from realtime.errors import InputError, Selfie3DError
 
 LABEL_RASTER_PX = 96
 """Glyph height of the raster the label outline is traced from: Hershey strokes rendered this
 large trace to outlines smoother than a 0.4 mm nozzle can draw at any label size we make."""
 LABEL_TRACE_EPS_PX = 0.6
 """Douglas-Peucker tolerance of the traced outline, raster pixels (under a tenth of a stroke)."""
+LABEL_MIN_CAP_MM = 2.0
+"""Smallest capital height a label may be engraved at, print mm. A traced Hershey stroke is about
+0.135 of the cap height (the raster's ``thickness``), so 2 mm capitals cut ~0.27 mm grooves, about
+the narrowest gap a 0.4 mm nozzle's perimeters leave open; any smaller and the strokes and the
+counters of e, a, 8 fill in. The plinth (bust) and the label band (relief) give capitals of
+0.059 x the print height, so a label needs a print of at least 34 mm."""
+LABEL_FIRST_CHAR, LABEL_LAST_CHAR = " ", "~"
+"""Printable ASCII: the only characters OpenCV's Hershey font draws (anything else comes out as '?')."""
 CUT_OVERSHOOT_MM = 0.5
 """Cutters reach this far past the surface they cut so no zero-thickness sliver remains."""
 
@@ -79,6 +87,14 @@ def ellipsoid(centre: np.ndarray, axes: np.ndarray, rotation: np.ndarray, refine
     return sphere.transform(affine)
 
 
+def check_label(label: str) -> None:
+    """Raise ``InputError`` naming the characters of ``label`` the engraving font cannot draw."""
+    bad = [c for c in dict.fromkeys(label) if not LABEL_FIRST_CHAR <= c <= LABEL_LAST_CHAR]
+    if bad:
+        raise InputError(f"the label {label!r} has characters the engraving font cannot draw: "
+                         f"{' '.join(repr(c) for c in bad)}; use printable ASCII (A-Z, a-z, 0-9, punctuation, space)")
+
+
 def text_outline(label: str, cap_height_mm: float) -> list[np.ndarray]:
     """Outline polygons ``[(k, 2) float64]`` mm of ``label`` in OpenCV's Hershey simplex font.
 
@@ -86,6 +102,7 @@ def text_outline(label: str, cap_height_mm: float) -> list[np.ndarray]:
     Traced from a raster (``cv2.putText`` then ``cv2.findContours``), holes included: fill with
     the even-odd rule.
     """
+    check_label(label)
     if not label.strip():
         return []
     font, thickness = cv2.FONT_HERSHEY_SIMPLEX, max(2, LABEL_RASTER_PX // 7)
@@ -112,14 +129,27 @@ def text_outline(label: str, cap_height_mm: float) -> list[np.ndarray]:
 def label_cutter(label: str, cap_height_mm: float, depth_mm: float, max_width_mm: float) -> manifold3d.Manifold:
     """Text solid in the xy plane from z = -depth to z = +overshoot, for engraving a top face.
 
-    The text shrinks if it would be wider than ``max_width_mm``.
+    The text shrinks if it would be wider than ``max_width_mm``; raises ``InputError`` if that
+    would take its capitals under ``LABEL_MIN_CAP_MM`` (saying how many characters fit), or if
+    it has characters the font cannot draw.
     """
     polygons = text_outline(label, cap_height_mm)
     if not polygons:
         return manifold3d.Manifold()
+    if cap_height_mm < LABEL_MIN_CAP_MM:
+        raise InputError(f"this print is too small for a label: its letters would be {cap_height_mm:.1f} mm tall, "
+                         f"under the {LABEL_MIN_CAP_MM} mm minimum; raise --height-mm or leave the label out")
     width = max(p[:, 0].max() for p in polygons) - min(p[:, 0].min() for p in polygons)
     if width > max_width_mm:
-        polygons = [p * (max_width_mm / width) for p in polygons]
+        shrink = max_width_mm / width
+        if cap_height_mm * shrink < LABEL_MIN_CAP_MM:
+            # Characters of this label's mean width that fit across at the minimum cap height.
+            fit = int(len(label) * max_width_mm / (width * LABEL_MIN_CAP_MM / cap_height_mm))
+            raise InputError(
+                f"the label {label!r} is too long for this print size: its letters would be "
+                f"{cap_height_mm * shrink:.1f} mm tall, under the {LABEL_MIN_CAP_MM} mm minimum; at most "
+                f"{fit} characters like these fit (shorten it or raise --height-mm)")
+        polygons = [p * shrink for p in polygons]
     section = manifold3d.CrossSection(polygons, manifold3d.FillRule.EvenOdd)
     return section.extrude(depth_mm + CUT_OVERSHOOT_MM).translate((0.0, 0.0, -depth_mm))
 

@@ -114,7 +114,9 @@ UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-d
         "height_mm": {"type": "number", "default": 80, "minimum": 20, "maximum": 500,
                       "description": "printed height, millimetres"},
         "label": {"type": "string", "maxLength": MAX_LABEL_CHARS,
-                  "description": "text engraved on the plinth or plaque (ASCII; not for mask)"},
+                  "pattern": "^[ -~]*$",
+                  "description": "text engraved on the plinth or plaque (printable ASCII; not for mask; "
+                                 "refused if the print is too small for 2 mm letters)"},
         "expression": {"type": "string", "enum": ["neutral", "current"], "default": "neutral"},
     }}}}}}
 ERROR_RESPONSES = {
@@ -423,8 +425,15 @@ async def _read_job(request: Request, limit: int, max_pixels: int) -> bustjob.We
         height_mm = float(height_text)
     except ValueError:
         raise ApiError(422, "invalid_option", f"height_mm must be a number of millimetres, not {height_text!r}") from None
-    if label is not None and (len(label) > MAX_LABEL_CHARS or not (label.isascii() and label.isprintable())):
+    if label is not None and len(label) > MAX_LABEL_CHARS:
         raise ApiError(422, "invalid_option", f"the label must be at most {MAX_LABEL_CHARS} plain ASCII characters")
+    if label is not None:
+        from realtime.printing.solids import check_label
+
+        try:
+            check_label(label)  # names the characters the engraving font cannot draw
+        except InputError as error:
+            raise ApiError(422, "invalid_option", str(error)) from None
     try:
         from realtime.bust import BustOptions
 
