@@ -253,8 +253,11 @@ class Session:
         """Outputs by name for a stack of crops ``(n, H, W, 3) uint8`` BGR, n >= 1, in calls
         of at most ``max_batch`` (<= MAX_BATCH); each output has n rows, in ``images``' order."""
         step = max(1, min(max_batch, MAX_BATCH))
-        chunks = [self.run({self.input_names[0]: images[start:start + step]})
-                  for start in range(0, len(images), step)]
+        return self.joined([self.run({self.input_names[0]: images[start:start + step]})
+                            for start in range(0, len(images), step)])
+
+    def joined(self, chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """The outputs of consecutive calls as one: each output's rows in call order."""
         if len(chunks) == 1:
             return chunks[0]
         return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in self.output_names}

@@ -183,10 +183,7 @@ class Reconstructor:
         chunks one call each."""
         if isinstance(crops, np.ndarray):
             return session.run_batched(crops, max_batch)
-        chunks = [session.run_on_device(chunk) for chunk in crops]
-        if len(chunks) == 1:
-            return chunks[0]
-        return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in session.output_names}
+        return session.joined([session.run_on_device(chunk) for chunk in crops])
 
     def _run_iris(self, frame, meshes: list[np.ndarray]) -> list[np.ndarray]:
         """Both irises of each face, ``(2, 5, 3) float32`` image pixels per mesh, from one call.
