@@ -21,10 +21,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from realtime.inference import PROVIDER_PREFERENCE, available_providers, open_session
+from realtime.inference import PROVIDER_PREFERENCE, available_providers, model_spec, open_session
+from realtime.reconstruction import IRIS_INPUT_SIZE, MESH_INPUT_SIZE
+
+
+def input_size(model: str) -> int:
+    """Side of the square crop ``model`` takes, from its manifest entry (NHWC)."""
+    return int(model_spec(model).inputs[0]["shape"][1])
 
 MODELS = ("face_landmark", "iris_landmark", "face_detection_short_range")
-INPUT_SIZES = {"face_landmark": 192, "iris_landmark": 64, "face_detection_short_range": 128}
 
 
 @dataclass(frozen=True)
@@ -100,30 +105,30 @@ def preprocess_timings(frame_bgr: np.ndarray, iterations: int, providers: tuple[
     the host, the float RGB conversion the models now do in-graph, the same crops cut on each
     provider's device (frame upload included) and, on CUDA, the bare copies."""
     from realtime.inference import DeviceCropper
-    from realtime.roi import Roi, crop, crop_transform
+    from realtime.roi import Roi, crop, crop_to_frame
 
     height, width = frame_bgr.shape[:2]
     face = Roi(width / 2, height / 2, height * 0.45, height * 0.45, 0.1)
     eye = Roi(width / 2 - height * 0.06, height * 0.45, height * 0.08, height * 0.08, 0.1)
-    mesh_patch, _ = crop(frame_bgr, face, INPUT_SIZES["face_landmark"])
+    mesh_patch, _ = crop(frame_bgr, face, MESH_INPUT_SIZE)
 
     def host_float_conversion():  # what reconstruction did on the host before issue 7
         return cv2.cvtColor(mesh_patch, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0)
 
-    runs = {"warp_mesh_crop_ms": lambda: crop(frame_bgr, face, INPUT_SIZES["face_landmark"]),
-            "warp_eye_crops_ms": lambda: (crop(frame_bgr, eye, 64), crop(frame_bgr, eye, 64)),
+    runs = {"warp_mesh_crop_ms": lambda: crop(frame_bgr, face, MESH_INPUT_SIZE),
+            "warp_eye_crops_ms": lambda: (crop(frame_bgr, eye, IRIS_INPUT_SIZE), crop(frame_bgr, eye, IRIS_INPUT_SIZE)),
             "host_float_conversion_ms": host_float_conversion}
     # The same three crops cut by the crop graphs on each provider's device, the frame's
     # upload included: what ReconstructionOptions(device_crop=True) does per frame.
-    to_frame = {size: cv2.invertAffineTransform(crop_transform(roi, size))[None].astype(np.float32)
-                for size, roi in ((192, face), (64, eye))}
+    face_map = crop_to_frame(face, MESH_INPUT_SIZE)[None]
+    eye_maps = np.stack([crop_to_frame(eye, IRIS_INPUT_SIZE, mirrored) for mirrored in (False, True)])
     for provider in providers:
-        cropper = DeviceCropper(provider, (192, 64))
+        cropper = DeviceCropper(provider, (MESH_INPUT_SIZE, IRIS_INPUT_SIZE))
 
         def device_crops(cropper=cropper):
             frame_value = cropper.upload(frame_bgr)
-            return (cropper.cut(frame_value, 192, to_frame[192]),
-                    cropper.cut(frame_value, 64, np.concatenate([to_frame[64]] * 2)))
+            return (cropper.cut(frame_value, MESH_INPUT_SIZE, face_map),
+                    cropper.cut(frame_value, IRIS_INPUT_SIZE, eye_maps))
 
         runs[f"device_crops_ms[{provider}]"] = device_crops
     if "CUDAExecutionProvider" in providers:
@@ -157,7 +162,7 @@ def network_benchmark(options: NetworkBenchOptions = NetworkBenchOptions()) -> N
             session = open_session(model, list(PROVIDER_PREFERENCE[PROVIDER_PREFERENCE.index(provider):]))
             if session.provider == provider:
                 sessions[provider] = session
-        crops = sample_crops(INPUT_SIZES[model], max(options.batch_sizes), frame)
+        crops = sample_crops(input_size(model), max(options.batch_sizes), frame)
         runs = {(provider, batch): (lambda s=session, x=np.ascontiguousarray(crops[:batch]): s.run({s.input_names[0]: x}))
                 for provider, session in sessions.items() for batch in options.batch_sizes}
         timed = time_interleaved(runs, options.iterations, options.warmup)

@@ -18,11 +18,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from realtime.inference import MAX_BATCH, DeviceCropper, Session, open_session
-from realtime.roi import Roi, crop, crop_to_image, crop_transform, eye_line_rotation, square_roi
+from realtime.roi import Roi, crop, crop_to_frame, crop_to_image, crop_transform, eye_line_rotation, square_roi
 
 MESH_INPUT_SIZE = 192
 IRIS_INPUT_SIZE = 64
@@ -168,11 +167,7 @@ class Reconstructor:
             patches, transforms = zip(*(crop(frame, roi, size) for roi in rois))
             return np.stack([p[:, ::-1] if flip else p for p, flip in zip(patches, mirrored)]), list(transforms)
         transforms = [crop_transform(roi, size) for roi in rois]
-        to_frame = np.stack([cv2.invertAffineTransform(t) for t in transforms])
-        for k, flip in enumerate(mirrored):
-            if flip:  # crop column u shows column size - 1 - u, as patch[:, ::-1] on the host
-                to_frame[k, :, 2] += to_frame[k, :, 0] * (size - 1)
-                to_frame[k, :, 0] *= -1
+        to_frame = np.stack([crop_to_frame(roi, size, flip) for roi, flip in zip(rois, mirrored)])
         crops = [self._cropper.cut(frame, size, to_frame[start:start + MAX_BATCH])
                  for start in range(0, len(to_frame), MAX_BATCH)]
         return crops, transforms

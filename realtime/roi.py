@@ -117,6 +117,17 @@ def crop_transform(roi: Roi, size: int) -> np.ndarray:
     return cv2.getAffineTransform(src, dst)
 
 
+def crop_to_frame(roi: Roi, size: int, mirrored: bool = False) -> np.ndarray:
+    """Affine map from crop pixels back to image pixels, ``(2, 3) float64``: the inverse of
+    ``crop_transform`` (what the crop graphs sample with). ``mirrored``: crop column u shows
+    column ``size - 1 - u``, as ``patch[:, ::-1]`` of the unmirrored crop."""
+    to_frame = cv2.invertAffineTransform(crop_transform(roi, size))
+    if mirrored:
+        to_frame[:, 2] += to_frame[:, 0] * (size - 1)
+        to_frame[:, 0] *= -1
+    return to_frame
+
+
 def crop(image: np.ndarray, roi: Roi, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut the ROI out of ``image`` as an upright ``(size, size, C)`` crop.
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.roi import (FACE_ROI_SCALE, Roi, crop, crop_to_image, crop_transform, eye_line_rotation,
+from realtime.roi import (FACE_ROI_SCALE, Roi, crop, crop_to_frame, crop_to_image, crop_transform, eye_line_rotation,
                           iou, normalize_radians, roi_from_detection, roi_from_landmarks)
 
 PIXEL_TOLERANCE = 1e-3  # affine round trips are exact up to float32 rounding
@@ -82,3 +82,17 @@ def test_crop_equals_warping_the_whole_image():
                                    borderMode=cv2.BORDER_REPLICATE)
             np.testing.assert_array_equal(patch, whole, err_msg=str(roi))
             np.testing.assert_array_equal(transform, crop_transform(roi, size))
+
+
+def test_crop_to_frame_inverts_the_crop_map_and_mirrors_columns():
+    # The crop graphs sample the frame through crop_to_frame: unmirrored it undoes
+    # crop_transform; mirrored, crop column u lands where column size - 1 - u does.
+    roi, size = Roi(150.0, 110.0, 90.0, 90.0, 0.3), 64
+    u, v = np.meshgrid(np.arange(size, dtype=np.float64), np.arange(size, dtype=np.float64))
+    crop_px = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], axis=1)
+    plain, mirrored = crop_to_frame(roi, size), crop_to_frame(roi, size, mirrored=True)
+    assert_allclose(crop_px[:, :2] @ plain[:, :2].T + plain[:, 2], crop_to_image(crop_px[:, :2], crop_transform(roi, size)),
+                    atol=PIXEL_TOLERANCE)
+    flipped = crop_px.copy()
+    flipped[:, 0] = size - 1 - flipped[:, 0]
+    assert_allclose(crop_px @ mirrored.T, flipped @ plain.T, atol=PIXEL_TOLERANCE)
