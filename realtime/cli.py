@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="instead: time each face network on every available execution provider (TensorRT, "
                             "CUDA, CPU) at batch 1, 2 and 4, plus crop pre-processing and, on CUDA, the "
                             "host-to-device copies (default: off)")
+    bench.add_argument("--pose", action="store_true",
+                       help="instead: pose accuracy on rendered heads (a textured head turned to 14 known poses "
+                            "through the whole pipeline; headless EGL, about 10 s)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.add_argument("--soak", type=_positive_int, metavar="N",
                        help="instead: a soak run of N frames (after 1000 warm-up) of the demo clip through "
@@ -216,6 +219,12 @@ def cmd_bench(args) -> int:
         compared = choose_providers(available_providers(), args.providers.split(",")).providers if args.providers else None
         result = network_benchmark(NetworkBenchOptions(providers=compared))
         print(json.dumps(result.report(), indent=2) if args.json else format_network_report(result))
+        return 0
+    if args.pose:
+        from realtime.pose_accuracy import PoseSweepOptions, format_pose_report, run_pose_sweep
+
+        sweep = run_pose_sweep(PoseSweepOptions())
+        print(json.dumps(sweep.report(), indent=2) if args.json else format_pose_report(sweep))
         return 0
     if args.soak:
         from realtime.soak import SoakOptions, format_soak, run_soak
