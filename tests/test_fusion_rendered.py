@@ -38,7 +38,11 @@ _LAG_MAX_FRAMES = 1.0
 # reads 3.4 (6.5 max, at 40 deg of yaw). How the renders are lit moves it most: with the
 # photo's frontal shading baked in whatever the pose (the first renders) the floor was 4.3 deg
 # (pitch 0.76), relit for each pose (relit_head.glsl) 3.5; a jaw and neck instead of an egg
-# moved it 0.05 deg, textured backdrops made it worse.
+# moved it 0.05 deg, textured backdrops made it worse. The landmarks slide on the skin as the
+# head turns: a bundle adjustment of the turning head fits them better than the true shape
+# (0.34 against 1.47 px RMS) with a face 11% too deep, and reads the sweep worse (4.9 deg);
+# with the true shape as its identity (and no outline landmarks) fusion would read 2.8-3.0
+# (docs/BENCHMARKS.md).
 # Fusion may add at most this much to what the network's image positions allow, degrees.
 _POSE_OVER_NETWORK_MAX_DEG = 0.5
 # The worst pose of the sweep: 40 deg of yaw (6.5 deg fused), where the network's depths, which
