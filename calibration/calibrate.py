@@ -6,7 +6,9 @@ finds the inner corners (``findChessboardCorners``) and refines them to a tenth 
 five distortion coefficients that best explain all views. Out: a ``CalibrationResult`` with a
 ``CameraIntrinsics`` and the RMS reprojection error, saved as a TOML profile in the user's
 config directory (``realtime.camera.camera_profiles_dir()``), where ``--camera-profile NAME``
-finds it.
+finds it. A calibration whose RMS error is above ``REJECT_RMS_PX`` is not saved (the command
+exits non-zero and says which views fit worst) unless ``--force`` is given: a bad focal length
+would silently skew every distance measured with the profile later.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import cv2
 import numpy as np
 
 from realtime.camera import CameraIntrinsics, camera_profiles_dir, save_camera_profile
-from realtime.errors import InputError
+from realtime.errors import InputError, Selfie3DError
 
 # Relative: this package is `calibration` in a source checkout and `realtime.calibration` in
 # the wheel.
@@ -37,9 +39,16 @@ MIN_VIEWS = 5
 # pixel change). 11x11 is OpenCV's sample value and suits squares >= ~15 px.
 SUBPIX_WINDOW = (11, 11)
 SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.01)
-# A calibration with a larger RMS reprojection error (pixels) is reported as suspect: a good
-# set of views reaches 0.1-0.5 px.
-WARN_RMS_PX = 1.0
+# RMS reprojection error, pixels. Sub-pixel corners of a sharp, flat board are good to ~0.1 px
+# and a good set of views reaches 0.1-0.5 px: above WARN_RMS_PX the profile is saved with a
+# warning. Above REJECT_RMS_PX (OpenCV's usual "recalibrate" rule of thumb) the residuals are
+# dominated by something the pinhole + distortion model cannot explain (motion blur, a curled
+# print, views from two cameras or zoom settings), so the focal length, and every distance
+# later derived from it, cannot be trusted: the profile is not saved unless --force.
+WARN_RMS_PX = 0.5
+REJECT_RMS_PX = 1.0
+# Views named in the rejection message, worst first: the ones to retake or delete.
+WORST_VIEWS_SHOWN = 3
 # Live capture: keep a view only if the board centre moved this fraction of the image
 # diagonal since the last kept view, so views differ.
 LIVE_MIN_MOVE = 0.08
@@ -57,13 +66,15 @@ class CalibrationOptions:
 class CalibrationResult:
     """intrinsics: the camera. rms_px: RMS reprojection error, pixels.
     views_used / views_total: images where the board was found / given.
-    per_view_rms_px: ``(views_used,) float64`` pixels."""
+    per_view_rms_px: ``(views_used,) float64`` pixels. view_labels: ``views_used`` names of
+    the views with a board (file paths, "view N"), in the order of ``per_view_rms_px``."""
 
     intrinsics: CameraIntrinsics
     rms_px: float
     views_used: int
     views_total: int
     per_view_rms_px: np.ndarray
+    view_labels: tuple[str, ...] = ()
 
     def summary(self) -> dict:
         """The ``[calibration]`` table of the saved profile."""
@@ -122,15 +133,21 @@ def calibrate_from_images(images: str | Path | Sequence[str | Path | np.ndarray]
         raise InputError(f"calibration images: all images must have one size, got {sorted(sizes)}")
     height, width = next(iter(sizes))
     views = [(label, find_board(img, board)) for label, img in loaded]
-    return calibrate_from_corners([c for _, c in views if c is not None], (width, height), board, square_mm, name,
-                                  views_total=len(loaded))
+    found = [(label, c) for label, c in views if c is not None]
+    return calibrate_from_corners([c for _, c in found], (width, height), board, square_mm, name,
+                                  views_total=len(loaded), labels=[label for label, _ in found])
 
 
 def calibrate_from_corners(corners: Sequence[np.ndarray], image_size: tuple[int, int], board: tuple[int, int],
-                           square_mm: float, name: str = "calibrated", views_total: int | None = None) -> CalibrationResult:
+                           square_mm: float, name: str = "calibrated", views_total: int | None = None,
+                           labels: Sequence[str] | None = None) -> CalibrationResult:
     """``calibrateCamera`` on detected corners: ``corners`` is a list of ``(cols * rows, 2)``
-    pixel arrays, image_size (width, height) pixels."""
+    pixel arrays, image_size (width, height) pixels; labels: one name per view (default
+    "view 1", "view 2", ...). Raises ``InputError`` below ``MIN_VIEWS`` views."""
     total = len(corners) if views_total is None else views_total
+    labels = tuple(labels) if labels is not None else tuple(f"view {i + 1}" for i in range(len(corners)))
+    if len(labels) != len(corners):
+        raise ValueError(f"calibration: {len(labels)} labels for {len(corners)} views")
     if len(corners) < MIN_VIEWS:
         raise InputError(f"calibration: the {board[0]}x{board[1]} board was found in {len(corners)} of {total} "
                          f"images, at least {MIN_VIEWS} are needed (check --board: it counts inner corners)")
@@ -144,7 +161,27 @@ def calibrate_from_corners(corners: Sequence[np.ndarray], image_size: tuple[int,
         per_view.append(float(np.sqrt(((projected - found) ** 2).sum(-1).mean())))
     intrinsics = CameraIntrinsics(float(matrix[0, 0]), float(matrix[1, 1]), float(matrix[0, 2]), float(matrix[1, 2]),
                                   int(width), int(height), np.asarray(distortion, np.float64).reshape(-1)[:5], name=name)
-    return CalibrationResult(intrinsics, float(rms), len(corners), total, np.asarray(per_view))
+    return CalibrationResult(intrinsics, float(rms), len(corners), total, np.asarray(per_view), labels)
+
+
+def worst_views(result: CalibrationResult, count: int = WORST_VIEWS_SHOWN) -> list[tuple[str, float]]:
+    """The ``count`` views with the largest RMS reprojection error, worst first:
+    ``(label, rms px)``."""
+    labels = result.view_labels or tuple(f"view {i + 1}" for i in range(result.views_used))
+    order = np.argsort(-np.asarray(result.per_view_rms_px, np.float64), kind="stable")[:count]
+    return [(labels[i], float(result.per_view_rms_px[i])) for i in order]
+
+
+def rejection_message(result: CalibrationResult, reject_rms_px: float = REJECT_RMS_PX) -> str | None:
+    """Why ``result`` must not be saved, in one line, or None when its RMS error is at most
+    ``reject_rms_px`` pixels."""
+    if result.rms_px <= reject_rms_px:
+        return None
+    worst = ", ".join(f"{Path(label).name} {rms:.2f} px" for label, rms in worst_views(result))
+    return (f"calibration: RMS reprojection error {result.rms_px:.2f} px over {result.views_used} views is above "
+            f"{reject_rms_px} px, so the profile was not saved (worst views: {worst}); retake sharp, well-lit views "
+            f"of a flat, rigid board at varied tilts, all from this camera at one zoom, and check --board, "
+            f"or pass --force to save it anyway")
 
 
 def capture_views(camera: int, board: tuple[int, int], views: int, max_frames: int = 3000,
@@ -219,10 +256,17 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views", type=int, default=15, metavar="N",
                         help="live mode: number of distinct board views to collect (default: 15)")
     parser.add_argument("--no-preview", action="store_true", help="live mode: do not open a preview window")
+    parser.add_argument("--force", action="store_true",
+                        help=f"save the profile even when its RMS reprojection error is above {REJECT_RMS_PX} px "
+                             f"(default: refuse, exit non-zero and save nothing; above {WARN_RMS_PX} px it is saved "
+                             "with a warning)")
 
 
 def run_calibrate_cli(args: argparse.Namespace) -> int:
-    """Run ``selfie3d calibrate``; prints the result, saves the profile, returns the exit code."""
+    """Run ``selfie3d calibrate``; prints the result, saves the profile, returns the exit code.
+
+    Raises ``InputError`` (nothing saved) for fewer than ``MIN_VIEWS`` views with a board, or
+    an RMS error above ``REJECT_RMS_PX`` without ``args.force``."""
     board = args.board if isinstance(args.board, tuple) else parse_board(args.board)
     if args.square_mm <= 0:
         raise InputError(f"--square-mm must be positive, got {args.square_mm}")
@@ -232,24 +276,34 @@ def run_calibrate_cli(args: argparse.Namespace) -> int:
         corners, size = capture_views(args.camera, board, args.views, show=not args.no_preview)
         result = calibrate_from_corners(corners, size, board, args.square_mm, name=args.name)
     output = Path(args.output) if args.output else camera_profiles_dir() / f"{args.name}.toml"
-    extra = {**result.summary(), "board": f"{board[0]}x{board[1]}", "square_mm": float(args.square_mm)}
-    save_camera_profile(result.intrinsics, output, extra)
     k = result.intrinsics
     print(f"calibrated from {result.views_used} of {result.views_total} views: fx={k.fx:.1f} fy={k.fy:.1f} "
           f"cx={k.cx:.1f} cy={k.cy:.1f} px ({k.width}x{k.height}, {k.hfov_deg:.1f} deg horizontal), "
           f"RMS reprojection error {result.rms_px:.2f} px")
+    rejection = rejection_message(result)
+    if rejection is not None and not getattr(args, "force", False):
+        raise InputError(rejection)
     if result.rms_px > WARN_RMS_PX:
-        print(f"warning: RMS error above {WARN_RMS_PX} px; check --board/--square-mm and use sharp, varied views",
-              file=sys.stderr)
+        worst = ", ".join(f"{Path(label).name} {rms:.2f} px" for label, rms in worst_views(result))
+        print(f"warning: RMS error {result.rms_px:.2f} px is above {WARN_RMS_PX} px (a good set reaches 0.1-0.5 px; "
+              f"worst views: {worst}); distances measured with this profile may be off", file=sys.stderr)
+    extra = {**result.summary(), "board": f"{board[0]}x{board[1]}", "square_mm": float(args.square_mm)}
+    save_camera_profile(result.intrinsics, output, extra)
     print(f"saved camera profile to {output}; use it with --camera-profile {args.name if not args.output else output}")
     return 0
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    """Stand-alone entry: ``python -m calibration.calibrate --images DIR``."""
+    """Stand-alone entry: ``python -m calibration.calibrate --images DIR``. A user error is
+    one line on stderr and its exit code, as in ``selfie3d calibrate``."""
     parser = argparse.ArgumentParser(prog="selfie3d calibrate", description=__doc__.split("\n\n")[0])
     add_calibrate_arguments(parser)
-    return run_calibrate_cli(parser.parse_args(None if argv is None else list(argv)))
+    args = parser.parse_args(None if argv is None else list(argv))
+    try:
+        return run_calibrate_cli(args)
+    except Selfie3DError as error:
+        print(f"selfie3d calibrate: error: {error}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

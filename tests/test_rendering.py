@@ -215,6 +215,39 @@ def test_hud_panels():
         assert rgba.dtype == np.uint8 and rgba.shape[2] == 4 and rgba[..., 3].max() > 200
 
 
+def test_hud_panel_origin_in_the_camera_images_corners():
+    from realtime.render.renderer import hud_panel_origin
+
+    # A 4:3 camera pillarboxed in 1280x720: the image spans x 160..1120.
+    rect = fit_viewport(640, 480, (0, 0, 1280, 720))
+    assert rect == (160, 0, 960, 720)
+    assert hud_panel_origin("top-left", (200, 90), rect, (1280, 720), 12) == (172, 12)
+    assert hud_panel_origin("bottom-left", (200, 40), rect, (1280, 720), 12) == (172, 720 - 12 - 40)
+    assert hud_panel_origin("centre", (300, 200), rect, (1280, 720), 12) == (490, 260)
+    # Letterboxed (a wide camera in a square window): the image spans y 140..500 from the top.
+    rect = fit_viewport(1280, 720, (0, 0, 640, 640))
+    assert hud_panel_origin("top-left", (100, 50), rect, (640, 640), 8) == (8, 140 + 8)
+    with pytest.raises(ValueError):
+        hud_panel_origin("top-right", (1, 1), rect, (640, 640), 8)
+
+
+def test_hud_backing_sits_on_a_pillarboxed_camera_image(gl_ctx, face_mm, intrinsics):
+    # A 640x480 camera in a 640x360 window: the image spans x 80..560; the status panel's
+    # dark backing must start inside it, not on the black bar (where it would not show).
+    grey = np.full((480, 640, 3), 200, np.uint8)
+    with Renderer(gl_ctx, RenderOptions(640, 360), face_triangles()) as r:
+        image = r.render(grey, None, intrinsics, ViewMode.TRYON, None, HudInfo(fps=30.0, pd_mm=63.0),
+                         View3D.OFF).image
+    rect = fit_viewport(640, 480, (0, 0, 640, 360))
+    left = rect[0]
+    assert image[:, :left - 1].max() == 0  # the bar stays black
+    darkened = (image[:, :, 0] < 150) & (image[:, :, 0] > 0)  # backing over the grey image
+    columns = np.flatnonzero(darkened.any(axis=0))
+    rows = np.flatnonzero(darkened.any(axis=1))
+    margin = RenderOptions(640, 360).inset_margin_px
+    assert columns.min() == left + margin and rows.min() == margin
+
+
 def test_render_benchmark_reports_fps(gl_ctx, face_mm):
     result = render_benchmark(320, 240, frames=4, ctx=gl_ctx, vertices_mm=face_mm)
     assert result.fps > 0 and result.frames == 4 and result.p95_ms >= 0

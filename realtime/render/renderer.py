@@ -104,6 +104,30 @@ HUD_REFRESH_S = 0.25
 _OCCLUDER_OFFSET = (1.0, 2.0)
 
 
+def hud_panel_origin(anchor: str, panel_size: tuple[int, int], camera_rect: tuple[int, int, int, int],
+                     output_size: tuple[int, int], margin: int) -> tuple[int, int]:
+    """Top-left pixel (x, y down) of a HUD panel in the output.
+
+    The status and message panels sit in the camera image's corners (``top-left``,
+    ``bottom-left``), not the output's: a 4:3 camera in a 16:9 window is pillarboxed, and a
+    translucent backing over the black bar would not show, so the box would look shifted
+    from its text. ``centre`` (help) is centred in the output. panel_size ``(w, h)``;
+    camera_rect ``(x, y, w, h)`` GL convention (y from the bottom, ``fit_viewport``);
+    output_size ``(w, h)``; margin: pixels from the image's edges.
+    """
+    w, h = panel_size
+    out_w, out_h = output_size
+    if anchor == "centre":
+        return (out_w - w) // 2, (out_h - h) // 2
+    left, bottom, _, rect_h = camera_rect
+    top = out_h - bottom - rect_h
+    if anchor == "top-left":
+        return left + margin, top + margin
+    if anchor == "bottom-left":
+        return left + margin, top + rect_h - margin - h
+    raise ValueError(f"anchor: expected top-left, bottom-left or centre, got {anchor!r}")
+
+
 class _GpuMesh:
     """Vertex buffer (position + normal interleaved) and index buffer of one mesh."""
 
@@ -265,7 +289,7 @@ class Renderer:
         ctx.viewport = full
         ctx.scissor = None
         if hud is not None:
-            self._draw_hud(hud)
+            self._draw_hud(hud, camera_rect)
 
         image = None
         if read:
@@ -437,7 +461,7 @@ class Renderer:
             self.fbo.depth_mask = True
             ctx.disable(moderngl.BLEND)
 
-    def _draw_hud(self, hud: HudInfo) -> None:
+    def _draw_hud(self, hud: HudInfo, camera_rect: tuple[int, int, int, int]) -> None:
         ctx, o = self.ctx, self.options
         # Text that changes meaning (messages, help, mode) redraws at once; numbers at most
         # every HUD_REFRESH_S.
@@ -450,15 +474,9 @@ class Renderer:
         ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
         prog = self.programs["overlay"]
         prog["u_image"].value = 0
-        margin = o.inset_margin_px
         for tex, (w, h, anchor) in zip(self._overlay_textures, self._hud_layout):
             tex.use(0)
-            if anchor == "top-left":
-                x0, y_top = margin, margin
-            elif anchor == "bottom-left":
-                x0, y_top = margin, o.height - margin - h
-            else:
-                x0, y_top = (o.width - w) // 2, (o.height - h) // 2
+            x0, y_top = hud_panel_origin(anchor, (w, h), camera_rect, (o.width, o.height), o.inset_margin_px)
             # Pixel rect (y down) -> NDC.
             nx0, nx1 = 2.0 * x0 / o.width - 1.0, 2.0 * (x0 + w) / o.width - 1.0
             ny1, ny0 = 1.0 - 2.0 * y_top / o.height, 1.0 - 2.0 * (y_top + h) / o.height
