@@ -31,8 +31,8 @@ import numpy as np
 
 from realtime.camera import CameraIntrinsics, undistort_pixels
 from realtime.filters import OneEuroArray, OneEuroOptions, OneEuroRotation
-from realtime.scale import (IRIS_DIAMETER_MM, MEAN_PD_MM, MetricScale, MetricScaleOptions, iris_diameter_px,
-                            scale_warning)
+from realtime.scale import (FAR_EYE_SIN, IRIS_DIAMETER_MM, MEAN_PD_MM, MetricScale, MetricScaleOptions,
+                            iris_diameter_px, iris_eye_weights, scale_warning, weighted_iris_diameter)
 from realtime.shapes import check_shape
 
 NUM_VERTICES = 468
@@ -374,9 +374,8 @@ class FusionOptions:
     # Iris observations are weighted by (head facing the camera)^this: foreshortening and
     # eyelids bias a turned eye.
     iris_frontal_power: float = 4.0
-    # The eye turned away from the camera reads small (``iris_eye_weights``): its weight falls
-    # as exp(-(sin(turn) / this)^2), 0.27 at 10 deg of turn, 0.05 at 15 deg.
-    iris_far_eye_sin: float = 0.15
+    # The eye turned away from the camera reads small (``realtime.scale.iris_eye_weights``).
+    iris_far_eye_sin: float = FAR_EYE_SIN
     # The iris network runs on every 10th frame (ReconstructionOptions.iris_interval), so the
     # scale sees ~3 observations a second, each ~4% noisy. It must be settled by frame 100 (the
     # identity it scales may then move < 0.2 mm): robust mean of the first ~4 frontal
@@ -588,6 +587,7 @@ class Fusion:
         identity_mm = identity * rho
         fused = (identity_mm + filtered_expression) @ filtered_rotation.T + filtered_translation
         pd_mm = self._pd_mm(identity, rho)
+        face_width_mm = float(np.linalg.norm(identity[FACE_SIDE_LEFT] - identity[FACE_SIDE_RIGHT]) * rho)
         scale_source = "iris" if self._scale.weight > 0 and self._iris_weight > 0 else "assumed mean PD"
         result = FusionResult(
             vertices_mm=fused.astype(np.float32),
@@ -600,13 +600,13 @@ class Fusion:
             frames_fused=self._frames,
             confidence=(self._weights / (self._weights + options.confidence_half_weight)).astype(np.float32),
             pd_mm=pd_mm,
-            face_width_mm=float(np.linalg.norm(identity[FACE_SIDE_LEFT] - identity[FACE_SIDE_RIGHT]) * rho),
+            face_width_mm=face_width_mm,
             distance_mm=float(np.linalg.norm(filtered_translation)),
             scale_source=scale_source,
             identity_reset=identity_reset,
             tracking=True,
             timestamp_s=float(timestamp_s),
-            scale_warning=scale_warning(pd_mm, scale_source),
+            scale_warning=scale_warning(pd_mm, scale_source, face_width_mm),
         )
         return self._finish(result, start, identity_reset)
 
@@ -668,7 +668,7 @@ class Fusion:
             # disagreement); a turned-away eye is discounted instead, since it reads small.
             if not both_open or ratio - 1.0 <= options.iris_max_disagreement:
                 weight = facing ** options.iris_frontal_power * float(eye_weights.mean())
-                diameter = math.exp(float(eye_weights @ np.log(iris_unit)) / float(eye_weights.sum()))
+                diameter = weighted_iris_diameter(iris_unit, eye_weights)
                 # Zc from the iris is 11.7 / d_unit; from the identity rho / s: rho = 11.7 s / d_unit.
                 self._scale.update(IRIS_DIAMETER_MM * s / diameter, weight)
                 # Pupil centres, canonical frame, for the PD: both eyes are needed, so the weight
@@ -689,20 +689,6 @@ class Fusion:
         if self._iris_weight > 0:
             return float(np.linalg.norm(self._iris_centres[1] - self._iris_centres[0]) * rho)
         return interocular(identity) * rho
-
-
-def iris_eye_weights(rotation: np.ndarray, far_eye_sin: float) -> np.ndarray:
-    """How much to trust each eye's iris diameter at a head pose, ``(2,)`` in (0, 1], right eye first.
-
-    rotation: ``(3, 3)`` canonical -> camera. An eye turned away from the camera (seen past the
-    nose bridge) reads small: on rendered heads the far iris is ~10% small at 12 deg of yaw and
-    ~30% at 25 deg, the near one within ~3%. The canonical x axis (right eye -> left eye) has
-    camera depth component ``sin(turn)``: positive when the left eye is the far one. The far
-    eye's weight is ``exp(-(sin(turn) / far_eye_sin)^2)``; the near eye keeps 1.
-    """
-    turn = float(rotation[2, 0])
-    away = np.array([-turn, turn])
-    return np.exp(-(np.maximum(away, 0.0) / far_eye_sin) ** 2)
 
 
 def _undistorted(intrinsics: CameraIntrinsics) -> CameraIntrinsics:

@@ -20,7 +20,8 @@ import numpy as np
 from realtime.detection import DetectionOptions, FaceDetector
 from realtime.reconstruction import FaceMesh, ReconstructionOptions, Reconstructor
 from realtime.roi import Roi, roi_from_detection, roi_from_landmarks
-from realtime.scale import IRIS_DIAMETER_MM, MEAN_PD_MM, iris_diameter_px, scale_warning
+from realtime.scale import (IRIS_DIAMETER_MM, MEAN_PD_MM, iris_diameter_px, iris_eye_weights, scale_warning,
+                            weighted_iris_diameter)
 from realtime.symmetry import mirror_vertices
 from realtime.topology import inter_ocular_distance, median_distance_iod
 
@@ -56,7 +57,11 @@ class PhotoFace:
     landmarks68_px: ``(68, 2) float32`` iBUG-300W landmarks, pixels.
     mm_per_px: millimetres per pixel at the face, from the iris (or the mean PD as fallback).
     scale_source: "iris" or "mean_pd".
+    pd_mm: distance between the pupils in 3D (at the eyes' depth, so a turned head does not
+    shorten it). face_width_mm: between the face outline's widest points (234, 454), in 3D.
     steps: how far each step moved the vertices, in inter-ocular distances.
+    turn_deg: how far the face is turned from the camera about the vertical (yaw, signed:
+    positive when the person's left eye is the far one), from the mesh's own 3D.
     """
 
     box_px: np.ndarray
@@ -70,6 +75,7 @@ class PhotoFace:
     pd_mm: float
     face_width_mm: float
     steps: dict[str, float] = field(default_factory=dict)
+    turn_deg: float = 0.0
 
     @property
     def vertices_mm(self) -> np.ndarray:
@@ -88,7 +94,9 @@ class PhotoFace:
             "face_width_mm": round(self.face_width_mm, 2),
             "mm_per_px": round(self.mm_per_px, 5),
             "scale_source": self.scale_source,
-            "scale_warning": scale_warning(self.pd_mm, "iris" if self.scale_source == "iris" else "assumed"),
+            "turn_deg": round(self.turn_deg, 1),
+            "scale_warning": scale_warning(self.pd_mm, "iris" if self.scale_source == "iris" else "assumed",
+                                           self.face_width_mm, self.turn_deg),
             "steps": {k: round(v, 5) for k, v in self.steps.items()},
         }
 
@@ -104,17 +112,42 @@ def mirror_roi(roi: Roi, image_width: int) -> Roi:
     return Roi(image_width - roi.center_x, roi.center_y, roi.width, roi.height, -roi.rotation)
 
 
-def metric_scale(vertices_px: np.ndarray, iris_px: np.ndarray | None) -> tuple[float, str]:
+def metric_scale(vertices_px: np.ndarray, iris_px: np.ndarray | None,
+                 eye_weights: np.ndarray = np.ones(2)) -> tuple[float, str]:
     """Millimetres per pixel at the face and where it came from.
 
     The human iris is 11.7 ± 0.5 mm across whoever you are, so its diameter in pixels fixes the
     scale without knowing the camera. Without irises the mean adult PD stands in.
+    eye_weights: ``(2,)`` trust in each eye's iris (``iris_eye_weights``: the eye turned away
+    reads small), right eye first.
     """
     if iris_px is not None:
-        diameter = float(np.mean(iris_diameter_px(iris_px)))
-        if diameter > 1.0:
-            return IRIS_DIAMETER_MM / diameter, "iris"
+        diameters = iris_diameter_px(iris_px)
+        if np.all(diameters > 1.0):
+            return IRIS_DIAMETER_MM / weighted_iris_diameter(diameters, eye_weights), "iris"
     return MEAN_PD_MM / max(inter_ocular_distance(vertices_px) * PD_PER_OUTER_CANTHAL, 1e-6), "mean_pd"
+
+
+def face_rotation(vertices_px: np.ndarray) -> np.ndarray:
+    """The head's rotation, canonical -> image axes ``(3, 3)``, from a ``(468, 3)`` pixel mesh
+    (x right, y down, z away in the scale of x: OpenCV's camera axes, up to perspective)."""
+    from realtime.fusion import head_frame
+
+    axes, _ = head_frame(np.asarray(vertices_px, dtype=np.float64))
+    return axes
+
+
+def pupil_centres_px(vertices_px: np.ndarray, iris_px: np.ndarray) -> np.ndarray:
+    """Pupil centres ``(2, 3)`` pixels, right eye first: the iris network's centres at the
+    depth of each eye's corners (the iris network's own z is unreliable), so the distance
+    between them is the 3D PD, which a turned head does not shorten."""
+    from realtime.fusion import LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER
+
+    vertices = np.asarray(vertices_px, dtype=np.float64)
+    centres = np.array(np.asarray(iris_px, dtype=np.float64)[:, 0, :3])
+    centres[:, 2] = [vertices[[RIGHT_EYE_OUTER, RIGHT_EYE_INNER], 2].mean(),
+                     vertices[[LEFT_EYE_OUTER, LEFT_EYE_INNER], 2].mean()]
+    return centres
 
 
 def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
@@ -179,16 +212,18 @@ class PhotoReconstructor:
         from realtime.topology import IBUG68_FROM_MESH
 
         face, steps = reconstructed
-        mm_per_px, source = metric_scale(face.vertices, face.iris)
         vertices = face.vertices
+        rotation = face_rotation(vertices)
+        mm_per_px, source = metric_scale(vertices, face.iris, iris_eye_weights(rotation))
         if face.iris is not None:
-            pd_px = float(np.linalg.norm(face.iris[0, 0, :2] - face.iris[1, 0, :2]))
+            pd_px = float(np.linalg.norm(np.diff(pupil_centres_px(vertices, face.iris), axis=0)))
         else:
             pd_px = inter_ocular_distance(vertices) * PD_PER_OUTER_CANTHAL
         width_px = float(np.linalg.norm(vertices[FACE_WIDTH_LANDMARKS[0]] - vertices[FACE_WIDTH_LANDMARKS[1]]))
         landmarks68 = vertices[np.asarray(IBUG68_FROM_MESH), :2].astype(np.float32)
         return PhotoFace(np.asarray(box_px, np.float32), float(score), vertices, face.presence, face.iris,
-                         landmarks68, mm_per_px, source, pd_px * mm_per_px, width_px * mm_per_px, steps)
+                         landmarks68, mm_per_px, source, pd_px * mm_per_px, width_px * mm_per_px, steps,
+                         turn_deg=float(np.degrees(np.arcsin(np.clip(rotation[2, 0], -1.0, 1.0)))))
 
     def close(self) -> None:
         self.detector.close()

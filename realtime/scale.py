@@ -32,6 +32,23 @@ MEAN_PD_MM = 63.4
 # a squinting, turned face the iris read ~20% small and the PD came out 80 mm.
 ADULT_PD_RANGE_MM = (50.0, 75.0)
 
+# Face width between the face outline's widest points (mesh vertices 234 and 454, near the
+# tragus): adult bizygomatic breadths lie within roughly 120-155 mm across populations
+# (anthropometric surveys, e.g. Farkas 1994), and this outline reads a little wider (131.6 mm
+# on the astronaut portrait, 139 mm fused on renders of her head). Outside this range the
+# width is wrong, most often because the iris scale is (see above) or because the far side of
+# a strongly turned face is hidden and the network guesses it.
+ADULT_FACE_WIDTH_RANGE_MM = (110.0, 175.0)
+# A face turned further than this from the camera (degrees) is measured less surely: its far
+# half (and so its width, and that half of a bust) is more and more the network's guess, and
+# the irises, seen obliquely, read small. On renders of a head with painted irises (which turn
+# with the head, unlike eyes looking at the camera) photo mode's PD and face width are within
+# 5% and 3% up to 20 deg of turn, +8% and +12% at 30 deg, +14% and +27% at 50 deg.
+TURNED_FACE_DEG = 35.0
+# The eye turned away from the camera reads small (``iris_eye_weights``): its weight falls as
+# exp(-(sin(turn) / this)^2), 0.27 at 10 deg of turn, 0.05 at 15 deg.
+FAR_EYE_SIN = 0.15
+
 
 def iris_diameter_px(iris_px: np.ndarray) -> np.ndarray:
     """Iris diameters in the image, ``(2,) float64`` pixels, one per eye.
@@ -156,16 +173,50 @@ class MetricScale:
         return self.value
 
 
-def scale_warning(pd_mm: float, scale_source: str) -> str | None:
+def iris_eye_weights(rotation: np.ndarray, far_eye_sin: float = FAR_EYE_SIN) -> np.ndarray:
+    """How much to trust each eye's iris diameter at a head pose, ``(2,)`` in (0, 1], right eye first.
+
+    rotation: ``(3, 3)`` canonical -> camera (canonical x from the person's right eye to the
+    left). An eye turned away from the camera (seen past the nose bridge) reads small: on
+    rendered heads the far iris is ~10% small at 12 deg of yaw and ~30% at 25 deg, the near one
+    within ~3%. The canonical x axis has camera depth component ``sin(turn)``: positive when
+    the left eye is the far one. The far eye's weight is ``exp(-(sin(turn) / far_eye_sin)^2)``;
+    the near eye keeps 1.
+    """
+    turn = float(check_shape("rotation", rotation, (3, 3))[2, 0])
+    away = np.array([-turn, turn])
+    return np.exp(-(np.maximum(away, 0.0) / far_eye_sin) ** 2)
+
+
+def weighted_iris_diameter(diameters: np.ndarray, eye_weights: np.ndarray) -> float:
+    """One iris diameter from both eyes' ``(2,)``, weighted ``(2,)`` (geometric mean: the
+    scale is a ratio). Same unit as ``diameters``."""
+    d = np.asarray(diameters, dtype=np.float64)
+    w = np.asarray(eye_weights, dtype=np.float64)
+    return float(np.exp((w @ np.log(d)) / w.sum()))
+
+
+def scale_warning(pd_mm: float, scale_source: str, face_width_mm: float = float("nan"),
+                  turn_deg: float = 0.0) -> str | None:
     """One line for reports when the millimetres look wrong, else None.
 
     pd_mm: the measured pupillary distance; scale_source: where the scale came from ("iris",
-    or an assumed mean when no iris was seen).
+    or an assumed mean when no iris was seen); face_width_mm: the measured face width (NaN:
+    not checked); turn_deg: how far the face is turned from the camera (yaw, either way).
     """
+    problems = []
     low, high = ADULT_PD_RANGE_MM
     if scale_source != "iris":
-        return "no iris seen: sizes assume the mean adult PD (63.4 mm)"
-    if not np.isfinite(pd_mm) or low <= pd_mm <= high:
-        return None
-    return (f"PD {pd_mm:.1f} mm is outside the adult range {low:.0f}-{high:.0f} mm: the iris was probably "
-            "read wrong (squinting or covered eyes, a blurred or small eye, a turned head); sizes may be off")
+        problems.append("no iris seen: sizes assume the mean adult PD (63.4 mm)")
+    elif np.isfinite(pd_mm) and not low <= pd_mm <= high:
+        problems.append(f"PD {pd_mm:.1f} mm is outside the adult range {low:.0f}-{high:.0f} mm: the iris was "
+                        "probably read wrong (squinting or covered eyes, a blurred or small eye, a turned head); "
+                        "sizes may be off")
+    width_low, width_high = ADULT_FACE_WIDTH_RANGE_MM
+    if abs(turn_deg) > TURNED_FACE_DEG:
+        problems.append(f"the face is turned {abs(turn_deg):.0f} deg from the camera: its sizes are less certain "
+                        "and its far side (that half of a bust) is guessed; a frontal photo measures best")
+    elif np.isfinite(face_width_mm) and not width_low <= face_width_mm <= width_high:
+        problems.append(f"face width {face_width_mm:.0f} mm is outside the adult range "
+                        f"{width_low:.0f}-{width_high:.0f} mm")
+    return "; ".join(problems) if problems else None

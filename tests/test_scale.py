@@ -79,3 +79,36 @@ def test_scale_warning_flags_a_pd_outside_the_adult_range():
     assert "80.0 mm is outside" in scale_warning(80.0, "iris")
     assert "outside" in scale_warning(low - 1.0, "iris")
     assert "mean adult PD" in scale_warning(63.4, "assumed mean PD")
+
+
+def test_scale_warning_flags_an_implausible_face_width_and_a_turned_face():
+    from realtime.scale import ADULT_FACE_WIDTH_RANGE_MM, TURNED_FACE_DEG, scale_warning
+
+    low, high = ADULT_FACE_WIDTH_RANGE_MM
+    assert scale_warning(63.0, "iris", 135.0, 10.0) is None
+    assert "face width 190 mm is outside" in scale_warning(63.0, "iris", 190.0)
+    assert "outside" in scale_warning(63.0, "iris", low - 5.0)
+    turned = scale_warning(63.0, "iris", 135.0, -(TURNED_FACE_DEG + 10))
+    assert "turned 45 deg" in turned and "outside" not in turned
+    both = scale_warning(80.0, "iris", 190.0)
+    assert "PD 80.0 mm" in both and "face width 190 mm" in both and "\n" not in both
+
+
+def test_iris_eye_weights_discount_the_eye_turned_away():
+    from realtime.scale import iris_eye_weights
+    from realtime.synthetic_face import head_rotation
+
+    assert_allclose(iris_eye_weights(head_rotation(0.0)), [1.0, 1.0])
+    # head_rotation's positive yaw turns the nose to image left, towards the person's right
+    # (image-left) eye, which goes away from the camera.
+    right, left = iris_eye_weights(head_rotation(20.0))
+    assert left == 1.0 and right < 0.05
+    right, left = iris_eye_weights(head_rotation(-20.0))
+    assert right == 1.0 and left < 0.05
+
+
+def test_weighted_iris_diameter_is_a_weighted_geometric_mean():
+    from realtime.scale import weighted_iris_diameter
+
+    assert weighted_iris_diameter(np.array([10.0, 12.0]), np.array([1.0, 0.0])) == pytest.approx(10.0)
+    assert weighted_iris_diameter(np.array([9.0, 16.0]), np.array([1.0, 1.0])) == pytest.approx(12.0)
