@@ -7,6 +7,8 @@ Vertex properties beyond xyz (texture u, v) ride along through the booleans.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import manifold3d
 import numpy as np
@@ -23,7 +25,7 @@ LABEL_MIN_CAP_MM = 2.0
 0.135 of the cap height (the raster's ``thickness``), so 2 mm capitals cut ~0.27 mm grooves, about
 the narrowest gap a 0.4 mm nozzle's perimeters leave open; any smaller and the strokes and the
 counters of e, a, 8 fill in. The plinth (bust) and the label band (relief) give capitals of
-0.059 x the print height, so a label needs a print of at least 34 mm."""
+about 0.0585 x the print height, so a label needs a print of at least 34.2 mm (35 mm to be safe)."""
 LABEL_FIRST_CHAR, LABEL_LAST_CHAR = " ", "~"
 """Printable ASCII: the only characters OpenCV's Hershey font draws (anything else comes out as '?')."""
 CUT_OVERSHOOT_MM = 0.5
@@ -126,6 +128,12 @@ def text_outline(label: str, cap_height_mm: float) -> list[np.ndarray]:
     return polygons
 
 
+def _floor_tenth(mm: float) -> str:
+    """``mm`` rounded down to a tenth, as text: a size under a minimum never prints as equal to it
+    (1.999 mm shows as 1.9, not 2.0)."""
+    return f"{math.floor(mm * 10.0) / 10.0:.1f}"
+
+
 def label_cutter(label: str, cap_height_mm: float, depth_mm: float, max_width_mm: float) -> manifold3d.Manifold:
     """Text solid in the xy plane from z = -depth to z = +overshoot, for engraving a top face.
 
@@ -137,7 +145,7 @@ def label_cutter(label: str, cap_height_mm: float, depth_mm: float, max_width_mm
     if not polygons:
         return manifold3d.Manifold()
     if cap_height_mm < LABEL_MIN_CAP_MM:
-        raise InputError(f"this print is too small for a label: its letters would be {cap_height_mm:.1f} mm tall, "
+        raise InputError(f"this print is too small for a label: its letters would be {_floor_tenth(cap_height_mm)} mm tall, "
                          f"under the {LABEL_MIN_CAP_MM} mm minimum; raise --height-mm or leave the label out")
     width = max(p[:, 0].max() for p in polygons) - min(p[:, 0].min() for p in polygons)
     if width > max_width_mm:
@@ -147,7 +155,7 @@ def label_cutter(label: str, cap_height_mm: float, depth_mm: float, max_width_mm
             fit = int(len(label) * max_width_mm / (width * LABEL_MIN_CAP_MM / cap_height_mm))
             raise InputError(
                 f"the label {label!r} is too long for this print size: its letters would be "
-                f"{cap_height_mm * shrink:.1f} mm tall, under the {LABEL_MIN_CAP_MM} mm minimum; at most "
+                f"{_floor_tenth(cap_height_mm * shrink)} mm tall, under the {LABEL_MIN_CAP_MM} mm minimum; at most "
                 f"{fit} characters like these fit (shorten it or raise --height-mm)")
         polygons = [p * shrink for p in polygons]
     section = manifold3d.CrossSection(polygons, manifold3d.FillRule.EvenOdd)
