@@ -9,7 +9,8 @@ fused rotation is compared with the rendered one.
 Two readings per pose:
 - fused: what fusion reports (``FusionResult.rotation``);
 - floor: the head's true face geometry fitted (perspective-n-point) to where the face-mesh
-  network put the pose vertices in the image: the best any fusion of those image positions
+  network put its vertices in the image, each weighted as fusion weighs it
+  (``fusion.POSE_WEIGHTS``): the best any fusion of those image positions
   could do. Fusion also weighs the network's relative depths, so it can beat the floor.
 
 Fusion's canonical axes are its own (taken from the first frames), so errors are measured after
@@ -151,17 +152,29 @@ def read_per_degree(signed_errors_deg: np.ndarray, poses_deg: np.ndarray) -> np.
     return 1.0 + np.divide((errors * poses).sum(axis=0), squares, out=np.full(3, np.nan), where=squares > 0)
 
 
-def perspective_n_point(model_mm: np.ndarray, image_px: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
+def perspective_n_point(model_mm: np.ndarray, image_px: np.ndarray, intrinsics: CameraIntrinsics,
+                        weights: np.ndarray | None = None) -> np.ndarray:
     """Rotation ``(3, 3)`` of the rigid ``model_mm`` ``(n, 3)`` that best projects onto
-    ``image_px`` ``(n, 2)`` (reprojection error): SQPnP, which finds the global minimum (the
-    iterative solver can flip at 30 deg of roll), refined by Levenberg-Marquardt."""
+    ``image_px`` ``(n, 2)`` (squared reprojection error, each point times ``weights`` ``(n,)``
+    if given): SQPnP, which finds the global minimum of the unweighted error (the iterative
+    solver can flip at 30 deg of roll), refined by Levenberg-Marquardt, then by Gauss-Newton
+    on the weighted error (``fusion.reprojection_pose``)."""
     import cv2
+
+    from realtime.fusion import reprojection_pose
 
     model = np.ascontiguousarray(check_shape("model_mm", model_mm, (None, 3), dtype=np.float64))
     image = np.ascontiguousarray(check_shape("image_px", image_px, (len(model), 2), dtype=np.float64))
     _, rvec, tvec = cv2.solvePnP(model, image, intrinsics.matrix, None, flags=cv2.SOLVEPNP_SQPNP)
-    rvec, _ = cv2.solvePnPRefineLM(model, image, intrinsics.matrix, None, rvec, tvec)
-    return cv2.Rodrigues(rvec)[0]
+    rvec, tvec = cv2.solvePnPRefineLM(model, image, intrinsics.matrix, None, rvec, tvec)
+    rotation = cv2.Rodrigues(rvec)[0]
+    if weights is None:
+        return rotation
+    w = check_shape("weights", weights, (len(model),), dtype=np.float64)
+    rays = np.c_[(image[:, 0] - intrinsics.cx) / intrinsics.fx, (image[:, 1] - intrinsics.cy) / intrinsics.fy]
+    # No outlier down-weighting (an infinite Huber threshold): the plain weighted least squares.
+    rotation, _ = reprojection_pose(model, rays, w, 1.0, rotation, tvec.reshape(3), iterations=10, huber_k=np.inf)
+    return rotation
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,7 +189,7 @@ def run_pose_sweep(options: PoseSweepOptions = PoseSweepOptions(), ctx=None, hea
     has no face.
     """
     from realtime.capture import Frame
-    from realtime.fusion import STABLE_VERTICES
+    from realtime.fusion import POSE_WEIGHTS
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.synthetic_face import SyntheticFaceRenderer, astronaut_head
 
@@ -207,8 +220,8 @@ def run_pose_sweep(options: PoseSweepOptions = PoseSweepOptions(), ctx=None, hea
         raise RuntimeError(f"no face at the poses {lost}")
     truths = [rotations[i] for i in read]
     fused = [result.fusion.rotation for result in read_results]
-    floor = [perspective_n_point(head.face_mm[STABLE_VERTICES], result.faces[0].vertices[STABLE_VERTICES, :2],
-                                 intrinsics) for result in read_results]
+    floor = [perspective_n_point(head.face_mm, result.faces[0].vertices[:len(head.face_mm), :2], intrinsics,
+                                 POSE_WEIGHTS) for result in read_results]
     poses_deg = np.asarray(options.poses, dtype=np.float64).reshape(-1, 3)
     fused_deg, fused_axes = relative_errors_deg(fused, truths)
     floor_deg, floor_axes = relative_errors_deg(floor, truths)

@@ -19,7 +19,7 @@ from numpy.testing import assert_allclose
 from realtime.camera import CameraIntrinsics
 from realtime.filters import rotation_angle_deg
 from realtime.fusion import (
-    NUM_VERTICES, STABLE_VERTICES, Fusion, FusionOptions, FusionResult, fusion_benchmark, head_frame,
+    NUM_VERTICES, IDENTITY_VERTICES, Fusion, FusionOptions, FusionResult, fusion_benchmark, head_frame,
     interocular, mesh_px_from_camera, reprojection_pose, robust_similarity, synthetic_observation,
     unit_depth_points, weighted_similarity,
 )
@@ -264,7 +264,7 @@ def test_identity_converges_and_stays_put(face):
     drift = np.sqrt(((identities[200] - identities[100]) ** 2).sum(-1).mean())
     assert drift < _IDENTITY_DRIFT_MAX_MM
     assert result.confidence.min() >= 0 and result.confidence.max() <= 1
-    assert result.confidence[STABLE_VERTICES].mean() > 0.9
+    assert result.confidence[IDENTITY_VERTICES].mean() > 0.9
 
 
 # ---------------------------------------------------------------------------------------------
