@@ -66,9 +66,9 @@ def _load_vertex_rigidity() -> np.ndarray:
 
 # How far each vertex moves off the head's rigid motion in real footage, fraction of the
 # inter-ocular distance (``realtime.rigidity_build``, measured on 1,440 frames of real faces
-# talking and grimacing: 0.4% around the nose bridge and lower eyelids, 2.6% median, 11% on
+# talking and grimacing: 0.6% around the nose bridge and lower eyelids, 2.8% median, 10% on
 # the lips and jaw). Every vertex takes part in the pose fit with the inverse variance as its
-# weight. On rendered heads this reads the pose sweep to 2.75 deg (median) where a hand-picked
+# weight. On rendered heads this reads the pose sweep to 2.77 deg (median) where a hand-picked
 # set of 63 "stable" vertices with equal weights (forehead, nose bridge and tip, eye corners,
 # cheekbones, temples) read 3.42 deg: on real faces its outline and nose-tip vertices move
 # 2-3% of the inter-ocular distance, several times the most rigid.
@@ -334,8 +334,8 @@ def split_refined(vertices_px: np.ndarray, iris_px: np.ndarray | None) -> tuple[
 class FusionOptions:
     # Pose fit: IRLS iterations and Huber threshold (robust sigmas); 2 sigmas keeps > 95% of
     # Gaussian inliers at full weight. One reweighting is enough before the image-space
-    # refinement (which reweights again): a second left the rendered pose sweep at 2.75 deg
-    # (median, seven variants) and cost 0.07 ms a frame, with all 468 vertices in the fit.
+    # refinement (which reweights again): a second left the rendered pose sweep and the pose
+    # jitter on real clips as they were and cost 0.07 ms a frame, with all 468 vertices in the fit.
     fit_iterations: int = 1
     fit_huber_k: float = 2.0
     # Residuals below this fraction of the inter-ocular distance are never down-weighted:

@@ -35,11 +35,13 @@ from realtime.shapes import check_shape
 
 OUTPUT = Path(__file__).with_name("data") / "vertex_rigidity.npy"
 N_VERTICES = 468
-# Reweighting rounds. Each further round narrows the alignment onto the most rigid vertices
-# and moves the residuals less (median 2.8%, 1.0%, 0.4% in rounds 4, 5, 6), never converging
-# to one answer; 4 was fixed before the pose sweep measured it (one round read 2.91 deg, four
-# 2.75 deg).
-ROUNDS = 4
+# Reweighting rounds. Each further round narrows the alignment onto fewer, more rigid vertices
+# (the inverse-variance weights' effective count: 255, 147, 107 vertices after 1, 2, 4 rounds)
+# without converging to one answer. On rendered heads the pose sweep reads 2.83 / 2.77 / 2.75
+# deg after 1 / 2 / 4 rounds, but fewer vertices carry less leverage: with 4 the filtered pose
+# of a real talking head (clip_d3) jittered 43% more than with the old hand-picked set, with 2
+# 4% less. Two rounds.
+ROUNDS = 2
 # Procrustes rounds per weighting (mean shape <-> alignments): converged after 3.
 PROCRUSTES_ROUNDS = 3
 

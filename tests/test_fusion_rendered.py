@@ -35,13 +35,13 @@ _LAG_MAX_FRAMES = 1.0
 # the skin as the head turns (the outline most: 5-8 px off the true projection at 20 deg of
 # pitch), and under-turn pitch (~0.9 deg read per degree). Fusion weighs every vertex by how
 # rigidly it moves on real faces (fusion.POSE_WEIGHTS, measured on real footage, not on these
-# renders): 2.75 deg median (5.8 max), where 63 hand-picked vertices with equal weights read
+# renders): 2.77 deg median (6.0 max), where 63 hand-picked vertices with equal weights read
 # 3.42 (6.5). The head's true geometry fitted with the same weights to the landmarks' image
-# positions (the floor) reads 2.6. Over seven variants of the sweep (distance 450-650 mm,
-# holds, turns, 1280x720) the median is 2.3-3.4 deg, mean 2.75 (docs/BENCHMARKS.md).
+# positions (the floor) reads 2.3. Over seven variants of the sweep (distance 450-650 mm,
+# holds, turns, 1280x720) the median is 2.4-3.2 deg, mean 2.76 (docs/BENCHMARKS.md).
 # Fusion may add at most this much to what the network's image positions allow, degrees.
 _POSE_OVER_NETWORK_MAX_DEG = 0.5
-# The worst pose of the sweep: 40 deg of yaw (5.8 deg fused), where the network's depths, which
+# The worst pose of the sweep: 40 deg of yaw (6.0 deg fused), where the network's depths, which
 # fusion also weighs, under-read the turn most.
 _POSE_MAX_DEG = 7.0
 # The head is scaled by the photo's iris, so its painted irises are 11.7 mm across: the scale
