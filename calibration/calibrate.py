@@ -14,11 +14,13 @@ would silently skew every distance measured with the profile later.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -65,9 +67,10 @@ class CalibrationOptions:
 @dataclass(frozen=True)
 class CalibrationResult:
     """intrinsics: the camera. rms_px: RMS reprojection error, pixels.
-    views_used / views_total: images where the board was found / given.
+    views_used / views_total: images where the board was found / images read.
     per_view_rms_px: ``(views_used,) float64`` pixels. view_labels: ``views_used`` names of
-    the views with a board (file paths, "view N"), in the order of ``per_view_rms_px``."""
+    the views with a board (file paths, "view N"), in the order of ``per_view_rms_px``.
+    skipped: one line per image file that could not be read (not counted in views_total)."""
 
     intrinsics: CameraIntrinsics
     rms_px: float
@@ -75,6 +78,7 @@ class CalibrationResult:
     views_total: int
     per_view_rms_px: np.ndarray
     view_labels: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
 
     def summary(self) -> dict:
         """The ``[calibration]`` table of the saved profile."""
@@ -97,7 +101,15 @@ def find_board(image: np.ndarray, board: tuple[int, int]) -> np.ndarray | None:
     return corners.reshape(-1, 2)
 
 
-def _load_images(source: str | Path | Sequence) -> list[tuple[str, np.ndarray]]:
+def _load_images(source: str | Path | Sequence,
+                 on_skip: Callable[[str], None] | None = None) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """The readable images of ``source`` as ``(label, (H, W, 3) uint8 BGR)`` and one line per
+    file that is not a readable image. A damaged or stray file among good views (a truncated
+    JPEG, notes saved as .jpg) is skipped, not fatal: the other views still calibrate, and
+    ``calibrate_from_corners`` refuses if too few are left. ``on_skip`` gets each line as it
+    happens."""
+    from realtime.capture import load_image
+
     if isinstance(source, (str, Path)):
         folder = Path(source)
         if not folder.is_dir():
@@ -106,36 +118,45 @@ def _load_images(source: str | Path | Sequence) -> list[tuple[str, np.ndarray]]:
         if not paths:
             raise InputError(f"calibration images: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
         source = paths
-    images = []
+    images, skipped = [], []
     for i, item in enumerate(source):
         if isinstance(item, np.ndarray):
             images.append((f"image {i}", item))
             continue
-        image = cv2.imread(str(item), cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(f"calibration images: cannot read {item}")
-        images.append((str(item), image))
-    return images
+        try:
+            # One decoder for every command: libjpeg's and OpenCV's own lines become our line.
+            images.append((str(item), load_image(item)))
+        except InputError as error:
+            skipped.append(str(error))
+            if on_skip is not None:
+                on_skip(str(error))
+    if not images:
+        raise InputError(f"calibration images: none of the {len(skipped)} images could be read")
+    return images, skipped
 
 
 def calibrate_from_images(images: str | Path | Sequence[str | Path | np.ndarray], board: tuple[int, int] = (9, 6),
-                          square_mm: float = 25.0, name: str = "calibrated") -> CalibrationResult:
+                          square_mm: float = 25.0, name: str = "calibrated",
+                          on_skip: Callable[[str], None] | None = None) -> CalibrationResult:
     """Calibrate from views of a chessboard.
 
     images: a folder, or a list of paths or ``(H, W, 3) uint8`` BGR arrays, all one size.
     board: inner corners (cols, rows). square_mm: square side, mm (sets the units of the
     board poses only; intrinsics are in pixels either way). name: the profile's name.
-    Raises ``InputError`` for unreadable images, mixed sizes or too few views with a board.
+    Files that are not readable images are skipped (``on_skip`` gets one line for each; the
+    result lists them in ``skipped``). Raises ``InputError`` when no image is readable, for
+    mixed sizes or too few views with a board.
     """
-    loaded = _load_images(images)
+    loaded, skipped = _load_images(images, on_skip)
     sizes = {img.shape[:2] for _, img in loaded}
     if len(sizes) != 1:
         raise InputError(f"calibration images: all images must have one size, got {sorted(sizes)}")
     height, width = next(iter(sizes))
     views = [(label, find_board(img, board)) for label, img in loaded]
     found = [(label, c) for label, c in views if c is not None]
-    return calibrate_from_corners([c for _, c in found], (width, height), board, square_mm, name,
-                                  views_total=len(loaded), labels=[label for label, _ in found])
+    result = calibrate_from_corners([c for _, c in found], (width, height), board, square_mm, name,
+                                    views_total=len(loaded), labels=[label for label, _ in found])
+    return dataclasses.replace(result, skipped=tuple(skipped))
 
 
 def calibrate_from_corners(corners: Sequence[np.ndarray], image_size: tuple[int, int], board: tuple[int, int],
@@ -185,18 +206,28 @@ def rejection_message(result: CalibrationResult, reject_rms_px: float = REJECT_R
 
 
 def capture_views(camera: int, board: tuple[int, int], views: int, max_frames: int = 3000,
-                  show: bool = True) -> tuple[list[np.ndarray], tuple[int, int]]:
+                  show: bool = True, quiet: bool = True) -> tuple[list[np.ndarray], tuple[int, int]]:
     """Collect ``views`` distinct board views from a live camera. Returns the corners and the
-    image size (width, height). Shows a preview window when ``show`` (press q to stop)."""
-    capture = cv2.VideoCapture(camera)
+    image size (width, height). Shows a preview window when ``show`` (press q to stop).
+    ``quiet``: keep OpenCV's own log lines off stderr while the camera opens and reads, as
+    every command does (a missing camera prints "[ERROR:0@0.051] global
+    obsensor_uvc_stream_channel.cpp" even at OPENCV_LOG_LEVEL=ERROR); our one line says what
+    matters."""
+    from realtime.capture import _quiet_opencv
+
+    opencv_logs = _quiet_opencv if quiet else contextlib.nullcontext
+    with opencv_logs():
+        capture = cv2.VideoCapture(camera)
     if not capture.isOpened():
-        raise InputError(f"calibration: cannot open camera {camera}")
+        raise InputError(f"calibration: cannot open camera {camera}; check it is plugged in and not used by "
+                         "another program ('selfie3d live --list-cameras' lists them), or use --images DIR")
     kept: list[np.ndarray] = []
     size = None
     last_centre = None
     try:
         for _ in range(max_frames):
-            ok, frame = capture.read()
+            with opencv_logs():
+                ok, frame = capture.read()
             if not ok:
                 raise InputError(f"calibration: camera {camera} stopped delivering frames")
             size = (frame.shape[1], frame.shape[0])
@@ -271,9 +302,11 @@ def run_calibrate_cli(args: argparse.Namespace) -> int:
     if args.square_mm <= 0:
         raise InputError(f"--square-mm must be positive, got {args.square_mm}")
     if args.images is not None:
-        result = calibrate_from_images(args.images, board, args.square_mm, name=args.name)
+        result = calibrate_from_images(args.images, board, args.square_mm, name=args.name,
+                                       on_skip=lambda line: print(f"warning: skipped {line}", file=sys.stderr))
     else:
-        corners, size = capture_views(args.camera, board, args.views, show=not args.no_preview)
+        corners, size = capture_views(args.camera, board, args.views, show=not args.no_preview,
+                                      quiet=not getattr(args, "debug", False))
         result = calibrate_from_corners(corners, size, board, args.square_mm, name=args.name)
     output = Path(args.output) if args.output else camera_profiles_dir() / f"{args.name}.toml"
     k = result.intrinsics

@@ -167,10 +167,7 @@ def build_bust(
         vertices_px = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)
     if image is not None:
         image = check_shape("image", image, (None, None, 3))
-    rotation, origin = headframe.head_frame(vertices)
-    head = (vertices - origin) @ rotation.T
-    if options.expression == "neutral":
-        head = headframe.neutral_jaw(head)
+    head, rotation = _posed_head(vertices, options)
     timings["frame"] = _lap(clock)
 
     if options.style == "relief":
@@ -206,6 +203,18 @@ def export_bust(result_or_mesh, path, fmt: str | None = None, overwrite: bool | 
 
 
 # --- styles -------------------------------------------------------------------------------------
+
+
+def _posed_head(vertices, options):
+    """The face in the head frame, its mouth closed for 'neutral': ``(head (468, 3) mm, rotation)``."""
+    rotation, origin = headframe.head_frame(vertices)
+    head = (vertices - origin) @ rotation.T
+    if options.expression == "neutral":
+        # The bust and mask are a radial field seen from the head's centre: the lips must close
+        # without overlapping as seen from there. The relief is seen from the front.
+        centre = None if options.style == "relief" else surface.field_centre(head)
+        head = headframe.neutral_jaw(head, centre)
+    return head, rotation
 
 
 def _head_field(head, image, vertices_px, rotation, use_detail):

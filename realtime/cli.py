@@ -1,7 +1,22 @@
 """The ``selfie3d`` command: one entry point whose flags map onto the stages' options.
 
 Errors caused by input or environment (``Selfie3DError``) print one line and exit non-zero;
-``--debug`` shows the traceback. Subcommands: demo, bench, doctor (and more as stages land).
+``--debug`` shows the traceback. Subcommands: demo, bench, doctor, photo, serve, live, calibrate.
+
+Exit codes, the same for every command:
+
+* 0 (``EXIT_OK``): done.
+* 1 (``EXIT_SOME_FAILED``): the command ran and reports a failure in its result: some photos of
+  a ``photo`` batch failed while others were made (each failure has its line), or ``bench
+  --soak`` exceeded its limits. An unexpected exception (a bug, with its traceback) is 1 too.
+* 2 (``EXIT_INPUT``): nothing was made because of something the user can change: a flag
+  (argparse usage errors), a missing or unreadable file, an input without a face, an unknown
+  ``--providers`` name, an output that cannot be written, a port in use, no display, a
+  missing optional extra (``InputError`` and every other ``Selfie3DError``).
+* 3 (``EXIT_MODELS``): the face networks cannot run: a model file missing or altered, a
+  requested execution provider this ONNX Runtime lacks (``ModelError``; ``doctor``'s failed
+  checksums).
+* 130 (``EXIT_INTERRUPTED``): Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,6 +31,12 @@ from realtime import __version__
 from realtime.errors import Selfie3DError
 
 log = logging.getLogger("selfie3d")
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_INPUT = 2  # = Selfie3DError.exit_code, InputError's, and argparse's for usage errors
+EXIT_MODELS = 3  # = ModelError.exit_code
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 NATIVE_LOG_QUIET = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2", "OPENCV_LOG_LEVEL": "ERROR"}
 """Environment that keeps MediaPipe's absl/glog, TFLite's and OpenCV's own INFO and WARNING lines
@@ -50,6 +71,29 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def parse_providers(text: str | None) -> tuple[str, ...] | None:
+    """``--providers`` as a tuple of names (None: choose automatically). A name that is no
+    execution provider at all (a typo) is an ``InputError``; one ONNX Runtime knows but this
+    installation lacks (``cuda`` without onnxruntime-gpu) is left for ``choose_providers`` to
+    refuse as a ``ModelError``, with what is available."""
+    if not text:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        return None
+    import onnxruntime as ort
+
+    from realtime.errors import InputError
+    from realtime.inference import PROVIDER_ALIASES
+
+    known = set(ort.get_all_providers())
+    unknown = [name for name in names if name.lower() not in PROVIDER_ALIASES and name not in known]
+    if unknown:
+        raise InputError(f"--providers: unknown execution provider {', '.join(map(repr, unknown))}; use "
+                         f"{', '.join(PROVIDER_ALIASES)} or an ONNX Runtime name such as CUDAExecutionProvider")
+    return names
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -182,7 +226,7 @@ def pipeline_options(args):
     from realtime.reconstruction import ReconstructionOptions
     from realtime.tracking import TrackerOptions
 
-    providers = tuple(p.strip() for p in args.providers.split(",") if p.strip()) if args.providers else None
+    providers = parse_providers(args.providers)
     return PipelineOptions(
         tracking=TrackerOptions(max_faces=args.max_faces),
         reconstruction=ReconstructionOptions(providers=providers, iris=not args.no_iris,
@@ -216,7 +260,8 @@ def cmd_bench(args) -> int:
         from realtime.inference import available_providers, choose_providers
 
         # --providers picks which to compare; the CPU provider always runs too, as the baseline.
-        compared = choose_providers(available_providers(), args.providers.split(",")).providers if args.providers else None
+        requested = parse_providers(args.providers)
+        compared = choose_providers(available_providers(), list(requested)).providers if requested else None
         result = network_benchmark(NetworkBenchOptions(providers=compared))
         print(json.dumps(result.report(), indent=2) if args.json else format_network_report(result))
         return 0
@@ -232,7 +277,7 @@ def cmd_bench(args) -> int:
         soak = run_soak(SoakOptions(frames=args.soak, render=args.soak_render, pipeline=pipeline_options(args),
                                     progress=sys.stderr.isatty()))
         print(json.dumps(soak.report(), indent=2) if args.json else format_soak(soak))
-        return 0 if soak.passed else 1
+        return EXIT_OK if soak.passed else EXIT_SOME_FAILED
     report = run_bench(BenchOptions(capture=capture_options(args), frames=args.frames,
                                     baseline=not args.no_baseline, pipeline=pipeline_options(args),
                                     quiet_native_logs=not args.debug))
@@ -292,7 +337,7 @@ def cmd_doctor(args) -> int:
         ok &= good
         state = f"ok sha256 {actual[:12]}" if good else "CHECKSUM MISMATCH" if path.exists() else "MISSING"
         print(f"model {name}: {state} ({path})")
-    return 0 if ok else 3
+    return EXIT_OK if ok else EXIT_MODELS
 
 
 def cmd_photo(args) -> int:
@@ -317,7 +362,11 @@ def cmd_photo(args) -> int:
             images.extend(str(p) for p in found)
         else:
             images.append(item)  # a missing or bad file is reported by its job, the rest go on
-    providers = tuple(p.strip() for p in args.providers.split(",") if p.strip()) if args.providers else None
+    providers = parse_providers(args.providers)
+    if providers:
+        from realtime.inference import available_providers, choose_providers
+
+        choose_providers(available_providers(), list(providers))  # once, before any photo, as for the label
     jobs = plan_jobs(images, args.out, args.format, all_faces=args.all_faces, style=args.style,
                      height_mm=args.height_mm, label=args.label, expression=args.expression,
                      overwrite=args.overwrite, providers=providers)
@@ -357,7 +406,20 @@ def cmd_photo(args) -> int:
     if len(jobs) > 1:
         print(f"{len(jobs) - len(failed)} of {len(jobs)} photos done" +
               (f"; failed: {', '.join(r.image_path for r in failed)}" if failed else ""))
-    return 1 if failed else 0
+    return photo_exit_code(results)
+
+
+def photo_exit_code(results) -> int:
+    """0 when every photo was made, 1 when some were and some failed; when none was made, the
+    code a single-input command gives for the failures' cause (2 for a missing or faceless
+    photo, 3 for the models), so ``photo missing.jpg`` fails like ``demo --video missing.mp4``.
+    A result's ``exit_code`` is its error's; results that lack one count as input errors."""
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return EXIT_OK
+    if len(failed) < len(results):
+        return EXIT_SOME_FAILED
+    return max(getattr(r, "exit_code", None) or EXIT_INPUT for r in failed)
 
 
 def cmd_serve(args) -> int:
@@ -389,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
-        return 2
+        return EXIT_INPUT
     debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="selfie3d: %(levelname)s: %(message)s")
@@ -411,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.fileio import output_error
 
         print(f"selfie3d: error: {output_error(error.filename or args.command, error, 'failed')}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("selfie3d: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

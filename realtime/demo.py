@@ -21,6 +21,7 @@ import numpy as np
 
 from realtime.bench import percentiles
 from realtime.capture import Capture, CaptureOptions
+from realtime.errors import InputError
 from realtime.fileio import atomic_output, output_error, write_text_atomic
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.topology import face_triangles
@@ -85,6 +86,9 @@ def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
         with atomic_output(video_path) as temp_video, atomic_output(preview_path) as temp_preview:
             render_tryon_video(results(), pipeline.intrinsics_for, temp_video, temp_preview,
                                glasses=options.glasses, fps=capture.fps)
+            # Inside the block: the error discards the video and preview of a face-less input.
+            if not counts["tracked"]:
+                raise no_face_error(options.capture.description, counts["frames"], options.capture.camera is not None)
         provider = pipeline.provider
         intrinsics = pipeline.intrinsics
     frames = counts["frames"]
@@ -106,6 +110,17 @@ def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
                             "assumed": intrinsics.assumed, "description": intrinsics.describe()}
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2))
     return report
+
+
+def no_face_error(source: str, frames: int, camera: bool = False) -> InputError:
+    """The one line for an input in which no frame showed a face: nothing to fuse, fit glasses
+    on or print, so the run fails (a track with some faces is a result, however short)."""
+    if frames == 0:
+        return InputError(f"{source}: no frame could be read from it")
+    seen = "the image" if frames == 1 else f"any of its {frames} frames"
+    hint = ("face the camera in good light" if camera else
+            "give a photo or video with a face looking at the camera (or no --video for the built-in clip)")
+    return InputError(f"{source}: no face found in {seen}; {hint}")
 
 
 def _export_demo_bust(last: dict, out_dir: Path) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -409,6 +410,27 @@ def _ellipsoid(centre: np.ndarray, radii: np.ndarray, n_lat: int = 8, n_lon: int
 
 # Model units a user may declare in the anchor file, in millimetres.
 _UNITS_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "in": 25.4}
+# Words of a part's name that make it a transparent lens. Whole words only: "glasses" (how a
+# whole model, or its file, is usually named) and "eyeglass_frame" stay frame.
+LENS_PART_WORDS = frozenset({"lens", "lenses", "glass"})
+
+
+def part_name_words(name: str) -> list[str]:
+    """Lower-case words of a part name, split at anything not a letter and where lower case
+    turns upper (``"LensLeft.001"`` -> ``["lens", "left"]``)."""
+    return re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower())
+
+
+def is_lens_name(name: str) -> bool:
+    """Whether a part called ``name`` is a lens: one of its words is in ``LENS_PART_WORDS``."""
+    return any(word in LENS_PART_WORDS for word in part_name_words(name))
+
+
+def _own_part_names(names: tuple[str, ...], model_path: Path) -> tuple[str, ...]:
+    """The names the model itself gave a part: trimesh names a part it has no name for after
+    the file (``glasses.stl``, ``glasses.stl_1``), and the file name says nothing about parts."""
+    file_names = {model_path.name.lower(), model_path.stem.lower()}
+    return tuple(n for n in names if re.sub(r"_\d+$", "", str(n)).lower() not in file_names)
 
 
 def load_user_glasses(model_path: str | Path, anchor_path: str | Path) -> GlassesModel:
@@ -425,7 +447,9 @@ def load_user_glasses(model_path: str | Path, anchor_path: str | Path) -> Glasse
          "material": "plastic", "color": [0.1, 0.1, 0.1],
          "lens_tint": [0.4, 0.45, 0.5], "lens_opacity": 0.2}
 
-    Geometries whose name contains "lens" or "glass" are drawn as transparent lenses.
+    Parts named with the word "lens", "lenses" or "glass" (``is_lens_name``) are drawn as
+    transparent lenses, the rest as frame; a model of one part is all frame. Names a format
+    cannot carry (STL, an OBJ without objects) default to the file name, which never counts.
     """
     import trimesh
 
@@ -466,7 +490,7 @@ def load_user_glasses(model_path: str | Path, anchor_path: str | Path) -> Glasse
     def to_frame(p: np.ndarray) -> np.ndarray:
         return (np.asarray(p, dtype=np.float64) - origin) @ rotation.T * mm_per_unit
 
-    frame_parts, lens_parts = [], []
+    parts, names = [], []
     for node in scene.graph.nodes_geometry:
         transform, geometry_name = scene.graph[node]
         mesh = scene.geometry[geometry_name]
@@ -474,11 +498,18 @@ def load_user_glasses(model_path: str | Path, anchor_path: str | Path) -> Glasse
             continue
         vertices = trimesh.transform_points(mesh.vertices, transform)
         normals = trimesh.transform_points(mesh.vertex_normals, transform, translate=False)
-        part = MeshPart(to_frame(vertices), normals @ rotation.T, np.asarray(mesh.faces))
-        is_lens = any(word in f"{node} {geometry_name}".lower() for word in ("lens", "glass"))
-        (lens_parts if is_lens else frame_parts).append(part)
+        parts.append(MeshPart(to_frame(vertices), normals @ rotation.T, np.asarray(mesh.faces)))
+        names.append(_own_part_names((node, geometry_name), model_path))
+    if not parts:
+        raise InputError(f"glasses model {model_path} has no triangles")
+    # One part is the whole model: frame, whatever it is called (a lens alone draws nothing solid).
+    lens = [len(parts) > 1 and any(is_lens_name(n) for n in own) for own in names]
+    frame_parts = [part for part, is_lens in zip(parts, lens) if not is_lens]
+    lens_parts = [part for part, is_lens in zip(parts, lens) if is_lens]
     if not frame_parts:
-        raise InputError(f"glasses model {model_path}: every part is named like a lens; nothing to draw as frame")
+        named = ", ".join(sorted({n for own in names for n in own}))
+        raise InputError(f"glasses model {model_path}: every part is named as a lens ({named}); "
+                         "nothing to draw as frame (rename the frame parts)")
     ear_rest = np.stack([to_frame(points["temple_right"]), to_frame(points["temple_left"])])
     metal = anchors.get("material", "plastic") == "metal"
     material = GlassesMaterial(

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import errno
 import json
 import math
 import multiprocessing
 import os
 import sys
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -134,16 +136,46 @@ class BustWorker:
 # --------------------------------------------------------------------------- outputs
 
 
+def check_video_folder(path: str | Path, create: bool = True) -> None:
+    """Make sure a new file can be created where ``path`` goes, or raise an ``OutputError`` line
+    that names the folder. OpenCV's ``VideoWriter`` only says "not opened", whatever the
+    reason, so the folder is tried first and the encoder is blamed only when the folder is
+    fine. ``create``: make the missing folders; else try the deepest one that exists (a check
+    before the run, which must leave nothing behind if the run fails to start)."""
+    from realtime.fileio import output_error
+
+    folder = Path(path).parent
+    not_a_folder = OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # the folder, or one above it, is a file
+            raise output_error(path, not_a_folder, f"cannot create the folder {folder}") from None
+        except OSError as error:
+            raise output_error(path, error, f"cannot create the folder {folder}") from None
+    else:
+        folder = next(p for p in (folder, *folder.parents) if p.exists())  # the root always exists
+        if not folder.is_dir():
+            raise output_error(path, not_a_folder, f"cannot create a folder under the file {folder}")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".selfie3d-probe-", suffix=Path(path).suffix, dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:  # read-only, no permission, a pseudo file system such as /proc
+        raise output_error(path, error, f"cannot create a file in {folder}") from None
+
+
 class VideoRecorder:
-    """Writes BGR frames to an .mp4 (OpenCV, mp4v)."""
+    """Writes BGR frames to an .mp4 (OpenCV, mp4v); the folder is created when missing."""
 
     def __init__(self, path: str, size: tuple[int, int], fps: float):
         import cv2
 
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        check_video_folder(path)
         self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
         if not self.writer.isOpened():
-            raise InputError(f"cannot write video {path}: OpenCV has no mp4v encoder for it")
+            raise InputError(f"cannot write video {path}: OpenCV has no mp4v encoder for it "
+                             "(give the file an .mp4 name)")
         self.path = path
 
     def write(self, image_bgr: np.ndarray) -> None:
@@ -195,7 +227,8 @@ class LiveSession:
     ``ctx``: the ``moderngl.Context`` to render with (the window's, or a headless one).
     """
 
-    def __init__(self, ctx, options: LiveOptions, pipeline=None, bust_worker: BustWorker | None = None):
+    def __init__(self, ctx, options: LiveOptions, pipeline=None, bust_worker: BustWorker | None = None,
+                 glasses: GlassesModel | None = None):
         from realtime.capture import Capture, CaptureOptions
         from realtime.pipeline import Pipeline, PipelineOptions
         from realtime.topology import face_triangles
@@ -207,7 +240,8 @@ class LiveSession:
         self.pipeline = pipeline or Pipeline(options.pipeline or PipelineOptions())
         self.triangles = face_triangles()
         self.renderer = Renderer(ctx, RenderOptions(options.width, options.height), self.triangles)
-        self.glasses: list[GlassesModel] = [load_glasses_choice(options.glasses, options.glasses_anchors)]
+        first = glasses or load_glasses_choice(options.glasses, options.glasses_anchors)
+        self.glasses: list[GlassesModel] = [first]
         self.glasses += [build_glasses(spec) for spec in GLASSES_LIBRARY if spec.name != self.glasses[0].name]
         self.glasses_index = 0
         self.view_mode = ViewMode.TRYON
@@ -409,6 +443,11 @@ def run_live(options: LiveOptions) -> int:
     except ImportError as exc:
         raise Selfie3DError("the live window needs moderngl-window: pip install moderngl-window "
                             "(a dependency of selfie3d; reinstall it)") from exc
+    # Input first, before any window opens: a bad glasses model or recording path is one line
+    # even on a machine without a display.
+    glasses = load_glasses_choice(options.glasses, options.glasses_anchors)
+    if options.record:
+        check_video_folder(options.record, create=False)
     no_display = "cannot open a window: no display ({}); on a machine without a screen use `selfie3d demo` (headless)"
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise Selfie3DError(no_display.format("DISPLAY is not set"))
@@ -420,7 +459,7 @@ def run_live(options: LiveOptions) -> int:
     except Exception as exc:  # pyglet raises several types when there is no display
         raise Selfie3DError(no_display.format(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     moderngl_window.activate_context(window=window)
-    session = LiveSession(window.ctx, options)
+    session = LiveSession(window.ctx, options, glasses=glasses)
     keys = _key_names(window.keys)
 
     def on_key(key, action, modifiers):

@@ -169,3 +169,70 @@ def test_rejection_message_names_the_worst_views():
     assert message.startswith(f"calibration: RMS reprojection error 1.50 px over 6 views is above {REJECT_RMS_PX} px")
     assert "(worst views: v1.jpg 2.50 px, v3.jpg 1.80 px, v5.jpg 1.10 px)" in message
     assert "\n" not in message
+
+
+# ----------------------------------------------------------------------------- unreadable files among good views
+
+
+def _stray_files(folder) -> list[str]:
+    """A truncated JPEG (libjpeg prints "Premature end of JPEG file" for it) and notes saved
+    with a .jpg name, beside good views; returns their names."""
+    good = cv2.imencode(".jpg", np.full((480, 640, 3), 200, np.uint8))[1].tobytes()
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    (folder / "notes.jpg").write_text("board: 9x6, squares 25 mm\n")
+    return ["truncated.jpg", "notes.jpg"]
+
+
+def test_unreadable_files_are_skipped_with_one_warning_each(board_images, tmp_path, capfd):
+    folder = _views_folder(tmp_path / "mixed", board_images[:8])
+    stray = _stray_files(tmp_path / "mixed")
+    output = tmp_path / "mixed.toml"
+    assert selfie3d_main(["calibrate", "--images", folder, "--output", str(output)]) == 0
+    captured = capfd.readouterr()  # file descriptors: libjpeg writes to the C stderr
+    lines = captured.err.strip().splitlines()
+    assert sorted(lines) == sorted(
+        f"warning: skipped {tmp_path / 'mixed' / name}: not an image OpenCV can read (corrupt, truncated or "
+        f"another format)" for name in stray)
+    assert "calibrated from 8 of 8 views" in captured.out  # views_total: the images read
+    assert tomllib.loads(output.read_text())["calibration"]["views_total"] == 8
+
+
+def test_skipped_files_are_listed_in_the_result(board_images, tmp_path):
+    folder = _views_folder(tmp_path / "mixed", board_images[:MIN_VIEWS])
+    _stray_files(tmp_path / "mixed")
+    seen = []
+    result = calibrate_from_images(folder, (9, 6), 25.0, on_skip=seen.append)
+    assert (result.views_used, result.views_total) == (MIN_VIEWS, MIN_VIEWS)
+    assert list(result.skipped) == seen and len(seen) == 2
+    assert all("not an image OpenCV can read" in line for line in seen)
+
+
+def test_too_few_readable_views_is_still_the_one_error(board_images, tmp_path, capfd):
+    folder = _views_folder(tmp_path / "few", board_images[:MIN_VIEWS - 1])
+    _stray_files(tmp_path / "few")
+    assert main(["--images", folder, "--output", str(tmp_path / "few.toml")]) == 2
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == ["warning", "warning"]
+    assert lines[2:] == [
+        f"selfie3d calibrate: error: calibration: the 9x6 board was found in {MIN_VIEWS - 1} of {MIN_VIEWS - 1} "
+        f"images, at least {MIN_VIEWS} are needed (check --board: it counts inner corners)"]
+
+
+def test_a_folder_of_unreadable_files_says_so(tmp_path):
+    (tmp_path / "stray").mkdir()
+    _stray_files(tmp_path / "stray")
+    with pytest.raises(InputError, match="none of the 2 images could be read"):
+        calibrate_from_images(tmp_path / "stray", on_skip=lambda line: None)
+
+
+def test_a_missing_camera_is_one_line_without_opencv_log_lines():
+    # OpenCV prints "[ERROR:0@0.051] global obsensor_uvc_stream_channel.cpp:158 ..." for a
+    # camera index that does not exist, even at OPENCV_LOG_LEVEL=ERROR.
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "realtime", "calibrate", "--camera", "97", "--no-preview"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("selfie3d: error: calibration: cannot open camera 97; ")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
 from realtime.cli import main
@@ -134,7 +135,7 @@ def test_photo_label_the_font_cannot_draw_is_one_line_before_any_photo(tmp_path)
 
 def test_photo_label_too_long_for_the_print_says_the_maximum(tmp_path, face_photo_path):
     result = run_cli("photo", face_photo_path, "-o", str(tmp_path / "a.stl"), "--label", "W" * 60)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr  # the only photo failed: input
     assert "too long for this print size" in result.stderr and "at most" in result.stderr
     assert not (tmp_path / "a.stl").exists()
 
@@ -150,7 +151,10 @@ def test_bench_and_calibrate_keep_native_log_lines_off_stderr(tmp_path):
     assert bench.returncode == 0 and bench.stderr == ""
     calibrate = subprocess.run([sys.executable, "-m", "realtime", "calibrate", "--camera", "97", "--no-preview"],
                                capture_output=True, text=True, timeout=120, env=env)
+    # Also not "[ERROR:0@0.051] global obsensor_uvc_stream_channel.cpp:158 ...": only our line.
     assert calibrate.returncode != 0 and "WARN" not in calibrate.stderr
+    assert calibrate.stderr.splitlines() == [calibrate.stderr.strip()]
+    assert calibrate.stderr.startswith("selfie3d: error: calibration: cannot open camera 97")
 
 
 def test_native_logs_are_quieted_unless_debug(monkeypatch):
@@ -164,3 +168,119 @@ def test_native_logs_are_quieted_unless_debug(monkeypatch):
     quiet_native_logs(["bench"])
     assert os.environ["GLOG_minloglevel"] == "2" and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
     assert os.environ["OPENCV_LOG_LEVEL"] == "INFO"
+
+
+# ----------------------------------------------------------------------------- a face-less input
+
+
+@pytest.fixture(scope="module")
+def blank_image(tmp_path_factory) -> str:
+    """A flat grey picture: no face anywhere."""
+    path = tmp_path_factory.mktemp("blank") / "grey.png"
+    cv2.imwrite(str(path), np.full((480, 640, 3), 128, np.uint8))
+    return str(path)
+
+
+def test_demo_on_an_image_without_a_face_fails_with_one_line_and_leaves_nothing(tmp_path, blank_image):
+    out = tmp_path / "runs" / "demo"
+    result = run_cli("demo", "--video", blank_image, "--out", str(out))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"selfie3d: error: {blank_image}: no face found in the image; give a photo or video with a face looking "
+        "at the camera (or no --video for the built-in clip)"]
+    assert "face tracked" not in result.stdout
+    assert not (tmp_path / "runs").exists()  # no try-on video of an empty picture
+
+
+def test_demo_with_a_face_in_some_frames_succeeds(tmp_path, blank_image, face_photo_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "a_face.png").write_bytes(open(face_photo_path, "rb").read())
+    (frames / "b_blank.png").write_bytes(open(blank_image, "rb").read())
+    result = run_cli("demo", "--video", str(frames), "--out", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["tracked_fraction"] == 0.5
+
+
+def test_no_face_error_counts_the_frames():
+    from realtime.demo import no_face_error
+
+    assert str(no_face_error("clip.mp4", 90)).startswith("clip.mp4: no face found in any of its 90 frames; ")
+    assert str(no_face_error("camera 0", 30, camera=True)) == (
+        "camera 0: no face found in any of its 30 frames; face the camera in good light")
+    assert str(no_face_error("empty.mp4", 0)) == "empty.mp4: no frame could be read from it"
+
+
+# ----------------------------------------------------------------------------- exit codes
+
+
+def _unavailable_provider() -> str | None:
+    """An execution provider ONNX Runtime knows but this installation cannot run."""
+    import onnxruntime as ort
+
+    return next((p for p in ort.get_all_providers() if p not in ort.get_available_providers()), None)
+
+
+def _exit_code_cases():
+    """(situation, command line, expected code, text in the one error line); {tmp}, {blank},
+    {face} and {unavailable} are filled in by the test."""
+    return [
+        ("usage: a bad flag value", ["bench", "--frames", "-3"], 2, "positive"),
+        ("usage: a port out of range", ["serve", "--port", "70000"], 2, "a TCP port is 1-65535"),
+        ("demo: missing video", ["demo", "--video", "{tmp}/nope.mp4", "--out", "{tmp}/o"], 2, "no such file"),
+        ("demo: no face in the input", ["demo", "--video", "{blank}", "--out", "{tmp}/o"], 2, "no face found"),
+        ("demo: unknown provider", ["demo", "--providers", "cdua", "--out", "{tmp}/o"], 2,
+         "unknown execution provider 'cdua'"),
+        ("demo: provider not installed", ["demo", "--providers", "{unavailable}", "--out", "{tmp}/o"], 3,
+         "not available in this onnxruntime"),
+        ("photo: missing photo", ["photo", "{tmp}/nope.jpg", "-o", "{tmp}/a.stl"], 2, "no such file"),
+        ("photo: empty folder", ["photo", "{tmp}/empty", "-o", "{tmp}/out"], 2, "holds no images"),
+        ("photo: no face in the photo", ["photo", "{blank}", "-o", "{tmp}/a.stl"], 2, "no face found"),
+        ("photo: unknown provider", ["photo", "{blank}", "--providers", "cdua", "-o", "{tmp}/a.stl"], 2,
+         "unknown execution provider 'cdua'"),
+        ("photo: provider not installed", ["photo", "{blank}", "--providers", "{unavailable}", "-o", "{tmp}/a.stl"],
+         3, "not available in this onnxruntime"),
+        ("photo: some photos failed", ["photo", "{face}", "{tmp}/nope.jpg", "-o", "{tmp}/out"], 1, "no such file"),
+        ("live: unknown glasses", ["live", "--glasses", "monocle"], 2, "unknown glasses 'monocle'"),
+        ("calibrate: not a folder", ["calibrate", "--images", "{tmp}/nope"], 2, "is not a folder"),
+        ("calibrate: no camera", ["calibrate", "--camera", "97", "--no-preview"], 2, "cannot open camera 97"),
+    ]
+
+
+@pytest.mark.parametrize("situation, argv, code, text", _exit_code_cases(),
+                         ids=[case[0] for case in _exit_code_cases()])
+def test_exit_codes(tmp_path, blank_image, face_photo_path, situation, argv, code, text):
+    unavailable = _unavailable_provider()
+    if "{unavailable}" in argv and unavailable is None:
+        pytest.skip("every execution provider ONNX Runtime knows is installed here")
+    (tmp_path / "empty").mkdir()
+    values = {"tmp": str(tmp_path), "blank": blank_image, "face": face_photo_path, "unavailable": unavailable}
+    result = run_cli(*(arg.format(**values) for arg in argv))
+    assert result.returncode == code, f"{situation}: {result.stderr}"
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and text in errors[0], f"{situation}: {result.stderr}"
+
+
+def test_photo_exit_code_from_the_results():
+    from types import SimpleNamespace as R
+
+    from realtime.cli import photo_exit_code
+
+    ok, missing, models = R(ok=True), R(ok=False, exit_code=2), R(ok=False, exit_code=3)
+    assert photo_exit_code([ok, ok]) == 0
+    assert photo_exit_code([ok, missing, models]) == 1  # some made: the batch is partly done
+    assert photo_exit_code([missing]) == 2  # none made: the cause's code
+    assert photo_exit_code([missing, models]) == 3
+    assert photo_exit_code([R(ok=False)]) == 2  # a result without a code: an input error
+
+
+def test_provider_names_are_checked_before_anything_runs():
+    from realtime.cli import parse_providers
+    from realtime.errors import InputError
+
+    assert parse_providers(None) is None and parse_providers(" , ") is None
+    assert parse_providers("CUDA, cpu") == ("CUDA", "cpu")
+    assert parse_providers("TensorrtExecutionProvider") == ("TensorrtExecutionProvider",)
+    with pytest.raises(InputError, match=r"unknown execution provider 'cdua', 'gpu'; use tensorrt, trt, cuda, cpu"):
+        parse_providers("cdua,cpu,gpu")

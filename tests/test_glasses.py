@@ -116,3 +116,61 @@ def test_user_model_bad_anchor_file(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"nose_bridge": [0, 0, 0]}))
     with pytest.raises(InputError, match="needs nose_bridge, temple_right and temple_left"):
         load_user_glasses(tmp_path / "missing.obj", tmp_path / "a.json")
+
+
+def _export_with_anchors(tmp_path, name: str, mesh_or_scene, model) -> str:
+    """Write ``mesh_or_scene`` as ``tmp_path/name`` (format by extension) with an anchor file
+    in the glasses frame's own units (mm, y down, so up is -y)."""
+    path = tmp_path / name
+    mesh_or_scene.export(path)
+    anchors = {"nose_bridge": model.nose_rest_mm.tolist(), "temple_right": model.ear_rest_mm[0].tolist(),
+               "temple_left": model.ear_rest_mm[1].tolist(), "up": [0, -1, 0], "units": "mm"}
+    path.with_suffix(".json").write_text(json.dumps(anchors))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["glasses.stl", "myglasses.obj", "Glass.stl", "lens.stl", "frame.stl"])
+def test_a_one_part_model_is_frame_whatever_the_file_is_called(tmp_path, name):
+    # STL has no part names and an OBJ without objects neither: trimesh names the part after the
+    # file, which said "every part is named like a lens" for glasses.stl.
+    model = build_glasses(GLASSES_LIBRARY[1])
+    mesh = trimesh.Trimesh(model.front.vertices, model.front.triangles, process=False)
+    path = _export_with_anchors(tmp_path, name, mesh, model)
+    loaded = load_user_glasses(path, path.rsplit(".", 1)[0] + ".json")
+    assert loaded.lenses is None
+    assert len(loaded.front.triangles) == len(model.front.triangles)
+
+
+def test_named_lens_parts_are_lenses_and_the_file_name_does_not_count(tmp_path):
+    model = build_glasses(GLASSES_LIBRARY[0])
+    scene = trimesh.Scene()
+    scene.add_geometry(trimesh.Trimesh(model.front.vertices, model.front.triangles, process=False),
+                       geom_name="Frame", node_name="Frame")
+    scene.add_geometry(trimesh.Trimesh(model.lenses.vertices, model.lenses.triangles, process=False),
+                       geom_name="LensLeft.001", node_name="LensLeft.001")
+    path = _export_with_anchors(tmp_path, "my_glasses.glb", scene, model)
+    loaded = load_user_glasses(path, path.replace(".glb", ".json"))
+    assert loaded.lenses is not None
+    assert len(loaded.lenses.triangles) == len(model.lenses.triangles)
+    assert len(loaded.front.triangles) == len(model.front.triangles)
+
+
+def test_a_model_of_lenses_only_is_refused_naming_its_parts(tmp_path):
+    model = build_glasses(GLASSES_LIBRARY[0])
+    lens = trimesh.Trimesh(model.lenses.vertices, model.lenses.triangles, process=False)
+    scene = trimesh.Scene()
+    for name in ("lens_R", "lens_L"):
+        scene.add_geometry(lens.copy(), geom_name=name, node_name=name)
+    path = _export_with_anchors(tmp_path, "frame.glb", scene, model)
+    with pytest.raises(InputError, match=r"every part is named as a lens \(lens_L, lens_R\)"):
+        load_user_glasses(path, path.replace(".glb", ".json"))
+
+
+@pytest.mark.parametrize("name, is_lens", [
+    ("Lens_L", True), ("LensLeft.001", True), ("lenses", True), ("GLASS right", True), ("sunglass_lens", True),
+    ("glasses", False), ("Glasses.stl", False), ("eyeglass_frame", False), ("lensholder", False), ("Frame_1", False),
+])
+def test_lens_names_match_whole_words(name, is_lens):
+    from realtime.glasses import is_lens_name
+
+    assert is_lens_name(name) is is_lens

@@ -237,3 +237,81 @@ def test_built_in_demo_clip_loops_until_max_frames(gl_ctx, tmp_path):
         while not session.quit:
             assert session.step() is not None
         assert session.frames_rendered == 2 * clip.frame_count + 2
+
+
+# ----------------------------------------------------------------------------- bad input before the window
+
+_VIDEO_SIZE = (64, 48)
+
+
+def test_recorder_creates_a_missing_folder(tmp_path):
+    from realtime.live import VideoRecorder
+
+    path = tmp_path / "new" / "deeper" / "take.mp4"
+    recorder = VideoRecorder(str(path), _VIDEO_SIZE, 30.0)
+    recorder.write(np.zeros((_VIDEO_SIZE[1], _VIDEO_SIZE[0], 3), np.uint8))
+    recorder.close()
+    assert path.stat().st_size > 0
+    assert [p.name for p in path.parent.iterdir()] == ["take.mp4"]  # the probe file is gone
+
+
+def test_recording_under_a_file_names_the_folder_not_the_encoder(tmp_path):
+    from realtime.fileio import OutputError
+    from realtime.live import VideoRecorder, check_video_folder
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder")
+    for path in (blocker / "take.mp4", blocker / "sub" / "take.mp4"):
+        for check in (lambda: VideoRecorder(str(path), _VIDEO_SIZE, 30.0),
+                      lambda: check_video_folder(path, create=False)):
+            with pytest.raises(OutputError, match="a part of the path is a file") as caught:
+                check()
+            assert "encoder" not in str(caught.value)
+
+
+def test_the_check_before_the_window_creates_nothing(tmp_path):
+    from realtime.live import check_video_folder
+
+    check_video_folder(tmp_path / "later" / "take.mp4", create=False)
+    assert not (tmp_path / "later").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_recording_into_proc_names_the_folder_not_the_encoder():
+    from realtime.fileio import OutputError
+    from realtime.live import VideoRecorder
+
+    with pytest.raises(OutputError, match=r"cannot create a file in /proc \(") as caught:
+        VideoRecorder("/proc/x.mp4", _VIDEO_SIZE, 30.0)
+    assert "encoder" not in str(caught.value)
+
+
+def _live_cli(*args):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return subprocess.run([sys.executable, "-m", "realtime", "live", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def test_live_checks_glasses_and_recording_before_it_needs_a_display(tmp_path):
+    # Without a display the window cannot open, so reaching that error means the input passed.
+    import trimesh
+
+    from realtime.glasses import GLASSES_LIBRARY, build_glasses
+
+    model = build_glasses(GLASSES_LIBRARY[1])
+    anchors = {"nose_bridge": model.nose_rest_mm.tolist(), "temple_right": model.ear_rest_mm[0].tolist(),
+               "temple_left": model.ear_rest_mm[1].tolist(), "up": [0, -1, 0]}
+    stl = tmp_path / "glasses.stl"  # STL has no part names: the part is named after the file
+    trimesh.Trimesh(model.front.vertices, model.front.triangles, process=False).export(stl)
+    stl.with_suffix(".json").write_text(json.dumps(anchors))
+    result = _live_cli("--glasses", str(stl), "--record", str(tmp_path / "later" / "take.mp4"))
+    assert result.returncode == 2 and "cannot open a window" in result.stderr, result.stderr
+    assert not (tmp_path / "later").exists()
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file")
+    for args, expected in ((["--record", str(blocker / "take.mp4")], "a part of the path is a file"),
+                           (["--glasses", "monocle"], "unknown glasses 'monocle'")):
+        result = _live_cli(*args)
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import trimesh
@@ -13,6 +15,14 @@ FRAME_TOL = 1e-9
 """Head-frame round trip of exact arithmetic (float64)."""
 AREA_RTOL = 1e-2
 """Polygon area of a traced or meshed shape against its exact value."""
+NEW_FOLDS_ALLOWED = 2
+"""Face-mesh triangles that may turn over in (azimuth, elevation) when the jaw closes: the rolled
+lips' rows at the corners, a fraction of a millimetre apart, which the surface's seam smoothing
+merges. (A jaw whose turn ramps in over the opening's own height turns over 24 more on the
+reference face, the cheeks and lip corners beside the mouth: shards in the bust.)"""
+LIP_SEAM_TOL_MM = 0.1
+"""The closed lips' gap against ``NEUTRAL_MOUTH_GAP_MM``: the gap is an arc about the hinge, the
+check a straight distance across a ray."""
 
 
 def _toy_face(seed=0):
@@ -259,3 +269,52 @@ def test_ellipsoid_solid_volume():
     np.testing.assert_allclose(solid.volume(), 4.0 / 3.0 * np.pi * 6.0, rtol=AREA_RTOL)
     lo, hi = np.array(solid.bounding_box()[:3]), np.array(solid.bounding_box()[3:])
     np.testing.assert_allclose(hi - lo, [4.0, 6.0, 2.0], rtol=AREA_RTOL)
+
+
+@pytest.fixture(scope="module")
+def open_mouth_head():
+    """The reference frontal face (a smile with the teeth apart: 10.5 mm between the inner lips),
+    head frame, mm."""
+    head = headframe.to_head_frame(np.load(Path(__file__).parent / "reference" / "face_frontal_mm.npy"))
+    assert headframe.mouth_gap_mm(head) > 10.0
+    return head
+
+
+def _folded_triangles(head: np.ndarray, centre: np.ndarray) -> int:
+    """Face-mesh triangles turned over in (azimuth, elevation) seen from ``centre``: where the
+    radial head field would alternate between two sheets of skin."""
+    corners = surface.angles(head - centre)[topology.face_triangles()]
+    edge1, edge2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    area = edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]
+    return int((np.sign(area) != np.sign(np.median(area))).sum())
+
+
+def test_neutral_jaw_folds_no_skin(open_mouth_head):
+    head = open_mouth_head
+    centre = surface.field_centre(head)
+    closed = headframe.neutral_jaw(head, centre)
+    assert _folded_triangles(closed, centre) <= _folded_triangles(head, centre) + NEW_FOLDS_ALLOWED
+    # The field centre depends on the eyes and ears only: closing the jaw does not move it.
+    np.testing.assert_allclose(surface.field_centre(closed), centre, atol=FRAME_TOL)
+
+
+def test_neutral_jaw_meets_the_upper_lip_as_seen_from_the_centre(open_mouth_head):
+    head = open_mouth_head
+    centre = surface.field_centre(head)
+    upper, lower = topology.UPPER_LIP_INNER, topology.LOWER_LIP_INNER
+    # Seen from the centre (the bust's radial field), the lower lip stops just below the upper
+    # one: the jaw's turn also carries it forward, and matching heights would overlap the lips.
+    closed = headframe.neutral_jaw(head, centre)
+    elevation = surface.angles(closed[[upper, lower]] - centre)[:, 1]
+    distance = np.linalg.norm(closed[lower] - centre)
+    np.testing.assert_allclose((elevation[0] - elevation[1]) * distance, headframe.NEUTRAL_MOUTH_GAP_MM,
+                               atol=LIP_SEAM_TOL_MM)
+    # Seen from the front (a relief), it stops just below the upper lip's height.
+    front = headframe.neutral_jaw(head)
+    np.testing.assert_allclose(front[upper, 1] - front[lower, 1], headframe.NEUTRAL_MOUTH_GAP_MM, atol=LIP_SEAM_TOL_MM)
+    # The face above the mouth opening and the mouth corners stay where they are.
+    above = head[:, 1] > head[list(topology.LIPS_INNER), 1].max()
+    corners = [topology.MOUTH_RIGHT, topology.MOUTH_LEFT]
+    for moved in (closed, front):
+        np.testing.assert_allclose(moved[above], head[above], atol=FRAME_TOL)
+        np.testing.assert_allclose(moved[corners], head[corners], atol=FRAME_TOL)

@@ -93,6 +93,9 @@ def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     assert report["print_checks"]["height_mm"] == pytest.approx(60.0, abs=0.01)
 
 
+_MM3_PER_M3 = 1e9
+
+
 def test_each_file_downloads_and_loads_as_the_same_closed_solid(client, made):
     files = made.json()["files"]
     volumes = {}
@@ -107,7 +110,8 @@ def test_each_file_downloads_and_loads_as_the_same_closed_solid(client, made):
         assert mesh.is_watertight, fmt
         volumes[fmt] = mesh.volume
     assert volumes["3mf"] == pytest.approx(volumes["stl"], rel=1e-3)
-    assert volumes["glb"] == pytest.approx(volumes["stl"], rel=1e-3)
+    # glTF's unit is the metre (printing/export.py); the print formats are in millimetres.
+    assert volumes["glb"] == pytest.approx(volumes["stl"] * _MM3_PER_M3 ** -1, rel=1e-3)
     for url in made.json()["extras"].values():
         assert client.get(url).status_code == 200
 
@@ -361,3 +365,117 @@ class _HeldExecutor:
 
     def finish(self, result) -> None:
         self.future.set_result(result)
+
+
+# ---- starting the server: the port ----------------------------------------------------------
+
+
+def _serve_cli(*args, **kwargs):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "realtime", "serve", *args], capture_output=True, text=True,
+                          timeout=120, **kwargs)
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error_before_anything_starts(port):
+    result = _serve_cli("--port", port)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("selfie3d serve: error: argument --port: ")
+    with pytest.raises(Exception, match="a TCP port is 1-65535"):
+        ServeOptions(port=70000)
+
+
+def _occupied_port():
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock, sock.getsockname()[1]
+
+
+def test_a_port_in_use_is_one_line_and_serving_is_never_announced():
+    sock, port = _occupied_port()
+    try:
+        result = _serve_cli("--port", str(port))
+    finally:
+        sock.close()
+    assert result.returncode == 2
+    assert result.stdout == ""  # no "serving on" for a server that never served
+    assert result.stderr.splitlines() == [
+        f"selfie3d: error: port {port} on 127.0.0.1 is in use (Address already in use): another program "
+        "(or another selfie3d serve) listens there; stop it or choose another --port"]
+
+
+def test_listen_sockets_explains_what_cannot_be_bound():
+    from realtime.errors import InputError, Selfie3DError
+    from realtime.web.serve import listen_sockets
+
+    sock, port = _occupied_port()
+    try:
+        with pytest.raises(Selfie3DError, match=f"port {port} on 127.0.0.1 is in use"):
+            listen_sockets("127.0.0.1", port)
+    finally:
+        sock.close()
+    with pytest.raises(InputError, match="--host no-such-host.invalid: not an address or a name"):
+        listen_sockets("no-such-host.invalid", 8000)
+    [free] = listen_sockets("127.0.0.1", port)  # the port is free again: bound, not yet listening
+    try:
+        assert free.getsockname() == ("127.0.0.1", port)
+    finally:
+        free.close()
+
+
+def test_an_app_that_fails_to_start_is_one_error_line(monkeypatch, capfd):
+    # uvicorn logs the start-up failure's traceback and calls sys.exit(3); it becomes one line.
+    import argparse
+    import contextlib
+
+    from fastapi import FastAPI
+
+    from realtime.errors import Selfie3DError
+    from realtime.web import serve, server
+
+    @contextlib.asynccontextmanager
+    async def failing(app):
+        raise Selfie3DError("no Ray cluster at 'ray://head:10001'")
+        yield
+
+    monkeypatch.setattr(server, "create_app", lambda options: FastAPI(lifespan=failing))
+    sock, port = _occupied_port()
+    sock.close()  # a free port
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    with pytest.raises(Selfie3DError) as caught:
+        serve.run_serve(parser.parse_args(["--port", str(port)]))
+    assert str(caught.value) == "the web server did not start: no Ray cluster at 'ray://head:10001'"
+    captured = capfd.readouterr()
+    assert "serving on" not in captured.out
+    assert "Traceback" not in captured.err and "ERROR" not in captured.err
+
+
+def test_serve_announces_itself_answers_and_stops_on_ctrl_c():
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    sock, port = _occupied_port()
+    sock.close()
+    app = subprocess.Popen([sys.executable, "-m", "realtime", "serve", "--port", str(port), "--workers", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = app.stdout.readline()  # printed once the server listens
+        assert line.startswith(f"selfie3d: serving on http://127.0.0.1:{port}/"), line + app.stderr.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=30) as response:
+            assert response.status == 200
+        app.send_signal(signal.SIGINT)
+        assert app.wait(timeout=60) == 0
+        assert app.stderr.read() == ""
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()

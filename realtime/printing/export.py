@@ -1,16 +1,21 @@
-"""Print checks and atomic, validated export of a solid to STL, 3MF, OBJ (+ texture) or GLB.
+"""Print checks and atomic, validated export of a solid to STL, 3MF, OBJ (+ material, texture) or GLB.
 
-In: a ``trimesh.Trimesh`` in millimetres (Z up, base on Z = 0), optionally a textured copy.
-Out: ``print_checks`` -> a dict of facts a slicer cares about; ``write_solid`` -> the path of a
-file that was written to a temporary name in the target folder, re-loaded and checked, and only
-then renamed over the target (``os.replace``), so a failed export never leaves a bad file.
+In: a ``trimesh.Trimesh`` in millimetres (Z up, base on Z = 0), optionally a textured copy (the
+same surface, its vertices split where the texture has a seam). Out: ``print_checks`` -> a dict
+of facts a slicer cares about; ``write_solid`` -> the path of a file that was written to a
+temporary name in the target folder, read back and checked, and only then renamed over the
+target, so a failed or interrupted export never leaves a bad or partial file. STL, 3MF and OBJ
+are print files: millimetres, Z up, and their positions as stored index one closed shell (OBJ
+keeps positions welded and gives texture seams their own ``vt`` indices). GLB is a viewing file
+in glTF's convention, metres and +Y up; glTF gives every vertex one texture coordinate, so a
+textured GLB repeats the positions along texture seams and is closed only once they are merged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +36,28 @@ WALL_PROBE_COUNT = 400
 WALL_OPPOSITE_COS = 0.5
 """A ray hit counts as the far side of a wall when its normal is within 60 degrees of opposite."""
 WALL_PROBE_REACH_MM = 10.0
+"""Longest inward ray of the wall estimate; thicker walls are reported as this value."""
 WALL_PERCENTILE = 2.0
 """The estimate is this percentile of the probed thicknesses, not their minimum: where a wall meets
 the bed or a rim at an acute angle every ray-based thickness tends to zero at the corner itself."""
-"""Longest inward ray of the wall estimate; thicker walls are reported as this value."""
+TEXTURE_SUFFIX = "_texture.png"
+"""The OBJ's texture is ``<stem>_texture.png``: plain ``<stem>.png`` is what a user's photo is often
+called, and ``-o folder/`` names the OBJ after the photo."""
+OBJ_MATERIAL = "photo"
+"""Name of the one material the OBJ's ``usemtl`` and the ``.mtl``'s ``newmtl`` share."""
+OBJ_FLOAT = "%.9g"
+"""OBJ numbers: 9 significant digits give every float32 back exactly (positions are stored as
+float32 values, the precision a slicer reads them in)."""
+_V = f"v {OBJ_FLOAT} {OBJ_FLOAT} {OBJ_FLOAT}\n"
+_VT = f"vt {OBJ_FLOAT} {OBJ_FLOAT}\n"
+GLB_M_PER_MM = 1e-3
+"""glTF's unit is the metre; the solid is in millimetres."""
+Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+"""(x, y, z) -> (x, z, -y): the print frame's +Z (up) becomes glTF's +Y and the face, which looks
+along -Y on the build plate, looks along glTF's +Z (an asset's front). A rotation (det = +1),
+so triangle winding and outward normals are kept."""
+GLB_ROUGHNESS = 0.9
+"""A matte skin-like surface for glTF viewers (glTF's default, metallic 1, would look like metal)."""
 
 
 def infer_format(path: Path, fmt: str | None) -> str:
@@ -137,55 +160,221 @@ def _with_three_corners(faces: np.ndarray) -> np.ndarray:
     return (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
 
 
-def _validate_file(path: Path, fmt: str, reference: trimesh.Trimesh, name: str) -> None:
-    loaded = trimesh.load(str(path), file_type=fmt, force="mesh", process=False)
-    if fmt in ("obj", "glb"):
-        # Texture seams split vertices; merge by position to check the solid underneath (the
-        # textured copy keeps its own vertices, so float32 can collapse a sliver there too:
-        # zero-area triangles do not open the solid).
-        loaded = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
-        loaded.merge_vertices(merge_tex=True, merge_norm=True)
-        loaded.update_faces(_with_three_corners(loaded.faces))
-    else:
-        loaded.merge_vertices()
-    if not loaded.is_watertight or not loaded.is_winding_consistent:
-        raise Selfie3DError(f"{name}: the written {fmt.upper()} does not load back as a closed solid")
-    if not np.isclose(loaded.volume, reference.volume, rtol=VOLUME_RTOL):
-        raise Selfie3DError(
-            f"{name}: volume changed on the round trip ({reference.volume:.1f} -> {loaded.volume:.1f} mm3)"
-        )
+def _welded(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions as a float32 reader holds them, one per point.
+
+    vertices: ``(n, 3) float`` mm, possibly repeated (texture seams) or a float32 step apart.
+    faces: ``(m, 3) int`` into ``vertices``.
+    Returns ``positions (k, 3) float64`` (float32 values, mm, each point once), ``welded (m, 3)
+    int64`` (``faces`` re-indexed into ``positions``) and ``keep (m,) bool``: the faces still
+    spanning three points and not repeating an earlier face (as ``stored_mesh`` drops them).
+    """
+    rounded = np.asarray(vertices, dtype=np.float32)
+    positions, inverse = np.unique(rounded, axis=0, return_inverse=True)
+    welded = inverse.reshape(-1)[np.asarray(faces)]
+    keep = _with_three_corners(welded)
+    _, first = np.unique(np.sort(welded, axis=1), axis=0, return_index=True)
+    repeated = np.ones(len(welded), dtype=bool)
+    repeated[first] = False
+    return positions.astype(np.float64), welded, keep & ~repeated
 
 
-def _encode(mesh: trimesh.Trimesh, textured: trimesh.Trimesh | None, fmt: str, stem: str) -> dict[str, bytes]:
-    """File name suffix -> bytes; OBJ brings its material and texture along."""
+def _texture_of(textured: trimesh.Trimesh) -> tuple[np.ndarray, object]:
+    """``(uv (n, 2) float64, PIL image)`` of a textured copy; ``Selfie3DError`` if it lacks either,
+    so a broken copy fails the export instead of quietly writing an untextured file."""
+    visual = textured.visual
+    uv = getattr(visual, "uv", None)
+    material = getattr(visual, "material", None)
+    image = getattr(material, "image", None)
+    if image is None:  # a PBR material keeps it elsewhere
+        image = getattr(material, "baseColorTexture", None)
+    if uv is None or np.shape(uv) != (len(textured.vertices), 2) or image is None:
+        raise Selfie3DError("the textured copy has no texture coordinates or no image; nothing was written")
+    return np.asarray(uv, dtype=np.float64), image
+
+
+def _png(image) -> bytes:
+    """PNG bytes of a PIL image."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _rows(line: str, values: np.ndarray) -> str:
+    """``line`` (a %-format with one field per column, ending in a newline) for each row of
+    ``values (n, k)``, in one formatting pass."""
+    values = np.asarray(values)
+    return (line * len(values)) % tuple(values.ravel().tolist()) if len(values) else ""
+
+
+def obj_files(mesh: trimesh.Trimesh, textured: trimesh.Trimesh | None, name: str) -> dict[str, bytes]:
+    """File name -> bytes of an OBJ export: ``name`` (the OBJ, ``<stem>.obj`` as a rule), and
+    with a textured copy also ``<stem>.mtl`` and ``<stem>_texture.png``.
+
+    Positions are written once each (float32 values, mm, Z up), welded across texture seams;
+    faces are ``f v/vt`` so a seam only splits the texture coordinates and the positions index
+    one closed shell, as a slicer needs. Everything is built in memory: no file is touched.
+    """
+    if textured is None:
+        positions, welded, keep = _welded(mesh.vertices, mesh.faces)
+        text = "# selfie3d: millimetres, Z up\n" + _rows(_V, positions) + _rows("f %d %d %d\n", welded[keep] + 1)
+        return {name: text.encode()}
+    stem = Path(name).stem
+    uv, image = _texture_of(textured)
+    positions, welded, keep = _welded(textured.vertices, textured.faces)
+    uvs, uv_index = np.unique(uv, axis=0, return_inverse=True)
+    uv_faces = uv_index.reshape(-1)[np.asarray(textured.faces)]
+    corners = np.stack([welded[keep] + 1, uv_faces[keep] + 1], axis=2).reshape(-1, 6)
+    mtl_name, texture_name = f"{stem}.mtl", f"{stem}{TEXTURE_SUFFIX}"
+    text = (f"# selfie3d: millimetres, Z up\nmtllib {mtl_name}\n" + _rows(_V, positions)
+            + _rows(_VT, uvs) + f"usemtl {OBJ_MATERIAL}\n" + _rows("f %d/%d %d/%d %d/%d\n", corners))
+    # White diffuse and ambient: the photo is shown as it is (trimesh's default 0.4 darkens it).
+    mtl = (f"# selfie3d: the photo as diffuse texture\nnewmtl {OBJ_MATERIAL}\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\n"
+           f"d 1\nillum 1\nmap_Kd {texture_name}\n")
+    return {name: text.encode(), mtl_name: mtl.encode(), texture_name: _png(image)}
+
+
+def glb_bytes(mesh: trimesh.Trimesh, textured: trimesh.Trimesh | None) -> bytes:
+    """A binary glTF of the textured copy (else of ``mesh``) in glTF's frame: metres, +Y up,
+    the face toward +Z, base on Y = 0; the vertices themselves are converted, no node transform."""
+    source = textured if textured is not None else mesh
+    vertices = GLB_M_PER_MM * (np.asarray(source.vertices, dtype=np.float64) @ Z_UP_TO_Y_UP.T)
+    visual = None
+    if textured is not None:
+        uv, image = _texture_of(textured)
+        material = trimesh.visual.material.PBRMaterial(
+            name=OBJ_MATERIAL, baseColorTexture=image, baseColorFactor=[255, 255, 255, 255],
+            metallicFactor=0.0, roughnessFactor=GLB_ROUGHNESS)
+        visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+    moved = trimesh.Trimesh(vertices, np.asarray(source.faces), visual=visual, process=False)
+    return trimesh.exchange.gltf.export_glb(trimesh.Scene(moved))
+
+
+def _encode(mesh: trimesh.Trimesh, textured: trimesh.Trimesh | None, fmt: str, name: str) -> dict[str, bytes]:
+    """File name -> bytes: the main file ``name`` and, for OBJ, its companions."""
     if fmt == "stl":
-        return {".stl": trimesh.exchange.stl.export_stl(mesh)}
+        return {name: trimesh.exchange.stl.export_stl(mesh)}
     if fmt == "3mf":
         try:
-            return {".3mf": trimesh.exchange.threemf.export_3MF(mesh)}
+            return {name: trimesh.exchange.threemf.export_3MF(mesh)}
         except ImportError as error:  # trimesh's 3MF writer needs lxml
             raise Selfie3DError(f"3MF export needs the lxml package ({error}); pip install lxml") from error
-    source = textured if textured is not None else mesh
     if fmt == "glb":
-        return {".glb": trimesh.exchange.gltf.export_glb(trimesh.Scene(source))}
-    files = trimesh.exchange.obj.export_obj(source, include_texture=True, return_texture=True, mtl_name=f"{stem}.mtl")
-    if isinstance(files, tuple):
-        text, extras = files
-    else:
-        text, extras = files, {}
-    out = {".obj": text.encode() if isinstance(text, str) else text}
-    # trimesh names the texture after the material ("material_0.png"); name it after the OBJ so
-    # two exports in one folder do not share (and overwrite) one texture.
-    renames = {name: f"{stem}{Path(name).suffix}" for name in extras if not name.endswith(".mtl")}
-    for name, data in extras.items():
-        if name.endswith(".mtl"):
-            text_mtl = data.decode()
-            for old, new in renames.items():
-                text_mtl = text_mtl.replace(old, new)
-            out["/" + f"{stem}.mtl"] = text_mtl.encode()
-        else:
-            out["/" + renames[name]] = data
-    return out
+        return {name: glb_bytes(mesh, textured)}
+    return obj_files(mesh, textured, name)
+
+
+def _closed(solid: trimesh.Trimesh, reference_volume: float, what: str) -> None:
+    """``Selfie3DError`` unless ``solid`` is one closed, consistently wound shell whose volume
+    is ``reference_volume`` (same unit cubed) within ``VOLUME_RTOL``."""
+    if not solid.is_watertight or not solid.is_winding_consistent:
+        raise Selfie3DError(f"{what} does not load back as a closed solid")
+    if solid.body_count != 1:
+        raise Selfie3DError(f"{what} has {solid.body_count} separate shells, not one")
+    if not np.isclose(solid.volume, reference_volume, rtol=VOLUME_RTOL):
+        raise Selfie3DError(f"{what}: volume changed on the round trip ({reference_volume:.4g} -> {solid.volume:.4g})")
+
+
+def _validate_file(path: Path, fmt: str, reference: trimesh.Trimesh, name: str) -> None:
+    """STL or 3MF: positions are merged on load (STL stores none shared), then checked."""
+    loaded = trimesh.load(str(path), file_type=fmt, force="mesh", process=False)
+    loaded.merge_vertices()
+    _closed(loaded, reference.volume, f"{name}: the written {fmt.upper()}")
+
+
+def check_glb(data: bytes, reference: trimesh.Trimesh, textured: bool, name: str) -> None:
+    """Check GLB bytes against the solid ``reference`` (mm, Z up): metres, +Y up, base on Y = 0,
+    the same height and volume, closed once positions repeated along texture seams are merged
+    (glTF cannot share them), and textured when ``textured``. ``Selfie3DError`` otherwise."""
+    scene = trimesh.load(io.BytesIO(data), file_type="glb", process=False)
+    loaded = scene.to_mesh() if isinstance(scene, trimesh.Scene) else scene
+    what = f"{name}: the written GLB"
+    if textured:
+        material = getattr(loaded.visual, "material", None)
+        if getattr(loaded.visual, "uv", None) is None or getattr(material, "baseColorTexture", None) is None:
+            raise Selfie3DError(f"{what} has no texture")
+    positions, welded, keep = _welded(loaded.vertices, loaded.faces)
+    solid = trimesh.Trimesh(positions, welded[keep], process=False)
+    _closed(solid, reference.volume * GLB_M_PER_MM**3, what)
+    ref_height = (reference.bounds[1][2] - reference.bounds[0][2]) * GLB_M_PER_MM
+    if abs(solid.bounds[0][1]) > BASE_Z_TOL_MM * GLB_M_PER_MM or not np.isclose(
+            solid.bounds[1][1] - solid.bounds[0][1], ref_height, rtol=VOLUME_RTOL):
+        raise Selfie3DError(f"{what} is not in metres with +Y up and its base on Y = 0")
+
+
+def _obj_parts(text: str, name: str) -> dict:
+    """The parts of an OBJ as ``obj_files`` writes it: ``positions (k, 3)``, ``uv (t, 2)``,
+    ``faces (m, 3)`` and ``uv_faces (m, 3) or None`` (0-based), ``mtllib`` and ``usemtl`` names
+    (or None). ``Selfie3DError`` for anything else (quads, indices out of range, mixed corners)."""
+    rows: dict[str, list[str]] = {"v": [], "vt": [], "f": [], "mtllib": [], "usemtl": []}
+    for line in text.splitlines():
+        key, _, rest = line.strip().partition(" ")
+        if key in rows:
+            rows[key].append(rest.strip())
+    try:
+        positions = np.array(" ".join(rows["v"]).split(), dtype=np.float64).reshape(-1, 3)
+        uv = np.array(" ".join(rows["vt"]).split(), dtype=np.float64).reshape(-1, 2)
+        corners = " ".join(rows["f"]).split()
+        if len(corners) != 3 * len(rows["f"]):
+            raise ValueError("a face is not a triangle")
+        parts = {corner.count("/") for corner in corners}
+        if parts - {0, 1}:
+            raise ValueError("corners other than v or v/vt")
+        if len(parts) > 1:
+            raise ValueError("some corners have texture coordinates and some not")
+        index = np.array(" ".join(corners).replace("/", " ").split(), dtype=np.int64) - 1
+        index = index.reshape(len(rows["f"]), 3, -1)
+    except ValueError as error:
+        raise Selfie3DError(f"{name}: the written OBJ cannot be read back ({error})") from None
+    faces = index[:, :, 0]
+    uv_faces = index[:, :, 1] if index.shape[2] == 2 else None
+    if faces.size and (faces.min() < 0 or faces.max() >= len(positions)):
+        raise Selfie3DError(f"{name}: the written OBJ has face indices outside its vertices")
+    if uv_faces is not None and uv_faces.size and (uv_faces.min() < 0 or uv_faces.max() >= len(uv)):
+        raise Selfie3DError(f"{name}: the written OBJ has texture indices outside its texture coordinates")
+    return {"positions": positions, "uv": uv, "faces": faces, "uv_faces": uv_faces,
+            "mtllib": rows["mtllib"][0] if rows["mtllib"] else None,
+            "usemtl": rows["usemtl"][0] if rows["usemtl"] else None}
+
+
+def check_obj(files: dict[str, bytes], obj_name: str, reference: trimesh.Trimesh, textured: bool) -> None:
+    """Check an OBJ export as read back: ``files`` maps the final file names to their bytes.
+
+    The positions and ``v`` indices as written, with no merging, must be one closed,
+    consistently wound shell of ``reference``'s volume (mm). A textured OBJ must name its
+    ``.mtl`` (present in ``files``), use the material that ``.mtl`` defines, give every corner a
+    texture coordinate, and the ``.mtl``'s ``map_Kd`` must be an image in ``files`` that decodes.
+    ``Selfie3DError`` names the first failure.
+    """
+    what = f"{obj_name}: the written OBJ"
+    parts = _obj_parts(files[obj_name].decode("utf-8"), obj_name)
+    _closed(trimesh.Trimesh(parts["positions"], parts["faces"], process=False), reference.volume, what)
+    if not textured:
+        return
+    mtl_name = parts["mtllib"]
+    if mtl_name is None or mtl_name not in files:
+        raise Selfie3DError(f"{what} does not reference its material file ({Path(obj_name).stem}.mtl)")
+    if parts["uv_faces"] is None or not len(parts["uv"]):
+        raise Selfie3DError(f"{what} has no texture coordinates")
+    materials: dict[str, str | None] = {}
+    current = None
+    for line in files[mtl_name].decode("utf-8").splitlines():
+        key, _, rest = line.strip().partition(" ")
+        if key == "newmtl":
+            current = rest.strip()
+            materials[current] = None
+        elif key == "map_Kd" and current is not None:
+            materials[current] = rest.strip()
+    texture_name = materials.get(parts["usemtl"])
+    if texture_name is None or texture_name not in files:
+        raise Selfie3DError(f"{what}: its material {parts['usemtl']!r} has no texture image beside it")
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(files[texture_name])) as image:
+            image.load()
+    except Exception as error:  # PIL raises several types for a damaged image
+        raise Selfie3DError(f"{what}: its texture {texture_name} is not a readable image ({error})") from None
 
 
 def write_solid(
@@ -197,11 +386,15 @@ def write_solid(
 ) -> Path:
     """Write ``mesh`` (mm) atomically and validated; returns the final path.
 
-    Every file goes through ``realtime.fileio.atomic_output``: written to a temporary name in
-    the target folder; the main file is re-loaded and checked (closed, same volume) while all
-    are still temporary, then they are moved into place, the main file last. An existing
-    target raises ``InputError`` unless ``overwrite``. OBJ also writes ``<stem>.mtl`` and the
-    texture image beside it when ``textured`` carries one.
+    mesh: the closed solid, mm, Z up. textured: the same surface with texture coordinates and
+    an image (OBJ and GLB carry it; STL and 3MF ignore it). All bytes are built in memory first;
+    every file then goes through ``realtime.fileio.atomic_output`` (a temporary name in the
+    target folder), is read back and checked while all are still temporary, and they are moved
+    into place texture, material, main file last. If anything fails or is interrupted, the
+    temporaries are removed and so are companions already moved into place by this call, so no
+    OBJ stands without its material and no material without its OBJ. An existing target raises
+    ``InputError`` unless ``overwrite``. OBJ also writes ``<stem>.mtl`` and
+    ``<stem>_texture.png`` beside it when ``textured`` is given.
     """
     path = Path(path)
     fmt = infer_format(path, fmt)
@@ -211,31 +404,35 @@ def write_solid(
         raise InputError(f"folder {path.parent} does not exist")
     if fmt in ("stl", "3mf"):
         mesh = stored_mesh(mesh)
-    payload = _encode(mesh, textured, fmt, path.stem)
-    finals = {suffix: path.parent / suffix[1:] if suffix.startswith("/") else path for suffix in payload}
-    with contextlib.ExitStack() as stack:
-        # Contexts close in reverse: entering the main file first moves it into place last, so
-        # an OBJ never appears before its material and texture.
-        temps: list[tuple[Path, Path]] = []
-        for suffix in sorted(payload, key=lambda key: finals[key] != path):
-            temp = stack.enter_context(atomic_output(finals[suffix], overwrite=overwrite))
-            temp.write_bytes(payload[suffix])
-            temps.append((temp, finals[suffix]))
-        if fmt == "obj":
-            # The loader resolves the material by name next to the OBJ: check a renamed copy set.
-            _validate_obj(temps, path)
-        else:
-            _validate_file(temps[0][0], fmt, mesh, path.name)
+    main = path.name
+    payload = _encode(mesh, textured, fmt, main)
+    # Entered first, moved last (contexts close in reverse): main, material, texture.
+    order = [main] + sorted((n for n in payload if n != main), key=lambda n: n.endswith(".mtl"), reverse=True)
+    placed: dict[Path, tuple[int, int]] = {}  # companion -> (device, inode) of the file this call wrote
+    try:
+        with contextlib.ExitStack() as stack:
+            temps: dict[str, Path] = {}
+            for file_name in order:
+                temp = stack.enter_context(atomic_output(path.parent / file_name, overwrite=overwrite))
+                temp.write_bytes(payload[file_name])
+                temps[file_name] = temp
+                if file_name != main:
+                    info = temp.stat()
+                    placed[path.parent / file_name] = (info.st_dev, info.st_ino)
+            if fmt == "obj":
+                written = {file_name: temp.read_bytes() for file_name, temp in temps.items()}
+                check_obj(written, main, mesh, textured is not None)
+            elif fmt == "glb":
+                check_glb(temps[main].read_bytes(), mesh, textured is not None, path.name)
+            else:
+                _validate_file(temps[main], fmt, mesh, path.name)
+    except BaseException:
+        # A rename (or Ctrl-C) between the companions and the main file: take back the
+        # companions this call put in place (a rename keeps the inode), nothing else.
+        for final, identity in placed.items():
+            with contextlib.suppress(OSError):
+                info = final.stat()
+                if (info.st_dev, info.st_ino) == identity:
+                    final.unlink()
+        raise
     return path
-
-
-def _validate_obj(temps: list[tuple[Path, Path]], path: Path) -> None:
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".check-") as folder:
-        for tmp, final in temps:
-            os.link(tmp, Path(folder) / final.name) if hasattr(os, "link") else None
-        loaded = trimesh.load(str(Path(folder) / path.name), force="mesh", process=False)
-        solid = trimesh.Trimesh(loaded.vertices, loaded.faces, process=False)
-        solid.merge_vertices(merge_tex=True, merge_norm=True)
-        solid.update_faces(_with_three_corners(solid.faces))  # as in _validate_file
-        if not solid.is_watertight:
-            raise Selfie3DError(f"{path.name}: the written OBJ does not load back as a closed solid")

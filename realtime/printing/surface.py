@@ -313,6 +313,15 @@ def prior_radius(directions: np.ndarray, shape: HeadShape) -> np.ndarray:
     return smooth_max(head, neck, NAPE_ROUNDING)
 
 
+def field_centre(head_mm: np.ndarray) -> np.ndarray:
+    """The radial field's centre ``(3,) float64`` mm for a face in the head frame (``(468, 3)`` mm):
+    at eye height, on the midline, ``CENTRE_BEHIND_TRAGION`` behind the face contour's ear points.
+    Eyes and ear points only, so closing the jaw (``headframe.neutral_jaw``) does not move it."""
+    scale = np.linalg.norm(head_mm[topology.LEFT_EYE_OUTER] - head_mm[topology.RIGHT_EYE_OUTER]) / EYE_CORNER_SPAN_MM
+    tragion = 0.5 * (head_mm[234] + head_mm[454])
+    return np.array([0.0, 0.0, tragion[2] - CENTRE_BEHIND_TRAGION * scale])
+
+
 def fit_head(head_mm: np.ndarray) -> HeadShape:
     """Fit the skull prior to a face in the head frame (``(468, 3)`` mm); see ``HeadShape``.
 
@@ -323,7 +332,7 @@ def fit_head(head_mm: np.ndarray) -> HeadShape:
     """
     scale = np.linalg.norm(head_mm[topology.LEFT_EYE_OUTER] - head_mm[topology.RIGHT_EYE_OUTER]) / EYE_CORNER_SPAN_MM
     tragion = 0.5 * (head_mm[234] + head_mm[454])
-    centre = np.array([0.0, 0.0, tragion[2] - CENTRE_BEHIND_TRAGION * scale])
+    centre = field_centre(head_mm)
     glabella_z = head_mm[GLABELLA, 2]
     cranium_centre = np.array([0.0, CRANIUM_CENTRE_ABOVE_EYES * scale, glabella_z - HEAD_HALF_LENGTH * scale])
     axes = scale * np.array([HEAD_HALF_BREADTH, HEAD_TOP_ABOVE_EYES - CRANIUM_CENTRE_ABOVE_EYES, CRANIUM_DOWN, HEAD_HALF_LENGTH])

@@ -63,7 +63,7 @@ IMAGE_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp",
 ID_LENGTH = 16
 """Characters of a result id: 96 random bits in URL-safe base64, not guessable."""
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{%d}" % ID_LENGTH)
-FILE_PATTERN = re.compile(r"%s\.[a-z0-9]{2,4}" % bustjob.STEM)
+FILE_PATTERN = re.compile(r"%s(?:_texture)?\.[a-z0-9]{2,4}" % bustjob.STEM)
 DEFAULT_JOB_SECONDS = 5.0
 """Job time assumed for Retry-After before the first job has finished (a bust takes 2-5 s a core)."""
 JOB_SECONDS_SMOOTHING = 0.2
