@@ -367,7 +367,7 @@ def cmd_photo(args) -> int:
         from realtime.inference import available_providers, choose_providers
 
         choose_providers(available_providers(), list(providers))  # once, before any photo, as for the label
-    jobs = plan_jobs(images, args.out, args.format, all_faces=args.all_faces, style=args.style,
+    jobs = plan_jobs(images, args.out, args.format, report=args.report, all_faces=args.all_faces, style=args.style,
                      height_mm=args.height_mm, label=args.label, expression=args.expression,
                      overwrite=args.overwrite, providers=providers)
     if args.ray:

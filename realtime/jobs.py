@@ -5,14 +5,23 @@ process it lands in and always returns a ``PhotoJobResult`` — a bad image is a
 with its one-line message, never an exception that stops a batch. Executors share one
 interface (``map(jobs) -> iterator of results, in completion order``): ``SerialExecutor`` in
 this process, ``LocalPoolExecutor`` over processes (each keeps its networks loaded between
-jobs), and the web service and Ray (later) plug in the same way.
+jobs), and the web service and Ray (later) plug in the same way. ``plan_jobs`` turns photos and
+an ``-o`` into jobs and checks every output before any photo is processed: the folder can be
+written, no output replaces an input photo or another output (a photo's later faces included,
+whose count is only known after detection), and the format is one we write.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import errno
 import logging
 import os
+import re
+import signal
+import stat
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -20,10 +29,18 @@ from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
 from realtime.errors import InputError, Selfie3DError
+from realtime.fileio import output_error
 
 log = logging.getLogger("selfie3d")
 
 MESH_FORMATS = ("stl", "3mf", "obj", "glb")
+
+FACE_SUFFIX = re.compile(r"_face([2-9]|[1-9][0-9]+)$")
+"""What ``face_output_path`` appends to a name for faces 2, 3, ... (no leading zeros, never 1)."""
+
+WORKER_STOP_GRACE_S = 5.0
+"""After Ctrl-C a pool worker gets this long to unwind its job (its atomic writes remove their
+temporary files) before it is killed outright; either way it is gone before the command exits."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,7 @@ class PhotoJobResult:
     faces: list[dict] = field(default_factory=list)  # PhotoFace.report() + output path + print checks
     image_size: tuple[int, int] = (0, 0)
     seconds: float = 0.0
+    exit_code: int = 0  # a failed photo's: its error's code (2 input, 3 models), 1 for a bug
 
 
 def face_output_path(output: str, index: int, fmt: str) -> Path:
@@ -58,7 +76,32 @@ def face_output_path(output: str, index: int, fmt: str) -> Path:
     return path if index == 0 else path.with_name(f"{path.stem}_face{index + 1}{path.suffix}")
 
 
+def job_files(job: PhotoJob, index: int) -> list[Path]:
+    """Every file ``job`` writes for face ``index`` (0 is the first): the mesh file and, for OBJ,
+    the ``<stem>.mtl`` and ``<stem>_texture.png`` the exporter puts beside it."""
+    main = face_output_path(job.output, index, job.fmt)
+    if job.fmt != "obj":
+        return [main]
+    from realtime.printing.export import TEXTURE_SUFFIX  # only for OBJ: it imports trimesh
+
+    return [main, main.with_suffix(".mtl"), main.with_name(main.stem + TEXTURE_SUFFIX)]
+
+
 _reconstructors: dict = {}
+
+_exporting = False
+"""Whether ``run_photo_job`` is inside ``export_bust``: the one time a job has temporary files
+on disk, which a pool worker told to stop removes before it exits (``_on_sigterm``)."""
+
+
+@contextlib.contextmanager
+def _export_in_progress() -> Iterator[None]:
+    global _exporting
+    _exporting = True
+    try:
+        yield
+    finally:
+        _exporting = False
 
 
 def photo_reconstructor(job: PhotoJob):
@@ -81,7 +124,6 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
     start = time.perf_counter()
     try:
         image = load_image(job.image_path)
-        _make_output_folder(Path(job.output).parent)
         result = photo_reconstructor(job).run(image)
         if not result.faces:
             raise Selfie3DError(f"{job.image_path}: no face found")
@@ -90,27 +132,51 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
             options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                                   expression=job.expression)
             bust = build_bust(face.vertices_mm, face_triangles(), options, image=image, vertices_px=face.vertices_px)
-            path = export_bust(bust, face_output_path(job.output, index, job.fmt), fmt=job.fmt,
-                               overwrite=job.overwrite)
+            # Only now, with a file to put in it: a photo that fails leaves no empty folder.
+            _make_output_folder(Path(job.output).parent)
+            with _export_in_progress():
+                path = export_bust(bust, face_output_path(job.output, index, job.fmt), fmt=job.fmt,
+                                   overwrite=job.overwrite)
             faces.append({**face.report(), "output": str(path), "print_checks": bust.checks})
         return PhotoJobResult(job.image_path, True, None, faces, result.image_size, time.perf_counter() - start)
     except Selfie3DError as error:
         if debug:  # --debug promises tracebacks; the batch still goes on with the next photo
             log.exception("%s: failed", job.image_path)
-        return PhotoJobResult(job.image_path, False, str(error), seconds=time.perf_counter() - start)
+        return PhotoJobResult(job.image_path, False, str(error), seconds=time.perf_counter() - start,
+                              exit_code=error.exit_code)
     except Exception as error:  # a bug on one image must not stop the batch: report it
         detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
         return PhotoJobResult(job.image_path, False, f"{job.image_path}: internal error ({detail})",
-                              seconds=time.perf_counter() - start)
+                              seconds=time.perf_counter() - start, exit_code=1)
 
 
 def _make_output_folder(folder: Path) -> None:
-    from realtime.fileio import OutputError
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # the folder, or one above it, is a file
+        raise output_error(folder, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)),
+                           "cannot create the output folder") from None
     except OSError as error:
-        raise OutputError(f"{folder}: cannot create the output folder ({error.strerror}); choose another -o") from None
+        raise output_error(folder, error, "cannot create the output folder") from None
+
+
+def missing_folders(jobs: Iterable[PhotoJob]) -> list[Path]:
+    """The output folders of ``jobs`` (and folders above them) that do not exist yet, deepest
+    first: what a run may create and should remove again if it leaves them empty."""
+    missing: set[Path] = set()
+    for job in jobs:
+        for folder in (Path(job.output).parent, *Path(job.output).parent.parents):
+            if folder in missing or folder.exists():
+                break
+            missing.add(folder)
+    return sorted(missing, key=lambda folder: len(folder.parts), reverse=True)
+
+
+def remove_empty_folders(folders: Iterable[Path]) -> None:
+    """``rmdir`` each of ``folders`` (deepest first) that is empty; anything else stays."""
+    for folder in folders:
+        with contextlib.suppress(OSError):  # not empty, already gone: keep going
+            folder.rmdir()
 
 
 class Executor(Protocol):
@@ -124,13 +190,19 @@ class SerialExecutor:
 
     def __init__(self, debug: bool = False):
         self.debug = debug
+        self._created: list[Path] = []
 
     def map(self, jobs: Iterable[PhotoJob]) -> Iterator[PhotoJobResult]:
-        for job in jobs:
-            yield run_photo_job(job, self.debug)
+        jobs = list(jobs)
+        self._created += missing_folders(jobs)
+        try:
+            for job in jobs:
+                yield run_photo_job(job, self.debug)
+        finally:
+            remove_empty_folders(self._created)
 
     def close(self) -> None:
-        pass
+        remove_empty_folders(self._created)
 
 
 def limit_threads() -> None:
@@ -141,8 +213,58 @@ def limit_threads() -> None:
     cv2.setNumThreads(1)
 
 
+class _Stopped(BaseException):
+    """Raised in a pool worker told to stop (SIGTERM) in the middle of an export. A
+    BaseException, so the job's ``except Exception`` does not report it as a failed photo."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    if _exporting:
+        raise _Stopped()  # unwinds the export: its atomic writes remove their temporary files
+    # Anywhere else nothing is on disk to clean up, and exiting at once is the only sure way:
+    # an exception raised at a random point (an import, a library's bare except) can be lost.
+    os._exit(128 + signum)
+
+
+def _init_worker() -> None:
+    """A pool worker: single-threaded; Ctrl-C is left to the parent, which stops the workers
+    with SIGTERM (a worker that got SIGINT itself would report the job as failed and go on)."""
+    limit_threads()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _run_in_worker(job: PhotoJob, debug: bool) -> PhotoJobResult:
+    try:
+        return run_photo_job(job, debug)
+    except _Stopped:  # the pool's loop would send it back as a result and take the next job
+        os._exit(128 + signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread for the block; a Ctrl-C meanwhile is delivered at its end.
+
+    Processes (and threads) started inside inherit the blocked mask, so pool workers never see
+    Ctrl-C, even while they start up, before ``_init_worker`` runs (a traceback there otherwise).
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: _init_worker alone
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class LocalPoolExecutor:
-    """Runs jobs on a pool of worker processes (default: one per core)."""
+    """Runs jobs on a pool of worker processes (default: one per core).
+
+    Stopping early (Ctrl-C, or ``close()`` while jobs are pending) cancels what has not started
+    and stops the workers before returning, so no output appears after the command has said it
+    was interrupted; outputs already written are complete (each is written atomically).
+    """
 
     def __init__(self, workers: int | None = None, debug: bool = False):
         self.workers = workers or os.cpu_count() or 1
@@ -152,18 +274,55 @@ class LocalPoolExecutor:
         import multiprocessing
 
         self._pool = concurrent.futures.ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=limit_threads)
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+        self._futures: list[concurrent.futures.Future] = []
+        self._created: list[Path] = []
+        self._stopped = False
 
     def map(self, jobs: Iterable[PhotoJob]) -> Iterator[PhotoJobResult]:
-        futures = {self._pool.submit(run_photo_job, job, self.debug): job for job in jobs}
-        for future in concurrent.futures.as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as error:  # the worker process died (out of memory, killed)
-                yield PhotoJobResult(futures[future].image_path, False, f"worker failed: {error}")
+        jobs = list(jobs)
+        self._created += missing_folders(jobs)
+        try:
+            # With spawn, submit() starts the worker processes (and the pool's manager thread).
+            with _sigint_blocked():
+                futures = {self._pool.submit(_run_in_worker, job, self.debug): job for job in jobs}
+            self._futures += futures
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as error:  # the worker process died (out of memory, killed)
+                    yield PhotoJobResult(futures[future].image_path, False, f"worker failed: {error}")
+        except BaseException:  # Ctrl-C while waiting, or the caller dropped the iterator
+            self._stop()
+            raise
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if any(not future.done() for future in self._futures):
+            self._stop()  # the caller gave up on the results (Ctrl-C in its loop, an error)
+        else:
+            self._pool.shutdown(wait=True)
+        remove_empty_folders(self._created)
+
+    def _stop(self) -> None:
+        """Cancel pending jobs and end the workers now; returns once every worker is gone."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for future in self._futures:
+            future.cancel()
+        # ProcessPoolExecutor only cancels jobs that no worker has taken; its processes are
+        # the one handle on the running ones (a private attribute, hence the default).
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        deadline = time.monotonic() + WORKER_STOP_GRACE_S
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():  # stuck in native code: no more grace
+                process.kill()
+                process.join()
+        remove_empty_folders(self._created)
 
 
 def make_executor(workers: int | None, job_count: int, debug: bool = False) -> Executor:
@@ -174,11 +333,180 @@ def make_executor(workers: int | None, job_count: int, debug: bool = False) -> E
     return LocalPoolExecutor(min(workers, job_count), debug)
 
 
-def plan_jobs(images: list[str], output: str, fmt: str | None, **settings) -> list[PhotoJob]:
+def unique_names(stems: list[str], all_faces: bool = False) -> list[str]:
+    """One output name per photo, in order, such that no two photos' outputs can share a file.
+
+    stems: each photo's file name without its suffix. A photo keeps its own stem where that is
+    free; the rest get ``<stem>_2``, ``<stem>_3``... (the first that is free), decided after every
+    own stem is placed, so a real ``mom_2.jpg`` keeps ``mom_2``. With ``all_faces`` a photo may
+    also write ``<name>_face2``, ``<name>_face3``... (how many is only known after detection), so
+    a name is also taken when it is such a face name of another photo's name, or another's name
+    is a face name of it. Names are compared case-folded: macOS and Windows file systems are.
+    """
+    taken: set[str] = set()
+    face_parents: set[str] = set()  # X for every taken name X_faceN: X's faces would clash
+
+    def free(name: str) -> bool:
+        key = name.casefold()
+        if key in taken:
+            return False
+        if all_faces:
+            face = FACE_SUFFIX.search(key)
+            return key not in face_parents and not (face and key[:face.start()] in taken)
+        return True
+
+    def take(name: str) -> str:
+        key = name.casefold()
+        taken.add(key)
+        face = FACE_SUFFIX.search(key)
+        if face:
+            face_parents.add(key[:face.start()])
+        return name
+
+    names: list[str | None] = [take(stem) if free(stem) else None for stem in stems]
+    for i, stem in enumerate(stems):
+        if names[i] is None:
+            number = 2
+            while not free(f"{stem}_{number}"):
+                number += 1
+            names[i] = take(f"{stem}_{number}")
+    return names  # type: ignore[return-value]
+
+
+def _looks_like_extension(suffix: str) -> bool:
+    """A last name part such as ``.ply`` is a file extension; ``.05`` (a dated folder
+    ``scans_2024.05``) is not: every file format we or users name has a letter in it."""
+    return any(char.isalpha() for char in suffix)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file: the same inode where both exist (hard links, a case-
+    insensitive file system), else the same resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _check_writable_folder(folder: Path, shown: str) -> None:
+    """Raise an ``OutputError`` unless files can be created in ``folder`` (created or not yet):
+    its nearest existing folder must be a folder we may write into. Creates nothing."""
+    try:
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+    except StopIteration:  # a relative path's parents end at "."
+        existing = Path(".")
+    except OSError as error:  # a name too long to look up
+        raise output_error(shown, error, "cannot write here") from None
+    if not existing.is_dir():
+        raise output_error(shown, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)), "cannot write here")
+    try:  # the one honest test: permissions, read-only mounts, /proc and root all answer it
+        os.rmdir(tempfile.mkdtemp(prefix=".selfie3d-check-", dir=existing))
+    except OSError as error:
+        raise output_error(shown, error, "cannot write here") from None
+
+
+def _file_tails(job: PhotoJob) -> list[str]:
+    """What follows the output name in each of a job's file names: ``.stl``; for OBJ ``.obj``,
+    ``.mtl`` and ``_texture.png``."""
+    name = face_output_path(job.output, 0, job.fmt).stem
+    return [path.name[len(name):] for path in job_files(job, 0)]
+
+
+def _later_face_file(path: Path, jobs_by_name: dict[str, PhotoJob],
+                     tails: set[str]) -> tuple[Path, PhotoJob, int] | None:
+    """(file, job, face number >= 2) if a job in ``jobs_by_name`` (case-folded output name ->
+    job, jobs that write every face) may write ``path`` for a face after its first, else None.
+    ``tails``: the jobs' ``_file_tails``, case-folded."""
+    name = path.name
+    for tail in tails:
+        if not name.casefold().endswith(tail):
+            continue
+        base = name[:len(name) - len(tail)]
+        face = FACE_SUFFIX.search(base)
+        job = jobs_by_name.get(base[:face.start()].casefold()) if face else None
+        if job:
+            number = int(face.group(1))
+            for candidate in job_files(job, number - 1):
+                if _same_file(candidate, path):
+                    return candidate, job, number
+    return None
+
+
+def _replaces_input(image: Path, output: Path, job: PhotoJob, face: int = 1) -> str:
+    """The one line for an output ``output`` of ``job`` (for face number ``face``) that is the
+    input photo ``image``."""
+    same = "" if str(output) == str(image) else f" (the same file as {output})"
+    who = f"the output for face {face} of {job.image_path}" if face > 1 else f"an output of {job.image_path}"
+    return f"the input photo {image}{same} would be overwritten by {who}; choose another -o"
+
+
+def check_outputs(jobs: list[PhotoJob], report: str | None = None) -> None:
+    """Raise a one-line ``Selfie3DError`` if the outputs of ``jobs`` (and the ``report`` file)
+    cannot be written or would replace an input photo or each other; touches nothing.
+
+    Faces after the first are only known after detection: with ``all_faces`` an input or the
+    report named like one of a job's ``_faceN`` files counts as a clash too.
+    """
+    if not jobs:
+        return
+    for folder in sorted({Path(job.output).parent for job in jobs}):
+        _check_writable_folder(folder, str(folder) if str(folder) != "." else "the current folder")
+    by_inode: dict[tuple[int, int], Path] = {}  # the input photos that exist, by file identity
+    for job in jobs:
+        try:
+            info = os.stat(job.image_path)
+        except OSError:
+            continue  # missing or unreadable: its job reports that, and there is nothing to lose
+        if stat.S_ISREG(info.st_mode):
+            by_inode.setdefault((info.st_dev, info.st_ino), Path(job.image_path))
+    inputs = list(by_inode.values())
+    planned: dict[Path, Path] = {}  # resolved -> as planned
+    for job in jobs:
+        for path in job_files(job, 0):
+            resolved = path.resolve()
+            if resolved in planned:
+                raise InputError(f"{planned[resolved]} would be written twice; choose another -o")
+            planned[resolved] = path
+            try:
+                info = path.stat()
+            except OSError:
+                continue  # not there yet: it cannot be an input photo
+            image = by_inode.get((info.st_dev, info.st_ino))
+            if image is not None:
+                raise InputError(_replaces_input(image, path, job))
+    by_name = {face_output_path(job.output, 0, job.fmt).stem.casefold(): job for job in jobs if job.all_faces}
+    tails = {tail.casefold() for job in jobs[:1] for tail in _file_tails(job)}  # one format per batch
+    for image in inputs:
+        clash = _later_face_file(image, by_name, tails)
+        if clash:
+            raise InputError(_replaces_input(image, *clash))
+    if report is None:
+        return
+    report_path = Path(report)
+    if report_path.is_dir():
+        raise InputError(f"--report {report} is a folder; give a file name such as report.json")
+    _check_writable_folder(report_path.parent, report)
+    clash = next((image for image in inputs if _same_file(image, report_path)), None)
+    if clash:
+        raise InputError(f"--report {report} would replace the input photo {clash}; choose another name")
+    if report_path.resolve() in planned or _later_face_file(report_path, by_name, tails):
+        raise InputError(f"--report {report} is also the name of an output file; choose another name")
+
+
+def plan_jobs(images: list[str], output: str, fmt: str | None, report: str | None = None,
+              **settings) -> list[PhotoJob]:
     """Jobs for ``images``: a single image may name its output file; otherwise ``output`` is a
-    folder and each image gets ``<folder>/<image stem>.<fmt>``."""
+    folder and each image gets ``<folder>/<name>.<fmt>``, ``name`` its stem made unique across
+    the batch (``unique_names``). Every output (and ``report``, the JSON report's path) is
+    checked before any photo is processed (``check_outputs``); nothing is created."""
     out = Path(output)
-    suffix = out.suffix.lower().lstrip(".")
+    # A trailing slash or an existing folder says "folder", whatever dots the name has.
+    folder_given = output.endswith(("/", os.sep)) or out.is_dir()
+    suffix = "" if folder_given else out.suffix.lower().lstrip(".")
+    if suffix and suffix not in MESH_FORMATS and _looks_like_extension(suffix):
+        # Used to become a folder "x.ply/" holding x.stl.
+        raise InputError(f"unknown output format {out.suffix} (use .stl, .3mf, .obj or .glb, "
+                         f"or a folder name without an extension)")
     if suffix in MESH_FORMATS and len(images) > 1:
         # A folder named "x.stl/" full of STLs is never what was meant.
         raise InputError(f"-o {output} names a file but {len(images)} photos were given; give a folder")
@@ -191,14 +519,14 @@ def plan_jobs(images: list[str], output: str, fmt: str | None, **settings) -> li
     if fmt not in MESH_FORMATS:
         raise InputError(f"unknown format '{fmt}'; choose one of {', '.join(MESH_FORMATS)}")
     if single_file:
-        return [PhotoJob(images[0], str(out), fmt, **settings)]
-    stems: dict[str, int] = {}
-    jobs = []
-    for image in images:
-        stem = Path(image).stem
-        stems[stem] = stems.get(stem, 0) + 1
-        name = stem if stems[stem] == 1 else f"{stem}_{stems[stem]}"  # a.jpg and a.png both in
-        jobs.append(PhotoJob(image, str(out / f"{name}.{fmt}"), fmt, **settings))
+        jobs = [PhotoJob(images[0], str(out), fmt, **settings)]
+    else:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"-o {output} is a file, not a folder; give a folder (or, for one photo, "
+                             f"a file name ending .stl, .3mf, .obj or .glb)")
+        names = unique_names([Path(image).stem for image in images], settings.get("all_faces", False))
+        jobs = [PhotoJob(image, str(out / f"{name}.{fmt}"), fmt, **settings) for image, name in zip(images, names)]
+    check_outputs(jobs, report)
     return jobs
 
 

@@ -1,6 +1,8 @@
 """Photo jobs and executors: outputs per face, one bad photo never stops a batch."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -143,6 +145,202 @@ def test_photo_cli_debug_shows_tracebacks_and_continues(tmp_path):
     result = subprocess.run([sys.executable, "-m", "realtime", "photo", "--debug", str(bad),
                              str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "out"), "--jobs", "1"],
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
+    assert result.returncode == 2  # none made, for input reasons (realtime.cli's exit codes)
     assert result.stderr.count("Traceback") == 2  # both photos were tried
     assert "0 of 2 photos done" in result.stdout
+
+
+# --- planning checks every output before any photo; stopping and failing leave nothing behind ---
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"a photo")  # plan_jobs never reads the photos: only their names and inodes
+    return path
+
+
+def test_an_output_that_is_an_input_photo_is_refused(tmp_path):
+    # Used to replace clob/grandma_texture.png (a photo) with grandma.jpg's OBJ texture.
+    from realtime.errors import InputError
+
+    grandma, texture = _touch(tmp_path / "grandma.jpg"), _touch(tmp_path / "grandma_texture.png")
+    with pytest.raises(InputError, match=r"input photo .*grandma_texture\.png would be overwritten by an "
+                                         r"output of .*grandma\.jpg; choose another -o"):
+        plan_jobs([str(grandma), str(texture)], str(tmp_path), "obj", overwrite=True)
+    with pytest.raises(InputError, match="grandma_texture.png"):  # the single-file form too
+        plan_jobs([str(texture)], str(tmp_path / "grandma.obj"), None)
+    plan_jobs([str(grandma), str(texture)], str(tmp_path / "out"), "obj")  # another folder is fine
+    # A later face's files, whose count only detection knows, and a hard link to an output.
+    later = _touch(tmp_path / "grandma_face2_texture.png")
+    with pytest.raises(InputError, match=r"grandma_face2_texture\.png would be overwritten by the output "
+                                         r"for face 2 of .*grandma\.jpg"):
+        plan_jobs([str(grandma), str(later)], str(tmp_path), "obj", all_faces=True)
+    plan_jobs([str(grandma), str(later)], str(tmp_path), "obj")  # one face per photo: no clash
+    texture.unlink()
+    link = tmp_path / "link.png"
+    os.link(later, link)
+    os.link(later, texture)
+    with pytest.raises(InputError, match=r"link\.png \(the same file as .*grandma_texture\.png\)"):
+        plan_jobs([str(grandma), str(link)], str(tmp_path), "obj")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grandma.jpg", "grandma_face2_texture.png",
+                                                          "grandma_texture.png", "link.png"]
+
+
+def test_two_outputs_on_one_file_and_a_clashing_report_are_refused(tmp_path):
+    from realtime.errors import InputError
+    from realtime.jobs import check_outputs
+
+    with pytest.raises(InputError, match=r"a\.stl would be written twice"):
+        check_outputs([PhotoJob("p.jpg", str(tmp_path / "a.stl")), PhotoJob("q.jpg", str(tmp_path / "a.stl"))])
+    photo = _touch(tmp_path / "p.jpg")
+    with pytest.raises(InputError, match=r"--report .*p\.jpg would replace the input photo"):
+        plan_jobs([str(photo)], str(tmp_path / "p.stl"), None, report=str(photo))
+    with pytest.raises(InputError, match=r"--report .*p\.mtl is also the name of an output file"):
+        plan_jobs([str(photo)], str(tmp_path / "p.obj"), None, report=str(tmp_path / "p.mtl"))
+    with pytest.raises(InputError, match=r"--report .*p_face3\.stl is also the name of an output file"):
+        plan_jobs([str(photo)], str(tmp_path / "p.stl"), None, all_faces=True, report=str(tmp_path / "p_face3.stl"))
+    with pytest.raises(InputError, match="is a folder"):
+        plan_jobs([str(photo)], str(tmp_path / "p.stl"), None, report=str(tmp_path))
+
+
+def test_names_are_unique_across_photos_and_their_faces():
+    from realtime.jobs import unique_names
+
+    # mom.jpg's second face is mom_face2: the photo mom_face2.jpg must not get that name.
+    assert unique_names(["mom", "mom_face2"], all_faces=True) == ["mom", "mom_face2_2"]
+    assert unique_names(["mom_face2", "mom"], all_faces=True) == ["mom_face2", "mom_2"]
+    assert unique_names(["mom", "mom_face2"]) == ["mom", "mom_face2"]  # one face each: no clash
+    # A real mom_2.jpg keeps its name; the clashing photo takes the next free number.
+    assert unique_names(["mom", "mom", "mom_2"]) == ["mom", "mom_3", "mom_2"]
+    assert unique_names(["P", "p"]) == ["P", "p_2"]  # one file on macOS and Windows
+    stems = ["a", "a_face2", "a_face2", "a_2", "a_face10", "a_face2_face3", "A_FACE3", "a_face2_2", "b_face1"]
+    names = unique_names(stems, all_faces=True)
+    files = [{name.casefold()} | {f"{name}_face{n}".casefold() for n in range(2, 13)} for name in names]
+    for i, mine in enumerate(files):
+        for other in files[i + 1:]:
+            assert not mine & other, (names, mine & other)
+    assert names[0] == "a" and names[-1] == "b_face1"  # own stems are kept where they are free
+
+
+def test_plan_gives_a_photo_named_like_another_photos_face_its_own_name(tmp_path):
+    # Used to write mom.jpg's second face and mom_face2.jpg both to mom_face2.stl.
+    jobs = plan_jobs(["in/mom.jpg", "in/mom_face2.jpg", "other/mom.jpg", "in/mom_2.jpg"], str(tmp_path), "stl",
+                     all_faces=True)
+    assert [os.path.basename(job.output) for job in jobs] == ["mom.stl", "mom_face2_2.stl", "mom_3.stl", "mom_2.stl"]
+    every_file = [str(face_output_path(job.output, k, "stl")) for job in jobs for k in range(12)]
+    assert len(every_file) == len(set(every_file))
+
+
+def test_an_output_with_an_unknown_extension_is_refused(tmp_path):
+    # "-o st/x.ply" used to create the folder st/x.ply/ holding photo.stl.
+    from realtime.errors import InputError
+
+    with pytest.raises(InputError) as error:
+        plan_jobs(["photo.jpg"], str(tmp_path / "st" / "x.ply"), None)
+    assert str(error.value) == ("unknown output format .ply (use .stl, .3mf, .obj or .glb, "
+                                "or a folder name without an extension)")
+    with pytest.raises(InputError, match="unknown output format .jpg"):
+        plan_jobs(["a.jpg", "b.jpg"], str(tmp_path / "text.jpg"), None)
+    assert not list(tmp_path.iterdir())
+    # Folders with dots: one that exists, one with a trailing slash, a dated one.
+    (tmp_path / "x.v2").mkdir()
+    assert plan_jobs(["photo.jpg"], str(tmp_path / "x.v2"), None)[0].output == str(tmp_path / "x.v2" / "photo.stl")
+    assert plan_jobs(["photo.jpg"], str(tmp_path / "y.ply") + "/", None)[0].output.endswith("y.ply/photo.stl")
+    assert plan_jobs(["photo.jpg"], str(tmp_path / "scans_2024.05"), None)[0].output.endswith("2024.05/photo.stl")
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_any_photo(tmp_path):
+    from realtime.errors import Selfie3DError
+
+    a_file = _touch(tmp_path / "textfile")
+    with pytest.raises(Selfie3DError, match=r"-o .*textfile is a file, not a folder"):
+        plan_jobs(["a.jpg", "b.jpg"], str(a_file), None)
+    with pytest.raises(Selfie3DError, match=r"textfile/sub: cannot write here \(Not a directory\)"):
+        plan_jobs(["a.jpg"], str(a_file / "sub" / "a.stl"), None)
+    with pytest.raises(Selfie3DError, match=r"r\.json: cannot write here"):
+        plan_jobs(["a.jpg"], str(tmp_path / "ok.stl"), None, report=str(a_file / "r.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["textfile"]  # nothing was created
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_report_in_a_folder_nobody_can_write_is_refused_before_any_photo(tmp_path):
+    # Used to write the STL (seconds of work) and only then fail on the report. As root no
+    # permission bit stops a write; /proc does, for everyone.
+    from realtime.errors import Selfie3DError
+
+    with pytest.raises(Selfie3DError, match=r"/proc/r\.json: cannot write here"):
+        plan_jobs(["a.jpg"], str(tmp_path / "ok.stl"), None, report="/proc/r.json")
+    with pytest.raises(Selfie3DError, match="cannot write here"):
+        plan_jobs(["a.jpg", "b.jpg"], "/proc/out", None)
+
+
+def test_photo_cli_output_under_a_file_is_one_line_before_any_photo(tmp_path, face_photo_path):
+    # Used to run every photo and print "cannot create the output folder" once per photo.
+    a_file = _touch(tmp_path / "textfile")
+    result = subprocess.run([sys.executable, "-m", "realtime", "photo", face_photo_path, face_photo_path,
+                             "-o", str(a_file), "--jobs", "1"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "is a file, not a folder" in result.stderr
+    assert not result.stdout
+
+
+def test_a_photo_that_fails_leaves_no_output_folder(tmp_path):
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
+    [result] = SerialExecutor().map([PhotoJob(str(blank), str(tmp_path / "out" / "deep" / "o.stl"))])
+    assert not result.ok and "no face" in result.error
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_made_for_an_export_that_failed_is_removed(tmp_path, face_photo_path):
+    # The folder is made just before the export; this one fails there (the temporary file's
+    # name is over the 255-byte limit), and the executor takes the empty folder back.
+    executor = SerialExecutor()
+    [result] = executor.map([PhotoJob(face_photo_path, str(tmp_path / "out" / ("x" * 250 + ".stl")))])
+    executor.close()
+    assert not result.ok and "too long" in result.error
+    assert not (tmp_path / "out").exists()
+
+
+def test_interrupting_a_pool_stops_its_workers_before_returning(tmp_path):
+    # Ctrl-C used to cancel only jobs no worker had taken: the workers went on writing outputs
+    # after "selfie3d: interrupted". Here each job reads a named pipe nobody writes, so it runs
+    # until stopped; SIGINT goes to this (the main) thread only, as the parent gets it.
+    import multiprocessing
+    import threading
+    import time
+
+    fifo = tmp_path / "slow.png"
+    os.mkfifo(fifo)
+    jobs = [PhotoJob(str(fifo), str(tmp_path / "out" / f"o{i}.stl")) for i in range(4)]
+    pool = LocalPoolExecutor(2)
+    main, workers, writers = threading.get_ident(), [], []
+
+    def interrupt_once_a_job_runs():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # a writer can open the pipe once a job reads it
+            try:
+                writers.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                break
+            except OSError:
+                time.sleep(0.05)
+        workers.extend(multiprocessing.active_children())
+        signal.pthread_kill(main, signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt_once_a_job_runs, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in pool.map(jobs):
+                pass
+        thread.join()
+        assert writers, "no job started within 120 s"
+        assert workers and not [p for p in workers if p.is_alive()]  # gone, not finishing their jobs
+        pool.close()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["slow.png"]  # no outputs, no temporaries
+    finally:
+        for worker in workers:  # where the test failed: the jobs would wait on the pipe for ever
+            worker.kill()
+        for fd in writers:
+            os.close(fd)
+        pool.close()
