@@ -737,13 +737,16 @@ def _undistorted(intrinsics: CameraIntrinsics) -> CameraIntrinsics:
     return replace(intrinsics, distortion=np.zeros(5)) if intrinsics.has_distortion else intrinsics
 
 
-def _eye_depth_px(unit: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
-    """Relative depth (pixel scale) of each eye, ``(2,)``, from its corners: the iris network's
-    own z is unreliable."""
-    depth = unit[:, 2]
-    eyes = np.array([0.5 * (depth[RIGHT_EYE_OUTER] + depth[RIGHT_EYE_INNER]),
+def eye_corner_depths(depth: np.ndarray) -> np.ndarray:
+    """Depth of each eye, ``(2,)`` right eye first: the mean of its two corners' ``depth``
+    ``(468,)`` (any unit). The iris network's own z is unreliable; the eyelid corners are not."""
+    return np.array([0.5 * (depth[RIGHT_EYE_OUTER] + depth[RIGHT_EYE_INNER]),
                      0.5 * (depth[LEFT_EYE_OUTER] + depth[LEFT_EYE_INNER])])
-    return (eyes - 1.0) * intrinsics.fx
+
+
+def _eye_depth_px(unit: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
+    """Relative depth (pixel scale) of each eye, ``(2,)``, from its corners."""
+    return (eye_corner_depths(unit[:, 2]) - 1.0) * intrinsics.fx
 
 
 def _iris_unit_diameters(iris_px, unit, intrinsics) -> np.ndarray | None:

@@ -141,12 +141,10 @@ def pupil_centres_px(vertices_px: np.ndarray, iris_px: np.ndarray) -> np.ndarray
     """Pupil centres ``(2, 3)`` pixels, right eye first: the iris network's centres at the
     depth of each eye's corners (the iris network's own z is unreliable), so the distance
     between them is the 3D PD, which a turned head does not shorten."""
-    from realtime.fusion import LEFT_EYE_INNER, LEFT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_OUTER
+    from realtime.fusion import eye_corner_depths
 
-    vertices = np.asarray(vertices_px, dtype=np.float64)
     centres = np.array(np.asarray(iris_px, dtype=np.float64)[:, 0, :3])
-    centres[:, 2] = [vertices[[RIGHT_EYE_OUTER, RIGHT_EYE_INNER], 2].mean(),
-                     vertices[[LEFT_EYE_OUTER, LEFT_EYE_INNER], 2].mean()]
+    centres[:, 2] = eye_corner_depths(np.asarray(vertices_px, dtype=np.float64)[:, 2])
     return centres
 
 
