@@ -47,6 +47,18 @@ def output_error(path: str | Path, error: OSError, doing: str = "could not be wr
     return OutputError(f"{path}: {doing} ({reason}); {_HINTS.get(error.errno, _DEFAULT_HINT)}")
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path`` or its deepest parent that exists (``.`` when a relative path's parents are all
+    missing). Raises ``OSError`` for a name the system cannot even look up (too long)."""
+    return next((p for p in (path, *path.parents) if p.exists()), Path("."))
+
+
+def probe_writable(folder: Path) -> None:
+    """Create and remove a hidden folder in ``folder``; raises the ``OSError`` that met. The one
+    honest test: permissions, read-only mounts, /proc and running as root all answer it."""
+    os.rmdir(tempfile.mkdtemp(prefix=".selfie3d-check-", dir=folder))
+
+
 def free_path(path: str | Path) -> Path:
     """``path`` if nothing is there, else the first free ``stem (N).suffix`` beside it (N >= 2):
     a new name instead of a silent clobber."""

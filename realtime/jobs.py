@@ -21,7 +21,6 @@ import os
 import re
 import signal
 import stat
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
 from realtime.errors import InputError, Selfie3DError
-from realtime.fileio import output_error
+from realtime.fileio import nearest_existing, output_error, probe_writable
 
 log = logging.getLogger("selfie3d")
 
@@ -392,15 +391,13 @@ def _check_writable_folder(folder: Path, shown: str) -> None:
     """Raise an ``OutputError`` unless files can be created in ``folder`` (created or not yet):
     its nearest existing folder must be a folder we may write into. Creates nothing."""
     try:
-        existing = next(p for p in (folder, *folder.parents) if p.exists())
-    except StopIteration:  # a relative path's parents end at "."
-        existing = Path(".")
+        existing = nearest_existing(folder)
     except OSError as error:  # a name too long to look up
         raise output_error(shown, error, "cannot write here") from None
     if not existing.is_dir():
         raise output_error(shown, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)), "cannot write here")
-    try:  # the one honest test: permissions, read-only mounts, /proc and root all answer it
-        os.rmdir(tempfile.mkdtemp(prefix=".selfie3d-check-", dir=existing))
+    try:
+        probe_writable(existing)
     except OSError as error:
         raise output_error(shown, error, "cannot write here") from None
 

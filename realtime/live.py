@@ -23,7 +23,6 @@ import math
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -142,7 +141,7 @@ def check_video_folder(path: str | Path, create: bool = True) -> None:
     reason, so the folder is tried first and the encoder is blamed only when the folder is
     fine. ``create``: make the missing folders; else try the deepest one that exists (a check
     before the run, which must leave nothing behind if the run fails to start)."""
-    from realtime.fileio import output_error
+    from realtime.fileio import nearest_existing, output_error, probe_writable
 
     folder = Path(path).parent
     not_a_folder = OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
@@ -154,13 +153,11 @@ def check_video_folder(path: str | Path, create: bool = True) -> None:
         except OSError as error:
             raise output_error(path, error, f"cannot create the folder {folder}") from None
     else:
-        folder = next(p for p in (folder, *folder.parents) if p.exists())  # the root always exists
+        folder = nearest_existing(folder)
         if not folder.is_dir():
             raise output_error(path, not_a_folder, f"cannot create a folder under the file {folder}")
     try:
-        handle, probe = tempfile.mkstemp(prefix=".selfie3d-probe-", suffix=Path(path).suffix, dir=folder)
-        os.close(handle)
-        os.unlink(probe)
+        probe_writable(folder)
     except OSError as error:  # read-only, no permission, a pseudo file system such as /proc
         raise output_error(path, error, f"cannot create a file in {folder}") from None
 
