@@ -312,6 +312,9 @@ class LocalPoolExecutor:
         # ProcessPoolExecutor only cancels jobs that no worker has taken; its processes are
         # the one handle on the running ones (a private attribute, hence the default).
         processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        # The pool's manager thread reaps the same workers; while it does, a join below can come
+        # back with a dead worker still looking alive. shutdown() drops the thread, so keep it.
+        manager = getattr(self._pool, "_executor_manager_thread", None)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
@@ -321,6 +324,8 @@ class LocalPoolExecutor:
             if process.is_alive():  # stuck in native code: no more grace
                 process.kill()
                 process.join()
+        if manager is not None:  # every worker has ended: it finishes at once
+            manager.join(WORKER_STOP_GRACE_S)
         remove_empty_folders(self._created)
 
 
