@@ -25,10 +25,10 @@ import trimesh
 from realtime import topology
 from realtime.errors import InputError, Selfie3DError
 from realtime.printing import export as _export
-from realtime.printing import headframe, solids, surface
+from realtime.printing import headframe, silhouette, solids, surface, torso
 from realtime.shapes import check_shape
 
-STYLES = ("bust", "relief", "mask")
+STYLES = ("bust", "head", "relief", "mask")
 EXPRESSIONS = ("neutral", "current")
 
 MIN_WALL_MM = 1.2
@@ -123,6 +123,10 @@ class BustResult:
     textured: the same surface with texture coordinates and the photo (None without an image).
     checks: ``realtime.printing.export.print_checks`` of ``mesh``.
     options: the options used.  timings_ms: stage name -> milliseconds.
+    view: ``(3, 4) float64`` maps the file's coordinates (mm, homogeneous) to the photo's pixels:
+        ``(u, v, w) = view @ (x, y, z, 1)``, pixel ``(u / w, v / w)``. The camera is affine, so ``w``
+        is 1. None when the bust was built without pixel positions. For a relief, ``z`` (its height
+        above the plaque) does not move the pixel.
     """
 
     mesh: trimesh.Trimesh
@@ -130,6 +134,7 @@ class BustResult:
     checks: dict
     options: BustOptions
     timings_ms: dict = field(default_factory=dict)
+    view: np.ndarray | None = None
 
 
 # Print frame from head frame: x stays (person's left = viewer's right), forward becomes -Y (the
@@ -143,6 +148,7 @@ def build_bust(
     options: BustOptions = BustOptions(),
     image: np.ndarray | None = None,
     vertices_px: np.ndarray | None = None,
+    person=None,
 ) -> BustResult:
     """Build the printable solid of one face.
 
@@ -167,14 +173,19 @@ def build_bust(
         vertices_px = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)
     if image is not None:
         image = check_shape("image", image, (None, None, 3))
-    head, rotation = _posed_head(vertices, options)
+    head, rotation, as_seen = _posed_head(vertices, options)
+    view = None
+    if vertices_px is not None:
+        # Head frame -> image pixels, fitted on the face as the photo shows it.
+        view = silhouette.fit_affine_view(as_seen, vertices_px)
     timings["frame"] = _lap(clock)
 
     if options.style == "relief":
-        solid, textured, plain = _relief(head, options, image, vertices_px, rotation, timings)
+        solid, textured, plain, head_to_print = _relief(head, options, image, vertices_px, rotation, timings)
         up_axis = 1
     else:
-        solid, textured, plain = _bust_or_mask(head, options, image, vertices_px, rotation, timings)
+        solid, textured, plain, head_to_print = _bust_or_mask(head, options, image, vertices_px, rotation, timings,
+                                                              person, view)
         up_axis = 2
     clock = time.perf_counter()
     checks = _export.print_checks(solid, up_axis=up_axis, wall=False)
@@ -183,7 +194,23 @@ def build_bust(
     checks["min_wall_mm"] = _export.min_wall_mm(solid if plain is None else _meshes(plain, None, None)[0])
     _export.check_printable(checks)
     timings["checks"] = _lap(clock)
-    return BustResult(mesh=solid, textured=textured, checks=checks, options=options, timings_ms=timings)
+    file_view = None if view is None else file_to_image(view.matrix, head_to_print)
+    return BustResult(mesh=solid, textured=textured, checks=checks, options=options, timings_ms=timings,
+                      view=file_view)
+
+
+def file_to_image(head_to_image: np.ndarray, head_to_print: np.ndarray) -> np.ndarray:
+    """``(3, 4)`` affine camera of the printed file: ``head_to_image (2, 4)`` (head frame mm ->
+    pixels) after undoing ``head_to_print (3, 4)`` (head frame mm -> file mm, a scaled rotation and
+    a shift, or for a relief a scaling of x and y with z flattened, its third row zero)."""
+    linear, shift = head_to_print[:, :3], head_to_print[:, 3]
+    # Rows of a relief's map are zero along z: its pseudo-inverse drops the height, as wanted.
+    inverse = np.linalg.pinv(linear)
+    out = np.zeros((3, 4))
+    out[:2, :3] = head_to_image[:, :3] @ inverse
+    out[:2, 3] = head_to_image[:, 3] - out[:2, :3] @ shift
+    out[2, 3] = 1.0
+    return out
 
 
 def export_bust(result_or_mesh, path, fmt: str | None = None, overwrite: bool | None = None) -> Path:
@@ -206,21 +233,26 @@ def export_bust(result_or_mesh, path, fmt: str | None = None, overwrite: bool | 
 
 
 def _posed_head(vertices, options):
-    """The face in the head frame, its mouth closed for 'neutral': ``(head (468, 3) mm, rotation)``."""
+    """The face in the head frame, its mouth closed for 'neutral':
+    ``(head (468, 3) mm, rotation (3, 3), as_seen (468, 3) mm before the mouth was closed)``."""
     rotation, origin = headframe.head_frame(vertices)
     head = (vertices - origin) @ rotation.T
+    as_seen = head
     if options.expression == "neutral":
         # The bust and mask are a radial field seen from the head's centre: the lips must close
         # without overlapping as seen from there. The relief is seen from the front.
         centre = None if options.style == "relief" else surface.field_centre(head)
         head = headframe.neutral_jaw(head, centre)
-    return head, rotation
+    return head, rotation, as_seen
 
 
-def _head_field(head, image, vertices_px, rotation, use_detail):
+def _head_field(head, image, vertices_px, rotation, use_detail, person=None, view=None):
     shape = surface.fit_head(head)
     directions, faces = surface.warped_sphere()
-    field_ = surface.radial_field(head, shape, directions, vertices_px)
+    skull_r, sil = None, None
+    if person is not None and vertices_px is not None:
+        skull_r, sil = _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image)
+    field_ = surface.radial_field(head, shape, directions, vertices_px, skull_r)
     points = surface.head_surface(field_, shape)
     radius = surface.smooth_radius_near(field_.radius, faces, points, head[list(topology.LIPS_INNER)])
     field_ = dataclasses.replace(field_, radius=radius)
@@ -229,7 +261,125 @@ def _head_field(head, image, vertices_px, rotation, use_detail):
         # The camera looks along the input frame's +z (OpenCV): toward the camera is -z there.
         toward_camera = rotation @ np.array([0.0, 0.0, -1.0])
         extra = surface.shading_detail(field_, head, shape, image, vertices_px, toward_camera)
-    return shape, field_, faces, surface.head_surface(field_, shape, extra)
+    return shape, field_, faces, surface.head_surface(field_, shape, extra), sil
+
+
+HAIR_SMOOTHING_ITERATIONS = 12
+"""Laplacian steps over the sphere on the head-and-hair radius: removes the mask's pixel steps
+(~ 1.5 mm life) while keeping the outline of a bun or a quiff."""
+HAIRLINE_SLOPE_RAD = np.radians(25.0)
+"""Hair reaches its full thickness this far (angle seen from the head's centre) outside the face's
+outline: the hair slopes onto the forehead and temples instead of standing off them like a hood."""
+
+
+def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image):
+    """``(N,)`` mm: the skull prior clipped to the person's outline and grown by the hair."""
+    from realtime import segmentation
+
+    labels = segmentation.label_regions(person, vertices_px, image)
+    crop_v = (view.then(person.crop_from_image).project(head) if view is not None
+              else np.asarray(vertices_px)[:, :2] @ person.crop_from_image[:, :2].T + person.crop_from_image[:, 2])
+    rows = np.arange(labels.shape[0])[:, None]
+    above_ears = rows < 0.5 * (crop_v[234, 1] + crop_v[454, 1])
+    hair_region = (labels == segmentation.HAIR) | ((labels == segmentation.SCALP) & above_ears)
+    sil = silhouette.build_silhouette(person.probability, person.seen, person.crop_from_image, head, vertices_px,
+                                      shape.centre, view, hair_region)
+    prior = surface.skull_radius(directions, shape)
+    clipped = np.minimum(prior, silhouette.clip_radius(directions, sil))
+    contour = surface.angles(head[list(topology.FACE_OVAL)] - shape.centre)
+    outside = -surface.inside_distance(surface.angles(directions), contour)
+    fade = surface.smoothstep(outside / HAIRLINE_SLOPE_RAD)
+    grown = silhouette.hair_radius(directions, clipped, sil, fade)
+    return surface.smooth_on_sphere(grown, faces, HAIR_SMOOTHING_ITERATIONS, 0.5), sil
+
+
+MAX_HEAD_TILT_RAD = np.radians(25.0)
+"""The bust stands up as the photo does (the head keeps its tilt on the shoulders), but no further
+than this from the head's own up: a selfie held sideways is not a person lying down."""
+TORSO_CUT_BELOW_CHIN = 0.62
+"""Where the bust is cut flat below the chin / head height (crown to chin): the top of the chest,
+about a third of a head below the shoulders (classical proportions: shoulders ~ 1/3 head below the
+chin, nipples 1 head)."""
+TORSO_TOP_BELOW_CHIN = 0.18
+"""Where the shoulders' loft starts below the chin / head height: inside the neck, below the jaw."""
+EAR_HAIR_COVER = 0.5
+"""An ear is modelled only if less than this fraction of it (seen in the photo) is hair."""
+
+
+def body_frame(view: silhouette.AffineView | None) -> np.ndarray:
+    """``(3, 3)`` rows = the body frame's axes in head-frame coordinates: y up as in the photo
+    (within ``MAX_HEAD_TILT_RAD`` of the head's up), z toward the camera, x = y cross z."""
+    if view is None:
+        return np.eye(3)
+    toward = -view.view_dir
+    up = -view.matrix[1, :3]
+    up = up - (up @ toward) * toward
+    up /= np.linalg.norm(up)
+    head_up = np.array([0.0, 1.0, 0.0])
+    angle = np.arccos(np.clip(up @ head_up, -1.0, 1.0))
+    if angle > MAX_HEAD_TILT_RAD:
+        axis = np.cross(head_up, up)
+        axis /= np.linalg.norm(axis)
+        # Rodrigues: the head's up turned toward the photo's by the largest allowed angle.
+        t = MAX_HEAD_TILT_RAD
+        up = head_up * np.cos(t) + np.cross(axis, head_up) * np.sin(t) + axis * (axis @ head_up) * (1 - np.cos(t))
+        toward = toward - (toward @ up) * up
+        toward /= np.linalg.norm(toward)
+    x_axis = np.cross(up, toward)
+    return np.stack([x_axis, up, toward])
+
+
+def _visible_ears(head, shape, sil):
+    """Which of the two ears to model: all without a photo; with one, those not hidden by hair."""
+    centres, rotations, axes = surface.ear_ellipsoids(head, shape)
+    if sil is None:
+        return centres, rotations, axes, [True, True]
+    keep = []
+    size = sil.hair_region.shape[0]
+    for centre in centres:
+        # The ear's outline in the photo: its centre and its long axis' ends.
+        px = sil.view.project(centre[None] + np.array([[0, 0, 0], [0, axes[1], 0], [0, -axes[1], 0]]))
+        ix = np.clip(np.round(px[:, 0]).astype(int), 0, size - 1)
+        iy = np.clip(np.round(px[:, 1]).astype(int), 0, size - 1)
+        keep.append(bool(sil.hair_region[iy, ix].mean() < EAR_HAIR_COVER))
+    return centres, rotations, axes, keep
+
+
+def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, options):
+    """Head, neck and shoulders cut flat: ``(body Manifold in print mm, head_to_print (3, 4))``."""
+    rotation = body_frame(view)
+    to_print_rotation = _HEAD_TO_PRINT @ rotation
+    head_b = head @ rotation.T
+    points_b = points @ rotation.T
+    chin_y = head_b[topology.CHIN, 1]
+    top_y = points_b[:, 1].max()
+    head_height = top_y - chin_y
+    cut_y = chin_y - TORSO_CUT_BELOW_CHIN * head_height
+    neck_b = rotation @ np.array([shape.neck_axis_xz[0], head[topology.CHIN, 1], shape.neck_axis_xz[1]])
+    face_width = float(np.linalg.norm(head[234] - head[454]))
+    tops = None
+    if sil is not None:
+        def tops(xs):
+            return silhouette.person_tops(sil, rotation, float(neck_b[2]), xs, chin_y, cut_y)
+
+    shoulders = torso.build_torso(chin_y, cut_y, head_height, face_width, neck_b[[0, 2]], tops)
+    torso_vertices, torso_faces = torso.torso_mesh(shoulders)
+    chest = solids.to_manifold(torso_vertices @ _HEAD_TO_PRINT.T, torso_faces)
+    head_solid = solids.to_manifold(points @ to_print_rotation.T, faces, uv)
+    if uv is not None:
+        chest = _with_uv(chest, _grey_uv(image.shape[1]))
+    parts = [chest]
+    centres, rotations, axes, keep = _visible_ears(head, shape, sil)
+    for centre, ear_rotation, wanted in zip(centres, rotations, keep):
+        if wanted:
+            ear = solids.ellipsoid(to_print_rotation @ centre, axes, to_print_rotation @ ear_rotation)
+            parts.append(ear if uv is None else _with_uv(ear, _grey_uv(image.shape[1])))
+    body = solids.manifold3d.Manifold.batch_boolean([head_solid] + parts, solids.manifold3d.OpType.Add)
+    body = body.trim_by_plane((0.0, 0.0, 1.0), float(cut_y))
+    scale = options.height_mm / (top_y - cut_y)
+    body = body.translate((0.0, 0.0, -cut_y)).scale((scale, scale, scale))
+    head_to_print = np.column_stack([scale * to_print_rotation, np.array([0.0, 0.0, -cut_y * scale])])
+    return body, head_to_print
 
 
 def _uv(field_, image):
@@ -263,9 +413,9 @@ def _texture_image(image, vertices_px):
     return cv2.cvtColor(np.hstack([image, strip]), cv2.COLOR_BGR2RGB)
 
 
-def _bust_or_mask(head, options, image, vertices_px, rotation, timings):
+def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=None, view=None):
     clock = time.perf_counter()
-    shape, field_, faces, points = _head_field(head, image, vertices_px, rotation, options.detail)
+    shape, field_, faces, points, sil = _head_field(head, image, vertices_px, rotation, options.detail, person, view)
     uv = _uv(field_, image)
     timings["surface"] = _lap(clock)
     clock = time.perf_counter()
@@ -275,6 +425,9 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings):
     chin_y = head[topology.CHIN, 1]
     top_y = points[:, 1].max()
     if options.style == "bust":
+        body, head_to_print = _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, options)
+        plain = None
+    elif options.style == "head":
         head_solid = solids.to_manifold(to_print(points), faces, uv)
         neck_bottom = chin_y - NECK_BELOW_CHIN * half_breadth
         # total = top - plinth_bottom, plinth = fraction * total, plinth top = neck_bottom.
@@ -300,6 +453,7 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings):
         body = body.trim_by_plane((0.0, 0.0, 1.0), float(plinth_bottom))
         scale = options.height_mm / total
         body = body.translate((0.0, 0.0, -plinth_bottom)).scale((scale, scale, scale))
+        head_to_print = np.column_stack([scale * _HEAD_TO_PRINT, [0.0, 0.0, -plinth_bottom * scale]])
         plain = None
         if options.label:
             plain = body
@@ -332,6 +486,7 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings):
         lo, hi = body.bounding_box()[2], body.bounding_box()[5]
         scale = options.height_mm / (hi - lo)
         body = body.translate((0.0, 0.0, -lo)).scale((scale, scale, scale))
+        head_to_print = np.column_stack([scale * _HEAD_TO_PRINT, [0.0, 0.0, -lo * scale]])
         body = _largest_shell(body)
         plain = None
     timings["solid"] = _lap(clock)
@@ -339,7 +494,7 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings):
     body = body.simplify(SIMPLIFY_TOLERANCE_MM)
     mesh, textured = _meshes(body, image, vertices_px)
     timings["mesh"] = _lap(clock)
-    return mesh, textured, plain
+    return mesh, textured, plain, head_to_print
 
 
 def _relief(head, options, image, vertices_px, rotation, timings):
@@ -390,7 +545,9 @@ def _relief(head, options, image, vertices_px, rotation, timings):
     body = body.simplify(SIMPLIFY_TOLERANCE_MM)
     mesh, _ = _meshes(body, None, None)
     timings["mesh"] = _lap(clock)
-    return mesh, None, plain
+    # Plaque x, y are the head's x, y scaled; the relief's height is not a depth the photo saw.
+    head_to_print = np.array([[scale, 0.0, 0.0, 0.0], [0.0, scale, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    return mesh, None, plain, head_to_print
 
 
 def _shrunk_oval(head, shape):

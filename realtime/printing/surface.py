@@ -469,11 +469,13 @@ def radial_field(
     shape: HeadShape,
     directions: np.ndarray,
     vertices_px: np.ndarray | None = None,
+    skull_r: np.ndarray | None = None,
 ) -> RadialField:
     """Blend face and skull radii along unit ``directions (N, 3)``; see ``RadialField``.
 
     head_mm: ``(468, 3)`` mm head frame.  vertices_px: ``(468, 2+)`` pixels of the same vertices
     (optional; only x, y are used) for image detail and texture coordinates.
+    skull_r: ``(N,)`` mm, the head outside the face (None: ``skull_radius``, the prior alone).
     """
     dense, dense_px = smooth_face(head_mm, vertices_px)
     rel = dense - shape.centre
@@ -485,7 +487,8 @@ def radial_field(
     contour = angles(head_mm[list(topology.FACE_OVAL)] - shape.centre)
     weight = smoothstep(inside_distance(query, contour) / BLEND_BAND_RAD)
     weight = np.where(np.isfinite(face_r), weight, 0.0)
-    skull_r = skull_radius(directions, shape)
+    if skull_r is None:
+        skull_r = skull_radius(directions, shape)
     radius = np.where(weight > 0, weight * np.nan_to_num(face_r) + (1 - weight) * skull_r, skull_r)
     pixels = np.full((len(directions), 2), np.nan)
     if vertices_px is not None:
@@ -588,6 +591,29 @@ def smooth_radius_near(
     for _ in range(iterations):
         mean = (adjacency @ out) / degree
         out = out + weight * (mean - out)
+    return out
+
+
+def sphere_adjacency(faces: np.ndarray, n: int):
+    """Row-normalised adjacency ``(n, n)`` sparse matrix of the sphere graph: ``A @ r`` is the mean
+    of each vertex's neighbours."""
+    from scipy import sparse
+
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    adjacency = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
+    adjacency = ((adjacency + adjacency.T) > 0).astype(np.float64)
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    return sparse.diags(1.0 / degree) @ adjacency
+
+
+def smooth_on_sphere(values: np.ndarray, faces: np.ndarray, iterations: int, weight: np.ndarray | float = 1.0) -> np.ndarray:
+    """Laplacian smoothing ``(N,)`` of per-vertex ``values (N,)`` over the sphere's ``faces (M, 3)``;
+    ``weight`` (scalar or ``(N,)`` in [0, 1]) is how far each vertex moves toward its neighbours' mean
+    per iteration (0: pinned)."""
+    mean_of = sphere_adjacency(faces, len(values))
+    out = np.asarray(values, np.float64).copy()
+    for _ in range(iterations):
+        out = out + weight * (mean_of @ out - out)
     return out
 
 

@@ -1,0 +1,345 @@
+"""The person's outline in a photo as shape evidence for the bust: head and hair, neck, shoulders.
+
+In: a person mask around one face (``realtime.segmentation.PersonMask``), the face mesh in the
+head frame (``(468, 3)`` mm, ``realtime.printing.headframe``) and in the photo (``(468, 2+)``
+pixels). Out: ``Silhouette``, the mask prepared for ray queries from the head's centre, and pure
+functions that turn it into radii of the head surface (``hair_and_clip_radii``) and into the
+outline of the neck and shoulders (``body_profile``).
+
+The camera is affine (the face mesh network's own model: x, y in pixels, z in the scale of x), so
+a head-frame point ``p`` lands on crop pixel ``C @ (p, 1)`` and the view direction is the null
+vector of ``C``'s left 2 x 3 block. The head-and-hair region of the mask (the person above the
+chin, joined to the face) is *inflated* into a volume: ``h`` solves Poisson's equation
+``-lap h = 1`` inside the region with ``h = 0`` on its outline, and ``t = 2 sqrt(h)`` is the
+region's half thickness along the view direction (exactly a sphere for a disc; a bun or a quiff
+gets a rounded volume of its own width). The volume lies symmetric about the plane through the
+head's centre across the view, since one photo gives no evidence of depth, except that hair never
+comes nearer the camera than the face outline beside it (and, below the ears, than the throat):
+hair frames a face, it does not stand in front of the cheeks. The bust builder takes the union of
+this volume with the skull prior, and clips the prior to the person's outline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from realtime import topology
+from realtime.shapes import check_shape
+
+MASK_CLOSE_PX = 5
+"""Morphological closing of the person mask, crop pixels: bridges strands and thin gaps so that
+the outline is the hair's envelope, as a sculptor would model it."""
+ANGLE_BINS = 360
+"""Angular resolution of the outlines around the head's centre: 1 degree, ~ 1.5 mm at the crown."""
+RAY_STEP_PX = 0.5
+"""Sampling step along the 2-D rays that find an outline, crop pixels."""
+UNSEEN_MM = 1.0e3
+"""Radius given where the photo shows nothing: no evidence, so no clipping."""
+HEAD_MAX_HALF_WIDTH = 1.5
+"""The head region ends this many face heights to either side of the face's centre (hair that
+flies further out, hands and props joined to the outline are not the head)."""
+HEAD_MAX_ABOVE = 1.6
+"""... and this many face heights above the eyes (a beehive fits; a raised arm does not)."""
+
+
+@dataclass(frozen=True)
+class AffineView:
+    """An affine camera: pixel = ``matrix @ (x, y, z, 1)`` of a head-frame point in mm.
+
+    matrix: ``(2, 4) float64``. The pixels may be a photo's or a crop's.
+    """
+
+    matrix: np.ndarray
+
+    @property
+    def view_dir(self) -> np.ndarray:
+        """``(3,) float64`` unit vector from the camera into the scene, head frame."""
+        axis = np.cross(self.matrix[0, :3], self.matrix[1, :3])
+        return axis / np.linalg.norm(axis)
+
+    @property
+    def px_per_mm(self) -> float:
+        """Pixels per millimetre across the view (the geometric mean of the two rows' gains)."""
+        return float(np.sqrt(np.linalg.norm(self.matrix[0, :3]) * np.linalg.norm(self.matrix[1, :3])))
+
+    def project(self, points_mm: np.ndarray) -> np.ndarray:
+        """``(n, 2) float64`` pixels of head-frame points ``(n, 3)`` mm."""
+        return np.asarray(points_mm, np.float64) @ self.matrix[:, :3].T + self.matrix[:, 3]
+
+    def then(self, affine_2x3: np.ndarray) -> "AffineView":
+        """This view followed by a 2-D affine map of the pixels (e.g. image -> crop)."""
+        m = np.asarray(affine_2x3, np.float64)
+        return AffineView(np.column_stack([m[:, :2] @ self.matrix[:, :3], m[:, :2] @ self.matrix[:, 3] + m[:, 2]]))
+
+
+def fit_affine_view(points_mm: np.ndarray, pixels: np.ndarray, weights: np.ndarray | None = None) -> AffineView:
+    """Least-squares affine camera from head-frame points to their pixels.
+
+    points_mm: ``(n, 3)`` mm.  pixels: ``(n, 2+)`` (x, y used).  weights: ``(n,)`` >= 0 (None: equal).
+    Exact for photo mode, whose metric mesh is its pixel mesh scaled; for a fused identity seen in
+    one frame it is the best affine stand-in for the perspective camera, weighted to rigid vertices.
+    """
+    points = check_shape("points_mm", points_mm, (None, 3), dtype=np.float64)
+    px = check_shape("pixels", pixels, (len(points), None), dtype=np.float64)[:, :2]
+    w = np.ones(len(points)) if weights is None else np.asarray(weights, np.float64)
+    design = np.column_stack([points, np.ones(len(points))]) * np.sqrt(w)[:, None]
+    solution, *_ = np.linalg.lstsq(design, px * np.sqrt(w)[:, None], rcond=None)
+    return AffineView(solution.T)
+
+
+@dataclass(frozen=True)
+class Silhouette:
+    """The person's outline around the head's centre, as seen in one photo.
+
+    view: head frame (mm) -> crop pixels.  centre_mm: ``(3,)`` the head-frame point the outlines are
+    measured around (the head field's centre).  centre_px: ``(2,)`` its crop pixel.
+    angles: ``(A,) float64`` radians, the image directions (atan2 of dy, dx in crop pixels).
+    head_px: ``(A,)`` distance from ``centre_px`` to the head-and-hair outline (the last pixel of the
+        region along each direction: concavities are bridged), crop pixels.
+    person_px: ``(A,)`` distance to where the person's outline is first left (``UNSEEN_MM`` times
+        the scale where the photo ends first), crop pixels.
+    hair: ``(A,) bool`` directions whose head outline is hair or scalp above the chin (not the face's
+        own outline, not the neck): where the head may grow beyond the skull prior.
+    head: ``(S, S) bool`` the head-and-hair region.  person: ``(S, S) bool`` the person joined to
+    the face.  chin_row: the chin's crop row (the crop is upright).
+    """
+
+    view: AffineView
+    centre_mm: np.ndarray
+    centre_px: np.ndarray
+    angles: np.ndarray
+    head_px: np.ndarray
+    person_px: np.ndarray
+    hair: np.ndarray
+    head: np.ndarray
+    person: np.ndarray
+    chin_row: float
+    seen: np.ndarray
+    hair_region: np.ndarray
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask (h, w) bool`` with every background region that does not touch the border filled."""
+    count, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    holes = ~np.isin(labels, border) & ~mask
+    return mask | holes
+
+
+def polar_extent(region: np.ndarray, origin_px: np.ndarray, angles: np.ndarray, last: bool,
+                 beyond: bool = False, step_px: float = RAY_STEP_PX) -> np.ndarray:
+    """Distance ``(A,)`` in pixels from ``origin_px (2,)`` (x, y) along each of ``angles (A,)`` to the
+    outline of ``region (h, w) bool``: the last pixel inside (``last``) or the first one outside.
+
+    beyond: what lies outside the array (True: inside the region, so a ray that reaches the edge
+    never leaves it and gets ``inf``).
+    """
+    h, w = region.shape
+    reach = float(np.hypot(h, w))
+    s = np.arange(0.0, reach, step_px)
+    x = origin_px[0] + np.cos(angles)[:, None] * s
+    y = origin_px[1] + np.sin(angles)[:, None] * s
+    xi, yi = np.round(x).astype(np.int64), np.round(y).astype(np.int64)
+    on = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+    inside = np.full(x.shape, beyond)
+    inside[on] = region[yi[on], xi[on]]
+    if last:
+        index = s.size - 1 - np.argmax(inside[:, ::-1], axis=1)
+        extent = np.where(inside.any(axis=1), s[index], 0.0)
+        return np.where(inside[:, -1], np.inf, extent)
+    outside = ~inside
+    first_out = np.argmax(outside, axis=1)
+    return np.where(outside.any(axis=1), s[np.maximum(first_out - 1, 0)], np.inf)
+
+
+def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image: np.ndarray,
+                     head_mm: np.ndarray, vertices_px: np.ndarray, centre_mm: np.ndarray,
+                     view: AffineView | None = None, hair_region: np.ndarray | None = None,
+                     threshold: float = 0.5) -> Silhouette:
+    """Prepare a person mask for the bust builder (see ``Silhouette`` and the module text).
+
+    probability: ``(S, S) float`` person probability on the crop.  seen: ``(S, S) bool`` crop
+    pixels inside the photo.  crop_from_image: ``(2, 3)`` image px -> crop px.
+    head_mm: ``(468, 3)`` mm, head frame.  vertices_px: ``(468, 2+)`` image pixels of the same face.
+    centre_mm: ``(3,)`` the head field's centre.  view: head frame -> image pixels (None: fitted to
+    the two meshes).  hair_region: ``(S, S) bool`` where the head may grow past the skull prior
+    (hair, and above the ears a bald crown; ``realtime.segmentation.label_regions`` tells them), None:
+    the whole head above the chin outside the face.
+    """
+    head_mm = check_shape("head_mm", head_mm, (topology.N_VERTICES, 3), dtype=np.float64)
+    if view is None:
+        view = fit_affine_view(head_mm, vertices_px)
+    crop_view = view.then(crop_from_image)
+    size = probability.shape[0]
+    crop_v = crop_view.project(head_mm)
+    face = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(face, [np.round(crop_v[list(topology.FACE_OVAL)] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+    face = face.astype(bool)
+
+    person = (np.asarray(probability) > threshold) | face
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (MASK_CLOSE_PX, MASK_CLOSE_PX))
+    person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool) | face
+    person = _fill_holes(person)
+    nose = np.clip(np.round(crop_v[topology.NOSE_TIP]).astype(int), 0, size - 1)
+    count, labels = cv2.connectedComponents(person.astype(np.uint8), connectivity=8)
+    person = labels == labels[nose[1], nose[0]]
+
+    chin_row = float(crop_v[topology.CHIN, 1])
+    face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - crop_v[topology.CHIN]))
+    eyes_row = float(0.5 * (crop_v[topology.RIGHT_EYE_OUTER, 1] + crop_v[topology.LEFT_EYE_OUTER, 1]))
+    centre_col = float(0.5 * (crop_v[topology.FOREHEAD_TOP, 0] + crop_v[topology.CHIN, 0]))
+    rows, cols = np.mgrid[0:size, 0:size]
+    plausible = ((rows <= chin_row) & (rows >= eyes_row - HEAD_MAX_ABOVE * face_height)
+                 & (np.abs(cols - centre_col) <= HEAD_MAX_HALF_WIDTH * face_height))
+    head = person & plausible
+    count, labels = cv2.connectedComponents(head.astype(np.uint8), connectivity=8)
+    head = (labels == labels[nose[1], nose[0]]) | face
+
+    centre_px = crop_view.project(np.asarray(centre_mm, np.float64)[None])[0]
+    angles = np.linspace(-np.pi, np.pi, ANGLE_BINS, endpoint=False)
+    unseen = ~np.asarray(seen, bool)
+    head_px = polar_extent(head & ~unseen, centre_px, angles, last=True)
+    person_px = polar_extent(person | unseen, centre_px, angles, last=False, beyond=True)
+    # Hair may add volume where the head's outline lies above the chin and outside the face's own
+    # outline (grown by a few pixels: the network's edge and the mesh's contour differ that much).
+    end = centre_px + np.column_stack([np.cos(angles), np.sin(angles)]) * np.minimum(head_px, 4 * size)[:, None]
+    grown = cv2.dilate(face.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))).astype(bool)
+    ex = np.clip(np.round(end[:, 0]).astype(int), 0, size - 1)
+    ey = np.clip(np.round(end[:, 1]).astype(int), 0, size - 1)
+    hair = (end[:, 1] < chin_row) & ~grown[ey, ex] & np.isfinite(head_px)
+    if hair_region is not None:
+        # The outline runs along the region's edge, where labels are least certain: look a few
+        # pixels around each end point.
+        near = cv2.dilate(np.asarray(hair_region, np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        hair &= near[ey, ex]
+    if hair_region is None:
+        hair_region = head & ~face
+    return Silhouette(crop_view, np.asarray(centre_mm, np.float64), centre_px, angles, head_px, person_px, hair,
+                      head, person, chin_row, ~unseen, np.asarray(hair_region, bool))
+
+
+HAIR_ITERATIONS = 3
+"""Fixed-point steps that grow the head until its outline in the view meets the hair's outline."""
+HAIR_SMOOTH_DEG = 12.0
+"""Running median over the outline's directions, degrees: keeps a bun or a quiff, removes the ears
+(narrower than this), which are modelled on their own."""
+BACK_POLE_POWER = 2.0
+"""How the outline's own hair thickness gives way to the mean thickness toward the view axis: the
+weight is ``sin(angle from the view axis) ** BACK_POLE_POWER``. One photo says nothing of the hair
+straight behind the head, so there it is as thick as on average around the outline."""
+
+
+def _direction_angles(directions: np.ndarray, view: AffineView) -> tuple[np.ndarray, np.ndarray]:
+    """Image angle ``(N,)`` (radians) and image speed ``(N,)`` (crop px per mm) of each direction."""
+    velocity = directions @ view.matrix[:, :3].T
+    return np.arctan2(velocity[:, 1], velocity[:, 0]), np.hypot(velocity[:, 0], velocity[:, 1])
+
+
+def _bin_of(angle: np.ndarray, bins: int) -> np.ndarray:
+    return np.round((angle + np.pi) / (2 * np.pi) * bins).astype(np.int64) % bins
+
+
+def clip_radius(directions: np.ndarray, silhouette: Silhouette) -> np.ndarray:
+    """``(N,)`` mm along unit ``directions (N, 3)`` from the centre to the person's outline (the
+    first exit along the direction's image ray); ``inf`` where it never leaves it."""
+    angle, speed = _direction_angles(directions, silhouette.view)
+    extent = silhouette.person_px[_bin_of(angle, len(silhouette.angles))]
+    return np.where(speed > 1e-9, extent / np.maximum(speed, 1e-9), np.inf)
+
+
+def outline_px(points_mm: np.ndarray, silhouette: Silhouette) -> np.ndarray:
+    """``(A,)`` crop pixels from the centre to the outline of ``points_mm (N, 3)`` (a dense closed
+    surface around the centre) in each of the silhouette's image directions; gaps filled."""
+    q = silhouette.view.project(points_mm) - silhouette.centre_px
+    bins = len(silhouette.angles)
+    which = _bin_of(np.arctan2(q[:, 1], q[:, 0]), bins)
+    out = np.full(bins, -np.inf)
+    np.maximum.at(out, which, np.hypot(q[:, 0], q[:, 1]))
+    known = np.isfinite(out)
+    if not known.all():
+        idx = np.arange(bins)
+        out = np.interp(idx, idx[known], out[known], period=bins)
+    return out
+
+
+def _circular_median(values: np.ndarray, width: int) -> np.ndarray:
+    pad = width // 2
+    wrapped = np.concatenate([values[-pad:], values, values[:pad]])
+    windows = np.lib.stride_tricks.sliding_window_view(wrapped, 2 * pad + 1)
+    return np.median(windows, axis=1)
+
+
+def _circular_mean(values: np.ndarray, width: int) -> np.ndarray:
+    pad = width // 2
+    wrapped = np.concatenate([values[-pad:], values, values[:pad]])
+    return np.convolve(wrapped, np.ones(2 * pad + 1) / (2 * pad + 1), mode="valid")
+
+
+def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Silhouette,
+                fade: np.ndarray | float = 1.0, iterations: int = HAIR_ITERATIONS) -> np.ndarray:
+    """The head grown by the hair: ``(N,)`` mm along unit ``directions (N, 3)``.
+
+    base_radius: ``(N,)`` mm, the skull (already clipped to the person). Each direction grows by the
+    hair thickness of the outline direction it projects to, weighted toward the mean thickness near
+    the view axis (``BACK_POLE_POWER``); the thickness is raised until the grown head's outline in
+    the view reaches the hair's outline where the photo shows hair, and never shrinks the head.
+    fade: ``(N,)`` in [0, 1] (or a scalar): how much hair each direction may carry (the bust
+    builder fades it out toward the face, so the hairline slopes onto the forehead).
+    """
+    view = silhouette.view
+    angle, speed = _direction_angles(directions, view)
+    bins = len(silhouette.angles)
+    which = _bin_of(angle, bins)
+    px_per_mm = view.px_per_mm
+    # sin of the angle from the view axis: the direction's share in the image plane.
+    in_plane = np.clip(speed / px_per_mm, 0.0, 1.0)
+    weight = in_plane ** BACK_POLE_POWER
+    fade = np.asarray(fade, np.float64)
+    target = np.where(silhouette.hair, silhouette.head_px, 0.0)
+    width = max(int(round(HAIR_SMOOTH_DEG / 360.0 * bins)) | 1, 3)
+    thickness = np.zeros(bins)
+    radius = np.asarray(base_radius, np.float64)
+    centre = silhouette.centre_mm
+    for _ in range(iterations):
+        current = outline_px(centre + directions * radius[:, None], silhouette)
+        shortfall = np.where(silhouette.hair, np.maximum(target - current, 0.0), 0.0) / px_per_mm
+        step = _circular_median(shortfall, width)
+        thickness = thickness + _circular_mean(step, width)
+        mean = thickness[silhouette.hair].mean() if silhouette.hair.any() else 0.0
+        radius = base_radius + fade * (weight * thickness[which] + (1.0 - weight) * mean)
+    return radius
+
+
+def person_tops(silhouette: Silhouette, body_rotation: np.ndarray, depth_mm: float, xs: np.ndarray,
+                from_y: float, to_y: float, step_mm: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The highest point of the person in each column of a body frame, looking down from a height.
+
+    body_rotation: ``(3, 3)`` rows = the body frame's axes in head-frame coordinates (y up).
+    depth_mm: the body-frame z of the plane looked in (the neck's).  xs: ``(n,)`` body x, mm.
+    from_y, to_y: the heights looked between (from_y > to_y), mm.
+    Returns ``(top (n,) mm, NaN where no person; seen (n,) bool: the photo shows the column down to
+    its top, or all the way when there is none)``.
+    """
+    ys = np.arange(from_y, to_y - step_mm, -step_mm)
+    grid = np.stack(np.broadcast_arrays(np.asarray(xs)[None, :], ys[:, None], depth_mm), axis=-1)
+    px = silhouette.view.project(grid.reshape(-1, 3) @ np.asarray(body_rotation))
+    size = silhouette.person.shape[0]
+    ix = np.round(px[:, 0]).astype(np.int64)
+    iy = np.round(px[:, 1]).astype(np.int64)
+    on = (ix >= 0) & (ix < size) & (iy >= 0) & (iy < size)
+    person = np.zeros(len(px), bool)
+    seen = np.zeros(len(px), bool)
+    person[on] = silhouette.person[iy[on], ix[on]]
+    seen[on] = silhouette.seen[iy[on], ix[on]]
+    person = person.reshape(len(ys), len(xs))
+    seen = seen.reshape(len(ys), len(xs))
+    found = person.any(axis=0)
+    first = np.argmax(person, axis=0)
+    top = np.where(found, ys[first], np.nan)
+    # Seen: every sample down to the top (or the whole column) lies inside the photo.
+    depth = np.where(found, first, len(ys) - 1)
+    shown = np.cumprod(seen, axis=0).astype(bool)[depth, np.arange(len(xs))]
+    return top, shown

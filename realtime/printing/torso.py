@@ -1,0 +1,177 @@
+"""Neck, shoulders and the top of the chest for the 'bust' style, as the photo shows them.
+
+In: the body frame (up as the photo's up, facing the camera, mm), the face's size and the chin's
+height, and optionally the person's outline in the photo (``realtime.printing.silhouette``). Out:
+``Torso``: the front outline of the neck and shoulders (a polygon in the body frame's x-y plane,
+extruded through the depth) and an envelope that gives it depth (a loft of superellipses that
+rounds the shoulders' top toward the back and front). The solid is their intersection.
+
+The outline's top edge is the shoulders as the photo shows them: at each x, the highest point of
+the person below the chin (the neck's columns reach the chin; beside them the trapezius slopes to
+the shoulders). Where the photo does not show a column (it ends, or the person is cut off), the
+mean proportions stand in. The depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO``
+as deep as the shoulders are broad (ANSUR II chest depth ~ 250 mm over biacromial breadth
+~ 400 mm, men and women averaged, clothed), and the top of the shoulders is rounded over
+``SHOULDER_ROUNDING`` of the way from the shoulder line to the chin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+CHEST_DEPTH_RATIO = 0.6
+"""Chest depth / shoulder breadth (ANSUR II: ~ 250 / 400 mm, clothed)."""
+SHOULDER_BREADTH_PER_FACE = 2.7
+"""Biacromial breadth with the deltoids (~ 380-410 mm) / face width (bizygomatic, ~ 140 mm): the
+shoulders assumed where the photo does not show them."""
+MAX_BREADTH_PER_FACE = 3.4
+"""Widest the bust may be / face width: arms held out, a chair or a neighbour joined to the outline
+are not the shoulders."""
+NECK_BREADTH_PER_FACE = 0.75
+"""Neck breadth / face width (ANSUR II neck circumference ~ 360 mm: ~ 110 mm across) where the
+photo does not show the neck."""
+SHOULDER_BELOW_CHIN = 0.30
+"""Mean height of the shoulder line below the chin / head height (crown to chin): classical
+proportions put the acromion a third of a head below the chin."""
+TRAPEZIUS_SLOPE = 0.35
+"""Fall of the mean shoulders' top edge per mm outward from the neck (~ 20 deg)."""
+GRID_MM = 3.0
+"""Voxel size of the inflated torso, life-size mm (~ 0.6 mm in an 80 mm print: below a nozzle's
+line; marching cubes interpolates the surface between voxels, so it is smooth, not stepped)."""
+THICKNESS_BLUR_CELLS = 1.5
+"""Gaussian blur of the inflated thickness, grid cells."""
+COLUMN_STEP_MM = 2.0
+"""Spacing of the outline's columns and of the envelope's levels, life-size mm."""
+SMOOTH_COLUMNS = 5
+"""Running median, then mean, over this many columns of the top edge: mask noise, not shoulders."""
+
+
+@dataclass(frozen=True)
+class Torso:
+    """The torso's outline and envelope, body frame (x right, y up, z toward the camera), mm.
+
+    outline: ``(k, 2)`` closed polygon in (x, y), counter-clockwise: the front view.
+    centre_z: the depth of the envelope's axis.  half_breadth: the envelope's half width.
+    shoulder_y: the shoulder line.  top_y, cut_y: the chin's height and where the torso is cut.
+    """
+
+    outline: np.ndarray
+    centre_z: float
+    half_breadth: float
+    shoulder_y: float
+    top_y: float
+    cut_y: float
+
+
+def _smooth(values: np.ndarray, width: int) -> np.ndarray:
+    pad = width // 2
+    padded = np.concatenate([np.full(pad, values[0]), values, np.full(pad, values[-1])])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * pad + 1)
+    median = np.median(windows, axis=1)
+    padded = np.concatenate([np.full(pad, median[0]), median, np.full(pad, median[-1])])
+    return np.lib.stride_tricks.sliding_window_view(padded, 2 * pad + 1).mean(axis=1)
+
+
+def mean_tops(xs: np.ndarray, chin_y: float, head_height: float, face_width: float) -> np.ndarray:
+    """Top edge ``(n,)`` mm of the mean neck and shoulders at ``xs (n,)`` mm from the neck's axis."""
+    neck_half = 0.5 * NECK_BREADTH_PER_FACE * face_width
+    shoulder_y = chin_y - SHOULDER_BELOW_CHIN * head_height
+    # From the neck's side, the trapezius falls to the shoulder line, then the arm falls away.
+    out = np.abs(xs) - neck_half
+    top = np.where(out <= 0, chin_y, np.maximum(chin_y - (chin_y - shoulder_y) * np.sqrt(np.clip(out / (0.3 * face_width), 0, 1)),
+                                               shoulder_y - TRAPEZIUS_SLOPE * np.maximum(out - 0.3 * face_width, 0.0)))
+    return top
+
+
+def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: float, neck_xz: np.ndarray,
+                tops=None) -> Torso:
+    """The torso below a chin at ``chin_y`` down to ``cut_y`` (body frame mm).
+
+    head_height: crown to chin, mm.  face_width: mm.  neck_xz: ``(2,)`` the neck axis (x, z), mm.
+    tops: a callable ``f(xs (n,)) -> (top (n,) mm or NaN where the person is absent, seen (n,) bool)``
+    giving the highest point of the person below the chin in each column of the photo (body x,
+    mm), or None for the mean proportions.
+    """
+    half_max = 0.5 * MAX_BREADTH_PER_FACE * face_width
+    xs = float(neck_xz[0]) + np.arange(-half_max, half_max + COLUMN_STEP_MM, COLUMN_STEP_MM)
+    prior = mean_tops(xs - neck_xz[0], chin_y, head_height, face_width)
+    if tops is None:
+        top, present = prior, np.abs(xs - neck_xz[0]) <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width
+    else:
+        measured, seen = tops(xs)
+        present = np.where(seen, np.isfinite(measured), np.abs(xs - neck_xz[0]) <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width)
+        top = np.where(seen & np.isfinite(measured), measured, prior)
+    # The run of columns through the neck: an arm held away or a chair beside is not the bust.
+    centre = len(xs) // 2
+    present[centre] = True
+    gaps_left = np.nonzero(~present[:centre])[0]
+    gaps_right = np.nonzero(~present[centre:])[0]
+    lo = gaps_left[-1] + 1 if len(gaps_left) else 0
+    hi = centre + gaps_right[0] - 1 if len(gaps_right) else len(xs) - 1
+    xs, top = xs[lo:hi + 1], np.minimum(top[lo:hi + 1], chin_y)
+    top = np.maximum(_smooth(top, SMOOTH_COLUMNS), cut_y + COLUMN_STEP_MM)
+    # The shoulder line: where the top edge is lowest near the shoulders' mean breadth.
+    near = np.abs(np.abs(xs - neck_xz[0]) - 0.35 * SHOULDER_BREADTH_PER_FACE * face_width) < 0.15 * face_width
+    shoulder_y = float(np.median(top[near])) if near.any() else chin_y - SHOULDER_BELOW_CHIN * head_height
+    # The depth rounds over from the mean shoulder line, or the photo's where it is lower: a collar
+    # or a shrug as high as the chin still gets shoulders that are a ridge seen from the side.
+    shoulder_y = min(shoulder_y, chin_y - SHOULDER_BELOW_CHIN * head_height)
+    below = cut_y - 2.0 * COLUMN_STEP_MM  # through the cut plane, never on it
+    outline = np.vstack([[xs[0], below], np.column_stack([xs, top]), [xs[-1], below]])
+    # Counter-clockwise: the points run left to right along the top; reverse them.
+    outline = outline[::-1]
+    half_breadth = 0.5 * (xs[-1] - xs[0])
+    return Torso(outline, float(neck_xz[1]), float(half_breadth), shoulder_y, float(chin_y), float(cut_y))
+
+
+def torso_mesh(torso: Torso, grid_mm: float = GRID_MM):
+    """The torso as a closed surface: ``(vertices (n, 3) float64 mm, faces (m, 3) int64)``, body
+    frame, outward wound, reaching below ``torso.cut_y`` (the caller cuts it flat there).
+
+    The front outline is inflated through the depth: at a point ``d`` mm inside the outline (the
+    cut at the bottom is no edge), the torso is ``2 t`` deep with ``t = sqrt(u (2 R - u))``,
+    ``u = min(d, R)``: a quarter circle of radius ``R`` rounds every edge, ``R`` the chest's half
+    depth or, where the outline is narrower (the neck), its own half width there, so a neck
+    is round and shoulders are ridges seen from the side.
+    """
+    from skimage.measure import marching_cubes
+
+    half_depth = CHEST_DEPTH_RATIO * torso.half_breadth
+    pad = 2.0 * grid_mm
+    x0, x1 = torso.outline[:, 0].min() - pad, torso.outline[:, 0].max() + pad
+    y_bottom = torso.cut_y - 2.0 * half_depth  # the outline goes on below the cut: no edge there
+    y0, y1 = y_bottom - pad, torso.outline[:, 1].max() + pad
+    nx, ny = int(np.ceil((x1 - x0) / grid_mm)) + 1, int(np.ceil((y1 - y0) / grid_mm)) + 1
+    outline = torso.outline.copy()
+    outline[outline[:, 1] < torso.cut_y, 1] = y_bottom
+    region = np.zeros((ny, nx), np.uint8)
+    cells = np.round((outline - [x0, y0]) / grid_mm * 16).astype(np.int32)
+    cv2.fillPoly(region, [cells], 1, cv2.LINE_8, shift=4)
+    inside = cv2.distanceTransform(region, cv2.DIST_L2, 5) * grid_mm
+    radius_px = max(int(round(half_depth / grid_mm)), 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1, 2 * radius_px + 1))
+    local = np.minimum(cv2.dilate(inside, kernel), half_depth)
+    u = np.minimum(inside, local)
+    thickness = np.sqrt(np.maximum(u * (2.0 * local - u), 0.0))
+    # The distance transform is piecewise linear in its 5 x 5 mask: blur away its kinks, which
+    # marching cubes would show as ripples.
+    thickness = cv2.GaussianBlur(thickness, (0, 0), THICKNESS_BLUR_CELLS) * region
+    nz = int(np.ceil(2.0 * (half_depth + pad) / grid_mm)) + 1
+    z0 = torso.centre_z - half_depth - pad
+    zs = z0 + np.arange(nz) * grid_mm
+    # Signed distance along z to the front and back surfaces: > 0 inside. Axis order (y, x, z).
+    volume = thickness[:, :, None] - np.abs(zs[None, None, :] - torso.centre_z)
+    volume[0], volume[-1], volume[:, 0], volume[:, -1] = -1.0, -1.0, -1.0, -1.0
+    volume[:, :, 0] = volume[:, :, -1] = -1.0
+    verts, faces, _, _ = marching_cubes(volume.astype(np.float32), level=0.0, spacing=(grid_mm, grid_mm, grid_mm))
+    vertices = np.column_stack([verts[:, 1] + x0, verts[:, 0] + y0, verts[:, 2] + z0])
+    faces = np.asarray(faces, np.int64)
+    # skimage winds the faces by the gradient; make them outward (positive volume).
+    corners = vertices[faces]
+    signed = np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])).sum()
+    if signed < 0:
+        faces = faces[:, ::-1]
+    return vertices, faces
