@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import trimesh
 
@@ -69,6 +70,9 @@ MASK_BASE_CUT = 0.09
 """Mask: the flat base is cut this fraction of the face height above the face mesh's lowest vertex.
 Lower cuts (0.06-0.08) meet the shell's inner wall where it lies nearly flat under the chin and
 leave a sub-millimetre sliver at the base (measured on the astronaut and five portraits, 40-120 mm)."""
+MASK_PLANE_FORWARD = 0.1
+"""With the photo's outline, the mask is the head's shell in front of a plane this many cranium half
+lengths in front of the head's centre: the hair that frames the face, not the back of the head."""
 MASK_OVAL_SHRINK_RAD = np.radians(2.0)
 """Mask outline: the face contour pulled in so the edge stays on the face, not the skull blend."""
 
@@ -181,7 +185,8 @@ def build_bust(
     timings["frame"] = _lap(clock)
 
     if options.style == "relief":
-        solid, textured, plain, head_to_print = _relief(head, options, image, vertices_px, rotation, timings)
+        solid, textured, plain, head_to_print = _relief(head, options, image, vertices_px, rotation, timings,
+                                                        person, view)
         up_axis = 1
     else:
         solid, textured, plain, head_to_print = _bust_or_mask(head, options, image, vertices_px, rotation, timings,
@@ -473,9 +478,14 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=N
         inner = centre + field_.directions * (np.linalg.norm(points - centre, axis=1) - wall_life / cos)[:, None]
         outer_solid = solids.to_manifold(to_print(points), faces, uv)
         inner_solid = solids.to_manifold(to_print(inner), faces, uv)
-        oval_dirs = _shrunk_oval(head, shape)
-        cone = solids.cone_cutter(to_print(centre), to_print(oval_dirs), 4.0 * half_length)
-        body = (outer_solid - inner_solid) ^ cone
+        if sil is None:
+            oval_dirs = _shrunk_oval(head, shape)
+            cone = solids.cone_cutter(to_print(centre), to_print(oval_dirs), 4.0 * half_length)
+            body = (outer_solid - inner_solid) ^ cone
+        else:
+            # With the photo's outline the mask is the front of the whole head, hair included: the
+            # shell in front of the plane across the head's centre (print -y is forward).
+            body = (outer_solid - inner_solid).trim_by_plane((0.0, -1.0, 0.0), float(centre[2] + MASK_PLANE_FORWARD * half_length))
         # The network's own lowest vertex, not the blended field's: in the blend band under the
         # chin the field follows the head prior's flat underside, and a cut measured from there
         # would leave a thin, nearly horizontal inner wall just above the base.
@@ -497,14 +507,25 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=N
     return mesh, textured, plain, head_to_print
 
 
-def _relief(head, options, image, vertices_px, rotation, timings):
+def _relief(head, options, image, vertices_px, rotation, timings, person=None, view=None):
     clock = time.perf_counter()
-    dense, dense_px = surface.smooth_face(head, vertices_px)
+    from realtime.printing import raster
+
     oval = head[list(topology.FACE_OVAL), :2]
     lo, hi = oval.min(axis=0), oval.max(axis=0)
     face_h = hi[1] - lo[1]
     margin = RELIEF_MARGIN * face_h
     label_band = RELIEF_LABEL_BAND * face_h if options.label else 0.0
+    with_hair = person is not None and vertices_px is not None
+    if with_hair:
+        # The whole head as the photo shows it, hair included, seen from the front.
+        shape, _, sphere_faces, points, _ = _head_field(head, image, vertices_px, rotation, False, person, view)
+        front = points[:, 2] > shape.centre[2]
+        chin_y = head[topology.CHIN, 1]
+        above = points[:, 1] > chin_y - margin
+        outline = points[front & above, :2]
+        lo = np.minimum(lo, outline.min(axis=0))
+        hi = np.maximum(hi, outline.max(axis=0))
     x0, x1 = lo[0] - margin, hi[0] + margin
     y0, y1 = lo[1] - margin - label_band, hi[1] + margin
     scale = options.height_mm / (y1 - y0)
@@ -513,12 +534,22 @@ def _relief(head, options, image, vertices_px, rotation, timings):
     ys = np.arange(y0, y1 + step, step)
     gx, gy = np.meshgrid(xs, ys)
     query = np.column_stack([gx.ravel(), gy.ravel()])
-    from scipy.interpolate import LinearNDInterpolator
+    if with_hair:
+        # Front-most surface of the head; it rises from the plane through the head's centre (the
+        # outline, where the surface turns away), and slopes onto the plaque at the outline.
+        z = raster.front_heights(points, sphere_faces, (x0, y0), step, gx.shape).ravel()
+        covered = np.isfinite(z).reshape(gx.shape).astype(np.uint8)
+        inside_mm = cv2.distanceTransform(covered, cv2.DIST_L2, 5).ravel() * step
+        weight = surface.smoothstep(inside_mm / RELIEF_BLEND_MM)
+        z0 = shape.centre[2]
+    else:
+        from scipy.interpolate import LinearNDInterpolator
 
-    # Front-most surface: a vertex hidden behind another in the frontal view would fold the field.
-    z = LinearNDInterpolator(dense[:, :2], dense[:, 2])(query)
-    weight = surface.smoothstep(surface.inside_distance(query, oval) / RELIEF_BLEND_MM)
-    z0 = np.median(head[list(topology.FACE_OVAL), 2])
+        dense, _ = surface.smooth_face(head, None)
+        # Front-most surface: a vertex hidden behind another in the frontal view would fold the field.
+        z = LinearNDInterpolator(dense[:, :2], dense[:, 2])(query)
+        weight = surface.smoothstep(surface.inside_distance(query, oval) / RELIEF_BLEND_MM)
+        z0 = np.median(head[list(topology.FACE_OVAL), 2])
     rise = np.clip(np.nan_to_num(z - z0, nan=0.0), 0.0, None) * weight
     depth_life = RELIEF_DEPTH_FRACTION * (y1 - y0)
     if rise.max() > 0:
