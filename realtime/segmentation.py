@@ -23,7 +23,6 @@ import numpy as np
 from realtime import topology
 from realtime.shapes import check_shape
 
-MODEL_NAME = "selfie_segmentation"
 CROP_SIZE = 256
 """Crop side, pixels: the network's input size (no resampling inside the graph)."""
 CROP_FACE_HEIGHTS = 3.4
@@ -182,10 +181,10 @@ class PersonSegmenter:
     """Person masks around faces. ``run(image_bgr, faces_vertices_px) -> SegmentationResult``."""
 
     def __init__(self, options: SegmentationOptions = SegmentationOptions()):
-        from realtime.inference import open_session
+        from realtime.segmentation_model import open_segmentation_session
 
         self.options = options
-        self.session = open_session(MODEL_NAME, list(options.providers) if options.providers else None)
+        self.session = open_segmentation_session(providers=list(options.providers) if options.providers else None)
 
     def run(self, image_bgr: np.ndarray, faces_vertices_px: list[np.ndarray]) -> SegmentationResult:
         import time
@@ -209,8 +208,9 @@ class PersonSegmenter:
 
     def _probability(self, crops: np.ndarray) -> np.ndarray:
         """``(N, S, S) float32`` person probability of ``(N, S, S, 3) uint8`` BGR crops."""
-        outputs = self.session.run_batched(crops)
-        return np.asarray(next(iter(outputs.values())), np.float32).reshape(len(crops), CROP_SIZE, CROP_SIZE)
+        from realtime.segmentation_model import person_probability
+
+        return person_probability(self.session, crops)
 
     def close(self) -> None:
         self.session = None

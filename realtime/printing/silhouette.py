@@ -129,6 +129,27 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return mask | holes
 
 
+def clean_person(probability: np.ndarray, seed_px: np.ndarray, face: np.ndarray | None = None,
+                 threshold: float = 0.5) -> np.ndarray:
+    """The person as an outline: ``(S, S) bool`` from a probability map ``(S, S)``: thresholded,
+    joined with ``face (S, S) bool`` (the mesh's own face, certainly the person), closed
+    (``MASK_CLOSE_PX``), holes filled, and only the part joined to ``seed_px (2,)`` (x, y: the nose)."""
+    person = np.asarray(probability) > threshold
+    if face is not None:
+        person |= face
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (MASK_CLOSE_PX, MASK_CLOSE_PX))
+    person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
+    if face is not None:
+        person |= face
+    person = _fill_holes(person)
+    size_y, size_x = person.shape
+    x, y = int(np.clip(round(seed_px[0]), 0, size_x - 1)), int(np.clip(round(seed_px[1]), 0, size_y - 1))
+    count, labels = cv2.connectedComponents(person.astype(np.uint8), connectivity=8)
+    if labels[y, x] == 0:
+        return person
+    return labels == labels[y, x]
+
+
 def polar_extent(region: np.ndarray, origin_px: np.ndarray, angles: np.ndarray, last: bool,
                  beyond: bool = False, step_px: float = RAY_STEP_PX) -> np.ndarray:
     """Distance ``(A,)`` in pixels from ``origin_px (2,)`` (x, y) along each of ``angles (A,)`` to the
@@ -179,13 +200,8 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     cv2.fillPoly(face, [np.round(crop_v[list(topology.FACE_OVAL)] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
     face = face.astype(bool)
 
-    person = (np.asarray(probability) > threshold) | face
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (MASK_CLOSE_PX, MASK_CLOSE_PX))
-    person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool) | face
-    person = _fill_holes(person)
     nose = np.clip(np.round(crop_v[topology.NOSE_TIP]).astype(int), 0, size - 1)
-    count, labels = cv2.connectedComponents(person.astype(np.uint8), connectivity=8)
-    person = labels == labels[nose[1], nose[0]]
+    person = clean_person(probability, nose, face, threshold)
 
     chin_row = float(crop_v[topology.CHIN, 1])
     face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - crop_v[topology.CHIN]))

@@ -1,0 +1,217 @@
+"""Live head scan: the head and hair from every side, carved from person masks as the head turns.
+
+In, per scanned frame: the person mask around the face (``realtime.segmentation.PersonMask``),
+the fused head pose (``camera = rotation @ canonical + translation``, mm) and the camera's
+intrinsics. Out: ``ScanResult``: a radial *visual hull* of the head and hair in fusion's
+canonical frame (per direction from the head's centre, how far the head can reach and still lie
+inside the person's outline in every frame), which directions some frame has actually
+constrained, and the coverage figure the HUD shows.
+
+Each frame bounds every ray from the head's centre: the ray's image is a straight line from the
+centre's pixel, and the point ``s`` mm along it lands ``rho(s) = |g| s / (Z + s dz)`` pixels away
+(``g`` the line's image direction scaled by ``f / Z``, ``Z`` the centre's depth, ``dz`` the ray's
+depth rate), so the person's outline at ``rho*`` pixels bounds it at ``s = rho* Z / (|g| - rho* dz)``.
+A frame constrains a direction well only when it sees that direction edge on (the direction is
+nearly across the view); those bounds are kept per direction and their low median is the hull
+(the minimum of all of them, the textbook visual hull, lets one frame's mask or pose error bite
+a notch that every later frame keeps). Directions no frame has seen edge on stay unknown, and
+the bust builder uses the single-view shape there.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime import topology
+from realtime.printing import silhouette
+from realtime.shapes import check_shape
+
+SPHERE_SUBDIVISIONS = 4
+"""Icosphere level of the hull's directions: 2,562, ~ 4 deg apart (~ 7 mm at the crown); the bust
+builder interpolates them onto its own finer sphere, and hair at a bust's scale is no finer."""
+EDGE_ON = 0.35
+"""A frame constrains a direction when |direction . view| is below this (within ~ 20 deg of edge
+on): there the outline is where the head is; further round it only bounds it loosely."""
+SAMPLES_PER_DIRECTION = 12
+"""Bounds kept per direction (the most recent edge-on ones)."""
+LOW_QUANTILE = 0.3
+"""The hull's radius is this quantile of a direction's kept bounds: tight (a hull is an upper
+bound) but not the minimum, which one bad mask or pose would decide."""
+MIN_BOUNDS = 2
+"""Bounds a direction needs before it counts as seen."""
+ANGLE_BINS = 360
+"""Directions around the centre's pixel at which each frame's outline is measured (1 deg)."""
+COVERAGE_READY = 0.6
+"""Share of the head's directions (above the ears' level, outside the face) that must be seen
+before a snapshot uses the scan instead of the single view."""
+MAX_REACH_MM = 400.0
+"""Bounds further than this (the ray never left the outline in the frame) are no bound."""
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """every_n_frames: scan one frame in this many (the loop's cost is a fraction of one scan).
+    ready_coverage: ``COVERAGE_READY``. min_distance_mm: skip frames whose fused pose is not yet
+    metric (no iris yet) — none here; the caller only scans tracked, fused frames."""
+
+    every_n_frames: int = 3
+    ready_coverage: float = COVERAGE_READY
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The hull so far, canonical frame.
+
+    centre_mm: ``(3,)`` the rays' origin.  directions: ``(N, 3)`` unit.  radius_mm: ``(N,)`` the
+    hull's radius (inf where unseen).  seen: ``(N,) bool``.  coverage: seen share of the head's
+    directions (above the ears, outside the face), 0..1.  frames: frames scanned.
+    ready: coverage >= the options' ``ready_coverage``.  last_ms: the last update's cost.
+    """
+
+    centre_mm: np.ndarray
+    directions: np.ndarray
+    radius_mm: np.ndarray
+    seen: np.ndarray
+    coverage: float
+    frames: int
+    ready: bool
+    last_ms: float = 0.0
+
+
+def sphere_directions(subdivisions: int = SPHERE_SUBDIVISIONS) -> np.ndarray:
+    """Unit directions ``(N, 3) float64`` of an icosphere."""
+    import trimesh
+
+    return np.asarray(trimesh.creation.icosphere(subdivisions=subdivisions).vertices, np.float64)
+
+
+def ray_bounds(centre_cam: np.ndarray, directions_cam: np.ndarray, fx: float, fy: float,
+               extent_px: np.ndarray, angles: np.ndarray, crop_scale: float) -> np.ndarray:
+    """How far each ray from a camera-space point stays inside an outline, mm ``(N,)`` (inf: no bound).
+
+    centre_cam: ``(3,)`` mm, OpenCV camera axes.  directions_cam: ``(N, 3)`` unit, same axes.
+    fx, fy: focal lengths, px.  extent_px: ``(A,)`` crop pixels from the centre's pixel to the
+    outline along each of ``angles (A,)`` (radians, atan2(dy, dx) in the crop).  crop_scale: crop
+    pixels per image pixel (the crop is a rotation and scaling of the image: its angles are the
+    image's, turned by the crop's rotation, which the caller has folded into ``angles``).
+    """
+    x, y, z = centre_cam
+    d = np.asarray(directions_cam, np.float64)
+    # Image direction of each ray at the centre, image px per mm at s -> 0: g / Z.
+    gx = fx * (d[:, 0] * z - x * d[:, 2]) / z
+    gy = fy * (d[:, 1] * z - y * d[:, 2]) / z
+    speed = np.hypot(gx, gy)
+    angle = np.arctan2(gy, gx)
+    bins = len(angles)
+    which = np.round((angle - angles[0]) / (2 * np.pi) * bins).astype(np.int64) % bins
+    rho = extent_px[which] / crop_scale  # image px
+    denominator = speed - rho * d[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = rho * z / denominator
+    bound = np.where((denominator > 1e-9) & np.isfinite(rho) & (s > 0), s, np.inf)
+    return np.where(bound > MAX_REACH_MM, np.inf, bound)
+
+
+class HeadScan:
+    """Accumulates the hull. ``update(mask, vertices_px, rotation, translation_mm, intrinsics,
+    identity_mm)``; ``result()``; ``reset()``."""
+
+    def __init__(self, options: ScanOptions = ScanOptions()):
+        self.options = options
+        self.directions = sphere_directions()
+        self.reset()
+
+    def reset(self) -> None:
+        n = len(self.directions)
+        self._bounds = np.full((n, SAMPLES_PER_DIRECTION), np.inf)
+        self._count = np.zeros(n, np.int64)
+        self._loose = np.full(n, np.inf)
+        self._centre = None
+        self._head_directions = None
+        self.frames = 0
+        self.last_ms = 0.0
+
+    def due(self, frame_index: int) -> bool:
+        """Whether to scan this frame (one in ``every_n_frames``)."""
+        return frame_index % max(self.options.every_n_frames, 1) == 0
+
+    def _start(self, identity_mm: np.ndarray) -> None:
+        from realtime.printing import headframe, surface
+
+        identity = check_shape("identity_mm", identity_mm, (topology.N_VERTICES, 3), dtype=np.float64)
+        rotation, origin = headframe.head_frame(identity)
+        head = (identity - origin) @ rotation.T
+        centre_head = surface.field_centre(head)
+        self._centre = rotation.T @ centre_head + origin  # canonical
+        # The head's own directions: above the ear points' level and outside the face's cone.
+        head_dirs = self.directions @ rotation.T  # canonical -> head frame
+        ear_y = 0.5 * (head[234, 1] + head[454, 1]) - centre_head[1]
+        forward = head_dirs[:, 2]
+        self._head_directions = (head_dirs[:, 1] > ear_y / 100.0) & (forward < 0.5)
+
+    def update(self, mask, vertices_px: np.ndarray, rotation: np.ndarray, translation_mm: np.ndarray,
+               intrinsics, identity_mm: np.ndarray) -> None:
+        """Carve with one frame. mask: ``PersonMask`` around the face; vertices_px: ``(468, 2+)``
+        the face in the frame; rotation ``(3, 3)``, translation_mm ``(3,)``: the fused pose,
+        canonical -> camera; intrinsics: ``CameraIntrinsics``; identity_mm: ``(468, 3)`` canonical."""
+        start = time.perf_counter()
+        if self._centre is None:
+            self._start(identity_mm)
+        rotation = np.asarray(rotation, np.float64)
+        centre_cam = rotation @ self._centre + np.asarray(translation_mm, np.float64)
+        if centre_cam[2] <= 0:
+            return
+        dirs_cam = self.directions @ rotation.T
+        # The centre's pixel in the crop; the crop is the image turned and scaled.
+        centre_px = np.array([intrinsics.fx * centre_cam[0] / centre_cam[2] + intrinsics.cx,
+                              intrinsics.fy * centre_cam[1] / centre_cam[2] + intrinsics.cy])
+        m = mask.crop_from_image
+        centre_crop = m[:, :2] @ centre_px + m[:, 2]
+        crop_scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        turn = float(np.arctan2(m[1, 0], m[0, 0]))  # the crop's rotation of image directions
+        nose = m[:, :2] @ np.asarray(vertices_px, np.float64)[topology.NOSE_TIP, :2] + m[:, 2]
+        person = silhouette.clean_person(mask.probability, nose) | ~mask.seen
+        angles = np.linspace(-np.pi, np.pi, ANGLE_BINS, endpoint=False)
+        extent = silhouette.polar_extent(person, centre_crop, angles, last=False, beyond=True)
+        # Image angle a is crop angle a + turn: look the crop's extent up at image angles.
+        image_angles = angles - turn
+        order = np.argsort(np.mod(image_angles + np.pi, 2 * np.pi) - np.pi)
+        bounds = ray_bounds(centre_cam, dirs_cam, intrinsics.fx, intrinsics.fy, extent[order],
+                            np.sort(np.mod(image_angles + np.pi, 2 * np.pi) - np.pi), crop_scale)
+        view = centre_cam / np.linalg.norm(centre_cam)
+        edge_on = np.abs(dirs_cam @ view) < EDGE_ON
+        self._loose = np.minimum(self._loose, bounds)
+        take = edge_on & np.isfinite(bounds)
+        slot = self._count[take] % SAMPLES_PER_DIRECTION
+        self._bounds[np.nonzero(take)[0], slot] = bounds[take]
+        self._count[take] += 1
+        self.frames += 1
+        self.last_ms = 1000.0 * (time.perf_counter() - start)
+
+    def result(self) -> ScanResult:
+        n = len(self.directions)
+        kept = np.minimum(self._count, SAMPLES_PER_DIRECTION)
+        seen = kept >= MIN_BOUNDS
+        radius = np.full(n, np.inf)
+        if seen.any():
+            values = np.where(np.arange(SAMPLES_PER_DIRECTION)[None, :] < kept[:, None], self._bounds, np.nan)
+            radius[seen] = np.nanquantile(values[seen], LOW_QUANTILE, axis=1)
+        # Never beyond what any frame allowed at all.
+        radius = np.minimum(radius, self._loose)
+        head = self._head_directions if self._head_directions is not None else np.ones(n, bool)
+        coverage = float(seen[head].mean()) if head.any() else 0.0
+        centre = self._centre if self._centre is not None else np.zeros(3)
+        return ScanResult(centre, self.directions, radius, seen, coverage, self.frames,
+                          coverage >= self.options.ready_coverage, self.last_ms)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "HeadScan":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
