@@ -304,7 +304,8 @@ LIVE_TIMED_FRAMES = 90
 LIVE_EXPORT_TIMEOUT_S = 300.0
 
 
-def render_during_export_benchmark(width: int = 1280, height: int = 720, plain: bool = True) -> dict:
+def render_during_export_benchmark(width: int = 1280, height: int = 720, plain: bool = True,
+                                   warmup_frames: int = LIVE_WARMUP_FRAMES, timed_frames: int = LIVE_TIMED_FRAMES) -> dict:
     """Frames per second of the live window's loop (capture, pipeline, composite: a headless
     ``LiveSession`` on the built-in clip, each frame finished as a window's swap would) with
     no export and while S's bust export runs in the background, as the window runs it (the
@@ -338,8 +339,8 @@ def render_during_export_benchmark(width: int = 1280, height: int = 720, plain: 
             exporters["plain_"] = LowPriorityProcessExecutor(nice=0, thread_env={})
         session = LiveSession(ctx, LiveOptions(width=width, height=height, bust_dir=folder))
         try:
-            run(session, LIVE_WARMUP_FRAMES)
-            without = [run(session, LIVE_TIMED_FRAMES)[0]]
+            run(session, warmup_frames)
+            without = [run(session, timed_frames)[0]]
             for prefix, executor in exporters.items():
                 session._bust = BustWorker(executor=executor)
                 session.key("s")
@@ -350,7 +351,7 @@ def render_during_export_benchmark(width: int = 1280, height: int = 720, plain: 
                 if not session._bust.saved:
                     raise RuntimeError(f"the benchmark's bust export did not finish: {session._bust.summary()}")
                 session._bust.close()
-                without.append(run(session, LIVE_TIMED_FRAMES)[0])
+                without.append(run(session, timed_frames)[0])
                 report[f"render_fps_during_{prefix}export"] = round(fps, 1)
                 report[f"{prefix}export_s"] = round(seconds, 2)
         finally:

@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     from realtime.calibration.calibrate import add_calibrate_arguments
     from realtime.live import add_live_arguments
 
-    live = commands.add_parser("live", help="AR glasses try-on in a window: camera or video, keys S G M V R Space H Q")
+    live = commands.add_parser("live", help="AR glasses try-on in a window: camera or video, keys S G M V R I Space ? H Q")
     _add_common(live)
     add_live_arguments(live)
     _add_pipeline(live)

@@ -373,7 +373,7 @@ class BustWorker:
                 continue
             export.reported = True
             messages.append(self.outcome(export))
-            if export.future.cancelled() is False and export.future.exception() is None:
+            if not export.future.cancelled() and export.future.exception() is None:
                 self.saved.append(export.future.result())
         return messages
 

@@ -623,3 +623,20 @@ def test_live_checks_glasses_and_recording_before_it_needs_a_display(tmp_path):
         result = _live_cli(*args)
         assert result.returncode == 2 and expected in result.stderr, result.stderr
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_bench_render_reports_the_frame_rate_during_an_export():
+    """``bench --render``'s live-loop figures: the rate without an export and during a real
+    one (the bust builder in the low-priority process), and the export's duration."""
+    from realtime.bench import format_report, render_during_export_benchmark
+
+    report = render_during_export_benchmark(320, 240, plain=False, warmup_frames=10, timed_frames=5)
+    assert list(report) == ["live_fps", "render_fps_during_export", "render_fps_during_export_ratio", "export_s"]
+    assert report["live_fps"] > 0 and report["render_fps_during_export"] > 0 and report["export_s"] > 0
+    # The ratio is of the unrounded rates; the rates are rounded to 0.1 FPS.
+    ratio = report["render_fps_during_export"] / report["live_fps"]
+    assert report["render_fps_during_export_ratio"] == pytest.approx(ratio, rel=0.03)
+    text = format_report({"source": "s", "frames": 1, "tracked_fraction": 1.0, "provider": "cpu", "stages": {},
+                          "total_p50_ms": 1.0, "fps": 1.0, **report})
+    assert f"render_fps_during_export: {report['render_fps_during_export']}" in text
+

@@ -225,9 +225,25 @@ def text_panel(
     lines: Sequence[str | Sequence[str]], scale: float, color: tuple[int, int, int] = STATUS_COLOR,
     max_width_px: int | None = None,
 ) -> np.ndarray:
+    """A panel of text lines on a translucent dark backing, ``(h, w, 4) uint8`` RGBA, read-only
+    (panels are cached: the help and the details change rarely, the status line often).
+    See ``_text_panel``."""
+    rows = tuple((line,) if isinstance(line, str) else tuple(line) for line in lines)
+    return _text_panel(rows, float(scale), tuple(color), max_width_px)
+
+
+# Panels kept: the help, details and notices of the last few states (the status line's
+# numbers change every refresh and simply cycle through).
+_PANEL_CACHE_SIZE = 32
+
+
+@lru_cache(maxsize=_PANEL_CACHE_SIZE)
+def _text_panel(
+    rows: tuple[tuple[str, ...], ...], scale: float, color: tuple[int, int, int], max_width_px: int | None,
+) -> np.ndarray:
     """A panel of text lines on a translucent dark backing, ``(h, w, 4) uint8`` RGBA.
 
-    ``lines``: top to bottom; a line is a string or a tuple of cells drawn as left-aligned
+    ``rows``: top to bottom; a row is a tuple of cells (one for a plain line) drawn as left-aligned
     columns (a row's last cell may run past the columns of other rows). ``scale``: 1.0 at
     720 output lines. ``max_width_px``: the widest the panel may be (None: no limit); longer
     lines wrap (``wrap_text``; a row's last cell wraps inside its column). The panel is
@@ -236,10 +252,12 @@ def text_panel(
     goes beyond it (brackets, slashes). Nothing is clipped.
     """
     font, ascent, descent, pitch, pad, gap = _metrics(scale)
-    rows = [(line,) if isinstance(line, str) else tuple(line) for line in lines]
+    rows = list(rows)
     if not rows:
         alpha = np.full((2 * pad, 2 * pad), _PANEL_ALPHA, np.uint8)
-        return np.dstack([np.zeros_like(alpha)] * 3 + [alpha])
+        empty = np.dstack([np.zeros_like(alpha)] * 3 + [alpha])
+        empty.flags.writeable = False
+        return empty
     n_cols = max(len(r) for r in rows)
     col_w = [max([int(np.ceil(font.getlength(r[c]))) for r in rows if c < len(r) - 1], default=0) for c in range(n_cols)]
     col_x = [0]
@@ -292,6 +310,7 @@ def text_panel(
     # Text over the backing: colour and opacity rise with coverage.
     inner[..., :3] = np.round(ink[..., None] * np.asarray(color, np.float32)).astype(np.uint8)
     inner[..., 3] = np.round(_PANEL_ALPHA + (255 - _PANEL_ALPHA) * ink).astype(np.uint8)
+    panel.flags.writeable = False
     return panel
 
 
