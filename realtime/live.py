@@ -35,10 +35,9 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
-from realtime.errors import InputError, Selfie3DError
+from realtime.errors import Selfie3DError
 from realtime.glasses import GLASSES_LIBRARY, GlassesModel, build_glasses, glasses_by_name, load_user_glasses
-from realtime.render import HudInfo, Renderer, RenderOptions, View3D, ViewMode
-from realtime.render.hud import HudMode
+from realtime.render import HudInfo, HudMode, Renderer, RenderOptions, View3D, ViewMode
 
 if TYPE_CHECKING:
     from realtime.pipeline import PipelineOptions
@@ -95,7 +94,7 @@ _progress_sink: Callable[[str], None] | None = None
 
 
 def report_progress(text: str) -> None:
-    """Tell the window what the export job is doing (``"building the bust"``); a no-op outside
+    """Tell the window what the export job is doing (``"building"``); a no-op outside
     an export process. Job code may call it at any point; it never blocks on the window."""
     if _progress_sink is not None:
         _progress_sink(text)
@@ -112,7 +111,7 @@ def export_bust_job(identity_mm: np.ndarray, triangles: np.ndarray, path: str,
     """
     from realtime.bust import BustOptions, build_bust, export_bust
 
-    report_progress("building the bust")
+    report_progress("building")
     bust = build_bust(identity_mm, triangles, BustOptions(), image=image, vertices_px=vertices_px, **extra)
     report_progress(f"writing {Path(path).name}")
     return str(export_bust(bust, path))
@@ -553,6 +552,16 @@ class VideoRecorder:
             raise
         self._stack.close()
 
+    def __enter__(self) -> "VideoRecorder":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        """Finish the file, or drop it when the block failed (a half-made video is no result)."""
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
     def discard(self) -> None:
         """Drop the recording: nothing appears under its name."""
         if self._closed:
@@ -682,7 +691,12 @@ class LiveSession:
         if options.record:
             self.recorder = VideoRecorder(options.record, (options.width, options.height), fps)
         if options.virtual_cam:
-            self.virtual_cam = VirtualCamera((options.width, options.height), fps)
+            try:
+                self.virtual_cam = VirtualCamera((options.width, options.height), fps)
+            except BaseException:
+                if self.recorder is not None:
+                    self.recorder.discard()  # nothing was recorded: no empty video left behind
+                raise
 
     # ---------------------------------------------------------------- keys
     def message(self, text: str) -> None:
@@ -1019,8 +1033,10 @@ def run_live(options: LiveOptions) -> int:
     finally:
         # The window goes first; then the terminal says what happens to the snapshots.
         window.destroy()
-        print_export_summary(finish_exports_at_exit(session))
-        session.close()
+        try:
+            print_export_summary(finish_exports_at_exit(session))
+        finally:
+            session.close()
     return 0
 
 
@@ -1060,12 +1076,12 @@ def render_tryon_video(
 
     ctx = ctx or create_headless_context()
     model = load_glasses_choice(glasses)
-    recorder = VideoRecorder(str(video_path), size, fps)
     written, preview_done, render_ms = 0, False, 0.0
     # The HUD shows the median of the last second's timings, as a person reads it: steady
     # numbers, not one frame's spike (a periodic iris or re-canonicalisation frame).
     recent: deque = deque(maxlen=int(round(fps)) or 30)
-    with Renderer(ctx, RenderOptions(*size), face_triangles()) as renderer:
+    with (VideoRecorder(str(video_path), size, fps) as recorder,
+          Renderer(ctx, RenderOptions(*size), face_triangles()) as renderer):
         for result in results:
             fused = LiveSession._fused(result)
             h, w = result.frame.image.shape[:2]
@@ -1089,7 +1105,6 @@ def render_tryon_video(
             written += 1
         if preview_path is not None and not preview_done and written:
             cv2.imwrite(str(preview_path), image)
-    recorder.close()
     return written
 
 

@@ -336,6 +336,19 @@ def test_render_tryon_video_and_preview(gl_ctx, tmp_path):
     assert (info["codec"], info["pix_fmt"], info["faststart"], info["frames"]) == ("h264", "yuv420p", True, 4)
 
 
+def test_a_failing_render_leaves_no_video(gl_ctx, tmp_path):
+    pipeline = FakePipeline()
+    frame = SimpleNamespace(image=render_demo_frame(0, DemoClipOptions(motion=False)), index=0, timestamp_s=0.0)
+
+    def results():
+        yield pipeline.process(frame)
+        raise RuntimeError("the camera went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        render_tryon_video(results(), pipeline.intrinsics_for, tmp_path / "t.mp4", size=(320, 240), ctx=gl_ctx)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_virtual_cam_without_pyvirtualcam_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # import fails
     with pytest.raises(Selfie3DError, match=r"pip install 'selfie3d\[virtualcam\]'"):

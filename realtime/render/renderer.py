@@ -8,9 +8,13 @@ and recording all get the same pixels. Passes, in order, inside the camera viewp
 2. occluder: the head proxy (face + skull + ears) into depth only, so glasses temples vanish
    behind the head;
 3. mesh view: wireframe, shaded clay or camera-textured face (``ViewMode``);
-4. glasses: lit opaque frame and temples, then transparent Fresnel lenses;
+4. the HUD's status, notices and details, in the corner of the camera image that the face,
+   the glasses and the 3D inset leave free (``choose_hud_corner``), clipped to the image;
+5. glasses: lit opaque frame and temples, then transparent Fresnel lenses (after the HUD, so
+   they are never under it);
 
-then the 3D view of the reconstruction (inset or split screen, orbiting camera) and the HUD.
+then the 3D view of the reconstruction (inset or split screen, orbiting camera) and, over
+everything, the help panel.
 
 In: ``frame_bgr (H, W, 3) uint8``, the fused face (``vertices_mm (468, 3)`` camera space,
 OpenCV axes, mm), intrinsics (``fx, fy, cx, cy, width, height`` pixels). Out:
