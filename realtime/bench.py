@@ -294,6 +294,78 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
     }
 
 
+# The live loop's frame rate during a snapshot export (``bench --render``): frames the loop runs
+# before timing (the face is found and fusion has settled, as when a person presses S), and
+# frames timed without an export, before and after it (their mean: the load of a shared
+# machine drifts).
+LIVE_WARMUP_FRAMES = 60
+LIVE_TIMED_FRAMES = 90
+# The longest an export may take in the benchmark before it is abandoned, seconds.
+LIVE_EXPORT_TIMEOUT_S = 300.0
+
+
+def render_during_export_benchmark(width: int = 1280, height: int = 720, plain: bool = True,
+                                   warmup_frames: int = LIVE_WARMUP_FRAMES, timed_frames: int = LIVE_TIMED_FRAMES) -> dict:
+    """Frames per second of the live window's loop (capture, pipeline, composite: a headless
+    ``LiveSession`` on the built-in clip, each frame finished as a window's swap would) with
+    no export and while S's bust export runs in the background, as the window runs it (the
+    lowest CPU priority, single-threaded libraries). ``plain``: also during an export at
+    normal priority with the libraries' default threads, the baseline the priority is
+    measured against.
+
+    Keys: ``live_fps`` (no export), ``render_fps_during_export``, ``export_s`` (how long the
+    export took while the loop ran), ``render_fps_during_export_ratio`` (during / without),
+    and with ``plain`` the same two figures for the plain export.
+    """
+    import tempfile
+
+    from realtime.live import BustWorker, LiveOptions, LiveSession, LowPriorityProcessExecutor
+    from realtime.render import create_headless_context
+
+    ctx = create_headless_context()
+
+    def run(session, frames=None, until=None) -> tuple[float, int]:
+        count, start = 0, time.perf_counter()
+        while (frames is not None and count < frames) or (until is not None and not until()):
+            session.step(read=False)
+            ctx.finish()  # the frame is drawn, as swap_buffers makes sure in the window
+            count += 1
+        return count / (time.perf_counter() - start), count
+
+    report: dict = {}
+    with tempfile.TemporaryDirectory() as folder:
+        exporters = {"": LowPriorityProcessExecutor()}
+        if plain:
+            exporters["plain_"] = LowPriorityProcessExecutor(nice=0, thread_env={})
+        session = LiveSession(ctx, LiveOptions(width=width, height=height, bust_dir=folder))
+        try:
+            run(session, warmup_frames)
+            without = [run(session, timed_frames)[0]]
+            for prefix, executor in exporters.items():
+                session._bust = BustWorker(executor=executor)
+                session.key("s")
+                start = time.perf_counter()
+                deadline = start + LIVE_EXPORT_TIMEOUT_S
+                fps, _ = run(session, until=lambda: not session._bust.busy or time.perf_counter() > deadline)
+                seconds = time.perf_counter() - start
+                if not session._bust.saved:
+                    raise RuntimeError(f"the benchmark's bust export did not finish: {session._bust.summary()}")
+                session._bust.close()
+                without.append(run(session, timed_frames)[0])
+                report[f"render_fps_during_{prefix}export"] = round(fps, 1)
+                report[f"{prefix}export_s"] = round(seconds, 2)
+        finally:
+            session.close()
+    live = float(np.mean(without))
+    report["live_fps"] = round(live, 1)
+    report["render_fps_during_export_ratio"] = round(report["render_fps_during_export"] / live, 3)
+    if plain:
+        report["render_fps_during_plain_export_ratio"] = round(report["render_fps_during_plain_export"] / live, 3)
+    return dict(sorted(report.items(), key=lambda kv: _LIVE_KEYS.index(kv[0])))
+
+
+_LIVE_KEYS = ("live_fps", "render_fps_during_export", "render_fps_during_export_ratio", "export_s",
+              "render_fps_during_plain_export", "render_fps_during_plain_export_ratio", "plain_export_s")
 _JITTER_KEYS = ("jitter_raw", "jitter_fused", "jitter_ratio", "fusion_ms_per_frame")
 
 
@@ -312,7 +384,7 @@ def format_report(report: dict) -> str:
         # Always measured on the built-in clip held still (``still_face_jitter``), whatever --video was.
         lines.append("jitter (built-in still demo clip, not the source above; RMS vertex motion per frame / IOD):")
     for key in ("jitter_raw", "jitter_fused", "jitter_ratio", "fusion_ms_per_frame", "render_fps", "render_mean_ms",
-                "render_p95_ms", "renderer", "snapshot_to_stl_s", "photo_to_stl_s", "batch_serial_photos_per_s",
+                "render_p95_ms", "renderer", *_LIVE_KEYS, "snapshot_to_stl_s", "photo_to_stl_s", "batch_serial_photos_per_s",
                 "batch_pool_photos_per_s", "batch_workers", "batch_speedup"):
         if key in report:
             lines.append(f"{'  ' if key in _JITTER_KEYS else ''}{key}: {report[key]}")

@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="frames to time after warm-up (default: 300)")
     bench.add_argument("--no-baseline", action="store_true", help="skip the MediaPipe baseline")
     bench.add_argument("--render", action="store_true",
-                       help="also time the full try-on composite at 1280x720 (headless EGL)")
+                       help="also time the full try-on composite at 1280x720 (headless EGL), and the live loop's "
+                            "frame rate without and during a snapshot's bust export")
     bench.add_argument("--bust", action="store_true",
                        help="also time snapshot -> STL, photo -> STL and photo-batch throughput (1 worker vs all cores)")
     bench.add_argument("--networks", action="store_true",
@@ -196,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     from realtime.calibration.calibrate import add_calibrate_arguments
     from realtime.live import add_live_arguments
 
-    live = commands.add_parser("live", help="AR glasses try-on in a window: camera or video, keys S G M V R Space H Q")
+    live = commands.add_parser("live", help="AR glasses try-on in a window: camera or video, keys S G M V R I Space ? H Q")
     _add_common(live)
     add_live_arguments(live)
     _add_pipeline(live)
@@ -289,6 +290,9 @@ def cmd_bench(args) -> int:
         report["render_mean_ms"] = round(rendered.mean_ms, 2)
         report["render_p95_ms"] = round(rendered.p95_ms, 2)
         report["renderer"] = rendered.renderer
+        from realtime.bench import render_during_export_benchmark
+
+        report.update(render_during_export_benchmark())
     if args.bust:
         from realtime.bench import bust_benchmark
 

@@ -1,7 +1,8 @@
 """``selfie3d demo``: the whole pipeline, headless, on the built-in clip (or a video/camera).
 
 Writes into the output folder: ``tryon.mp4`` (the try-on: glasses on the fused face, the 3D
-view inset, the HUD), ``preview.png`` (one such frame), ``bust.stl`` and ``bust.png`` (the
+view inset, the HUD; H.264 in yuv420p with the index first, which browsers, phones and chat
+apps play), ``preview.png`` (one such frame), ``bust.stl`` and ``bust.png`` (the
 fused face as a printable bust and a picture of it) and ``report.json`` (what ran, how fast,
 how well it tracked, the fused face's figures, the print checks). Every file is written
 atomically.

@@ -5,12 +5,16 @@ same ``LiveSession`` drives headless runs (``render_tryon_video`` for ``selfie3d
 the window, the demo, the tests and the recording all show the renderer's offscreen pixels.
 Per frame: read a frame (files and the demo clip loop), run the pipeline, render the composite with the
 current glasses, mesh view and 3D view, copy it to the screen, and hand it to the recorder
-and the virtual camera when they are on. The S key hands the fused identity to the bust
-exporter in a background process, so the loop never waits for it; the HUD shows the export
-running and the saved path.
+(H.264 .mp4, written atomically) and the virtual camera when they are on. The S key hands the
+fused identity to the bust exporter in a background process at the lowest CPU priority with
+single-threaded libraries, so the loop neither waits for it nor loses its frame rate; the HUD
+shows the export's progress, then the saved file's absolute path until the next snapshot,
+and when the window closes the terminal lists what was saved (waiting for exports still
+running, or saying they were cancelled).
 
-Keys: S bust snapshot, G next glasses, M mesh view, V 3D view, R reset fusion, Space pause,
-? or H help, Esc or Q quit; dragging the mouse orbits the 3D view.
+Keys: S bust snapshot, G next glasses, M mesh view, V 3D view, R reset fusion, I HUD (one
+line / details / off), Space pause, ? or H help, Esc or Q quit; dragging the mouse orbits the
+3D view.
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
-from realtime.errors import InputError, Selfie3DError
+from realtime.errors import Selfie3DError
 from realtime.glasses import GLASSES_LIBRARY, GlassesModel, build_glasses, glasses_by_name, load_user_glasses
-from realtime.render import HudInfo, Renderer, RenderOptions, View3D, ViewMode
+from realtime.render import HudInfo, HudMode, Renderer, RenderOptions, View3D, ViewMode
 
 if TYPE_CHECKING:
     from realtime.pipeline import PipelineOptions
@@ -70,66 +74,359 @@ class LiveOptions:
 
 # --------------------------------------------------------------------------- bust worker
 
+# CPU priority (nice) of the export process. The window has a frame to draw every 33 ms, the
+# export has no deadline: at 19, the lowest, the kernel's fair scheduler weighs it 15 against
+# the loop's 1024, so it runs on the time the loop leaves and gives way at once when the loop
+# wants a core. Every thread the process starts inherits it.
+EXPORT_NICE = 19
+# Thread pools of the numeric libraries in the export process: one thread each, set in its
+# environment before Python starts (these are read when a library loads), so whatever the bust
+# builder runs (numpy's BLAS, OpenMP code, numexpr, OpenCV) is one runnable thread, not one
+# per core fighting the loop for the caches. Our ONNX Runtime sessions are single-threaded
+# already (models/manifest.json); any other thread is niced like the rest.
+EXPORT_THREAD_ENV = {name: "1" for name in (
+    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")}
+# How long a window closing waits for the export process to exit after its last job, seconds.
+WORKER_EXIT_S = 10.0
+
+_progress_sink: Callable[[str], None] | None = None
+
+
+def report_progress(text: str) -> None:
+    """Tell the window what the export job is doing (``"building"``); a no-op outside
+    an export process. Job code may call it at any point; it never blocks on the window."""
+    if _progress_sink is not None:
+        _progress_sink(text)
+
 
 def export_bust_job(identity_mm: np.ndarray, triangles: np.ndarray, path: str,
-                    image: np.ndarray | None = None, vertices_px: np.ndarray | None = None) -> str:
+                    image: np.ndarray | None = None, vertices_px: np.ndarray | None = None, **extra) -> str:
     """Build and write a printable bust; runs in the worker process. Returns the path written.
 
     ``identity_mm (468, 3) float32``: the fused neutral face, mm; ``triangles (F, 3) int32``;
     ``image (H, W, 3) uint8`` BGR and ``vertices_px (468, 3)`` pixels: the frame of the
-    snapshot and the face in it, for the detail the image's shading adds (optional).
+    snapshot and the face in it, for the detail the image's shading adds (optional);
+    ``extra``: further keyword arguments for ``build_bust`` (what the snapshot carries).
     """
     from realtime.bust import BustOptions, build_bust, export_bust
 
-    bust = build_bust(identity_mm, triangles, BustOptions(), image=image, vertices_px=vertices_px)
+    report_progress("building")
+    bust = build_bust(identity_mm, triangles, BustOptions(), image=image, vertices_px=vertices_px, **extra)
+    report_progress(f"writing {Path(path).name}")
     return str(export_bust(bust, path))
 
 
-class BustWorker:
-    """Runs bust exports in one background process; the live loop only submits and polls."""
+class ExportCancelled(Exception):
+    """An export stopped before it finished (the window closed and the user did not wait)."""
 
-    def __init__(self, job: Callable[[np.ndarray, np.ndarray, str], str] = export_bust_job,
+
+class _Stop(BaseException):
+    """Raised in the export process by SIGTERM during a job: unwinds it, so its atomic writes
+    remove their temporary files. A BaseException: the job's ``except Exception`` lets it by."""
+
+
+def _portable_error(error: BaseException) -> BaseException:
+    """``error`` if it survives pickling, else a ``RuntimeError`` with its type and text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # unpicklable arguments, a class defined in a closure, ...
+        return RuntimeError(f"{type(error).__name__}: {error}")
+
+
+def _export_worker_main(fd: int) -> None:
+    """The export process's loop: ``(job_id, fn, args, kwargs)`` in on the connection ``fd``,
+    ``("progress", id, text)`` while a job runs, then ``("done", id, value)`` or ``("error",
+    id, exception)``; ``None`` or a closed connection ends it."""
+    import signal
+    from multiprocessing.connection import Connection
+
+    global _progress_sink
+    conn = Connection(fd)
+    running = False
+
+    def on_term(signum, frame):
+        if running:
+            raise _Stop()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)  # OpenCV sizes its pool from the cores, not the environment
+    except ImportError:
+        pass
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the window's process is gone
+            return
+        if message is None:
+            return
+        job_id, fn, args, kwargs = message
+        _progress_sink = lambda text, job_id=job_id: conn.send(("progress", job_id, text))
+        running = True
+        try:
+            reply = ("done", job_id, fn(*args, **kwargs))
+        except _Stop:
+            return
+        except Exception as error:
+            reply = ("error", job_id, _portable_error(error))
+        finally:
+            running = False
+            _progress_sink = None
+        conn.send(reply)
+
+
+# Runs in the new interpreter before anything is imported: the priority first, so every
+# thread started later (by any import) inherits it; Ctrl-C in the terminal is the window's
+# to handle (it cancels exports through the executor), not the worker's.
+_WORKER_BOOTSTRAP = """\
+import os, signal, sys
+os.nice({nice})
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+sys.path[:] = {paths!r}
+from realtime.live import _export_worker_main
+_export_worker_main({fd})
+"""
+
+
+class LowPriorityProcessExecutor(concurrent.futures.Executor):
+    """Runs jobs one at a time, in order, in one background Python process started on the
+    first job with ``nice`` priority and ``thread_env`` in its environment (``EXPORT_NICE``,
+    ``EXPORT_THREAD_ENV``). ``progress``: the latest ``report_progress`` text per running
+    future. ``terminate()`` stops the job that runs (its future fails with ``ExportCancelled``).
+
+    Jobs and their arguments travel pickled: a job is a module-level function of an importable
+    module (not one of ``__main__``). A process of our own rather than ``ProcessPoolExecutor``: the environment must be set
+    before the interpreter starts (multiprocessing's spawn passes the parent's), and the
+    priority before the first import starts a thread (spawn imports the main module first).
+    """
+
+    def __init__(self, nice: int = EXPORT_NICE, thread_env: dict[str, str] | None = None):
+        import queue
+        import threading
+
+        self.nice = nice
+        self.thread_env = dict(EXPORT_THREAD_ENV if thread_env is None else thread_env)
+        self.progress: dict[concurrent.futures.Future, str] = {}
+        self.pid: int | None = None
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._process = None
+        self._terminating = False
+        self._shutdown = False
+        self._next_id = 0
+
+    def submit(self, fn, /, *args, **kwargs) -> concurrent.futures.Future:
+        import threading
+
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot submit an export after the worker was shut down")
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            self._next_id += 1
+            self._jobs.put((self._next_id, future, fn, args, kwargs))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._dispatch, name="bust-export", daemon=True)
+                self._thread.start()
+        return future
+
+    def _start_process(self):
+        import subprocess
+        from multiprocessing import Pipe
+
+        here, there = Pipe(duplex=True)
+        env = {**os.environ, **self.thread_env}
+        code = _WORKER_BOOTSTRAP.format(nice=int(self.nice), paths=list(sys.path), fd=there.fileno())
+        self._process = subprocess.Popen([sys.executable, "-c", code], env=env, pass_fds=(there.fileno(),),
+                                         stdin=subprocess.DEVNULL)
+        there.close()
+        self.pid = self._process.pid
+        return here
+
+    def _dispatch(self) -> None:
+        conn = None
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                break
+            job_id, future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                if conn is None:
+                    conn = self._start_process()
+                conn.send((job_id, fn, args, kwargs))
+                while True:
+                    kind, _, value = conn.recv()
+                    if kind != "progress":
+                        break
+                    self.progress[future] = value
+            except (EOFError, OSError) as error:  # the process died or was stopped mid-job
+                code = self._process.wait() if self._process is not None else None
+                conn, self._process = None, None
+                if self._terminating:
+                    future.set_exception(ExportCancelled("cancelled"))
+                else:
+                    future.set_exception(RuntimeError(f"the export process stopped (exit code {code})"
+                                                      if code is not None else f"the export process failed ({error})"))
+                continue
+            except Exception as error:  # the job could not be sent (unpicklable arguments)
+                future.set_exception(error)
+                continue
+            finally:
+                self.progress.pop(future, None)
+            if kind == "done":
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        if conn is not None:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+            conn.close()
+        if self._process is not None:
+            try:
+                self._process.wait(WORKER_EXIT_S)
+            except Exception:  # still busy after the grace time: it has nothing left to save
+                self._process.kill()
+                self._process.wait()
+
+    def terminate(self) -> None:
+        """Stop the job that runs now, and the process (the next job starts a new one)."""
+        self._terminating = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()  # SIGTERM: the job unwinds, its temporary files go
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        import queue
+
+        with self._lock:
+            self._shutdown = True
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[1].cancel()
+        self._jobs.put(None)
+        if wait and self._thread is not None:
+            self._thread.join()
+
+
+@dataclass
+class Export:
+    """One snapshot's export: its absolute ``path``, the ``future`` and when it was queued."""
+
+    path: str
+    future: concurrent.futures.Future
+    queued: float
+    started: float | None = None
+    reported: bool = False
+
+
+class BustWorker:
+    """Runs bust exports in one background process; the live loop only submits and polls.
+
+    ``job``: what runs, ``job(identity_mm, triangles, path, **frame) -> path written``;
+    ``executor``: where (default: ``LowPriorityProcessExecutor``, a process at the lowest CPU
+    priority with single-threaded libraries, so the window keeps its frame rate).
+    """
+
+    def __init__(self, job: Callable[..., str] = export_bust_job,
                  executor: concurrent.futures.Executor | None = None):
         self.job = job
-        # spawn: the child must not inherit the window's GL/X11 state.
-        self.executor = executor or concurrent.futures.ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        self.pending: list[tuple[concurrent.futures.Future, str, float]] = []
+        if executor is None:
+            executor = (LowPriorityProcessExecutor() if os.name == "posix" else
+                        # No nice or fd passing elsewhere: a spawned process at normal priority.
+                        concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")))
+        self.executor = executor
+        self.exports: list[Export] = []
         self.saved: list[str] = []
 
     def submit(self, identity_mm: np.ndarray, triangles: np.ndarray, path: str, **frame) -> None:
-        """Queue one export; ``frame`` may carry ``image`` and ``vertices_px`` for detail."""
+        """Queue one export; ``frame`` may carry ``image``, ``vertices_px`` and whatever else the
+        job takes, passed through as keyword arguments."""
         future = self.executor.submit(self.job, np.asarray(identity_mm), np.asarray(triangles), path, **frame)
-        self.pending.append((future, path, time.perf_counter()))
+        self.exports.append(Export(path, future, time.perf_counter()))
+
+    @property
+    def pending(self) -> list[Export]:
+        return [e for e in self.exports if not e.reported]
 
     def poll(self) -> list[str]:
         """Messages for exports that finished since the last call."""
-        messages, still = [], []
-        for future, path, started in self.pending:
-            if not future.done():
-                still.append((future, path, started))
+        messages = []
+        for export in self.exports:
+            if export.reported or not export.future.done():
                 continue
-            try:
-                saved = future.result()
-                self.saved.append(saved)
-                messages.append(f"bust saved: {saved}")
-            except Exception as exc:  # the worker's error becomes a HUD message
-                messages.append(f"bust export failed: {exc}")
-        self.pending = still
+            export.reported = True
+            messages.append(self.outcome(export))
+            if not export.future.cancelled() and export.future.exception() is None:
+                self.saved.append(export.future.result())
         return messages
+
+    @staticmethod
+    def outcome(export: Export) -> str:
+        """One line for a finished export: saved (with the path), failed (why) or cancelled."""
+        future = export.future
+        if future.cancelled() or isinstance(future.exception(), ExportCancelled):
+            return f"bust export cancelled: {export.path} (not written)"
+        if future.exception() is not None:
+            return f"bust export failed: {export.path}: {future.exception()}"
+        return f"bust saved: {future.result()}"
 
     @property
     def busy(self) -> bool:
         return bool(self.pending)
 
     def progress(self) -> str | None:
-        if not self.pending:
+        """The running export's line for the HUD (what it does, for how long), or None."""
+        pending = self.pending
+        if not pending:
             return None
-        elapsed = time.perf_counter() - self.pending[0][2]
-        return f"exporting bust... {elapsed:.1f} s"
+        now = time.perf_counter()
+        current = pending[0]
+        if current.future.running() and current.started is None:
+            current.started = now
+        stage = getattr(self.executor, "progress", {}).get(current.future) or (
+            "starting" if current.started is None else "exporting")
+        elapsed = now - (current.started if current.started is not None else current.queued)
+        more = f" (+{len(pending) - 1} queued)" if len(pending) > 1 else ""
+        return f"bust: {stage}\u2026 {elapsed:.0f} s{more}"
 
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=False)
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for every queued export; True when all are done."""
+        done, not_done = concurrent.futures.wait([e.future for e in self.pending], timeout)
+        return not not_done
+
+    def cancel(self) -> None:
+        """Cancel the queued exports and stop the one that runs."""
+        for export in self.pending:
+            export.future.cancel()
+        if hasattr(self.executor, "terminate"):
+            self.executor.terminate()
+
+    def summary(self) -> list[str]:
+        """What became of every export, one line each (for the terminal when the window closes)."""
+        self.poll()
+        return [self.outcome(e) if e.future.done() else f"bust export still running: {e.path}" for e in self.exports]
+
+    def close(self, wait: bool = True) -> None:
+        """Shut the worker down: ``wait`` for the queued exports, else cancel them."""
+        if not wait:
+            self.cancel()
+        self.executor.shutdown(wait=True, cancel_futures=not wait)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -162,24 +459,156 @@ def check_video_folder(path: str | Path, create: bool = True) -> None:
         raise output_error(path, error, f"cannot create a file in {folder}") from None
 
 
-class VideoRecorder:
-    """Writes BGR frames to an .mp4 (OpenCV, mp4v); the folder is created when missing."""
+# The recorded and demo videos: H.264 in yuv420p with the index (moov) at the front, the one
+# combination every browser, phone and chat app plays, and that starts playing before the
+# whole file has arrived. libx264 ships in PyAV's wheels.
+VIDEO_CODEC = "libx264"
+VIDEO_PIX_FMT = "yuv420p"
+# x264 speed/quality: "veryfast" encodes 720p several times faster than real time on two
+# cores, within a few per cent of "medium"'s size at the same quality; CRF 20 shows no
+# artefacts on the try-on's fine glasses rims (lower is larger files, higher blurs them).
+VIDEO_PRESET = "veryfast"
+VIDEO_CRF = 20
+# Frame rates as exact fractions (29.97 = 30000/1001): the largest denominator allowed.
+_FPS_DENOMINATOR = 1001
 
-    def __init__(self, path: str, size: tuple[int, int], fps: float):
-        import cv2
+
+def h264_available() -> bool:
+    """Whether PyAV is installed with an H.264 encoder."""
+    try:
+        import av
+    except ImportError:
+        return False
+    return VIDEO_CODEC in av.codecs_available
+
+
+class VideoRecorder:
+    """Writes BGR frames to an H.264 .mp4 (yuv420p, faststart) with PyAV, atomically: the file
+    appears under its name when ``close()`` finishes it, never half-written; ``discard()``
+    drops it. The folder is created when missing. An odd width or height (H.264 in 4:2:0
+    needs even ones) gets one black row or column."""
+
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: float):
+        import contextlib
+        from fractions import Fraction
+
+        from realtime.fileio import atomic_output
 
         check_video_folder(path)
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), size)
-        if not self.writer.isOpened():
-            raise InputError(f"cannot write video {path}: OpenCV has no mp4v encoder for it "
-                             "(give the file an .mp4 name)")
-        self.path = path
+        try:
+            import av
+        except ImportError as exc:
+            raise Selfie3DError("writing an .mp4 needs PyAV: pip install av (a dependency of selfie3d; "
+                                "reinstall it)") from exc
+        if VIDEO_CODEC not in av.codecs_available:
+            raise Selfie3DError(f"this PyAV build has no H.264 encoder ({VIDEO_CODEC}); install PyAV's own "
+                                "wheel: pip install --force-reinstall av")
+        self.path = str(path)
+        self.size = (int(size[0]), int(size[1]))
+        self.even_size = tuple(v + v % 2 for v in self.size)
+        self._stack = contextlib.ExitStack()
+        temp = self._stack.enter_context(atomic_output(path))
+        try:
+            self.container = av.open(str(temp), "w", format="mp4", options={"movflags": "+faststart"})
+            rate = Fraction(float(fps)).limit_denominator(_FPS_DENOMINATOR) if fps and fps > 0 else Fraction(30)
+            self.rate = rate
+            self.stream = self.container.add_stream(VIDEO_CODEC, rate=rate)
+            self.stream.width, self.stream.height = self.even_size
+            self.stream.pix_fmt = VIDEO_PIX_FMT
+            self.stream.options = {"preset": VIDEO_PRESET, "crf": str(VIDEO_CRF)}
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        self.frames = 0
+        self._closed = False
 
     def write(self, image_bgr: np.ndarray) -> None:
-        self.writer.write(image_bgr)
+        """Append one frame, ``(h, w, 3) uint8`` BGR of the recorder's size."""
+        import av
+
+        image = np.ascontiguousarray(image_bgr)
+        if image.shape[:2] != self.size[::-1]:
+            raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, the video {self.size[0]}x{self.size[1]}")
+        if self.even_size != self.size:
+            image = np.pad(image, ((0, self.even_size[1] - self.size[1]), (0, self.even_size[0] - self.size[0]), (0, 0)))
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame.pts = self.frames
+        frame.time_base = 1 / self.rate
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.frames += 1
 
     def close(self) -> None:
-        self.writer.release()
+        """Finish the file (flush the encoder, write the index first) and put it in place."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+            self.container.close()
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        self._stack.close()
+
+    def __enter__(self) -> "VideoRecorder":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        """Finish the file, or drop it when the block failed (a half-made video is no result)."""
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop the recording: nothing appears under its name."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.container.close()
+        except Exception:  # an encoder that failed may fail again on close: the file goes anyway
+            pass
+        self._stack.__exit__(ExportCancelled, ExportCancelled("recording discarded"), None)
+
+
+def probe_video(path: str | Path) -> dict:
+    """What a video file holds, read back with PyAV: ``codec``, ``pix_fmt``, ``width``,
+    ``height``, ``frames`` (decoded), ``fps`` and ``faststart`` (the mp4 index, ``moov``, comes
+    before the media data, ``mdat``)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        info = {"codec": stream.codec_context.name, "pix_fmt": stream.codec_context.pix_fmt,
+                "width": stream.codec_context.width, "height": stream.codec_context.height,
+                "frames": frames, "fps": float(stream.average_rate or 0)}
+    info["faststart"] = _mp4_box_order(path).index("moov") < _mp4_box_order(path).index("mdat")
+    return info
+
+
+def _mp4_box_order(path: str | Path) -> list[str]:
+    """The top-level box types of an MP4 file, in file order (``["ftyp", "moov", "mdat"]``)."""
+    import struct
+
+    boxes = []
+    with open(path, "rb") as handle:
+        while True:
+            header = handle.read(8)
+            if len(header) < 8:
+                break
+            size, kind = struct.unpack(">I4s", header)
+            if size == 1:  # 64-bit size follows the type
+                size = struct.unpack(">Q", handle.read(8))[0] - 8
+            elif size == 0:  # the box runs to the end of the file
+                boxes.append(kind.decode("latin-1"))
+                break
+            boxes.append(kind.decode("latin-1"))
+            handle.seek(size - 8, os.SEEK_CUR)
+    return boxes
 
 
 class VirtualCamera:
@@ -245,6 +674,7 @@ class LiveSession:
         self.view3d = View3D.INSET
         self.paused = False
         self.show_help = False
+        self.hud_mode = HudMode.COMPACT
         self.quit = False
         self.frames_rendered = 0
         self.fps = 0.0
@@ -253,20 +683,27 @@ class LiveSession:
         self._last_result = None
         self._bust = bust_worker
         self._snapshots = 0
+        # The snapshot line: progress, then the outcome with the absolute path, until the next S.
+        self._bust_line = ""
         self.recorder = None
         self.virtual_cam = None
         fps = self.capture.fps or 30.0
         if options.record:
             self.recorder = VideoRecorder(options.record, (options.width, options.height), fps)
         if options.virtual_cam:
-            self.virtual_cam = VirtualCamera((options.width, options.height), fps)
+            try:
+                self.virtual_cam = VirtualCamera((options.width, options.height), fps)
+            except BaseException:
+                if self.recorder is not None:
+                    self.recorder.discard()  # nothing was recorded: no empty video left behind
+                raise
 
     # ---------------------------------------------------------------- keys
     def message(self, text: str) -> None:
         self._messages.append((time.perf_counter(), text))
 
     def key(self, name: str) -> None:
-        """Handle one key by name: ``s g m v r space ? h escape q``."""
+        """Handle one key by name: ``s g m v r i space ? h escape q``."""
         name = name.lower()
         if name == "s":
             self.snapshot()
@@ -281,6 +718,8 @@ class LiveSession:
         elif name == "r":
             self.pipeline.reset()
             self.message("fusion reset")
+        elif name == "i":
+            self.hud_mode = self.hud_mode.next()
         elif name == "space":
             self.paused = not self.paused
         elif name in ("?", "h"):
@@ -297,14 +736,20 @@ class LiveSession:
             self._bust = BustWorker()
         self._snapshots += 1
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = str(Path(self.options.bust_dir) / f"bust-{stamp}-{self._snapshots}.stl")
-        Path(self.options.bust_dir).mkdir(parents=True, exist_ok=True)
+        # Absolute: the HUD and the terminal name a file the user can find from anywhere.
+        folder = Path(self.options.bust_dir).expanduser().resolve()
+        path = str(folder / f"bust-{stamp}-{self._snapshots}.stl")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self._bust_line = f"bust not saved: cannot create {folder} ({error.strerror or error})"
+            return
         frame = {}
         result = self._last_result
         if getattr(result, "faces", None):
             frame = {"image": result.frame.image, "vertices_px": result.faces[0].vertices}
         self._bust.submit(np.asarray(fused.identity_mm, np.float32), self.triangles, path, **frame)
-        self.message("snapshot: exporting bust in the background")
+        self._bust_line = ""  # the new snapshot's progress replaces the last one's path
 
     # ---------------------------------------------------------------- frame
     @staticmethod
@@ -353,7 +798,8 @@ class LiveSession:
         self._last_time = now
         if self._bust is not None:
             for text in self._bust.poll():
-                self.message(text)
+                self._bust_line = text
+                self.message(text)  # a notice too, so it shows (for a while) with the HUD off
         fused = self._fused(result)
         h, w = result.frame.image.shape[:2]
         intrinsics = self.pipeline.intrinsics_for(w, h)
@@ -375,11 +821,18 @@ class LiveSession:
         self._render_ms = render.render_ms
         return render
 
+    @property
+    def bust_line(self) -> str:
+        """The HUD's snapshot line: the running export's progress, else the last outcome."""
+        progress = self._bust.progress() if self._bust is not None else None
+        return progress or self._bust_line
+
     def hud(self, result, fused) -> HudInfo:
         now = time.perf_counter()
-        messages = [text for t, text in self._messages if now - t < MESSAGE_SECONDS]
-        if self._bust is not None and self._bust.progress():
-            messages.append(self._bust.progress())
+        bust = self.bust_line
+        # The snapshot line shows the outcome for good (HUD on); no second copy as a notice.
+        messages = [text for t, text in self._messages
+                    if now - t < MESSAGE_SECONDS and (text != bust or self.hud_mode == HudMode.OFF)]
         timings = {k: v for k, v in (result.timings_ms or {}).items() if k in ("track", "reconstruct", "fuse", "total")}
         timings["render"] = getattr(self, "_render_ms", 0.0)
         pd = getattr(fused, "pd_mm", None) if fused is not None else None
@@ -392,7 +845,8 @@ class LiveSession:
             fps=self.fps, timings_ms=timings, provider=getattr(result, "provider", ""),
             pd_mm=pd if pd is not None and math.isfinite(pd) else None, tracking=tracking,
             glasses=f"{model.name} {model.label}", view=f"{self.view_mode.value}, 3D {self.view3d.value}",
-            messages=tuple(messages), show_help=self.show_help, paused=self.paused,
+            messages=tuple(messages), show_help=self.show_help, paused=self.paused, mode=self.hud_mode,
+            face=fused is not None, bust=bust,
         )
 
     def write_status(self) -> None:
@@ -401,14 +855,39 @@ class LiveSession:
             "exporting": bool(self._bust and self._bust.busy),
             "tracking": self._fused(self._last_result) is not None,
             "busts": list(self._bust.saved) if self._bust else [],
+            "bust": self.bust_line,
             "messages": [text for _, text in self._messages],
+            "help": self.show_help,
+            "hud": self.hud_mode.value,
+            "paused": self.paused,
         }
         path = Path(self.options.status_file)
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(status))
         os.replace(tmp, path)
 
+    @property
+    def exporting(self) -> int:
+        """How many snapshots are still being exported."""
+        return len(self._bust.pending) if self._bust is not None else 0
+
+    def finish_exports(self, wait: bool = True) -> list[str]:
+        """End the bust exports: ``wait`` for those still running, else cancel them. Returns
+        what became of every snapshot of the session, one line each (saved with its absolute
+        path, failed with why, or cancelled)."""
+        if self._bust is None:
+            return []
+        if wait:
+            self._bust.wait()
+        self._bust.close(wait=wait)
+        lines = self._bust.summary()
+        if lines:
+            self._bust_line = lines[-1]  # the last snapshot's outcome, as the HUD would show it
+        return lines
+
     def close(self) -> None:
+        """Release everything; exports still running are waited for (``finish_exports`` first
+        to cancel them instead)."""
         if self.options.status_file:
             self.write_status()
         for thing in (self.recorder, self.virtual_cam, self._bust, self.capture, self.pipeline, self.renderer):
@@ -425,12 +904,90 @@ class LiveSession:
 # --------------------------------------------------------------------------- window
 
 
-def _key_names(keys) -> dict:
-    """moderngl-window key constants -> ``LiveSession.key`` names."""
-    names = {keys.ESCAPE: "escape", keys.SPACE: "space", keys.SLASH: "?"}
-    for letter in "SGMVRHQ":
-        names[getattr(keys, letter)] = letter.lower()
-    return names
+# Letters the window handles (``LiveSession.key``).
+_LETTER_KEYS = "SGMVRIHQ"
+
+
+def key_name(symbol: int, shift: bool, keys, question: int | None = None) -> str | None:
+    """The ``LiveSession.key`` name of a window key press, or None for keys we do not use.
+
+    ``symbol``: the window's key code; ``shift``: Shift held; ``keys``: the window's key
+    constants (``window.keys``); ``question``: pyglet's own code for ``?``. On X11 pyglet
+    reports the keysym, so Shift+/ arrives as QUESTION (on any layout where ``?`` is typed);
+    elsewhere it may arrive as SLASH with Shift held. Both are help.
+    """
+    if question is not None and symbol == question:
+        return "?"
+    if symbol == keys.SLASH:
+        return "?" if shift else None
+    if symbol == keys.ESCAPE:
+        return "escape"
+    if symbol == keys.SPACE:
+        return "space"
+    for letter in _LETTER_KEYS:
+        if symbol == getattr(keys, letter):
+            return letter.lower()
+    return None
+
+
+class WindowKeys:
+    """The window's key and text events -> ``LiveSession.key``, with ``?`` taken from either.
+
+    pyglet (2.1, X11) drops a key's later presses while it believes the key is still down,
+    and it does for ``?`` as soon as Shift is let go before the key (its release then reads
+    as ``/``): the QUESTION key event comes once, then never again. The text event (``?``)
+    comes on every press, so it toggles the help too; within one batch of events the key's
+    ``?`` and the text's ``?`` are the same press and count once.
+    """
+
+    def __init__(self, session: "LiveSession", keys, question: int | None = None, press_action=None):
+        self.session = session
+        self.keys = keys
+        self.question = question
+        self.press_action = keys.ACTION_PRESS if press_action is None else press_action
+        self._help_by_key = False
+
+    def key_event(self, symbol: int, action, modifiers) -> None:
+        if action != self.press_action:
+            return
+        name = key_name(symbol, bool(getattr(modifiers, "shift", False)), self.keys, self.question)
+        if name == "?":
+            self._help_by_key = True
+        if name is not None:
+            self.session.key(name)
+
+    def text_event(self, text: str) -> None:
+        if text != "?":
+            return
+        if self._help_by_key:  # the same press as the key event just handled
+            self._help_by_key = False
+            return
+        self.session.key("?")
+
+    def new_frame(self) -> None:
+        """Events of one press arrive together: a key event without its text is forgotten."""
+        self._help_by_key = False
+
+
+def _pyglet_question() -> int | None:
+    try:
+        from pyglet.window import key
+    except ImportError:
+        return None
+    return getattr(key, "QUESTION", None)
+
+
+def print_export_summary(lines: list[str], stream=None) -> None:
+    """The terminal's account of the session's snapshots when the window closes."""
+    stream = stream or sys.stdout
+    if not lines:
+        return
+    saved = sum(line.startswith("bust saved:") for line in lines)
+    print(f"selfie3d live: {len(lines)} snapshot{'s' if len(lines) != 1 else ''}, {saved} bust{'s' if saved != 1 else ''} saved",
+          file=stream)
+    for line in lines:
+        print(f"  {line}", file=stream)
+    stream.flush()
 
 
 def run_live(options: LiveOptions) -> int:
@@ -457,28 +1014,44 @@ def run_live(options: LiveOptions) -> int:
         raise Selfie3DError(no_display.format(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     moderngl_window.activate_context(window=window)
     session = LiveSession(window.ctx, options, glasses=glasses)
-    keys = _key_names(window.keys)
-
-    def on_key(key, action, modifiers):
-        if action == window.keys.ACTION_PRESS and key in keys:
-            session.key("?" if keys[key] == "?" and modifiers.shift else keys[key])
+    keys = WindowKeys(session, window.keys, _pyglet_question())
 
     def on_drag(x, y, dx, dy):
         session.renderer.orbit(dx * ORBIT_RAD_PER_PX, dy * ORBIT_RAD_PER_PX)
 
-    window.key_event_func = on_key
+    window.key_event_func = keys.key_event
+    window.unicode_char_entered_func = keys.text_event
     window.mouse_drag_event_func = on_drag
     try:
         while not window.is_closing and not session.quit:
+            keys.new_frame()
             result = session.step()
             if result is None:
                 break
             window.ctx.copy_framebuffer(window.fbo, session.renderer.fbo)
             window.swap_buffers()
     finally:
-        session.close()
+        # The window goes first; then the terminal says what happens to the snapshots.
         window.destroy()
+        try:
+            print_export_summary(finish_exports_at_exit(session))
+        finally:
+            session.close()
     return 0
+
+
+def finish_exports_at_exit(session: LiveSession, stream=None) -> list[str]:
+    """Wait for the exports still running when the window closes (saying so; Ctrl-C cancels
+    them) and return what became of each snapshot."""
+    stream = stream or sys.stdout
+    running = session.exporting
+    if running:
+        print(f"selfie3d live: waiting for {running} bust export{'s' if running != 1 else ''} to finish "
+              "(Ctrl-C cancels)", file=stream, flush=True)
+    try:
+        return session.finish_exports(wait=True)
+    except KeyboardInterrupt:
+        return session.finish_exports(wait=False)
 
 
 # --------------------------------------------------------------------------- headless video
@@ -503,12 +1076,12 @@ def render_tryon_video(
 
     ctx = ctx or create_headless_context()
     model = load_glasses_choice(glasses)
-    recorder = VideoRecorder(str(video_path), size, fps)
     written, preview_done, render_ms = 0, False, 0.0
     # The HUD shows the median of the last second's timings, as a person reads it: steady
     # numbers, not one frame's spike (a periodic iris or re-canonicalisation frame).
     recent: deque = deque(maxlen=int(round(fps)) or 30)
-    with Renderer(ctx, RenderOptions(*size), face_triangles()) as renderer:
+    with (VideoRecorder(str(video_path), size, fps) as recorder,
+          Renderer(ctx, RenderOptions(*size), face_triangles()) as renderer):
         for result in results:
             fused = LiveSession._fused(result)
             h, w = result.frame.image.shape[:2]
@@ -520,7 +1093,7 @@ def render_tryon_video(
             hud = HudInfo(fps=1000.0 / work_ms if work_ms > 0 else fps, timings_ms=timings, provider=getattr(result, "provider", ""),
                           pd_mm=getattr(fused, "pd_mm", None) if fused is not None else None,
                           tracking="tracking" if fused is not None else "searching for a face",
-                          glasses=f"{model.name} {model.label}", view="try-on, 3D inset")
+                          glasses=f"{model.name} {model.label}", view="try-on, 3D inset", face=fused is not None)
             renderer.orbit_yaw_rad = math.radians(40.0) + 0.6 * math.sin(written / fps * 0.5)
             rendered = renderer.render(result.frame.image, fused, intrinsics_for(w, h), ViewMode.TRYON, model, hud, View3D.INSET)
             image, render_ms = rendered.image, rendered.render_ms
@@ -532,7 +1105,6 @@ def render_tryon_video(
             written += 1
         if preview_path is not None and not preview_done and written:
             cv2.imwrite(str(preview_path), image)
-    recorder.close()
     return written
 
 
@@ -598,4 +1170,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the module under its own name: the export process gets its job by name
+    # (realtime.live.export_bust_job), and "__main__" means nothing there.
+    from realtime.live import main as _main
+
+    raise SystemExit(_main())

@@ -22,7 +22,8 @@ def test_wheel_carries_models_shaders_and_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("realtime/models/face_landmark.onnx", "realtime/models/iris_landmark.onnx",
                      "realtime/models/face_detection_short_range.onnx", "realtime/models/manifest.json",
-                     "realtime/data/face_triangles.npy", "realtime/cli.py", "realtime/printing/export.py",
+                     "realtime/data/face_triangles.npy", "realtime/data/fonts/DejaVuSans.ttf",
+                     "realtime/data/fonts/LICENSE-DejaVu.txt", "realtime/cli.py", "realtime/printing/export.py",
                      "realtime/render/renderer.py", "realtime/shaders/mesh.glsl",
                      "realtime/web/static/index.html", "realtime/web/static/vendor/three.module.min.js"):
         assert required in names, required

@@ -210,30 +210,32 @@ def test_side_view_temple_hidden_behind_head(gl_ctx, face_mm, intrinsics):
 
 def test_hud_panels():
     panels = hud_panels(HudInfo(fps=12.3, messages=("saved",), show_help=True), 720)
-    assert [anchor for _, anchor in panels] == ["top-left", "bottom-left", "centre"]
+    assert [role for _, role in panels] == ["status", "notice", "help"]
     for rgba, _ in panels:
         assert rgba.dtype == np.uint8 and rgba.shape[2] == 4 and rgba[..., 3].max() > 200
 
 
 def test_hud_panel_origin_in_the_camera_images_corners():
-    from realtime.render.renderer import hud_panel_origin
+    from realtime.render.renderer import camera_box_px, hud_stack_origins
 
     # A 4:3 camera pillarboxed in 1280x720: the image spans x 160..1120.
     rect = fit_viewport(640, 480, (0, 0, 1280, 720))
     assert rect == (160, 0, 960, 720)
-    assert hud_panel_origin("top-left", (200, 90), rect, (1280, 720), 12) == (172, 12)
-    assert hud_panel_origin("bottom-left", (200, 40), rect, (1280, 720), 12) == (172, 720 - 12 - 40)
-    assert hud_panel_origin("centre", (300, 200), rect, (1280, 720), 12) == (490, 260)
+    box = camera_box_px(rect, 720)
+    assert hud_stack_origins([(200, 90)], "top-left", box, 12, 4) == [(172, 12)]
+    assert hud_stack_origins([(200, 40)], "bottom-left", box, 12, 4) == [(172, 720 - 12 - 40)]
     # Letterboxed (a wide camera in a square window): the image spans y 140..500 from the top.
     rect = fit_viewport(1280, 720, (0, 0, 640, 640))
-    assert hud_panel_origin("top-left", (100, 50), rect, (640, 640), 8) == (8, 140 + 8)
+    box = camera_box_px(rect, 640)
+    assert hud_stack_origins([(100, 50)], "top-left", box, 8, 4) == [(8, 140 + 8)]
+    assert hud_stack_origins([(100, 50)], "bottom-left", box, 8, 4) == [(8, 500 - 8 - 50)]
     with pytest.raises(ValueError):
-        hud_panel_origin("top-right", (1, 1), rect, (640, 640), 8)
+        hud_stack_origins([(1, 1)], "centre", box, 8, 4)
 
 
 def test_hud_backing_sits_on_a_pillarboxed_camera_image(gl_ctx, face_mm, intrinsics):
     # A 640x480 camera in a 640x360 window: the image spans x 80..560; the status panel's
-    # dark backing must start inside it, not on the black bar (where it would not show).
+    # dark backing must sit inside it, in its bottom-left corner, not on the black bar.
     grey = np.full((480, 640, 3), 200, np.uint8)
     with Renderer(gl_ctx, RenderOptions(640, 360), face_triangles()) as r:
         image = r.render(grey, None, intrinsics, ViewMode.TRYON, None, HudInfo(fps=30.0, pd_mm=63.0),
@@ -245,7 +247,7 @@ def test_hud_backing_sits_on_a_pillarboxed_camera_image(gl_ctx, face_mm, intrins
     columns = np.flatnonzero(darkened.any(axis=0))
     rows = np.flatnonzero(darkened.any(axis=1))
     margin = RenderOptions(640, 360).inset_margin_px
-    assert columns.min() == left + margin and rows.min() == margin
+    assert columns.min() == left + margin and rows.max() == 360 - margin - 1
 
 
 def test_render_benchmark_reports_fps(gl_ctx, face_mm):

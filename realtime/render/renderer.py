@@ -8,9 +8,13 @@ and recording all get the same pixels. Passes, in order, inside the camera viewp
 2. occluder: the head proxy (face + skull + ears) into depth only, so glasses temples vanish
    behind the head;
 3. mesh view: wireframe, shaded clay or camera-textured face (``ViewMode``);
-4. glasses: lit opaque frame and temples, then transparent Fresnel lenses;
+4. the HUD's status, notices and details, in the corner of the camera image that the face,
+   the glasses and the 3D inset leave free (``choose_hud_corner``), clipped to the image;
+5. glasses: lit opaque frame and temples, then transparent Fresnel lenses (after the HUD, so
+   they are never under it);
 
-then the 3D view of the reconstruction (inset or split screen, orbiting camera) and the HUD.
+then the 3D view of the reconstruction (inset or split screen, orbiting camera) and, over
+everything, the help panel.
 
 In: ``frame_bgr (H, W, 3) uint8``, the fused face (``vertices_mm (468, 3)`` camera space,
 OpenCV axes, mm), intrinsics (``fx, fy, cx, cy, width, height`` pixels). Out:
@@ -32,7 +36,7 @@ import numpy as np
 from realtime.glasses import GlassesModel, MeshPart, fit_glasses
 from realtime.head_proxy import HeadProxy, build_head_proxy
 from realtime.render.geometry import unique_edges, vertex_normals
-from realtime.render.hud import HudInfo, hud_panels
+from realtime.render.hud import HudInfo, hud_panels, hud_scale
 from realtime.render.programs import load_program
 from realtime.render.projection import OPENCV_TO_GL, fit_viewport, orbit_view, perspective, projection_from_intrinsics
 from realtime.shapes import check_shape
@@ -104,28 +108,132 @@ HUD_REFRESH_S = 0.25
 _OCCLUDER_OFFSET = (1.0, 2.0)
 
 
-def hud_panel_origin(anchor: str, panel_size: tuple[int, int], camera_rect: tuple[int, int, int, int],
-                     output_size: tuple[int, int], margin: int) -> tuple[int, int]:
-    """Top-left pixel (x, y down) of a HUD panel in the output.
+# Where the HUD's stack of panels may go, in order of preference: the bottom of the image is
+# where a face rarely is (chin and shoulders at worst), and the left leaves the right side to
+# the 3D inset.
+HUD_CORNERS = ("bottom-left", "bottom-right", "top-left", "top-right")
+# Gap between stacked HUD panels, pixels at 720 output lines.
+HUD_STACK_GAP_PX = 4
+# The stack wraps short of the 3D inset when that leaves it at least this fraction of the
+# camera image's width; else it wraps to the whole width and takes a corner the inset leaves.
+HUD_MIN_ROOM_FRACTION = 0.5
 
-    The status and message panels sit in the camera image's corners (``top-left``,
-    ``bottom-left``), not the output's: a 4:3 camera in a 16:9 window is pillarboxed, and a
-    translucent backing over the black bar would not show, so the box would look shifted
-    from its text. ``centre`` (help) is centred in the output. panel_size ``(w, h)``;
-    camera_rect ``(x, y, w, h)`` GL convention (y from the bottom, ``fit_viewport``);
-    output_size ``(w, h)``; margin: pixels from the image's edges.
+
+def camera_box_px(camera_rect: tuple[int, int, int, int], output_height: int) -> tuple[int, int, int, int]:
+    """A GL viewport ``(x, y, w, h)`` (y from the bottom, ``fit_viewport``) as a pixel box
+    ``(x0, y0, x1, y1)`` with y down and the far edges exclusive."""
+    left, bottom, w, h = camera_rect
+    top = output_height - bottom - h
+    return left, top, left + w, top + h
+
+
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def hud_stack_origins(sizes: list[tuple[int, int]], corner: str, camera_box: tuple[int, int, int, int],
+                      margin: int, gap: int) -> list[tuple[int, int]]:
+    """Top-left pixels (x, y down) of HUD panels stacked from ``corner`` of the camera image
+    outwards: the first panel in the corner, each next one above it (bottom corners) or below
+    it (top corners), all aligned to the corner's side.
+
+    ``sizes``: ``(w, h)`` per panel; ``camera_box``: the camera image ``(x0, y0, x1, y1)`` in
+    the output (``camera_box_px``): the panels sit on the image, never on the black bars of a
+    pillarboxed or letterboxed source; ``margin``: pixels from the image's edges; ``gap``:
+    pixels between panels.
     """
-    w, h = panel_size
-    out_w, out_h = output_size
-    if anchor == "centre":
-        return (out_w - w) // 2, (out_h - h) // 2
-    left, bottom, _, rect_h = camera_rect
-    top = out_h - bottom - rect_h
-    if anchor == "top-left":
-        return left + margin, top + margin
-    if anchor == "bottom-left":
-        return left + margin, top + rect_h - margin - h
-    raise ValueError(f"anchor: expected top-left, bottom-left or centre, got {anchor!r}")
+    if corner not in HUD_CORNERS:
+        raise ValueError(f"corner: expected one of {', '.join(HUD_CORNERS)}, got {corner!r}")
+    x0, y0, x1, y1 = camera_box
+    vertical, horizontal = corner.split("-")
+    origins, offset = [], 0
+    for w, h in sizes:
+        x = x0 + margin if horizontal == "left" else x1 - margin - w
+        y = y1 - margin - offset - h if vertical == "bottom" else y0 + margin + offset
+        origins.append((x, y))
+        offset += h + gap
+    return origins
+
+
+def stack_box(sizes: list[tuple[int, int]], corner: str, camera_box: tuple[int, int, int, int], margin: int,
+              gap: int) -> tuple[int, int, int, int]:
+    """The box ``(x0, y0, x1, y1)`` a stack of panels (``hud_stack_origins``) covers."""
+    origins = hud_stack_origins(sizes, corner, camera_box, margin, gap)
+    xs0 = [x for x, _ in origins]
+    ys0 = [y for _, y in origins]
+    return (min(xs0), min(ys0), max(x + w for (x, _), (w, _) in zip(origins, sizes)),
+            max(y + h for (_, y), (_, h) in zip(origins, sizes)))
+
+
+def choose_hud_corner(sizes: list[tuple[int, int]], camera_box: tuple[int, int, int, int],
+                      keep_out: list[list[tuple[float, float, float, float]]], margin: int, gap: int,
+                      previous: str | None = None) -> str:
+    """The corner of the camera image for the HUD's stack (``hud_stack_origins``).
+
+    ``keep_out``: levels of boxes ``(x0, y0, x1, y1)`` the stack must not cover, strictest
+    first (e.g. face, glasses and 3D inset; then glasses and inset); the first level some
+    corner satisfies decides, and within it ``previous`` wins over ``HUD_CORNERS`` order, so
+    the HUD does not hop between corners while both are free. Where no corner satisfies any
+    level, ``previous`` (or the first corner) stays: the renderer draws the glasses after
+    the HUD, so even then the glasses are never covered.
+    """
+    order = ([previous] if previous in HUD_CORNERS else []) + [c for c in HUD_CORNERS if c != previous]
+    for boxes in keep_out:
+        for corner in order:
+            box = stack_box(sizes, corner, camera_box, margin, gap)
+            if box[0] < camera_box[0] or box[1] < camera_box[1] or box[2] > camera_box[2] or box[3] > camera_box[3]:
+                continue  # taller or wider than the image: try the next level's looser rules
+            if not any(_overlaps(box, other) for other in boxes):
+                return corner
+    return order[0]
+
+
+def hud_room_px(camera_box: tuple[int, int, int, int], inset_box: tuple[int, int, int, int] | None,
+                margin: int) -> int:
+    """How wide the HUD's stacked panels may be, pixels: the camera image less the margins,
+    and less the 3D inset where it overlaps the image's side (when that leaves at least
+    ``HUD_MIN_ROOM_FRACTION`` of the width)."""
+    full = camera_box[2] - camera_box[0] - 2 * margin
+    if inset_box is not None and inset_box[0] < camera_box[2] and inset_box[2] > camera_box[0]:
+        beside = inset_box[0] - camera_box[0] - 2 * margin
+        if beside >= HUD_MIN_ROOM_FRACTION * full:
+            return max(1, beside)
+    return max(1, full)
+
+
+def projected_box_px(points_mm: np.ndarray, intrinsics: Any, camera_box: tuple[int, int, int, int],
+                     near_mm: float) -> tuple[float, float, float, float] | None:
+    """Output-pixel box ``(x0, y0, x1, y1)`` (y down) of camera-space points ``(n, 3)`` mm
+    (OpenCV axes) seen through ``intrinsics`` and shown in ``camera_box``; None when no point
+    is in front of the camera. ``u = fx X / Z + cx``, then the image's scale into the box."""
+    points = np.asarray(points_mm, np.float64).reshape(-1, 3)
+    points = points[points[:, 2] > near_mm]
+    if len(points) == 0:
+        return None
+    u = intrinsics.fx * points[:, 0] / points[:, 2] + intrinsics.cx
+    v = intrinsics.fy * points[:, 1] / points[:, 2] + intrinsics.cy
+    sx = (camera_box[2] - camera_box[0]) / float(intrinsics.width)
+    sy = (camera_box[3] - camera_box[1]) / float(intrinsics.height)
+    return (camera_box[0] + float(u.min()) * sx, camera_box[1] + float(v.min()) * sy,
+            camera_box[0] + float(u.max()) * sx, camera_box[1] + float(v.max()) * sy)
+
+
+def _box_corners(vertices: np.ndarray) -> np.ndarray:
+    """The 8 corners ``(8, 4)`` (homogeneous) of the axis-aligned box of ``vertices (n, 3)``."""
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    corners = np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    return corners
+
+
+def glasses_points_mm(glasses: GlassesModel, fit: Any) -> np.ndarray:
+    """Camera-space corners ``(k, 3)`` mm of the boxes around the glasses' parts as fitted:
+    their projection bounds what the glasses cover on screen."""
+    parts = [(glasses.front, fit.model)]
+    if glasses.lenses is not None:
+        parts.append((glasses.lenses, fit.model))
+    if glasses.temples is not None:
+        parts += [(glasses.temples[k], fit.model @ fit.temples[k]) for k in (0, 1)]
+    return np.concatenate([(_box_corners(part.vertices) @ np.asarray(m, np.float64).T)[:, :3] for part, m in parts])
 
 
 class _GpuMesh:
@@ -186,7 +294,9 @@ class Renderer:
         self._overlay_textures: list[moderngl.Texture] = []
         self._hud_key = None
         self._hud_time = -math.inf
-        self._hud_layout: list[tuple[int, int, str]] = []
+        self._hud_layout: list[tuple[int, int, str]] = []  # (w, h, role) per overlay texture
+        self._hud_corner: str | None = None
+        self.hud_boxes: dict[str, tuple[int, int, int, int]] = {}  # role -> output pixel box, last frame
         self._proxy_mesh: _GpuMesh | None = None
         self._face_wire: _GpuMesh | None = None
         self._n_proxy_tris = 0
@@ -283,13 +393,26 @@ class Renderer:
         if proxy is not None and glasses is not None:
             fit = fit_glasses(glasses, proxy.nose_point_mm, proxy.ear_points_mm, proxy.temple_side_mm)
 
-        self._camera_view(camera_rect, proj, proxy, view_mode, glasses, fit, paused=bool(hud and hud.paused))
+        draw_hud = None
+        self.hud_boxes = {}
+        if hud is not None:
+            inset_box = camera_box_px(view_area, o.height) if view3d == View3D.INSET else None
+            keep_out = self._hud_keep_out(vertices if proxy is not None else None, glasses, fit, intrinsics,
+                                          camera_rect, inset_box)
+            self._prepare_hud(hud, camera_rect, inset_box)
+
+            def draw_hud():
+                self._draw_hud_stack(camera_rect, keep_out)
+
+        self._camera_view(camera_rect, proj, proxy, view_mode, glasses, fit, paused=bool(hud and hud.paused),
+                          draw_hud=draw_hud)
         if view_area is not None:
             self._orbit_view(view_area, proj, proxy, view_mode, glasses, fit)
         ctx.viewport = full
         ctx.scissor = None
         if hud is not None:
-            self._draw_hud(hud, camera_rect)
+            ctx.disable(moderngl.DEPTH_TEST)
+            self._draw_overlays("help", lambda w, h: ((o.width - w) // 2, (o.height - h) // 2))
 
         image = None
         if read:
@@ -335,7 +458,7 @@ class Renderer:
         return self._glasses_cache[key][1]
 
     # ------------------------------------------------------------------ passes
-    def _camera_view(self, rect, proj, proxy, view_mode, glasses, fit, paused: bool) -> None:
+    def _camera_view(self, rect, proj, proxy, view_mode, glasses, fit, paused: bool, draw_hud=None) -> None:
         ctx = self.ctx
         ctx.viewport = rect
         ctx.scissor = rect
@@ -346,9 +469,13 @@ class Renderer:
         bg["u_dim"].value = 0.6 if paused else 1.0
         self._empty_vao.render(moderngl.TRIANGLE_STRIP, vertices=4)
         if proxy is None:
+            if draw_hud is not None:
+                draw_hud()
+                ctx.disable(moderngl.DEPTH_TEST)
             return
         view = OPENCV_TO_GL
-        self._draw_scene(proj, view, proj @ view, view_mode, glasses, fit, occlude=True, in_3d=False)
+        self._draw_scene(proj, view, proj @ view, view_mode, glasses, fit, occlude=True, in_3d=False,
+                         before_glasses=draw_hud)
 
     def _orbit_view(self, area, camera_proj, proxy, view_mode, glasses, fit) -> None:
         ctx, o = self.ctx, self.options
@@ -373,7 +500,11 @@ class Renderer:
         if "u_light_dir" in program:
             program["u_light_dir"].value = self.options.light_dir
 
-    def _draw_scene(self, proj, view, tex_matrix, view_mode, glasses, fit, occlude: bool, in_3d: bool) -> None:
+    def _draw_scene(self, proj, view, tex_matrix, view_mode, glasses, fit, occlude: bool, in_3d: bool,
+                    before_glasses=None) -> None:
+        """The head (occluder or 3D shell), the mesh view and the glasses. ``before_glasses``:
+        called after the mesh view and before the glasses (the HUD: so the glasses are drawn
+        over it, never under it); it must leave the viewport, scissor and depth test as found."""
         ctx, o = self.ctx, self.options
         mesh_prog = self.programs["mesh"]
         identity = np.eye(4, dtype=np.float32)
@@ -428,6 +559,8 @@ class Renderer:
             proxy_vao.render(moderngl.TRIANGLES, vertices=n_face)
             ctx.disable(moderngl.BLEND)
 
+        if before_glasses is not None:
+            before_glasses()
         if glasses is not None and fit is not None:
             self._draw_glasses(proj, view, glasses, fit)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
@@ -461,22 +594,71 @@ class Renderer:
             self.fbo.depth_mask = True
             ctx.disable(moderngl.BLEND)
 
-    def _draw_hud(self, hud: HudInfo, camera_rect: tuple[int, int, int, int]) -> None:
-        ctx, o = self.ctx, self.options
-        # Text that changes meaning (messages, help, mode) redraws at once; numbers at most
-        # every HUD_REFRESH_S.
-        key = (hud.messages, hud.show_help, hud.glasses, hud.view, hud.tracking, hud.paused, hud.provider)
+    # ------------------------------------------------------------------ HUD
+    def _hud_keep_out(self, vertices, glasses, fit, intrinsics, camera_rect, inset_box) -> list[list[tuple]]:
+        """Boxes the HUD's stack must not cover, strictest level first (``choose_hud_corner``):
+        the face, the glasses and the 3D inset; then the glasses and the inset; then the inset."""
+        o = self.options
+        box = camera_box_px(camera_rect, o.height)
+        margin = o.inset_margin_px
+
+        def grown(b):  # a margin of clear image around what must stay visible
+            return None if b is None else (b[0] - margin, b[1] - margin, b[2] + margin, b[3] + margin)
+
+        inset = [inset_box] if inset_box is not None else []
+        glasses_box = face_box = None
+        if vertices is not None:
+            face_box = grown(projected_box_px(vertices, intrinsics, box, o.near_mm))
+            if glasses is not None and fit is not None:
+                glasses_box = grown(projected_box_px(glasses_points_mm(glasses, fit), intrinsics, box, o.near_mm))
+        strict = [b for b in (face_box, glasses_box) if b is not None] + inset
+        return [strict, [b for b in (glasses_box,) if b is not None] + inset, inset]
+
+    def _prepare_hud(self, hud: HudInfo, camera_rect, inset_box) -> None:
+        """Rasterise the HUD's panels when what they say changed (numbers at most every
+        ``HUD_REFRESH_S``) or the room they wrap in did."""
+        o = self.options
+        room = hud_room_px(camera_box_px(camera_rect, o.height), inset_box, o.inset_margin_px)
+        key = (hud.messages, hud.show_help, hud.glasses, hud.view, hud.tracking, hud.paused, hud.provider,
+               hud.mode, hud.bust, hud.extra, hud.face, room)
         now = time.perf_counter()
         if key != self._hud_key or now - self._hud_time >= HUD_REFRESH_S:
             self._hud_key, self._hud_time = key, now
-            self._upload_hud(hud_panels(hud, o.height))
+            self._upload_hud(hud_panels(hud, o.height, max_width_px=room))
+
+    def _draw_hud_stack(self, camera_rect, keep_out) -> None:
+        """The status, notice and details panels in a corner of the camera image, clipped to it.
+        Called inside the camera pass (viewport and scissor on the camera image, depth test on)."""
+        ctx, o = self.ctx, self.options
+        sizes = [(w, h) for w, h, role in self._hud_layout if role != "help"]
+        if sizes:
+            box = camera_box_px(camera_rect, o.height)
+            gap = max(1, int(round(HUD_STACK_GAP_PX * hud_scale(o.height))))
+            self._hud_corner = choose_hud_corner(sizes, box, keep_out, o.inset_margin_px, gap, self._hud_corner)
+            origins = iter(hud_stack_origins(sizes, self._hud_corner, box, o.inset_margin_px, gap))
+            ctx.disable(moderngl.DEPTH_TEST)
+            ctx.viewport = (0, 0, o.width, o.height)
+            ctx.scissor = camera_rect  # nothing on the black bars, whatever the text's length
+            self._draw_overlays(None, lambda w, h: next(origins), exclude="help")
+            ctx.viewport = ctx.scissor = camera_rect  # as the camera pass had them
+            ctx.enable(moderngl.DEPTH_TEST)
+
+    def _draw_overlays(self, role: str | None, origin, exclude: str | None = None) -> None:
+        """Draw the overlay textures of ``role`` (None: all but ``exclude``) at
+        ``origin(w, h) -> (x, y)`` top-left output pixels, alpha blended."""
+        ctx, o = self.ctx, self.options
+        chosen = [(tex, layout) for tex, layout in zip(self._overlay_textures, self._hud_layout)
+                  if (role is None and layout[2] != exclude) or layout[2] == role]
+        if not chosen:
+            return
         ctx.enable(moderngl.BLEND)
         ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
         prog = self.programs["overlay"]
         prog["u_image"].value = 0
-        for tex, (w, h, anchor) in zip(self._overlay_textures, self._hud_layout):
+        for tex, (w, h, panel_role) in chosen:
             tex.use(0)
-            x0, y_top = hud_panel_origin(anchor, (w, h), camera_rect, (o.width, o.height), o.inset_margin_px)
+            x0, y_top = origin(w, h)
+            self.hud_boxes[panel_role] = (x0, y_top, x0 + w, y_top + h)
             # Pixel rect (y down) -> NDC.
             nx0, nx1 = 2.0 * x0 / o.width - 1.0, 2.0 * (x0 + w) / o.width - 1.0
             ny1, ny0 = 1.0 - 2.0 * y_top / o.height, 1.0 - 2.0 * (y_top + h) / o.height
@@ -488,9 +670,9 @@ class Renderer:
         for tex in self._overlay_textures:
             tex.release()
         self._overlay_textures, self._hud_layout = [], []
-        for rgba, anchor in panels:
+        for rgba, role in panels:
             h, w = rgba.shape[:2]
             tex = self.ctx.texture((w, h), 4, np.ascontiguousarray(rgba).tobytes(), alignment=1)
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             self._overlay_textures.append(tex)
-            self._hud_layout.append((w, h, anchor))
+            self._hud_layout.append((w, h, role))

@@ -1,0 +1,40 @@
+"""``selfie3d demo`` (realtime/demo.py): its headline output, ``tryon.mp4``, is H.264 in
+yuv420p with the index first, so it plays in a browser, on a phone and in a chat app (the
+headless Chromium test in test_web_browser.py plays it); the preview and the report come with
+it, every file written atomically."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+
+from realtime.demo import DemoOptions, run_demo
+from realtime.live import probe_video
+
+# Frames of the built-in clip: enough for fusion to settle and the preview to show glasses.
+_DEMO_FRAMES = 40
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    report = run_demo(DemoOptions(out_dir=str(out), max_frames=_DEMO_FRAMES, bust=False))
+    return out, report
+
+
+def test_tryon_video_is_h264_yuv420p_faststart(demo_out):
+    out, report = demo_out
+    info = probe_video(out / "tryon.mp4")
+    assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p" and info["faststart"]
+    assert (info["width"], info["height"]) == (1280, 720)
+    assert info["frames"] == report["frames"] == _DEMO_FRAMES
+    assert abs(info["fps"] - 30.0) < 0.01
+
+
+def test_demo_writes_only_its_outputs(demo_out):
+    out, report = demo_out
+    assert sorted(p.name for p in out.iterdir()) == ["preview.png", "report.json", "tryon.mp4"]
+    assert json.loads((out / "report.json").read_text())["outputs"]["video"] == str(out / "tryon.mp4")
+    assert cv2.imread(str(out / "preview.png")).shape == (720, 1280, 3)
