@@ -47,6 +47,13 @@ ANGLE_BINS = 360
 COVERAGE_READY = 0.6
 """Share of the head's directions (above the ears' level, outside the face) that must be seen
 before a snapshot uses the scan instead of the single view."""
+LOOSE_SLACK_MM = 8.0
+"""How far past the tightest bound of any frame a direction's hull may lie (see ``result``)."""
+HEAD_MIN_ELEVATION = 0.0
+"""The scan's directions of the head and hair (coverage, the bust's use): sin of the elevation above
+the head centre's level (the eyes') from which a direction counts."""
+FACE_CONE = 0.5
+"""... and no nearer the face's forward axis than this (cos of the angle): the face is the mesh's."""
 MAX_REACH_MM = 400.0
 """Bounds further than this (the ray never left the outline in the frame) are no bound."""
 
@@ -146,11 +153,10 @@ class HeadScan:
         head = (identity - origin) @ rotation.T
         centre_head = surface.field_centre(head)
         self._centre = rotation.T @ centre_head + origin  # canonical
-        # The head's own directions: above the ear points' level and outside the face's cone.
+        # The head's own directions: level with the eyes (the centre's height) and above, outside
+        # the face's cone; below, the ears, jaw and neck are the single view's and the prior's.
         head_dirs = self.directions @ rotation.T  # canonical -> head frame
-        ear_y = 0.5 * (head[234, 1] + head[454, 1]) - centre_head[1]
-        forward = head_dirs[:, 2]
-        self._head_directions = (head_dirs[:, 1] > ear_y / 100.0) & (forward < 0.5)
+        self._head_directions = (head_dirs[:, 1] > HEAD_MIN_ELEVATION) & (head_dirs[:, 2] < FACE_CONE)
 
     def update(self, mask, vertices_px: np.ndarray, rotation: np.ndarray, translation_mm: np.ndarray,
                intrinsics, identity_mm: np.ndarray) -> None:
@@ -199,8 +205,9 @@ class HeadScan:
         if seen.any():
             values = np.where(np.arange(SAMPLES_PER_DIRECTION)[None, :] < kept[:, None], self._bounds, np.nan)
             radius[seen] = np.nanquantile(values[seen], LOW_QUANTILE, axis=1)
-        # Never beyond what any frame allowed at all.
-        radius = np.minimum(radius, self._loose)
+        # Never far beyond what any frame allowed at all (a loose bound from a frame that saw
+        # the direction at a slant may still be the tightest an unlucky direction gets).
+        radius = np.minimum(radius, self._loose + LOOSE_SLACK_MM)
         head = self._head_directions if self._head_directions is not None else np.ones(n, bool)
         coverage = float(seen[head].mean()) if head.any() else 0.0
         centre = self._centre if self._centre is not None else np.zeros(3)

@@ -369,6 +369,53 @@ def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
     )
 
 
+HAIR_TOP_MM = 32.0
+"""The synthetic hair's thickness over the crown, mm (a full, short-to-medium haircut)."""
+HAIR_SIDE_MM = 18.0
+"""... over the temples and the sides of the head ..."""
+HAIR_BACK_MM = 24.0
+"""... and over the back of the head, fading out toward the nape."""
+HAIR_FACE_RINGS = 3
+"""The hair grows in over the skull's first rings behind the face's outline (the hairline)."""
+
+
+def hair_thickness(directions: np.ndarray, top_mm: float = HAIR_TOP_MM, side_mm: float = HAIR_SIDE_MM,
+                   back_mm: float = HAIR_BACK_MM) -> np.ndarray:
+    """Hair thickness ``(n,)`` mm over unit ``directions (n, 3)`` (canonical: y up, z out of the
+    face) from the head's centre: thickest on the crown, off below the ears and at the nape."""
+    d = check_shape("directions", directions, (None, 3), dtype=np.float64)
+    up, forward = d[:, 1], d[:, 2]
+    thickness = side_mm + (top_mm - side_mm) * np.clip(up, 0.0, 1.0) + (back_mm - side_mm) * np.clip(-forward, 0.0, 1.0)
+    below = np.clip((up + 0.45) / 0.35, 0.0, 1.0)  # fades out from ear level to the nape
+    return thickness * below * below * (3.0 - 2.0 * below)
+
+
+def with_hair(head: SyntheticHead, top_mm: float = HAIR_TOP_MM, side_mm: float = HAIR_SIDE_MM,
+              back_mm: float = HAIR_BACK_MM) -> tuple[SyntheticHead, np.ndarray]:
+    """The head with a hair volume: the skull's shell pushed out along the rays from the shell's
+    centre by ``hair_thickness``, grown in over the first rings behind the face (the face, the eye
+    and mouth closures and the ears stay). Returns ``(head, centre_mm (3,))``: the new head (its
+    closed surface is the true head-and-hair surface) and the centre the hair was grown from."""
+    from realtime.head_proxy import FACE_HOLES, FACE_OVAL, SHELL_RINGS
+    from realtime.render.geometry import vertex_normals
+
+    vertices = head.vertices_mm.astype(np.float64).copy()
+    start = N_FACE_VERTICES + len(FACE_HOLES)
+    ring_size = len(FACE_OVAL)
+    shell = np.arange(start, start + SHELL_RINGS * ring_size + 1)
+    centre = vertices[shell].mean(axis=0)
+    rel = vertices[shell] - centre
+    directions = rel / np.linalg.norm(rel, axis=1, keepdims=True)
+    ring = np.minimum((shell - start) // ring_size + 1, SHELL_RINGS + 1)
+    grow = np.clip(ring / HAIR_FACE_RINGS, 0.0, 1.0)
+    grow = grow * grow * (3.0 - 2.0 * grow)
+    vertices[shell] += directions * (grow * hair_thickness(directions, top_mm, side_mm, back_mm))[:, None]
+    normals = vertex_normals(vertices, head.triangles)
+    import dataclasses
+
+    return dataclasses.replace(head, vertices_mm=vertices.astype(np.float32), normals=normals.astype(np.float32)), centre
+
+
 def astronaut_head() -> SyntheticHead:
     """The head built from scikit-image's astronaut portrait (public domain): photo mode on it,
     then ``head_from_photo``. Raises ``RuntimeError`` if photo mode finds no face."""
