@@ -307,6 +307,8 @@ about a third of a head below the shoulders (classical proportions: shoulders ~ 
 chin, nipples 1 head)."""
 TORSO_TOP_BELOW_CHIN = 0.18
 """Where the shoulders' loft starts below the chin / head height: inside the neck, below the jaw."""
+SOCLE_INSET = 0.8
+"""A labelled bust's socle / the chest's breadth and depth at the cut."""
 EAR_HAIR_COVER = 0.5
 """An ear is modelled only if less than this fraction of it (seen in the photo) is hair."""
 
@@ -351,7 +353,8 @@ def _visible_ears(head, shape, sil):
 
 
 def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, options):
-    """Head, neck and shoulders cut flat: ``(body Manifold in print mm, head_to_print (3, 4))``."""
+    """Head, neck and shoulders cut flat (on a socle when labelled): ``(body Manifold in print mm,
+    head_to_print (3, 4), the body before the label was cut or None)``."""
     rotation = body_frame(view)
     to_print_rotation = _HEAD_TO_PRINT @ rotation
     head_b = head @ rotation.T
@@ -381,10 +384,33 @@ def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, optio
             parts.append(ear if uv is None else _with_uv(ear, _grey_uv(image.shape[1])))
     body = solids.manifold3d.Manifold.batch_boolean([head_solid] + parts, solids.manifold3d.OpType.Add)
     body = body.trim_by_plane((0.0, 0.0, 1.0), float(cut_y))
-    scale = options.height_mm / (top_y - cut_y)
-    body = body.translate((0.0, 0.0, -cut_y)).scale((scale, scale, scale))
-    head_to_print = np.column_stack([scale * to_print_rotation, np.array([0.0, 0.0, -cut_y * scale])])
-    return body, head_to_print
+    bottom = cut_y
+    plain = None
+    if options.label:
+        # A label needs a flat face to be engraved on: the bust stands on a socle, as busts do.
+        total = (top_y - cut_y) / (1.0 - PLINTH_HEIGHT_FRACTION)
+        socle_h = PLINTH_HEIGHT_FRACTION * total
+        bottom = cut_y - socle_h
+        width = 2.0 * SOCLE_INSET * shoulders.half_breadth
+        depth = 2.0 * SOCLE_INSET * torso.CHEST_DEPTH_RATIO * shoulders.half_breadth
+        centre_x = 0.5 * (shoulders.outline[:, 0].min() + shoulders.outline[:, 0].max())
+        # The socle reaches a little into the torso (no coplanar faces) and below its own base.
+        socle = solids.rounded_box(width, depth, socle_h * 1.2, PLINTH_CORNER * depth, bottom - 0.1 * socle_h)
+        socle = socle.translate((float(centre_x), float(-shoulders.centre_z), 0.0))
+        if uv is not None:
+            socle = _with_uv(socle, _grey_uv(image.shape[1]))
+        body = (body + socle).trim_by_plane((0.0, 0.0, 1.0), float(bottom))
+    scale = options.height_mm / (top_y - bottom)
+    body = body.translate((0.0, 0.0, -bottom)).scale((scale, scale, scale))
+    if options.label:
+        plain = body
+        socle_top = (cut_y - bottom) * scale
+        front_y = (-shoulders.centre_z - 0.5 * depth) * scale
+        cutter = solids.label_cutter(options.label, LABEL_CAP_FRACTION * socle_top, LABEL_DEPTH_MM, 0.85 * width * scale)
+        cutter = cutter.rotate((90.0, 0.0, 0.0)).translate((float(centre_x * scale), float(front_y), socle_top / 2))
+        body = body - cutter
+    head_to_print = np.column_stack([scale * to_print_rotation, np.array([0.0, 0.0, -bottom * scale])])
+    return body, head_to_print, plain
 
 
 def _uv(field_, image):
@@ -430,8 +456,7 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=N
     chin_y = head[topology.CHIN, 1]
     top_y = points[:, 1].max()
     if options.style == "bust":
-        body, head_to_print = _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, options)
-        plain = None
+        body, head_to_print, plain = _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, options)
     elif options.style == "head":
         head_solid = solids.to_manifold(to_print(points), faces, uv)
         neck_bottom = chin_y - NECK_BELOW_CHIN * half_breadth

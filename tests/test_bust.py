@@ -149,8 +149,8 @@ def _mouth_roughness_mm(vertices_mm: np.ndarray, options: BustOptions) -> float:
     from scipy import sparse
     from scipy.spatial import cKDTree
 
-    head, rotation = bust._posed_head(np.asarray(vertices_mm, dtype=np.float64), options)
-    shape, _, faces, points = bust._head_field(head, None, None, rotation, False)
+    head, rotation, _ = bust._posed_head(np.asarray(vertices_mm, dtype=np.float64), options)
+    shape, _, faces, points, _ = bust._head_field(head, None, None, rotation, False)
     radius = np.linalg.norm(points - shape.centre, axis=1)
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     adjacency = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(len(points),) * 2)
