@@ -145,6 +145,13 @@ class HeadScan:
         """Whether to scan this frame (one in ``every_n_frames``)."""
         return frame_index % max(self.options.every_n_frames, 1) == 0
 
+    def start(self, centre_mm: np.ndarray, head_directions: np.ndarray | None = None) -> None:
+        """Fix the hull's centre ``(3,)`` (canonical mm) and which directions ``(N,) bool`` count for
+        coverage (None: all); ``update`` does this from the identity when it was not called."""
+        self._centre = np.asarray(centre_mm, np.float64)
+        self._head_directions = (np.ones(len(self.directions), bool) if head_directions is None
+                                 else np.asarray(head_directions, bool))
+
     def _start(self, identity_mm: np.ndarray) -> None:
         from realtime.printing import headframe, surface
 

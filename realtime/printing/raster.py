@@ -99,7 +99,8 @@ def front_heights(vertices: np.ndarray, faces: np.ndarray, origin_xy: tuple[floa
 
 def sample_bilinear(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Bilinear samples ``(n,) float64`` of ``grid (h, w)`` at fractional cells ``x, y (n,)`` (column,
-    row); NaN outside the grid or next to a NaN cell."""
+    row); NaN outside the grid or next to a NaN cell. OpenCV weighs the four cells in steps of
+    1/32 of a cell, finer than any grid here needs."""
     x = np.asarray(x, np.float32).ravel()
     y = np.asarray(y, np.float32).ravel()
     n = len(x)

@@ -1,0 +1,100 @@
+"""Tests for realtime/scan.py: per-frame ray bounds and the hull of a sphere seen turning."""
+
+import math
+
+import numpy as np
+import pytest
+
+from realtime.camera import CameraIntrinsics
+from realtime.scan import HeadScan, ray_bounds
+from realtime.segmentation import PersonMask
+
+RADIUS_MM = 90.0
+DISTANCE_MM = 600.0
+SIZE = 256
+HULL_TOLERANCE_MM = 2.0  # ~ one pixel of outline at this distance (fx 222 px: 0.37 px/mm)
+
+
+def _camera():
+    return CameraIntrinsics.default(SIZE, SIZE)
+
+
+def _sphere_mask(intrinsics, centre_cam):
+    """The outline of a sphere of RADIUS_MM at ``centre_cam`` (pinhole, exact cone tangency)."""
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE] + 0.5
+    rays = np.stack([(xs - intrinsics.cx) / intrinsics.fx, (ys - intrinsics.cy) / intrinsics.fy, np.ones_like(xs)], -1)
+    rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
+    along = rays @ centre_cam
+    miss = np.linalg.norm(centre_cam) ** 2 - along**2
+    return (miss <= RADIUS_MM**2).astype(np.float32)
+
+
+def test_ray_bounds_of_a_sphere_are_its_radius_for_edge_on_rays():
+    intrinsics = _camera()
+    centre = np.array([20.0, -10.0, DISTANCE_MM])
+    mask = _sphere_mask(intrinsics, centre)
+    from realtime.printing.silhouette import polar_extent
+
+    px = np.array([intrinsics.fx * centre[0] / centre[2] + intrinsics.cx, intrinsics.fy * centre[1] / centre[2] + intrinsics.cy])
+    angles = np.linspace(-np.pi, np.pi, 360, endpoint=False)
+    extent = polar_extent(mask > 0.5, px, angles, last=False, beyond=True)
+    view = centre / np.linalg.norm(centre)
+    # Directions across the view (the sphere's rim) reach exactly the sphere seen from its centre.
+    side = np.cross(view, [0.0, 1.0, 0.0])
+    side /= np.linalg.norm(side)
+    up = np.cross(side, view)
+    directions = np.array([side, -side, up, -up])
+    bounds = ray_bounds(centre, directions, intrinsics.fx, intrinsics.fy, extent, angles, 1.0)
+    # A cone's tangent point lies slightly behind the centre's plane: the rim ray from the centre
+    # leaves the cone a little further out than the radius (by the perspective, ~ R^2 / (2 d^2)).
+    np.testing.assert_allclose(bounds, RADIUS_MM, rtol=0.03)
+    assert np.isinf(ray_bounds(centre, view[None], intrinsics.fx, intrinsics.fy, extent, angles, 1.0)[0])
+
+
+def _yaw(degrees):
+    a = math.radians(degrees)
+    return np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+
+
+def test_a_turning_sphere_is_scanned_all_round_to_its_radius():
+    intrinsics = _camera()
+    scan = HeadScan()
+    scan.start(np.zeros(3))
+    translation = np.array([0.0, 0.0, DISTANCE_MM])
+    crop = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # the crop is the image
+    vertices = np.zeros((468, 3))
+    vertices[:, :2] = [intrinsics.cx, intrinsics.cy]
+    for yaw in np.linspace(-90, 90, 31):
+        rotation = _yaw(yaw)
+        mask = PersonMask(_sphere_mask(intrinsics, translation), np.ones((SIZE, SIZE), bool), crop)
+        scan.update(mask, vertices, rotation, translation, intrinsics, None)
+    result = scan.result()
+    horizontal = np.abs(result.directions[:, 1]) < 0.3
+    assert result.seen[horizontal].all()
+    np.testing.assert_allclose(result.radius_mm[horizontal], RADIUS_MM, rtol=0.03, atol=HULL_TOLERANCE_MM)
+    assert result.coverage > 0.9 and result.ready
+
+
+def test_a_frontal_view_alone_leaves_the_back_unseen():
+    intrinsics = _camera()
+    scan = HeadScan()
+    scan.start(np.zeros(3))
+    translation = np.array([0.0, 0.0, DISTANCE_MM])
+    crop = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    vertices = np.zeros((468, 3))
+    vertices[:, :2] = [intrinsics.cx, intrinsics.cy]
+    mask = PersonMask(_sphere_mask(intrinsics, translation), np.ones((SIZE, SIZE), bool), crop)
+    for _ in range(3):
+        scan.update(mask, vertices, np.eye(3), translation, intrinsics, None)
+    result = scan.result()
+    towards_camera = np.abs(result.directions[:, 2]) > 0.9
+    assert not result.seen[towards_camera].any()
+    assert not result.ready
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_due_scans_one_frame_in_n(every):
+    from realtime.scan import ScanOptions
+
+    scan = HeadScan(ScanOptions(every_n_frames=every))
+    assert sum(scan.due(i) for i in range(30)) == 30 // every

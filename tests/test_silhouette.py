@@ -1,0 +1,105 @@
+"""Tests for realtime/printing/silhouette.py: the affine view, outlines, clipping and hair growth."""
+
+import numpy as np
+import pytest
+
+from realtime.printing import silhouette
+
+ROTATION = np.array([[0.96, 0.0, 0.28], [0.0, 1.0, 0.0], [-0.28, 0.0, 0.96]])  # ~16 deg of yaw
+OUTLINE_TOLERANCE_PX = 1.5  # the outlines are sampled on a pixel grid
+
+
+def _view(scale=2.0, shift=(128.0, 128.0)):
+    # Head frame (y up) -> crop pixels (y down): a rotation, then an image flip of y, scaled.
+    matrix = np.zeros((2, 4))
+    matrix[0, :3] = scale * ROTATION[0]
+    matrix[1, :3] = -scale * ROTATION[1]
+    matrix[:, 3] = shift
+    return silhouette.AffineView(matrix)
+
+
+def test_fit_affine_view_recovers_an_affine_camera():
+    view = _view()
+    points = np.random.default_rng(0).normal(scale=60.0, size=(468, 3))
+    fitted = silhouette.fit_affine_view(points, view.project(points))
+    np.testing.assert_allclose(fitted.matrix, view.matrix, atol=1e-9)
+    assert fitted.px_per_mm == pytest.approx(2.0)
+    # The view direction is the unseen axis, pointing away from the camera.
+    np.testing.assert_allclose(abs(fitted.matrix[:, :3] @ fitted.view_dir), 0.0, atol=1e-12)
+
+
+def test_then_composes_a_2d_map_after_the_view():
+    view = _view()
+    crop = np.array([[0.5, 0.0, 10.0], [0.0, 0.5, -4.0]])
+    p = np.array([[10.0, 20.0, 30.0]])
+    np.testing.assert_allclose(view.then(crop).project(p), view.project(p) @ crop[:, :2].T + crop[:, 2])
+
+
+def _disc(radius, centre=(128.0, 128.0), size=256):
+    ys, xs = np.mgrid[0:size, 0:size]
+    return np.hypot(xs - centre[0], ys - centre[1]) <= radius
+
+
+def test_polar_extent_of_a_disc_is_its_radius():
+    angles = np.linspace(-np.pi, np.pi, 36, endpoint=False)
+    first = silhouette.polar_extent(_disc(60.0), np.array([128.0, 128.0]), angles, last=False)
+    last = silhouette.polar_extent(_disc(60.0), np.array([128.0, 128.0]), angles, last=True)
+    np.testing.assert_allclose(first, 60.0, atol=OUTLINE_TOLERANCE_PX)
+    np.testing.assert_allclose(last, 60.0, atol=OUTLINE_TOLERANCE_PX)
+
+
+def test_polar_extent_first_exit_stops_at_a_gap_and_last_bridges_it():
+    region = _disc(80.0) & ~(_disc(50.0) & ~_disc(40.0))  # a ring-shaped gap between 40 and 50
+    angles = np.array([0.0])
+    first = silhouette.polar_extent(region, np.array([128.0, 128.0]), angles, last=False)
+    last = silhouette.polar_extent(region, np.array([128.0, 128.0]), angles, last=True)
+    assert first[0] == pytest.approx(40.0, abs=OUTLINE_TOLERANCE_PX)
+    assert last[0] == pytest.approx(80.0, abs=OUTLINE_TOLERANCE_PX)
+
+
+def _silhouette(radius_px, hair=None):
+    view = _view()
+    size = 256
+    region = _disc(radius_px)
+    centre_px = view.project(np.zeros((1, 3)))[0]
+    angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
+    head_px = silhouette.polar_extent(region, centre_px, angles, last=True)
+    person_px = silhouette.polar_extent(region, centre_px, angles, last=False, beyond=True)
+    hair = np.ones(len(angles), bool) if hair is None else hair(angles)
+    return silhouette.Silhouette(view, np.zeros(3), centre_px, angles, head_px, person_px, hair, region, region,
+                                 200.0, np.ones((size, size), bool), region)
+
+
+def test_clip_radius_is_the_outline_for_directions_across_the_view():
+    sil = _silhouette(80.0)  # 80 px at 2 px/mm: 40 mm
+    across = np.array([ROTATION[0], -ROTATION[0], ROTATION[1]])
+    np.testing.assert_allclose(silhouette.clip_radius(across, sil), 40.0, atol=OUTLINE_TOLERANCE_PX / 2)
+    along = ROTATION[2][None]  # the view axis never leaves the outline
+    assert np.isinf(silhouette.clip_radius(along, sil)[0])
+
+
+def test_hair_grows_a_small_head_until_its_outline_meets_the_hair():
+    import trimesh
+
+    sphere = trimesh.creation.icosphere(subdivisions=6)
+    directions = np.asarray(sphere.vertices, np.float64)
+    base = np.full(len(directions), 30.0)  # the skull: 30 mm, the outline: 45 mm
+    sil = _silhouette(90.0)
+    grown = silhouette.hair_radius(directions, base, sil)
+    outline = silhouette.outline_px(directions * grown[:, None], sil)
+    np.testing.assert_allclose(outline / sil.view.px_per_mm, 45.0, atol=2.0)
+    assert np.all(grown >= base - 1e-9)
+
+
+def test_hair_only_grows_where_the_outline_is_hair():
+    import trimesh
+
+    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    base = np.full(len(directions), 30.0)
+    # Hair only in the upper half of the image (crop y < centre: negative angles).
+    sil = _silhouette(90.0, hair=lambda a: a < 0)
+    grown = silhouette.hair_radius(directions, base, sil)
+    up, down = directions @ ROTATION[1], directions @ ROTATION[1]
+    assert grown[up > 0.9].mean() > 40.0
+    # Below, only the mean thickness toward the view axis reaches: the bottom rim stays near the skull.
+    assert grown[down < -0.9].mean() < grown[up > 0.9].mean() - 5.0

@@ -1,0 +1,50 @@
+"""Tests for realtime/printing/torso.py: the shoulders' outline and the inflated torso."""
+
+import numpy as np
+import trimesh
+
+from realtime.printing import torso
+
+FACE_WIDTH = 140.0
+HEAD_HEIGHT = 230.0
+CHIN_Y, CUT_Y = -120.0, -120.0 - 0.62 * HEAD_HEIGHT
+NECK = np.array([0.0, -20.0])
+
+
+def test_mean_proportions_make_a_neck_between_shoulders():
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK)
+    xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
+    neck = np.abs(xs) < 0.3 * FACE_WIDTH
+    shoulders = (np.abs(xs) > 0.9 * FACE_WIDTH) & (np.abs(xs) < 1.2 * FACE_WIDTH)
+    assert top[neck].min() > top[shoulders].max() + 0.1 * HEAD_HEIGHT
+    breadth = xs.max() - xs.min()
+    assert abs(breadth - torso.SHOULDER_BREADTH_PER_FACE * FACE_WIDTH) < 0.1 * breadth
+
+
+def test_outline_follows_the_photo_where_it_shows_the_person():
+    def tops(xs):
+        # A person as broad as 3 face widths whose shoulders are flat 60 mm below the chin.
+        present = np.abs(xs) < 1.5 * FACE_WIDTH
+        top = np.where(np.abs(xs) < 0.35 * FACE_WIDTH, CHIN_Y, CHIN_Y - 60.0)
+        return np.where(present, top, np.nan), np.ones(len(xs), bool)
+
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, tops)
+    xs = shape.outline[1:-1, 0]
+    assert abs((xs.max() - xs.min()) - 3.0 * FACE_WIDTH) < 3 * torso.COLUMN_STEP_MM
+    top = shape.outline[1:-1, 1]
+    at_shoulder = np.abs(np.abs(xs) - 1.0 * FACE_WIDTH) < 5
+    np.testing.assert_allclose(top[at_shoulder], CHIN_Y - 60.0, atol=1.0)
+
+
+def test_torso_mesh_is_closed_outward_and_as_deep_as_a_chest():
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK)
+    vertices, faces = torso.torso_mesh(shape)
+    mesh = trimesh.Trimesh(vertices, faces, process=True)
+    assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+    below = vertices[:, 1] < CUT_Y + 10
+    depth = np.ptp(vertices[below, 2])
+    expected = 2 * torso.CHEST_DEPTH_RATIO * shape.half_breadth
+    assert abs(depth - expected) < 0.1 * expected
+    # The shoulders' top is a ridge seen from the side: near the top, thinner than the chest.
+    ridge = vertices[:, 1] > shape.shoulder_y + 0.5 * (CHIN_Y - shape.shoulder_y)
+    assert np.ptp(vertices[ridge, 2]) < 0.8 * depth
