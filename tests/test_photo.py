@@ -27,7 +27,7 @@ def test_one_face_with_report_fields(reconstructor, astronaut):
     assert len(result.faces) == 1 and result.image_size == (512, 512)
     face = result.faces[0]
     assert face.vertices_px.shape == (468, 3) and face.landmarks68_px.shape == (68, 2)
-    assert face.iris_px.shape == (2, 5, 3) and face.scale_source == "iris"
+    assert face.iris_px.shape == (2, 5, 3) and face.scale_source == "iris and face proportions"
     assert PD_RANGE_MM[0] < face.pd_mm < PD_RANGE_MM[1]
     assert FACE_WIDTH_RANGE_MM[0] < face.face_width_mm < FACE_WIDTH_RANGE_MM[1]
     x0, y0, x1, y1 = face.box_px
