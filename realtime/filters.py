@@ -9,8 +9,10 @@ along its true path). ``OneEuroRotation`` filters a rotation in the tangent spac
 current estimate: the step from the filtered quaternion to the new one is a rotation vector,
 and the filter moves a fraction ``alpha`` of it, so it never leaves the rotation group.
 Optionally both extrapolate by the filter's own delay (``lead``), using the smoothed velocity,
-which cancels the constant-velocity lag of the low-pass. Pure functions do the math; the
-classes hold the previous sample only.
+which cancels the constant-velocity lag of the low-pass. A ``noise_scale`` per call counts the
+speed in units of the signal's noise (a small, distant face's positions are noisier than the
+face the options were tuned on), so the same options reject the same share of any noise.
+Pure functions do the math; the classes hold the previous sample only.
 """
 
 from __future__ import annotations
@@ -38,12 +40,8 @@ class OneEuroOptions:
     lead_speed: units/s; the extrapolation is weighted by ``speed^2 / (speed^2 + lead_speed^2)``
     so it is off at rest (where the velocity is noise and would add jitter) and on when the
     signal really moves. 0 applies it at every speed.
-    speed_floor: units/s; speeds up to this are the measurement's noise and leave the cutoff at
-    ``min_cutoff``: ``fc = min_cutoff + beta * max(0, speed - speed_floor)`` (0: the classic
-    filter). A noisy signal (a small, distant face's depth) then stays filtered at rest
-    instead of opening the filter with its own noise, and still opens for real motion.
-    min_cutoff, beta and speed_floor may be arrays that broadcast against the filtered rows
-    (e.g. ``(3, 1)`` for one value per axis).
+    min_cutoff, beta, lead and lead_speed may be arrays that broadcast against the filtered
+    rows (e.g. ``(3, 1)`` for one value per axis).
     """
 
     min_cutoff: float = 1.0
@@ -51,7 +49,6 @@ class OneEuroOptions:
     d_cutoff: float = 1.0
     lead: float = 0.0
     lead_speed: float = 0.0
-    speed_floor: float = 0.0
 
 
 def one_euro_step(x: np.ndarray, x_prev: np.ndarray, dx_prev: np.ndarray, dt_s: float,
@@ -72,7 +69,7 @@ def one_euro_step(x: np.ndarray, x_prev: np.ndarray, dx_prev: np.ndarray, dt_s: 
     a_d = smoothing_factor(dt_s, options.d_cutoff)
     dx_hat = dx_prev + a_d * (dx - dx_prev)
     speed = np.linalg.norm(dx_hat, axis=-1, keepdims=True) / noise_scale
-    cutoff = options.min_cutoff + options.beta * np.maximum(speed - options.speed_floor, 0.0)
+    cutoff = options.min_cutoff + options.beta * speed
     a = smoothing_factor(dt_s, cutoff)
     x_hat = x_prev + a * (x - x_prev)
     out = x_hat

@@ -319,7 +319,8 @@ def edge_blur_px(gray: np.ndarray, centre_px: np.ndarray, radius_px: float) -> f
     iris radius, pixels. Along the horizontal line through the centre, a step of contrast C
     blurred by a Gaussian of sigma s has a steepest slope of C / (s sqrt(2 pi)): the contrast is
     taken between the iris (inside 0.5 r) and the white of the eye (1.4-1.8 r out), the slope
-    on 0.6-1.4 r, on both sides; a sharp, sampled edge reads about 0.5 px, which is subtracted.
+    on 0.6-1.4 r, on both sides; a sharp, sampled edge reads about 0.5 px, which is taken out in
+    quadrature (blurs add as sqrt(s1^2 + s2^2)).
     """
     import cv2
 
@@ -341,7 +342,8 @@ def edge_blur_px(gray: np.ndarray, centre_px: np.ndarray, radius_px: float) -> f
             blurs.append(contrast / (steepest * math.sqrt(2.0 * math.pi)))
     if not blurs:
         return 0.0
-    return max(0.0, float(np.median(blurs)) - SHARP_EDGE_BLUR_PX)
+    measured = float(np.median(blurs))
+    return math.sqrt(max(measured * measured - SHARP_EDGE_BLUR_PX * SHARP_EDGE_BLUR_PX, 0.0))
 
 
 # A perfectly sharp edge sampled on the pixel grid reads this blur (bilinear sampling).

@@ -15,7 +15,6 @@ float64`` pixels of the image named by the key; dlib's own face detector finds t
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -36,25 +35,9 @@ def reference_images() -> dict[str, np.ndarray]:
     return images
 
 
-def predictor_path() -> str:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
-        raise SystemExit("pip install face-recognition-models (dlib's 68-point predictor)")
-    return str(Path(spec.origin).parent / "models" / "shape_predictor_68_face_landmarks.dat")
-
-
-def dlib_landmarks(image_bgr: np.ndarray, upsample: int = 1) -> list[np.ndarray]:
-    """dlib's 68 points ``(68, 2) float64`` pixels for each face its detector finds."""
-    import cv2
-    import dlib
-
-    rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-    predictor = dlib.shape_predictor(predictor_path())
-    return [np.array([[p.x, p.y] for p in predictor(rgb, box).parts()], np.float64)
-            for box in dlib.get_frontal_face_detector()(rgb, upsample)]
-
-
 def main() -> None:
+    from realtime.topology_build import dlib_landmarks
+
     reference = {}
     for name, image in reference_images().items():
         faces = dlib_landmarks(image)
