@@ -213,7 +213,15 @@ def run_bench(options: BenchOptions) -> dict:
         report["median_error_vs_baseline_iod"] = round(float(np.median(errors_iod)), 5) if errors_iod else None
     if options.jitter_frames and options.pipeline.fusion:
         demo = options.capture.camera is None and options.capture.path is None
-        report.update(still_face_jitter(options) if demo else clip_jitter(frames, options))
+        if demo:
+            report.update(still_face_jitter(options))
+        else:
+            from realtime.errors import InputError
+
+            try:
+                report.update(clip_jitter(frames, options))
+            except InputError as error:  # the timings stand; say why there is no jitter figure
+                report.update(jitter_source=options.capture.description, jitter_error=str(error))
     return report
 
 
@@ -412,6 +420,8 @@ def format_report(report: dict) -> str:
                      f"(track+reconstruct only: {report['ratio_track_reconstruct_vs_baseline']:.2f})")
         if report.get("median_error_vs_baseline_iod") is not None:
             lines.append(f"vertices vs baseline: median error {report['median_error_vs_baseline_iod'] * 100:.2f}% of inter-ocular distance")
+    if "jitter_error" in report:
+        lines.append(f"jitter not measured: {report['jitter_error']}")
     if "jitter_raw" in report:
         # Named: the built-in clip held still, or the source's stillest stretch (``clip_jitter``).
         lines.append(f"jitter on {report.get('jitter_source', 'built-in demo clip held still')} (RMS vertex motion per "

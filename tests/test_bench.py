@@ -127,3 +127,18 @@ def test_bench_video_small_face_in_an_encoded_clip(tmp_path, small_face_frame):
                                     baseline=False))
     assert report["jitter_source"] == str(video)
     assert report["jitter_ratio"] <= MAX_JITTER_RATIO
+
+
+def test_bench_video_without_a_still_face_reports_why_there_is_no_jitter(tmp_path):
+    import cv2
+    import numpy as np
+
+    from realtime.bench import BenchOptions, format_report, run_bench
+    from realtime.capture import CaptureOptions
+
+    for i in range(20):
+        cv2.imwrite(str(tmp_path / f"frame_{i:02d}.png"), np.full((240, 320, 3), 100, np.uint8))
+    report = run_bench(BenchOptions(capture=CaptureOptions(path=str(tmp_path)), frames=10, baseline=False))
+    assert report["tracked_fraction"] == 0.0 and "jitter_ratio" not in report
+    assert "no 14 consecutive frames with a face" in report["jitter_error"]
+    assert "jitter not measured" in format_report(report)
