@@ -15,7 +15,9 @@ frontal and makes a 3D fit under-turn the head. The frame, brought back (by the 
 the canonical head frame, updates the identity (a per-vertex running mean weighted by how
 frontally the vertex is seen, and by how neutral it looks), and what remains is the expression,
 filtered with a One Euro filter; pose is filtered the same way (rotation as a quaternion, in
-the tangent space). Out (``FusionResult``): the fused mesh in camera space (OpenCV axes, mm),
+the tangent space). The filters count speeds in units of the face's noise, which grows with the
+millimetres per pixel at the face (``filter_noise_scales``), so a small, distant face is as
+still as a near one. Out (``FusionResult``): the fused mesh in camera space (OpenCV axes, mm),
 the neutral identity in the canonical frame (mm, centred; x from the person's right eye to
 their left, y up along the face, z out of the face, so it stands upright for printing), the
 pose ``camera = rotation @ canonical + translation``, and quality figures. A different face is
@@ -401,9 +403,10 @@ class FusionOptions:
     # clip's face at 394 mm and the rendered heads and synthetic faces of the tests at 500-550
     # mm, all with a 554 px focal length): a face at more millimetres per pixel is noisier by
     # the ratio, and its speeds are counted in units of that noise (``filter_noise_scales``).
-    # Without this, photo_s0 held still at ~900 mm with sensor noise kept 1/7.6 of the raw
-    # mesh's motion in the image (1/3.2 with its clip encoded as video) and its depth wobbled
-    # +/-1.1 mm (+/-2.4): its noise opened the filters; with it, 1/15 and +/-0.6 mm.
+    # Without this, photo_s0 held still at ~880 mm with sensor noise kept 1/9.1 of the raw
+    # mesh's motion in the image (1/3.9 with its clip encoded as video) and its depth wobbled
+    # +/-0.94 mm (+/-1.94): its noise opened the filters; with it, 1/15 (1/6.3) and +/-0.61 mm
+    # (+/-1.53; docs/BENCHMARKS.md).
     noise_reference_mm_per_px: float = 1.0
     # ...never scaled below this: a nearer, larger face keeps the tuned filters (its lag
     # was measured with them).

@@ -270,22 +270,17 @@ class PhotoReconstructor:
     def run(self, image_bgr: np.ndarray) -> PhotoResult:
         height, width = image_bgr.shape[:2]
         faces: list[PhotoFace] = []
-        detections = list(self._detections(image_bgr))
         # First MediaPipe's crop of every detection, largest first: a detection whose mesh says
         # "no face" (a tile's false alarm) is left for later, and one that lands on a face
-        # already found is a duplicate. Then, for what is left (all of it, or only when no face
-        # was found with --all-faces off), the fallback crops.
-        left = []
-        for detection in detections:
-            found = self._first_mesh(image_bgr, None, detection_rois(detection.box_px, detection.keypoints_px)[0][1])
-            if found is None:
-                left.append(detection)
-                continue
-            found[1]["crop"] = "detection"
-            self._keep(image_bgr, detection, found, faces)
-            if faces and not self.options.all_faces:
-                return PhotoResult(faces, (width, height))
-        if self.options.fallback_crops:
+        # already found is a duplicate. Then the second search's detections (with --all-faces,
+        # or when no face was found), then the fallback crops of all that was left.
+        first = self.detector.detect(image_bgr).detections
+        left = self._primary_crops(image_bgr, first, faces)
+        if self.second_detector is not None and (self.options.all_faces or not faces):
+            second = [d for d in self.second_detector.detect(image_bgr).detections
+                      if all(iou(d.box_px, other.box_px) < SAME_DETECTION_IOU for other in first)]
+            left += self._primary_crops(image_bgr, second, faces)
+        if self.options.fallback_crops and (self.options.all_faces or not faces):
             mirrored_image = np.ascontiguousarray(image_bgr[:, ::-1]) if left else None
             for detection in left:
                 found = self._fallback_mesh(image_bgr, mirrored_image, detection)
@@ -294,10 +289,27 @@ class PhotoReconstructor:
                 if found is not None and not any(_overlap(found[0].vertices, kept.vertices_px) > FALLBACK_MAX_OVERLAP
                                                  for kept in faces):
                     self._keep(image_bgr, detection, found, faces)
-                    if faces and not self.options.all_faces:
+                    if not self.options.all_faces:
                         break
+        if not self.options.all_faces:
+            faces = faces[:1]
         faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
         return PhotoResult(faces, (width, height))
+
+    def _primary_crops(self, image_bgr: np.ndarray, detections: list, faces: list) -> list:
+        """Try MediaPipe's crop of each detection (largest first), adding the faces found to
+        ``faces`` (only the first without --all-faces); returns the detections left."""
+        left = []
+        for detection in detections:
+            if faces and not self.options.all_faces:
+                break
+            found = self._first_mesh(image_bgr, None, detection_rois(detection.box_px, detection.keypoints_px)[0][1])
+            if found is None:
+                left.append(detection)
+                continue
+            found[1]["crop"] = "detection"
+            self._keep(image_bgr, detection, found, faces)
+        return left
 
     def _keep(self, image_bgr: np.ndarray, detection, found: tuple[FaceMesh, dict], faces: list) -> None:
         """Finish a face (refine, mirror) and add it to ``faces`` unless it is one already there."""
@@ -329,16 +341,6 @@ class PhotoReconstructor:
                 found[1]["crop"] = name + (" mirrored" if mirrored else "")
                 return found
         return None
-
-    def _detections(self, image_bgr: np.ndarray):
-        """The detections to try, largest first; then the second search's that the first lacks
-        (a face already found from the first is dropped later as a duplicate)."""
-        first = self.detector.detect(image_bgr).detections
-        yield from first
-        if self.second_detector is not None:
-            for detection in self.second_detector.detect(image_bgr).detections:
-                if all(iou(detection.box_px, other.box_px) < SAME_DETECTION_IOU for other in first):
-                    yield detection
 
     def _mesh(self, image_bgr: np.ndarray, roi: Roi) -> FaceMesh:
         return self.reconstructor.run(image_bgr, [roi]).faces[0]

@@ -6,7 +6,9 @@ Iris uses), so its diameter in the image fixes the scale of the face around it: 
 and the eye's distance from the camera is ``focal_px * 11.7 / iris_px`` (MediaPipe Iris reports
 < 10% depth error this way). In: the iris network's 5 points per eye, pixels. Out: diameters,
 depths and a robust temporal estimate of one scale factor (``MetricScale``), which the fusion
-stage uses to keep the identity mesh in millimetres.
+stage uses to keep the identity mesh in millimetres. For a single photo (no frames to average)
+``photo_scale`` weighs the iris by its expected error (its size in pixels, blur, eyelids, turn)
+against adult face proportions and returns the scale with its standard deviation.
 """
 
 from __future__ import annotations
