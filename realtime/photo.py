@@ -40,6 +40,9 @@ FACE_WIDTH_LANDMARKS = (234, 454)
 # Pupil distance over outer-canthus distance in adults (~63 mm over ~90 mm): estimates the PD
 # in pixels when no iris was found.
 PD_PER_OUTER_CANTHAL = 0.70
+# ...which varies across adults by about this much, relative (the spreads of Farkas' biocular
+# width, 4%, and Dodgson's PD, 6%, largely shared).
+PD_PER_OUTER_CANTHAL_SD = 0.04
 # A second search's detection overlapping one of the first's by more than this (IoU) is the same
 # face, already tried: the detector's own suppression threshold.
 SAME_DETECTION_IOU = 0.3
@@ -105,7 +108,7 @@ class PhotoFace:
     scale_source: str
     pd_mm: float
     face_width_mm: float
-    steps: dict[str, float] = field(default_factory=dict)
+    steps: dict[str, float | str] = field(default_factory=dict)
     turn_deg: float = 0.0
     pd_sd_mm: float = float("nan")
     face_width_sd_mm: float = float("nan")
@@ -400,10 +403,9 @@ class PhotoReconstructor:
             pd_px = float(np.linalg.norm(np.diff(pupil_centres_px(vertices, face.iris), axis=0)))
             pd_px_sd = PUPIL_CENTRE_SD_PX * np.sqrt(2.0)
         else:
-            # No pupils: the eye corners and the adult ratio of PD to their distance, which
-            # varies by ~4% (Farkas ex-ex and Dodgson PD spreads).
+            # No pupils: the eye corners and the adult ratio of PD to their distance.
             pd_px = inter_ocular_distance(vertices) * PD_PER_OUTER_CANTHAL
-            pd_px_sd = 0.04 * pd_px
+            pd_px_sd = PD_PER_OUTER_CANTHAL_SD * pd_px
         width_px = float(np.linalg.norm(vertices[FACE_WIDTH_LANDMARKS[0]] - vertices[FACE_WIDTH_LANDMARKS[1]]))
         mm = scale.mm_per_px
         # sd of x * s with relative scale error sd_s and measuring error sd_x (pixels); the far
