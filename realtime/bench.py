@@ -5,7 +5,9 @@ interleaved (so both see the same machine load), our pipeline and the baseline â
 ``mp.solutions.face_mesh`` with ``refine_landmarks=False`` in video mode â€” process the same
 frame. Reported: p50/p95/p99 per stage, FPS, the provider, the tracked fraction, the ratio of
 our total to the baseline's, and how far our vertices are from the baseline's (median, in
-inter-ocular distances).
+inter-ocular distances). Jitter: the fused mesh against the raw network output on a still
+face, in the image (as the viewer sees it) and in 3D, with the depth's wobble: on the built-in
+clip held still, or with ``--video`` on the stillest stretch of that clip (``stillest_stretch``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import cv2
 import numpy as np
 
 from realtime.capture import Capture, CaptureOptions
+from realtime.fusion import FusionOptions
 from realtime.pipeline import Pipeline, PipelineOptions
 from realtime.topology import median_distance_iod
 
@@ -32,8 +35,12 @@ class BenchOptions:
     warmup: int = 10  # frames run before timing starts (session start-up, caches)
     baseline: bool = True
     pipeline: PipelineOptions = PipelineOptions()
-    # Frames of the still demo face (webcam noise only) for the fusion jitter figures.
+    # Frames measured for the fusion jitter figures: the still demo face (webcam noise only),
+    # or with a source (--video), its stillest stretch of this many frames.
     jitter_frames: int = 120
+    # Frames fused before the measured ones: fusion's identity, scale and filters settle in
+    # about a second (the first frame's depth is ~3% off until the iris scale settles).
+    jitter_warmup: int = 30
     # Keep MediaPipe's native log lines off stderr (the command line's --debug turns this off).
     quiet_native_logs: bool = True
 
@@ -205,8 +212,62 @@ def run_bench(options: BenchOptions) -> dict:
             float(np.median(stage_ms["track+reconstruct"])) / baseline_p50, 3)
         report["median_error_vs_baseline_iod"] = round(float(np.median(errors_iod)), 5) if errors_iod else None
     if options.jitter_frames and options.pipeline.fusion:
-        report.update(still_face_jitter(options))
+        demo = options.capture.camera is None and options.capture.path is None
+        if demo:
+            report.update(still_face_jitter(options))
+        else:
+            from realtime.errors import InputError
+
+            try:
+                report.update(clip_jitter(frames, options))
+            except InputError as error:  # the timings stand; say why there is no jitter figure
+                report.update(jitter_source=options.capture.description, jitter_error=str(error))
     return report
+
+
+def raw_meshes(frames: list, options: BenchOptions) -> tuple[list, list]:
+    """Our pipeline's raw meshes (fusion off) of ``frames``: ``(vertices, irises)``, one entry
+    per frame, ``(468, 3)`` pixels and ``(2, 5, 3)`` pixels or None (no face; no iris read)."""
+    from dataclasses import replace
+
+    vertices, irises = [], []
+    with Pipeline(replace(options.pipeline, fusion=False)) as pipeline:
+        for frame in frames:
+            faces = pipeline.process(frame).faces
+            vertices.append(faces[0].vertices if faces else None)
+            irises.append(faces[0].iris if faces else None)
+    return vertices, irises
+
+
+def stillest_stretch(vertices: list, length: int) -> int | None:
+    """Start of the ``length`` consecutive frames, all with a face, whose raw meshes move least
+    (RMS frame-to-frame vertex motion over the inter-ocular distance), or None when no run of
+    tracked frames is that long. vertices: per frame ``(468, 3)`` pixels or None."""
+    from realtime.fusion import interocular
+
+    if length < 2 or len(vertices) < length:
+        return None
+    motion = np.full(len(vertices), np.inf)  # motion[i]: from frame i - 1 to frame i
+    for i in range(1, len(vertices)):
+        if vertices[i] is not None and vertices[i - 1] is not None:
+            step = np.asarray(vertices[i], np.float64) - np.asarray(vertices[i - 1], np.float64)
+            iod = max(interocular(np.asarray(vertices[i], np.float64)), 1e-6)
+            motion[i] = float(np.mean((step ** 2).sum(-1))) / iod ** 2
+    # A window starting at s covers the steps s+1 .. s+length-1.
+    sums = np.convolve(np.where(np.isfinite(motion), motion, 1e30), np.ones(length - 1), mode="valid")[1:]
+    if len(sums) == 0 or sums.min() >= 1e29:
+        return None
+    return int(np.argmin(sums))
+
+
+def _jitter_report(result, source: str, frames: str) -> dict:
+    return {"jitter_source": source, "jitter_frames": frames,
+            "jitter_raw": round(result.jitter_raw, 6), "jitter_fused": round(result.jitter_fused, 6),
+            "jitter_ratio": round(result.jitter_ratio, 4),
+            "jitter_3d_raw_mm": round(result.jitter_3d_raw_mm, 4), "jitter_3d_fused_mm": round(result.jitter_3d_fused_mm, 4),
+            "depth_mm": round(result.depth_mm, 1), "depth_wobble_raw_mm": round(result.depth_wobble_raw_mm, 3),
+            "depth_wobble_fused_mm": round(result.depth_wobble_fused_mm, 3),
+            "fusion_ms_per_frame": round(result.ms_per_frame, 3)}
 
 
 def still_face_jitter(options: BenchOptions) -> dict:
@@ -214,27 +275,77 @@ def still_face_jitter(options: BenchOptions) -> dict:
 
     The demo photo held still with the sensor noise a webcam adds: every frame-to-frame
     motion is noise. Raw meshes come from our pipeline with fusion off; fusion runs over the
-    same sequence. Figures are RMS vertex motion per frame over the inter-ocular distance.
+    same sequence (``jitter_warmup`` frames first, then ``jitter_frames`` measured). Figures:
+    RMS vertex motion per frame over the inter-ocular distance in the image, the same in 3D
+    (mm), and the depth's wobble (``fusion.fusion_benchmark``).
     """
-    from dataclasses import replace
-
-    from realtime.camera import CameraIntrinsics
     from realtime.democlip import DemoClipOptions
+
+    total = options.jitter_frames + options.jitter_warmup
+    still = DemoClipOptions(motion=False, duration_s=total / 30.0)
+    frames = load_frames(CaptureOptions(demo=still), total)
+    return _fused_jitter(frames, options, "built-in demo clip held still", 0, len(frames))
+
+
+def clip_jitter(frames: list, options: BenchOptions) -> dict:
+    """The jitter figures (``still_face_jitter``) on a source's own frames: its stillest
+    stretch of ``jitter_frames`` tracked frames (``stillest_stretch``; the whole source when
+    shorter), fused from ``jitter_warmup`` frames before it where the source has them."""
+    from realtime.errors import InputError
+
+    vertices, _ = raw_meshes(frames, options)
+    length = min(options.jitter_frames, len(frames) - min(options.jitter_warmup, len(frames) // 3))
+    start = stillest_stretch(vertices, length)
+    if start is None:
+        raise InputError(f"{options.capture.description}: no {length} consecutive frames with a face to measure "
+                         f"jitter on; give a clip with a still stretch")
+    first = max(0, start - options.jitter_warmup)
+    return _fused_jitter(frames[first:start + length], options, options.capture.description, first, start + length,
+                         warmup=start - first)
+
+
+def _fused_jitter(frames: list, options: BenchOptions, source: str, first: int, end: int,
+                  warmup: int | None = None) -> dict:
+    """Raw meshes of ``frames`` (every one must show a face), then fusion over them; figures
+    after ``warmup`` frames (default ``options.jitter_warmup``)."""
+    from realtime.errors import InputError
     from realtime.fusion import fusion_benchmark
 
-    still = DemoClipOptions(motion=False, duration_s=options.jitter_frames / 30.0)
-    frames = load_frames(CaptureOptions(demo=still), options.jitter_frames)
-    raw, irises = [], []
-    with Pipeline(replace(options.pipeline, fusion=False)) as pipeline:
-        for frame in frames:
-            faces = pipeline.process(frame).faces
-            if faces:
-                raw.append(faces[0].vertices)
-                irises.append(faces[0].iris)
+    warmup = options.jitter_warmup if warmup is None else warmup
+    vertices, irises = raw_meshes(frames, options)
+    if any(v is None for v in vertices):
+        raise InputError(f"{source}: frames {first}-{end - 1} lose the face; jitter needs a face in every frame")
     height, width = frames[0].image.shape[:2]
-    result = fusion_benchmark(np.asarray(raw), irises, CameraIntrinsics.default(width, height), fps=still.fps)
-    return {"jitter_raw": round(result.jitter_raw, 6), "jitter_fused": round(result.jitter_fused, 6),
-            "jitter_ratio": round(result.jitter_ratio, 4), "fusion_ms_per_frame": round(result.ms_per_frame, 3)}
+    times = np.array([frame.timestamp_s for frame in frames])
+    steps = np.diff(times)
+    fps = 1.0 / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else 30.0
+    with Pipeline(options.pipeline) as pipeline:
+        intrinsics = pipeline.intrinsics_for(width, height)
+    result = fusion_benchmark(np.asarray(vertices), irises, intrinsics, fps=fps, options=FusionOptions(),
+                              warmup=warmup)
+    return _jitter_report(result, source, f"{first + warmup}-{end - 1}")
+
+
+def write_still_clip(image_bgr: np.ndarray, folder: str, frames: int = 150, noise_sigma: float = 2.0,
+                     seed: int = 2017) -> list[str]:
+    """A photo held still with a webcam's sensor noise, as a folder of PNG frames (lossless,
+    so the noise is all that moves; ``selfie3d bench --video FOLDER`` reads it at 30 FPS).
+
+    image_bgr: ``(h, w, 3) uint8``. noise_sigma: Gaussian noise per pixel, grey levels (the demo
+    clip's 2.0: a webcam at indoor light). Returns the frame paths.
+    """
+    from pathlib import Path
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(frames):
+        rng = np.random.default_rng((seed, i))
+        noisy = np.clip(image_bgr.astype(np.float32) + rng.normal(0.0, noise_sigma, image_bgr.shape), 0, 255)
+        path = out / f"frame_{i:04d}.png"
+        cv2.imwrite(str(path), noisy.astype(np.uint8))
+        paths.append(str(path))
+    return paths
 
 
 def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
@@ -366,7 +477,8 @@ def render_during_export_benchmark(width: int = 1280, height: int = 720, plain: 
 
 _LIVE_KEYS = ("live_fps", "render_fps_during_export", "render_fps_during_export_ratio", "export_s",
               "render_fps_during_plain_export", "render_fps_during_plain_export_ratio", "plain_export_s")
-_JITTER_KEYS = ("jitter_raw", "jitter_fused", "jitter_ratio", "fusion_ms_per_frame")
+_JITTER_KEYS = ("jitter_frames", "jitter_raw", "jitter_fused", "jitter_ratio", "jitter_3d_raw_mm", "jitter_3d_fused_mm",
+                "depth_mm", "depth_wobble_raw_mm", "depth_wobble_fused_mm", "fusion_ms_per_frame")
 
 
 def format_report(report: dict) -> str:
@@ -380,12 +492,39 @@ def format_report(report: dict) -> str:
                      f"(track+reconstruct only: {report['ratio_track_reconstruct_vs_baseline']:.2f})")
         if report.get("median_error_vs_baseline_iod") is not None:
             lines.append(f"vertices vs baseline: median error {report['median_error_vs_baseline_iod'] * 100:.2f}% of inter-ocular distance")
+    if "jitter_error" in report:
+        lines.append(f"jitter not measured: {report['jitter_error']}")
     if "jitter_raw" in report:
-        # Always measured on the built-in clip held still (``still_face_jitter``), whatever --video was.
-        lines.append("jitter (built-in still demo clip, not the source above; RMS vertex motion per frame / IOD):")
-    for key in ("jitter_raw", "jitter_fused", "jitter_ratio", "fusion_ms_per_frame", "render_fps", "render_mean_ms",
+        # Named: the built-in clip held still, or the source's stillest stretch (``clip_jitter``).
+        lines.append(f"jitter on {report.get('jitter_source', 'built-in demo clip held still')} (RMS vertex motion per "
+                     "frame / IOD in the image, mm in 3D; depth wobble: +/- mm):")
+    for key in (*_JITTER_KEYS, "render_fps", "render_mean_ms",
                 "render_p95_ms", "renderer", *_LIVE_KEYS, "snapshot_to_stl_s", "photo_to_stl_s", "batch_serial_photos_per_s",
                 "batch_pool_photos_per_s", "batch_workers", "batch_speedup"):
         if key in report:
             lines.append(f"{'  ' if key in _JITTER_KEYS else ''}{key}: {report[key]}")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m realtime.bench still-clip IMAGE FOLDER [--frames N] [--noise GREY]``: write a
+    still clip of a photo (``write_still_clip``) for ``selfie3d bench --video FOLDER``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m realtime.bench", description=main.__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    still = commands.add_parser("still-clip", help="a photo held still with sensor noise, as PNG frames")
+    still.add_argument("image")
+    still.add_argument("folder")
+    still.add_argument("--frames", type=int, default=150, help="frames (default: 150, 5 s at 30 FPS)")
+    still.add_argument("--noise", type=float, default=2.0, help="sensor noise, grey levels (default: 2.0)")
+    args = parser.parse_args(argv)
+    image = cv2.imread(args.image)
+    if image is None:
+        raise SystemExit(f"cannot read {args.image}")
+    paths = write_still_clip(image, args.folder, args.frames, args.noise)
+    print(f"wrote {len(paths)} frames to {args.folder}")
+
+
+if __name__ == "__main__":
+    main()

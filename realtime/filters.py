@@ -9,8 +9,10 @@ along its true path). ``OneEuroRotation`` filters a rotation in the tangent spac
 current estimate: the step from the filtered quaternion to the new one is a rotation vector,
 and the filter moves a fraction ``alpha`` of it, so it never leaves the rotation group.
 Optionally both extrapolate by the filter's own delay (``lead``), using the smoothed velocity,
-which cancels the constant-velocity lag of the low-pass. Pure functions do the math; the
-classes hold the previous sample only.
+which cancels the constant-velocity lag of the low-pass. A ``noise_scale`` per call counts the
+speed in units of the signal's noise (a small, distant face's positions are noisier than the
+face the options were tuned on), so the same options reject the same share of any noise.
+Pure functions do the math; the classes hold the previous sample only.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class OneEuroOptions:
     lead_speed: units/s; the extrapolation is weighted by ``speed^2 / (speed^2 + lead_speed^2)``
     so it is off at rest (where the velocity is noise and would add jitter) and on when the
     signal really moves. 0 applies it at every speed.
+    min_cutoff, beta, lead and lead_speed may be arrays that broadcast against the filtered
+    rows (e.g. ``(3, 1)`` for one value per axis).
     """
 
     min_cutoff: float = 1.0
@@ -48,26 +52,32 @@ class OneEuroOptions:
 
 
 def one_euro_step(x: np.ndarray, x_prev: np.ndarray, dx_prev: np.ndarray, dt_s: float,
-                  options: OneEuroOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  options: OneEuroOptions, noise_scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One step of the One Euro filter.
 
     x: ``(n, k)`` new sample (any units u). x_prev: ``(n, k)`` previous filtered value (u).
     dx_prev: ``(n, k)`` previous filtered velocity (u/s). dt_s: seconds since the last sample.
+    noise_scale: how many times noisier the signal is than the one the options were tuned
+    on, a scalar or ``(n, 1)``: speeds are measured in units of it (``speed / noise_scale``
+    opens the cutoff and gates the lead), so the same options reject the same share of the
+    noise whatever its size, and a signal twice as noisy needs twice the speed to open the
+    filter as far.
     Returns ``(filtered (n, k), velocity (n, k) u/s, output (n, k))``; output is the filtered
     value plus ``lead`` x the filter's delay x velocity.
     """
     dx = (x - x_prev) / dt_s
     a_d = smoothing_factor(dt_s, options.d_cutoff)
     dx_hat = dx_prev + a_d * (dx - dx_prev)
-    speed = np.linalg.norm(dx_hat, axis=-1, keepdims=True)
+    speed = np.linalg.norm(dx_hat, axis=-1, keepdims=True) / noise_scale
     cutoff = options.min_cutoff + options.beta * speed
     a = smoothing_factor(dt_s, cutoff)
     x_hat = x_prev + a * (x - x_prev)
     out = x_hat
-    if options.lead:
+    if np.any(options.lead):
         # The EMA's steady-state delay on a ramp is (1 - a) / a samples.
         delay_s = (1.0 - a) / a * dt_s
-        gate = 1.0 if options.lead_speed <= 0 else speed ** 2 / (speed ** 2 + options.lead_speed ** 2)
+        gate = np.where(np.asarray(options.lead_speed) > 0,
+                        speed ** 2 / np.maximum(speed ** 2 + np.asarray(options.lead_speed) ** 2, 1e-300), 1.0)
         out = x_hat + options.lead * gate * delay_s * dx_hat
     return x_hat, dx_hat, out
 
@@ -91,7 +101,8 @@ class OneEuroArray:
             self._x = value_fn(self._x)
             self._dx = (velocity_fn or value_fn)(self._dx)
 
-    def __call__(self, x: np.ndarray, timestamp_s: float) -> np.ndarray:
+    def __call__(self, x: np.ndarray, timestamp_s: float, noise_scale: np.ndarray | float = 1.0) -> np.ndarray:
+        """Filter ``x`` ``(n, k)`` taken at ``timestamp_s``; noise_scale: see ``one_euro_step``."""
         x = np.asarray(x, dtype=np.float64)
         if self._x is None or self._x.shape != x.shape:
             self._x, self._dx, self._t = x.copy(), np.zeros_like(x), timestamp_s
@@ -99,7 +110,7 @@ class OneEuroArray:
         dt = timestamp_s - self._t
         if not dt > 0:
             return self._x.copy()
-        self._x, self._dx, out = one_euro_step(x, self._x, self._dx, dt, self.options)
+        self._x, self._dx, out = one_euro_step(x, self._x, self._dx, dt, self.options, noise_scale)
         self._t = timestamp_s
         return out
 
@@ -203,8 +214,9 @@ class OneEuroRotation:
             self._q /= np.linalg.norm(self._q)
             self._w = np.asarray(axes).T @ self._w
 
-    def __call__(self, rotation: np.ndarray, timestamp_s: float) -> np.ndarray:
-        """rotation: ``(3, 3)``. Returns the filtered ``(3, 3) float64`` rotation."""
+    def __call__(self, rotation: np.ndarray, timestamp_s: float, noise_scale: float = 1.0) -> np.ndarray:
+        """rotation: ``(3, 3)``; noise_scale: see ``one_euro_step``. Returns the filtered
+        ``(3, 3) float64`` rotation."""
         q = quaternion_from_matrix(rotation)
         if self._q is None:
             self._q, self._w, self._t = q, np.zeros(3), timestamp_s
@@ -214,11 +226,11 @@ class OneEuroRotation:
             return matrix_from_quaternion(self._q)
         delta = quaternion_log(quaternion_multiply(quaternion_conjugate(self._q), q))  # rad
         # The tangent-space step is a One Euro step from 0 towards delta.
-        step, self._w, out = one_euro_step(delta[None], np.zeros((1, 3)), self._w[None], dt, self.options)
+        step, self._w, out = one_euro_step(delta[None], np.zeros((1, 3)), self._w[None], dt, self.options, noise_scale)
         self._w = self._w[0]
         self._q = quaternion_multiply(self._q, quaternion_exp(step[0]))
         self._q /= np.linalg.norm(self._q)
         self._t = timestamp_s
-        if self.options.lead:
+        if np.any(self.options.lead):
             return matrix_from_quaternion(quaternion_multiply(self._q, quaternion_exp(out[0] - step[0])))
         return matrix_from_quaternion(self._q)

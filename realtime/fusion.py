@@ -15,7 +15,9 @@ frontal and makes a 3D fit under-turn the head. The frame, brought back (by the 
 the canonical head frame, updates the identity (a per-vertex running mean weighted by how
 frontally the vertex is seen, and by how neutral it looks), and what remains is the expression,
 filtered with a One Euro filter; pose is filtered the same way (rotation as a quaternion, in
-the tangent space). Out (``FusionResult``): the fused mesh in camera space (OpenCV axes, mm),
+the tangent space). The filters count speeds in units of the face's noise, which grows with the
+millimetres per pixel at the face (``filter_noise_scales``), so a small, distant face is as
+still as a near one. Out (``FusionResult``): the fused mesh in camera space (OpenCV axes, mm),
 the neutral identity in the canonical frame (mm, centred; x from the person's right eye to
 their left, y up along the face, z out of the face, so it stands upright for printing), the
 pose ``camera = rotation @ canonical + translation``, and quality figures. A different face is
@@ -397,6 +399,18 @@ class FusionOptions:
     # (97% at 2 Hz instead of 88% without it).
     expression_filter: OneEuroOptions = OneEuroOptions(min_cutoff=0.25, beta=0.08, d_cutoff=1.0, lead=1.0,
                                                        lead_speed=40.0)
+    # Millimetres per pixel at the face up to which the filters above hold as tuned (the demo
+    # clip's face at 394 mm and the rendered heads and synthetic faces of the tests at 500-550
+    # mm, all with a 554 px focal length): a face at more millimetres per pixel is noisier by
+    # the ratio, and its speeds are counted in units of that noise (``filter_noise_scales``).
+    # Without this, photo_s0 held still at ~880 mm with sensor noise kept 1/9.1 of the raw
+    # mesh's motion in the image (1/3.9 with its clip encoded as video) and its depth wobbled
+    # +/-0.94 mm (+/-1.94): its noise opened the filters; with it, 1/15 (1/6.3) and +/-0.61 mm
+    # (+/-1.53; docs/BENCHMARKS.md).
+    noise_reference_mm_per_px: float = 1.0
+    # ...never scaled below this: a nearer, larger face keeps the tuned filters (its lag
+    # was measured with them).
+    noise_scale_min: float = 1.0
     # A face lost for longer than this restarts the pose and expression filters (the head has
     # moved; gliding from the old pose would be a visible artefact), seconds.
     max_gap_s: float = 0.5
@@ -617,11 +631,17 @@ class Fusion:
         translation = t * depth
         expression_mm = (observed - identity) * rho
 
-        filtered_rotation = self._rotation_filter(rotation, timestamp_s)
+        # The filters were tuned on a face whose network noise is a known size; a smaller or more
+        # distant face is noisier (``filter_noise_scales``), and its speeds count in units of
+        # that noise, so its noise does not open the filters.
+        lateral, depth_scale = filter_noise_scales(float(translation[2]), intrinsics.fx, options.noise_reference_mm_per_px,
+                                                   options.noise_scale_min)
+        filtered_rotation = self._rotation_filter(rotation, timestamp_s, lateral)
         # One speed per axis: depth is ~10x noisier than x and y (it comes from the face's size in
         # the image) and must not open the filter for the precise lateral position.
-        filtered_translation = self._translation_filter(translation[:, None], timestamp_s)[:, 0]
-        filtered_expression = self._expression_filter(expression_mm, timestamp_s)
+        filtered_translation = self._translation_filter(translation[:, None], timestamp_s,
+                                                        np.array([[lateral], [lateral], [depth_scale]]))[:, 0]
+        filtered_expression = self._expression_filter(expression_mm, timestamp_s, lateral)
 
         identity_mm = identity * rho
         fused = (identity_mm + filtered_expression) @ filtered_rotation.T + filtered_translation
@@ -737,6 +757,21 @@ def _undistorted(intrinsics: CameraIntrinsics) -> CameraIntrinsics:
     return replace(intrinsics, distortion=np.zeros(5)) if intrinsics.has_distortion else intrinsics
 
 
+def filter_noise_scales(depth_mm: float, fx: float, reference_mm_per_px: float,
+                        minimum: float = 1.0) -> tuple[float, float]:
+    """How many times noisier a face's fused quantities are than the tuning face's:
+    ``(lateral, depth)``, each at least ``minimum``.
+
+    The network's noise is about a fixed fraction of a pixel, so at ``depth_mm / fx``
+    millimetres per pixel (fx: focal length, pixels) positions, expression offsets and (over
+    the face's size in pixels) rotations are noisier by ``k = (depth_mm / fx) /
+    reference_mm_per_px``; depth comes from the face's size in pixels, ``Z = f L / size``, so
+    its noise ``Z^2 / (f L) x noise_px`` grows as ``k^2``.
+    """
+    k = max(float(depth_mm) / float(fx) / reference_mm_per_px, minimum)
+    return k, k * k
+
+
 def eye_corner_depths(depth: np.ndarray) -> np.ndarray:
     """Depth of each eye, ``(2,)`` right eye first: the mean of its two corners' ``depth``
     ``(468,)`` (any unit). The iris network's own z is unreliable; the eyelid corners are not."""
@@ -774,9 +809,14 @@ def _iris_centres_px(iris_px, unit, intrinsics) -> np.ndarray:
 class FusionBenchmark:
     """jitter_raw / jitter_fused: RMS frame-to-frame vertex motion over the inter-ocular
     distance (dimensionless), both measured in the image (pixels, MediaPipe convention; the
-    fused mesh is projected back), after ``warmup`` frames. ms_per_frame: median fusion time
-    per frame, milliseconds (fusion alone). ms_first_frame: the first frame, which also builds
-    the identity (normals), milliseconds. frames: frames measured for jitter."""
+    fused mesh is projected back, as the viewer sees it), after ``warmup`` frames. jitter_ratio:
+    fused over raw. jitter_3d_raw_mm / jitter_3d_fused_mm: the same motion in 3D, millimetres
+    (camera space: the raw mesh unprojected at its own frame's depth). depth_mm: the fused face's
+    mean distance; depth_wobble_raw_mm / depth_wobble_fused_mm: half the peak-to-peak range of
+    the face's depth over the measured frames (the "+/-" of a still face), millimetres.
+    ms_per_frame: median fusion time per frame, milliseconds (fusion alone). ms_first_frame:
+    the first frame, which also builds the identity (normals), milliseconds. frames: frames
+    measured."""
 
     jitter_raw: float
     jitter_fused: float
@@ -784,19 +824,33 @@ class FusionBenchmark:
     ms_per_frame: float
     ms_first_frame: float
     frames: int
+    jitter_3d_raw_mm: float = float("nan")
+    jitter_3d_fused_mm: float = float("nan")
+    depth_mm: float = float("nan")
+    depth_wobble_raw_mm: float = float("nan")
+    depth_wobble_fused_mm: float = float("nan")
+
+
+def half_range(values: np.ndarray) -> float:
+    """Half the peak-to-peak range of ``(t,)`` values (same unit): the "+/-" of a wobble."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.ptp(values) / 2) if len(values) else 0.0
 
 
 def fusion_benchmark(raw_vertices_px: np.ndarray, raw_iris_px: np.ndarray | None, intrinsics: CameraIntrinsics,
                      fps: float = 30.0, options: FusionOptions = FusionOptions(), warmup: int = 10) -> FusionBenchmark:
-    """Run fusion over a sequence of raw meshes and measure jitter and time.
+    """Run fusion over a sequence of raw meshes and measure jitter (image and 3D), depth wobble
+    and time.
 
     raw_vertices_px: ``(t, 468, 3)`` (or ``(t, 478, 3)``) pixels. raw_iris_px: ``(t, 2, 5, 3)``
-    pixels, a length-t sequence of ``(2, 5, 3)`` arrays or None (frames without iris), or None. intrinsics: the camera. fps: frame rate for the timestamps.
+    pixels, a length-t sequence of ``(2, 5, 3)`` arrays or None (frames without iris), or None.
+    intrinsics: the camera. fps: frame rate for the timestamps. warmup: frames fused before
+    the measured ones (fusion settles its identity, scale and filters).
     """
     raw = np.asarray(raw_vertices_px, dtype=np.float64)
     if raw.ndim != 3 or raw.shape[1:] not in ((NUM_VERTICES, 3), (NUM_REFINED_VERTICES, 3)):
         raise ValueError(f"raw_vertices_px: expected shape (t, 468, 3), got {raw.shape}")
-    fused_px = []
+    fused_px, fused_mm, raw_mm, fused_depth, raw_depth = [], [], [], [], []
     elapsed = []
     with Fusion(options) as fusion:
         for i, vertices in enumerate(raw):
@@ -805,6 +859,11 @@ def fusion_benchmark(raw_vertices_px: np.ndarray, raw_iris_px: np.ndarray | None
             result = fusion.update(vertices, iris, intrinsics, i / fps)
             elapsed.append(time.perf_counter() - start)
             fused_px.append(mesh_px_from_camera(result.vertices_mm, intrinsics, float(result.translation_mm[2])))
+            fused_mm.append(result.vertices_mm.astype(np.float64))
+            # The raw mesh in millimetres: unprojected at this frame's own (unfiltered) depth.
+            raw_mm.append(unit_depth_points(vertices[:NUM_VERTICES], intrinsics) * float(result.raw_translation_mm[2]))
+            fused_depth.append(float(result.translation_mm[2]))
+            raw_depth.append(float(result.raw_translation_mm[2]))
     raw = raw[warmup:, :NUM_VERTICES]
     fused = np.asarray(fused_px)[warmup:]
     iod = float(np.mean([interocular(m) for m in raw]))
@@ -813,7 +872,12 @@ def fusion_benchmark(raw_vertices_px: np.ndarray, raw_iris_px: np.ndarray | None
     times_ms = np.asarray(elapsed) * 1000.0
     steady = times_ms[1:] if len(times_ms) > 1 else times_ms
     return FusionBenchmark(jitter_raw, jitter_fused, jitter_fused / max(jitter_raw, 1e-12),
-                           float(np.median(steady)), float(times_ms[0]), len(raw))
+                           float(np.median(steady)), float(times_ms[0]), len(raw),
+                           jitter_3d_raw_mm=jitter(np.asarray(raw_mm)[warmup:], 1.0),
+                           jitter_3d_fused_mm=jitter(np.asarray(fused_mm)[warmup:], 1.0),
+                           depth_mm=float(np.mean(fused_depth[warmup:])) if len(fused_depth) > warmup else float("nan"),
+                           depth_wobble_raw_mm=half_range(raw_depth[warmup:]),
+                           depth_wobble_fused_mm=half_range(fused_depth[warmup:]))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,35 +1,51 @@
 """Photo mode: one image in, a 3D face (and a printable bust) per face out.
 
 Where the 3D selfie started. A single photo gets more care than a video frame, since there is
-no next frame to fix a mistake: the detector also searches tiles (small faces in group shots),
-the mesh network runs a second time on the ROI its first answer implies (a tighter, better
-rotated crop), and once more on the mirrored image, whose answer — mirrored back and
-re-indexed — is averaged in when the two agree. The report says how far each step moved the
-vertices. Metric scale comes from the iris: 11.7 mm across, whatever the camera.
+no next frame to fix a mistake: the detector also searches tiles (small faces in group shots)
+and shrinks the image as MediaPipe's graph does; when the mesh network sees no face in
+MediaPipe's crop (a profile, whose eye keypoints nearly meet) the crop is turned by the
+eyes-to-mouth axis, then enlarged, each also on the mirrored image, before the detection is
+given up. The mesh network then runs a second time on the ROI its first answer implies (a
+tighter, better rotated crop), and once more on the mirrored image, whose answer — mirrored
+back and re-indexed — is averaged in when the two agree; both passes lower the landmark error
+on labelled faces (docs/BENCHMARKS.md). The report says what each step changed.
+
+Metric scale: the iris (11.7 mm across, whatever the camera) weighed by its expected error
+(its size in pixels, blur, eyelids, turn) against adult face proportions
+(``realtime.scale.photo_scale``), so a 6-pixel iris does not decide the PD alone; sizes come
+with their standard deviation.
 
 In: an image path (or array). Out: ``PhotoResult`` with a ``PhotoFace`` per face: box, 468
-vertices and 68 iBUG landmarks in image pixels, millimetres per pixel, PD and face width.
+vertices and 68 iBUG landmarks in image pixels, millimetres per pixel, PD and face width with
+their spreads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from realtime.detection import DetectionOptions, FaceDetector
 from realtime.reconstruction import FaceMesh, ReconstructionOptions, Reconstructor
-from realtime.roi import Roi, roi_from_detection, roi_from_landmarks
-from realtime.scale import (IRIS_DIAMETER_MM, MEAN_PD_MM, iris_diameter_px, iris_eye_weights, scale_warning,
-                            weighted_iris_diameter)
+from realtime.roi import Roi, detection_rois, iou, roi_from_landmarks
+from realtime.scale import (FACE_LANDMARK_SD_PX, FACE_WIDTH_TURN_WEIGHT, IRIS_DIAMETER_MM, MEAN_PD_MM,
+                            PUPIL_CENTRE_SD_PX, edge_blur_px, iris_diameter_px, iris_eye_weights, photo_scale,
+                            photo_scale_source, scale_warning, weighted_iris_diameter)
 from realtime.symmetry import mirror_vertices
-from realtime.topology import inter_ocular_distance, median_distance_iod
+from realtime.topology import ibug68_points, inter_ocular_distance, median_distance_iod
 
 # Face width: the widest points of the face oval (left and right cheek contour, near the tragus).
 FACE_WIDTH_LANDMARKS = (234, 454)
 # Pupil distance over outer-canthus distance in adults (~63 mm over ~90 mm): estimates the PD
 # in pixels when no iris was found.
 PD_PER_OUTER_CANTHAL = 0.70
+# ...which varies across adults by about this much, relative (the spreads of Farkas' biocular
+# width, 4%, and Dodgson's PD, 6%, largely shared).
+PD_PER_OUTER_CANTHAL_SD = 0.04
+# A second search's detection overlapping one of the first's by more than this (IoU) is the same
+# face, already tried: the detector's own suppression threshold.
+SAME_DETECTION_IOU = 0.3
 
 
 @dataclass(frozen=True)
@@ -42,8 +58,18 @@ class PhotoOptions:
     # extreme profile), and averaging would blur two different guesses.
     flip_agreement_iod: float = 0.05
     min_presence: float = 0.5  # a mesh below this face-presence score is no face
+    # When MediaPipe's crop of a detection shows the mesh network no face, try the other crops
+    # (``roi.detection_rois``: turned by the eyes-to-mouth axis, enlarged), each also on the
+    # mirrored image, before giving the detection up.
+    fallback_crops: bool = True
     # Photos: search tiles at the full short side and at half of it, for small faces.
     detection: DetectionOptions = DetectionOptions(tile_fractions=(1.0, 0.5))
+    # ...then once more with the image shrunk for the detector as MediaPipe's graph does
+    # (``DetectionOptions.resize``; None: not), for faces the first search missed or whose
+    # crops showed none: on 100 cropped, mirrored and rotated profile photos, with the
+    # fallback crops, the first search alone found 95 faces and missed one MediaPipe's own
+    # FaceMesh found; with the second, 96 and none (MediaPipe: 87).
+    second_detection_resize: str | None = "linear"
     providers: tuple[str, ...] | None = None
 
 
@@ -54,14 +80,22 @@ class PhotoFace:
     box_px: ``(4,)`` detection box x_min, y_min, x_max, y_max, pixels.
     vertices_px: ``(468, 3) float32`` image pixels (z in the scale of x).
     iris_px: ``(2, 5, 3) float32`` pixels or None.
-    landmarks68_px: ``(68, 2) float32`` iBUG-300W landmarks, pixels.
-    mm_per_px: millimetres per pixel at the face, from the iris (or the mean PD as fallback).
-    scale_source: "iris" or "mean_pd".
+    landmarks68_px: ``(68, 2) float32`` iBUG-300W landmarks, pixels (``topology.ibug68_points``).
+    mm_per_px: millimetres per pixel at the face: the iris and adult face proportions, each
+    weighed by its expected error (``realtime.scale.photo_scale``).
+    scale_source: "iris and face proportions" when the iris counts as measured
+    (``scale.photo_scale_source``), else "face proportions" (a small, soft, covered or turned
+    iris; or none seen).
     pd_mm: distance between the pupils in 3D (at the eyes' depth, so a turned head does not
     shorten it). face_width_mm: between the face outline's widest points (234, 454), in 3D.
-    steps: how far each step moved the vertices, in inter-ocular distances.
+    steps: what each step did: how far it moved the vertices (inter-ocular distances), which
+    crop found the face.
     turn_deg: how far the face is turned from the camera about the vertical (yaw, signed:
     positive when the person's left eye is the far one), from the mesh's own 3D.
+    pd_sd_mm, face_width_sd_mm: their standard deviations, mm (the scale's and the
+    measurement's). scale_sd: the scale's relative standard deviation (log-space).
+    scale_weights: each cue's share of the scale (``iris``, ``eye_corners``, ``face_width``,
+    ``face_height``). iris_mm_per_px: the iris's scale alone (None without irises).
     """
 
     box_px: np.ndarray
@@ -74,8 +108,13 @@ class PhotoFace:
     scale_source: str
     pd_mm: float
     face_width_mm: float
-    steps: dict[str, float] = field(default_factory=dict)
+    steps: dict[str, float | str] = field(default_factory=dict)
     turn_deg: float = 0.0
+    pd_sd_mm: float = float("nan")
+    face_width_sd_mm: float = float("nan")
+    scale_sd: float = float("nan")
+    scale_weights: dict[str, float] = field(default_factory=dict)
+    iris_mm_per_px: float | None = None
 
     @property
     def vertices_mm(self) -> np.ndarray:
@@ -91,14 +130,22 @@ class PhotoFace:
             "vertices": np.round(self.vertices_px, 2).tolist(),
             "landmarks68": np.round(self.landmarks68_px, 2).tolist(),
             "pd_mm": round(self.pd_mm, 2),
+            "pd_sd_mm": _rounded(self.pd_sd_mm, 2),
             "face_width_mm": round(self.face_width_mm, 2),
+            "face_width_sd_mm": _rounded(self.face_width_sd_mm, 2),
             "mm_per_px": round(self.mm_per_px, 5),
             "scale_source": self.scale_source,
+            "scale_weights": dict(self.scale_weights),
             "turn_deg": round(self.turn_deg, 1),
-            "scale_warning": scale_warning(self.pd_mm, "iris" if self.scale_source == "iris" else "assumed",
-                                           self.face_width_mm, self.turn_deg),
-            "steps": {k: round(v, 5) for k, v in self.steps.items()},
+            "scale_warning": scale_warning(self.pd_mm, self.scale_source, self.face_width_mm, self.turn_deg,
+                                           self.pd_sd_mm),
+            "steps": {k: (round(v, 5) if isinstance(v, float) else v) for k, v in self.steps.items()},
         }
+
+
+def _rounded(value: float, digits: int) -> float | None:
+    """JSON has no NaN: an unknown spread is null."""
+    return round(float(value), digits) if np.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -112,14 +159,25 @@ def mirror_roi(roi: Roi, image_width: int) -> Roi:
     return Roi(image_width - roi.center_x, roi.center_y, roi.width, roi.height, -roi.rotation)
 
 
+def mirror_iris(iris_px: np.ndarray, image_width: int) -> np.ndarray:
+    """Irises found on the horizontally flipped image, brought back: ``(2, 5, 3)`` pixels.
+
+    x is reflected about the image width, the eyes swap (eye 0 is again the person's right) and
+    so do each contour's right and left points (1 and 3)."""
+    back = np.array(iris_px, dtype=np.float32)[::-1][:, [0, 3, 2, 1, 4]]
+    back[..., 0] = image_width - back[..., 0]
+    return back
+
+
 def metric_scale(vertices_px: np.ndarray, iris_px: np.ndarray | None,
                  eye_weights: np.ndarray = np.ones(2)) -> tuple[float, str]:
-    """Millimetres per pixel at the face and where it came from.
+    """Millimetres per pixel at the face from the iris alone, and where it came from.
 
     The human iris is 11.7 ± 0.5 mm across whoever you are, so its diameter in pixels fixes the
     scale without knowing the camera. Without irises the mean adult PD stands in.
     eye_weights: ``(2,)`` trust in each eye's iris (``iris_eye_weights``: the eye turned away
-    reads small), right eye first.
+    reads small), right eye first. Photo mode weighs this against the face's proportions
+    (``realtime.scale.photo_scale``).
     """
     if iris_px is not None:
         diameters = iris_diameter_px(iris_px)
@@ -148,6 +206,52 @@ def pupil_centres_px(vertices_px: np.ndarray, iris_px: np.ndarray) -> np.ndarray
     return centres
 
 
+def iris_blur_px(image_bgr: np.ndarray, iris_px: np.ndarray) -> np.ndarray:
+    """Blur of each iris's edge, ``(2,)`` Gaussian sigma in pixels (``scale.edge_blur_px``).
+    image_bgr: ``(h, w, 3) uint8``; iris_px: ``(2, 5, 3)`` pixels."""
+    import cv2
+
+    gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY) if image_bgr.ndim == 3 else image_bgr
+    radii = iris_diameter_px(iris_px) / 2
+    return np.array([edge_blur_px(gray, np.asarray(iris_px)[eye, 0, :2], radii[eye]) for eye in range(2)])
+
+
+# Detector keypoints (eyes' midpoint, nose tip, mouth) and the mesh's (33/263 and 133/362
+# midpoints, 1, 13/14) of the same face lie within this fraction of the detection box's width
+# of each other on average (profiles included: BlazeFace puts them on the visible features).
+KEYPOINT_AGREEMENT_BOX = 0.25
+
+
+def keypoints_agree(vertices_px: np.ndarray, keypoints_px: np.ndarray, box_px: np.ndarray,
+                    tolerance: float = KEYPOINT_AGREEMENT_BOX) -> bool:
+    """Whether a mesh ``(468, 3)`` px lies on the face a detection saw: its eyes' midpoint, nose
+    tip and mouth centre within ``tolerance`` box widths (mean) of the detector's keypoints
+    ``(6, 2)`` px; box_px ``(4,)``."""
+    v = np.asarray(vertices_px, dtype=np.float64)[:, :2]
+    k = np.asarray(keypoints_px, dtype=np.float64)
+    mesh = np.array([(v[33] + v[133] + v[263] + v[362]) / 4, v[1], (v[13] + v[14]) / 2])
+    detector = np.array([(k[0] + k[1]) / 2, k[2], k[3]])
+    width = max(float(box_px[2] - box_px[0]), 1e-6)
+    return float(np.linalg.norm(mesh - detector, axis=1).mean()) <= tolerance * width
+
+
+# A face found by a fallback crop whose mesh box covers more than this share of a found face's
+# (or is covered by it, whichever is smaller) is dropped.
+FALLBACK_MAX_OVERLAP = 0.2
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of two meshes' ``(468, 2+)`` bounding boxes over the smaller box's area."""
+    box_a = np.concatenate([a[:, :2].min(axis=0), a[:, :2].max(axis=0)])
+    box_b = np.concatenate([b[:, :2].min(axis=0), b[:, :2].max(axis=0)])
+    width = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])
+    height = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    smaller = min(np.prod(box_a[2:] - box_a[:2]), np.prod(box_b[2:] - box_b[:2]))
+    return float(width * height / max(smaller, 1e-6))
+
+
 def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
     """Two ``(468, 3)`` meshes on the same face: their nose tips are within half an IOD."""
     return float(np.linalg.norm(a[1, :2] - b[1, :2])) < 0.5 * max(inter_ocular_distance(a), inter_ocular_distance(b))
@@ -160,37 +264,118 @@ class PhotoReconstructor:
         self.options = options
         self.detector = FaceDetector(DetectionOptions(
             min_score=options.detection.min_score, suppression_iou=options.detection.suppression_iou,
-            providers=options.providers, tile_fractions=options.detection.tile_fractions))
+            providers=options.providers, tile_fractions=options.detection.tile_fractions,
+            resize=options.detection.resize))
+        self.second_detector = None if options.second_detection_resize is None else FaceDetector(
+            replace(self.detector.options, resize=options.second_detection_resize), session=self.detector.session)
         self.reconstructor = Reconstructor(ReconstructionOptions(providers=options.providers, iris=True, iris_interval=1))
 
     def run(self, image_bgr: np.ndarray) -> PhotoResult:
         height, width = image_bgr.shape[:2]
         faces: list[PhotoFace] = []
-        # Largest first; a detection whose mesh says "no face" (a tile's false alarm) is
-        # skipped, and one that lands on a face already found is a duplicate.
-        for detection in self.detector.detect(image_bgr).detections:
-            face = self._reconstruct(image_bgr, roi_from_detection(detection.box_px, detection.keypoints_px))
-            if face is None or any(_same_face(face[0].vertices, kept.vertices_px) for kept in faces):
-                continue
-            faces.append(self._describe(detection.box_px, detection.score, face))
-            if not self.options.all_faces:
-                break
+        # First MediaPipe's crop of every detection, largest first: a detection whose mesh says
+        # "no face" (a tile's false alarm) is left for later, and one that lands on a face
+        # already found is a duplicate. Then the second search's detections (with --all-faces,
+        # or when no face was found), then the fallback crops of all that was left.
+        first = self.detector.detect(image_bgr).detections
+        left = self._primary_crops(image_bgr, first, faces)
+        if self.second_detector is not None and (self.options.all_faces or not faces):
+            second = [d for d in self.second_detector.detect(image_bgr).detections
+                      if all(iou(d.box_px, other.box_px) < SAME_DETECTION_IOU for other in first)]
+            left += self._primary_crops(image_bgr, second, faces)
+        if self.options.fallback_crops and (self.options.all_faces or not faces):
+            mirrored_image = np.ascontiguousarray(image_bgr[:, ::-1]) if left else None
+            for detection in left:
+                found = self._fallback_mesh(image_bgr, mirrored_image, detection)
+                # A fallback mesh over part of a face already found is that face's ear or hair
+                # read as a face (beside profiles: 9 of 100 cropped photos without this).
+                if found is not None and not any(_overlap(found[0].vertices, kept.vertices_px) > FALLBACK_MAX_OVERLAP
+                                                 for kept in faces):
+                    self._keep(image_bgr, detection, found, faces)
+                    if not self.options.all_faces:
+                        break
+        if not self.options.all_faces:
+            faces = faces[:1]
+        faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
         return PhotoResult(faces, (width, height))
+
+    def _primary_crops(self, image_bgr: np.ndarray, detections: list, faces: list) -> list:
+        """Try MediaPipe's crop of each detection (largest first), adding the faces found to
+        ``faces`` (only the first without --all-faces); returns the detections left."""
+        left = []
+        for detection in detections:
+            if faces and not self.options.all_faces:
+                break
+            found = self._first_mesh(image_bgr, None, detection_rois(detection.box_px, detection.keypoints_px)[0][1])
+            if found is None:
+                left.append(detection)
+                continue
+            found[1]["crop"] = "detection"
+            self._keep(image_bgr, detection, found, faces)
+        return left
+
+    def _keep(self, image_bgr: np.ndarray, detection, found: tuple[FaceMesh, dict], faces: list) -> None:
+        """Finish a face (refine, mirror) and add it to ``faces`` unless it is one already there."""
+        face = self._reconstruct(image_bgr, *found)
+        if not any(_same_face(face[0].vertices, kept.vertices_px) for kept in faces):
+            faces.append(self._describe(image_bgr, detection.box_px, detection.score, face))
+
+    def _fallback_mesh(self, image_bgr: np.ndarray, mirrored_image: np.ndarray,
+                       detection) -> tuple[FaceMesh, dict] | None:
+        """The first of the other crops (and all crops on the mirrored image) in which the mesh
+        network sees a face that its own next crop confirms, or None.
+
+        A crop that only a turned or mirrored view accepts can be a false alarm the network
+        talks itself into (on the mirrored astronaut, a patch on her suit read 0.86 in one;
+        beside a profile, an ear and its hair read 1.0): the face is kept only if it lies where
+        the detector saw one (``keypoints_agree``) and a crop its own landmarks imply
+        (``roi_from_landmarks``, levelled by the eyes or by the face's axis, on the photo as it
+        is) shows a face too (the patch: 0.09; true profiles: 0.6-1.0).
+        """
+        rois = detection_rois(detection.box_px, detection.keypoints_px)
+        tries = [(name, roi, False) for name, roi in rois[1:]] + [(name, roi, True) for name, roi in rois]
+        for name, roi, mirrored in tries:
+            found = self._first_mesh(image_bgr, mirrored_image if mirrored else None, roi)
+            if found is None or not keypoints_agree(found[0].vertices, detection.keypoints_px, detection.box_px):
+                continue
+            confirm = max(self._mesh(image_bgr, roi_from_landmarks(found[0].vertices, face_axis)).presence
+                          for face_axis in (False, True))
+            if confirm >= self.options.min_presence:
+                found[1]["crop"] = name + (" mirrored" if mirrored else "")
+                return found
+        return None
 
     def _mesh(self, image_bgr: np.ndarray, roi: Roi) -> FaceMesh:
         return self.reconstructor.run(image_bgr, [roi]).faces[0]
 
-    def _reconstruct(self, image_bgr: np.ndarray, roi: Roi) -> tuple[FaceMesh, dict] | None:
-        steps: dict[str, float] = {}
-        first = self._mesh(image_bgr, roi)
-        if first.presence < self.options.min_presence:
+    def _first_mesh(self, image_bgr: np.ndarray, mirrored_image: np.ndarray | None,
+                    roi: Roi) -> tuple[FaceMesh, dict] | None:
+        """The mesh in one crop of the image (or of its mirror image, brought back), or None
+        when the network sees no face there."""
+        width = image_bgr.shape[1]
+        if mirrored_image is None:
+            mesh = self._mesh(image_bgr, roi)
+        else:
+            flipped = self._mesh(mirrored_image, mirror_roi(roi, width))
+            iris = None if flipped.iris is None else mirror_iris(flipped.iris, width)
+            mesh = FaceMesh(mirror_vertices(flipped.vertices, width).astype(np.float32), flipped.presence, roi, iris)
+        if mesh.presence < self.options.min_presence:
             return None
+        return mesh, {}
+
+    def _reconstruct(self, image_bgr: np.ndarray, first: FaceMesh, steps: dict) -> tuple[FaceMesh, dict]:
         best = first
         if self.options.refine:
-            second = self._mesh(image_bgr, roi_from_landmarks(first.vertices))
-            if second.presence >= self.options.min_presence:
-                steps["refine_shift_iod"] = median_distance_iod(second.vertices, first.vertices)
-                best = second
+            # MediaPipe's crop from landmarks (levelled by the eye corners); on a profile whose
+            # eye corners nearly meet it can tip the crop over, and the face's axis holds.
+            for face_axis in (False, True):
+                second = self._mesh(image_bgr, roi_from_landmarks(first.vertices, face_axis))
+                if second.presence >= self.options.min_presence:
+                    steps["refine_shift_iod"] = median_distance_iod(second.vertices, first.vertices)
+                    if face_axis:
+                        steps["refine_crop"] = "face_axis"
+                    best = second
+                    break
         vertices = best.vertices
         if self.options.flip:
             width = image_bgr.shape[1]
@@ -206,25 +391,38 @@ class PhotoReconstructor:
                 steps["flip_averaged"] = float(gap <= self.options.flip_agreement_iod)
         return FaceMesh(vertices, best.presence, best.roi, best.iris), steps
 
-    def _describe(self, box_px: np.ndarray, score: float, reconstructed) -> PhotoFace:
-        from realtime.topology import IBUG68_FROM_MESH
-
+    def _describe(self, image_bgr: np.ndarray, box_px: np.ndarray, score: float, reconstructed) -> PhotoFace:
         face, steps = reconstructed
         vertices = face.vertices
         rotation = face_rotation(vertices)
-        mm_per_px, source = metric_scale(vertices, face.iris, iris_eye_weights(rotation))
+        turn_sin = float(np.clip(rotation[2, 0], -1.0, 1.0))
+        blur = None if face.iris is None else iris_blur_px(image_bgr, face.iris)
+        scale = photo_scale(vertices, face.iris, iris_eye_weights(rotation), turn_sin, blur)
+        source = photo_scale_source(scale)
         if face.iris is not None:
             pd_px = float(np.linalg.norm(np.diff(pupil_centres_px(vertices, face.iris), axis=0)))
+            pd_px_sd = PUPIL_CENTRE_SD_PX * np.sqrt(2.0)
         else:
+            # No pupils: the eye corners and the adult ratio of PD to their distance.
             pd_px = inter_ocular_distance(vertices) * PD_PER_OUTER_CANTHAL
+            pd_px_sd = PD_PER_OUTER_CANTHAL_SD * pd_px
         width_px = float(np.linalg.norm(vertices[FACE_WIDTH_LANDMARKS[0]] - vertices[FACE_WIDTH_LANDMARKS[1]]))
-        landmarks68 = vertices[np.asarray(IBUG68_FROM_MESH), :2].astype(np.float32)
+        mm = scale.mm_per_px
+        # sd of x * s with relative scale error sd_s and measuring error sd_x (pixels); the far
+        # half of a turned face's width is the network's guess.
+        pd_sd = float(np.hypot(scale.sd * pd_px, pd_px_sd) * mm)
+        width_measuring = np.hypot(np.sqrt(2.0) * FACE_LANDMARK_SD_PX, FACE_WIDTH_TURN_WEIGHT * abs(turn_sin) * width_px)
+        width_sd = float(np.hypot(scale.sd * width_px, width_measuring) * mm)
+        landmarks68 = ibug68_points(vertices[:, :2]).astype(np.float32)
         return PhotoFace(np.asarray(box_px, np.float32), float(score), vertices, face.presence, face.iris,
-                         landmarks68, mm_per_px, source, pd_px * mm_per_px, width_px * mm_per_px, steps,
-                         turn_deg=float(np.degrees(np.arcsin(np.clip(rotation[2, 0], -1.0, 1.0)))))
+                         landmarks68, mm, source, pd_px * mm, width_px * mm, steps,
+                         turn_deg=float(np.degrees(np.arcsin(turn_sin))), pd_sd_mm=pd_sd, face_width_sd_mm=width_sd,
+                         scale_sd=scale.sd, scale_weights=scale.weights, iris_mm_per_px=scale.iris_mm_per_px)
 
     def close(self) -> None:
         self.detector.close()
+        if self.second_detector is not None:
+            self.second_detector.close()
         self.reconstructor.close()
 
     def __enter__(self):

@@ -6,11 +6,14 @@ Iris uses), so its diameter in the image fixes the scale of the face around it: 
 and the eye's distance from the camera is ``focal_px * 11.7 / iris_px`` (MediaPipe Iris reports
 < 10% depth error this way). In: the iris network's 5 points per eye, pixels. Out: diameters,
 depths and a robust temporal estimate of one scale factor (``MetricScale``), which the fusion
-stage uses to keep the identity mesh in millimetres.
+stage uses to keep the identity mesh in millimetres. For a single photo (no frames to average)
+``photo_scale`` weighs the iris by its expected error (its size in pixels, blur, eyelids, turn)
+against adult face proportions and returns the scale with its standard deviation.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,16 +200,25 @@ def weighted_iris_diameter(diameters: np.ndarray, eye_weights: np.ndarray) -> fl
 
 
 def scale_warning(pd_mm: float, scale_source: str, face_width_mm: float = float("nan"),
-                  turn_deg: float = 0.0) -> str | None:
+                  turn_deg: float = 0.0, pd_sd_mm: float = float("nan")) -> str | None:
     """One line for reports when the millimetres look wrong, else None.
 
     pd_mm: the measured pupillary distance; scale_source: where the scale came from ("iris",
-    or an assumed mean when no iris was seen); face_width_mm: the measured face width (NaN:
-    not checked); turn_deg: how far the face is turned from the camera (yaw, either way).
+    or photo mode's "iris and face proportions"; "face proportions" when photo mode's iris
+    carries too little weight to count as measured, ``photo_scale``; anything else: an assumed
+    mean, no iris seen); face_width_mm: the
+    measured face width (NaN: not checked); turn_deg: how far the face is turned from the
+    camera (yaw, either way); pd_sd_mm: the PD's standard deviation (NaN: unknown).
     """
     problems = []
     low, high = ADULT_PD_RANGE_MM
-    if scale_source != "iris":
+    spread = f" +/- {pd_sd_mm:.1f} mm" if np.isfinite(pd_sd_mm) else ""
+    if scale_source == "face proportions":
+        problems.append(f"the iris is too small, soft, covered or turned to measure well: sizes lean on average "
+                        f"adult face proportions (PD {pd_mm:.1f}{spread})")
+        if np.isfinite(pd_mm) and not low <= pd_mm <= high:
+            problems.append(f"PD {pd_mm:.1f} mm is outside the adult range {low:.0f}-{high:.0f} mm")
+    elif not scale_source.startswith("iris"):
         problems.append("no iris seen: sizes assume the mean adult PD (63.4 mm)")
     elif np.isfinite(pd_mm) and not low <= pd_mm <= high:
         problems.append(f"PD {pd_mm:.1f} mm is outside the adult range {low:.0f}-{high:.0f} mm: the iris was "
@@ -220,3 +232,246 @@ def scale_warning(pd_mm: float, scale_source: str, face_width_mm: float = float(
         problems.append(f"face width {face_width_mm:.0f} mm is outside the adult range "
                         f"{width_low:.0f}-{width_high:.0f} mm")
     return "; ".join(problems) if problems else None
+
+
+# --------------------------------------------------------------------------------------------
+# One photo's scale: the iris weighed by its expected error against adult face proportions.
+#
+# A single photo has no second frame to average, and the iris of a small or soft photo is 6-10
+# pixels across: a 1 px error is 10-16%. Each cue gives millimetres per pixel as a mean size
+# over a measured length; in log space each is an estimate of the same log scale with its own
+# variance (population spread + measuring error), and the best combination weighs each by the
+# inverse of its variance (the face cues share a person's overall size, so they are combined
+# with their correlation first).
+
+# Iris: 11.7 +/- 0.5 mm across adults (MediaPipe Iris; Rüfer et al. 2005, white-to-white
+# 11.71 +/- 0.42 mm over 1,000 eyes): 4.3% of population spread, whoever reads it.
+IRIS_POPULATION_SD = 0.5 / IRIS_DIAMETER_MM
+# The iris network's reading error in pixels on a sharp eye: resampling the shared photos'
+# faces to 2-12 px irises moved the diameter by 2.4-6.6% RMS (0.2-0.3 px), about 0.3 px.
+IRIS_READ_SD_PX = 0.3
+# ...plus a floor for what a sharp, large iris still gets wrong on real photos (gaze, lids,
+# lashes, the network's habit): the same person across a talking-head clip (clip_d3, 20-28 px
+# irises) read 84-117 mm between the eye corners with the iris scale, against 89.5 +/- 3.6 mm
+# in adults, where a still, expressive one (clip_d6) read 81-90 mm; the two eyes of one frame
+# disagree by up to 13% (that part is measured per photo: ``eye_disagreement``). 4% of reading
+# error per photo on top of what is measured.
+IRIS_READ_FLOOR = 0.04
+# Blur widens the iris edge the network looks for: each pixel of edge blur (Gaussian sigma,
+# ``edge_blur_px``) counts as this many pixels of reading error.
+IRIS_BLUR_WEIGHT = 0.5
+# Eyelids covering the iris (a squint, a smile) cut its top and bottom and the network reads it
+# small: a covered fraction f of the diameter beyond the usual adds (f - usual) x this to the
+# relative error. Open eyes at rest show 70-90% of the iris's height (the lids' opening over
+# the iris diameter on the shared photos and the astronaut: 0.68-0.98), so 0.3 is usual.
+IRIS_LID_WEIGHT = 0.3
+USUAL_LID_COVER = 0.3
+# Seen obliquely, the near iris still reads ~3% small at 25 deg of turn on renders: sin(turn)
+# x this of relative error.
+IRIS_TURN_WEIGHT = 0.15
+
+
+@dataclass(frozen=True)
+class FacePrior:
+    """An adult face length as a ruler: between mesh vertices ``a`` and ``b`` (3D), ``mean_mm``
+    +/- ``sd_mm`` across adults (both sexes)."""
+
+    name: str
+    a: int
+    b: int
+    mean_mm: float
+    sd_mm: float
+
+
+# Means and spreads: Farkas, "Anthropometry of the Head and Face" (1994), North American
+# adults, pooled over sexes (the difference of the sexes' means counted into the spread); the
+# mesh's own landmarks sit where its network puts them, so each mean was checked against 26
+# frontal real faces (shared photos and clips) scaled by sharp irises (14-35 px):
+# - biocular width ex-ex (outer eye corners 33-263): men 91.2 +/- 3.0, women 87.8 +/- 3.2 mm
+#   -> 89.5 +/- 3.6 mm; the mesh measured 89.5 mm (median).
+# - face width at the outline's widest (234-454, beside the tragi; zy-zy in Farkas: men
+#   ~139 +/- 5, women ~131 +/- 5 mm, spread ~6.3 mm pooled; ANSUR II's bizygomatic breadth
+#   spreads alike): the mesh's outline sits inside the zygia, median 132.2 mm -> 132 +/- 6.3.
+# - face height nasion-menton (168-152; n-gn: men ~121 +/- 7, women ~113 +/- 5 mm, ~7.3 pooled):
+#   the mesh's 168 sits a little above the nasion, median 121.2 mm -> 121 +/- 7.3 (an open
+#   mouth lengthens it: ``face_priors`` adds the opening to its error).
+EYE_CORNER_PRIOR = FacePrior("eye_corners", 33, 263, 89.5, 3.6)
+FACE_WIDTH_PRIOR = FacePrior("face_width", 234, 454, 132.0, 6.3)
+FACE_HEIGHT_PRIOR = FacePrior("face_height", 168, 152, 121.0, 7.3)
+FACE_PRIORS = (EYE_CORNER_PRIOR, FACE_WIDTH_PRIOR, FACE_HEIGHT_PRIOR)
+# Face lengths of one person are correlated through their overall size (r ~0.3-0.5 between
+# face width, eye-corner width and face height in anthropometric surveys): 0.4 between each pair.
+FACE_PRIOR_CORRELATION = 0.4
+# The mesh's own error in locating the two ends of a face length, pixels (1-2% of the
+# inter-ocular distance on real faces).
+FACE_LANDMARK_SD_PX = 1.5
+# The far half of a turned face is the network's guess: the face width's error grows by
+# sin(turn) x this.
+FACE_WIDTH_TURN_WEIGHT = 0.3
+# Inner lips (13, 14): a mouth opening of d mm adds d / face height of relative error.
+MOUTH_INNER = (13, 14)
+# Pupil centres are located to about this many pixels each (the PD's own measuring error).
+PUPIL_CENTRE_SD_PX = 0.5
+
+
+def edge_blur_px(gray: np.ndarray, centre_px: np.ndarray, radius_px: float) -> float:
+    """Blur of the iris edge, Gaussian sigma in pixels (0 for a sharp edge).
+
+    gray: ``(h, w)`` image, any range. centre_px: ``(2,)`` iris centre, pixels. radius_px:
+    iris radius, pixels. Along the horizontal line through the centre, a step of contrast C
+    blurred by a Gaussian of sigma s has a steepest slope of C / (s sqrt(2 pi)): the contrast is
+    taken between the iris (inside 0.5 r) and the white of the eye (1.4-1.8 r out), the slope
+    on 0.6-1.4 r, on both sides; a sharp, sampled edge reads about 0.5 px, which is taken out in
+    quadrature (blurs add as sqrt(s1^2 + s2^2)).
+    """
+    import cv2
+
+    image = np.asarray(gray, dtype=np.float32)
+    r = max(float(radius_px), 1.0)
+    offsets = np.arange(-1.8 * r, 1.8 * r + 0.25, 0.25, dtype=np.float32)
+    xs = (float(centre_px[0]) + offsets).reshape(1, -1)
+    ys = np.full_like(xs, float(centre_px[1]))
+    profile = cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+    slope = np.abs(np.gradient(profile, 0.25))
+    inside = np.abs(offsets) <= 0.5 * r
+    blurs = []
+    for side in (-1.0, 1.0):
+        outside = (side * offsets >= 1.4 * r)
+        edge = (side * offsets >= 0.6 * r) & (side * offsets <= 1.4 * r)
+        contrast = abs(float(np.median(profile[outside])) - float(np.median(profile[inside])))
+        steepest = float(slope[edge].max()) if edge.any() else 0.0
+        if contrast > 1e-6 and steepest > 1e-6:
+            blurs.append(contrast / (steepest * math.sqrt(2.0 * math.pi)))
+    if not blurs:
+        return 0.0
+    measured = float(np.median(blurs))
+    return math.sqrt(max(measured * measured - SHARP_EDGE_BLUR_PX * SHARP_EDGE_BLUR_PX, 0.0))
+
+
+# A perfectly sharp edge sampled on the pixel grid reads this blur (bilinear sampling).
+SHARP_EDGE_BLUR_PX = 0.5
+
+
+def iris_scale_sd(diameter_px: float, blur_px: float = 0.0, lid_cover: float = 0.0, turn_sin: float = 0.0,
+                  eye_disagreement: float = 0.0) -> float:
+    """Expected relative error (log-space SD) of the scale ``11.7 / diameter``.
+
+    diameter_px: the iris diameter read, pixels. blur_px: edge blur, Gaussian sigma in pixels
+    (``edge_blur_px``). lid_cover: fraction of the diameter the eyelids cover, [0, 1] (beyond
+    ``USUAL_LID_COVER`` it counts).
+    turn_sin: sine of the head's turn from the camera. eye_disagreement: |log(d_right /
+    d_left)| of the two eyes' readings (a measured reading error; 0 with one eye).
+    """
+    d = max(float(diameter_px), 1e-3)
+    read = math.hypot(IRIS_READ_SD_PX, IRIS_BLUR_WEIGHT * max(blur_px, 0.0)) / d
+    lids = IRIS_LID_WEIGHT * max(min(lid_cover, 1.0) - USUAL_LID_COVER, 0.0)
+    terms = (IRIS_POPULATION_SD, IRIS_READ_FLOOR, read, lids,
+             IRIS_TURN_WEIGHT * abs(turn_sin), eye_disagreement / math.sqrt(2.0))
+    return float(math.sqrt(sum(t * t for t in terms)))
+
+
+def combine_log_estimates(log_values: np.ndarray, covariance: np.ndarray) -> tuple[float, float]:
+    """Best linear unbiased combination of correlated estimates of one log quantity.
+
+    log_values: ``(n,)``; covariance: ``(n, n)`` their error covariance. Weights
+    ``w = C^-1 1 / (1' C^-1 1)``; returns ``(estimate, sd)`` in the same log units.
+    """
+    values = check_shape("log_values", log_values, (None,), dtype=np.float64)
+    cov = check_shape("covariance", covariance, (len(values), len(values)), dtype=np.float64)
+    inverse_ones = np.linalg.solve(cov, np.ones(len(values)))
+    total = float(inverse_ones.sum())
+    return float(inverse_ones @ values / total), float(math.sqrt(1.0 / total))
+
+
+def face_prior_scales(vertices_px: np.ndarray, turn_sin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Millimetres per pixel from each face prior, and the covariance of their logs.
+
+    vertices_px: ``(468, 3)`` pixels (z in the scale of x). Returns ``(scales (k,) mm/px,
+    covariance (k, k))`` for ``FACE_PRIORS``: each length in 3D pixels against its adult mean;
+    variances: population spread, the landmarks' own error, the far side of a turned face
+    (width), an open mouth (height); correlations ``FACE_PRIOR_CORRELATION``.
+    """
+    v = check_shape("vertices_px", vertices_px, (None, 3), dtype=np.float64)
+    lengths = np.array([np.linalg.norm(v[p.a] - v[p.b]) for p in FACE_PRIORS])
+    population = np.array([p.sd_mm / p.mean_mm for p in FACE_PRIORS])
+    measuring = FACE_LANDMARK_SD_PX / np.maximum(lengths, 1e-6)
+    extra = np.zeros(len(FACE_PRIORS))
+    extra[FACE_PRIORS.index(FACE_WIDTH_PRIOR)] = FACE_WIDTH_TURN_WEIGHT * abs(turn_sin)
+    height = FACE_PRIORS.index(FACE_HEIGHT_PRIOR)
+    extra[height] = np.linalg.norm(v[MOUTH_INNER[0]] - v[MOUTH_INNER[1]]) / max(lengths[height], 1e-6)
+    # The shared part is the population's (a person's size); measuring errors are independent.
+    covariance = FACE_PRIOR_CORRELATION * np.outer(population, population)
+    covariance[np.diag_indices_from(covariance)] = population ** 2 + measuring ** 2 + extra ** 2
+    scales = np.array([p.mean_mm for p in FACE_PRIORS]) / np.maximum(lengths, 1e-6)
+    return scales, covariance
+
+
+# The iris counts as measured (a photo's ``scale_source`` names it) when it carries at least
+# this share of the scale's weight: an iris with at most ~2x the face proportions' combined
+# error (a sharp iris of 8 px or more reads 0.18-0.24 on the shared photos; 3-5 px: 0.08-0.16).
+IRIS_MEASURED_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class PhotoScale:
+    """One photo's scale. mm_per_px: the combined estimate; sd: its relative error (log-space
+    SD, so sizes are ``x exp(+/- sd)``); weights: each cue's share of it (``iris``,
+    ``eye_corners``, ``face_width``, ``face_height``; sums to 1); iris_mm_per_px: the iris
+    alone (None without irises); iris_sd: the iris's expected relative error (inf without)."""
+
+    mm_per_px: float
+    sd: float
+    weights: dict
+    iris_mm_per_px: float | None
+    iris_sd: float
+
+
+def photo_scale(vertices_px: np.ndarray, iris_px: np.ndarray | None, eye_weights: np.ndarray,
+                turn_sin: float = 0.0, blur_px: np.ndarray | None = None) -> PhotoScale:
+    """Millimetres per pixel at a face from its iris and its proportions, with the error.
+
+    vertices_px: ``(468, 3)`` pixels. iris_px: ``(2, 5, 3)`` pixels or None. eye_weights:
+    ``(2,)`` trust in each eye's iris (``iris_eye_weights``: the eye turned away reads small).
+    turn_sin: sine of the head's turn. blur_px: ``(2,)`` each iris edge's blur (``edge_blur_px``),
+    pixels, or None (sharp).
+    """
+    from realtime.topology import LEFT_EYE, RIGHT_EYE
+
+    v = check_shape("vertices_px", vertices_px, (None, 3), dtype=np.float64)
+    face_scales, face_cov = face_prior_scales(v, turn_sin)
+    log_values, covariance = np.log(face_scales), face_cov
+    names = [p.name for p in FACE_PRIORS]
+    iris_scale, iris_sd = None, math.inf
+    if iris_px is not None:
+        diameters = iris_diameter_px(iris_px)
+        if np.all(np.isfinite(diameters)) and np.all(diameters > 0):
+            w = np.asarray(eye_weights, dtype=np.float64)
+            diameter = weighted_iris_diameter(diameters, w)
+            # Lids: the eyelid opening above and below the iris centre (upper 159 / 386, lower
+            # 145 / 374) against the iris diameter, weighted as the eyes are.
+            openings = np.array([np.linalg.norm(v[RIGHT_EYE[4]] - v[RIGHT_EYE[12]]),
+                                 np.linalg.norm(v[LEFT_EYE[4]] - v[LEFT_EYE[12]])])
+            cover = float(w @ np.clip(1.0 - openings / diameters, 0.0, 1.0) / w.sum())
+            blur = 0.0 if blur_px is None else float(w @ np.asarray(blur_px, dtype=np.float64) / w.sum())
+            # Two eyes that both face the camera should read alike; their disagreement is a
+            # measured reading error (a turned-away eye's is expected, and discounted).
+            disagreement = abs(math.log(diameters[0] / diameters[1])) * float(w.min() / w.max())
+            iris_sd = iris_scale_sd(diameter, blur, cover, turn_sin, disagreement)
+            iris_scale = IRIS_DIAMETER_MM / diameter
+            k = len(log_values)
+            log_values = np.append(log_values, math.log(iris_scale))
+            covariance = np.pad(covariance, ((0, 1), (0, 1)))
+            covariance[k, k] = iris_sd ** 2
+            names.append("iris")
+    estimate, sd = combine_log_estimates(log_values, covariance)
+    inverse_ones = np.linalg.solve(covariance, np.ones(len(log_values)))
+    shares = inverse_ones / inverse_ones.sum()
+    return PhotoScale(float(math.exp(estimate)), sd, {n: round(float(s), 4) for n, s in zip(names, shares)},
+                      iris_scale, iris_sd)
+
+
+def photo_scale_source(scale: PhotoScale) -> str:
+    """"iris and face proportions" when the iris carries at least ``IRIS_MEASURED_SHARE`` of
+    the scale, else "face proportions" (a small, soft, covered or turned iris, or none)."""
+    measured = scale.weights.get("iris", 0.0) >= IRIS_MEASURED_SHARE
+    return "iris and face proportions" if measured else "face proportions"

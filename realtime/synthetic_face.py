@@ -332,7 +332,7 @@ def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
     if face.iris_px is None:
         raise ValueError("face: the photo's face has no iris points; the synthetic head needs them for its scale")
     vertices_px = check_shape("face.vertices_px", face.vertices_px, (N_FACE_VERTICES, 3), dtype=np.float64)
-    mm_per_px = float(face.mm_per_px)
+    mm_per_px = float(getattr(face, "iris_mm_per_px", None) or face.mm_per_px)  # the iris's: the truth's scale
     mean_px = vertices_px.mean(axis=0)
     photo_mm = (vertices_px - mean_px) * mm_per_px  # photo camera axes, mm (PhotoFace.vertices_mm)
     proxy = build_head_proxy(photo_mm, topology.face_triangles())

@@ -81,8 +81,175 @@ RIGHT_EYEBROW = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
 LEFT_EYEBROW = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 """Person's left eyebrow: lower edge outer to inner, then upper edge outer to inner."""
 
-# --- iBUG 300-W 68-point subset -----------------------------------------------------------------
-IBUG68_FROM_MESH = np.array(
+# --- iBUG 300-W 68-point landmarks ------------------------------------------------------------
+# Each of the 68 points (dlib's order: jaw 0-16 from the person's right ear round the chin,
+# brows 17-26, nose 27-35, eyes 36-47, mouth 48-67) is an affine combination of the three
+# corners of one mesh triangle: ``point = sum_j IBUG68_WEIGHTS[k, j] * vertices[IBUG68_TRIANGLES[k, j]]``
+# (weights sum to 1; a few are slightly negative, reaching just past a triangle, e.g. to the
+# jaw line outside the mesh's outline). Fitted by ``python -m realtime.topology_build --ibug68``
+# to dlib's 68-point shape predictor (trained on iBUG 300-W) on real faces, each also
+# mirrored: for each point the triangle and weights that best reproduce dlib's points over the
+# faces turned less than 25 deg (the jaw: less than 12 deg, where dlib's jaw line is the 3D
+# jaw's outline). Being fixed points of the mesh, the jaw points follow the 3D jaw as the head
+# turns (as AFLW2000-3D's 3D landmarks do), not the visible outline. Against dlib on held-out
+# faces and on rendered heads (``tests/test_topology.py``) the error is lower than the
+# one-vertex mapping's for every point group; figures in docs/BENCHMARKS.md.
+IBUG68_TRIANGLES = np.array([
+    [127, 139, 162],  # 0
+    [93, 227, 234],  # 1
+    [132, 177, 137],  # 2
+    [147, 177, 215],  # 3
+    [58, 172, 215],  # 4
+    [135, 138, 136],  # 5
+    [135, 136, 150],  # 6
+    [149, 176, 170],  # 7
+    [148, 152, 175],  # 8
+    [378, 395, 400],  # 9
+    [364, 379, 365],  # 10
+    [365, 397, 367],  # 11
+    [288, 435, 397],  # 12
+    [376, 435, 401],  # 13
+    [361, 366, 401],  # 14
+    [323, 454, 447],  # 15
+    [264, 454, 356],  # 16
+    [46, 63, 70],  # 17
+    [52, 63, 53],  # 18
+    [52, 66, 105],  # 19
+    [66, 107, 69],  # 20
+    [55, 107, 65],  # 21
+    [285, 295, 336],  # 22
+    [296, 299, 336],  # 23
+    [282, 334, 296],  # 24
+    [282, 293, 334],  # 25
+    [276, 383, 300],  # 26
+    [6, 168, 122],  # 27
+    [3, 197, 196],  # 28
+    [5, 195, 51],  # 29
+    [4, 45, 44],  # 30
+    [60, 240, 99],  # 31
+    [2, 141, 97],  # 32
+    [2, 164, 393],  # 33
+    [2, 326, 370],  # 34
+    [290, 328, 460],  # 35
+    [7, 33, 25],  # 36
+    [27, 160, 159],  # 37
+    [28, 158, 157],  # 38
+    [112, 133, 155],  # 39
+    [22, 154, 153],  # 40
+    [24, 144, 110],  # 41
+    [341, 362, 463],  # 42
+    [258, 384, 385],  # 43
+    [257, 386, 387],  # 44
+    [249, 390, 339],  # 45
+    [254, 339, 373],  # 46
+    [252, 380, 381],  # 47
+    [43, 146, 61],  # 48
+    [39, 92, 40],  # 49
+    [11, 37, 72],  # 50
+    [0, 267, 164],  # 51
+    [11, 302, 267],  # 52
+    [269, 270, 322],  # 53
+    [273, 291, 375],  # 54
+    [313, 406, 405],  # 55
+    [17, 314, 315],  # 56
+    [17, 18, 313],  # 57
+    [17, 85, 84],  # 58
+    [83, 181, 182],  # 59
+    [62, 77, 96],  # 60
+    [38, 81, 82],  # 61
+    [12, 13, 268],  # 62
+    [268, 312, 311],  # 63
+    [292, 308, 325],  # 64
+    [316, 402, 317],  # 65
+    [14, 86, 15],  # 66
+    [86, 87, 178],  # 67
+], dtype=np.int64)
+"""``(68, 3) int64``: for each iBUG-300W / dlib landmark, the mesh triangle it lies on (or just past)."""
+IBUG68_WEIGHTS = np.array([
+    [1.1708, -0.1900, 0.0192],  # 0
+    [0.3958, 0.4027, 0.2015],  # 1
+    [0.3329, 0.3192, 0.3479],  # 2
+    [-0.1947, 0.2454, 0.9493],  # 3
+    [-0.0992, 0.8816, 0.2176],  # 4
+    [-0.3965, -0.0238, 1.4203],  # 5
+    [-0.4699, -0.0004, 1.4703],  # 6
+    [-0.0240, 1.4758, -0.4518],  # 7
+    [0.0007, 1.8540, -0.8547],  # 8
+    [-0.0675, -0.4386, 1.5061],  # 9
+    [-0.4277, 1.4992, -0.0715],  # 10
+    [1.0851, 0.2176, -0.3027],  # 11
+    [-0.1809, 0.2907, 0.8902],  # 12
+    [-0.1086, 0.9285, 0.1800],  # 13
+    [0.3764, 0.3912, 0.2323],  # 14
+    [0.3523, 0.3334, 0.3143],  # 15
+    [-0.2030, 0.0949, 1.1081],  # 16
+    [0.1462, -0.2154, 1.0693],  # 17
+    [0.2179, 1.0076, -0.2255],  # 18
+    [-0.0572, 0.3869, 0.6703],  # 19
+    [0.7108, 0.3398, -0.0506],  # 20
+    [0.5706, 0.5407, -0.1113],  # 21
+    [0.5900, -0.1604, 0.5703],  # 22
+    [0.6639, -0.0490, 0.3852],  # 23
+    [-0.0437, 0.6112, 0.4324],  # 24
+    [0.0608, 0.7576, 0.1816],  # 25
+    [0.0801, 0.1656, 0.7543],  # 26
+    [0.2971, 0.6573, 0.0456],  # 27
+    [-0.1433, 0.9633, 0.1800],  # 28
+    [0.5461, 0.4106, 0.0433],  # 29
+    [0.9525, -0.0220, 0.0695],  # 30
+    [0.0305, 0.7011, 0.2684],  # 31
+    [0.0859, -0.0174, 0.9314],  # 32
+    [0.6149, 0.4018, -0.0167],  # 33
+    [0.1366, 0.8936, -0.0301],  # 34
+    [0.0498, 0.2946, 0.6556],  # 35
+    [0.6116, 0.2551, 0.1333],  # 36
+    [-0.1565, 0.6599, 0.4966],  # 37
+    [-0.1555, 0.9310, 0.2245],  # 38
+    [0.3688, 0.0839, 0.5473],  # 39
+    [0.1824, -0.1262, 0.9438],  # 40
+    [0.2870, 0.7629, -0.0498],  # 41
+    [0.5575, 0.6379, -0.1955],  # 42
+    [-0.1456, 0.2973, 0.8483],  # 43
+    [-0.1847, 0.6022, 0.5825],  # 44
+    [1.1623, -0.2050, 0.0427],  # 45
+    [0.3604, -0.1377, 0.7773],  # 46
+    [0.2242, 0.8220, -0.0462],  # 47
+    [0.1979, 0.2502, 0.5520],  # 48
+    [0.5555, -0.1733, 0.6179],  # 49
+    [0.1271, 0.7732, 0.0997],  # 50
+    [1.1630, 0.0074, -0.1704],  # 51
+    [0.1223, 0.1050, 0.7727],  # 52
+    [0.5724, 0.6166, -0.1890],  # 53
+    [0.1236, 0.5148, 0.3616],  # 54
+    [-0.1517, 0.2240, 0.9277],  # 55
+    [0.1412, 0.9840, -0.1252],  # 56
+    [0.9223, 0.0985, -0.0208],  # 57
+    [0.1027, -0.1314, 1.0287],  # 58
+    [-0.1873, 0.8998, 0.2876],  # 59
+    [0.3742, 0.2337, 0.3921],  # 60
+    [-0.5417, 0.3211, 1.2206],  # 61
+    [-0.6912, 1.6955, -0.0043],  # 62
+    [-0.5463, 1.2341, 0.3122],  # 63
+    [0.5305, -0.2133, 0.6828],  # 64
+    [0.2006, 0.0555, 0.7440],  # 65
+    [0.7524, 0.0151, 0.2324],  # 66
+    [0.2243, 0.6768, 0.0989],  # 67
+], dtype=np.float64)
+"""``(68, 3) float64``: affine weights of ``IBUG68_TRIANGLES``' corners (each row sums to 1)."""
+# Printed to 4 decimals; made to sum to 1 exactly, so the mapping commutes with any affine map.
+IBUG68_WEIGHTS /= IBUG68_WEIGHTS.sum(axis=1, keepdims=True)
+IBUG68_TRIANGLES.setflags(write=False)
+IBUG68_WEIGHTS.setflags(write=False)
+
+IBUG68_FROM_MESH = IBUG68_TRIANGLES[np.arange(68), np.argmax(IBUG68_WEIGHTS, axis=1)]
+"""``(68,) int64``: for each landmark, the one mesh vertex that weighs most in it: the nearest
+single-vertex stand-in, for code that wants indices; ``ibug68_points`` is more accurate.
+
+(Before this mapping was fitted, this was the widely circulated one-vertex-per-point list used
+by e.g. LatentSync 1.5: its jaw ends 0 and 16 sat on the temples, ~17% of the face box too
+high, and its brows on their upper edge; ``IBUG68_FROM_MESH_V1`` keeps it for comparison.)"""
+
+IBUG68_FROM_MESH_V1 = np.array(
     [
         162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389,  # 0-16 jaw
         71, 63, 105, 66, 107,  # 17-21 person's right eyebrow
@@ -96,14 +263,21 @@ IBUG68_FROM_MESH = np.array(
     ],
     dtype=np.int64,
 )
-"""``(68,) int64``: for each iBUG-300W / dlib landmark, the nearest face-mesh vertex.
+"""``(68,) int64``: the former one-vertex mapping (see ``IBUG68_FROM_MESH``), kept to compare."""
 
-This is the widely circulated one-vertex-per-point mapping (used, for example, by ByteDance's
-LatentSync 1.5 and the MaixPy face-landmark examples). It is approximate: the jaw points 0-16 are
-annotated on the visible silhouette in iBUG but are fixed mesh vertices here, so they drift with
-yaw; the eyebrow points lie on the brow's upper edge; 27-30 follow the mesh ridge rather than
-the annotators' bridge. Expect a few pixels of offset against hand annotations, more on the jaw.
-"""
+IBUG68_GROUPS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
+                 "mouth": range(48, 68)}
+"""The point groups of iBUG 300-W, by index range."""
+
+
+def ibug68_points(vertices: np.ndarray) -> np.ndarray:
+    """The 68 iBUG-300W landmarks of a face mesh: ``(468, D)`` -> ``(68, D) float64`` (any D, any unit).
+
+    ``point_k = sum_j IBUG68_WEIGHTS[k, j] * vertices[IBUG68_TRIANGLES[k, j]]``; affine, so it
+    commutes with any affine map of the vertices (pixels, millimetres, a mirror).
+    """
+    vertices = check_shape("vertices", vertices, (N_VERTICES, None), dtype=np.float64)
+    return np.einsum("kj,kjd->kd", IBUG68_WEIGHTS, vertices[IBUG68_TRIANGLES])
 
 
 def _loop_edges(loop) -> set[tuple[int, int]]:

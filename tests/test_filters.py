@@ -7,6 +7,7 @@ import math
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import pytest
 from numpy.testing import assert_allclose
 
 from realtime.filters import (
@@ -62,3 +63,36 @@ def test_repeated_timestamp_returns_previous():
     filt = OneEuroArray(OneEuroOptions())
     first = filt(np.ones((2, 3)), 1.0)
     assert_allclose(filt(np.zeros((2, 3)), 1.0), first)
+
+
+def test_noise_scale_makes_the_filter_scale_invariant():
+    # The same signal k times larger (noise and motion alike), filtered with noise_scale k, is
+    # the same output k times larger: a noisier face's noise opens the filter no further.
+    rng = np.random.default_rng(5)
+    options = OneEuroOptions(min_cutoff=0.4, beta=0.3, d_cutoff=1.0, lead=1.0, lead_speed=5.0)
+    signal = np.cumsum(rng.normal(0, 1.0, (90, 2, 3)), axis=0)
+    k = 3.7
+    plain, scaled = OneEuroArray(options), OneEuroArray(options)
+    for i, x in enumerate(signal):
+        a = plain(x, i / _FPS)
+        b = scaled(k * x, i / _FPS, noise_scale=k)
+        assert_allclose(b, k * a, rtol=1e-9, atol=1e-9)
+    # Per row: only the noisier row is scaled.
+    rows = OneEuroArray(options)
+    both = [rows(np.stack([x[0], k * x[1]]), i / _FPS, noise_scale=np.array([[1.0], [k]])) for i, x in enumerate(signal)]
+    first = OneEuroArray(options)
+    assert_allclose(both[-1][0], [first(x[0:1], i / _FPS) for i, x in enumerate(signal)][-1][0], atol=1e-9)
+
+
+def test_unscaled_noise_opens_the_filter():
+    # Without the scale, a 4x noisier signal is filtered less (its noise reads as speed): the
+    # reason fusion scales a distant face's speeds.
+    rng = np.random.default_rng(6)
+    options = OneEuroOptions(min_cutoff=0.4, beta=0.5, d_cutoff=1.0)
+    noise = rng.normal(0, 1.0, (150, 1, 1))
+    def kept(scale, noise_scale):
+        filt = OneEuroArray(options)
+        out = np.array([filt(scale * x, i / _FPS, noise_scale) for i, x in enumerate(noise)])
+        return np.std(np.diff(out[30:, 0, 0])) / np.std(np.diff(scale * noise[30:, 0, 0]))
+    assert kept(4.0, 1.0) > 1.5 * kept(1.0, 1.0)
+    assert kept(4.0, 4.0) == pytest.approx(kept(1.0, 1.0), rel=1e-6)

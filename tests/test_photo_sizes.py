@@ -18,10 +18,12 @@ from realtime.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_
 
 _INTRINSICS = CameraIntrinsics.default(640, 480)
 _TRANSLATION_MM = np.array([0.0, 0.0, 550.0])
-# Measured (yaw 0 / 20 / 30 / 40 deg): PD +0.4 / +3.1 / +7.5 / +6.2%, face width -4.6 / +2.8 /
-# +11.7 / +16.6% (the painted irises turn with the head and read small when oblique).
-_PD_REL_TOL = 0.10
-_WIDTH_REL_TOL = 0.20
+# Measured (yaw 0 / 20 / -30 / 40 deg): PD +3.0 / +0.5 / +1.2 / -3.0%, face width -2.1 / +0.3 /
+# +0.7 / +6.5%, with the iris weighed against adult face proportions (issue 14; the iris alone:
+# PD +0.3 / +3.0 / -4.1 / +6.1%, width -4.6 / +2.8 / -4.6 / +16.6%: the painted irises turn with
+# the head and read small when oblique).
+_PD_REL_TOL = 0.06
+_WIDTH_REL_TOL = 0.10
 _TURN_TOL_DEG = 8.0
 
 
@@ -44,7 +46,7 @@ def read_at(gl_ctx, head):
 def test_pd_and_face_width_of_a_turned_face(read_at, head, yaw):
     face = read_at[yaw]
     true_width = float(np.linalg.norm(np.subtract(*head.face_mm[list(FACE_WIDTH_LANDMARKS)])))
-    assert face.scale_source == "iris"
+    assert face.iris_px is not None and face.scale_weights["iris"] > 0  # the painted irises were read
     assert abs(face.pd_mm / head.pd_mm - 1.0) <= _PD_REL_TOL, (face.pd_mm, head.pd_mm)
     assert abs(face.face_width_mm / true_width - 1.0) <= _WIDTH_REL_TOL, (face.face_width_mm, true_width)
     assert abs(abs(face.turn_deg) - abs(yaw)) <= _TURN_TOL_DEG, face.turn_deg

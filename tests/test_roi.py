@@ -96,3 +96,39 @@ def test_crop_to_frame_inverts_the_crop_map_and_mirrors_columns():
     flipped = crop_px.copy()
     flipped[:, 0] = size - 1 - flipped[:, 0]
     assert_allclose(crop_px @ mirrored.T, flipped @ plain.T, atol=PIXEL_TOLERANCE)
+
+
+def test_face_axis_rotation_turns_eyes_to_mouth_straight_down():
+    from realtime.roi import face_axis_rotation
+
+    upright = np.array([[120, 140], [160, 140], [140, 160], [140, 180], [100, 150], [180, 150]], np.float64)
+    assert face_axis_rotation(upright) == pytest.approx(0.0, abs=1e-9)
+    # A profile: the two eye keypoints nearly meet, one above the other; the eye line says 90 deg
+    # of roll, the eyes-to-mouth axis says upright.
+    profile = np.array([[150, 140], [151, 130], [165, 160], [150, 180], [120, 150], [160, 150]], np.float64)
+    assert abs(eye_line_rotation(profile[0], profile[1])) > math.radians(60)
+    assert abs(face_axis_rotation(profile)) < math.radians(15)
+    # A face lying on its side (rotated 90 deg clockwise in the image): mouth to the left.
+    rotated = np.array([[160, 120], [160, 160], [140, 140], [120, 140], [150, 100], [150, 180]], np.float64)
+    assert face_axis_rotation(rotated) == pytest.approx(eye_line_rotation(rotated[0], rotated[1]), abs=1e-9)
+
+
+def test_detection_rois_try_mediapipes_crop_first():
+    from realtime.roi import ENLARGED_ROI_SCALE, detection_rois
+
+    box = np.array([100, 100, 180, 200], np.float32)
+    keypoints = np.array([[120, 140], [160, 140], [140, 160], [140, 180], [100, 150], [180, 150]], np.float32)
+    rois = dict(detection_rois(box, keypoints))
+    assert list(rois) == ["detection", "face_axis", "enlarged"]
+    assert rois["detection"] == roi_from_detection(box, keypoints)
+    assert rois["enlarged"].width == pytest.approx(100 * ENLARGED_ROI_SCALE)
+
+
+def test_roi_from_landmarks_face_axis_levels_forehead_to_chin():
+    vertices = np.zeros((468, 3), np.float32)
+    vertices[:, :2] = [150, 150]
+    vertices[10, :2], vertices[152, :2] = [100, 150], [200, 150]  # forehead left, chin right: lying down
+    vertices[33, :2], vertices[263, :2] = [150, 150], [151, 140]  # eye corners nearly meet (a profile)
+    roi = roi_from_landmarks(vertices, face_axis=True)
+    assert roi.rotation == pytest.approx(eye_line_rotation(vertices[10, :2], vertices[152, :2], -math.pi / 2))
+    assert abs(abs(roi.rotation) - math.pi / 2) < 1e-6

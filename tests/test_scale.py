@@ -112,3 +112,90 @@ def test_weighted_iris_diameter_is_a_weighted_geometric_mean():
 
     assert weighted_iris_diameter(np.array([10.0, 12.0]), np.array([1.0, 0.0])) == pytest.approx(10.0)
     assert weighted_iris_diameter(np.array([9.0, 16.0]), np.array([1.0, 1.0])) == pytest.approx(12.0)
+
+
+# --- one photo's scale: the iris weighed against face proportions (issue 14) --------------------
+_BLUR_TOL_PX = 0.35  # the edge-blur reading of a synthetic Gaussian edge
+
+
+def test_combine_log_estimates_is_inverse_variance_weighting():
+    from realtime.scale import combine_log_estimates
+
+    value, sd = combine_log_estimates(np.array([0.0, 1.0]), np.diag([1.0, 1.0]))
+    assert value == pytest.approx(0.5) and sd == pytest.approx(math.sqrt(0.5))
+    value, sd = combine_log_estimates(np.array([0.0, 1.0]), np.diag([1.0, 4.0]))
+    assert value == pytest.approx(0.2) and sd == pytest.approx(math.sqrt(0.8))
+    # Fully correlated estimates carry no more information than one of them.
+    _, sd = combine_log_estimates(np.array([0.0, 0.0]), np.array([[1.0, 0.999999], [0.999999, 1.0]]))
+    assert sd == pytest.approx(1.0, rel=1e-3)
+
+
+def test_iris_error_grows_as_the_iris_gets_small_soft_covered_or_turned():
+    from realtime.scale import IRIS_POPULATION_SD, iris_scale_sd
+
+    sharp = iris_scale_sd(30.0)
+    assert IRIS_POPULATION_SD < sharp < iris_scale_sd(8.0) < iris_scale_sd(4.0)
+    assert iris_scale_sd(8.0, blur_px=2.0) > iris_scale_sd(8.0)
+    assert iris_scale_sd(30.0, lid_cover=0.2) == pytest.approx(sharp)  # lids at rest cover this much
+    assert iris_scale_sd(30.0, lid_cover=0.6) > sharp
+    assert iris_scale_sd(30.0, turn_sin=0.5) > sharp
+    assert iris_scale_sd(30.0, eye_disagreement=0.1) > sharp
+
+
+@pytest.mark.parametrize("sigma", [0.0, 1.5, 3.0])
+def test_edge_blur_reads_the_blur_of_an_iris_edge(sigma):
+    import cv2
+
+    from realtime.scale import edge_blur_px
+
+    image = np.full((120, 120), 220.0, np.float32)  # the white of the eye
+    cv2.circle(image, (60, 60), 20, 60.0, -1)  # a dark iris, radius 20 px
+    if sigma:
+        image = cv2.GaussianBlur(image, (0, 0), sigma)
+    assert edge_blur_px(image, np.array([60.0, 60.0]), 20.0) == pytest.approx(sigma, abs=_BLUR_TOL_PX)
+
+
+def _average_face_px(mm_per_pixel: float) -> np.ndarray:
+    """A mesh whose prior lengths are the adult means at ``mm_per_pixel`` (other vertices spread)."""
+    from realtime.scale import FACE_PRIORS
+
+    rng = np.random.default_rng(2)
+    vertices = rng.uniform(-60, 60, (468, 3))
+    for prior in FACE_PRIORS:
+        half = prior.mean_mm / mm_per_pixel / 2
+        axis = np.array([1.0, 0, 0]) if prior.name != "face_height" else np.array([0, 1.0, 0])
+        vertices[prior.a], vertices[prior.b] = -half * axis, half * axis
+    vertices[13] = vertices[14] = [0.0, 40.0, 0.0]  # mouth closed
+    return vertices
+
+
+def test_photo_scale_weighs_a_small_iris_less():
+    from realtime.scale import photo_scale, photo_scale_source
+
+    truth = 0.5  # mm per pixel; the face's proportions are the mean's
+    vertices = _average_face_px(truth)
+    shares = []
+    for diameter in (40.0, 12.0, 5.0):
+        # An iris that reads 20% small (too large a scale).
+        iris = np.zeros((2, 5, 3))
+        iris[:, 1, 0], iris[:, 3, 0] = diameter / 2, -diameter / 2
+        scale = photo_scale(vertices, iris, np.ones(2))
+        assert scale.iris_mm_per_px == pytest.approx(IRIS_DIAMETER_MM / diameter)
+        assert sum(scale.weights.values()) == pytest.approx(1.0, abs=1e-3)
+        shares.append(scale.weights["iris"])
+        # Between the two cues, the nearer the better-measured one.
+        low, high = sorted((truth, scale.iris_mm_per_px))
+        assert low <= scale.mm_per_px <= high
+    assert shares[0] > shares[1] > shares[2]
+    assert photo_scale_source(photo_scale(vertices, None, np.ones(2))) == "face proportions"
+    no_iris = photo_scale(vertices, None, np.ones(2))
+    assert no_iris.mm_per_px == pytest.approx(truth, rel=1e-6) and "iris" not in no_iris.weights
+
+
+def test_scale_warning_for_a_scale_from_face_proportions():
+    from realtime.scale import scale_warning
+
+    text = scale_warning(62.0, "face proportions", 130.0, 0.0, 3.1)
+    assert "face proportions" in text and "+/- 3.1 mm" in text
+    assert scale_warning(62.0, "iris and face proportions", 130.0, 0.0, 2.0) is None
+    assert "outside the adult range" in scale_warning(80.0, "iris and face proportions", 130.0)
