@@ -359,9 +359,9 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
     import tempfile
     from pathlib import Path
 
-    from realtime.bust import BustOptions, build_bust, export_bust
     from realtime.democlip import astronaut_bgr
     from realtime.jobs import LocalPoolExecutor, PhotoJob, SerialExecutor, run_photo_job
+    from realtime.live import export_bust_job
     from realtime.topology import face_triangles
 
     frames = load_frames(CaptureOptions(), 90)
@@ -376,9 +376,9 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
         run_photo_job(PhotoJob(str(photo), str(Path(folder) / "warm.stl")))  # load the networks once
         for i in range(repeats):
             start = time.perf_counter()
-            bust = build_bust(np.asarray(fused.identity_mm), face_triangles(), BustOptions(),
-                              image=image, vertices_px=vertices_px)
-            export_bust(bust, Path(folder) / f"snapshot{i}.stl")
+            # As the live window's export process does it: segment the frame, build, write.
+            export_bust_job(np.asarray(fused.identity_mm), face_triangles(), str(Path(folder) / f"snapshot{i}.stl"),
+                            image=image, vertices_px=vertices_px)
             snapshot_s.append(time.perf_counter() - start)
             start = time.perf_counter()
             assert run_photo_job(PhotoJob(str(photo), str(Path(folder) / f"photo{i}.stl"))).ok
@@ -403,6 +403,53 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
         "batch_workers": workers,
         "batch_speedup": round(serial_s / pool_s, 2),
     }
+
+
+SCAN_TIMED_FRAMES = 120
+"""Frames timed per run of ``scan_benchmark`` (after the identity has settled)."""
+SCAN_ROUNDS = 2
+"""Interleaved rounds with and without the scan (a shared machine's load drifts)."""
+
+
+def scan_benchmark(width: int = 1280, height: int = 720, timed_frames: int = SCAN_TIMED_FRAMES,
+                   rounds: int = SCAN_ROUNDS) -> dict:
+    """The live loop (a headless ``LiveSession`` on the built-in clip) with and without the head
+    scan, interleaved: ``live_fps_no_scan``, ``live_fps_scan``, their ratio, the scan's cost per
+    scanned frame (``scan_ms``: segmentation and carving, on its thread) and per loop frame
+    (``scan_ms_per_frame``), and the coverage the clip reached."""
+    from realtime.live import LiveOptions, LiveSession
+    from realtime.render import create_headless_context
+    from realtime.scan import SETTLED_FRAMES
+
+    ctx = create_headless_context()
+    fps = {False: [], True: []}
+    costs, coverage, per_frame = [], 0.0, []
+    try:
+        for _ in range(rounds):
+            for scan in (False, True):
+                session = LiveSession(ctx, LiveOptions(width=width, height=height, scan=scan))
+                try:
+                    for _ in range(SETTLED_FRAMES + 10):
+                        session.step(read=False)
+                    start = time.perf_counter()
+                    for _ in range(timed_frames):
+                        session.step(read=False)
+                        ctx.finish()
+                    fps[scan].append(timed_frames / (time.perf_counter() - start))
+                    if scan:
+                        costs += session.scanner.cost_ms
+                        coverage = max(coverage, session.scanner.result().coverage)
+                        per_frame.append(sum(session.scanner.cost_ms) / max(session.frames_rendered, 1))
+                finally:
+                    session.close()
+    finally:
+        ctx.release()
+    without, with_scan = float(np.mean(fps[False])), float(np.mean(fps[True]))
+    return {"live_fps_no_scan": round(without, 1), "live_fps_scan": round(with_scan, 1),
+            "live_fps_scan_ratio": round(with_scan / without, 3),
+            "scan_ms": round(float(np.median(costs)), 2) if costs else None,
+            "scan_ms_per_frame": round(float(np.mean(per_frame)), 2) if per_frame else None,
+            "scan_coverage_demo_clip": round(coverage, 3)}
 
 
 # The live loop's frame rate during a snapshot export (``bench --render``): frames the loop runs
@@ -475,6 +522,8 @@ def render_during_export_benchmark(width: int = 1280, height: int = 720, plain: 
     return dict(sorted(report.items(), key=lambda kv: _LIVE_KEYS.index(kv[0])))
 
 
+_SCAN_KEYS = ("live_fps_no_scan", "live_fps_scan", "live_fps_scan_ratio", "scan_ms", "scan_ms_per_frame",
+              "scan_coverage_demo_clip")
 _LIVE_KEYS = ("live_fps", "render_fps_during_export", "render_fps_during_export_ratio", "export_s",
               "render_fps_during_plain_export", "render_fps_during_plain_export_ratio", "plain_export_s")
 _JITTER_KEYS = ("jitter_frames", "jitter_raw", "jitter_fused", "jitter_ratio", "jitter_3d_raw_mm", "jitter_3d_fused_mm",
@@ -499,7 +548,7 @@ def format_report(report: dict) -> str:
         lines.append(f"jitter on {report.get('jitter_source', 'built-in demo clip held still')} (RMS vertex motion per "
                      "frame / IOD in the image, mm in 3D; depth wobble: +/- mm):")
     for key in (*_JITTER_KEYS, "render_fps", "render_mean_ms",
-                "render_p95_ms", "renderer", *_LIVE_KEYS, "snapshot_to_stl_s", "photo_to_stl_s", "batch_serial_photos_per_s",
+                "render_p95_ms", "renderer", *_LIVE_KEYS, *_SCAN_KEYS, "snapshot_to_stl_s", "photo_to_stl_s", "batch_serial_photos_per_s",
                 "batch_pool_photos_per_s", "batch_workers", "batch_speedup"):
         if key in report:
             lines.append(f"{'  ' if key in _JITTER_KEYS else ''}{key}: {report[key]}")

@@ -153,6 +153,7 @@ def build_bust(
     image: np.ndarray | None = None,
     vertices_px: np.ndarray | None = None,
     person=None,
+    scan=None,
 ) -> BustResult:
     """Build the printable solid of one face.
 
@@ -162,6 +163,10 @@ def build_bust(
         (None means that).
     image: ``(H, W, 3) uint8`` BGR photo the mesh was seen in (detail, texture); optional.
     vertices_px: ``(468, 2 or 3) float`` pixel positions of the vertices in ``image``.
+    person: ``realtime.segmentation.PersonMask`` around the face in ``image`` (the outline of the
+        head and hair, neck and shoulders; None: the mean proportions, a bald head).
+    scan: ``realtime.scan.ScanResult`` in the frame of ``vertices_mm`` (a live head-turn scan):
+        the head and hair from every side it saw; the photo's single view fills in the rest.
     Raises ``InputError`` for unusable input and ``Selfie3DError`` if a print check fails.
     """
     timings: dict[str, float] = {}
@@ -190,7 +195,7 @@ def build_bust(
         up_axis = 1
     else:
         solid, textured, plain, head_to_print = _bust_or_mask(head, options, image, vertices_px, rotation, timings,
-                                                              person, view)
+                                                              person, view, _scan_in_head(scan, rotation, vertices))
         up_axis = 2
     clock = time.perf_counter()
     checks = _export.print_checks(solid, up_axis=up_axis, wall=False)
@@ -251,12 +256,15 @@ def _posed_head(vertices, options):
     return head, rotation, as_seen
 
 
-def _head_field(head, image, vertices_px, rotation, use_detail, person=None, view=None):
+def _head_field(head, image, vertices_px, rotation, use_detail, person=None, view=None, scan=None):
     shape = surface.fit_head(head)
     directions, faces = surface.warped_sphere()
     skull_r, sil = None, None
     if person is not None and vertices_px is not None:
         skull_r, sil = _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image)
+    if scan is not None:
+        single = surface.skull_radius(directions, shape) if skull_r is None else skull_r
+        skull_r = _with_scan(single, directions, faces, shape, scan)
     field_ = surface.radial_field(head, shape, directions, vertices_px, skull_r)
     points = surface.head_surface(field_, shape)
     radius = surface.smooth_radius_near(field_.radius, faces, points, head[list(topology.LIPS_INNER)])
@@ -413,6 +421,48 @@ def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, optio
     return body, head_to_print, plain
 
 
+SCAN_NEIGHBOURS = 3
+"""Scan directions a bust direction's radius is interpolated from (inverse-distance weights)."""
+SCAN_MIN_ELEVATION = 0.0
+"""The scan gives the head from the eyes' level up (sin of the elevation from the head's centre);
+below that, ears, jaw and neck stay the single view's and the prior's ..."""
+SCAN_BLEND_ELEVATION = 0.25
+"""... blended in over this much more sin of elevation."""
+
+
+def _scan_in_head(scan, rotation, vertices):
+    """A ``ScanResult`` turned into the head frame: ``(centre (3,), directions (N, 3), radius (N,),
+    seen (N,))``, or None."""
+    if scan is None:
+        return None
+    _, origin = headframe.head_frame(vertices)
+    directions = np.asarray(scan.directions, np.float64) @ rotation.T
+    centre = (np.asarray(scan.centre_mm, np.float64) - origin) @ rotation.T
+    return centre, directions, np.asarray(scan.radius_mm, np.float64), np.asarray(scan.seen, bool)
+
+
+def _with_scan(single, directions, faces, shape, scan):
+    """``(N,)`` mm: the single view's head radius replaced by the scanned hull where the scan saw
+    the head (its directions from the eyes up), blended into it around the edges of what it saw."""
+    from scipy.spatial import cKDTree
+
+    centre, scan_dirs, radius, seen = scan
+    distance, index = cKDTree(scan_dirs).query(directions, k=SCAN_NEIGHBOURS)
+    weights = 1.0 / np.maximum(distance, 1e-6)
+    usable = seen[index] & np.isfinite(radius[index])
+    w = np.where(usable, weights, 0.0)
+    total = w.sum(axis=1)
+    hull = np.where(total > 0, (w * np.where(usable, radius[index], 0.0)).sum(axis=1) / np.maximum(total, 1e-12), np.inf)
+    # From the scan's centre to the field's: to first order the radius shifts by the offset's
+    # component along the direction.
+    hull = hull + directions @ (centre - shape.centre)
+    share = total / weights.sum(axis=1)
+    elevation = surface.smoothstep((directions[:, 1] - SCAN_MIN_ELEVATION) / SCAN_BLEND_ELEVATION)
+    weight = np.where(np.isfinite(hull), share * elevation, 0.0)
+    merged = weight * np.nan_to_num(hull, posinf=0.0) + (1.0 - weight) * single
+    return surface.smooth_on_sphere(merged, faces, HAIR_SMOOTHING_ITERATIONS // 2, 0.5)
+
+
 def _uv(field_, image):
     """Per-vertex texture coordinates ``(N, 2)``: the photo on the face, a grey patch elsewhere."""
     if image is None:
@@ -444,9 +494,10 @@ def _texture_image(image, vertices_px):
     return cv2.cvtColor(np.hstack([image, strip]), cv2.COLOR_BGR2RGB)
 
 
-def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=None, view=None):
+def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=None, view=None, scan=None):
     clock = time.perf_counter()
-    shape, field_, faces, points, sil = _head_field(head, image, vertices_px, rotation, options.detail, person, view)
+    shape, field_, faces, points, sil = _head_field(head, image, vertices_px, rotation, options.detail, person, view,
+                                                    scan)
     uv = _uv(field_, image)
     timings["surface"] = _lap(clock)
     clock = time.perf_counter()

@@ -297,6 +297,9 @@ def cmd_bench(args) -> int:
         from realtime.bench import render_during_export_benchmark
 
         report.update(render_during_export_benchmark())
+        from realtime.bench import scan_benchmark
+
+        report.update(scan_benchmark())
     if args.bust:
         from realtime.bench import bust_benchmark
 

@@ -67,6 +67,9 @@ class LiveOptions:
     loop: bool = True               # restart video files and the built-in demo clip at their end
     max_frames: int | None = None   # quit after this many frames (scripted runs)
     status_file: str | None = None  # JSON with frame count and snapshot state, for automation
+    # Build the head and hair from every side as the head turns (``realtime.scan``); S uses it
+    # once enough of the head has been seen.
+    scan: bool = True
     # Tracking, reconstruction (providers, device crops) and fusion (camera profile): the same
     # flags as demo and bench. None: the defaults.
     pipeline: PipelineOptions | None = None
@@ -111,6 +114,13 @@ def export_bust_job(identity_mm: np.ndarray, triangles: np.ndarray, path: str,
     """
     from realtime.bust import BustOptions, build_bust, export_bust
 
+    if image is not None and vertices_px is not None and "person" not in extra:
+        # The person's outline in the snapshot's frame: the hair, neck and shoulders of the bust.
+        from realtime.segmentation import PersonSegmenter
+
+        report_progress("segmenting")
+        with PersonSegmenter() as segmenter:
+            extra["person"] = segmenter.run(image, [np.asarray(vertices_px)]).masks[0]
     report_progress("building")
     bust = build_bust(identity_mm, triangles, BustOptions(), image=image, vertices_px=vertices_px, **extra)
     report_progress(f"writing {Path(path).name}")
@@ -685,6 +695,11 @@ class LiveSession:
         self._snapshots = 0
         # The snapshot line: progress, then the outcome with the absolute path, until the next S.
         self._bust_line = ""
+        self.scanner = None
+        if options.scan:
+            from realtime.scan import LiveScanner
+
+            self.scanner = LiveScanner()
         self.recorder = None
         self.virtual_cam = None
         fps = self.capture.fps or 30.0
@@ -717,6 +732,8 @@ class LiveSession:
             self.view3d = self.view3d.next()
         elif name == "r":
             self.pipeline.reset()
+            if self.scanner is not None:
+                self.scanner.reset()
             self.message("fusion reset")
         elif name == "i":
             self.hud_mode = self.hud_mode.next()
@@ -748,6 +765,11 @@ class LiveSession:
         result = self._last_result
         if getattr(result, "faces", None):
             frame = {"image": result.frame.image, "vertices_px": result.faces[0].vertices}
+        if self.scanner is not None:
+            scan = self.scanner.result()
+            # Before the head has been seen from enough sides the single view is the better shape.
+            if scan.ready:
+                frame["scan"] = scan
         self._bust.submit(np.asarray(fused.identity_mm, np.float32), self.triangles, path, **frame)
         self._bust_line = ""  # the new snapshot's progress replaces the last one's path
 
@@ -803,6 +825,8 @@ class LiveSession:
         fused = self._fused(result)
         h, w = result.frame.image.shape[:2]
         intrinsics = self.pipeline.intrinsics_for(w, h)
+        if self.scanner is not None and fused is not None and getattr(result, "faces", None) and not self.paused:
+            self.scanner.offer(result.frame.image, result.faces[0].vertices, fused, intrinsics, result.frame.index)
         need_pixels = bool(self.recorder or self.virtual_cam) if read is None else read
         render = self.renderer.render(
             result.frame.image, fused, intrinsics, self.view_mode, self.glasses[self.glasses_index],
@@ -846,8 +870,17 @@ class LiveSession:
             pd_mm=pd if pd is not None and math.isfinite(pd) else None, tracking=tracking,
             glasses=f"{model.name} {model.label}", view=f"{self.view_mode.value}, 3D {self.view3d.value}",
             messages=tuple(messages), show_help=self.show_help, paused=self.paused, mode=self.hud_mode,
-            face=fused is not None, bust=bust,
+            face=fused is not None, bust=bust, extra=self._scan_status(fused),
         )
+
+    def _scan_status(self, fused) -> tuple[str, ...]:
+        """The HUD's scan item: how much of the head has been seen, and whether S will use it."""
+        if self.scanner is None or fused is None:
+            return ()
+        scan = self.scanner.result()
+        if scan.frames == 0:
+            return ("scan: turn your head",)
+        return (f"scan {scan.coverage:.0%}" + (" ready" if scan.ready else ""),)
 
     def write_status(self) -> None:
         status = {
@@ -860,6 +893,7 @@ class LiveSession:
             "help": self.show_help,
             "hud": self.hud_mode.value,
             "paused": self.paused,
+            "scan_coverage": round(self.scanner.result().coverage, 3) if self.scanner is not None else None,
         }
         path = Path(self.options.status_file)
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -890,7 +924,8 @@ class LiveSession:
         to cancel them instead)."""
         if self.options.status_file:
             self.write_status()
-        for thing in (self.recorder, self.virtual_cam, self._bust, self.capture, self.pipeline, self.renderer):
+        for thing in (self.recorder, self.virtual_cam, self._bust, self.scanner, self.capture, self.pipeline,
+                      self.renderer):
             if thing is not None:
                 thing.close()
 
