@@ -625,13 +625,14 @@ def shading_detail(
     return detail
 
 
-SPECTACLE_HALF_WIDTH = 0.95
+SPECTACLE_HALF_WIDTH = 1.1
 """Half width of a spectacle lens's zone / the eye's corner-to-corner width (lenses ~ 50 mm wide
-over eyes ~ 30 mm: the frame's rim lies ~ 10 mm past the eye's corners)."""
-SPECTACLE_HALF_HEIGHT = 0.72
-"""Half height of that zone / the eye's width (lenses 30-40 mm tall, centred a little above the eye)."""
-SPECTACLE_RAISE = 0.1
-"""The zone's centre above the eye's centre / the eye's width (the bridge sits at brow level)."""
+over eyes ~ 30 mm put the rim ~ 10 mm past the eye's corners; the shading detail's low-pass
+spreads a dark line's effect ~ 5 mm further)."""
+SPECTACLE_HALF_HEIGHT = 0.9
+"""Half height of that zone / the eye's width (lenses 30-40 mm tall, plus the low-pass's reach)."""
+SPECTACLE_RAISE = 0.0
+"""The zone's centre above the eye's centre / the eye's width."""
 SPECTACLE_FEATHER = 0.25
 """Soft edge of the zone, in units of its own radii."""
 
@@ -657,11 +658,12 @@ def spectacle_zone(points_mm: np.ndarray, head_mm: np.ndarray) -> np.ndarray:
         radius = np.hypot((xy[:, 0] - centre[0]) / (SPECTACLE_HALF_WIDTH * width),
                           (xy[:, 1] - centre[1]) / (SPECTACLE_HALF_HEIGHT * width))
         zone = np.maximum(zone, 1.0 - smoothstep((radius - 1.0) / SPECTACLE_FEATHER))
-    # The bridge: between the two lenses, as tall as half a lens.
+    # The bridge: between the two lenses, as tall as they are (a bridge's shadow and the low-pass
+    # reach as far as a rim's).
     (left_c, left_w), (right_c, right_w) = centres
     lo_x, hi_x = sorted((left_c[0], right_c[0]))
     mid_y = 0.5 * (left_c[1] + right_c[1])
-    half_h = 0.5 * SPECTACLE_HALF_HEIGHT * 0.5 * (left_w + right_w)
+    half_h = SPECTACLE_HALF_HEIGHT * 0.5 * (left_w + right_w)
     inside_x = (xy[:, 0] > lo_x) & (xy[:, 0] < hi_x)
     bridge = inside_x * (1.0 - smoothstep((np.abs(xy[:, 1] - mid_y) - half_h) / (SPECTACLE_FEATHER * half_h * 2)))
     return np.maximum(zone, bridge)
