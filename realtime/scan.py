@@ -54,6 +54,10 @@ HEAD_MIN_ELEVATION = 0.0
 the head centre's level (the eyes') from which a direction counts."""
 FACE_CONE = 0.5
 """... and no nearer the face's forward axis than this (cos of the angle): the face is the mesh's."""
+MAX_TURN_DEG = 50.0
+"""Frames whose face is turned further than this from the camera are not carved with: the fused
+pose reads the turn short there (on rendered heads: 4-6 deg off at 40-50 deg, 10-15 deg at 60 deg),
+and a silhouette placed at the wrong angle carves the hull where the head is."""
 MAX_REACH_MM = 400.0
 """Bounds further than this (the ray never left the outline in the frame) are no bound."""
 
@@ -61,11 +65,11 @@ MAX_REACH_MM = 400.0
 @dataclass(frozen=True)
 class ScanOptions:
     """every_n_frames: scan one frame in this many (the loop's cost is a fraction of one scan).
-    ready_coverage: ``COVERAGE_READY``. min_distance_mm: skip frames whose fused pose is not yet
-    metric (no iris yet) — none here; the caller only scans tracked, fused frames."""
+    ready_coverage: ``COVERAGE_READY``.  max_turn_deg: ``MAX_TURN_DEG``."""
 
     every_n_frames: int = 5
     ready_coverage: float = COVERAGE_READY
+    max_turn_deg: float = MAX_TURN_DEG
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,14 @@ def sphere_directions(subdivisions: int = SPHERE_SUBDIVISIONS) -> np.ndarray:
     import trimesh
 
     return np.asarray(trimesh.creation.icosphere(subdivisions=subdivisions).vertices, np.float64)
+
+
+def turn_from_camera_deg(rotation: np.ndarray, centre_cam: np.ndarray) -> float:
+    """Degrees between the face's forward axis (canonical +z, turned by ``rotation (3, 3)``) and the
+    direction back to the camera from the head at ``centre_cam (3,)``."""
+    forward = np.asarray(rotation, np.float64) @ np.array([0.0, 0.0, 1.0])
+    to_camera = -np.asarray(centre_cam, np.float64) / np.linalg.norm(centre_cam)
+    return float(np.degrees(np.arccos(np.clip(forward @ to_camera, -1.0, 1.0))))
 
 
 def ray_bounds(centre_cam: np.ndarray, directions_cam: np.ndarray, fx: float, fy: float,
@@ -176,7 +188,7 @@ class HeadScan:
             self._start(identity_mm)
         rotation = np.asarray(rotation, np.float64)
         centre_cam = rotation @ self._centre + np.asarray(translation_mm, np.float64)
-        if centre_cam[2] <= 0:
+        if centre_cam[2] <= 0 or turn_from_camera_deg(rotation, centre_cam) > self.options.max_turn_deg:
             return
         dirs_cam = self.directions @ rotation.T
         # The centre's pixel in the crop; the crop is the image turned and scaled.

@@ -52,13 +52,17 @@ def test_ray_bounds_of_a_sphere_are_its_radius_for_edge_on_rays():
 
 
 def _yaw(degrees):
+    """A face turned ``degrees`` from looking at the camera (canonical -> OpenCV camera axes)."""
     a = math.radians(degrees)
-    return np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    turn = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    return turn @ np.diag([1.0, -1.0, -1.0])
 
 
 def test_a_turning_sphere_is_scanned_all_round_to_its_radius():
+    from realtime.scan import ScanOptions
+
     intrinsics = _camera()
-    scan = HeadScan()
+    scan = HeadScan(ScanOptions(max_turn_deg=90.0))  # an exact pose: every turn may carve
     scan.start(np.zeros(3))
     translation = np.array([0.0, 0.0, DISTANCE_MM])
     crop = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # the crop is the image
@@ -85,7 +89,7 @@ def test_a_frontal_view_alone_leaves_the_back_unseen():
     vertices[:, :2] = [intrinsics.cx, intrinsics.cy]
     mask = PersonMask(_sphere_mask(intrinsics, translation), np.ones((SIZE, SIZE), bool), crop)
     for _ in range(3):
-        scan.update(mask, vertices, np.eye(3), translation, intrinsics, None)
+        scan.update(mask, vertices, _yaw(0.0), translation, intrinsics, None)
     result = scan.result()
     towards_camera = np.abs(result.directions[:, 2]) > 0.9
     assert not result.seen[towards_camera].any()
@@ -98,3 +102,20 @@ def test_due_scans_one_frame_in_n(every):
 
     scan = HeadScan(ScanOptions(every_n_frames=every))
     assert sum(scan.due(i) for i in range(30)) == 30 // every
+
+
+def test_frames_turned_past_the_limit_do_not_carve():
+    from realtime.scan import ScanOptions
+
+    intrinsics = _camera()
+    scan = HeadScan(ScanOptions(max_turn_deg=30.0))
+    scan.start(np.zeros(3))
+    translation = np.array([0.0, 0.0, DISTANCE_MM])
+    crop = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    vertices = np.zeros((468, 3))
+    vertices[:, :2] = [intrinsics.cx, intrinsics.cy]
+    mask = PersonMask(_sphere_mask(intrinsics, translation), np.ones((SIZE, SIZE), bool), crop)
+    scan.update(mask, vertices, _yaw(60.0), translation, intrinsics, None)
+    assert scan.frames == 0
+    scan.update(mask, vertices, _yaw(20.0), translation, intrinsics, None)
+    assert scan.frames == 1
