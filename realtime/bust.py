@@ -256,16 +256,19 @@ def _posed_head(vertices, options):
     return head, rotation, as_seen
 
 
-def _head_field(head, image, vertices_px, rotation, use_detail, person=None, view=None, scan=None):
+def _head_field(head, image, vertices_px, rotation, use_detail, person=None, view=None, scan=None,
+                subdivisions=surface.SPHERE_SUBDIVISIONS):
     shape = surface.fit_head(head)
-    directions, faces = surface.warped_sphere()
+    directions, faces = surface.warped_sphere(subdivisions)
+    contour_distance = surface.face_contour_distance(head, shape.centre, directions)
     skull_r, sil = None, None
     if person is not None and vertices_px is not None:
-        skull_r, sil = _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image)
+        skull_r, sil = _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image,
+                                         contour_distance)
     if scan is not None:
         single = surface.skull_radius(directions, shape) if skull_r is None else skull_r
         skull_r = _with_scan(single, directions, faces, shape, scan)
-    field_ = surface.radial_field(head, shape, directions, vertices_px, skull_r)
+    field_ = surface.radial_field(head, shape, directions, vertices_px, skull_r, contour_distance)
     points = surface.head_surface(field_, shape)
     radius = surface.smooth_radius_near(field_.radius, faces, points, head[list(topology.LIPS_INNER)])
     field_ = dataclasses.replace(field_, radius=radius)
@@ -285,7 +288,35 @@ HAIRLINE_SLOPE_RAD = np.radians(25.0)
 outline: the hair slopes onto the forehead and temples instead of standing off them like a hood."""
 
 
-def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image):
+PRINT_EDGE_MM = 0.5
+"""Longest edge of the head surface's mesh across the face, print mm: a little over a 0.4 mm
+nozzle's line, the finest step a printer shows. The sphere is subdivided just enough for it at the
+print's scale (``sphere_level``); a denser mesh only makes the booleans and checks slower."""
+HEAD_PER_FACE_HEIGHT = 1.9
+"""Head height (crown to chin) / the face mesh's height (forehead top to chin), for the estimate of
+the print's scale before the head is built (hair adds to it: the estimate errs toward detail)."""
+SPHERE_LEVELS = (5, 7)
+"""Fewest and most subdivisions of the head's sphere (10,242 to 163,842 vertices)."""
+
+
+def sphere_level(head: np.ndarray, options: BustOptions) -> int:
+    """The sphere subdivision that keeps the face's edges under ``PRINT_EDGE_MM`` in the print."""
+    face_height = float(np.linalg.norm(head[topology.FOREHEAD_TOP] - head[topology.CHIN]))
+    head_height = HEAD_PER_FACE_HEIGHT * face_height
+    life = {"bust": head_height * (1.0 + TORSO_CUT_BELOW_CHIN), "head": head_height / (1.0 - PLINTH_HEIGHT_FRACTION) * 1.2,
+            "mask": face_height, "relief": head_height}[options.style]
+    scale = options.height_mm / life
+    radius = 0.5 * head_height
+    for level in range(SPHERE_LEVELS[0], SPHERE_LEVELS[1] + 1):
+        # An icosahedron's edge spans 63.4 deg; each subdivision halves it; the face gets the warp's
+        # density (``surface.FRONT_DENSITY``).
+        edge = np.radians(63.4) / 2**level * surface.FRONT_DENSITY * radius * scale
+        if edge <= PRINT_EDGE_MM:
+            return level
+    return SPHERE_LEVELS[1]
+
+
+def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image, contour_distance):
     """``(N,)`` mm: the skull prior clipped to the person's outline and grown by the hair."""
     from realtime import segmentation
 
@@ -299,9 +330,7 @@ def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view,
                                       shape.centre, view, hair_region)
     prior = surface.skull_radius(directions, shape)
     clipped = np.minimum(prior, silhouette.clip_radius(directions, sil))
-    contour = surface.angles(head[list(topology.FACE_OVAL)] - shape.centre)
-    outside = -surface.inside_distance(surface.angles(directions), contour)
-    fade = surface.smoothstep(outside / HAIRLINE_SLOPE_RAD)
+    fade = surface.smoothstep(-contour_distance / HAIRLINE_SLOPE_RAD)
     grown = silhouette.hair_radius(directions, clipped, sil, fade)
     return surface.smooth_on_sphere(grown, faces, HAIR_SMOOTHING_ITERATIONS, 0.5), sil
 
@@ -315,6 +344,10 @@ about a third of a head below the shoulders (classical proportions: shoulders ~ 
 chin, nipples 1 head)."""
 TORSO_TOP_BELOW_CHIN = 0.18
 """Where the shoulders' loft starts below the chin / head height: inside the neck, below the jaw."""
+TORSO_GRID_PRINT_MM = 1.0
+"""The torso's voxel size in the print, mm (marching cubes interpolates within the voxels)."""
+TORSO_GRID_MM = (2.0, 6.0)
+"""Life-size bounds on the torso's voxel size, mm."""
 SOCLE_INSET = 0.8
 """A labelled bust's socle / the chest's breadth and depth at the cut."""
 EAR_HAIR_COVER = 0.5
@@ -379,7 +412,10 @@ def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, optio
             return silhouette.person_tops(sil, rotation, float(neck_b[2]), xs, chin_y, cut_y)
 
     shoulders = torso.build_torso(chin_y, cut_y, head_height, face_width, neck_b[[0, 2]], tops)
-    torso_vertices, torso_faces = torso.torso_mesh(shoulders)
+    # The torso is smooth: voxels twice the printer's finest step at the print's scale suffice.
+    scale_guess = options.height_mm / (top_y - cut_y)
+    grid = float(np.clip(TORSO_GRID_PRINT_MM / scale_guess, *TORSO_GRID_MM))
+    torso_vertices, torso_faces = torso.torso_mesh(shoulders, grid)
     chest = solids.to_manifold(torso_vertices @ _HEAD_TO_PRINT.T, torso_faces)
     head_solid = solids.to_manifold(points @ to_print_rotation.T, faces, uv)
     if uv is not None:
@@ -497,7 +533,7 @@ def _texture_image(image, vertices_px):
 def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=None, view=None, scan=None):
     clock = time.perf_counter()
     shape, field_, faces, points, sil = _head_field(head, image, vertices_px, rotation, options.detail, person, view,
-                                                    scan)
+                                                    scan, sphere_level(head, options))
     uv = _uv(field_, image)
     timings["surface"] = _lap(clock)
     clock = time.perf_counter()
