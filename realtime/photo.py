@@ -88,14 +88,27 @@ HUMAN_MIN_PRESENCE = 0.85
 puppies: 0.93 and 0.51; frontal people: 0.91-1.00). Turned faces read lower and are judged by the
 score alone (``HUMAN_TURN_DEG``)."""
 HUMAN_TURN_DEG = 35.0
-"""Faces turned further than this are not held to ``HUMAN_MIN_PRESENCE`` (profiles: 0.6-1.0)."""
+"""The two thresholds were measured on upright, roughly frontal faces; people turned further than
+this (profiles: presence 0.6-1.0, the detector's scores lower) ..."""
+HUMAN_ROLL_DEG = 45.0
+"""... or tilted further than this in the photo (upside down: score 0.62, presence 0.56 on a
+rendered head that MediaPipe's own FaceMesh finds) read lower too, and are not judged."""
 
 
-def looks_human(score: float, presence: float, turn_deg: float) -> bool:
+def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float = 0.0) -> bool:
     """Whether a face the networks found is probably a person's (see the thresholds above)."""
-    if score < HUMAN_MIN_SCORE:
-        return False
-    return presence >= HUMAN_MIN_PRESENCE or abs(turn_deg) >= HUMAN_TURN_DEG
+    if abs(turn_deg) >= HUMAN_TURN_DEG or abs(roll_deg) >= HUMAN_ROLL_DEG:
+        return True
+    return score >= HUMAN_MIN_SCORE and presence >= HUMAN_MIN_PRESENCE
+
+
+def roll_deg(vertices_px: np.ndarray) -> float:
+    """How far the face is tilted in the photo, degrees (0: eyes level, right eye on the left)."""
+    from realtime import topology
+
+    v = np.asarray(vertices_px, np.float64)
+    eye_line = v[topology.LEFT_EYE_OUTER, :2] - v[topology.RIGHT_EYE_OUTER, :2]
+    return float(np.degrees(np.arctan2(eye_line[1], eye_line[0])))
 
 
 @dataclass(frozen=True)
@@ -367,7 +380,8 @@ class PhotoReconstructor:
         if any(_same_face(face[0].vertices, kept.vertices_px) for kept in faces + self._not_human):
             return
         described = self._describe(image_bgr, detection.box_px, detection.score, face)
-        if self.options.human_only and not looks_human(described.score, described.presence, described.turn_deg):
+        if self.options.human_only and not looks_human(described.score, described.presence, described.turn_deg,
+                                                       roll_deg(described.vertices_px)):
             self._not_human.append(described)
             return
         faces.append(described)

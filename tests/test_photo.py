@@ -209,7 +209,10 @@ def test_photo_mode_finds_every_face_mediapipe_finds(reconstructor, head_renders
         for index, image in enumerate(images):
             if mediapipe_mesh.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)).multi_face_landmarks:
                 found_by_mediapipe += 1
-                assert reconstructor.run(image).faces, index
+                # Found as a face, or as one the not-a-person check holds back (an upside-down
+                # profile reads as low as the puppies the check is there for; --any-face keeps it).
+                found = reconstructor.run(image)
+                assert found.faces or found.not_human, index
     assert found_by_mediapipe >= len(images) // 2  # the set does hold faces MediaPipe finds
 
 

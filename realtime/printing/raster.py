@@ -97,10 +97,10 @@ def front_heights(vertices: np.ndarray, faces: np.ndarray, origin_xy: tuple[floa
     return depth.reshape(ny, nx)
 
 
-def sample_bilinear(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def sample_bilinear(grid: np.ndarray, x: np.ndarray, y: np.ndarray, replicate: bool = False) -> np.ndarray:
     """Bilinear samples ``(n,) float64`` of ``grid (h, w)`` at fractional cells ``x, y (n,)`` (column,
-    row); NaN outside the grid or next to a NaN cell. OpenCV weighs the four cells in steps of
-    1/32 of a cell, finer than any grid here needs."""
+    row); NaN outside the grid (or, with ``replicate``, its edge cells' values) or next to a NaN
+    cell. OpenCV weighs the four cells in steps of 1/32 of a cell, finer than any grid here needs."""
     x = np.asarray(x, np.float32).ravel()
     y = np.asarray(y, np.float32).ravel()
     n = len(x)
@@ -108,7 +108,8 @@ def sample_bilinear(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarra
     pad = (-n) % width
     mx = np.concatenate([x, np.full(pad, -1.0, np.float32)]).reshape(-1, width)
     my = np.concatenate([y, np.full(pad, -1.0, np.float32)]).reshape(-1, width)
-    out = cv2.remap(np.asarray(grid, np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+    border = cv2.BORDER_REPLICATE if replicate else cv2.BORDER_CONSTANT
+    out = cv2.remap(np.asarray(grid, np.float32), mx, my, cv2.INTER_LINEAR, borderMode=border,
                     borderValue=float("nan"))
     return out.ravel()[:n].astype(np.float64)
 

@@ -616,9 +616,12 @@ def shading_detail(
     detail = np.zeros(len(field.directions))
     if not valid.any():
         return detail
-    xy = pix[valid].astype(np.float32)
+    from realtime.printing import raster
+
+    xy = pix[valid]
+
     def sample(img):
-        return cv2.remap(img, xy[:, 0:1], xy[:, 1:2], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
+        return raster.sample_bilinear(img, xy[:, 0], xy[:, 1], replicate=True)
     lum, con = sample(fine), sample(contrast)
     lo, hi = DETAIL_EXPOSURE_RANGE
     exposure = smoothstep((lum - lo) / 0.05) * smoothstep((hi - lum) / 0.05)
