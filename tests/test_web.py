@@ -272,33 +272,36 @@ def test_a_client_learns_its_place_in_the_queue_and_the_expected_wait(photo):
     app = create_app(ServeOptions(queue=2), executor=executor, workers=1)
     first, second = "first-upload-ticket-0001", "second-upload-ticket-002"
     with TestClient(app, base_url=BASE_URL) as queued:
-        service = app.state.service
-        service.job_seconds = 10.0  # as if recent jobs took 10 s
         answers: dict = {}
         threads = [threading.Thread(target=lambda t=t: answers.update({t: queued.post(
             f"/api/busts?ticket={t}", files={"photo": ("a.png", photo, "image/png")})})) for t in (first, second)]
-        threads[0].start()
-        assert executor.submitted.wait(10)
-        threads[1].start()
-        deadline = time.monotonic() + 10
-        while len(service.waiting) < 1:
-            assert time.monotonic() < deadline, "the second upload never joined the queue"
-            time.sleep(0.01)
-        running = queued.get(f"/api/queue/{first}").json()
-        assert running["state"] == "running" and running["position"] == 0 and 0 < running["expected_wait_s"] <= 10.0
-        waiting = queued.get(f"/api/queue/{second}").json()
-        # Next in line: it starts when the running job ends, then takes a job's time.
-        assert (waiting["state"], waiting["position"]) == ("waiting", 1)
-        assert waiting["expected_wait_s"] == pytest.approx(running["expected_wait_s"] + 10.0, abs=0.2)
-        status = queued.get("/api/status").json()
-        assert (status["running"], status["waiting"]) == (1, 1)
-        assert status["expected_wait_s"] == pytest.approx(waiting["expected_wait_s"] + 10.0, abs=0.2)
-        _assert_error(queued.get("/api/queue/no-such-ticket-000000"), 404, "not_found", "no upload")
-        _assert_error(queued.post("/api/busts?ticket=short", files={"photo": ("a.png", photo, "image/png")}),
-                      422, "invalid_request", "ticket")
-        executor.finish(_FAKE_RESULT)
-        for thread in threads:
-            thread.join(10)
+        try:
+            service = app.state.service
+            service.job_seconds = 10.0  # as if recent jobs took 10 s
+            threads[0].start()
+            assert executor.submitted.wait(10)
+            threads[1].start()
+            deadline = time.monotonic() + 10
+            while queued.get("/api/status").json().get("waiting") != 1:
+                assert time.monotonic() < deadline, "the second upload never joined the queue"
+                time.sleep(0.01)
+            running = queued.get(f"/api/queue/{first}").json()
+            assert running["state"] == "running" and running["position"] == 0
+            assert 0 < running["expected_wait_s"] <= 10.0
+            waiting = queued.get(f"/api/queue/{second}").json()
+            # Next in line: it starts when the running job ends, then takes a job's time.
+            assert (waiting["state"], waiting["position"]) == ("waiting", 1)
+            assert waiting["expected_wait_s"] == pytest.approx(running["expected_wait_s"] + 10.0, abs=0.2)
+            status = queued.get("/api/status").json()
+            assert (status["running"], status["waiting"]) == (1, 1)
+            assert status["expected_wait_s"] == pytest.approx(waiting["expected_wait_s"] + 10.0, abs=0.2)
+            _assert_error(queued.get("/api/queue/no-such-ticket-000000"), 404, "not_found", "no upload")
+            _assert_error(queued.post("/api/busts?ticket=short", files={"photo": ("a.png", photo, "image/png")}),
+                          422, "invalid_request", "ticket")
+        finally:
+            executor.finish(_FAKE_RESULT)  # a failed check must not leave the uploads hanging
+            for thread in threads:
+                thread.join(10)
         assert [answers[t].status_code for t in (first, second)] == [201, 201]
         _assert_error(queued.get(f"/api/queue/{first}"), 404, "not_found", "forgotten once answered")
 
@@ -446,7 +449,8 @@ class _HeldExecutor:
         return self.future
 
     def finish(self, result) -> None:
-        self.future.set_result(result)
+        if not self.future.done():
+            self.future.set_result(result)
 
 
 # ---- starting the server: the port ----------------------------------------------------------

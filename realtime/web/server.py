@@ -348,6 +348,7 @@ class BustService:
             broken = self.executor
             if getattr(broken, "_broken", False):
                 self.executor = make_local_pool(self.workers, self.work)
+                self.prestart()
                 await run_in_threadpool(stop_pool, broken)
         # The dead worker's folder (its half-written export) goes now, not at the next start.
         await run_in_threadpool(folders.remove_abandoned, self.work, "worker-")
