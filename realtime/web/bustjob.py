@@ -57,7 +57,7 @@ _scratch_lock: int | None = None
 @dataclass(frozen=True)
 class WebJob:
     photo: bytes  # the encoded image file as uploaded (JPEG, PNG, WebP, ...)
-    suffix: str = ".png"  # server-chosen from the decoded header, never the client's file name
+    suffix: str = ".png"  # the format, from the header (never the client's file name); decoding reads the bytes
     style: str = "bust"
     height_mm: float = 80.0
     label: str | None = None

@@ -411,8 +411,7 @@ class BustService:
         """Forget results older than ``keep_minutes``; returns their ids (``remove`` deletes them)."""
         now = time.monotonic() if now is None else now
         ids = [i for i, (made, _) in self.finished.items() if now - made > 60.0 * self.options.keep_minutes]
-        for bust_id in ids:
-            del self.finished[bust_id]
+        self.forget(ids)
         return ids
 
     def sweep(self, now: float | None = None) -> int:
@@ -421,9 +420,14 @@ class BustService:
         self.remove(ids)
         return len(ids)
 
-    def remove(self, ids: list[str]) -> None:
+    def forget(self, ids: list[str]) -> None:
+        """Drop results from the books (on the event loop: the books are not shared with threads)."""
         for bust_id in ids:
             self.finished.pop(bust_id, None)
+
+    def remove(self, ids: list[str]) -> None:
+        """Delete forgotten results' files (in a worker thread: it touches only the disk)."""
+        for bust_id in ids:
             shutil.rmtree(self.results / bust_id, ignore_errors=True)
 
     def close(self) -> None:
@@ -447,6 +451,9 @@ async def _first(main: asyncio.Future, stopping: asyncio.Event, gone: asyncio.Fu
     waiters = {main, stop} | ({gone} if gone is not None else set())
     try:
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # this request itself was cancelled: take its work with it
+        main.cancel()
+        raise
     finally:
         stop.cancel()
     if main.done() and not main.cancelled():
@@ -670,6 +677,7 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
             if evicted:
                 await run_in_threadpool(service.remove, evicted)
             if service.stopping.is_set():  # its files go with the server: do not hand out their links
+                service.forget([body["id"]])
                 await run_in_threadpool(service.remove, [body["id"]])
                 raise _stopping_error()
             return JSONResponse(body, 201, headers={"Location": f"/api/busts/{body['id']}"})
@@ -703,6 +711,7 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
     async def delete_bust(bust_id: str, request: Request):
         service: BustService = request.app.state.service
         service.folder(bust_id)
+        service.forget([bust_id])
         await run_in_threadpool(service.remove, [bust_id])
         return Response(status_code=204)
 
@@ -853,7 +862,7 @@ class _LoopbackHostsOnly:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] != "http":  # lifespan; the app has no websockets
             return await self.app(scope, receive, send)
         header = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), "")
         if _host_name(header) in LOOPBACK_HOSTS:
