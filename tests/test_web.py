@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
 pytest.importorskip("multipart", reason="the web extra (python-multipart) is not installed")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
+pytest.importorskip("fastapi_offline", reason="the web extra (fastapi-offline) is not installed")
 
 import trimesh  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
@@ -392,6 +393,14 @@ def test_serve_flags_default_to_loopback_and_a_20_mb_limit():
     assert (options.host, options.port, options.max_upload_mb, options.ray) == ("127.0.0.1", 8000, 20.0, None)
     options = options_from_args(parser.parse_args(["--workers", "3", "--queue", "5", "--ray", "auto"]))
     assert (options.workers, options.queue, options.ray) == (3, 5, "auto")
+    assert (options.body_timeout_s, options.max_results_mb) == (60.0, 1024.0)
+    options = options_from_args(parser.parse_args(["--body-timeout-s", "5", "--max-results-mb", "200"]))
+    assert (options.body_timeout_s, options.max_results_mb) == (5.0, 200.0)
+    from realtime.errors import InputError
+
+    for flag in ("--body-timeout-s", "--max-results-mb"):
+        with pytest.raises(InputError, match=f"{flag} 0.0: must be a positive number"):
+            options_from_args(parser.parse_args([flag, "0"]))
 
 
 # ---- stand-in executors ---------------------------------------------------------------------
@@ -565,3 +574,23 @@ def test_serve_announces_itself_answers_and_stops_on_ctrl_c():
         if app.poll() is None:
             app.kill()
             app.wait()
+
+
+def test_a_bug_is_answered_with_the_json_error_not_plain_text(photo):
+    class Broken:
+        def submit(self, fn, *args):
+            raise ZeroDivisionError("a bug")
+
+    with TestClient(create_app(ServeOptions(), executor=Broken(), workers=1), base_url=BASE_URL,
+                    raise_server_exceptions=False) as broken:
+        _assert_error(_post(broken, photo), 500, "worker_failed", "ZeroDivisionError")
+
+    def failing_write(self, result):
+        raise FileNotFoundError("the results folder is gone")
+
+    app = create_app(ServeOptions(), executor=_InstantExecutor(), workers=1)
+    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as failing:
+        app.state.service.write_result = failing_write.__get__(app.state.service)
+        response = _post(failing, photo)
+        _assert_error(response, 500, "internal", "FileNotFoundError")
+        assert response.headers["content-type"] == "application/json"

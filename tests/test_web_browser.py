@@ -21,6 +21,7 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
+pytest.importorskip("fastapi_offline", reason="the web extra (fastapi-offline) is not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -33,6 +33,7 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
 uvicorn = pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
+pytest.importorskip("fastapi_offline", reason="the web extra (fastapi-offline) is not installed")
 
 from realtime.web import bustjob  # noqa: E402
 from realtime.web.serve import ServeOptions  # noqa: E402

@@ -101,6 +101,8 @@ SWEEP_MAX_S = 60.0
 """Longest pause between two sweeps for expired results, s."""
 WORKER_STOP_GRACE_S = 5.0
 """When the server stops, a worker told to end (SIGTERM) gets this long before it is killed."""
+CLIENT_GONE = 499
+"""Status of the answer to a client that has gone (nobody reads it; nginx's "client closed request")."""
 ROOT_PREFIX = "selfie3d-web-"
 """The server's own folder in the system's temporary folder: ``selfie3d-web-<random>``."""
 MEDIA_TYPES = {".stl": "model/stl", ".3mf": "model/3mf", ".glb": "model/gltf-binary", ".obj": "model/obj",
@@ -596,6 +598,12 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return JSONResponse({"error": code, "message": str(error.detail)}, error.status_code, headers=error.headers)
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception):
+        # A bug: still the API's JSON (the traceback goes to the server's log), never plain text.
+        return JSONResponse({"error": "internal", "message": f"internal error ({type(error).__name__}); "
+                                                              "the server's log has the details"}, 500)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError):
         return JSONResponse({"error": "invalid_request", "message": str(error.errors()[:1])}, 422)
@@ -666,12 +674,12 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
             gone = asyncio.ensure_future(_disconnected(request))
             result = await service.run(entry, job, gone)
             if result is None:  # the client left while waiting: nothing ran, nobody to answer
-                return Response(status_code=499)
+                return Response(status_code=CLIENT_GONE)
             if not result.ok:
                 raise ApiError(STATUS_OF_KIND.get(result.kind, 500), result.kind, result.message)
             if gone.done():  # made, but its client left while it ran: nobody will fetch it
                 service.discarded += 1
-                return Response(status_code=499)
+                return Response(status_code=CLIENT_GONE)
             body, size = await run_in_threadpool(service.write_result, result)
             evicted = service.kept(body["id"], size)
             if evicted:
@@ -684,7 +692,7 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
         except _Stopping:
             raise _stopping_error() from None
         except ClientDisconnect:  # gone mid-upload: nobody to answer
-            return Response(status_code=499)
+            return Response(status_code=CLIENT_GONE)
         finally:
             if gone is not None:
                 gone.cancel()
