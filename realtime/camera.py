@@ -38,6 +38,32 @@ PROFILE_VERSION = 1
 ASPECT_TOLERANCE = 0.01
 
 
+def intrinsics_problem(fx: float, fy: float, cx: float, cy: float, width: int, height: int,
+                       distortion) -> tuple[str, str] | None:
+    """What is wrong with these intrinsics, as ``(key, "must be ..., got ...")``, or None.
+
+    Every number must be finite (a NaN or an infinity poisons every projection, and OpenCV's
+    undistortion then fails deep inside with "SVD did not converge"); the focal lengths and the
+    image size positive; the principal point inside the image (``0 <= cx <= width``,
+    ``0 <= cy <= height``, pixels): a calibration puts it near the centre, never outside."""
+    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+        return "image.width/image.height", f"must be a positive size in pixels, got {width}x{height}"
+    for key, value in (("fx", fx), ("fy", fy)):
+        if not (math.isfinite(value) and value > 0):
+            return key, f"must be a positive number of pixels, got {value}"
+    for key, value, limit in (("cx", cx, width), ("cy", cy, height)):
+        if not (math.isfinite(value) and 0.0 <= value <= limit):
+            return key, f"must be a number of pixels inside the image (0..{limit}), got {value}"
+    values = np.asarray(distortion, dtype=np.float64).ravel()
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        names = ("k1", "k2", "p1", "p2", "k3")
+        index = int(bad[0])
+        return "distortion", (f"must be finite numbers (k1, k2, p1, p2, k3), got {values[index]} for "
+                              f"{names[index] if index < len(names) else index}")
+    return None
+
+
 def _zero_distortion() -> np.ndarray:
     return np.zeros(5, dtype=np.float64)
 
@@ -67,12 +93,10 @@ class CameraIntrinsics:
         distortion = check_shape("distortion", self.distortion, (5,), dtype=np.float64).copy()
         distortion.setflags(write=False)
         object.__setattr__(self, "distortion", distortion)
-        for key in ("fx", "fy"):
-            value = getattr(self, key)
-            if not (math.isfinite(value) and value > 0):
-                raise InputError(f"camera intrinsics: {key} must be a positive number of pixels, got {value}")
-        if self.width <= 0 or self.height <= 0:
-            raise InputError(f"camera intrinsics: image size must be positive, got {self.width}x{self.height}")
+        problem = intrinsics_problem(self.fx, self.fy, self.cx, self.cy, self.width, self.height, distortion)
+        if problem:
+            key, text = problem
+            raise InputError(f"camera intrinsics: {key} {text}")
 
     @classmethod
     def default(cls, width: int, height: int, hfov_deg: float = DEFAULT_HFOV_DEG) -> "CameraIntrinsics":
@@ -223,15 +247,16 @@ def profile_from_dict(doc: dict, source: str = "<dict>") -> CameraIntrinsics:
     width = _require(doc, "image.width", int, source)
     height = _require(doc, "image.height", int, source)
     values = {key: _require(doc, f"intrinsics.{key}", float, source) for key in ("fx", "fy", "cx", "cy")}
-    for key in ("fx", "fy"):
-        if not (math.isfinite(values[key]) and values[key] > 0):
-            raise InputError(f"camera profile {source}: key 'intrinsics.{key}' must be positive, got {values[key]}")
-    if width <= 0 or height <= 0:
-        raise InputError(f"camera profile {source}: key 'image.width'/'image.height' must be positive, got {width}x{height}")
     coefficients = doc.get("distortion", {}).get("coefficients", [0.0] * 5) if isinstance(doc.get("distortion", {}), dict) else None
     if (not isinstance(coefficients, list) or len(coefficients) != 5
             or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coefficients)):
         raise InputError(f"camera profile {source}: key 'distortion.coefficients' must be a list of 5 numbers (k1, k2, p1, p2, k3)")
+    problem = intrinsics_problem(values["fx"], values["fy"], values["cx"], values["cy"], width, height, coefficients)
+    if problem:
+        key, text = problem
+        where = {"distortion": "distortion.coefficients", "image.width/image.height": "image.width'/'image.height"}.get(
+            key, f"intrinsics.{key}")
+        raise InputError(f"camera profile {source}: key '{where}' {text}")
     name = doc.get("name", Path(source).stem)
     return CameraIntrinsics(values["fx"], values["fy"], values["cx"], values["cy"], width, height,
                             np.asarray(coefficients, dtype=np.float64), name=str(name), assumed=False)

@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, NamedTuple, Protocol
 
 import cv2
 import numpy as np
@@ -50,9 +50,13 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".j
 # take 300 MB per copy and the networks only ever see a 192x192 crop of the face.
 MAX_IMAGE_PIXELS = 40_000_000
 # Images that would decode to more pixels than this (after JPEG's reduced decoding) are
-# refused before decoding: a 100 MP scan (300 MB decoded) still loads; a forged header (a
-# decompression bomb) does not get gigabytes.
+# refused from their header, before decoding, whatever the format: a 100 MP scan (300 MB
+# decoded) still loads; a forged header (a decompression bomb) does not get gigabytes.
 MAX_DECODE_PIXELS = 120_000_000
+# OpenCV's own cap on the pixels it decodes (checked on the reduced size for reduced JPEG
+# decoding, as ours is), read at its first decode: a backstop for a format whose header neither
+# we nor Pillow read.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_DECODE_PIXELS))
 # The PNG specification caps a chunk at 2**31 - 1 bytes.
 PNG_MAX_CHUNK_BYTES = 2**31 - 1
 # Files larger than this are not read into memory: no real photo comes close, bytes.
@@ -258,6 +262,49 @@ def image_header_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+# Formats OpenCV's wheels do not decode but Pillow recognises: named in the error instead of
+# "corrupt or truncated" (the web service says the same).
+UNSUPPORTED_FORMATS = ("GIF", "ICO", "PSD", "PCX", "TGA", "DDS", "ICNS", "EPS", "PDF")
+SUPPORTED_FORMATS_TEXT = "JPEG, PNG, WebP, BMP or TIFF"
+
+
+class ImageHeader(NamedTuple):
+    """What an image file's header says: ``format`` (Pillow's name, or None when read by
+    ``image_header_size`` or unknown), ``size`` ``(width, height)`` in pixels (None when
+    unknown or only a pixel count is claimed) and ``pixels`` (width x height, or the count
+    claimed; 0 when unknown)."""
+
+    format: str | None
+    size: tuple[int, int] | None
+    pixels: int
+
+
+def probe_header(data: np.ndarray | bytes) -> ImageHeader:
+    """The header of encoded image bytes, read without decoding a pixel. PNG, JPEG and BMP are
+    read here; any other format Pillow knows (TIFF, WebP, GIF, JPEG 2000, PNM...) by Pillow's
+    lazy open, which parses the header and decodes nothing."""
+    view = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    size = image_header_size(view[:65536].tobytes())
+    if size is not None:
+        return ImageHeader(None, size, size[0] * size[1])
+    import re
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: we judge the size ourselves
+            with Image.open(io.BytesIO(view.tobytes())) as picture:
+                width, height = picture.size
+                return ImageHeader(picture.format, (width, height), width * height)
+    except Image.DecompressionBombError as error:  # "Image size (400000000 pixels) exceeds limit..."
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        return ImageHeader(None, None, int(claimed.group(1)) if claimed else MAX_DECODE_PIXELS + 1)
+    except Exception:  # not a format Pillow knows, or a damaged header: the decoder decides
+        return ImageHeader(None, None, 0)
+
+
 def _jpeg_reduction(size: tuple[int, int] | None) -> int:
     """The smallest libjpeg DCT scaling (1, 2, 4 or 8) that brings a JPEG of ``size`` to at
     most ``MAX_IMAGE_PIXELS``: the decoder then never holds the full-size image (a 100 MP
@@ -344,10 +391,14 @@ def decode_image(data: np.ndarray | bytes, name: str = "image") -> np.ndarray:
         problem = png_problem(data)
         if problem:
             raise InputError(f"{name}: not an image OpenCV can read ({problem})")
-    size = image_header_size(head)
+    header = probe_header(data)
+    size = header.size
+    if header.format in UNSUPPORTED_FORMATS:
+        raise InputError(f"{name}: {header.format} images are not supported: use {SUPPORTED_FORMATS_TEXT}")
     reduction = _jpeg_reduction(size) if head.startswith(b"\xff\xd8") else 1
-    if size is not None and size[0] * size[1] / reduction**2 > MAX_DECODE_PIXELS:
-        raise InputError(f"{name}: {size[0]}x{size[1]} pixels is too large to decode "
+    if header.pixels / reduction**2 > MAX_DECODE_PIXELS:
+        shown = f"{size[0]}x{size[1]} pixels" if size else f"{header.pixels / 1e6:.0f} megapixels"
+        raise InputError(f"{name}: {shown} is too large to decode "
                          f"(limit {MAX_DECODE_PIXELS // 1_000_000} megapixels)")
     if size is not None and min(size) == 0:
         raise InputError(f"{name}: the image has no pixels ({size[0]}x{size[1]})")
@@ -358,7 +409,10 @@ def decode_image(data: np.ndarray | bytes, name: str = "image") -> np.ndarray:
         with _quiet_opencv(), _decoder_messages() as messages:
             isolated = head.startswith(_ISOLATED_MAGICS)
             image = _decode_isolated(data, flags, name) if isolated else cv2.imdecode(data, flags)
-    except cv2.error:  # some damaged headers make the decoder throw instead of returning None
+    except cv2.error as error:  # some damaged headers make the decoder throw instead of returning None
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(error):  # the backstop: a header only OpenCV reads
+            raise InputError(f"{name}: too large to decode (limit {MAX_DECODE_PIXELS // 1_000_000} "
+                             "megapixels)") from None
         image = None
     if image is None or image.size == 0:
         codec = [m for m in messages if not m.startswith("[")]  # not an OpenCV log line

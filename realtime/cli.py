@@ -7,15 +7,16 @@ Exit codes, the same for every command:
 
 * 0 (``EXIT_OK``): done.
 * 1 (``EXIT_SOME_FAILED``): the command ran and reports a failure in its result: some photos of
-  a ``photo`` batch failed while others were made (each failure has its line), or ``bench
-  --soak`` exceeded its limits. An unexpected exception (a bug, with its traceback) is 1 too.
+  a ``photo`` batch failed while others were made (each failure has its line), the outputs
+  were made but the ``--report`` could not be written, or ``bench --soak`` exceeded its limits.
+  An unexpected exception (a bug, with its traceback) is 1 too.
 * 2 (``EXIT_INPUT``): nothing was made because of something the user can change: a flag
   (argparse usage errors), a missing or unreadable file, an input without a face, an unknown
   ``--providers`` name, an output that cannot be written, a port in use, no display, a
   missing optional extra (``InputError`` and every other ``Selfie3DError``).
-* 3 (``EXIT_MODELS``): the face networks cannot run: a model file missing or altered, a
-  requested execution provider this ONNX Runtime lacks (``ModelError``; ``doctor``'s failed
-  checksums).
+* 3 (``EXIT_MODELS``): the face networks cannot run: a model file missing or altered (``serve``
+  checks before it starts), a requested execution provider this ONNX Runtime lacks
+  (``ModelError``; ``doctor``'s failed checksums).
 * 130 (``EXIT_INTERRUPTED``): Ctrl-C.
 """
 
@@ -406,6 +407,7 @@ def cmd_photo(args) -> int:
     if show_progress:
         print(file=sys.stderr)
     failed = [r for r in results if not r.ok]
+    report_written = True
     if args.report:
         order = {job.image_path: i for i, job in enumerate(jobs)}
         report = {"images": [
@@ -413,11 +415,20 @@ def cmd_photo(args) -> int:
              "seconds": round(r.seconds, 3), "faces": r.faces}
             for r in sorted(results, key=lambda r: order.get(r.image_path, 0))],
             "failed": [r.image_path for r in failed]}
-        write_text_atomic(args.report, json.dumps(report, indent=1))
+        try:
+            write_text_atomic(args.report, json.dumps(report, indent=1))
+        except (Selfie3DError, OSError) as error:  # checked first, yet the disk can fill or the folder go
+            if args.debug:
+                raise
+            report_written = False
+            made = "the outputs above were made but " if len(failed) < len(results) else ""
+            print(f"selfie3d: error: {made}the report was not written: {error}", file=sys.stderr)
     if len(jobs) > 1:
         print(f"{len(jobs) - len(failed)} of {len(jobs)} photos done" +
               (f"; failed: {', '.join(r.image_path for r in failed)}" if failed else ""))
-    return photo_exit_code(results)
+    code = photo_exit_code(results)
+    # Made but unreported is part of the command failing (1), not "nothing was made" (2).
+    return EXIT_SOME_FAILED if code == EXIT_OK and not report_written else code
 
 
 def photo_exit_code(results) -> int:

@@ -8,7 +8,8 @@ this process, ``LocalPoolExecutor`` over processes (each keeps its networks load
 jobs), and the web service and Ray (later) plug in the same way. ``plan_jobs`` turns photos and
 an ``-o`` into jobs and checks every output before any photo is processed: the folder can be
 written, no output replaces an input photo or another output (a photo's later faces included,
-whose count is only known after detection), and the format is one we write.
+whose count is only known after detection), none exists already unless ``--overwrite``, and the
+format is one we write.
 """
 
 from __future__ import annotations
@@ -444,7 +445,8 @@ def _replaces_input(image: Path, output: Path, job: PhotoJob, face: int = 1) -> 
 
 def check_outputs(jobs: list[PhotoJob], report: str | None = None) -> None:
     """Raise a one-line ``Selfie3DError`` if the outputs of ``jobs`` (and the ``report`` file)
-    cannot be written or would replace an input photo or each other; touches nothing.
+    cannot be written, would replace an input photo or each other, or already exist and the
+    job may not overwrite them; touches nothing.
 
     Faces after the first are only known after detection: with ``all_faces`` an input or the
     report named like one of a job's ``_faceN`` files counts as a clash too.
@@ -476,6 +478,8 @@ def check_outputs(jobs: list[PhotoJob], report: str | None = None) -> None:
             image = by_inode.get((info.st_dev, info.st_ino))
             if image is not None:
                 raise InputError(_replaces_input(image, path, job))
+            if not job.overwrite:  # the export would refuse it too, but only after the photo's work
+                raise InputError(f"{path} already exists; pass --overwrite to replace it or choose another name")
     by_name = {face_output_path(job.output, 0, job.fmt).stem.casefold(): job for job in jobs if job.all_faces}
     tails = {tail.casefold() for job in jobs[:1] for tail in _file_tails(job)}  # one format per batch
     for image in inputs:

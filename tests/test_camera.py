@@ -100,3 +100,33 @@ def test_invalid_toml_is_an_input_error(tmp_path):
     path.write_text("[intrinsics\nfx = 1")
     with pytest.raises(InputError, match="not valid TOML"):
         load_camera_profile(path)
+
+
+@pytest.mark.parametrize("section, line, key", [
+    ("intrinsics", "cx = nan", "intrinsics.cx"),
+    ("intrinsics", "cy = inf", "intrinsics.cy"),
+    ("intrinsics", "fx = nan", "intrinsics.fx"),
+    ("intrinsics", "cx = -4.0", "intrinsics.cx"),
+    ("intrinsics", "cy = 481.0", "intrinsics.cy"),
+    ("distortion", "coefficients = [0.1, nan, 0.0, 0.0, 0.0]", "distortion.coefficients"),
+    ("distortion", "coefficients = [0.1, 0.0, 0.0, 0.0, -inf]", "distortion.coefficients"),
+])
+def test_a_profile_with_a_number_that_is_not_finite_or_outside_the_image_is_refused(tmp_path, section, line, key):
+    # TOML reads nan and inf as floats: a hand-edited profile must not reach OpenCV's SVD.
+    sections = {"image": ["width = 640", "height = 480"],
+                "intrinsics": ["fx = 612.0", "fy = 608.0", "cx = 321.5", "cy = 239.0"],
+                "distortion": ["coefficients = [0.0, 0.0, 0.0, 0.0, 0.0]"]}
+    name = line.split(" = ")[0]
+    sections[section] = [line if entry.startswith(f"{name} = ") else entry for entry in sections[section]]
+    path = tmp_path / "edited.toml"
+    path.write_text("version = 1\n" + "".join(f"[{title}]\n" + "\n".join(entries) + "\n"
+                                              for title, entries in sections.items()))
+    with pytest.raises(InputError, match=f"camera profile .*edited.toml: key '{key}' must be"):
+        load_camera_profile(path)
+
+
+def test_intrinsics_themselves_refuse_numbers_that_are_not_finite():
+    with pytest.raises(InputError, match="cx must be a number of pixels inside the image"):
+        CameraIntrinsics(600.0, 600.0, math.nan, 240.0, 640, 480)
+    with pytest.raises(InputError, match=r"distortion must be finite numbers \(k1, k2, p1, p2, k3\), got nan for k2"):
+        CameraIntrinsics(600.0, 600.0, 320.0, 240.0, 640, 480, np.array([0.0, math.nan, 0.0, 0.0, 0.0]))

@@ -1,3 +1,5 @@
+import io
+import struct
 import time
 
 import cv2
@@ -472,3 +474,55 @@ def test_png_claiming_a_huge_chunk_is_refused_at_once(astronaut):
     png = cv2.imencode(".png", astronaut)[1].tobytes()
     assert capture_module.png_problem(png) is None
     assert "truncated PNG" in capture_module.png_problem(png[:-12])
+
+
+def _tiff_header(width: int, height: int, pixels: bytes = b"\x80" * 64) -> bytes:
+    """A baseline little-endian TIFF (8-bit grey, one uncompressed strip) claiming ``width`` x
+    ``height``, followed by ``pixels`` (truncated when the claim is bigger): the size is all a
+    decoder's allocation goes by."""
+    entries = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, 0),
+               (277, 3, 1), (278, 4, height), (279, 4, width * height)]
+    data_at = 8 + 2 + 12 * len(entries) + 4
+    out = b"II*\0" + struct.pack("<IH", 8, len(entries))
+    for tag, kind, value in entries:
+        value = data_at if tag == 273 else value
+        out += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+    return out + struct.pack("<I", 0) + pixels
+
+
+def test_a_huge_tiff_is_refused_from_its_header_before_decoding(tmp_path, monkeypatch):
+    # The probe's 593 KB TIFF of 20000 x 20000 took 1.8 GB and 10 s to decode, then "no face".
+    def no_decoding(data, flags):
+        raise AssertionError("the decoder was asked for an image over the limit")
+
+    path = tmp_path / "huge.tif"
+    path.write_bytes(_tiff_header(20_000, 20_000))
+    monkeypatch.setattr(capture_module.cv2, "imdecode", no_decoding)
+    with pytest.raises(InputError, match=r"huge\.tif: 400 megapixels is too large to decode \(limit 120 megapixels\)"):
+        load_image(path)
+    # Between Pillow's own bomb warning (89 MP) and ours: the exact size is named.
+    path.write_bytes(_tiff_header(12_000, 11_000))
+    with pytest.raises(InputError, match=r"12000x11000 pixels is too large to decode"):
+        load_image(path)
+
+
+def test_other_formats_sizes_come_from_their_headers(astronaut):
+    from PIL import Image
+
+    for fmt in ("TIFF", "WEBP", "PPM"):
+        buffer = io.BytesIO()
+        Image.fromarray(astronaut[:300, :200, ::-1]).save(buffer, fmt)
+        header = capture_module.probe_header(buffer.getvalue())
+        assert (header.size, header.pixels) == ((200, 300), 60_000), fmt
+        assert capture_module.decode_image(buffer.getvalue(), fmt).shape == (300, 200, 3), fmt
+    tiny = _tiff_header(8, 8)  # a hand-made TIFF decodes: the header writer above is right
+    assert capture_module.decode_image(tiny, "tiny.tif").shape == (8, 8, 3)
+
+
+def test_a_gif_is_named_as_a_format_that_is_not_supported(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "party.gif"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(path, "GIF")
+    with pytest.raises(InputError, match=r"party\.gif: GIF images are not supported: use JPEG, PNG, WebP, BMP or TIFF"):
+        load_image(path)

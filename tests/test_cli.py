@@ -241,6 +241,16 @@ def _exit_code_cases():
         ("photo: provider not installed", ["photo", "{blank}", "--providers", "{unavailable}", "-o", "{tmp}/a.stl"],
          3, "not available in this onnxruntime"),
         ("photo: some photos failed", ["photo", "{face}", "{tmp}/nope.jpg", "-o", "{tmp}/out"], 1, "no such file"),
+        ("photo: a 20000x20000 TIFF", ["photo", "{tmp}/huge.tif", "-o", "{tmp}/a.stl"], 2,
+         "huge.tif: 400 megapixels is too large to decode (limit 120 megapixels)"),
+        ("photo: a GIF", ["photo", "{tmp}/party.gif", "-o", "{tmp}/a.stl"], 2,
+         "party.gif: GIF images are not supported: use JPEG, PNG, WebP, BMP or TIFF"),
+        # Refused before the photo is looked at: this "photo" would fail as not an image otherwise.
+        ("photo: an existing output", ["photo", "{tmp}/fake.jpg", "-o", "{tmp}/made.stl"], 2,
+         "made.stl already exists; pass --overwrite"),
+        ("demo: a camera profile with cx = nan", ["demo", "--camera-profile", "{tmp}/nan.toml", "--frames", "3",
+                                                  "--out", "{tmp}/o"], 2,
+         "nan.toml: key 'intrinsics.cx' must be a number of pixels inside the image"),
         ("live: unknown glasses", ["live", "--glasses", "monocle"], 2, "unknown glasses 'monocle'"),
         ("calibrate: not a folder", ["calibrate", "--images", "{tmp}/nope"], 2, "is not a folder"),
         ("calibrate: no camera", ["calibrate", "--camera", "97", "--no-preview"], 2, "cannot open camera 97"),
@@ -254,12 +264,70 @@ def test_exit_codes(tmp_path, blank_image, face_photo_path, situation, argv, cod
     if "{unavailable}" in argv and unavailable is None:
         pytest.skip("every execution provider ONNX Runtime knows is installed here")
     (tmp_path / "empty").mkdir()
+    _write_bad_inputs(tmp_path)
     values = {"tmp": str(tmp_path), "blank": blank_image, "face": face_photo_path, "unavailable": unavailable}
     result = run_cli(*(arg.format(**values) for arg in argv))
     assert result.returncode == code, f"{situation}: {result.stderr}"
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and text in errors[0], f"{situation}: {result.stderr}"
+
+
+def _write_bad_inputs(folder) -> None:
+    """The files some exit-code cases use: a TIFF whose header claims 20000 x 20000 (its pixels
+    cut short), a GIF, a camera profile with cx = nan, and an output that exists already."""
+    import struct
+
+    from PIL import Image
+
+    entries = [(256, 4, 20_000), (257, 4, 20_000), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, 0),
+               (277, 3, 1), (278, 4, 20_000), (279, 4, 400_000_000)]
+    data_at = 8 + 2 + 12 * len(entries) + 4
+    tiff = b"II*\0" + struct.pack("<IH", 8, len(entries))
+    for tag, kind, value in entries:
+        value = data_at if tag == 273 else value
+        tiff += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+    (folder / "huge.tif").write_bytes(tiff + struct.pack("<I", 0) + b"\x80" * 4096)
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(folder / "party.gif", "GIF")
+    (folder / "nan.toml").write_text("version = 1\n[image]\nwidth = 640\nheight = 480\n[intrinsics]\n"
+                                     "fx = 600.0\nfy = 600.0\ncx = nan\ncy = 240.0\n"
+                                     "[distortion]\ncoefficients = [0.0, 0.0, 0.0, 0.0, 0.0]\n")
+    (folder / "fake.jpg").write_bytes(b"not a photo")
+    (folder / "made.stl").write_bytes(b"made earlier")
+
+
+def test_outputs_made_but_an_unwritable_report_exits_1_not_2(tmp_path, face_photo_path, monkeypatch, capsys):
+    import errno
+
+    import realtime.fileio as fileio
+
+    def disk_full(path, text, overwrite=True):
+        raise fileio.output_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+    monkeypatch.setattr(fileio, "write_text_atomic", disk_full)  # the folder was writable when checked
+    report = tmp_path / "report.json"
+    code = main(["photo", face_photo_path, "-o", str(tmp_path / "a.stl"), "--report", str(report)])
+    assert code == 1  # 2 would say nothing was made
+    assert (tmp_path / "a.stl").stat().st_size > 0 and not report.exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == [f"selfie3d: error: the outputs above were made but the report was not written: {report}: "
+                      "could not be written (No space left on device); the disk is full; free some space or choose "
+                      "another output folder"], errors
+
+
+def test_serve_without_the_web_extra_says_how_to_install_it_both_ways(monkeypatch):
+    import argparse
+
+    from realtime.errors import Selfie3DError
+    from realtime.web.serve import add_serve_arguments, run_serve
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the web extra were not installed
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    with pytest.raises(Selfie3DError) as caught:
+        run_serve(parser.parse_args([]))
+    assert str(caught.value) == ("selfie3d serve needs the web extra (uvicorn is missing): pip install "
+                                 "'selfie3d[web]' (from a checkout: pip install '.[web]')")
 
 
 def test_photo_exit_code_from_the_results():

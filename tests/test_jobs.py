@@ -174,8 +174,8 @@ def test_an_output_that_is_an_input_photo_is_refused(tmp_path):
     later = _touch(tmp_path / "grandma_face2_texture.png")
     with pytest.raises(InputError, match=r"grandma_face2_texture\.png would be overwritten by the output "
                                          r"for face 2 of .*grandma\.jpg"):
-        plan_jobs([str(grandma), str(later)], str(tmp_path), "obj", all_faces=True)
-    plan_jobs([str(grandma), str(later)], str(tmp_path), "obj")  # one face per photo: no clash
+        plan_jobs([str(grandma), str(later)], str(tmp_path), "obj", all_faces=True, overwrite=True)
+    plan_jobs([str(grandma), str(later)], str(tmp_path), "obj", overwrite=True)  # one face per photo: no clash
     texture.unlink()
     link = tmp_path / "link.png"
     os.link(later, link)

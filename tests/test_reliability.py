@@ -306,3 +306,60 @@ def test_no_gl_context_names_the_packages(monkeypatch):
     monkeypatch.setattr(moderngl, "create_standalone_context", no_driver)
     with pytest.raises(Selfie3DError, match="no headless OpenGL 3.3 context.*libegl1.*libgl1-mesa-dri"):
         create_headless_context()
+
+
+# --------------------------------------------------------------------------- kills between moves
+
+
+def _textured_box():
+    """A closed 20 mm box standing on Z = 0, and its textured copy (a flat grey texture)."""
+    import trimesh
+    from PIL import Image
+
+    mesh = trimesh.creation.box(extents=(20.0, 20.0, 20.0))
+    mesh.apply_translation((0.0, 0.0, 10.0))
+    uv = np.c_[(mesh.vertices[:, 0] + 10.0) / 20.0, mesh.vertices[:, 2] / 20.0]
+    image = Image.fromarray(np.full((16, 16, 3), 200, np.uint8))
+    textured = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False,
+                               visual=trimesh.visual.TextureVisuals(uv=uv, image=image))
+    return mesh, textured
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+@pytest.mark.parametrize("kill_after", [1, 2, 3])
+def test_a_kill_between_the_obj_sets_moves_never_leaves_an_obj_without_its_companions(tmp_path, kill_after):
+    """An OBJ, its material and its texture are three files: no order of three moves is atomic
+    under ``kill -9``. The OBJ names the material and the material the texture, so they are moved
+    texture, material, OBJ: whatever a kill leaves, an OBJ is never there without the files it
+    names (what may be left is a texture or a material without an OBJ, which nothing uses)."""
+    import os
+
+    from realtime.printing.export import write_solid
+
+    mesh, textured = _textured_box()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    pid = os.fork()
+    if pid == 0:  # the child exports and is "killed" (os._exit) right after its kill_after-th move
+        try:
+            moves = 0
+
+            def counted(real):
+                def move(source, target, *args, **kwargs):
+                    nonlocal moves
+                    real(source, target, *args, **kwargs)
+                    if not os.path.basename(target).startswith("."):  # into place, not a temporary
+                        moves += 1
+                        if moves == kill_after:
+                            os._exit(137)
+                return move
+
+            os.link, os.replace = counted(os.link), counted(os.replace)
+            write_solid(mesh, folder / "bust.obj", "obj", textured=textured)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    placed = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    expected = [["bust_texture.png"], ["bust.mtl", "bust_texture.png"],
+                ["bust.mtl", "bust.obj", "bust_texture.png"]][kill_after - 1]
+    assert placed == expected

@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
 pytest.importorskip("multipart", reason="the web extra (python-multipart) is not installed")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
+pytest.importorskip("fastapi_offline", reason="the web extra (fastapi-offline) is not installed")
 
 import trimesh  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
@@ -146,6 +147,8 @@ def test_no_face_is_422(client):
     ({"height_mm": "5"}, "outside 20..500"),
     ({"style": "mask", "label": "HI"}, "label needs a plinth"),
     ({"label": "x" * 40}, "at most 32"),
+    ({"label": "x" * 2000}, "at most 32"),  # was 400 bad_form: the form parser's field limit came first
+    ({"label": "x" * 20000}, "label takes at most 32 characters"),
     ({"label": "Zoë 日本"}, "cannot draw: 'ë' '日' '本'"),
 ])
 def test_invalid_options_are_422_without_running_a_job(client, fields, text):
@@ -201,9 +204,7 @@ def test_busy_server_answers_503_with_retry_after_then_finishes_the_running_job(
         second = _post(busy, photo)
         _assert_error(second, 503, "busy", "busy")
         assert int(second.headers["retry-after"]) >= 1
-        executor.finish(bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"solid", "bust.3mf": b"3mf",
-                                                                 "bust.glb": b"glb", "bust.obj": b"obj"},
-                                             report={"landmarks68": []}, seconds=0.1))
+        executor.finish(_FAKE_RESULT)
         worker.join(10)
         assert first["response"].status_code == 201
         assert busy.get(first["response"].json()["files"]["stl"]).content == b"solid"
@@ -244,7 +245,83 @@ def test_unknown_file_of_a_real_bust_is_404(client, made):
 
 
 def test_foreign_host_header_is_refused_on_a_loopback_server(client):
-    assert client.get("/api/status", headers={"host": "evil.example"}).status_code == 400
+    refused = client.get("/api/status", headers={"host": "evil.example"})
+    _assert_error(refused, 400, "bad_host", "answers only to 127.0.0.1, localhost, \\[::1\\].*'evil.example'")
+    _assert_error(client.get("/api/status", headers={"host": "evil.example:8000"}), 400, "bad_host", "evil")
+    for host in ("127.0.0.1:8000", "localhost", "[::1]:8000", "LOCALHOST:1"):
+        assert client.get("/api/status", headers={"host": host}).status_code == 200, host
+
+
+def test_results_past_the_storage_cap_are_deleted_oldest_first(photo):
+    # Each fake result stores 300 KB; a 1 MB cap holds three of them.
+    size = 300 * 1024
+    executor = _InstantExecutor({"bust.stl": b"\0" * size})
+    app = create_app(ServeOptions(max_results_mb=1.0), executor=executor, workers=1)
+    with TestClient(app, base_url=BASE_URL) as capped:
+        ids = [_post(capped, photo).json()["id"] for _ in range(5)]
+        for old in ids[:2]:
+            _assert_error(capped.get(f"/api/busts/{old}"), 404, "not_found", "while they fit in 1 MB")
+        for kept in ids[2:]:
+            assert len(capped.get(f"/api/busts/{kept}/files/bust.stl").content) == size
+        status = capped.get("/api/status").json()
+        assert status["max_results_mb"] == 1.0 and 0 < status["stored_mb"] <= 1.0
+        assert sorted(p.name for p in app.state.service.results.iterdir()) == sorted(ids[2:])
+
+
+def test_a_client_learns_its_place_in_the_queue_and_the_expected_wait(photo):
+    executor = _HeldExecutor()
+    app = create_app(ServeOptions(queue=2), executor=executor, workers=1)
+    first, second = "first-upload-ticket-0001", "second-upload-ticket-002"
+    with TestClient(app, base_url=BASE_URL) as queued:
+        answers: dict = {}
+        threads = [threading.Thread(target=lambda t=t: answers.update({t: queued.post(
+            f"/api/busts?ticket={t}", files={"photo": ("a.png", photo, "image/png")})})) for t in (first, second)]
+        try:
+            service = app.state.service
+            service.job_seconds = 10.0  # as if recent jobs took 10 s
+            threads[0].start()
+            assert executor.submitted.wait(10)
+            threads[1].start()
+            deadline = time.monotonic() + 10
+            while queued.get("/api/status").json().get("waiting") != 1:
+                assert time.monotonic() < deadline, "the second upload never joined the queue"
+                time.sleep(0.01)
+            running = queued.get(f"/api/queue/{first}").json()
+            assert running["state"] == "running" and running["position"] == 0
+            assert 0 < running["expected_wait_s"] <= 10.0
+            waiting = queued.get(f"/api/queue/{second}").json()
+            # Next in line: it starts when the running job ends, then takes a job's time.
+            assert (waiting["state"], waiting["position"]) == ("waiting", 1)
+            assert waiting["expected_wait_s"] == pytest.approx(running["expected_wait_s"] + 10.0, abs=0.2)
+            status = queued.get("/api/status").json()
+            assert (status["running"], status["waiting"]) == (1, 1)
+            assert status["expected_wait_s"] == pytest.approx(waiting["expected_wait_s"] + 10.0, abs=0.2)
+            _assert_error(queued.get("/api/queue/no-such-ticket-000000"), 404, "not_found", "no upload")
+            _assert_error(queued.post("/api/busts?ticket=short", files={"photo": ("a.png", photo, "image/png")}),
+                          422, "invalid_request", "ticket")
+        finally:
+            executor.finish(_FAKE_RESULT)  # a failed check must not leave the uploads hanging
+            for thread in threads:
+                thread.join(10)
+        assert [answers[t].status_code for t in (first, second)] == [201, 201]
+        _assert_error(queued.get(f"/api/queue/{first}"), 404, "not_found", "forgotten once answered")
+
+
+def test_api_pages_use_only_local_assets_and_they_are_served(client):
+    # /docs and /redoc must work offline like the page: no CDN in their HTML, every asset here.
+    for path, kinds in (("/docs", ("javascript", "css")), ("/redoc", ("javascript",))):
+        page = client.get(path)
+        assert page.status_code == 200
+        assets = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]+)['"]""", page.text)
+        assert "http" not in " ".join(assets) and "cdn" not in page.text.lower(), (path, assets)
+        assert len(assets) >= len(kinds) + 1, (path, assets)  # scripts, style and icon
+        for asset in assets:
+            assert asset.startswith("/"), (path, asset)
+            response = client.get(asset)
+            assert response.status_code == 200 and len(response.content) > 1000 or asset.endswith(".svg"), asset
+        policy = page.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "http" not in policy
+    assert "/openapi.json" in client.get("/docs").text
 
 
 def test_load_client_over_http_retries_503s_and_loses_nothing(photo):
@@ -316,6 +393,14 @@ def test_serve_flags_default_to_loopback_and_a_20_mb_limit():
     assert (options.host, options.port, options.max_upload_mb, options.ray) == ("127.0.0.1", 8000, 20.0, None)
     options = options_from_args(parser.parse_args(["--workers", "3", "--queue", "5", "--ray", "auto"]))
     assert (options.workers, options.queue, options.ray) == (3, 5, "auto")
+    assert (options.body_timeout_s, options.max_results_mb) == (60.0, 1024.0)
+    options = options_from_args(parser.parse_args(["--body-timeout-s", "5", "--max-results-mb", "200"]))
+    assert (options.body_timeout_s, options.max_results_mb) == (5.0, 200.0)
+    from realtime.errors import InputError
+
+    for flag in ("--body-timeout-s", "--max-results-mb"):
+        with pytest.raises(InputError, match=f"{flag} 0.0: must be a positive number"):
+            options_from_args(parser.parse_args([flag, "0"]))
 
 
 # ---- stand-in executors ---------------------------------------------------------------------
@@ -328,12 +413,19 @@ class _NeverExecutor:
         raise AssertionError("no job should have been submitted")
 
 
+_FAKE_RESULT = bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"solid", "bust.3mf": b"3mf", "bust.glb": b"glb",
+                                                      "bust.obj": b"obj"}, report={"landmarks68": []}, seconds=0.1)
+
+
 class _InstantExecutor:
-    """Answers every job at once with a tiny fake bust."""
+    """Answers every job at once with a tiny fake bust (or the given files)."""
+
+    def __init__(self, files: dict[str, bytes] | None = None):
+        self.files = files or {"bust.stl": b"solid"}
 
     def submit(self, fn, *args):
         future: concurrent.futures.Future = concurrent.futures.Future()
-        future.set_result(bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"solid"}, report={}))
+        future.set_result(bustjob.WebJobResult(bustjob.OK, files=self.files, report={}))
         return future
 
 
@@ -353,18 +445,21 @@ class _SlowExecutor:
 
 
 class _HeldExecutor:
-    """Holds the one job it gets until the test calls ``finish``."""
+    """Holds every job it gets until the test calls ``finish``; counts them."""
 
     def __init__(self):
         self.future: concurrent.futures.Future = concurrent.futures.Future()
         self.submitted = threading.Event()
+        self.count = 0
 
     def submit(self, fn, *args):
+        self.count += 1
         self.submitted.set()
         return self.future
 
     def finish(self, result) -> None:
-        self.future.set_result(result)
+        if not self.future.done():
+            self.future.set_result(result)
 
 
 # ---- starting the server: the port ----------------------------------------------------------
@@ -479,3 +574,23 @@ def test_serve_announces_itself_answers_and_stops_on_ctrl_c():
         if app.poll() is None:
             app.kill()
             app.wait()
+
+
+def test_a_bug_is_answered_with_the_json_error_not_plain_text(photo):
+    class Broken:
+        def submit(self, fn, *args):
+            raise ZeroDivisionError("a bug")
+
+    with TestClient(create_app(ServeOptions(), executor=Broken(), workers=1), base_url=BASE_URL,
+                    raise_server_exceptions=False) as broken:
+        _assert_error(_post(broken, photo), 500, "worker_failed", "ZeroDivisionError")
+
+    def failing_write(self, result):
+        raise FileNotFoundError("the results folder is gone")
+
+    app = create_app(ServeOptions(), executor=_InstantExecutor(), workers=1)
+    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as failing:
+        app.state.service.write_result = failing_write.__get__(app.state.service)
+        response = _post(failing, photo)
+        _assert_error(response, 500, "internal", "FileNotFoundError")
+        assert response.headers["content-type"] == "application/json"

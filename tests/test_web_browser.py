@@ -12,6 +12,7 @@ The demo's ``tryon.mp4`` is played in the same browser: it must be a video Chrom
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -23,6 +24,7 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
+pytest.importorskip("fastapi_offline", reason="the web extra (fastapi-offline) is not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -165,3 +167,109 @@ def test_the_demo_video_plays_in_chromium(page, tmp_path):
         player.wait_for_function("() => document.querySelector('#v').currentTime > 0.3", timeout=PLAY_TIMEOUT_MS)
     finally:
         player.close()
+
+
+def test_the_api_pages_render_offline(page, server_url):
+    """/docs (Swagger UI) and /redoc (ReDoc) come up with every request answered by this server:
+    any other address is refused, as it would be on a machine without a network."""
+    docs = page.context.new_page()
+    elsewhere: list[str] = []
+    console: list[str] = []
+
+    def only_here(route):
+        if route.request.url.startswith(server_url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    docs.route("**/*", only_here)
+    docs.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
+    try:
+        for path in ("/docs", "/redoc"):
+            docs.goto(server_url + path)
+            docs.get_by_text("Make a bust from a photo").first.wait_for(timeout=30_000)
+            assert docs.get_by_text("/api/busts").first.is_visible() or path == "/redoc"
+    finally:
+        docs.close()
+    assert elsewhere == []
+    # Only ReDoc's "by Redocly" badge points elsewhere; the content policy keeps it from loading.
+    blocked = [line for line in console if "Content Security Policy" in line]
+    assert all(line.startswith("Loading the image 'https://cdn.redoc.ly/") for line in blocked), blocked
+
+
+@pytest.fixture(scope="module")
+def held_server():
+    """A server whose one worker holds every job until told (``release``), to make a queue."""
+    import concurrent.futures
+
+    from realtime.web import bustjob
+    from realtime.web.server import Server
+
+    held: concurrent.futures.Future = concurrent.futures.Future()
+
+    class Held:
+        def submit(self, fn, *args):
+            return held
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    app = create_app(ServeOptions(queue=4), executor=Held(), workers=1)
+    server = Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_S
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+
+    def release():
+        held.set_result(bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"\0" * 84}, report={
+            "landmarks68": [], "image_size": [1, 1], "style": "bust"}, seconds=8.0))
+
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}", app, release
+    if not held.done():
+        release()
+    server.should_exit = True
+    thread.join(SERVER_START_S)
+    sock.close()
+
+
+def test_the_page_shows_its_place_in_the_queue_and_the_expected_wait(page, held_server, astronaut, tmp_path):
+    import urllib.request
+
+    url, app, release = held_server
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut)
+    app.state.service.job_seconds = 8.0  # as if recent busts took 8 s each
+    # Someone else's upload takes the one worker first.
+    boundary = "queuetestboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode() + photo.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    other = urllib.request.Request(url + "/api/busts", data=body, method="POST",
+                                   headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    answers: list[int] = []
+    first = threading.Thread(target=lambda: answers.append(urllib.request.urlopen(other, timeout=60).status))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not app.state.service.running:
+        assert time.monotonic() < deadline, "the first upload never started"
+        time.sleep(0.02)
+    queued = page.context.new_page()
+    try:
+        queued.goto(url + "/")
+        queued.wait_for_selector("body[data-ready=true]")
+        queued.set_input_files("#file", str(photo))
+        queued.click("#make")
+        progress = queued.wait_for_selector('#progress[data-queue=waiting][data-position="1"]', timeout=15_000)
+        text = progress.inner_text()
+        assert "you are next" in text, text
+        wait = int(re.search(r"about (\d+) s to go", text).group(1))
+        assert 8 < wait <= 16, text  # the running bust's rest, then its own 8 s
+        release()
+        queued.wait_for_selector("#result:not([hidden])", timeout=15_000)
+        assert queued.get_attribute("#progress", "data-queue") is None
+    finally:
+        queued.close()
+    first.join(30)
+    assert answers == [201]

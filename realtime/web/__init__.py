@@ -2,7 +2,8 @@
 
 ``realtime.web.serve`` holds the options and command-line flags (no FastAPI needed to import
 it), ``realtime.web.server`` the FastAPI app, ``realtime.web.bustjob`` the work one upload
-does in a worker, and ``static/`` the page with its vendored three.js
+does in a worker, ``realtime.web.folders`` the folders the server and its workers own (and
+the removal of a dead owner's), and ``static/`` the page with its vendored three.js
 (``realtime/web/build_assets.py`` refreshes that copy from npm).
 """
 

@@ -7,11 +7,21 @@ exported four ways (STL, 3MF, GLB, OBJ with its material and texture), each file
 re-loaded by ``realtime.bust.export_bust``'s checks in a private folder of the worker. Like
 ``realtime.jobs.run_photo_job`` it never raises: a bad photo is a result with a ``kind`` the
 server maps onto an HTTP status, and a message a person can act on.
+
+The photo is decoded from the uploaded bytes in memory and never written to disk. The export's
+files exist on disk for the moment they are written and checked, in a folder of the worker's
+own (``init_worker``): in a local pool that folder lies inside the server's, is locked for the
+worker's life and removed by the server when the worker dies; and the worker is tied to the
+server's life (``tie_to_parent``), so a killed server leaves no worker running.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -32,11 +42,22 @@ NO_FACE = "no_face"
 UNPRINTABLE = "unprintable"
 INTERNAL = "internal"
 
+PR_SET_PDEATHSIG = 1
+"""Linux prctl(2) option: the signal a process gets when the thread that started it ends."""
+PARENT_WATCH_S = 1.0
+"""Where prctl is missing, how often a worker looks whether its server still lives, seconds."""
+ORPHAN_EXIT = 70
+"""Exit status of a worker that found its server gone (EX_SOFTWARE): it ends at once, mid-job or not."""
+
+_scratch: Path | None = None
+"""This worker's own folder for export files (``init_worker``); None: the system's temporary folder."""
+_scratch_lock: int | None = None
+
 
 @dataclass(frozen=True)
 class WebJob:
     photo: bytes  # the encoded image file as uploaded (JPEG, PNG, WebP, ...)
-    suffix: str = ".png"  # server-chosen from the decoded header, never the client's file name
+    suffix: str = ".png"  # the format, from the header (never the client's file name); decoding reads the bytes
     style: str = "bust"
     height_mm: float = 80.0
     label: str | None = None
@@ -57,48 +78,98 @@ class WebJobResult:
         return self.kind == OK
 
 
+def tie_to_parent(parent_pid: int) -> None:
+    """End this process when ``parent_pid`` (the server) ends, even by ``kill -9``.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; the kernel kills the worker when the server
+    thread that started it ends (the server's event-loop thread, which lives as long as the
+    server). Elsewhere a daemon thread looks every ``PARENT_WATCH_S`` whether the parent changed.
+    Either way a parent already gone before this call is noticed at once."""
+    tied = False
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            tied = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            tied = False
+    if os.getppid() != parent_pid:  # the server died before prctl took hold
+        os._exit(ORPHAN_EXIT)
+    if not tied:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(PARENT_WATCH_S)
+            os._exit(ORPHAN_EXIT)
+
+        threading.Thread(target=watch, name="selfie3d-parent-watch", daemon=True).start()
+
+
+def init_worker(work_dir: str | None, parent_pid: int | None) -> None:
+    """A local pool worker's start: tied to the server's life, Ctrl-C left to the server (which
+    stops its workers itself; a worker of the terminal's process group would otherwise print a
+    KeyboardInterrupt traceback), single-threaded numerics, its own export folder inside
+    ``work_dir`` (locked for its life), and the face networks loaded before the first job."""
+    global _scratch, _scratch_lock
+    from realtime.jobs import PhotoJob, limit_threads, photo_reconstructor
+
+    if parent_pid is not None:
+        tie_to_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads()
+    if work_dir is not None:
+        from realtime.web.folders import make_owned_folder
+
+        _scratch, _scratch_lock = make_owned_folder(Path(work_dir), "worker-")
+    photo_reconstructor(PhotoJob("", ""))
+
+
+def worker_ready() -> int:
+    """A no-op job that makes the pool start a worker before the first upload; its pid."""
+    return os.getpid()
+
+
 def run_web_job(job: WebJob, debug: bool = False) -> WebJobResult:
     """Reconstruct the largest face in ``job.photo`` and export its bust in every format."""
     from realtime.bust import BustOptions, build_bust, export_bust
-    from realtime.capture import load_image
+    from realtime.capture import decode_image
     from realtime.jobs import PhotoJob, photo_reconstructor
     from realtime.topology import face_triangles
 
     start = time.perf_counter()
     timings: dict[str, float] = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="selfie3d-job-") as folder:
-            source = Path(folder) / f"photo{job.suffix}"
-            source.write_bytes(job.photo)
-            try:
-                image = load_image(source)  # EXIF orientation, grey/alpha/16-bit, huge images
-            except Selfie3DError:
-                return _failed(NOT_AN_IMAGE, "the file could not be decoded as an image "
-                               "(corrupt, truncated or an unsupported format)", start)
-            clock = time.perf_counter()
-            # One reconstructor per worker process, shared with `selfie3d photo` jobs.
-            found = photo_reconstructor(PhotoJob(str(source), "", providers=job.providers)).run(image)
-            timings["reconstruct"] = _lap(clock)
-            if not found.faces:
-                return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
-                               "with the whole face visible and looking roughly at the camera", start)
-            face = found.faces[0]
-            options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
-                                  expression=job.expression)
-            clock = time.perf_counter()
-            try:
-                bust = build_bust(face.vertices_mm, face_triangles(), options, image=image,
-                                  vertices_px=face.vertices_px)
-            except Selfie3DError as error:
-                return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
-            timings["build"] = _lap(clock)
-            clock = time.perf_counter()
-            out = Path(folder) / "out"
-            out.mkdir()
+        try:
+            # From the bytes in memory: the photo never touches the disk.
+            image = decode_image(job.photo, "the photo")  # EXIF orientation, grey/alpha/16-bit, huge images
+        except Selfie3DError:
+            return _failed(NOT_AN_IMAGE, "the file could not be decoded as an image "
+                           "(corrupt, truncated or an unsupported format)", start)
+        clock = time.perf_counter()
+        # One reconstructor per worker process, shared with `selfie3d photo` jobs.
+        found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(image)
+        timings["reconstruct"] = _lap(clock)
+        if not found.faces:
+            return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
+                           "with the whole face visible and looking roughly at the camera", start)
+        face = found.faces[0]
+        options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
+                              expression=job.expression)
+        clock = time.perf_counter()
+        try:
+            bust = build_bust(face.vertices_mm, face_triangles(), options, image=image,
+                              vertices_px=face.vertices_px)
+        except Selfie3DError as error:
+            return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
+        timings["build"] = _lap(clock)
+        clock = time.perf_counter()
+        # export_bust writes each file and loads it back to check it: on disk only for that moment.
+        scratch = _scratch if _scratch is not None and _scratch.is_dir() else None
+        with tempfile.TemporaryDirectory(prefix="selfie3d-job-", dir=scratch) as folder:
+            out = Path(folder)
             for fmt in EXPORT_FORMATS:
                 export_bust(bust, out / f"{STEM}.{fmt}", fmt=fmt, overwrite=True)
             files = {path.name: path.read_bytes() for path in sorted(out.iterdir()) if not path.name.startswith(".")}
-            timings["export"] = _lap(clock)
+        timings["export"] = _lap(clock)
         report = {**face.report(), "print_checks": bust.checks, "image_size": list(found.image_size),
                   "faces_found": len(found.faces), "style": job.style, "height_mm": job.height_mm,
                   "label": job.label, "timings_ms": {**timings, **bust.timings_ms}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import math
 import re
 import socket
 from dataclasses import dataclass
@@ -20,6 +21,15 @@ DEFAULT_MAX_UPLOAD_MB = 20.0
 """A 50-megapixel phone JPEG is ~15 MB; anything larger is not a photo we need."""
 DEFAULT_MAX_PIXELS = 50_000_000
 """Decoded pixels allowed (header checked before decoding): ~150 MB of BGR per job at most."""
+DEFAULT_BODY_TIMEOUT_S = 60.0
+"""Time an upload's whole body may take to arrive, seconds: a 20 MB photo at 3 Mbit/s, a phone
+photo (3-5 MB) at 1 Mbit/s. A connection that stalls (or trickles) longer is cut with 408."""
+DEFAULT_MAX_RESULTS_MB = 1024.0
+"""Disk all stored results may take together, MB: about 110 busts of 8-9.5 MB (four formats and
+the OBJ's texture); past it the oldest are deleted first."""
+SERVE_MODELS = ("face_detection_short_range", "face_landmark", "iris_landmark")
+"""The networks a web job loads; ``serve`` checks their SHA-256 before it starts."""
+WEB_EXTRA_HINT = "pip install 'selfie3d[web]' (from a checkout: pip install '.[web]')"
 PORT_RANGE = (1, 65535)
 """TCP ports one can listen on (0, "any free port", is not offered: the URL printed at start
 would have to be looked up after binding, and a user wants a port they can type)."""
@@ -35,7 +45,9 @@ class ServeOptions:
     ray: Ray address ("auto", "local" for a runtime started here, "ray://head:10001"); None: local processes.
     max_upload_mb: request size limit, MB (2**20 bytes), enforced while the upload arrives.
     max_pixels: largest image accepted, pixels (width x height), read from the header.
+    body_timeout_s: an upload's body must arrive whole within this many seconds, or it is cut (408).
     keep_minutes: results are deleted this long after they were made, minutes.
+    max_results_mb: all stored results together stay under this many MB (oldest deleted first).
     debug: tracebacks in internal-error messages.
     """
 
@@ -46,7 +58,9 @@ class ServeOptions:
     ray: str | None = None
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     max_pixels: int = DEFAULT_MAX_PIXELS
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     keep_minutes: float = 60.0
+    max_results_mb: float = DEFAULT_MAX_RESULTS_MB
     debug: bool = False
 
     def __post_init__(self):
@@ -54,8 +68,10 @@ class ServeOptions:
             raise Selfie3DError(f"--workers {self.workers}: need at least 1")
         if self.queue is not None and self.queue < 0:
             raise Selfie3DError(f"--queue {self.queue}: cannot be negative")
-        if not self.max_upload_mb > 0 or not self.keep_minutes > 0:
-            raise Selfie3DError("--max-upload-mb and --keep-minutes must be positive")
+        for flag, value in (("--max-upload-mb", self.max_upload_mb), ("--keep-minutes", self.keep_minutes),
+                            ("--body-timeout-s", self.body_timeout_s), ("--max-results-mb", self.max_results_mb)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise InputError(f"{flag} {value}: must be a positive number")
         if not PORT_RANGE[0] <= self.port <= PORT_RANGE[1]:
             raise InputError(f"--port {self.port}: a TCP port is {PORT_RANGE[0]}-{PORT_RANGE[1]}")
 
@@ -93,14 +109,31 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                              "Ray here) or ray://HEAD:10001 (default: local worker processes; needs selfie3d[ray])")
     parser.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB, metavar="MB",
                         help=f"largest upload, megabytes (default: {DEFAULT_MAX_UPLOAD_MB:g})")
+    parser.add_argument("--body-timeout-s", type=float, default=DEFAULT_BODY_TIMEOUT_S, metavar="S",
+                        help="an upload must arrive whole within this many seconds, or the connection is cut "
+                             f"with 408 and holds nothing (default: {DEFAULT_BODY_TIMEOUT_S:g})")
     parser.add_argument("--keep-minutes", type=float, default=60.0, metavar="MIN",
                         help="results are deleted this many minutes after they were made (default: 60)")
+    parser.add_argument("--max-results-mb", type=float, default=DEFAULT_MAX_RESULTS_MB, metavar="MB",
+                        help="disk all stored results may take together, megabytes; past it the oldest are "
+                             f"deleted first (default: {DEFAULT_MAX_RESULTS_MB:g}, about 110 busts)")
 
 
 def options_from_args(args: argparse.Namespace) -> ServeOptions:
     return ServeOptions(host=args.host, port=args.port, workers=args.workers, queue=args.queue, ray=args.ray,
                         max_upload_mb=args.max_upload_mb, keep_minutes=args.keep_minutes,
+                        body_timeout_s=args.body_timeout_s, max_results_mb=args.max_results_mb,
                         debug=bool(getattr(args, "debug", False)))
+
+
+def check_models() -> None:
+    """Check the SHA-256 of every network a web job loads, as ``doctor``, ``photo`` and ``demo``
+    do: a server with a damaged or replaced model must not start (``ModelError``, exit 3, one
+    line naming the file) and then fail every upload."""
+    from realtime.inference import model_spec, verified_model_bytes
+
+    for name in SERVE_MODELS:
+        verified_model_bytes(model_spec(name))
 
 
 def listen_sockets(host: str, port: int) -> list[socket.socket]:
@@ -183,17 +216,18 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
+        from realtime.web.server import Server as StoppingServer
         from realtime.web.server import create_app
     except ImportError as error:
-        raise Selfie3DError(f"selfie3d serve needs the web extra ({error.name} is missing): "
-                            "pip install 'selfie3d[web]'") from None
+        raise Selfie3DError(f"selfie3d serve needs the web extra ({error.name} is missing): {WEB_EXTRA_HINT}") from None
 
-    class Server(uvicorn.Server):
+    class Server(StoppingServer):
         async def startup(self, sockets=None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
                 _announce(options)
 
+    check_models()
     sockets = listen_sockets(options.host, options.port)
     try:
         server = Server(uvicorn.Config(create_app(options), log_level="info" if options.debug else "warning"))

@@ -1,6 +1,8 @@
 // The selfie3d page: a photo (file, drop or webcam) goes to POST /api/busts; the answer's STL is
 // shown in a three.js view in clay, the 68 landmarks are drawn over the photo, and the four
-// files are offered for download. Every failure ends as one readable line in #message.
+// files are offered for download. While the server has the photo, the page asks
+// /api/queue/{ticket} for its place in the queue and the expected wait, and shows them. Every
+// failure ends as one readable line in #message.
 import * as THREE from './vendor/three.module.min.js';
 import { OrbitControls } from './vendor/OrbitControls.js';
 import { STLLoader } from './vendor/STLLoader.js';
@@ -11,6 +13,7 @@ const CLAY = 0xc9b7a3;
 const FIELD_OF_VIEW_DEG = 30;
 const FRAME_MARGIN = 1.1;            // the bust's box fills 1/1.1 of the view's height or width
 const MAX_BUSY_RETRIES = 3;          // automatic retries after a 503, each after its Retry-After
+const QUEUE_POLL_MS = 1000;          // how often a waiting upload asks for its place in the queue
 const LANDMARK_CHAINS = [            // iBUG-68 outlines: [first, last, closed]
   [0, 16, false], [17, 21, false], [22, 26, false], [27, 30, false], [31, 35, false],
   [36, 41, true], [42, 47, true], [48, 59, true], [60, 67, true],
@@ -140,21 +143,60 @@ function takePhoto() {
 
 // ---- making the bust ----------------------------------------------------------------------
 
+// A random name for one upload: GET /api/queue/{ticket} tells its place in the queue.
+function newTicket() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+// The line shown while the server has the photo: its place in the queue, then the bust's making.
+function queueText(place, seconds) {
+  const wait = place && place.expected_wait_s > 0 ? `, about ${Math.max(1, Math.round(place.expected_wait_s))} s to go` : '';
+  if (place && place.state === 'waiting') {
+    const ahead = place.position - 1;
+    const where = ahead === 0 ? 'you are next' : `${ahead} ${ahead === 1 ? 'upload' : 'uploads'} ahead of you`;
+    return `Waiting for a free worker: ${where}${wait}… ${seconds} s`;
+  }
+  return `Finding the face and building the bust${wait}… ${seconds} s`;
+}
+
 function upload(form, attempt = 0) {
   const started = performance.now();
+  const ticket = newTicket();
   let ticker = null;
+  let poller = null;
+  let place = null;
   const request = new XMLHttpRequest();
-  request.open('POST', '/api/busts');
+  request.open('POST', `/api/busts?ticket=${ticket}`);
   request.responseType = 'json';
   request.upload.onprogress = (event) => {
     if (event.lengthComputable) setProgress(`Uploading… ${Math.round(100 * event.loaded / event.total)} %`, 100 * event.loaded / event.total);
   };
   request.upload.onload = () => {
-    const tick = () => setProgress(`Finding the face and building the bust… ${Math.round((performance.now() - started) / 1000)} s`);
+    const tick = () => {
+      setProgress(queueText(place, Math.round((performance.now() - started) / 1000)));
+      $('progress').dataset.queue = place ? place.state : '';
+      $('progress').dataset.position = place && place.position !== null ? String(place.position) : '';
+    };
+    const poll = async () => {
+      try {
+        const response = await fetch(`/api/queue/${ticket}`);
+        if (response.ok && ticker !== null) { place = await response.json(); tick(); }
+      } catch (error) { /* the answer to the upload says what happened */ }
+    };
     tick();
     ticker = setInterval(tick, 500);
+    poll();
+    poller = setInterval(poll, QUEUE_POLL_MS);
   };
-  const finish = () => { clearInterval(ticker); $('make').disabled = !photo; };
+  const finish = () => {
+    clearInterval(ticker);
+    clearInterval(poller);
+    ticker = null;
+    delete $('progress').dataset.queue;
+    delete $('progress').dataset.position;
+    $('make').disabled = !photo;
+  };
   request.onerror = () => {
     finish();
     setProgress(null);
@@ -168,7 +210,7 @@ function upload(form, attempt = 0) {
       showResult(body);
       return;
     }
-    if (request.status === 503 && attempt < MAX_BUSY_RETRIES) {
+    if (request.status === 503 && body.error === 'busy' && attempt < MAX_BUSY_RETRIES) {
       const wait = Math.max(1, parseInt(request.getResponseHeader('Retry-After') || '5', 10));
       setProgress(`The server is busy; trying again in ${wait} s…`);
       $('make').disabled = true;
@@ -185,8 +227,9 @@ function upload(form, attempt = 0) {
 }
 
 function errorText(status, body) {
-  const lead = { 400: 'This file cannot be used', 413: 'Too large', 422: "This photo didn't work",
-                 503: 'The server is busy', 500: 'Something went wrong on the server' }[status];
+  const lead = { 400: 'This file cannot be used', 408: 'The upload took too long', 413: 'Too large',
+                 422: "This photo didn't work", 503: body.error === 'stopping' ? 'The server is stopping' : 'The server is busy',
+                 500: 'Something went wrong on the server' }[status];
   const text = body.message.charAt(0).toUpperCase() + body.message.slice(1);
   return lead ? `${lead}: ${text}.`.replace('..', '.') : text;
 }
