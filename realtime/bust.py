@@ -29,8 +29,7 @@ from realtime.printing import export as _export
 from realtime.printing import headframe, silhouette, solids, surface, torso
 from realtime.shapes import check_shape
 
-STYLES = ("bust", "head", "relief", "mask")
-EXPRESSIONS = ("neutral", "current")
+from realtime.printing.vocabulary import EXPRESSIONS, HEIGHT_RANGE_MM, STYLES  # noqa: E402
 
 MIN_WALL_MM = 1.2
 """Thinnest wall a 0.4 mm nozzle prints reliably (three perimeters)."""
@@ -109,8 +108,9 @@ class BustOptions:
             raise InputError(f"unknown bust style {self.style!r}: use one of {', '.join(STYLES)}")
         if self.expression not in EXPRESSIONS:
             raise InputError(f"unknown expression {self.expression!r}: use one of {', '.join(EXPRESSIONS)}")
-        if not 20.0 <= self.height_mm <= 500.0:
-            raise InputError(f"--height-mm {self.height_mm} is outside 20..500 mm")
+        low, high = HEIGHT_RANGE_MM
+        if not low <= self.height_mm <= high:
+            raise InputError(f"--height-mm {self.height_mm} is outside {low:g}..{high:g} mm")
         if self.mask_wall_mm < MIN_WALL_MM:
             raise InputError(f"mask wall {self.mask_wall_mm} mm is thinner than {MIN_WALL_MM} mm")
         if self.label is not None and self.style == "mask":
@@ -348,8 +348,9 @@ TORSO_GRID_PRINT_MM = 1.0
 """The torso's voxel size in the print, mm (marching cubes interpolates within the voxels)."""
 TORSO_GRID_MM = (2.0, 6.0)
 """Life-size bounds on the torso's voxel size, mm."""
-SOCLE_INSET = 0.8
-"""A labelled bust's socle / the chest's breadth and depth at the cut."""
+SOCLE_INSET = 1.08
+"""A labelled bust's socle / the chest's breadth and depth at the cut: a little larger, so the cut chest
+stands wholly on it (a chest overhanging its socle would need supports to print)."""
 EAR_HAIR_COVER = 0.5
 """An ear is modelled only if less than this fraction of it (seen in the photo) is hair."""
 
@@ -653,6 +654,10 @@ def _relief(head, options, image, vertices_px, rotation, timings, person=None, v
         covered = np.isfinite(z).reshape(gx.shape).astype(np.uint8)
         inside_mm = cv2.distanceTransform(covered, cv2.DIST_L2, 5).ravel() * step
         weight = surface.smoothstep(inside_mm / RELIEF_BLEND_MM)
+        # The neck runs down the plaque: it fades out above the plaque's lower margin (and the
+        # label's band), which stays flat for the engraving.
+        band_top = y0 + margin + label_band
+        weight = weight * surface.smoothstep((query[:, 1] - band_top) / RELIEF_BLEND_MM)
         z0 = shape.centre[2]
     else:
         from scipy.interpolate import LinearNDInterpolator

@@ -30,6 +30,7 @@ import sys
 
 from realtime import __version__
 from realtime.errors import Selfie3DError
+from realtime.printing.vocabulary import DEFAULT_STYLE, EXPRESSIONS, FORMATS, STYLES
 
 log = logging.getLogger("selfie3d")
 
@@ -176,18 +177,25 @@ def build_parser() -> argparse.ArgumentParser:
     photo.add_argument("images", nargs="+", metavar="IMAGE", help="photos (JPEG, PNG, ...) or folders of photos")
     photo.add_argument("-o", "--out", default="out/photos", metavar="OUT",
                        help="output file for one photo (format by extension), else a folder (default: out/photos)")
-    photo.add_argument("--style", choices=("bust", "relief", "mask"), default="bust",
-                       help="bust: head, neck and plinth; relief: the face on a plaque; mask: a face shell (default: bust)")
-    photo.add_argument("--format", choices=("stl", "3mf", "obj", "glb"),
+    photo.add_argument("--style", choices=STYLES, default=DEFAULT_STYLE,
+                       help="bust: head and hair, neck and shoulders, cut flat; head: head and hair on a plinth; "
+                            "relief: head and hair on a plaque; mask: the front of the head as a shell (default: bust)")
+    photo.add_argument("--format", choices=FORMATS,
                        help="output format (default: from the output's extension, else stl)")
     photo.add_argument("--height-mm", type=float, default=80.0, metavar="MM", help="printed height in millimetres (default: 80)")
     photo.add_argument("--label", metavar="TEXT", help="text engraved on the plinth (bust and relief)")
-    photo.add_argument("--expression", choices=("neutral", "current"), default="neutral",
+    photo.add_argument("--expression", choices=EXPRESSIONS, default="neutral",
                        help="neutral relaxes the expression; current keeps the photo's (default: neutral)")
     photo.add_argument("--all-faces", action="store_true", help="one output per face (default: the largest face only)")
     photo.add_argument("--report", metavar="FILE.json", help="write a JSON report: boxes, vertices, 68 landmarks, PD, print checks")
     photo.add_argument("--jobs", type=_positive_int, metavar="N", help="worker processes for many photos (default: one per core)")
     photo.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
+    photo.add_argument("--overlay", metavar="FILE.png",
+                       help="draw the bust's silhouette and the 68 landmarks over the photo, as the photo's camera sees "
+                            "the bust; a folder for many photos (default: none)")
+    photo.add_argument("--any-face", action="store_true",
+                       help="make a bust of any face the networks find, even one that does not look like a person's "
+                            "(an animal, a statue) (default: refuse those with 'no human face found')")
     photo.add_argument("--providers", metavar="LIST", help="ONNX Runtime execution providers, comma-separated (default: automatic)")
     photo.add_argument("--ray", metavar="ADDRESS",
                        help="run the jobs on Ray: 'auto' (the cluster this machine is in), 'local' (start Ray here) "
@@ -381,7 +389,7 @@ def cmd_photo(args) -> int:
         choose_providers(available_providers(), list(providers))  # once, before any photo, as for the label
     jobs = plan_jobs(images, args.out, args.format, report=args.report, all_faces=args.all_faces, style=args.style,
                      height_mm=args.height_mm, label=args.label, expression=args.expression,
-                     overwrite=args.overwrite, providers=providers)
+                     overwrite=args.overwrite, providers=providers, any_face=args.any_face, overlay=args.overlay)
     if args.ray:
         from realtime.ray_executor import RayExecutor
 

@@ -33,7 +33,7 @@ from realtime.fileio import nearest_existing, output_error, probe_writable
 
 log = logging.getLogger("selfie3d")
 
-MESH_FORMATS = ("stl", "3mf", "obj", "glb")
+from realtime.printing.vocabulary import FORMATS as MESH_FORMATS  # noqa: E402
 
 FACE_SUFFIX = re.compile(r"_face([2-9]|[1-9][0-9]+)$")
 """What ``face_output_path`` appends to a name for faces 2, 3, ... (no leading zeros, never 1)."""
@@ -55,6 +55,8 @@ class PhotoJob:
     expression: str = "neutral"
     overwrite: bool = False
     providers: tuple[str, ...] | None = None
+    any_face: bool = False  # build whatever face the networks find (no not-a-person check)
+    overlay: str | None = None  # PNG: the bust's silhouette and landmarks drawn over the photo
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,12 @@ def job_files(job: PhotoJob, index: int) -> list[Path]:
     """Every file ``job`` writes for face ``index`` (0 is the first): the mesh file and, for OBJ,
     the ``<stem>.mtl`` and ``<stem>_texture.png`` the exporter puts beside it."""
     main = face_output_path(job.output, index, job.fmt)
+    overlay = [Path(job.overlay)] if job.overlay and index == 0 else []
     if job.fmt != "obj":
-        return [main]
+        return [main] + overlay
     from realtime.printing.export import TEXTURE_SUFFIX  # only for OBJ: it imports trimesh
 
-    return [main, main.with_suffix(".mtl"), main.with_name(main.stem + TEXTURE_SUFFIX)]
+    return [main, main.with_suffix(".mtl"), main.with_name(main.stem + TEXTURE_SUFFIX)] + overlay
 
 
 _reconstructors: dict = {}
@@ -109,9 +112,10 @@ def photo_reconstructor(job: PhotoJob):
     photo, so a worker keeps them between jobs."""
     from realtime.photo import PhotoOptions, PhotoReconstructor
 
-    key = (job.all_faces, job.providers)
+    key = (job.all_faces, job.providers, job.any_face)
     if key not in _reconstructors:
-        _reconstructors[key] = PhotoReconstructor(PhotoOptions(all_faces=job.all_faces, providers=job.providers))
+        _reconstructors[key] = PhotoReconstructor(PhotoOptions(all_faces=job.all_faces, providers=job.providers,
+                                                               human_only=not job.any_face))
     return _reconstructors[key]
 
 
@@ -126,18 +130,30 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
         image = load_image(job.image_path)
         result = photo_reconstructor(job).run(image)
         if not result.faces:
-            raise Selfie3DError(f"{job.image_path}: no face found")
+            raise no_human_face_error(job.image_path, result)
         faces = []
+        busts = []
         for index, face in enumerate(result.faces):
             options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                                   expression=job.expression)
-            bust = build_bust(face.vertices_mm, face_triangles(), options, image=image, vertices_px=face.vertices_px)
+            person = result.persons[index] if result.persons else None
+            bust = build_bust(face.vertices_mm, face_triangles(), options, image=image, vertices_px=face.vertices_px,
+                              person=person)
             # Only now, with a file to put in it: a photo that fails leaves no empty folder.
             _make_output_folder(Path(job.output).parent)
             with _export_in_progress():
                 path = export_bust(bust, face_output_path(job.output, index, job.fmt), fmt=job.fmt,
                                    overwrite=job.overwrite)
-            faces.append({**face.report(), "output": str(path), "print_checks": bust.checks})
+            busts.append(bust)
+            faces.append({**face.report(), "output": str(path), "print_checks": bust.checks,
+                          "bust_view": _rounded_view(bust.view)})
+        if job.overlay:
+            from realtime.overlay import write_photo_overlay
+
+            _make_output_folder(Path(job.overlay).parent)
+            fits = write_photo_overlay(job.overlay, image, result, busts, overwrite=job.overwrite)
+            for face, fit in zip(faces, fits):
+                face["silhouette_iou"] = round(fit, 4)
         return PhotoJobResult(job.image_path, True, None, faces, result.image_size, time.perf_counter() - start)
     except Selfie3DError as error:
         if debug:  # --debug promises tracebacks; the batch still goes on with the next photo
@@ -148,6 +164,25 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
         detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
         return PhotoJobResult(job.image_path, False, f"{job.image_path}: internal error ({detail})",
                               seconds=time.perf_counter() - start, exit_code=1)
+
+
+def no_human_face_error(source: str, result) -> InputError:
+    """The one line for a photo in which no face passed as a person's (``PhotoResult``)."""
+    if result.not_human:
+        face = result.not_human[0]
+        return InputError(f"{source}: no human face found: what the networks took for a face does not look like a "
+                          f"person's (detector {face.score:.2f}, face presence {face.presence:.2f}: an animal, a "
+                          f"statue?); pass --any-face to make a bust of it anyway")
+    return InputError(f"{source}: no face found")
+
+
+def _rounded_view(view) -> list | None:
+    """A bust's ``(3, 4)`` view as JSON: rows of numbers, 6 significant digits."""
+    if view is None:
+        return None
+    import numpy as np
+
+    return [[float(f"{value:.6g}") for value in row] for row in np.asarray(view)]
 
 
 def _make_output_folder(folder: Path) -> None:
@@ -453,7 +488,8 @@ def check_outputs(jobs: list[PhotoJob], report: str | None = None) -> None:
     """
     if not jobs:
         return
-    for folder in sorted({Path(job.output).parent for job in jobs}):
+    folders = {Path(job.output).parent for job in jobs} | {Path(job.overlay).parent for job in jobs if job.overlay}
+    for folder in sorted(folders):
         _check_writable_folder(folder, str(folder) if str(folder) != "." else "the current folder")
     by_inode: dict[tuple[int, int], Path] = {}  # the input photos that exist, by file identity
     for job in jobs:
@@ -524,6 +560,7 @@ def plan_jobs(images: list[str], output: str, fmt: str | None, report: str | Non
     fmt = (fmt or (suffix if single_file else "stl")).lower()
     if fmt not in MESH_FORMATS:
         raise InputError(f"unknown format '{fmt}'; choose one of {', '.join(MESH_FORMATS)}")
+    overlay = settings.pop("overlay", None)
     if single_file:
         jobs = [PhotoJob(images[0], str(out), fmt, **settings)]
     else:
@@ -532,8 +569,24 @@ def plan_jobs(images: list[str], output: str, fmt: str | None, report: str | Non
                              f"a file name ending .stl, .3mf, .obj or .glb)")
         names = unique_names([Path(image).stem for image in images], settings.get("all_faces", False))
         jobs = [PhotoJob(image, str(out / f"{name}.{fmt}"), fmt, **settings) for image, name in zip(images, names)]
+    if overlay:
+        jobs = [replace(job, overlay=path) for job, path in zip(jobs, overlay_paths(overlay, jobs))]
     check_outputs(jobs, report)
     return jobs
+
+
+def overlay_paths(overlay: str, jobs: list[PhotoJob]) -> list[str]:
+    """Where each job's overlay goes: ``overlay`` itself (a .png) for one photo, else a folder
+    holding ``<output name>_overlay.png`` per photo."""
+    path = Path(overlay)
+    folder_given = overlay.endswith(("/", os.sep)) or path.is_dir()
+    if not folder_given:
+        if path.suffix.lower() != ".png":
+            raise InputError(f"--overlay {overlay}: give a .png file (or, for many photos, a folder)")
+        if len(jobs) > 1:
+            raise InputError(f"--overlay {overlay} names one file but {len(jobs)} photos were given; give a folder")
+        return [str(path)]
+    return [str(path / f"{Path(job.output).stem}_overlay.png") for job in jobs]
 
 
 def with_overrides(job: PhotoJob, **changes) -> PhotoJob:

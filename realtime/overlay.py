@@ -120,3 +120,38 @@ def outline_polygon(mask: np.ndarray, tolerance_px: float = 1.0) -> np.ndarray:
         return np.zeros((0, 2), np.int64)
     largest = max(contours, key=cv2.contourArea)
     return cv2.approxPolyDP(largest, tolerance_px, True).reshape(-1, 2).astype(np.int64)
+
+
+def photo_overlay(image_bgr: np.ndarray, faces, persons, busts) -> tuple[np.ndarray, list[float]]:
+    """The overlay of a photo's busts: ``(picture (h, w, 3) uint8 BGR, silhouette IoU above the
+    chin per face)``. faces: ``PhotoFace`` s; persons: their ``PersonMask`` s (or empty); busts: their
+    ``BustResult`` s (each with its ``view``)."""
+    h, w = image_bgr.shape[:2]
+    union = np.zeros((h, w), bool)
+    outline = np.zeros((h, w), bool)
+    fits = []
+    landmarks = []
+    for index, (face, bust) in enumerate(zip(faces, busts)):
+        silhouette = silhouette_mask(bust.mesh.vertices, bust.mesh.faces, bust.view, (w, h))
+        union |= silhouette
+        landmarks.append(np.asarray(face.landmarks68_px, np.float64))
+        if persons:
+            person = person_region(persons[index].in_image(w, h), face.vertices_px)
+            outline |= person
+            fits.append(iou(silhouette, person, above_chin(face.vertices_px, (w, h))))
+        else:
+            fits.append(float("nan"))
+    picture = draw_overlay(image_bgr, union, np.vstack(landmarks) if landmarks else None,
+                           outline if persons else None)
+    return picture, fits
+
+
+def write_photo_overlay(path, image_bgr: np.ndarray, result, busts, overwrite: bool = False) -> list[float]:
+    """Write ``photo_overlay`` of a ``PhotoResult`` and its busts to ``path`` (a .png, atomically);
+    returns the silhouette IoU above the chin per face."""
+    from realtime.fileio import atomic_output
+
+    picture, fits = photo_overlay(image_bgr, result.faces, result.persons, busts)
+    with atomic_output(path, overwrite=overwrite) as temporary:
+        cv2.imwrite(str(temporary), picture)
+    return fits

@@ -139,3 +139,15 @@ def test_spectacles_in_the_photo_are_not_engraved(astronaut, photo, monkeypatch)
     unguarded = np.abs(worn - bare).max()
     assert engraved < SPECTACLE_ENGRAVING_MM
     assert unguarded > 10 * SPECTACLE_ENGRAVING_MM
+
+
+@pytest.mark.parametrize("style", ["bust", "head", "relief", "mask"])
+def test_every_style_with_the_outline_is_printable_and_labelled_where_it_can_be(people, style):
+    image, face, person = people["hopper"]
+    label = None if style == "mask" else "GRACE"
+    bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style=style, label=label), image=image,
+                      vertices_px=face.vertices_px, person=person)
+    checks = bust.checks
+    assert checks["watertight"] and checks["winding_consistent"] and checks["shells"] == 1
+    assert checks["volume_mm3"] > 0 and checks["min_wall_mm"] >= 1.2
+    assert bust.view is not None and bust.view.shape == (3, 4)

@@ -24,7 +24,7 @@ import trimesh
 from realtime.errors import InputError, Selfie3DError
 from realtime.fileio import atomic_output
 
-FORMATS = ("stl", "3mf", "obj", "glb")
+from realtime.printing.vocabulary import FORMATS  # noqa: E402,F401  (re-exported)
 """Export formats; STL is binary."""
 VOLUME_RTOL = 1e-3
 """Relative volume change allowed between the solid and the file re-loaded from disk (float32

@@ -158,7 +158,10 @@ def torso_mesh(torso: Torso, grid_mm: float = GRID_MM):
     thickness = np.sqrt(np.maximum(u * (2.0 * local - u), 0.0))
     # The distance transform is piecewise linear in its 5 x 5 mask: blur away its kinks, which
     # marching cubes would show as ripples.
-    thickness = cv2.GaussianBlur(thickness, (0, 0), THICKNESS_BLUR_CELLS) * region
+    thickness = cv2.GaussianBlur(thickness, (0, 0), THICKNESS_BLUR_CELLS)
+    # Outside the outline strictly negative: a zero there would put the level set through the
+    # plane z = centre_z, and marching cubes would leave coincident vertices along it.
+    thickness = np.where(region > 0, thickness, -grid_mm)
     nz = int(np.ceil(2.0 * (half_depth + pad) / grid_mm)) + 1
     z0 = torso.centre_z - half_depth - pad
     zs = z0 + np.arange(nz) * grid_mm

@@ -33,6 +33,8 @@ from realtime.errors import Selfie3DError
 
 # The files one bust exports, by the format key the API uses; OBJ's companions follow it.
 EXPORT_FORMATS = ("stl", "3mf", "glb", "obj")
+OUTLINE_TOLERANCE_PX = 1.5
+"""Simplification of the bust's outline sent to the page, photo pixels (a few hundred points)."""
 STEM = "bust"
 
 # Result kinds; the server turns each into an HTTP status.
@@ -149,15 +151,19 @@ def run_web_job(job: WebJob, debug: bool = False) -> WebJobResult:
         found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(image)
         timings["reconstruct"] = _lap(clock)
         if not found.faces:
+            if found.not_human:
+                return _failed(NO_FACE, "no human face found in the photo: what looks like a face there does not "
+                               "look like a person's (an animal, a statue?)", start)
             return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
                            "with the whole face visible and looking roughly at the camera", start)
         face = found.faces[0]
+        person = found.persons[0] if found.persons else None
         options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                               expression=job.expression)
         clock = time.perf_counter()
         try:
             bust = build_bust(face.vertices_mm, face_triangles(), options, image=image,
-                              vertices_px=face.vertices_px)
+                              vertices_px=face.vertices_px, person=person)
         except Selfie3DError as error:
             return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
         timings["build"] = _lap(clock)
@@ -176,6 +182,14 @@ def run_web_job(job: WebJob, debug: bool = False) -> WebJobResult:
         report.pop("vertices", None)  # 468 x 3 numbers the page does not use; the files carry the shape
         # float32 pixels print as 180.10000610351562 even when rounded: round them as float64.
         report["landmarks68"] = np.round(face.landmarks68_px.astype(np.float64), 2).tolist()
+        # The fit, for the page's overlay: the file's camera and the bust's outline over the photo.
+        if bust.view is not None:
+            from realtime import overlay
+
+            report["bust_view"] = np.round(bust.view, 6).tolist()
+            height, width = image.shape[:2]
+            silhouette = overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, bust.view, (width, height))
+            report["bust_outline"] = overlay.outline_polygon(silhouette, OUTLINE_TOLERANCE_PX).tolist()
         return WebJobResult(OK, "", files, _plain(report), time.perf_counter() - start)
     except Selfie3DError as error:
         return _failed(UNPRINTABLE, str(error), start)

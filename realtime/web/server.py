@@ -61,6 +61,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
 from realtime.errors import InputError, ModelError
+from realtime.printing.vocabulary import STYLES
 from realtime.web import bustjob, folders
 from realtime.web.serve import ServeOptions
 
@@ -165,7 +166,7 @@ class _Stopping(Exception):
 UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["photo"], "properties": {
         "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, WebP, BMP or TIFF photo"},
-        "style": {"type": "string", "enum": ["bust", "relief", "mask"], "default": "bust"},
+        "style": {"type": "string", "enum": list(STYLES), "default": "bust"},
         "height_mm": {"type": "number", "default": 80, "minimum": 20, "maximum": 500,
                       "description": "printed height, millimetres"},
         "label": {"type": "string", "maxLength": MAX_LABEL_CHARS,

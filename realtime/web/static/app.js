@@ -320,6 +320,17 @@ function drawLandmarks() {
   const sx = canvas.width / width;
   const sy = canvas.height / height;
   const points = lastReport.landmarks68.map(([x, y]) => [x * sx, y * sy]);
+  // The bust as the photo's camera sees it: its outline over the photo, so you see the fit.
+  if (lastReport.bust_outline && lastReport.bust_outline.length > 2) {
+    context.beginPath();
+    lastReport.bust_outline.forEach(([x, y], i) => context[i === 0 ? 'moveTo' : 'lineTo'](x * sx, y * sy));
+    context.closePath();
+    context.fillStyle = 'rgba(80, 170, 240, 0.25)';
+    context.fill();
+    context.lineWidth = 2 * ratio;
+    context.strokeStyle = 'rgba(80, 190, 255, 0.95)';
+    context.stroke();
+  }
   context.lineWidth = 1.5 * ratio;
   context.strokeStyle = 'rgba(120, 230, 160, 0.85)';
   for (const [first, last, closed] of LANDMARK_CHAINS) {
