@@ -128,7 +128,14 @@ def _add_pipeline(parser: argparse.ArgumentParser) -> None:
                              "horizontal field of view is assumed")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line. ``only``: the subcommand about to run; the others get their one-line help
+    but not their arguments, whose modules (the live window's, calibration's, the web server's)
+    would cost a command that does not use them ~ 0.15 s of imports. None: every subcommand whole."""
+
+    def wanted(name: str) -> bool:
+        return only is None or only == name
+
     parser = argparse.ArgumentParser(
         prog="selfie3d", description="Live 3D face meshes from a webcam, a video or a photo.")
     parser.add_argument("--version", action="version", version=f"selfie3d {__version__}")
@@ -201,23 +208,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run the jobs on Ray: 'auto' (the cluster this machine is in), 'local' (start Ray here) "
                             "or ray://HEAD:10001 (default: local processes; needs selfie3d[ray])")
 
-    from realtime.web.serve import add_serve_arguments
-
     serve = commands.add_parser("serve", help="web page and API: a photo or webcam picture in, a 3D bust out (needs selfie3d[web])")
     _add_common(serve)
-    add_serve_arguments(serve)
+    if wanted("serve"):
+        from realtime.web.serve import add_serve_arguments
 
-    from realtime.calibration.calibrate import add_calibrate_arguments
-    from realtime.live import add_live_arguments
+        add_serve_arguments(serve)
 
     live = commands.add_parser("live", help="AR glasses try-on in a window: camera or video, keys S G M V R I Space ? H Q")
     _add_common(live)
-    add_live_arguments(live)
-    _add_pipeline(live)
+    if wanted("live"):
+        from realtime.live import add_live_arguments
+
+        add_live_arguments(live)
+        _add_pipeline(live)
 
     calibrate = commands.add_parser("calibrate", help="calibrate a camera from chessboard views; saves a camera profile")
     _add_common(calibrate)
-    add_calibrate_arguments(calibrate)
+    if wanted("calibrate"):
+        from realtime.calibration.calibrate import add_calibrate_arguments
+
+        add_calibrate_arguments(calibrate)
 
     doctor = commands.add_parser("doctor", help="what this machine offers: providers, models, checksums")
     _add_common(doctor)
@@ -363,6 +374,11 @@ def cmd_doctor(args) -> int:
 def cmd_photo(args) -> int:
     from pathlib import Path
 
+    from realtime.preload import preload
+
+    # The bust builder's libraries load while the networks start and read the photo.
+    preload("realtime.bust", "realtime.printing.export")
+
     from realtime.capture import IMAGE_SUFFIXES, list_images
     from realtime.errors import InputError
     from realtime.fileio import write_text_atomic
@@ -398,8 +414,18 @@ def cmd_photo(args) -> int:
         executor = make_executor(args.jobs, len(jobs), args.debug)
     results = []
     show_progress = len(jobs) > 1 and sys.stderr.isatty()
+    stages = None
+    if len(jobs) == 1 and sys.stderr.isatty() and not args.ray:
+        from realtime.progress import StageLine
+
+        stages = StageLine(sys.stderr)  # a single photo shows its stages once it takes > 1 s
+        from realtime.jobs import report_stages
+
+        report_stages(stages.stage)
     try:
         for done, result in enumerate(executor.map(jobs), start=1):
+            if stages is not None:
+                stages.close()
             results.append(result)
             if result.ok:
                 for face in result.faces:
@@ -411,6 +437,8 @@ def cmd_photo(args) -> int:
             if show_progress:
                 print(f"\r[{done}/{len(jobs)}]", end="", file=sys.stderr, flush=True)
     finally:
+        if stages is not None:
+            stages.close()
         executor.close()
     if show_progress:
         print(file=sys.stderr)
@@ -477,7 +505,9 @@ COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor, "photo":
 def main(argv: list[str] | None = None) -> int:
     # Before build_parser: the subcommands' modules import OpenCV.
     quiet_native_logs(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    command = next((word for word in words if not word.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

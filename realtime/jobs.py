@@ -119,6 +119,21 @@ def photo_reconstructor(job: PhotoJob):
     return _reconstructors[key]
 
 
+_stage_listener = None
+"""Called with each stage's name as a photo job enters it (``report_stages``), or None."""
+
+
+def report_stages(listener) -> None:
+    """Have ``run_photo_job`` call ``listener(stage: str)`` at each stage (None: stop)."""
+    global _stage_listener
+    _stage_listener = listener
+
+
+def _stage(name: str) -> None:
+    if _stage_listener is not None:
+        _stage_listener(name)
+
+
 def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
     """Reconstruct every wanted face in one image and export a printable file per face."""
     from realtime.bust import BustOptions, build_bust, export_bust
@@ -127,7 +142,9 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
 
     start = time.perf_counter()
     try:
+        _stage("reading the photo")
         image = load_image(job.image_path)
+        _stage("finding the face")
         result = photo_reconstructor(job).run(image)
         if not result.faces:
             raise no_human_face_error(job.image_path, result)
@@ -137,10 +154,12 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
             options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                                   expression=job.expression)
             person = result.persons[index] if result.persons else None
+            _stage("building the bust" if len(result.faces) == 1 else f"building bust {index + 1} of {len(result.faces)}")
             bust = build_bust(face.vertices_mm, face_triangles(), options, image=image, vertices_px=face.vertices_px,
                               person=person)
             # Only now, with a file to put in it: a photo that fails leaves no empty folder.
             _make_output_folder(Path(job.output).parent)
+            _stage("writing and checking the file")
             with _export_in_progress():
                 path = export_bust(bust, face_output_path(job.output, index, job.fmt), fmt=job.fmt,
                                    overwrite=job.overwrite)
