@@ -361,7 +361,8 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
 
     from realtime.democlip import astronaut_bgr
     from realtime.jobs import LocalPoolExecutor, PhotoJob, SerialExecutor, run_photo_job
-    from realtime.live import export_bust_job
+    from realtime.bust import export_bust
+    from realtime.snapshot import snapshot_bust
     from realtime.topology import face_triangles
 
     frames = load_frames(CaptureOptions(), 90)
@@ -377,8 +378,8 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
         for i in range(repeats):
             start = time.perf_counter()
             # As the live window's export process does it: segment the frame, build, write.
-            export_bust_job(np.asarray(fused.identity_mm), face_triangles(), str(Path(folder) / f"snapshot{i}.stl"),
-                            image=image, vertices_px=vertices_px)
+            export_bust(snapshot_bust(np.asarray(fused.identity_mm), image, vertices_px),
+                        Path(folder) / f"snapshot{i}.stl")
             snapshot_s.append(time.perf_counter() - start)
             start = time.perf_counter()
             assert run_photo_job(PhotoJob(str(photo), str(Path(folder) / f"photo{i}.stl"))).ok

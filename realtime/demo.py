@@ -128,12 +128,13 @@ def _export_demo_bust(last: dict, out_dir: Path) -> dict:
     """The fused neutral identity as a printable bust, as the live window's S key makes it."""
     import time
 
-    from realtime.bust import BustOptions, build_bust, export_bust
+    from realtime.bust import BustOptions, export_bust
     from realtime.render.preview import render_mesh_picture
+    from realtime.snapshot import snapshot_bust
 
     start = time.perf_counter()
-    bust = build_bust(np.asarray(last["fused"].identity_mm), face_triangles(), BustOptions(overwrite=True),
-                      image=last["image"], vertices_px=last["vertices_px"])
+    bust = snapshot_bust(np.asarray(last["fused"].identity_mm), last["image"], last["vertices_px"],
+                         BustOptions(overwrite=True))
     path = export_bust(bust, out_dir / "bust.stl", overwrite=True)
     seconds = time.perf_counter() - start
     picture = out_dir / "bust.png"

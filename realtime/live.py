@@ -109,20 +109,15 @@ def export_bust_job(identity_mm: np.ndarray, triangles: np.ndarray, path: str,
 
     ``identity_mm (468, 3) float32``: the fused neutral face, mm; ``triangles (F, 3) int32``;
     ``image (H, W, 3) uint8`` BGR and ``vertices_px (468, 3)`` pixels: the frame of the
-    snapshot and the face in it, for the detail the image's shading adds (optional);
-    ``extra``: further keyword arguments for ``build_bust`` (what the snapshot carries).
+    snapshot and the face in it: the person's outline (hair, shoulders) and the shading detail;
+    ``extra``: further keyword arguments for ``realtime.snapshot.snapshot_bust`` (``scan``,
+    ``options``, ``person``). ``triangles`` is the face's topology, kept for callers' sake (the
+    bust builder knows it).
     """
-    from realtime.bust import BustOptions, build_bust, export_bust
+    from realtime.bust import export_bust
+    from realtime.snapshot import snapshot_bust
 
-    if image is not None and vertices_px is not None and "person" not in extra:
-        # The person's outline in the snapshot's frame: the hair, neck and shoulders of the bust.
-        from realtime.segmentation import PersonSegmenter
-
-        report_progress("segmenting")
-        with PersonSegmenter() as segmenter:
-            extra["person"] = segmenter.run(image, [np.asarray(vertices_px)]).masks[0]
-    report_progress("building")
-    bust = build_bust(identity_mm, triangles, BustOptions(), image=image, vertices_px=vertices_px, **extra)
+    bust = snapshot_bust(identity_mm, image, vertices_px, progress=report_progress, **extra)
     report_progress(f"writing {Path(path).name}")
     return str(export_bust(bust, path))
 
