@@ -639,6 +639,11 @@ def _relief(head, options, image, vertices_px, rotation, timings, person=None, v
         outline = points[front & above, :2]
         lo = np.minimum(lo, outline.min(axis=0))
         hi = np.maximum(hi, outline.max(axis=0))
+        # Margins and the label's band in proportion to what the plaque shows (the head and hair):
+        # the label's letters stay ~ 0.059 of the plaque's height, as without the hair.
+        shown_h = hi[1] - lo[1]
+        margin = RELIEF_MARGIN * shown_h
+        label_band = RELIEF_LABEL_BAND * shown_h if options.label else 0.0
     x0, x1 = lo[0] - margin, hi[0] + margin
     y0, y1 = lo[1] - margin - label_band, hi[1] + margin
     scale = options.height_mm / (y1 - y0)
