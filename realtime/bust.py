@@ -417,10 +417,9 @@ def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, optio
     scale_guess = options.height_mm / (top_y - cut_y)
     grid = float(np.clip(TORSO_GRID_PRINT_MM / scale_guess, *TORSO_GRID_MM))
     torso_vertices, torso_faces = torso.torso_mesh(shoulders, grid)
-    chest = solids.to_manifold(torso_vertices @ _HEAD_TO_PRINT.T, torso_faces)
+    grey = None if uv is None else np.tile(_grey_uv(image.shape[1]), (len(torso_vertices), 1))
+    chest = solids.to_manifold(torso_vertices @ _HEAD_TO_PRINT.T, torso_faces, grey)
     head_solid = solids.to_manifold(points @ to_print_rotation.T, faces, uv)
-    if uv is not None:
-        chest = _with_uv(chest, _grey_uv(image.shape[1]))
     parts = [chest]
     centres, rotations, axes, keep = _visible_ears(head, shape, sil)
     for centre, ear_rotation, wanted in zip(centres, rotations, keep):
