@@ -348,6 +348,48 @@ def write_still_clip(image_bgr: np.ndarray, folder: str, frames: int = 150, nois
     return paths
 
 
+COMMAND_RUNS = 5
+"""Fresh ``selfie3d photo`` processes timed by ``photo_command_benchmark`` (their median counts)."""
+
+
+def photo_command_benchmark(runs: int = COMMAND_RUNS) -> dict:
+    """The wall time of a fresh ``selfie3d photo`` process on the built-in photo (the astronaut) as
+    a user runs it, beside ``python -c "import numpy, cv2"`` timed the same way in the same run
+    (the floor any Python vision command pays), and its start-up: process start to the first
+    network call. Medians of ``runs`` interleaved runs, seconds."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from realtime.democlip import astronaut_bgr
+    from realtime.inference import FIRST_CALL_MARK_ENV
+
+    command, floor, startup = [], [], []
+    with tempfile.TemporaryDirectory() as folder:
+        photo = Path(folder) / "astronaut.png"
+        cv2.imwrite(str(photo), astronaut_bgr())
+        env = dict(os.environ, **{FIRST_CALL_MARK_ENV: "1"})
+        for i in range(runs):
+            start_wall, start = time.time(), time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "realtime", "photo", str(photo), "-o",
+                                   str(Path(folder) / f"bust{i}.stl")], capture_output=True, text=True, env=env)
+            command.append(time.perf_counter() - start)
+            if done.returncode != 0:
+                raise RuntimeError(f"selfie3d photo failed: {done.stderr.strip()}")
+            marks = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("selfie3d-first-network-call")]
+            if marks:
+                startup.append(float(marks[0]) - start_wall)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import numpy, cv2"], check=True)
+            floor.append(time.perf_counter() - start)
+    return {"photo_command_s": round(float(np.median(command)), 3),
+            "import_numpy_cv2_s": round(float(np.median(floor)), 3),
+            "photo_command_over_floor": round(float(np.median(command) / np.median(floor)), 2),
+            "startup_s": round(float(np.median(startup)), 3) if startup else None}
+
+
 def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
     """Seconds from a fused face to a validated STL (the live window's S key), from a photo to
     an STL (photo mode, one face), and photo-batch throughput on one worker against a pool of
@@ -360,8 +402,8 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
     from pathlib import Path
 
     from realtime.democlip import astronaut_bgr
-    from realtime.jobs import LocalPoolExecutor, PhotoJob, SerialExecutor, run_photo_job
-    from realtime.bust import export_bust
+    from realtime.bust import BustOptions, build_bust, export_bust
+    from realtime.jobs import LocalPoolExecutor, PhotoJob, SerialExecutor, photo_reconstructor, run_photo_job
     from realtime.snapshot import snapshot_bust
     from realtime.topology import face_triangles
 
@@ -395,7 +437,16 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
         list(pool.map(jobs("pool")))
         pool_s = time.perf_counter() - start
         pool.close()
+    builds = []
+    for _ in range(repeats):
+        found = photo_reconstructor(PhotoJob("", "")).run(astronaut_bgr())
+        face = found.faces[0]
+        result = build_bust(face.vertices_mm, face_triangles(), BustOptions(), image=astronaut_bgr(),
+                            vertices_px=face.vertices_px, person=found.persons[0])
+        builds.append(sum(result.timings_ms.values()) / 1000.0)
     return {
+        "bust_build_s": round(float(np.median(builds)), 3),
+        **photo_command_benchmark(),
         "snapshot_to_stl_s": round(float(np.median(snapshot_s)), 3),
         "photo_to_stl_s": round(float(np.median(photo_s)), 3),
         "batch_photos": batch_photos,
@@ -549,7 +600,8 @@ def format_report(report: dict) -> str:
         lines.append(f"jitter on {report.get('jitter_source', 'built-in demo clip held still')} (RMS vertex motion per "
                      "frame / IOD in the image, mm in 3D; depth wobble: +/- mm):")
     for key in (*_JITTER_KEYS, "render_fps", "render_mean_ms",
-                "render_p95_ms", "renderer", *_LIVE_KEYS, *_SCAN_KEYS, "snapshot_to_stl_s", "photo_to_stl_s", "batch_serial_photos_per_s",
+                "render_p95_ms", "renderer", *_LIVE_KEYS, *_SCAN_KEYS, "bust_build_s", "photo_command_s", "import_numpy_cv2_s",
+                "photo_command_over_floor", "startup_s", "snapshot_to_stl_s", "photo_to_stl_s", "batch_serial_photos_per_s",
                 "batch_pool_photos_per_s", "batch_workers", "batch_speedup"):
         if key in report:
             lines.append(f"{'  ' if key in _JITTER_KEYS else ''}{key}: {report[key]}")

@@ -246,6 +246,7 @@ class Session:
     output_names: tuple[str, ...] = field(default_factory=tuple)
 
     def run(self, feeds: dict) -> dict:
+        _mark_first_network_call()
         outputs = self.session.run(None, feeds)
         return dict(zip(self.output_names, outputs))
 
@@ -275,6 +276,23 @@ class Session:
 
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+FIRST_CALL_MARK_ENV = "SELFIE3D_MARK_FIRST_NETWORK_CALL"
+"""When this variable is set, the process writes ``selfie3d-first-network-call <unix time>`` to
+stderr at its first network call: ``selfie3d bench --bust`` times a command's start-up with it."""
+_first_call_marked = False
+
+
+def _mark_first_network_call() -> None:
+    global _first_call_marked
+    if _first_call_marked or not os.environ.get(FIRST_CALL_MARK_ENV):
+        return
+    _first_call_marked = True
+    import sys
+    import time
+
+    print(f"selfie3d-first-network-call {time.time():.6f}", file=sys.stderr, flush=True)
 
 
 def provider_device(provider: str) -> str:

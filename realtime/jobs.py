@@ -136,7 +136,6 @@ def _stage(name: str) -> None:
 
 def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
     """Reconstruct every wanted face in one image and export a printable file per face."""
-    from realtime.bust import BustOptions, build_bust, export_bust
     from realtime.capture import load_image
     from realtime.topology import face_triangles
 
@@ -148,6 +147,10 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
         result = photo_reconstructor(job).run(image)
         if not result.faces:
             raise no_human_face_error(job.image_path, result)
+        # Only now: the bust builder's libraries take ~ 0.4 s to import, which a command started
+        # on a background thread (``realtime.preload``) while the networks ran.
+        from realtime.bust import BustOptions, build_bust, export_bust
+
         faces = []
         busts = []
         for index, face in enumerate(result.faces):
