@@ -95,11 +95,20 @@ HUMAN_ROLL_DEG = 45.0
 rendered head that MediaPipe's own FaceMesh finds) read lower too, and are not judged."""
 
 
-def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float = 0.0) -> bool:
-    """Whether a face the networks found is probably a person's (see the thresholds above)."""
+HUMAN_MIN_SCORE_ENLARGED = 0.8
+"""A frontal face that only the enlarged fallback crop shows (the detector's box around it was too
+small for the mesh network to see a face) must score this much: there the detector fired on a
+panda and a gorilla drawing (0.69, 0.75); no person in our photos was found that way."""
+
+
+def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float = 0.0,
+                crop: str = "detection") -> bool:
+    """Whether a face the networks found is probably a person's (see the thresholds above).
+    crop: which crop found it (``PhotoFace.steps["crop"]``)."""
     if abs(turn_deg) >= HUMAN_TURN_DEG or abs(roll_deg) >= HUMAN_ROLL_DEG:
         return True
-    return score >= HUMAN_MIN_SCORE and presence >= HUMAN_MIN_PRESENCE
+    least = HUMAN_MIN_SCORE_ENLARGED if crop.startswith("enlarged") else HUMAN_MIN_SCORE
+    return score >= least and presence >= HUMAN_MIN_PRESENCE
 
 
 def roll_deg(vertices_px: np.ndarray) -> float:
@@ -381,7 +390,8 @@ class PhotoReconstructor:
             return
         described = self._describe(image_bgr, detection.box_px, detection.score, face)
         if self.options.human_only and not looks_human(described.score, described.presence, described.turn_deg,
-                                                       roll_deg(described.vertices_px)):
+                                                       roll_deg(described.vertices_px),
+                                                       str(described.steps.get("crop", "detection"))):
             self._not_human.append(described)
             return
         faces.append(described)

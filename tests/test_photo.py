@@ -233,3 +233,32 @@ def test_each_extra_pass_lowers_the_error_on_rendered_heads(head_renders):
                                     if (yaw, pitch) in _PASS_POSES and roll == 0.0])
     assert errors["refine"] < errors["single"] and errors["flip"] < errors["single"], errors
     assert errors["both"] < min(errors["refine"], errors["flip"]), errors
+
+
+def test_looks_human_refuses_only_doubtful_upright_frontal_faces():
+    from realtime.photo import looks_human
+
+    assert looks_human(0.95, 1.0, 0.0)
+    assert not looks_human(0.61, 0.93, 1.0)  # a puppy's face: the detector doubts it
+    assert not looks_human(0.83, 0.51, 3.0)  # another: the mesh network doubts it
+    assert looks_human(0.59, 0.56, -41.0)  # a small, turned face in a group: not judged
+    assert looks_human(0.62, 0.56, 2.0, roll_deg=178.0)  # upside down: not judged
+    assert not looks_human(0.75, 0.96, 5.0, crop="enlarged")  # only the enlarged crop saw it
+    assert looks_human(0.75, 0.96, 5.0, crop="detection")
+
+
+def test_a_photo_of_an_animal_is_refused_with_one_line_and_any_face_builds_it(tmp_path, monkeypatch):
+    from realtime import jobs
+    from realtime.photo import PhotoResult
+
+    refused = PhotoResult(faces=[], image_size=(10, 10),
+                          not_human=[type("Face", (), {"score": 0.61, "presence": 0.93})()])
+    error = jobs.no_human_face_error("dog.jpg", refused)
+    assert str(error) == ("dog.jpg: no human face found: what the networks took for a face does not look like a "
+                          "person's (detector 0.61, face presence 0.93: an animal, a statue?); pass --any-face to "
+                          "make a bust of it anyway")
+    assert error.exit_code == 2
+    assert str(jobs.no_human_face_error("blank.png", PhotoResult())) == "blank.png: no face found"
+    # --any-face turns the check off in the reconstructor the job uses.
+    job = jobs.PhotoJob("x.png", str(tmp_path / "x.stl"), any_face=True)
+    assert jobs.photo_reconstructor(job).options.human_only is False
