@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from realtime.fusion import weighted_similarity
+from realtime.stages.fusion import weighted_similarity
 from realtime.resources import data_dir
 from realtime.shapes import check_shape
 

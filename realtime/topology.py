@@ -1,7 +1,7 @@
 """Topology of MediaPipe's 468-vertex face mesh: its triangles and named vertex groups.
 
 In: nothing at run time (the triangle list is read from ``realtime/data/face_triangles.npy``,
-written offline by ``realtime.topology_build`` from mediapipe's ``FACEMESH_TESSELATION`` edge list;
+written offline by ``realtime.tools.topology_build`` from mediapipe's ``FACEMESH_TESSELATION`` edge list;
 mediapipe is not imported here). Out: ``face_triangles() -> (852, 3) int32`` plus index constants
 (nose, eyes, mouth, face oval, the 68-point iBUG-300W subset) and pure functions that check a
 triangle list (edge-manifold, winding, boundary loops, Euler characteristic).
@@ -86,7 +86,7 @@ LEFT_EYEBROW = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 # brows 17-26, nose 27-35, eyes 36-47, mouth 48-67) is an affine combination of the three
 # corners of one mesh triangle: ``point = sum_j IBUG68_WEIGHTS[k, j] * vertices[IBUG68_TRIANGLES[k, j]]``
 # (weights sum to 1; a few are slightly negative, reaching just past a triangle, e.g. to the
-# jaw line outside the mesh's outline). Fitted by ``python -m realtime.topology_build --ibug68``
+# jaw line outside the mesh's outline). Fitted by ``python -m realtime.tools.topology_build --ibug68``
 # to dlib's 68-point shape predictor (trained on iBUG 300-W) on real faces, each also
 # mirrored: for each point the triangle and weights that best reproduce dlib's points over the
 # faces turned less than 25 deg (the jaw: less than 12 deg, where dlib's jaw line is the 3D

@@ -1,5 +1,5 @@
 #version 330 core
-// The synthetic test head (realtime/synthetic_face.py), relit for the pose it is drawn at.
+// The synthetic test head (realtime/tools/synthetic_face.py), relit for the pose it is drawn at.
 // Its texture is a frontal photo, so the photo's shading is baked into it: turned, the nose
 // would keep the shadows it had facing the camera. Each vertex carries the shading the photo
 // gave it (in_photo_shade: the same light model at the photo's pose); the fragment divides it

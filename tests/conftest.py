@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.democlip import DemoClipOptions, astronaut_bgr, render_demo_frame
+from realtime.stages.democlip import DemoClipOptions, astronaut_bgr, render_demo_frame
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ face held still at least 5x stiller in the image, its depth within +/-1 mm)."""
 
 import pytest
 
-from realtime.bench import BenchOptions, percentiles, still_face_jitter
+from realtime.stages.pipeline import percentiles
+from realtime.tools.bench import BenchOptions, still_face_jitter
 
 MAX_JITTER_RATIO = 0.2
 MAX_DEPTH_WOBBLE_MM = 1.0
@@ -37,8 +38,8 @@ def test_a_source_shorter_than_the_warm_up_is_an_input_error(tmp_path):
     import numpy as np
     import pytest
 
-    from realtime.bench import run_bench
-    from realtime.capture import CaptureOptions
+    from realtime.tools.bench import run_bench
+    from realtime.stages.capture import CaptureOptions
     from realtime.errors import InputError
 
     image = tmp_path / "noface.png"
@@ -48,7 +49,7 @@ def test_a_source_shorter_than_the_warm_up_is_an_input_error(tmp_path):
 
 
 def test_text_report_names_the_jitter_source():
-    from realtime.bench import format_report
+    from realtime.tools.bench import format_report
 
     report = {"source": "video.mp4", "frames": 5, "tracked_fraction": 1.0, "provider": "cpu", "stages": {},
               "total_p50_ms": 10.0, "fps": 100.0, "jitter_source": "video.mp4", "jitter_frames": "40-159",
@@ -63,7 +64,7 @@ def test_text_report_names_the_jitter_source():
 def test_stillest_stretch_skips_motion_and_lost_frames():
     import numpy as np
 
-    from realtime.bench import stillest_stretch
+    from realtime.tools.bench import stillest_stretch
 
     rng = np.random.default_rng(0)
     base = rng.uniform(100, 200, (468, 3))
@@ -81,7 +82,7 @@ def small_face_frame():
     import cv2
     import numpy as np
 
-    from realtime.democlip import astronaut_bgr
+    from realtime.stages.democlip import astronaut_bgr
 
     head = cv2.resize(astronaut_bgr()[0:300, 80:380], None, fx=_SMALL_FACE_SCALE, fy=_SMALL_FACE_SCALE,
                       interpolation=cv2.INTER_AREA)
@@ -92,8 +93,8 @@ def small_face_frame():
 
 
 def test_bench_video_measures_jitter_on_that_clip_small_face_held_still(tmp_path, small_face_frame):
-    from realtime.bench import BenchOptions, run_bench, write_still_clip
-    from realtime.capture import CaptureOptions
+    from realtime.tools.bench import BenchOptions, run_bench, write_still_clip
+    from realtime.stages.capture import CaptureOptions
 
     folder = tmp_path / "still"
     write_still_clip(small_face_frame, str(folder), _STILL_CLIP_FRAMES)
@@ -112,8 +113,8 @@ def test_bench_video_small_face_in_an_encoded_clip(tmp_path, small_face_frame):
     # A video codec's frames flicker in blocks (its keyframe groups), which read as motion.
     import cv2
 
-    from realtime.bench import BenchOptions, run_bench, write_still_clip
-    from realtime.capture import CaptureOptions
+    from realtime.tools.bench import BenchOptions, run_bench, write_still_clip
+    from realtime.stages.capture import CaptureOptions
 
     paths = write_still_clip(small_face_frame, str(tmp_path / "frames"), _STILL_CLIP_FRAMES)
     video = tmp_path / "still.mp4"
@@ -133,8 +134,8 @@ def test_bench_video_without_a_still_face_reports_why_there_is_no_jitter(tmp_pat
     import cv2
     import numpy as np
 
-    from realtime.bench import BenchOptions, format_report, run_bench
-    from realtime.capture import CaptureOptions
+    from realtime.tools.bench import BenchOptions, format_report, run_bench
+    from realtime.stages.capture import CaptureOptions
 
     for i in range(20):
         cv2.imwrite(str(tmp_path / f"frame_{i:02d}.png"), np.full((240, 320, 3), 100, np.uint8))

@@ -1,4 +1,4 @@
-"""Tests for realtime.bust: every style and pose gives a closed, printable, round-trippable solid."""
+"""Tests for realtime.printing.bust: every style and pose gives a closed, printable, round-trippable solid."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import trimesh
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtime import bust, topology
-from realtime.bust import BustOptions, BustResult, build_bust, export_bust
+from realtime import topology
+from realtime.printing import bust
+from realtime.printing.bust import BustOptions, BustResult, build_bust, export_bust
 from realtime.errors import InputError, Selfie3DError
 from realtime.printing import headframe
 
@@ -52,7 +53,7 @@ def astronaut():
     pytest.importorskip("mediapipe")
     from skimage import data
 
-    from realtime.topology_build import astronaut_landmarks_px
+    from realtime.tools.topology_build import astronaut_landmarks_px
 
     px = astronaut_landmarks_px()
     ipd_px = np.linalg.norm(px[list(topology.LEFT_EYE)].mean(0)[:2] - px[list(topology.RIGHT_EYE)].mean(0)[:2])

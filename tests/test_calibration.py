@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.calibration.calibrate import (
+from realtime.apps.calibrate import (
     MIN_VIEWS, REJECT_RMS_PX, WARN_RMS_PX, CalibrationResult, add_calibrate_arguments, calibrate_from_images,
     find_board, main, parse_board, rejection_message, run_calibrate_cli, worst_views,
 )
-from realtime.calibration.synthetic import render_chessboard_view, rotation_from_euler_deg, synthetic_calibration_set
+from realtime.tools.chessboard import render_chessboard_view, rotation_from_euler_deg, synthetic_calibration_set
 from realtime.camera import CameraIntrinsics, load_camera_profile
-from realtime.cli import main as selfie3d_main
+from realtime.apps.cli import main as selfie3d_main
 from realtime.errors import InputError
 
 _FOCAL_REL_TOL = 0.01  # issue 3: fx, fy within 1%

@@ -6,9 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime import capture as capture_module
-from realtime.capture import Capture, CaptureOptions, load_image, to_bgr8
-from realtime.democlip import DemoClipOptions
+from realtime.stages import capture as capture_module
+from realtime.stages import imagefile
+from realtime.stages.capture import Capture, CaptureOptions
+from realtime.stages.imagefile import load_image, to_bgr8
+from realtime.stages.democlip import DemoClipOptions
 from realtime.errors import InputError
 
 SHORT_DEMO = DemoClipOptions(duration_s=0.5)  # 15 frames
@@ -149,7 +151,7 @@ def test_exif_orientation_is_honoured(tmp_path):
 
 
 def test_huge_images_are_downscaled(monkeypatch):
-    monkeypatch.setattr(capture_module, "MAX_IMAGE_PIXELS", 10_000)
+    monkeypatch.setattr(imagefile, "MAX_IMAGE_PIXELS", 10_000)
     big = np.zeros((400, 300, 3), np.uint8)
     small = to_bgr8(big)
     assert small.shape[0] * small.shape[1] <= 10_000
@@ -400,8 +402,8 @@ def test_truncated_and_fake_images_are_one_clear_line(tmp_path, astronaut):
 def test_image_header_size_reads_png_jpeg_bmp(astronaut):
     for ext in (".png", ".jpg", ".bmp"):
         data = cv2.imencode(ext, astronaut[:300, :200])[1].tobytes()
-        assert capture_module.image_header_size(data) == (200, 300), ext
-    assert capture_module.image_header_size(b"GIF89a") is None
+        assert imagefile.image_header_size(data) == (200, 300), ext
+    assert imagefile.image_header_size(b"GIF89a") is None
 
 
 def test_decompression_bomb_header_is_refused_before_decoding(tmp_path, astronaut):
@@ -414,10 +416,10 @@ def test_decompression_bomb_header_is_refused_before_decoding(tmp_path, astronau
 
 
 def test_big_jpeg_is_decoded_reduced_and_bounded(tmp_path, monkeypatch, astronaut):
-    monkeypatch.setattr(capture_module, "MAX_IMAGE_PIXELS", 70_000)
+    monkeypatch.setattr(imagefile, "MAX_IMAGE_PIXELS", 70_000)
     flags_used = []
     real_imdecode = cv2.imdecode
-    monkeypatch.setattr(capture_module.cv2, "imdecode", lambda data, flags: flags_used.append(flags) or real_imdecode(data, flags))
+    monkeypatch.setattr(imagefile.cv2, "imdecode", lambda data, flags: flags_used.append(flags) or real_imdecode(data, flags))
     path = tmp_path / "big.jpg"
     path.write_bytes(cv2.imencode(".jpg", astronaut)[1].tobytes())  # 262,144 px: 1/2 size fits
     image = load_image(path)
@@ -426,7 +428,7 @@ def test_big_jpeg_is_decoded_reduced_and_bounded(tmp_path, monkeypatch, astronau
 
 
 def test_exif_rotation_is_applied_once_on_reduced_decoding(tmp_path, monkeypatch):
-    monkeypatch.setattr(capture_module, "MAX_IMAGE_PIXELS", 400)
+    monkeypatch.setattr(imagefile, "MAX_IMAGE_PIXELS", 400)
     image = np.zeros((40, 80, 3), np.uint8)
     image[:, :40] = 255
     jpeg = cv2.imencode(".jpg", image)[1].tobytes()
@@ -469,11 +471,11 @@ def test_png_claiming_a_huge_chunk_is_refused_at_once(astronaut):
     data = b"\x89PNG\r\n\x1a\n" + b"\xff\xb4\xb6\x60IHDR" + bytes(500)
     start = time.perf_counter()
     with pytest.raises(InputError, match="corrupt PNG"):
-        capture_module.decode_image(data, "bomb.png")
+        imagefile.decode_image(data, "bomb.png")
     assert time.perf_counter() - start < 0.5
     png = cv2.imencode(".png", astronaut)[1].tobytes()
-    assert capture_module.png_problem(png) is None
-    assert "truncated PNG" in capture_module.png_problem(png[:-12])
+    assert imagefile.png_problem(png) is None
+    assert "truncated PNG" in imagefile.png_problem(png[:-12])
 
 
 def _tiff_header(width: int, height: int, pixels: bytes = b"\x80" * 64) -> bytes:
@@ -497,7 +499,7 @@ def test_a_huge_tiff_is_refused_from_its_header_before_decoding(tmp_path, monkey
 
     path = tmp_path / "huge.tif"
     path.write_bytes(_tiff_header(20_000, 20_000))
-    monkeypatch.setattr(capture_module.cv2, "imdecode", no_decoding)
+    monkeypatch.setattr(imagefile.cv2, "imdecode", no_decoding)
     with pytest.raises(InputError, match=r"huge\.tif: 400 megapixels is too large to decode \(limit 120 megapixels\)"):
         load_image(path)
     # Between Pillow's own bomb warning (89 MP) and ours: the exact size is named.
@@ -512,11 +514,11 @@ def test_other_formats_sizes_come_from_their_headers(astronaut):
     for fmt in ("TIFF", "WEBP", "PPM"):
         buffer = io.BytesIO()
         Image.fromarray(astronaut[:300, :200, ::-1]).save(buffer, fmt)
-        header = capture_module.probe_header(buffer.getvalue())
+        header = imagefile.probe_header(buffer.getvalue())
         assert (header.size, header.pixels) == ((200, 300), 60_000), fmt
-        assert capture_module.decode_image(buffer.getvalue(), fmt).shape == (300, 200, 3), fmt
+        assert imagefile.decode_image(buffer.getvalue(), fmt).shape == (300, 200, 3), fmt
     tiny = _tiff_header(8, 8)  # a hand-made TIFF decodes: the header writer above is right
-    assert capture_module.decode_image(tiny, "tiny.tif").shape == (8, 8, 3)
+    assert imagefile.decode_image(tiny, "tiny.tif").shape == (8, 8, 3)
 
 
 def test_a_gif_is_named_as_a_format_that_is_not_supported(tmp_path):

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.cli import main
+from realtime.apps.cli import main
 
 
 def run_cli(*args, cwd=None):
@@ -99,7 +99,7 @@ def test_runs_from_any_directory(tmp_path):
 
 
 def test_doctor_prints_each_model_checksum_prefix():
-    from realtime.inference import load_manifest
+    from realtime.stages.inference import load_manifest
     from realtime.resources import models_dir
 
     stdout = run_cli("doctor").stdout
@@ -158,7 +158,7 @@ def test_bench_and_calibrate_keep_native_log_lines_off_stderr(tmp_path):
 
 
 def test_native_logs_are_quieted_unless_debug(monkeypatch):
-    from realtime.cli import NATIVE_LOG_QUIET, quiet_native_logs
+    from realtime.apps.cli import NATIVE_LOG_QUIET, quiet_native_logs
 
     for name in NATIVE_LOG_QUIET:
         monkeypatch.delenv(name, raising=False)
@@ -203,7 +203,7 @@ def test_demo_with_a_face_in_some_frames_succeeds(tmp_path, blank_image, face_ph
 
 
 def test_no_face_error_counts_the_frames():
-    from realtime.demo import no_face_error
+    from realtime.apps.demo import no_face_error
 
     assert str(no_face_error("clip.mp4", 90)).startswith("clip.mp4: no face found in any of its 90 frames; ")
     assert str(no_face_error("camera 0", 30, camera=True)) == (
@@ -319,7 +319,7 @@ def test_serve_without_the_web_extra_says_how_to_install_it_both_ways(monkeypatc
     import argparse
 
     from realtime.errors import Selfie3DError
-    from realtime.web.serve import add_serve_arguments, run_serve
+    from realtime.apps.web.serve import add_serve_arguments, run_serve
 
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the web extra were not installed
     parser = argparse.ArgumentParser()
@@ -333,7 +333,7 @@ def test_serve_without_the_web_extra_says_how_to_install_it_both_ways(monkeypatc
 def test_photo_exit_code_from_the_results():
     from types import SimpleNamespace as R
 
-    from realtime.cli import photo_exit_code
+    from realtime.apps.cli import photo_exit_code
 
     ok, missing, models = R(ok=True), R(ok=False, exit_code=2), R(ok=False, exit_code=3)
     assert photo_exit_code([ok, ok]) == 0
@@ -344,7 +344,7 @@ def test_photo_exit_code_from_the_results():
 
 
 def test_provider_names_are_checked_before_anything_runs():
-    from realtime.cli import parse_providers
+    from realtime.apps.cli import parse_providers
     from realtime.errors import InputError
 
     assert parse_providers(None) is None and parse_providers(" , ") is None

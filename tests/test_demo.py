@@ -1,4 +1,4 @@
-"""``selfie3d demo`` (realtime/demo.py): its headline output, ``tryon.mp4``, is H.264 in
+"""``selfie3d demo`` (realtime/apps/demo.py): its headline output, ``tryon.mp4``, is H.264 in
 yuv420p with the index first, so it plays in a browser, on a phone and in a chat app (the
 headless Chromium test in test_web_browser.py plays it); the preview and the report come with
 it, every file written atomically."""
@@ -10,8 +10,8 @@ import json
 import cv2
 import pytest
 
-from realtime.demo import DemoOptions, run_demo
-from realtime.live import probe_video
+from realtime.apps.demo import DemoOptions, run_demo
+from realtime.apps.live import probe_video
 
 # Frames of the built-in clip: enough for fusion to settle and the preview to show glasses.
 _DEMO_FRAMES = 40

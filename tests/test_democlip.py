@@ -1,7 +1,7 @@
 import numpy as np
 from numpy.testing import assert_array_equal
 
-from realtime.democlip import DemoClipOptions, head_motion, render_demo_frame
+from realtime.stages.democlip import DemoClipOptions, head_motion, render_demo_frame
 
 
 def test_frames_are_deterministic_and_sized():

@@ -1,11 +1,11 @@
-"""Tests for realtime/detection.py: the letterbox (both shrinking modes), SSD anchors, decoding."""
+"""Tests for realtime/stages/detection.py: the letterbox (both shrinking modes), SSD anchors, decoding."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from realtime.detection import INPUT_SIZE, FaceDetector, DetectionOptions, letterbox, ssd_anchors
+from realtime.stages.detection import INPUT_SIZE, FaceDetector, DetectionOptions, letterbox, ssd_anchors
 
 _PIXEL_TOL = 1.0  # a bright dot's centroid after resampling, input pixels
 

@@ -1,4 +1,4 @@
-"""Tests for realtime/filters.py: One Euro on arrays and rotations, quaternion helpers."""
+"""Tests for realtime/stages/filters.py: One Euro on arrays and rotations, quaternion helpers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.filters import (
+from realtime.stages.filters import (
     OneEuroArray, OneEuroOptions, OneEuroRotation, matrix_from_quaternion, quaternion_exp, quaternion_from_matrix,
     quaternion_log, rotation_angle_deg, smoothing_factor,
 )

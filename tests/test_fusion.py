@@ -1,4 +1,4 @@
-"""Tests for realtime/fusion.py: pose, identity, expression, scale, jitter and lag.
+"""Tests for realtime/stages/fusion.py: pose, identity, expression, scale, jitter and lag.
 
 Raw per-frame meshes come from two sources: MediaPipe's own face mesh run on the still demo
 clip (real network noise on a real face; computed once per session), and synthetic
@@ -17,8 +17,8 @@ from motion_metrics import lag_frames
 from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
-from realtime.filters import rotation_angle_deg
-from realtime.fusion import (
+from realtime.stages.filters import rotation_angle_deg
+from realtime.stages.fusion import (
     NUM_VERTICES, IDENTITY_VERTICES, Fusion, FusionOptions, FusionResult, fusion_benchmark, head_frame,
     interocular, mesh_px_from_camera, reprojection_pose, robust_similarity, synthetic_observation,
     unit_depth_points, weighted_similarity,
@@ -80,7 +80,7 @@ def still_meshes() -> np.ndarray:
     mp = pytest.importorskip("mediapipe")
     import cv2
 
-    from realtime.democlip import DemoClipOptions, render_demo_frame
+    from realtime.stages.democlip import DemoClipOptions, render_demo_frame
 
     options = DemoClipOptions(motion=False)
     meshes = []
@@ -207,7 +207,7 @@ def test_pose_lag_on_sinusoidal_yaw(face, distance_mm):
 
 
 def test_filter_noise_scales_grow_with_millimetres_per_pixel():
-    from realtime.fusion import filter_noise_scales
+    from realtime.stages.fusion import filter_noise_scales
 
     assert filter_noise_scales(400.0, 554.0, 1.0) == (1.0, 1.0)  # nearer than the tuning face: as tuned
     lateral, depth = filter_noise_scales(1108.0, 554.0, 1.0)
@@ -394,7 +394,7 @@ def test_lens_distortion_is_removed(face):
 
 
 def test_fast_median_matches_numpy():
-    from realtime.fusion import fast_median
+    from realtime.stages.fusion import fast_median
 
     rng = np.random.default_rng(11)
     for n in (1, 2, 3, 10, 11, 468):

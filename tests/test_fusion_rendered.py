@@ -2,9 +2,9 @@
 
 ``tests/test_fusion.py`` proves fusion on pinhole projections of points; here the input is
 images: the astronaut's photo-mode mesh, closed into a textured metric head with a jaw and a
-neck (``realtime.synthetic_face``), relit for each pose and rendered headless at known poses
+neck (``realtime.tools.synthetic_face``), relit for each pose and rendered headless at known poses
 through a known camera and run through detection, tracking, the face-mesh and iris networks and fusion
-(``realtime.pipeline.Pipeline``). Truth: the rendered pose, distance and the head's own PD.
+(``realtime.stages.pipeline.Pipeline``). Truth: the rendered pose, distance and the head's own PD.
 One module-scoped run turns the head for 200 frames (identity drift, lag) and then visits 15
 poses (pose accuracy); three short runs stand at known distances (scale, PD).
 """
@@ -19,11 +19,11 @@ from motion_metrics import lag_frames
 from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
-from realtime.capture import Frame
-from realtime.pipeline import Pipeline, PipelineOptions
-from realtime.pose_accuracy import SWEEP_POSES, PoseSweepOptions, run_pose_sweep
-from realtime.scale import IRIS_DIAMETER_MM
-from realtime.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, project_head_points, yaw_deg
+from realtime.stages.capture import Frame
+from realtime.stages.pipeline import Pipeline, PipelineOptions
+from realtime.tools.pose_accuracy import SWEEP_POSES, PoseSweepOptions, run_pose_sweep
+from realtime.stages.scale import IRIS_DIAMETER_MM
+from realtime.tools.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, project_head_points, yaw_deg
 
 # Issue 3 acceptance figures.
 _POSE_MEDIAN_MAX_DEG = 3.0
@@ -82,7 +82,7 @@ def _run(renderer, poses, pipeline: Pipeline, start: int = 0) -> list:
 
 @pytest.fixture(scope="module")
 def turning_then_sweep(gl_ctx, head):
-    """200 frames of a turning head, then the pose sweep (``realtime.pose_accuracy``: 15 poses,
+    """200 frames of a turning head, then the pose sweep (``realtime.tools.pose_accuracy``: 15 poses,
     each reached in a 10-frame turn, held 8 frames and read), in one pipeline (one identity)."""
     options = PoseSweepOptions(turn_frames=_TURN_FRAMES, distance_mm=_DISTANCE_MM, width=_INTRINSICS.width,
                                height=_INTRINSICS.height, fps=_FPS)
@@ -118,7 +118,7 @@ def test_render_is_deterministic_and_lands_where_projected(renderer, head):
 
 
 def test_lambert_shade_spans_ambient_to_full_light():
-    from realtime.synthetic_face import lambert_shade
+    from realtime.tools.synthetic_face import lambert_shade
 
     normals = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 0.6, 0.8]])
     shade = lambert_shade(normals, np.array([0.0, 0.0, 2.0]), ambient=0.3)  # light_dir need not be unit

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from realtime.capture import decode_image, image_header_size, load_image, to_bgr8
-from realtime.democlip import astronaut_bgr
+from realtime.stages.imagefile import decode_image, image_header_size, load_image, to_bgr8
+from realtime.stages.democlip import astronaut_bgr
 from realtime.errors import InputError
 
 # Cases per test; the photo tests that run the networks use a fifth of it.
@@ -164,7 +164,7 @@ def test_load_image_any_name(name, kind, good):
 # --- photo mode ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def photo():
-    from realtime.photo import PhotoReconstructor
+    from realtime.stages.photo import PhotoReconstructor
 
     with PhotoReconstructor() as reconstructor:
         yield reconstructor

@@ -10,7 +10,7 @@ import trimesh
 from numpy.testing import assert_allclose
 
 from realtime.errors import InputError
-from realtime.glasses import (
+from realtime.accessories.glasses import (
     GLASSES_LIBRARY, build_glasses, fit_glasses, glasses_by_name, lens_outline, load_user_glasses, rotation_between,
 )
 
@@ -171,6 +171,6 @@ def test_a_model_of_lenses_only_is_refused_naming_its_parts(tmp_path):
     ("glasses", False), ("Glasses.stl", False), ("eyeglass_frame", False), ("lensholder", False), ("Frame_1", False),
 ])
 def test_lens_names_match_whole_words(name, is_lens):
-    from realtime.glasses import is_lens_name
+    from realtime.accessories.glasses import is_lens_name
 
     assert is_lens_name(name) is is_lens

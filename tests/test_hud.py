@@ -292,7 +292,7 @@ def sources():
     """``name -> (frame, intrinsics)``: the demo clip's frontal frame, landscape (4:3) and a
     portrait (9:16) crop of it with the intrinsics moved to match, and the face in both."""
     from realtime.camera import CameraIntrinsics
-    from realtime.democlip import DemoClipOptions, render_demo_frame
+    from realtime.stages.democlip import DemoClipOptions, render_demo_frame
 
     frame = render_demo_frame(0, DemoClipOptions(motion=False))
     landscape = CameraIntrinsics.default(640, 480, 60.0)
@@ -307,7 +307,7 @@ def face_mm() -> np.ndarray:
 
 
 def _render(gl_ctx, frame, intrinsics, face, hud_info, glasses=True, lenses=True):
-    from realtime.glasses import GLASSES_LIBRARY, build_glasses
+    from realtime.accessories.glasses import GLASSES_LIBRARY, build_glasses
     from realtime.render import Renderer, RenderOptions, View3D, ViewMode
     from realtime.topology import face_triangles
 
@@ -365,7 +365,7 @@ def test_glasses_stay_on_top_where_no_corner_is_free(gl_ctx, sources, face_mm, m
     """Where no corner is free (a face close to the camera, the details open) the HUD still
     shows, under the glasses: their frame is drawn over it, pixel for pixel as without a HUD.
     The corner is forced onto the glasses to make sure they meet."""
-    from realtime.head_proxy import face_frame
+    from realtime.accessories.head_proxy import face_frame
     from realtime.render import renderer
 
     frame, intrinsics = sources["portrait"]

@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from realtime.errors import ModelError
-from realtime.inference import choose_providers, file_sha256, model_spec, open_session, verified_model_bytes
+from realtime.stages.inference import choose_providers, file_sha256, model_spec, open_session, verified_model_bytes
 from realtime.resources import models_dir
 
 CPU, CUDA, TRT = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"
@@ -79,7 +79,7 @@ def test_model_cards_state_the_shipped_checksums():
 
 
 def test_engine_cache_key_separates_gpus_and_versions():
-    from realtime.inference import engine_cache_key
+    from realtime.stages.inference import engine_cache_key
 
     a = engine_cache_key("NVIDIA H100 80GB HBM3", "10.3.0", "1.20.0")
     assert a == "NVIDIA_H100_80GB_HBM3-trt10.3.0-ort1.20.0"
@@ -91,7 +91,7 @@ def test_engine_cache_key_separates_gpus_and_versions():
 def test_failing_provider_falls_back_with_a_warning(monkeypatch, caplog):
     import onnxruntime as ort
 
-    from realtime import inference
+    from realtime.stages import inference
 
     real = ort.InferenceSession
     calls = []
@@ -114,7 +114,7 @@ def test_failing_provider_falls_back_with_a_warning(monkeypatch, caplog):
 def test_corrupt_tensorrt_engine_cache_is_rebuilt(monkeypatch, tmp_path, caplog):
     import onnxruntime as ort
 
-    from realtime import inference
+    from realtime.stages import inference
 
     monkeypatch.setenv("SELFIE3D_TRT_CACHE", str(tmp_path))
     monkeypatch.setattr(inference, "gpu_name", lambda: "Test GPU")
@@ -193,7 +193,7 @@ def test_a_batch_gives_what_single_calls_give(name):
 
 
 def test_tensorrt_profile_spans_one_to_max_batch(monkeypatch, tmp_path):
-    from realtime.inference import MAX_BATCH, provider_options, trt_profile_shapes
+    from realtime.stages.inference import MAX_BATCH, provider_options, trt_profile_shapes
 
     monkeypatch.setenv("SELFIE3D_TRT_CACHE", str(tmp_path))
     options = provider_options(TRT, model_spec("iris_landmark"))

@@ -12,8 +12,8 @@ import pytest
 import trimesh
 
 from realtime.errors import Selfie3DError
-from realtime.jobs import (LocalPoolExecutor, PhotoJob, SerialExecutor, face_output_path, plan_jobs,
-                           run_photo_job)
+from realtime.apps.executors import LocalPoolExecutor, SerialExecutor
+from realtime.apps.jobs import PhotoJob, face_output_path, plan_jobs, run_photo_job
 
 
 def test_output_paths():
@@ -145,7 +145,7 @@ def test_photo_cli_debug_shows_tracebacks_and_continues(tmp_path):
     result = subprocess.run([sys.executable, "-m", "realtime", "photo", "--debug", str(bad),
                              str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "out"), "--jobs", "1"],
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2  # none made, for input reasons (realtime.cli's exit codes)
+    assert result.returncode == 2  # none made, for input reasons (realtime.apps.cli's exit codes)
     assert result.stderr.count("Traceback") == 2  # both photos were tried
     assert "0 of 2 photos done" in result.stdout
 
@@ -188,7 +188,7 @@ def test_an_output_that_is_an_input_photo_is_refused(tmp_path):
 
 def test_two_outputs_on_one_file_and_a_clashing_report_are_refused(tmp_path):
     from realtime.errors import InputError
-    from realtime.jobs import check_outputs
+    from realtime.apps.jobs import check_outputs
 
     with pytest.raises(InputError, match=r"a\.stl would be written twice"):
         check_outputs([PhotoJob("p.jpg", str(tmp_path / "a.stl")), PhotoJob("q.jpg", str(tmp_path / "a.stl"))])
@@ -204,7 +204,7 @@ def test_two_outputs_on_one_file_and_a_clashing_report_are_refused(tmp_path):
 
 
 def test_names_are_unique_across_photos_and_their_faces():
-    from realtime.jobs import unique_names
+    from realtime.apps.jobs import unique_names
 
     # mom.jpg's second face is mom_face2: the photo mom_face2.jpg must not get that name.
     assert unique_names(["mom", "mom_face2"], all_faces=True) == ["mom", "mom_face2_2"]

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime import overlay
-from realtime.bust import BustOptions, build_bust
-from realtime.likeness import bust_distance_mm
+from realtime.printing import overlay
+from realtime.printing.bust import BustOptions, build_bust
+from realtime.tools.likeness import bust_distance_mm
 from realtime.topology import face_triangles
 
 MIN_SILHOUETTE_IOU = 0.85  # the figure, above the chin
@@ -38,7 +38,7 @@ def _another_copy(image: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def photo():
-    from realtime.photo import PhotoReconstructor
+    from realtime.stages.photo import PhotoReconstructor
 
     with PhotoReconstructor() as reconstructor:
         yield reconstructor

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 from realtime.camera import CameraIntrinsics
-from realtime.democlip import DemoClipOptions, render_demo_frame
+from realtime.stages.democlip import DemoClipOptions, render_demo_frame
 from realtime.errors import Selfie3DError
-from realtime.live import (
-    BustWorker, ExportCancelled, LiveOptions, LiveSession, LowPriorityProcessExecutor, VirtualCamera, key_name,
+from realtime.apps.executors import ExportCancelled, LowPriorityProcessExecutor
+from realtime.apps.live import (
+    BustWorker, LiveOptions, LiveSession, VirtualCamera, key_name,
     probe_video, render_tryon_video,
 )
 from realtime.render import View3D, ViewMode
@@ -69,7 +70,7 @@ def endless_stand_in_export(identity_mm, triangles, path, **frame):
     """Stand-in for an export that is still writing when the window closes: an atomic write
     that does not finish unless stopped."""
     from realtime.fileio import atomic_output
-    from realtime.live import report_progress
+    from realtime.apps.executors import report_progress
 
     with atomic_output(path) as temp:
         temp.write_text("partial")
@@ -161,7 +162,7 @@ def test_window_keys_map_to_session_keys():
 def test_question_mark_toggles_help_once_per_press_from_key_or_text():
     """On X11 pyglet sends QUESTION and the text "?" for the first press, then (believing the
     key still down once Shift went up first) only the text: every press toggles once."""
-    from realtime.live import WindowKeys
+    from realtime.apps.live import WindowKeys
 
     keys = SimpleNamespace(SLASH=47, ESCAPE=65307, SPACE=32, ACTION_PRESS="press",
                            **{c: ord(c.lower()) for c in "SGMVRIHQ"})
@@ -200,7 +201,7 @@ def test_snapshot_exports_in_background_while_frames_continue(gl_ctx, tmp_path, 
         assert len(saved) == 1 and Path(saved[0]).exists()
         assert Path(saved[0]).is_absolute() and Path(saved[0]).parent == tmp_path / "busts"
         # The saved path stays on the HUD after the notices have gone, until the next snapshot.
-        monkeypatch.setattr("realtime.live.MESSAGE_SECONDS", 0.0)
+        monkeypatch.setattr("realtime.apps.live.MESSAGE_SECONDS", 0.0)
         for _ in range(3):
             session.step()
         hud = session.hud(session._last_result, None)
@@ -217,7 +218,7 @@ def test_snapshot_exports_in_background_while_frames_continue(gl_ctx, tmp_path, 
 def test_exit_waits_for_a_running_export_and_lists_what_was_saved(gl_ctx, tmp_path):
     import io
 
-    from realtime.live import finish_exports_at_exit, print_export_summary
+    from realtime.apps.live import finish_exports_at_exit, print_export_summary
 
     with make_session(gl_ctx, tmp_path) as session:
         session.step()
@@ -236,7 +237,7 @@ def test_exit_waits_for_a_running_export_and_lists_what_was_saved(gl_ctx, tmp_pa
 def test_ctrl_c_at_exit_cancels_the_export_and_leaves_no_file(gl_ctx, tmp_path, monkeypatch):
     import io
 
-    from realtime.live import finish_exports_at_exit
+    from realtime.apps.live import finish_exports_at_exit
 
     worker = BustWorker(endless_stand_in_export, LowPriorityProcessExecutor())
     options = LiveOptions(width=320, height=240, bust_dir=str(tmp_path / "busts"))
@@ -304,7 +305,7 @@ def test_recording_writes_the_rendered_frames_as_h264(gl_ctx, tmp_path):
 
 
 def test_recorder_pads_an_odd_size_and_discards_on_request(tmp_path):
-    from realtime.live import VideoRecorder
+    from realtime.apps.live import VideoRecorder
 
     path = tmp_path / "odd.mp4"
     recorder = VideoRecorder(str(path), (65, 47), 29.97)
@@ -392,7 +393,7 @@ class WindowUnderXvfb:
         self.env = dict(os.environ, DISPLAY=self.display)
         self.status_path = tmp_path / "status.json"
         self.busts = tmp_path / "busts"
-        self.command = [sys.executable, "-m", "realtime.live", "--video", str(video), "--size", "640x360",
+        self.command = [sys.executable, "-m", "realtime.apps.live", "--video", str(video), "--size", "640x360",
                         "--status-file", str(self.status_path), "--bust-dir", str(self.busts), "--max-frames", "100000"]
         self.app = None
         self.window = None
@@ -527,8 +528,8 @@ def test_window_snapshot_under_xvfb(live_window):
 def test_pipeline_flags_reach_the_live_session(gl_ctx, tmp_path):
     # `selfie3d live` takes the same pipeline flags as demo and bench: a calibrated camera
     # profile matters most live (metric try-on), so it must not be dropped on the way.
-    from realtime.cli import build_parser, pipeline_options
-    from realtime.live import options_from_args
+    from realtime.apps.cli import build_parser, pipeline_options
+    from realtime.apps.live import options_from_args
 
     profile = tmp_path / "cam.toml"
     args = build_parser().parse_args(["live", "--providers", "cpu", "--max-faces", "2", "--no-iris",
@@ -548,7 +549,7 @@ def test_pipeline_flags_reach_the_live_session(gl_ctx, tmp_path):
 def test_built_in_demo_clip_loops_until_max_frames(gl_ctx, tmp_path):
     # No --camera and no --video: the built-in clip must loop like a video file does, not end
     # the window silently after one pass.
-    from realtime.capture import CaptureOptions
+    from realtime.stages.capture import CaptureOptions
 
     clip = DemoClipOptions(width=160, height=120, duration_s=0.1)  # 3 frames
     with make_session(gl_ctx, tmp_path, max_frames=2 * clip.frame_count + 2) as session:
@@ -566,7 +567,7 @@ _VIDEO_SIZE = (64, 48)
 
 
 def test_recorder_creates_a_missing_folder(tmp_path):
-    from realtime.live import VideoRecorder
+    from realtime.apps.live import VideoRecorder
 
     path = tmp_path / "new" / "deeper" / "take.mp4"
     recorder = VideoRecorder(str(path), _VIDEO_SIZE, 30.0)
@@ -578,7 +579,7 @@ def test_recorder_creates_a_missing_folder(tmp_path):
 
 def test_recording_under_a_file_names_the_folder_not_the_encoder(tmp_path):
     from realtime.fileio import OutputError
-    from realtime.live import VideoRecorder, check_video_folder
+    from realtime.apps.live import VideoRecorder, check_video_folder
 
     blocker = tmp_path / "notes.txt"
     blocker.write_text("a file, not a folder")
@@ -591,7 +592,7 @@ def test_recording_under_a_file_names_the_folder_not_the_encoder(tmp_path):
 
 
 def test_the_check_before_the_window_creates_nothing(tmp_path):
-    from realtime.live import check_video_folder
+    from realtime.apps.live import check_video_folder
 
     check_video_folder(tmp_path / "later" / "take.mp4", create=False)
     assert not (tmp_path / "later").exists()
@@ -600,7 +601,7 @@ def test_the_check_before_the_window_creates_nothing(tmp_path):
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 def test_recording_into_proc_names_the_folder_not_the_encoder():
     from realtime.fileio import OutputError
-    from realtime.live import VideoRecorder
+    from realtime.apps.live import VideoRecorder
 
     with pytest.raises(OutputError, match=r"cannot create a file in /proc \(") as caught:
         VideoRecorder("/proc/x.mp4", _VIDEO_SIZE, 30.0)
@@ -617,7 +618,7 @@ def test_live_checks_glasses_and_recording_before_it_needs_a_display(tmp_path):
     # Without a display the window cannot open, so reaching that error means the input passed.
     import trimesh
 
-    from realtime.glasses import GLASSES_LIBRARY, build_glasses
+    from realtime.accessories.glasses import GLASSES_LIBRARY, build_glasses
 
     model = build_glasses(GLASSES_LIBRARY[1])
     anchors = {"nose_bridge": model.nose_rest_mm.tolist(), "temple_right": model.ear_rest_mm[0].tolist(),
@@ -641,7 +642,7 @@ def test_live_checks_glasses_and_recording_before_it_needs_a_display(tmp_path):
 def test_bench_render_reports_the_frame_rate_during_an_export():
     """``bench --render``'s live-loop figures: the rate without an export and during a real
     one (the bust builder in the low-priority process), and the export's duration."""
-    from realtime.bench import format_report, render_during_export_benchmark
+    from realtime.tools.bench import format_report, render_during_export_benchmark
 
     report = render_during_export_benchmark(320, 240, plain=False, warmup_frames=10, timed_frames=5)
     assert list(report) == ["live_fps", "render_fps_during_export", "render_fps_during_export_ratio", "export_s"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.inference import model_spec, open_session
+from realtime.stages.inference import model_spec, open_session
 
 _GOLDEN = Path(__file__).parent / "reference" / "networks"
 _MODELS = ("selfie_segmentation", "selfie_segmentation_landscape", "pose_landmark_full")

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from realtime.cli import main
-from realtime.network_bench import MODELS, NetworkBenchOptions, format_network_report, network_benchmark
+from realtime.apps.cli import main
+from realtime.tools.network_bench import MODELS, NetworkBenchOptions, format_network_report, network_benchmark
 
 CPU = "CPUExecutionProvider"
 
@@ -40,7 +40,7 @@ def test_report_and_table(result):
 
 
 def test_cli_runs_it(capsys, monkeypatch):
-    import realtime.network_bench as network_bench
+    import realtime.tools.network_bench as network_bench
 
     monkeypatch.setattr(network_bench, "NetworkBenchOptions",
                         lambda **kw: NetworkBenchOptions(iterations=2, warmup=1, batch_sizes=(1,), **kw))

@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.photo import PhotoOptions, PhotoReconstructor, mirror_roi
-from realtime.scale import IRIS_DIAMETER_MM, iris_diameter_px
+from realtime.stages.photo import PhotoOptions, PhotoReconstructor, mirror_roi
+from realtime.stages.scale import IRIS_DIAMETER_MM, iris_diameter_px
 from realtime.topology import median_distance_iod
-from realtime.roi import Roi
+from realtime.stages.roi import Roi
 
 # The astronaut is an adult woman: her PD is in the adult range (54-74 mm) and her face width
 # at the tragus level in the adult range too.
@@ -89,7 +89,7 @@ def test_metric_mesh_is_centred_millimetres(reconstructor, astronaut):
 
 
 def test_report_carries_a_scale_warning_only_when_the_pd_is_implausible(astronaut):
-    from realtime.photo import PhotoReconstructor
+    from realtime.stages.photo import PhotoReconstructor
 
     with PhotoReconstructor() as photo:
         face = photo.run(astronaut).faces[0]
@@ -111,7 +111,7 @@ def test_report_carries_sizes_with_their_spreads(reconstructor, astronaut):
 
 
 def test_mirror_iris_round_trip():
-    from realtime.photo import mirror_iris
+    from realtime.stages.photo import mirror_iris
 
     iris = np.random.default_rng(1).uniform(0, 600, (2, 5, 3)).astype(np.float32)
     back = mirror_iris(mirror_iris(iris, 640), 640)
@@ -139,7 +139,7 @@ def _grace_hopper() -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
 def test_pd_of_a_downscaled_photo_stays_put_and_its_spread_covers_the_change(reconstructor, astronaut, name):
-    from realtime.scale import ADULT_PD_RANGE_MM
+    from realtime.stages.scale import ADULT_PD_RANGE_MM
 
     image = astronaut if name == "astronaut" else _grace_hopper()
     full = reconstructor.run(image).faces[0]
@@ -171,7 +171,7 @@ _PASS_POSES = ((0, 0), (20, 0), (-20, 0), (35, 0), (-35, 0), (50, 0), (-50, 0), 
 @pytest.fixture(scope="module")
 def head_renders(gl_ctx):
     from realtime.camera import CameraIntrinsics
-    from realtime.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, project_head_points
+    from realtime.tools.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, project_head_points
 
     head = astronaut_head()
     intrinsics, translation = CameraIntrinsics.default(*_INTRINSICS_640), np.array([0.0, 0.0, 550.0])
@@ -236,7 +236,7 @@ def test_each_extra_pass_lowers_the_error_on_rendered_heads(head_renders):
 
 
 def test_looks_human_refuses_only_doubtful_upright_frontal_faces():
-    from realtime.photo import looks_human
+    from realtime.stages.photo import looks_human
 
     assert looks_human(0.95, 1.0, 0.0)
     assert not looks_human(0.61, 0.93, 1.0)  # a puppy's face: the detector doubts it
@@ -248,8 +248,8 @@ def test_looks_human_refuses_only_doubtful_upright_frontal_faces():
 
 
 def test_a_photo_of_an_animal_is_refused_with_one_line_and_any_face_builds_it(tmp_path, monkeypatch):
-    from realtime import jobs
-    from realtime.photo import PhotoResult
+    from realtime.apps import jobs
+    from realtime.stages.photo import PhotoResult
 
     refused = PhotoResult(faces=[], image_size=(10, 10),
                           not_human=[type("Face", (), {"score": 0.61, "presence": 0.93})()])

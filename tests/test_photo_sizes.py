@@ -1,6 +1,6 @@
-"""Photo mode's sizes (``realtime.photo``: PD, face width, turn) on rendered heads of known size.
+"""Photo mode's sizes (``realtime.stages.photo``: PD, face width, turn) on rendered heads of known size.
 
-The astronaut's head (``realtime.synthetic_face``) is rendered at known turns and read back as
+The astronaut's head (``realtime.tools.synthetic_face``) is rendered at known turns and read back as
 a single photo. Truth: the head's own PD and outline width. A turned face must not inflate the
 face width (the eye turned away reads small and used to set the scale: +37% at 40 deg), and a
 strongly turned one must say its sizes are less certain.
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from realtime.camera import CameraIntrinsics
-from realtime.photo import FACE_WIDTH_LANDMARKS, PhotoReconstructor
-from realtime.scale import TURNED_FACE_DEG
-from realtime.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation
+from realtime.stages.photo import FACE_WIDTH_LANDMARKS, PhotoReconstructor
+from realtime.stages.scale import TURNED_FACE_DEG
+from realtime.tools.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation
 
 _INTRINSICS = CameraIntrinsics.default(640, 480)
 _TRANSLATION_MM = np.array([0.0, 0.0, 550.0])

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from realtime.bench import MediaPipeBaseline
+from realtime.tools.bench import MediaPipeBaseline
 from realtime.topology import inter_ocular_distance, median_distance_iod
-from realtime.capture import Capture, CaptureOptions
-from realtime.pipeline import Pipeline, PipelineOptions
+from realtime.stages.capture import Capture, CaptureOptions
+from realtime.stages.pipeline import Pipeline, PipelineOptions
 
 import cv2
 
@@ -90,7 +90,7 @@ def test_timings_cover_each_stage(demo_run):
 
 
 def test_no_face_gives_an_empty_result():
-    from realtime.capture import Frame
+    from realtime.stages.capture import Frame
 
     with Pipeline(PipelineOptions(fusion=False)) as pipeline:
         result = pipeline.process(Frame(np.full((480, 640, 3), 90, np.uint8), 0, 0.0))

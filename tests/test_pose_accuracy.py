@@ -1,4 +1,4 @@
-"""``realtime.pose_accuracy``: the pose sweep's arithmetic, and ``selfie3d bench --pose``.
+"""``realtime.tools.pose_accuracy``: the pose sweep's arithmetic, and ``selfie3d bench --pose``.
 
 The sweep's figures on the full 15 poses are the acceptance tests in ``test_fusion_rendered.py``.
 """
@@ -12,9 +12,9 @@ import pytest
 from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
-from realtime.pose_accuracy import (SWEEP_POSES, PoseSweepOptions, perspective_n_point, pose_angles_deg,
+from realtime.tools.pose_accuracy import (SWEEP_POSES, PoseSweepOptions, perspective_n_point, pose_angles_deg,
                                     read_per_degree, relative_errors_deg, sweep_rotations)
-from realtime.synthetic_face import head_rotation, project_head_points
+from realtime.tools.synthetic_face import head_rotation, project_head_points
 
 
 @pytest.mark.parametrize("pose", [(0, 0, 0), (40, 0, 0), (0, -20, 0), (0, 0, 30), (-25, 15, -20), (30, -15, 15)])
@@ -65,8 +65,8 @@ def test_perspective_n_point_recovers_a_known_pose():
 
 
 def test_bench_pose_cli_reports_the_sweep(capsys, monkeypatch, gl_ctx):
-    from realtime import pose_accuracy
-    from realtime.cli import main
+    from realtime.tools import pose_accuracy
+    from realtime.apps.cli import main
 
     short = PoseSweepOptions(poses=SWEEP_POSES[:4], turn_frames=30)
     monkeypatch.setattr(pose_accuracy, "PoseSweepOptions", lambda: short)

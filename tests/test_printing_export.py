@@ -341,8 +341,8 @@ def bust():
     from skimage import data
 
     from realtime import topology
-    from realtime.bust import BustOptions, build_bust
-    from realtime.topology_build import astronaut_landmarks_px
+    from realtime.printing.bust import BustOptions, build_bust
+    from realtime.tools.topology_build import astronaut_landmarks_px
 
     px = astronaut_landmarks_px()
     ipd_px = np.linalg.norm(px[list(topology.LEFT_EYE)].mean(0)[:2] - px[list(topology.RIGHT_EYE)].mean(0)[:2])

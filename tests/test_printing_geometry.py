@@ -169,7 +169,7 @@ def test_split_ellipsoid_is_smooth_across_its_seam():
 def astronaut_head():
     """The astronaut's face mesh in the head frame, mm (mediapipe's landmarks, 63 mm pupil distance)."""
     pytest.importorskip("mediapipe")
-    from realtime.topology_build import astronaut_landmarks_px
+    from realtime.tools.topology_build import astronaut_landmarks_px
 
     px = astronaut_landmarks_px().astype(np.float64)
     ipd = np.linalg.norm(px[list(topology.LEFT_EYE)].mean(0)[:2] - px[list(topology.RIGHT_EYE)].mean(0)[:2])

@@ -1,9 +1,9 @@
-"""Tests for realtime/progress.py: the stage line of a single photo on a terminal."""
+"""Tests for realtime/apps/progress.py: the stage line of a single photo on a terminal."""
 
 import io
 import time
 
-from realtime.progress import TICK_S, StageLine
+from realtime.apps.progress import TICK_S, StageLine
 
 
 def test_a_quick_command_prints_nothing():
@@ -39,7 +39,7 @@ def test_a_single_photo_on_a_terminal_shows_its_stages(face_photo_path, tmp_path
     controller, terminal = pty.openpty()
     env = dict(os.environ)
     result = subprocess.run([sys.executable, "-c",
-                             "import realtime.progress as p; p.QUIET_S = 0.0; import sys; from realtime.cli import main; "
+                             "import realtime.apps.progress as p; p.QUIET_S = 0.0; import sys; from realtime.apps.cli import main; "
                              f"sys.exit(main(['photo', {face_photo_path!r}, '-o', {str(tmp_path / 'a.stl')!r}]))"],
                             stdout=subprocess.PIPE, stderr=terminal, env=env, timeout=300)
     os.close(terminal)

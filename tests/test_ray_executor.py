@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'selfie3d[ray]')")
 
-from realtime.jobs import LocalPoolExecutor, PhotoJob  # noqa: E402
-from realtime.ray_executor import RayExecutor  # noqa: E402
-from realtime.web import bustjob  # noqa: E402
+from realtime.apps.executors import LocalPoolExecutor, RayExecutor  # noqa: E402
+from realtime.apps.jobs import PhotoJob  # noqa: E402
+from realtime.apps.web import bustjob  # noqa: E402
 
 RAY_CPUS = 2
 JOB_COUNT = 20

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.detection import FaceDetector
-from realtime.reconstruction import (MESH_INPUT_SIZE, ReconstructionOptions, Reconstructor, eye_rois,
+from realtime.stages.detection import FaceDetector
+from realtime.stages.reconstruction import (MESH_INPUT_SIZE, ReconstructionOptions, Reconstructor, eye_rois,
                                      mesh_to_image)
-from realtime.roi import Roi, crop_transform, roi_from_detection, roi_from_landmarks
+from realtime.stages.roi import Roi, crop_transform, roi_from_detection, roi_from_landmarks
 from realtime.topology import inter_ocular_distance
 
 # Vertices found in a rotated copy of a photo, rotated back, land within this fraction of the
@@ -137,7 +137,7 @@ def test_faces_in_one_batched_call_match_one_call_each(astronaut):
 
 
 def test_both_eyes_in_one_call_match_a_call_per_eye(reconstructor, astronaut, astronaut_roi):
-    from realtime.roi import crop, crop_to_image
+    from realtime.stages.roi import crop, crop_to_image
 
     [face] = reconstructor.run(astronaut, [astronaut_roi]).faces
     for eye, roi in enumerate(eye_rois(face.vertices)):

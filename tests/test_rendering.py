@@ -14,10 +14,11 @@ import pytest
 from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
-from realtime.democlip import DemoClipOptions, render_demo_frame
-from realtime.glasses import GLASSES_LIBRARY, build_glasses
-from realtime.head_proxy import face_frame
-from realtime.render import HudInfo, Renderer, RenderOptions, View3D, ViewMode, render_benchmark
+from realtime.stages.democlip import DemoClipOptions, render_demo_frame
+from realtime.accessories.glasses import GLASSES_LIBRARY, build_glasses
+from realtime.accessories.head_proxy import face_frame
+from realtime.render import HudInfo, Renderer, RenderOptions, View3D, ViewMode
+from realtime.tools.render_bench import render_benchmark
 from realtime.render.hud import hud_panels
 from realtime.render.projection import (
     OPENCV_TO_GL, fit_viewport, orbit_view, perspective, project_points, projection_from_intrinsics,

@@ -1,4 +1,4 @@
-"""``realtime.rigidity_build`` (the non-rigid motion per vertex) and the shipped data fusion weighs
+"""``realtime.tools.rigidity_build`` (the non-rigid motion per vertex) and the shipped data fusion weighs
 the pose with."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.fusion import IDENTITY_VERTICES, POSE_WEIGHTS, pose_vertex_weights
-from realtime.rigidity_build import aligned_to_mean, nonrigid_residuals, vertex_rigidity
-from realtime.synthetic_face import head_rotation
+from realtime.stages.fusion import IDENTITY_VERTICES, POSE_WEIGHTS, pose_vertex_weights
+from realtime.tools.rigidity_build import aligned_to_mean, nonrigid_residuals, vertex_rigidity
+from realtime.tools.synthetic_face import head_rotation
 
 
 def _moving_face(rng, frames=40, n=468, wobble=None):

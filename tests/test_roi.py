@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.roi import (FACE_ROI_SCALE, Roi, crop, crop_to_frame, crop_to_image, crop_transform, eye_line_rotation,
+from realtime.stages.roi import (FACE_ROI_SCALE, Roi, crop, crop_to_frame, crop_to_image, crop_transform, eye_line_rotation,
                           iou, normalize_radians, roi_from_detection, roi_from_landmarks)
 
 PIXEL_TOLERANCE = 1e-3  # affine round trips are exact up to float32 rounding
@@ -99,7 +99,7 @@ def test_crop_to_frame_inverts_the_crop_map_and_mirrors_columns():
 
 
 def test_face_axis_rotation_turns_eyes_to_mouth_straight_down():
-    from realtime.roi import face_axis_rotation
+    from realtime.stages.roi import face_axis_rotation
 
     upright = np.array([[120, 140], [160, 140], [140, 160], [140, 180], [100, 150], [180, 150]], np.float64)
     assert face_axis_rotation(upright) == pytest.approx(0.0, abs=1e-9)
@@ -114,7 +114,7 @@ def test_face_axis_rotation_turns_eyes_to_mouth_straight_down():
 
 
 def test_detection_rois_try_mediapipes_crop_first():
-    from realtime.roi import ENLARGED_ROI_SCALE, detection_rois
+    from realtime.stages.roi import ENLARGED_ROI_SCALE, detection_rois
 
     box = np.array([100, 100, 180, 200], np.float32)
     keypoints = np.array([[120, 140], [160, 140], [140, 160], [140, 180], [100, 150], [180, 150]], np.float32)

@@ -1,4 +1,4 @@
-"""Tests for realtime/scale.py: iris diameter, depth from the iris, the temporal fuse."""
+"""Tests for realtime/stages/scale.py: iris diameter, depth from the iris, the temporal fuse."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
-from realtime.fusion import mesh_px_from_camera
-from realtime.scale import (
+from realtime.stages.fusion import mesh_px_from_camera
+from realtime.stages.scale import (
     IRIS_DIAMETER_MM, MetricScale, MetricScaleOptions, iris_depth_mm, iris_diameter_px, mm_per_px, robust_mean,
 )
 
@@ -72,7 +72,7 @@ def test_metric_scale_converges_and_rejects_outliers():
 
 
 def test_scale_warning_flags_a_pd_outside_the_adult_range():
-    from realtime.scale import ADULT_PD_RANGE_MM, scale_warning
+    from realtime.stages.scale import ADULT_PD_RANGE_MM, scale_warning
 
     low, high = ADULT_PD_RANGE_MM
     assert scale_warning(63.0, "iris") is None and scale_warning(low, "iris") is None
@@ -82,7 +82,7 @@ def test_scale_warning_flags_a_pd_outside_the_adult_range():
 
 
 def test_scale_warning_flags_an_implausible_face_width_and_a_turned_face():
-    from realtime.scale import ADULT_FACE_WIDTH_RANGE_MM, TURNED_FACE_DEG, scale_warning
+    from realtime.stages.scale import ADULT_FACE_WIDTH_RANGE_MM, TURNED_FACE_DEG, scale_warning
 
     low, high = ADULT_FACE_WIDTH_RANGE_MM
     assert scale_warning(63.0, "iris", 135.0, 10.0) is None
@@ -95,8 +95,8 @@ def test_scale_warning_flags_an_implausible_face_width_and_a_turned_face():
 
 
 def test_iris_eye_weights_discount_the_eye_turned_away():
-    from realtime.scale import iris_eye_weights
-    from realtime.synthetic_face import head_rotation
+    from realtime.stages.scale import iris_eye_weights
+    from realtime.tools.synthetic_face import head_rotation
 
     assert_allclose(iris_eye_weights(head_rotation(0.0)), [1.0, 1.0])
     # head_rotation's positive yaw turns the nose to image left, towards the person's right
@@ -108,7 +108,7 @@ def test_iris_eye_weights_discount_the_eye_turned_away():
 
 
 def test_weighted_iris_diameter_is_a_weighted_geometric_mean():
-    from realtime.scale import weighted_iris_diameter
+    from realtime.stages.scale import weighted_iris_diameter
 
     assert weighted_iris_diameter(np.array([10.0, 12.0]), np.array([1.0, 0.0])) == pytest.approx(10.0)
     assert weighted_iris_diameter(np.array([9.0, 16.0]), np.array([1.0, 1.0])) == pytest.approx(12.0)
@@ -119,7 +119,7 @@ _BLUR_TOL_PX = 0.35  # the edge-blur reading of a synthetic Gaussian edge
 
 
 def test_combine_log_estimates_is_inverse_variance_weighting():
-    from realtime.scale import combine_log_estimates
+    from realtime.stages.scale import combine_log_estimates
 
     value, sd = combine_log_estimates(np.array([0.0, 1.0]), np.diag([1.0, 1.0]))
     assert value == pytest.approx(0.5) and sd == pytest.approx(math.sqrt(0.5))
@@ -131,7 +131,7 @@ def test_combine_log_estimates_is_inverse_variance_weighting():
 
 
 def test_iris_error_grows_as_the_iris_gets_small_soft_covered_or_turned():
-    from realtime.scale import IRIS_POPULATION_SD, iris_scale_sd
+    from realtime.stages.scale import IRIS_POPULATION_SD, iris_scale_sd
 
     sharp = iris_scale_sd(30.0)
     assert IRIS_POPULATION_SD < sharp < iris_scale_sd(8.0) < iris_scale_sd(4.0)
@@ -146,7 +146,7 @@ def test_iris_error_grows_as_the_iris_gets_small_soft_covered_or_turned():
 def test_edge_blur_reads_the_blur_of_an_iris_edge(sigma):
     import cv2
 
-    from realtime.scale import edge_blur_px
+    from realtime.stages.scale import edge_blur_px
 
     image = np.full((120, 120), 220.0, np.float32)  # the white of the eye
     cv2.circle(image, (60, 60), 20, 60.0, -1)  # a dark iris, radius 20 px
@@ -157,7 +157,7 @@ def test_edge_blur_reads_the_blur_of_an_iris_edge(sigma):
 
 def _average_face_px(mm_per_pixel: float) -> np.ndarray:
     """A mesh whose prior lengths are the adult means at ``mm_per_pixel`` (other vertices spread)."""
-    from realtime.scale import FACE_PRIORS
+    from realtime.stages.scale import FACE_PRIORS
 
     rng = np.random.default_rng(2)
     vertices = rng.uniform(-60, 60, (468, 3))
@@ -170,7 +170,7 @@ def _average_face_px(mm_per_pixel: float) -> np.ndarray:
 
 
 def test_photo_scale_weighs_a_small_iris_less():
-    from realtime.scale import photo_scale, photo_scale_source
+    from realtime.stages.scale import photo_scale, photo_scale_source
 
     truth = 0.5  # mm per pixel; the face's proportions are the mean's
     vertices = _average_face_px(truth)
@@ -193,7 +193,7 @@ def test_photo_scale_weighs_a_small_iris_less():
 
 
 def test_scale_warning_for_a_scale_from_face_proportions():
-    from realtime.scale import scale_warning
+    from realtime.stages.scale import scale_warning
 
     text = scale_warning(62.0, "face proportions", 130.0, 0.0, 3.1)
     assert "face proportions" in text and "+/- 3.1 mm" in text

@@ -1,4 +1,4 @@
-"""Tests for realtime/scan.py: per-frame ray bounds and the hull of a sphere seen turning."""
+"""Tests for realtime/stages/scan.py: per-frame ray bounds and the hull of a sphere seen turning."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from realtime.camera import CameraIntrinsics
-from realtime.scan import HeadScan, ray_bounds
-from realtime.segmentation import PersonMask
+from realtime.stages.scan import HeadScan, ray_bounds
+from realtime.stages.segmentation import PersonMask
 
 RADIUS_MM = 90.0
 DISTANCE_MM = 600.0
@@ -59,7 +59,7 @@ def _yaw(degrees):
 
 
 def test_a_turning_sphere_is_scanned_all_round_to_its_radius():
-    from realtime.scan import ScanOptions
+    from realtime.stages.scan import ScanOptions
 
     intrinsics = _camera()
     scan = HeadScan(ScanOptions(max_turn_deg=90.0))  # an exact pose: every turn may carve
@@ -98,14 +98,14 @@ def test_a_frontal_view_alone_leaves_the_back_unseen():
 
 @pytest.mark.parametrize("every", [1, 3])
 def test_due_scans_one_frame_in_n(every):
-    from realtime.scan import ScanOptions
+    from realtime.stages.scan import ScanOptions
 
     scan = HeadScan(ScanOptions(every_n_frames=every))
     assert sum(scan.due(i) for i in range(30)) == 30 // every
 
 
 def test_frames_turned_past_the_limit_do_not_carve():
-    from realtime.scan import ScanOptions
+    from realtime.stages.scan import ScanOptions
 
     intrinsics = _camera()
     scan = HeadScan(ScanOptions(max_turn_deg=30.0))

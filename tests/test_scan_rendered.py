@@ -1,11 +1,11 @@
 """Acceptance test of the live head scan on a rendered turning head with a hair volume
-(realtime/scan_accuracy.py): the hull beats the single view on the sides and back, and the
+(realtime/tools/scan_accuracy.py): the hull beats the single view on the sides and back, and the
 carving itself, given the pose the head was rendered at, comes within a few millimetres."""
 
 import pytest
 
-from realtime.scan import COVERAGE_READY
-from realtime.scan_accuracy import ScanSweepOptions, run_scan_sweep
+from realtime.stages.scan import COVERAGE_READY
+from realtime.tools.scan_accuracy import ScanSweepOptions, run_scan_sweep
 
 CARVING_RMS_MM = 4.0  # with the rendered pose; measured 3.4-3.5 (sides, back)
 FUSED_SIDES_SHARE = 0.6  # of the single view's RMS on the sides (measured 6.4 / 12.8)

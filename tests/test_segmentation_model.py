@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.segmentation_model import input_size, open_segmentation_session, person_probability
+from realtime.stages.segmentation_model import input_size, open_segmentation_session, person_probability
 
 _GOLDEN = Path(__file__).parent / "reference" / "networks"
 # models/export.py's build tolerance for the mask (a probability), plus the float16 storage of

@@ -36,7 +36,7 @@ def report():
 
 @pytest.fixture(scope="module")
 def astronaut_px():
-    from realtime.topology_build import astronaut_landmarks_px
+    from realtime.tools.topology_build import astronaut_landmarks_px
 
     return astronaut_landmarks_px()
 
@@ -139,7 +139,7 @@ def test_ibug68_mapping_keeps_its_landmarks_in_place_on_a_real_face(astronaut_px
 # --- the 68 points against an independent labeller ---------------------------------------------
 # References (tests/reference/make_ibug68_reference.py): dlib's 68-point shape predictor, trained
 # on iBUG 300-W, run once on the astronaut portrait and Grace Hopper (each also mirrored); and the
-# astronaut's rendered head (realtime.synthetic_face) at known turns, whose 68 points are dlib's
+# astronaut's rendered head (realtime.tools.synthetic_face) at known turns, whose 68 points are dlib's
 # on the frontal photo lifted onto the head's 3D surface and projected: the jaw is the 3D jaw.
 # Errors: mean point-to-point distance over the face box's size (sqrt(w h) of the reference
 # points, AFLW2000-3D's NME), per group. Measured (photos / renders), old -> new: jaw 5.0 -> 3.0
@@ -184,8 +184,8 @@ def labelled_meshes(gl_ctx):
     from pathlib import Path
 
     from realtime.camera import CameraIntrinsics
-    from realtime.photo import PhotoReconstructor
-    from realtime.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, project_head_points
+    from realtime.stages.photo import PhotoReconstructor
+    from realtime.tools.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, project_head_points
 
     sys.path.insert(0, str(Path(__file__).parent / "reference"))
     from make_ibug68_reference import OUTPUT, reference_images
@@ -223,7 +223,7 @@ def test_ibug68_mapping_beats_the_one_vertex_mapping_in_every_group(labelled_mes
 
 
 def test_photo_report_uses_the_fitted_mapping(labelled_meshes, astronaut):
-    from realtime.photo import PhotoReconstructor
+    from realtime.stages.photo import PhotoReconstructor
 
     with PhotoReconstructor() as photo:
         face = photo.run(astronaut).faces[0]
@@ -258,7 +258,7 @@ def test_named_landmarks_on_real_face(astronaut_px):
 
 
 def test_rebuild_matches_shipped_file():
-    from realtime.topology_build import build
+    from realtime.tools.topology_build import build
 
     np.testing.assert_array_equal(build(), topology.face_triangles())
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from realtime.detection import FaceDetector, decode_detections, ssd_anchors, weighted_nms
-from realtime.tracking import Tracker, TrackerOptions
+from realtime.stages.detection import FaceDetector, decode_detections, ssd_anchors, weighted_nms
+from realtime.stages.tracking import Tracker, TrackerOptions
 
 
 def test_anchor_layout_matches_blazeface_short_range():
@@ -59,7 +59,7 @@ def test_tiles_find_small_faces_the_whole_image_pass_misses(astronaut):
     wide = np.full((512, 2048, 3), 200, np.uint8)
     wide[:, 1400:1912] = astronaut  # the face is ~5% of the long side
     assert FaceDetector().detect(wide).detections == []
-    from realtime.detection import DetectionOptions
+    from realtime.stages.detection import DetectionOptions
 
     found = FaceDetector(DetectionOptions(tile_fractions=(1.0,))).detect(wide).detections
     assert len(found) == 1
@@ -115,8 +115,8 @@ def test_small_faces_are_found_by_the_periodic_tiled_search(astronaut):
 
 
 def test_a_small_face_is_tracked_through_the_pipeline(astronaut):
-    from realtime.capture import Frame
-    from realtime.pipeline import Pipeline, PipelineOptions
+    from realtime.stages.capture import Frame
+    from realtime.stages.pipeline import Pipeline, PipelineOptions
 
     frame = _small_face_frame(astronaut, face_px=45)
     with Pipeline(PipelineOptions(fusion=False)) as pipeline:

@@ -25,9 +25,9 @@ pytest.importorskip("fastapi_offline", reason="the web extra (fastapi-offline) i
 import trimesh  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from realtime.web import bustjob  # noqa: E402
-from realtime.web.serve import ServeOptions, add_serve_arguments, options_from_args  # noqa: E402
-from realtime.web.server import (  # noqa: E402
+from realtime.apps.web import bustjob  # noqa: E402
+from realtime.apps.web.serve import ServeOptions, add_serve_arguments, options_from_args  # noqa: E402
+from realtime.apps.web.server import (  # noqa: E402
     FORM_OVERHEAD_BYTES, MB, STATIC_DIR, ApiError, create_app, image_suffix)
 
 BASE_URL = "http://127.0.0.1"  # the server accepts only loopback Host headers by default
@@ -329,7 +329,7 @@ def test_load_client_over_http_retries_503s_and_loses_nothing(photo):
     import socket
 
     uvicorn = pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
-    from realtime.web_load import run_load
+    from realtime.tools.web_load import run_load
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -507,7 +507,7 @@ def test_a_port_in_use_is_one_line_and_serving_is_never_announced():
 
 def test_listen_sockets_explains_what_cannot_be_bound():
     from realtime.errors import InputError, Selfie3DError
-    from realtime.web.serve import listen_sockets
+    from realtime.apps.web.serve import listen_sockets
 
     sock, port = _occupied_port()
     try:
@@ -532,7 +532,7 @@ def test_an_app_that_fails_to_start_is_one_error_line(monkeypatch, capfd):
     from fastapi import FastAPI
 
     from realtime.errors import Selfie3DError
-    from realtime.web import serve, server
+    from realtime.apps.web import serve, server
 
     @contextlib.asynccontextmanager
     async def failing(app):

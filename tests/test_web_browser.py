@@ -34,8 +34,8 @@ if CHROMIUM is None:
 import trimesh  # noqa: E402
 import uvicorn  # noqa: E402
 
-from realtime.web.serve import ServeOptions  # noqa: E402
-from realtime.web.server import create_app  # noqa: E402
+from realtime.apps.web.serve import ServeOptions  # noqa: E402
+from realtime.apps.web.server import create_app  # noqa: E402
 
 # Software WebGL (the CI machine has no GPU and no display) and Chromium's fake camera (a test
 # pattern, no face), which also answers the permission prompt.
@@ -143,7 +143,7 @@ HAVE_ENOUGH_DATA = 4  # HTMLMediaElement.readyState: can play through
 
 
 def test_the_demo_video_plays_in_chromium(page, tmp_path):
-    from realtime.demo import DemoOptions, run_demo
+    from realtime.apps.demo import DemoOptions, run_demo
 
     out = tmp_path / "demo"
     run_demo(DemoOptions(out_dir=str(out), max_frames=DEMO_FRAMES, bust=False))
@@ -203,8 +203,8 @@ def held_server():
     """A server whose one worker holds every job until told (``release``), to make a queue."""
     import concurrent.futures
 
-    from realtime.web import bustjob
-    from realtime.web.server import Server
+    from realtime.apps.web import bustjob
+    from realtime.apps.web.server import Server
 
     held: concurrent.futures.Future = concurrent.futures.Future()
 

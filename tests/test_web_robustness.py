@@ -35,9 +35,9 @@ pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed"
 uvicorn = pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
 pytest.importorskip("fastapi_offline", reason="the web extra (fastapi-offline) is not installed")
 
-from realtime.web import bustjob  # noqa: E402
-from realtime.web.serve import ServeOptions  # noqa: E402
-from realtime.web.server import Server, create_app  # noqa: E402
+from realtime.apps.web import bustjob  # noqa: E402
+from realtime.apps.web.serve import ServeOptions  # noqa: E402
+from realtime.apps.web.server import Server, create_app  # noqa: E402
 
 SERVER_START_S = 60.0  # a served process imports, checks the models and starts a worker
 STALLED = 10  # the probe's count: as many as workers + queue places of a 2-worker server
@@ -457,7 +457,7 @@ def test_a_model_changed_after_start_is_named_when_a_worker_dies(tmp_path, monke
     # The server checked at start; a worker that dies later (its replacement cannot load a
     # changed file) is explained by the checksum, not as "out of memory?".
     from realtime.resources import models_dir
-    from realtime.web.server import _models_problem
+    from realtime.apps.web.server import _models_problem
 
     assert _models_problem() is None
     models = tmp_path / "models"

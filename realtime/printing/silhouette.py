@@ -1,6 +1,6 @@
 """The person's outline in a photo as shape evidence for the bust: head and hair, neck, shoulders.
 
-In: a person mask around one face (``realtime.segmentation.PersonMask``), the face mesh in the
+In: a person mask around one face (``realtime.stages.segmentation.PersonMask``), the face mesh in the
 head frame (``(468, 3)`` mm, ``realtime.printing.headframe``) and in the photo (``(468, 2+)``
 pixels). Out: ``Silhouette``, the mask prepared for ray queries from the head's centre, and pure
 functions that turn it into radii of the head surface (``hair_and_clip_radii``) and into the
@@ -187,7 +187,7 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     head_mm: ``(468, 3)`` mm, head frame.  vertices_px: ``(468, 2+)`` image pixels of the same face.
     centre_mm: ``(3,)`` the head field's centre.  view: head frame -> image pixels (None: fitted to
     the two meshes).  hair_region: ``(S, S) bool`` where the head may grow past the skull prior
-    (hair, and above the ears a bald crown; ``realtime.segmentation.label_regions`` tells them), None:
+    (hair, and above the ears a bald crown; ``realtime.stages.segmentation.label_regions`` tells them), None:
     the whole head above the chin outside the face.
     """
     head_mm = check_shape("head_mm", head_mm, (topology.N_VERTICES, 3), dtype=np.float64)

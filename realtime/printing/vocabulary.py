@@ -1,6 +1,6 @@
 """The bust's vocabulary, in one place and free of heavy imports: the styles, expressions, file
 formats and the printable height range that the command line, the live window, the demo, the
-photo jobs and the web page all offer (``realtime.bust.BustOptions`` checks them)."""
+photo jobs and the web page all offer (``realtime.printing.bust.BustOptions`` checks them)."""
 
 STYLES = ("bust", "head", "relief", "mask")
 """bust: head and hair, neck and shoulders, cut flat (on a socle with a label); head: head and

@@ -40,7 +40,7 @@ def render_mesh_picture(vertices_mm: np.ndarray, faces: np.ndarray, size: tuple[
     """A shaded picture ``(height, width, 3) uint8`` BGR of a Z-up mesh.
 
     vertices_mm: ``(n, 3)`` millimetres, Z up, the front facing -Y (the print frame of
-    ``realtime.bust``). faces: ``(f, 3)`` vertex indices.
+    ``realtime.printing.bust``). faces: ``(f, 3)`` vertex indices.
     """
     import trimesh
 

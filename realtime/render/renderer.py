@@ -33,8 +33,8 @@ import cv2
 import moderngl
 import numpy as np
 
-from realtime.glasses import GlassesModel, MeshPart, fit_glasses
-from realtime.head_proxy import HeadProxy, build_head_proxy
+from realtime.accessories.glasses import GlassesModel, MeshPart, fit_glasses
+from realtime.accessories.head_proxy import HeadProxy, build_head_proxy
 from realtime.render.geometry import unique_edges, vertex_normals
 from realtime.render.hud import HudInfo, hud_panels, hud_scale
 from realtime.render.programs import load_program

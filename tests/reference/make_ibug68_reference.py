@@ -36,7 +36,7 @@ def reference_images() -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    from realtime.topology_build import dlib_landmarks
+    from realtime.tools.topology_build import dlib_landmarks
 
     reference = {}
     for name, image in reference_images().items():

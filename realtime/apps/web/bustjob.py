@@ -1,0 +1,218 @@
+"""One web request's work: a photo's bytes in, a bust's four files (as bytes) out.
+
+A ``WebJob`` carries the uploaded photo itself, not a path, and a ``WebJobResult`` carries the
+exported files' bytes, so the same function runs in a local worker process or on any node of a
+Ray cluster without a shared disk. The face is reconstructed and the bust built once, then
+exported four ways (STL, 3MF, GLB, OBJ with its material and texture), each file written and
+re-loaded by ``realtime.printing.bust.export_bust``'s checks in a private folder of the worker. Like
+``realtime.apps.jobs.run_photo_job`` it never raises: a bad photo is a result with a ``kind`` the
+server maps onto an HTTP status, and a message a person can act on.
+
+The photo is decoded from the uploaded bytes in memory and never written to disk. The export's
+files exist on disk for the moment they are written and checked, in a folder of the worker's
+own (``init_worker``): in a local pool that folder lies inside the server's, is locked for the
+worker's life and removed by the server when the worker dies; and the worker is tied to the
+server's life (``tie_to_parent``), so a killed server leaves no worker running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from realtime.errors import Selfie3DError
+
+# The files one bust exports, by the format key the API uses; OBJ's companions follow it.
+EXPORT_FORMATS = ("stl", "3mf", "glb", "obj")
+OUTLINE_TOLERANCE_PX = 1.5
+"""Simplification of the bust's outline sent to the page, photo pixels (a few hundred points)."""
+STEM = "bust"
+
+# Result kinds; the server turns each into an HTTP status.
+OK = "ok"
+NOT_AN_IMAGE = "not_an_image"
+NO_FACE = "no_face"
+UNPRINTABLE = "unprintable"
+INTERNAL = "internal"
+
+PR_SET_PDEATHSIG = 1
+"""Linux prctl(2) option: the signal a process gets when the thread that started it ends."""
+PARENT_WATCH_S = 1.0
+"""Where prctl is missing, how often a worker looks whether its server still lives, seconds."""
+ORPHAN_EXIT = 70
+"""Exit status of a worker that found its server gone (EX_SOFTWARE): it ends at once, mid-job or not."""
+
+_scratch: Path | None = None
+"""This worker's own folder for export files (``init_worker``); None: the system's temporary folder."""
+_scratch_lock: int | None = None
+
+
+@dataclass(frozen=True)
+class WebJob:
+    photo: bytes  # the encoded image file as uploaded (JPEG, PNG, WebP, ...)
+    suffix: str = ".png"  # the format, from the header (never the client's file name); decoding reads the bytes
+    style: str = "bust"
+    height_mm: float = 80.0
+    label: str | None = None
+    expression: str = "neutral"
+    providers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class WebJobResult:
+    kind: str  # OK or one of the failure kinds above
+    message: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes ("bust.stl", "bust.mtl", ...)
+    report: dict = field(default_factory=dict)  # JSON-ready: face report, print checks, image size, timings
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == OK
+
+
+def tie_to_parent(parent_pid: int) -> None:
+    """End this process when ``parent_pid`` (the server) ends, even by ``kill -9``.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; the kernel kills the worker when the server
+    thread that started it ends (the server's event-loop thread, which lives as long as the
+    server). Elsewhere a daemon thread looks every ``PARENT_WATCH_S`` whether the parent changed.
+    Either way a parent already gone before this call is noticed at once."""
+    tied = False
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            tied = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            tied = False
+    if os.getppid() != parent_pid:  # the server died before prctl took hold
+        os._exit(ORPHAN_EXIT)
+    if not tied:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(PARENT_WATCH_S)
+            os._exit(ORPHAN_EXIT)
+
+        threading.Thread(target=watch, name="selfie3d-parent-watch", daemon=True).start()
+
+
+def init_worker(work_dir: str | None, parent_pid: int | None) -> None:
+    """A local pool worker's start: tied to the server's life, Ctrl-C left to the server (which
+    stops its workers itself; a worker of the terminal's process group would otherwise print a
+    KeyboardInterrupt traceback), single-threaded numerics, its own export folder inside
+    ``work_dir`` (locked for its life), and the face networks loaded before the first job."""
+    global _scratch, _scratch_lock
+    from realtime.apps.executors import limit_threads
+    from realtime.apps.jobs import PhotoJob, photo_reconstructor
+
+    if parent_pid is not None:
+        tie_to_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads()
+    if work_dir is not None:
+        from realtime.apps.web.folders import make_owned_folder
+
+        _scratch, _scratch_lock = make_owned_folder(Path(work_dir), "worker-")
+    photo_reconstructor(PhotoJob("", ""))
+
+
+def worker_ready() -> int:
+    """A no-op job that makes the pool start a worker before the first upload; its pid."""
+    return os.getpid()
+
+
+def run_web_job(job: WebJob, debug: bool = False) -> WebJobResult:
+    """Reconstruct the largest face in ``job.photo`` and export its bust in every format."""
+    from realtime.printing.bust import BustOptions, build_bust, export_bust
+    from realtime.stages.imagefile import decode_image
+    from realtime.apps.jobs import PhotoJob, photo_reconstructor
+    from realtime.topology import face_triangles
+
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    try:
+        try:
+            # From the bytes in memory: the photo never touches the disk.
+            image = decode_image(job.photo, "the photo")  # EXIF orientation, grey/alpha/16-bit, huge images
+        except Selfie3DError:
+            return _failed(NOT_AN_IMAGE, "the file could not be decoded as an image "
+                           "(corrupt, truncated or an unsupported format)", start)
+        clock = time.perf_counter()
+        # One reconstructor per worker process, shared with `selfie3d photo` jobs.
+        found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(image)
+        timings["reconstruct"] = _lap(clock)
+        if not found.faces:
+            if found.not_human:
+                return _failed(NO_FACE, "no human face found in the photo: what looks like a face there does not "
+                               "look like a person's (an animal, a statue?)", start)
+            return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
+                           "with the whole face visible and looking roughly at the camera", start)
+        face = found.faces[0]
+        person = found.persons[0] if found.persons else None
+        options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
+                              expression=job.expression)
+        clock = time.perf_counter()
+        try:
+            bust = build_bust(face.vertices_mm, face_triangles(), options, image=image,
+                              vertices_px=face.vertices_px, person=person)
+        except Selfie3DError as error:
+            return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
+        timings["build"] = _lap(clock)
+        clock = time.perf_counter()
+        # export_bust writes each file and loads it back to check it: on disk only for that moment.
+        scratch = _scratch if _scratch is not None and _scratch.is_dir() else None
+        with tempfile.TemporaryDirectory(prefix="selfie3d-job-", dir=scratch) as folder:
+            out = Path(folder)
+            for fmt in EXPORT_FORMATS:
+                export_bust(bust, out / f"{STEM}.{fmt}", fmt=fmt, overwrite=True)
+            files = {path.name: path.read_bytes() for path in sorted(out.iterdir()) if not path.name.startswith(".")}
+        timings["export"] = _lap(clock)
+        report = {**face.report(), "print_checks": bust.checks, "image_size": list(found.image_size),
+                  "faces_found": len(found.faces), "style": job.style, "height_mm": job.height_mm,
+                  "label": job.label, "timings_ms": {**timings, **bust.timings_ms}}
+        report.pop("vertices", None)  # 468 x 3 numbers the page does not use; the files carry the shape
+        # float32 pixels print as 180.10000610351562 even when rounded: round them as float64.
+        report["landmarks68"] = np.round(face.landmarks68_px.astype(np.float64), 2).tolist()
+        # The fit, for the page's overlay: the file's camera and the bust's outline over the photo.
+        if bust.view is not None:
+            from realtime.printing import overlay
+
+            report["bust_view"] = np.round(bust.view, 6).tolist()
+            height, width = image.shape[:2]
+            silhouette = overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, bust.view, (width, height))
+            report["bust_outline"] = overlay.outline_polygon(silhouette, OUTLINE_TOLERANCE_PX).tolist()
+        return WebJobResult(OK, "", files, _plain(report), time.perf_counter() - start)
+    except Selfie3DError as error:
+        return _failed(UNPRINTABLE, str(error), start)
+    except Exception as error:  # a bug must come back as a 500 with its cause, not kill the worker
+        detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
+        return _failed(INTERNAL, f"internal error ({detail})", start)
+
+
+def _failed(kind: str, message: str, start: float) -> WebJobResult:
+    return WebJobResult(kind, message, seconds=time.perf_counter() - start)
+
+
+def _lap(start: float) -> float:
+    return round(1000.0 * (time.perf_counter() - start), 1)
+
+
+def _plain(value):
+    """Numpy scalars, arrays and tuples to JSON types (the report crosses a process and HTTP)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return _plain(value.tolist())
+    return value

@@ -1,0 +1,381 @@
+"""Image files in, ``(H, W, 3) uint8`` BGR out: the decoder for untrusted photos.
+
+Every photo selfie3d reads (``selfie3d photo``, the web service's uploads, image sources of the
+capture stage, calibration views) comes through ``load_image`` or ``decode_image``. The input may
+be hostile: sizes are read from the header and refused before any decoding (a decompression
+bomb never gets its gigabytes), PNG chunk lengths are walked, formats OpenCV decodes in-process
+with known crashes are decoded in a child process with a time limit, what libpng and libjpeg
+print goes into our one-line error, and EXIF orientation, grey, alpha and 16-bit images are
+converted at this edge. A bad file is one ``InputError`` line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import struct
+import tempfile
+import threading
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from realtime.errors import InputError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm")
+
+# Images beyond this many pixels are downscaled on load: a 100-megapixel scan would otherwise
+# take 300 MB per copy and the networks only ever see a 192x192 crop of the face.
+MAX_IMAGE_PIXELS = 40_000_000
+# Images that would decode to more pixels than this (after JPEG's reduced decoding) are
+# refused from their header, before decoding, whatever the format: a 100 MP scan (300 MB
+# decoded) still loads; a forged header (a decompression bomb) does not get gigabytes.
+MAX_DECODE_PIXELS = 120_000_000
+# OpenCV's own cap on the pixels it decodes (checked on the reduced size for reduced JPEG
+# decoding, as ours is), read at its first decode: a backstop for a format whose header neither
+# we nor Pillow read.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_DECODE_PIXELS))
+# The PNG specification caps a chunk at 2**31 - 1 bytes.
+PNG_MAX_CHUNK_BYTES = 2**31 - 1
+# Files larger than this are not read into memory: no real photo comes close, bytes.
+MAX_IMAGE_FILE_BYTES = 1 << 29
+
+
+# OpenCV's log levels (cv2.setLogLevel): 0 is silent.
+_OPENCV_LOG_SILENT = 0
+
+
+@contextlib.contextmanager
+def quiet_opencv():
+    """Silence OpenCV's own log lines while we probe cameras or decode (a missing camera index
+    prints two per index, a damaged image a "[ WARN ]" line); our one line says what matters."""
+    if not hasattr(cv2, "setLogLevel"):
+        yield
+        return
+    previous = cv2.getLogLevel()
+    cv2.setLogLevel(_OPENCV_LOG_SILENT)
+    try:
+        yield
+    finally:
+        cv2.setLogLevel(previous)
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _decoder_messages():
+    """Collect what libpng and libjpeg print straight to the C ``stderr`` while decoding
+    ("libpng error: PNG input buffer is incomplete"), so it becomes part of our one line
+    instead of a stray line before it. Yields a list filled with the lines on exit. The lock
+    keeps two decoding threads from swapping file descriptor 2 under each other."""
+    lines: list[str] = []
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all (a GUI launcher): nothing to capture
+            yield lines
+            return
+        try:
+            with tempfile.TemporaryFile() as sink:
+                os.dup2(sink.fileno(), 2)
+                try:
+                    yield lines
+                finally:
+                    os.dup2(saved, 2)
+                    sink.seek(0)
+                    text = sink.read(4096).decode("utf-8", "replace")
+                    lines += [line.strip() for line in text.splitlines() if line.strip()]
+        finally:
+            os.close(saved)
+
+
+def png_problem(data: np.ndarray | bytes) -> str | None:
+    """Why PNG bytes cannot be a whole PNG, or ``None``; walks the chunk lengths without
+    decoding. OpenCV 4.11 allocates a chunk's stated length before reading it, so a 500-byte
+    file claiming a 4 GB chunk costs 4 GB and seconds: such files never reach the decoder."""
+    view = memoryview(np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data)
+    size, pos, first = len(view), 8, True
+    while pos + 8 <= size:
+        length = int.from_bytes(view[pos : pos + 4], "big")
+        kind = bytes(view[pos + 4 : pos + 8])
+        if first and (kind != b"IHDR" or length != 13):
+            return "corrupt PNG: it does not start with its header chunk"
+        first = False
+        if length > PNG_MAX_CHUNK_BYTES:
+            return "corrupt PNG: a chunk length is out of range"
+        pos += 12 + length  # length, type, data, CRC
+        if pos > size:
+            return "truncated PNG: the file ends inside a chunk"
+        if kind == b"IEND":
+            return None
+    return "truncated PNG: the file ends before its end chunk"
+
+
+def image_header_size(head: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` in pixels from a PNG, JPEG, BMP or GIF header, ``None`` when the
+    format is another or the header is unreadable; lets huge images be refused or decoded at a
+    reduced size before any pixel is decoded."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= 24 and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    if head.startswith(b"BM") and len(head) >= 26:
+        width, height = struct.unpack("<ii", head[18:26])
+        return abs(width), abs(height)
+    if head.startswith(b"\xff\xd8"):
+        pos = 2
+        while pos + 9 <= len(head):
+            if head[pos] != 0xFF:
+                return None
+            marker = head[pos + 1]
+            if marker == 0xFF:  # fill byte
+                pos += 1
+                continue
+            length = struct.unpack(">H", head[pos + 2 : pos + 4])[0]
+            # SOF0..SOF15 carry the size, except DHT (C4), JPG (C8) and DAC (CC).
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack(">HH", head[pos + 5 : pos + 9])
+                return width, height
+            if marker in (0xDA, 0xD9) or length < 2:
+                return None
+            pos += 2 + length
+    return None
+
+
+# Formats OpenCV's wheels do not decode but Pillow recognises: named in the error instead of
+# "corrupt or truncated" (the web service says the same).
+UNSUPPORTED_FORMATS = ("GIF", "ICO", "PSD", "PCX", "TGA", "DDS", "ICNS", "EPS", "PDF")
+SUPPORTED_FORMATS_TEXT = "JPEG, PNG, WebP, BMP or TIFF"
+
+
+class ImageHeader(NamedTuple):
+    """What an image file's header says: ``format`` (Pillow's name, or None when read by
+    ``image_header_size`` or unknown), ``size`` ``(width, height)`` in pixels (None when
+    unknown or only a pixel count is claimed) and ``pixels`` (width x height, or the count
+    claimed; 0 when unknown)."""
+
+    format: str | None
+    size: tuple[int, int] | None
+    pixels: int
+
+
+def probe_header(data: np.ndarray | bytes) -> ImageHeader:
+    """The header of encoded image bytes, read without decoding a pixel. PNG, JPEG and BMP are
+    read here; any other format Pillow knows (TIFF, WebP, GIF, JPEG 2000, PNM...) by Pillow's
+    lazy open, which parses the header and decodes nothing."""
+    view = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    size = image_header_size(view[:65536].tobytes())
+    if size is not None:
+        return ImageHeader(None, size, size[0] * size[1])
+    import re
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: we judge the size ourselves
+            with Image.open(io.BytesIO(view.tobytes())) as picture:
+                width, height = picture.size
+                return ImageHeader(picture.format, (width, height), width * height)
+    except Image.DecompressionBombError as error:  # "Image size (400000000 pixels) exceeds limit..."
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        return ImageHeader(None, None, int(claimed.group(1)) if claimed else MAX_DECODE_PIXELS + 1)
+    except Exception:  # not a format Pillow knows, or a damaged header: the decoder decides
+        return ImageHeader(None, None, 0)
+
+
+def _jpeg_reduction(size: tuple[int, int] | None) -> int:
+    """The smallest libjpeg DCT scaling (1, 2, 4 or 8) that brings a JPEG of ``size`` to at
+    most ``MAX_IMAGE_PIXELS``: the decoder then never holds the full-size image (a 100 MP
+    photo decodes at 25 MP, 75 MB, instead of 300 MB)."""
+    if size is None:
+        return 1
+    pixels = size[0] * size[1]
+    factor = 1
+    while factor < 8 and pixels / factor**2 > MAX_IMAGE_PIXELS:
+        factor *= 2
+    return factor
+
+
+# JPEG 2000 (file and raw codestream): OpenCV 4.11's OpenJPEG 2.5 crashes the process on some
+# corrupt files (found by tests/test_fuzz.py), so these are decoded in a child process, where
+# a crash is one clear error instead of a lost session. They are rare, so the ~0.3 s start-up
+# of the child is paid rarely.
+_ISOLATED_MAGICS = (b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51")
+# Seconds a child decoder may take before it counts as hung.
+ISOLATED_DECODE_TIMEOUT_S = 60.0
+_CHILD_DECODER = (
+    "import sys, io, cv2, numpy as np\n"
+    "cv2.setLogLevel(0)\n"
+    "image = cv2.imdecode(np.frombuffer(sys.stdin.buffer.read(), np.uint8), int(sys.argv[1]))\n"
+    "buffer = io.BytesIO()\n"
+    "np.save(buffer, np.zeros((0,), np.uint8) if image is None else image)\n"
+    "sys.stdout.buffer.write(buffer.getvalue())\n"
+)
+
+
+def _decode_isolated(data: np.ndarray, flags: int, name: str) -> np.ndarray | None:
+    """``cv2.imdecode`` in a child process; ``None`` when it fails, ``InputError`` when the
+    decoder crashed or hung."""
+    import io
+    import subprocess
+    import sys
+
+    try:
+        child = subprocess.run([sys.executable, "-c", _CHILD_DECODER, str(flags)], input=data.tobytes(),
+                               capture_output=True, timeout=ISOLATED_DECODE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"{name}: the image decoder hung on this file (corrupt?)") from None
+    if child.returncode != 0:
+        raise InputError(f"{name}: not an image OpenCV can read (the decoder crashed on it: corrupt or truncated)")
+    image = np.load(io.BytesIO(child.stdout), allow_pickle=False)
+    return image if image.size else None
+
+
+_REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as ``(H, W, 3) uint8`` BGR, honouring EXIF orientation.
+
+    Grayscale, RGBA and 16-bit images are converted; huge images are downscaled so they stay
+    under ``MAX_IMAGE_PIXELS`` (big JPEGs are decoded at 1/2, 1/4 or 1/8 size directly, so
+    memory stays bounded). Raises ``InputError`` with one line for anything unreadable.
+    """
+    path = Path(path)
+    try:
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder, not an image")
+        size_bytes = path.stat().st_size
+        if size_bytes > MAX_IMAGE_FILE_BYTES:
+            raise InputError(f"{path}: {size_bytes / 2**20:.0f} MB is too large for an image "
+                             f"(limit {MAX_IMAGE_FILE_BYTES >> 20} MB)")
+        # imdecode on bytes works for any path (spaces, non-ASCII) on every platform.
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if data.size == 0:
+        raise InputError(f"{path}: the file is empty")
+    return decode_image(data, str(path))
+
+
+def decode_image(data: np.ndarray | bytes, name: str = "image") -> np.ndarray:
+    """Decode encoded image bytes (``(N,) uint8``) to ``(H, W, 3) uint8`` BGR; see
+    ``load_image``. Raises ``InputError`` for anything that is not a readable image."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    head = data[:65536].tobytes()
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        problem = png_problem(data)
+        if problem:
+            raise InputError(f"{name}: not an image OpenCV can read ({problem})")
+    header = probe_header(data)
+    size = header.size
+    if header.format in UNSUPPORTED_FORMATS:
+        raise InputError(f"{name}: {header.format} images are not supported: use {SUPPORTED_FORMATS_TEXT}")
+    reduction = _jpeg_reduction(size) if head.startswith(b"\xff\xd8") else 1
+    if header.pixels / reduction**2 > MAX_DECODE_PIXELS:
+        shown = f"{size[0]}x{size[1]} pixels" if size else f"{header.pixels / 1e6:.0f} megapixels"
+        raise InputError(f"{name}: {shown} is too large to decode "
+                         f"(limit {MAX_DECODE_PIXELS // 1_000_000} megapixels)")
+    if size is not None and min(size) == 0:
+        raise InputError(f"{name}: the image has no pixels ({size[0]}x{size[1]})")
+    # Reduced decoding gives 8-bit BGR; orientation is applied by us below in both cases.
+    flags = (_REDUCED_FLAGS[reduction] | cv2.IMREAD_IGNORE_ORIENTATION) if reduction > 1 else cv2.IMREAD_UNCHANGED
+    try:
+        # OpenCV's own warnings and the codecs' stderr lines are folded into our one line.
+        with quiet_opencv(), _decoder_messages() as messages:
+            isolated = head.startswith(_ISOLATED_MAGICS)
+            image = _decode_isolated(data, flags, name) if isolated else cv2.imdecode(data, flags)
+    except cv2.error as error:  # some damaged headers make the decoder throw instead of returning None
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(error):  # the backstop: a header only OpenCV reads
+            raise InputError(f"{name}: too large to decode (limit {MAX_DECODE_PIXELS // 1_000_000} "
+                             "megapixels)") from None
+        image = None
+    if image is None or image.size == 0:
+        codec = [m for m in messages if not m.startswith("[")]  # not an OpenCV log line
+        detail = f": {codec[0].removeprefix('libpng error: ')}" if codec else ""
+        raise InputError(f"{name}: not an image OpenCV can read (corrupt, truncated or another format{detail})")
+    for message in messages:  # decoded, but the codec saw damage: say so once, as a warning
+        log.warning("%s: %s", name, message)
+    # IMREAD_UNCHANGED skips EXIF rotation; decode the orientation and apply it ourselves.
+    image = _apply_exif_orientation(image, head)
+    return to_bgr8(image, name=name)
+
+
+def to_bgr8(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Convert grayscale, BGRA, YUYV (2-channel), 16-bit or float images to ``(H, W, 3) uint8``
+    BGR, downscaled to at most ``MAX_IMAGE_PIXELS``. Raises ``InputError`` for other layouts."""
+    if image is None or image.size == 0:
+        raise InputError(f"{name}: the image is empty")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype in (np.float16, np.float32, np.float64):
+        image = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        image = np.clip(image * 255.0 if image.max() <= 1.0 else image, 0, 255).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise InputError(f"{name}: unsupported pixel type {image.dtype}")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    elif image.ndim == 3 and image.shape[2] == 1:
+        image = cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
+    elif image.ndim == 3 and image.shape[2] == 2 and image.shape[1] % 2 == 0:
+        # Cameras opened with CAP_PROP_CONVERT_RGB off hand over packed YUYV (4:2:2).
+        image = cv2.cvtColor(image, cv2.COLOR_YUV2BGR_YUYV)
+    elif not (image.ndim == 3 and image.shape[2] == 3):
+        raise InputError(f"{name}: unsupported image shape {image.shape}")
+    if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
+        factor = (MAX_IMAGE_PIXELS / (image.shape[0] * image.shape[1])) ** 0.5
+        size = (max(1, int(image.shape[1] * factor)), max(1, int(image.shape[0] * factor)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(image)
+
+
+def _apply_exif_orientation(image: np.ndarray, head: bytes) -> np.ndarray:
+    """Rotate/flip per the EXIF Orientation tag (JPEG only; other formats are returned as is)."""
+    orientation = _exif_orientation(head)
+    ops = {
+        2: lambda im: cv2.flip(im, 1),
+        3: lambda im: cv2.rotate(im, cv2.ROTATE_180),
+        4: lambda im: cv2.flip(im, 0),
+        5: lambda im: cv2.flip(cv2.rotate(im, cv2.ROTATE_90_CLOCKWISE), 1),
+        6: lambda im: cv2.rotate(im, cv2.ROTATE_90_CLOCKWISE),
+        7: lambda im: cv2.flip(cv2.rotate(im, cv2.ROTATE_90_COUNTERCLOCKWISE), 1),
+        8: lambda im: cv2.rotate(im, cv2.ROTATE_90_COUNTERCLOCKWISE),
+    }
+    return ops[orientation](image) if orientation in ops else image
+
+
+def _exif_orientation(head: bytes) -> int:
+    """The EXIF orientation (1..8) from the first bytes of a JPEG, 1 when absent or unreadable.
+
+    Pillow parses the markers; only the header is handed over, so nothing is decoded twice.
+    """
+    if not head.startswith(b"\xff\xd8"):
+        return 1
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # size warnings: OpenCV decodes, Pillow only reads tags
+            with Image.open(io.BytesIO(head)) as picture:
+                orientation = picture.getexif().get(0x0112, 1)
+    except Exception:  # a damaged header has no usable orientation; OpenCV reports the damage
+        return 1
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files in ``folder`` (not recursive), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

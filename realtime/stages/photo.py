@@ -1,0 +1,510 @@
+"""Photo mode: one image in, a 3D face (and a printable bust) per face out.
+
+Where the 3D selfie started. A single photo gets more care than a video frame, since there is
+no next frame to fix a mistake: the detector also searches tiles (small faces in group shots)
+and shrinks the image as MediaPipe's graph does; when the mesh network sees no face in
+MediaPipe's crop (a profile, whose eye keypoints nearly meet) the crop is turned by the
+eyes-to-mouth axis, then enlarged, each also on the mirrored image, before the detection is
+given up. The mesh network then runs a second time on the ROI its first answer implies (a
+tighter, better rotated crop), and once more on the mirrored image, whose answer — mirrored
+back and re-indexed — is averaged in when the two agree; both passes lower the landmark error
+on labelled faces (docs/BENCHMARKS.md). The report says what each step changed.
+
+Metric scale: the iris (11.7 mm across, whatever the camera) weighed by its expected error
+(its size in pixels, blur, eyelids, turn) against adult face proportions
+(``realtime.stages.scale.photo_scale``), so a 6-pixel iris does not decide the PD alone; sizes come
+with their standard deviation.
+
+In: an image path (or array). Out: ``PhotoResult`` with a ``PhotoFace`` per face: box, 468
+vertices and 68 iBUG landmarks in image pixels, millimetres per pixel, PD and face width with
+their spreads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from realtime.stages.detection import DetectionOptions, FaceDetector
+from realtime.stages.reconstruction import FaceMesh, ReconstructionOptions, Reconstructor
+from realtime.stages.roi import Roi, detection_rois, iou, roi_from_landmarks
+from realtime.stages.scale import (FACE_LANDMARK_SD_PX, FACE_WIDTH_TURN_WEIGHT, IRIS_DIAMETER_MM, MEAN_PD_MM,
+                            PUPIL_CENTRE_SD_PX, edge_blur_px, iris_diameter_px, iris_eye_weights, photo_scale,
+                            photo_scale_source, scale_warning, weighted_iris_diameter)
+from realtime.symmetry import mirror_vertices
+from realtime.topology import ibug68_points, inter_ocular_distance, median_distance_iod
+
+# Face width: the widest points of the face oval (left and right cheek contour, near the tragus).
+FACE_WIDTH_LANDMARKS = (234, 454)
+# Pupil distance over outer-canthus distance in adults (~63 mm over ~90 mm): estimates the PD
+# in pixels when no iris was found.
+PD_PER_OUTER_CANTHAL = 0.70
+# ...which varies across adults by about this much, relative (the spreads of Farkas' biocular
+# width, 4%, and Dodgson's PD, 6%, largely shared).
+PD_PER_OUTER_CANTHAL_SD = 0.04
+# A second search's detection overlapping one of the first's by more than this (IoU) is the same
+# face, already tried: the detector's own suppression threshold.
+SAME_DETECTION_IOU = 0.3
+
+
+@dataclass(frozen=True)
+class PhotoOptions:
+    all_faces: bool = False  # False: only the largest face
+    refine: bool = True  # second pass on the ROI derived from the first mesh
+    flip: bool = True  # average with the mirrored image's result where the two agree
+    # Average the mirrored answer in only if it is within this many inter-ocular distances of
+    # the direct one (median vertex distance): a larger gap means one pass failed (occlusion,
+    # extreme profile), and averaging would blur two different guesses.
+    flip_agreement_iod: float = 0.05
+    min_presence: float = 0.5  # a mesh below this face-presence score is no face
+    # When MediaPipe's crop of a detection shows the mesh network no face, try the other crops
+    # (``roi.detection_rois``: turned by the eyes-to-mouth axis, enlarged), each also on the
+    # mirrored image, before giving the detection up.
+    fallback_crops: bool = True
+    # Photos: search tiles at the full short side and at half of it, for small faces.
+    detection: DetectionOptions = DetectionOptions(tile_fractions=(1.0, 0.5))
+    # ...then once more with the image shrunk for the detector as MediaPipe's graph does
+    # (``DetectionOptions.resize``; None: not), for faces the first search missed or whose
+    # crops showed none: on 100 cropped, mirrored and rotated profile photos, with the
+    # fallback crops, the first search alone found 95 faces and missed one MediaPipe's own
+    # FaceMesh found; with the second, 96 and none (MediaPipe: 87).
+    second_detection_resize: str | None = "linear"
+    providers: tuple[str, ...] | None = None
+    # Refuse faces that are probably not a person's (``looks_human``); False keeps any face the
+    # networks find (``--any-face``).
+    human_only: bool = True
+    # Segment the person around each face (hair, neck, shoulders: the bust's outline).
+    segment: bool = True
+
+
+HUMAN_MIN_SCORE = 0.65
+"""Detector score below which a face is not taken for a person's. The detector and the mesh network
+are trained on people and fire on few animals (2 of 25 animal photos gathered from PyPI and Debian
+packages: two puppies, scores 0.61 and 0.83); people score 0.72-0.99 (46 photos, paintings,
+cartoons and old photos included), except a small face turned 41 deg in a group (0.59)."""
+HUMAN_MIN_PRESENCE = 0.85
+"""The mesh network's face presence below which a frontal face is not taken for a person's (the
+puppies: 0.93 and 0.51; frontal people: 0.91-1.00). Turned faces read lower and are judged by the
+score alone (``HUMAN_TURN_DEG``)."""
+HUMAN_TURN_DEG = 35.0
+"""The two thresholds were measured on upright, roughly frontal faces; people turned further than
+this (profiles: presence 0.6-1.0, the detector's scores lower) ..."""
+HUMAN_ROLL_DEG = 45.0
+"""... or tilted further than this in the photo (upside down: score 0.62, presence 0.56 on a
+rendered head that MediaPipe's own FaceMesh finds) read lower too, and are not judged."""
+
+
+HUMAN_MIN_SCORE_ENLARGED = 0.8
+"""A frontal face that only the enlarged fallback crop shows (the detector's box around it was too
+small for the mesh network to see a face) must score this much: there the detector fired on a
+panda and a gorilla drawing (0.69, 0.75); no person in our photos was found that way."""
+
+
+def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float = 0.0,
+                crop: str = "detection") -> bool:
+    """Whether a face the networks found is probably a person's (see the thresholds above).
+    crop: which crop found it (``PhotoFace.steps["crop"]``)."""
+    if abs(turn_deg) >= HUMAN_TURN_DEG or abs(roll_deg) >= HUMAN_ROLL_DEG:
+        return True
+    least = HUMAN_MIN_SCORE_ENLARGED if crop.startswith("enlarged") else HUMAN_MIN_SCORE
+    return score >= least and presence >= HUMAN_MIN_PRESENCE
+
+
+def roll_deg(vertices_px: np.ndarray) -> float:
+    """How far the face is tilted in the photo, degrees (0: eyes level, right eye on the left)."""
+    from realtime import topology
+
+    v = np.asarray(vertices_px, np.float64)
+    eye_line = v[topology.LEFT_EYE_OUTER, :2] - v[topology.RIGHT_EYE_OUTER, :2]
+    return float(np.degrees(np.arctan2(eye_line[1], eye_line[0])))
+
+
+@dataclass(frozen=True)
+class PhotoFace:
+    """One reconstructed face.
+
+    box_px: ``(4,)`` detection box x_min, y_min, x_max, y_max, pixels.
+    vertices_px: ``(468, 3) float32`` image pixels (z in the scale of x).
+    iris_px: ``(2, 5, 3) float32`` pixels or None.
+    landmarks68_px: ``(68, 2) float32`` iBUG-300W landmarks, pixels (``topology.ibug68_points``).
+    mm_per_px: millimetres per pixel at the face: the iris and adult face proportions, each
+    weighed by its expected error (``realtime.stages.scale.photo_scale``).
+    scale_source: "iris and face proportions" when the iris counts as measured
+    (``scale.photo_scale_source``), else "face proportions" (a small, soft, covered or turned
+    iris; or none seen).
+    pd_mm: distance between the pupils in 3D (at the eyes' depth, so a turned head does not
+    shorten it). face_width_mm: between the face outline's widest points (234, 454), in 3D.
+    steps: what each step did: how far it moved the vertices (inter-ocular distances), which
+    crop found the face.
+    turn_deg: how far the face is turned from the camera about the vertical (yaw, signed:
+    positive when the person's left eye is the far one), from the mesh's own 3D.
+    pd_sd_mm, face_width_sd_mm: their standard deviations, mm (the scale's and the
+    measurement's). scale_sd: the scale's relative standard deviation (log-space).
+    scale_weights: each cue's share of the scale (``iris``, ``eye_corners``, ``face_width``,
+    ``face_height``). iris_mm_per_px: the iris's scale alone (None without irises).
+    """
+
+    box_px: np.ndarray
+    score: float
+    vertices_px: np.ndarray
+    presence: float
+    iris_px: np.ndarray | None
+    landmarks68_px: np.ndarray
+    mm_per_px: float
+    scale_source: str
+    pd_mm: float
+    face_width_mm: float
+    steps: dict[str, float | str] = field(default_factory=dict)
+    turn_deg: float = 0.0
+    pd_sd_mm: float = float("nan")
+    face_width_sd_mm: float = float("nan")
+    scale_sd: float = float("nan")
+    scale_weights: dict[str, float] = field(default_factory=dict)
+    iris_mm_per_px: float | None = None
+
+    @property
+    def vertices_mm(self) -> np.ndarray:
+        """``(468, 3) float32`` millimetres, image axes (x right, y down, z away), centred."""
+        centred = self.vertices_px - self.vertices_px.mean(axis=0)
+        return (centred * self.mm_per_px).astype(np.float32)
+
+    def report(self) -> dict:
+        return {
+            "box": [round(float(v), 2) for v in self.box_px],
+            "score": round(self.score, 4),
+            "presence": round(self.presence, 4),
+            "vertices": np.round(self.vertices_px, 2).tolist(),
+            "landmarks68": np.round(self.landmarks68_px, 2).tolist(),
+            "pd_mm": round(self.pd_mm, 2),
+            "pd_sd_mm": _rounded(self.pd_sd_mm, 2),
+            "face_width_mm": round(self.face_width_mm, 2),
+            "face_width_sd_mm": _rounded(self.face_width_sd_mm, 2),
+            "mm_per_px": round(self.mm_per_px, 5),
+            "scale_source": self.scale_source,
+            "scale_weights": dict(self.scale_weights),
+            "turn_deg": round(self.turn_deg, 1),
+            "scale_warning": scale_warning(self.pd_mm, self.scale_source, self.face_width_mm, self.turn_deg,
+                                           self.pd_sd_mm),
+            "steps": {k: (round(v, 5) if isinstance(v, float) else v) for k, v in self.steps.items()},
+        }
+
+
+def _rounded(value: float, digits: int) -> float | None:
+    """JSON has no NaN: an unknown spread is null."""
+    return round(float(value), digits) if np.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    faces: list[PhotoFace] = field(default_factory=list)  # largest first; empty: no face
+    image_size: tuple[int, int] = (0, 0)  # width, height, pixels
+    # Faces the networks found but ``looks_human`` did not take for a person's (an animal, a
+    # statue's carved eyes...): what the refusal says.
+    not_human: list[PhotoFace] = field(default_factory=list)
+    # Person masks (``realtime.stages.segmentation.PersonMask``) around each face, same order; empty
+    # when segmentation is off.
+    persons: list = field(default_factory=list)
+
+
+def mirror_roi(roi: Roi, image_width: int) -> Roi:
+    """The same ROI in the horizontally flipped image."""
+    return Roi(image_width - roi.center_x, roi.center_y, roi.width, roi.height, -roi.rotation)
+
+
+def mirror_iris(iris_px: np.ndarray, image_width: int) -> np.ndarray:
+    """Irises found on the horizontally flipped image, brought back: ``(2, 5, 3)`` pixels.
+
+    x is reflected about the image width, the eyes swap (eye 0 is again the person's right) and
+    so do each contour's right and left points (1 and 3)."""
+    back = np.array(iris_px, dtype=np.float32)[::-1][:, [0, 3, 2, 1, 4]]
+    back[..., 0] = image_width - back[..., 0]
+    return back
+
+
+def metric_scale(vertices_px: np.ndarray, iris_px: np.ndarray | None,
+                 eye_weights: np.ndarray = np.ones(2)) -> tuple[float, str]:
+    """Millimetres per pixel at the face from the iris alone, and where it came from.
+
+    The human iris is 11.7 ± 0.5 mm across whoever you are, so its diameter in pixels fixes the
+    scale without knowing the camera. Without irises the mean adult PD stands in.
+    eye_weights: ``(2,)`` trust in each eye's iris (``iris_eye_weights``: the eye turned away
+    reads small), right eye first. Photo mode weighs this against the face's proportions
+    (``realtime.stages.scale.photo_scale``).
+    """
+    if iris_px is not None:
+        diameters = iris_diameter_px(iris_px)
+        if np.all(diameters > 1.0):
+            return IRIS_DIAMETER_MM / weighted_iris_diameter(diameters, eye_weights), "iris"
+    return MEAN_PD_MM / max(inter_ocular_distance(vertices_px) * PD_PER_OUTER_CANTHAL, 1e-6), "mean_pd"
+
+
+def face_rotation(vertices_px: np.ndarray) -> np.ndarray:
+    """The head's rotation, canonical -> image axes ``(3, 3)``, from a ``(468, 3)`` pixel mesh
+    (x right, y down, z away in the scale of x: OpenCV's camera axes, up to perspective)."""
+    from realtime.stages.fusion import head_frame
+
+    axes, _ = head_frame(np.asarray(vertices_px, dtype=np.float64))
+    return axes
+
+
+def pupil_centres_px(vertices_px: np.ndarray, iris_px: np.ndarray) -> np.ndarray:
+    """Pupil centres ``(2, 3)`` pixels, right eye first: the iris network's centres at the
+    depth of each eye's corners (the iris network's own z is unreliable), so the distance
+    between them is the 3D PD, which a turned head does not shorten."""
+    from realtime.stages.fusion import eye_corner_depths
+
+    centres = np.array(np.asarray(iris_px, dtype=np.float64)[:, 0, :3])
+    centres[:, 2] = eye_corner_depths(np.asarray(vertices_px, dtype=np.float64)[:, 2])
+    return centres
+
+
+def iris_blur_px(image_bgr: np.ndarray, iris_px: np.ndarray) -> np.ndarray:
+    """Blur of each iris's edge, ``(2,)`` Gaussian sigma in pixels (``scale.edge_blur_px``).
+    image_bgr: ``(h, w, 3) uint8``; iris_px: ``(2, 5, 3)`` pixels."""
+    import cv2
+
+    gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY) if image_bgr.ndim == 3 else image_bgr
+    radii = iris_diameter_px(iris_px) / 2
+    return np.array([edge_blur_px(gray, np.asarray(iris_px)[eye, 0, :2], radii[eye]) for eye in range(2)])
+
+
+# Detector keypoints (eyes' midpoint, nose tip, mouth) and the mesh's (33/263 and 133/362
+# midpoints, 1, 13/14) of the same face lie within this fraction of the detection box's width
+# of each other on average (profiles included: BlazeFace puts them on the visible features).
+KEYPOINT_AGREEMENT_BOX = 0.25
+
+
+def keypoints_agree(vertices_px: np.ndarray, keypoints_px: np.ndarray, box_px: np.ndarray,
+                    tolerance: float = KEYPOINT_AGREEMENT_BOX) -> bool:
+    """Whether a mesh ``(468, 3)`` px lies on the face a detection saw: its eyes' midpoint, nose
+    tip and mouth centre within ``tolerance`` box widths (mean) of the detector's keypoints
+    ``(6, 2)`` px; box_px ``(4,)``."""
+    v = np.asarray(vertices_px, dtype=np.float64)[:, :2]
+    k = np.asarray(keypoints_px, dtype=np.float64)
+    mesh = np.array([(v[33] + v[133] + v[263] + v[362]) / 4, v[1], (v[13] + v[14]) / 2])
+    detector = np.array([(k[0] + k[1]) / 2, k[2], k[3]])
+    width = max(float(box_px[2] - box_px[0]), 1e-6)
+    return float(np.linalg.norm(mesh - detector, axis=1).mean()) <= tolerance * width
+
+
+# A face found by a fallback crop whose mesh box covers more than this share of a found face's
+# (or is covered by it, whichever is smaller) is dropped.
+FALLBACK_MAX_OVERLAP = 0.2
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of two meshes' ``(468, 2+)`` bounding boxes over the smaller box's area."""
+    box_a = np.concatenate([a[:, :2].min(axis=0), a[:, :2].max(axis=0)])
+    box_b = np.concatenate([b[:, :2].min(axis=0), b[:, :2].max(axis=0)])
+    width = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])
+    height = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    smaller = min(np.prod(box_a[2:] - box_a[:2]), np.prod(box_b[2:] - box_b[:2]))
+    return float(width * height / max(smaller, 1e-6))
+
+
+def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two ``(468, 3)`` meshes on the same face: their nose tips are within half an IOD."""
+    return float(np.linalg.norm(a[1, :2] - b[1, :2])) < 0.5 * max(inter_ocular_distance(a), inter_ocular_distance(b))
+
+
+class PhotoReconstructor:
+    """Faces from single images. ``run(image_bgr) -> PhotoResult``."""
+
+    def __init__(self, options: PhotoOptions = PhotoOptions()):
+        self.options = options
+        self.detector = FaceDetector(DetectionOptions(
+            min_score=options.detection.min_score, suppression_iou=options.detection.suppression_iou,
+            providers=options.providers, tile_fractions=options.detection.tile_fractions,
+            resize=options.detection.resize))
+        self.second_detector = None if options.second_detection_resize is None else FaceDetector(
+            replace(self.detector.options, resize=options.second_detection_resize), session=self.detector.session)
+        self.reconstructor = Reconstructor(ReconstructionOptions(providers=options.providers, iris=True, iris_interval=1))
+        self._segmenter = None
+        self._not_human: list[PhotoFace] = []
+
+    def run(self, image_bgr: np.ndarray) -> PhotoResult:
+        height, width = image_bgr.shape[:2]
+        faces: list[PhotoFace] = []
+        self._not_human: list[PhotoFace] = []
+        # First MediaPipe's crop of every detection, largest first: a detection whose mesh says
+        # "no face" (a tile's false alarm) is left for later, and one that lands on a face
+        # already found is a duplicate. Then the second search's detections (with --all-faces,
+        # or when no face was found), then the fallback crops of all that was left.
+        first = self.detector.detect(image_bgr).detections
+        left = self._primary_crops(image_bgr, first, faces)
+        if self.second_detector is not None and (self.options.all_faces or not faces):
+            second = [d for d in self.second_detector.detect(image_bgr).detections
+                      if all(iou(d.box_px, other.box_px) < SAME_DETECTION_IOU for other in first)]
+            left += self._primary_crops(image_bgr, second, faces)
+        if self.options.fallback_crops and (self.options.all_faces or not faces):
+            mirrored_image = np.ascontiguousarray(image_bgr[:, ::-1]) if left else None
+            for detection in left:
+                found = self._fallback_mesh(image_bgr, mirrored_image, detection)
+                # A fallback mesh over part of a face already found is that face's ear or hair
+                # read as a face (beside profiles: 9 of 100 cropped photos without this).
+                if found is not None and not any(_overlap(found[0].vertices, kept.vertices_px) > FALLBACK_MAX_OVERLAP
+                                                 for kept in faces):
+                    self._keep(image_bgr, detection, found, faces)
+                    if not self.options.all_faces:
+                        break
+        if not self.options.all_faces:
+            faces = faces[:1]
+        faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
+        persons = []
+        if self.options.segment and faces:
+            persons = self.segmenter.run(image_bgr, [face.vertices_px for face in faces]).masks
+        return PhotoResult(faces, (width, height), list(self._not_human), persons)
+
+    @property
+    def segmenter(self):
+        """The person segmenter, loaded on first use (a photo without a face never needs it)."""
+        if self._segmenter is None:
+            from realtime.stages.segmentation import PersonSegmenter, SegmentationOptions
+
+            self._segmenter = PersonSegmenter(SegmentationOptions(providers=self.options.providers))
+        return self._segmenter
+
+    def _primary_crops(self, image_bgr: np.ndarray, detections: list, faces: list) -> list:
+        """Try MediaPipe's crop of each detection (largest first), adding the faces found to
+        ``faces`` (only the first without --all-faces); returns the detections left."""
+        left = []
+        for detection in detections:
+            if faces and not self.options.all_faces:
+                break
+            found = self._first_mesh(image_bgr, None, detection_rois(detection.box_px, detection.keypoints_px)[0][1])
+            if found is None:
+                left.append(detection)
+                continue
+            found[1]["crop"] = "detection"
+            self._keep(image_bgr, detection, found, faces)
+        return left
+
+    def _keep(self, image_bgr: np.ndarray, detection, found: tuple[FaceMesh, dict], faces: list) -> None:
+        """Finish a face (refine, mirror) and add it to ``faces`` unless it is one already there
+        (or to the refused ones, if it does not look human)."""
+        face = self._reconstruct(image_bgr, *found)
+        if any(_same_face(face[0].vertices, kept.vertices_px) for kept in faces + self._not_human):
+            return
+        described = self._describe(image_bgr, detection.box_px, detection.score, face)
+        if self.options.human_only and not looks_human(described.score, described.presence, described.turn_deg,
+                                                       roll_deg(described.vertices_px),
+                                                       str(described.steps.get("crop", "detection"))):
+            self._not_human.append(described)
+            return
+        faces.append(described)
+
+    def _fallback_mesh(self, image_bgr: np.ndarray, mirrored_image: np.ndarray,
+                       detection) -> tuple[FaceMesh, dict] | None:
+        """The first of the other crops (and all crops on the mirrored image) in which the mesh
+        network sees a face that its own next crop confirms, or None.
+
+        A crop that only a turned or mirrored view accepts can be a false alarm the network
+        talks itself into (on the mirrored astronaut, a patch on her suit read 0.86 in one;
+        beside a profile, an ear and its hair read 1.0): the face is kept only if it lies where
+        the detector saw one (``keypoints_agree``) and a crop its own landmarks imply
+        (``roi_from_landmarks``, levelled by the eyes or by the face's axis, on the photo as it
+        is) shows a face too (the patch: 0.09; true profiles: 0.6-1.0).
+        """
+        rois = detection_rois(detection.box_px, detection.keypoints_px)
+        tries = [(name, roi, False) for name, roi in rois[1:]] + [(name, roi, True) for name, roi in rois]
+        for name, roi, mirrored in tries:
+            found = self._first_mesh(image_bgr, mirrored_image if mirrored else None, roi)
+            if found is None or not keypoints_agree(found[0].vertices, detection.keypoints_px, detection.box_px):
+                continue
+            confirm = max(self._mesh(image_bgr, roi_from_landmarks(found[0].vertices, face_axis)).presence
+                          for face_axis in (False, True))
+            if confirm >= self.options.min_presence:
+                found[1]["crop"] = name + (" mirrored" if mirrored else "")
+                return found
+        return None
+
+    def _mesh(self, image_bgr: np.ndarray, roi: Roi) -> FaceMesh:
+        return self.reconstructor.run(image_bgr, [roi]).faces[0]
+
+    def _first_mesh(self, image_bgr: np.ndarray, mirrored_image: np.ndarray | None,
+                    roi: Roi) -> tuple[FaceMesh, dict] | None:
+        """The mesh in one crop of the image (or of its mirror image, brought back), or None
+        when the network sees no face there."""
+        width = image_bgr.shape[1]
+        if mirrored_image is None:
+            mesh = self._mesh(image_bgr, roi)
+        else:
+            flipped = self._mesh(mirrored_image, mirror_roi(roi, width))
+            iris = None if flipped.iris is None else mirror_iris(flipped.iris, width)
+            mesh = FaceMesh(mirror_vertices(flipped.vertices, width).astype(np.float32), flipped.presence, roi, iris)
+        if mesh.presence < self.options.min_presence:
+            return None
+        return mesh, {}
+
+    def _reconstruct(self, image_bgr: np.ndarray, first: FaceMesh, steps: dict) -> tuple[FaceMesh, dict]:
+        best = first
+        if self.options.refine:
+            # MediaPipe's crop from landmarks (levelled by the eye corners); on a profile whose
+            # eye corners nearly meet it can tip the crop over, and the face's axis holds.
+            for face_axis in (False, True):
+                second = self._mesh(image_bgr, roi_from_landmarks(first.vertices, face_axis))
+                if second.presence >= self.options.min_presence:
+                    steps["refine_shift_iod"] = median_distance_iod(second.vertices, first.vertices)
+                    if face_axis:
+                        steps["refine_crop"] = "face_axis"
+                    best = second
+                    break
+        vertices = best.vertices
+        if self.options.flip:
+            width = image_bgr.shape[1]
+            flipped_image = np.ascontiguousarray(image_bgr[:, ::-1])
+            flipped = self._mesh(flipped_image, mirror_roi(best.roi, width))
+            if flipped.presence >= self.options.min_presence:
+                mirrored = mirror_vertices(flipped.vertices, width)
+                gap = median_distance_iod(mirrored, best.vertices)
+                steps["flip_gap_iod"] = gap
+                if gap <= self.options.flip_agreement_iod:
+                    vertices = ((best.vertices + mirrored) / 2).astype(np.float32)
+                    steps["flip_shift_iod"] = median_distance_iod(vertices, best.vertices)
+                steps["flip_averaged"] = float(gap <= self.options.flip_agreement_iod)
+        return FaceMesh(vertices, best.presence, best.roi, best.iris), steps
+
+    def _describe(self, image_bgr: np.ndarray, box_px: np.ndarray, score: float, reconstructed) -> PhotoFace:
+        face, steps = reconstructed
+        vertices = face.vertices
+        rotation = face_rotation(vertices)
+        turn_sin = float(np.clip(rotation[2, 0], -1.0, 1.0))
+        blur = None if face.iris is None else iris_blur_px(image_bgr, face.iris)
+        scale = photo_scale(vertices, face.iris, iris_eye_weights(rotation), turn_sin, blur)
+        source = photo_scale_source(scale)
+        if face.iris is not None:
+            pd_px = float(np.linalg.norm(np.diff(pupil_centres_px(vertices, face.iris), axis=0)))
+            pd_px_sd = PUPIL_CENTRE_SD_PX * np.sqrt(2.0)
+        else:
+            # No pupils: the eye corners and the adult ratio of PD to their distance.
+            pd_px = inter_ocular_distance(vertices) * PD_PER_OUTER_CANTHAL
+            pd_px_sd = PD_PER_OUTER_CANTHAL_SD * pd_px
+        width_px = float(np.linalg.norm(vertices[FACE_WIDTH_LANDMARKS[0]] - vertices[FACE_WIDTH_LANDMARKS[1]]))
+        mm = scale.mm_per_px
+        # sd of x * s with relative scale error sd_s and measuring error sd_x (pixels); the far
+        # half of a turned face's width is the network's guess.
+        pd_sd = float(np.hypot(scale.sd * pd_px, pd_px_sd) * mm)
+        width_measuring = np.hypot(np.sqrt(2.0) * FACE_LANDMARK_SD_PX, FACE_WIDTH_TURN_WEIGHT * abs(turn_sin) * width_px)
+        width_sd = float(np.hypot(scale.sd * width_px, width_measuring) * mm)
+        landmarks68 = ibug68_points(vertices[:, :2]).astype(np.float32)
+        return PhotoFace(np.asarray(box_px, np.float32), float(score), vertices, face.presence, face.iris,
+                         landmarks68, mm, source, pd_px * mm, width_px * mm, steps,
+                         turn_deg=float(np.degrees(np.arcsin(turn_sin))), pd_sd_mm=pd_sd, face_width_sd_mm=width_sd,
+                         scale_sd=scale.sd, scale_weights=scale.weights, iris_mm_per_px=scale.iris_mm_per_px)
+
+    def close(self) -> None:
+        if self._segmenter is not None:
+            self._segmenter.close()
+        self.detector.close()
+        if self.second_detector is not None:
+            self.second_detector.close()
+        self.reconstructor.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,224 @@
+"""Person segmentation around a face: which pixels are the person (face, hair, neck, shoulders).
+
+In: a BGR image and the face meshes found in it (``(468, 3)`` pixels each). Out:
+``SegmentationResult`` with one ``PersonMask`` per face: the person probability on an upright,
+square crop around that face (the head with its hair above, the shoulders below), the affine map
+from image pixels to the crop, and which crop pixels the photo covers at all. The network is
+MediaPipe's selfie segmentation (``models/selfie_segmentation.onnx``, 256 x 256), which is trained on
+head-and-shoulders framings: cropping each face to that framing is what makes it reliable on full
+figures, group photos and paintings, and it gives the hair outline ~ 1/75 of the face height.
+
+``label_regions`` then splits a mask with the face mesh: the face itself (inside the mesh's outer
+contour), the rest of the head above the chin (hair, or scalp and ears where they are skin
+coloured), and the neck and shoulders below the chin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from realtime import topology
+from realtime.shapes import check_shape
+
+CROP_SIZE = 256
+"""Crop side, pixels: the network's input size (no resampling inside the graph)."""
+CROP_FACE_HEIGHTS = 3.4
+"""Crop side / the face's height in the image (forehead top to chin): room for big hair above and
+the shoulders below, the framing the network was trained on."""
+CROP_CENTRE_BELOW = 0.35
+"""The crop's centre lies this many face heights below the face's centre (more body than sky)."""
+PERSON_THRESHOLD = 0.5
+"""Probability above which a pixel counts as the person (the network's own decision boundary)."""
+
+# Region labels of ``label_regions``.
+BACKGROUND, FACE, HAIR, SCALP, BODY = 0, 1, 2, 3, 4
+"""BACKGROUND: not the person. FACE: inside the mesh's outer contour. HAIR: the head above the chin
+outside the face, coloured like the crown's hair (or, above the ears, anything not skin: a hat is
+modelled like hair). SCALP: the head outside the face, skin coloured (ears, a bald crown, the neck
+under the jaw). BODY: the person below the chin, and whatever below the ears is neither hair nor
+skin (collars, hands)."""
+COLOUR_DISTANCE_SD = 3.0
+"""A pixel matches a colour model when its YCrCb colour lies within this many standard deviations
+of the model's mean (RMS over the three channels; spreads floored by ``COLOUR_MIN_SD``). YCrCb,
+not Lab: as good at telling skin from hair, and OpenCV builds Lab's tables on first use (~ 90 ms,
+a good part of a photo's build)."""
+COLOUR_MIN_SD = (6.0, 3.0, 3.0)
+"""Floor on a colour model's standard deviation per YCrCb channel (8-bit units): a flat-lit face
+or a uniformly dyed head of hair must not make every slightly different pixel foreign."""
+MIN_MODEL_PIXELS = 30
+"""Fewest crop pixels a colour model is built from (below that: no model)."""
+
+
+@dataclass(frozen=True)
+class SegmentationOptions:
+    """How to segment.
+
+    providers: ONNX Runtime execution providers (None: the fastest available).
+    crop_face_heights, crop_centre_below: the crop around each face (see the constants).
+    """
+
+    providers: tuple[str, ...] | None = None
+    crop_face_heights: float = CROP_FACE_HEIGHTS
+    crop_centre_below: float = CROP_CENTRE_BELOW
+
+
+@dataclass(frozen=True)
+class PersonMask:
+    """The person around one face.
+
+    probability: ``(S, S) float32`` in [0, 1], crop pixels (S = ``CROP_SIZE``).
+    seen: ``(S, S) bool``: crop pixels that lie inside the photo (outside it nothing is known).
+    crop_from_image: ``(2, 3) float64``: crop pixel = M @ (x, y, 1) of an image pixel.
+    """
+
+    probability: np.ndarray
+    seen: np.ndarray
+    crop_from_image: np.ndarray
+
+    @property
+    def image_from_crop(self) -> np.ndarray:
+        """``(2, 3) float64``: the inverse of ``crop_from_image``."""
+        return cv2.invertAffineTransform(self.crop_from_image)
+
+    def in_image(self, width: int, height: int) -> np.ndarray:
+        """The probability resampled onto the photo: ``(height, width) float32``, 0 outside the crop."""
+        return cv2.warpAffine(self.probability, self.image_from_crop, (width, height), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    masks: list[PersonMask] = field(default_factory=list)  # one per face, in the order given
+    timings_ms: dict = field(default_factory=dict)
+
+
+def face_crop(vertices_px: np.ndarray, crop_face_heights: float = CROP_FACE_HEIGHTS,
+              crop_centre_below: float = CROP_CENTRE_BELOW, size: int = CROP_SIZE) -> np.ndarray:
+    """The upright square crop around a face: ``(2, 3) float64`` affine, image px -> crop px.
+
+    vertices_px: ``(468, 2+)`` image pixels. The crop's up is the face's up (chin to forehead top),
+    so a tilted head stands upright in it; its side is ``crop_face_heights`` face heights.
+    """
+    v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
+    up = v[topology.FOREHEAD_TOP] - v[topology.CHIN]
+    face_height = float(np.linalg.norm(up))
+    if not np.isfinite(face_height) or face_height < 1.0:
+        raise ValueError("vertices_px: the face has no height")
+    up /= face_height
+    down = -up
+    right = np.array([down[1], -down[0]])  # the crop's x axis: for an upright face, down (0, 1) gives (1, 0)
+    centre = 0.5 * (v[topology.FOREHEAD_TOP] + v[topology.CHIN]) + crop_centre_below * face_height * down
+    scale = size / (crop_face_heights * face_height)
+    # crop = scale * R (p - centre) + size / 2, with R's rows the crop's x and y axes in the image.
+    rotation = np.stack([right, down])
+    matrix = np.empty((2, 3))
+    matrix[:, :2] = scale * rotation
+    matrix[:, 2] = size / 2.0 - scale * rotation @ centre
+    return matrix
+
+
+def _colour_model(lab: np.ndarray, where: np.ndarray):
+    """``(mean (3,), spread (3,))`` of the pixels ``lab (h, w, 3)`` (YCrCb) at ``where (h, w) bool``, or None."""
+    if where.sum() < MIN_MODEL_PIXELS:
+        return None
+    pixels = lab[where]
+    return pixels.mean(axis=0), np.maximum(pixels.std(axis=0), COLOUR_MIN_SD)
+
+
+def _colour_distance(lab: np.ndarray, model) -> np.ndarray:
+    """``(h, w)`` RMS standardised distance of every pixel to a colour model (inf without one)."""
+    if model is None:
+        return np.full(lab.shape[:2], np.inf, np.float32)
+    mean, spread = model
+    return np.sqrt((((lab - mean) / spread) ** 2).mean(axis=2))
+
+
+def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarray | None = None) -> np.ndarray:
+    """Split the person into face, hair, scalp and body: ``(S, S) uint8`` labels on the mask's crop.
+
+    vertices_px: ``(468, 2+)`` image pixels of the face the mask was cut around. image_bgr: the
+    photo, for the colours that tell hair from skin and clothing: the face's skin and the crown's
+    hair (the head above the forehead that is not skin coloured). Without the photo the whole head
+    outside the face is HAIR. See the label constants.
+    """
+    v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
+    size = mask.probability.shape[0]
+    crop_v = v @ mask.crop_from_image[:, :2].T + mask.crop_from_image[:, 2]
+    person = mask.probability > PERSON_THRESHOLD
+    face = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(face, [np.round(crop_v[list(topology.FACE_OVAL)] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+    face = face.astype(bool)
+    # The crop is upright: "below the chin" is below the chin's row, "the crown" above the forehead's.
+    rows = np.arange(size)[:, None]
+    head = person & (rows <= crop_v[topology.CHIN, 1]) & ~face
+    labels = np.zeros((size, size), np.uint8)
+    labels[person] = BODY
+    labels[head] = HAIR
+    if image_bgr is not None:
+        crop = cv2.warpAffine(image_bgr, mask.crop_from_image, (size, size), flags=cv2.INTER_LINEAR)
+        lab = cv2.GaussianBlur(cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb), (5, 5), 0).astype(np.float32)
+        skin = _colour_distance(lab, _colour_model(lab, cv2.erode(face.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & person))
+        crown = head & (rows < crop_v[topology.FOREHEAD_TOP, 1]) & (skin > COLOUR_DISTANCE_SD)
+        hair = _colour_distance(lab, _colour_model(lab, crown))
+        is_skin = (skin < COLOUR_DISTANCE_SD) & (skin <= hair)
+        is_hair = (hair < COLOUR_DISTANCE_SD) & ~is_skin
+        # Hair that hangs below the ears is joined to the hair above them through more hair (it
+        # may change colour on the way); a collar under the chin is not (skin or background part
+        # them). So below the ears, hair is what is hair coloured or joined to the crown.
+        not_skin = head & ~is_skin
+        count, parts = cv2.connectedComponents(not_skin.astype(np.uint8), connectivity=8)
+        joined = np.isin(parts, np.unique(parts[crown & not_skin])) & not_skin
+        below_ears = rows > 0.5 * (crop_v[234, 1] + crop_v[454, 1])
+        labels[head & is_skin] = SCALP
+        labels[head & below_ears & ~is_skin & ~is_hair & ~joined] = BODY
+    labels[face & person] = FACE
+    labels[face & ~person] = FACE
+    return labels
+
+
+class PersonSegmenter:
+    """Person masks around faces. ``run(image_bgr, faces_vertices_px) -> SegmentationResult``."""
+
+    def __init__(self, options: SegmentationOptions = SegmentationOptions()):
+        from realtime.stages.segmentation_model import open_segmentation_session
+
+        self.options = options
+        self.session = open_segmentation_session(providers=list(options.providers) if options.providers else None)
+
+    def run(self, image_bgr: np.ndarray, faces_vertices_px: list[np.ndarray]) -> SegmentationResult:
+        import time
+
+        start = time.perf_counter()
+        image = check_shape("image_bgr", image_bgr, (None, None, 3))
+        if not faces_vertices_px:
+            return SegmentationResult()
+        matrices = [face_crop(v, self.options.crop_face_heights, self.options.crop_centre_below)
+                    for v in faces_vertices_px]
+        crops = np.stack([cv2.warpAffine(image, m, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)) for m in matrices])
+        probability = self._probability(crops)
+        height, width = image.shape[:2]
+        masks = []
+        for matrix, prob in zip(matrices, probability):
+            seen = cv2.warpAffine(np.ones((height, width), np.uint8), matrix, (CROP_SIZE, CROP_SIZE),
+                                  flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+            masks.append(PersonMask(np.where(seen, prob, 0.0).astype(np.float32), seen, matrix))
+        return SegmentationResult(masks, {"segment": round(1000.0 * (time.perf_counter() - start), 2)})
+
+    def _probability(self, crops: np.ndarray) -> np.ndarray:
+        """``(N, S, S) float32`` person probability of ``(N, S, S, 3) uint8`` BGR crops."""
+        from realtime.stages.segmentation_model import person_probability
+
+        return person_probability(self.session, crops)
+
+    def close(self) -> None:
+        self.session = None
+
+    def __enter__(self) -> "PersonSegmenter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

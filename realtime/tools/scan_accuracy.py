@@ -1,0 +1,176 @@
+"""How well the live head scan recovers a head and its hair: a rendered head with a known hair
+volume turns left and right in front of the whole pipeline, and the scanned hull is compared with
+the true head-and-hair surface on the sides and the back (``selfie3d bench --scan`` and the scan
+acceptance test).
+
+The head is ``synthetic_face.astronaut_head()`` with ``synthetic_face.with_hair``; it first turns
+gently while fusion settles its identity (``scan.SETTLED_FRAMES``), then sweeps its yaw between
+``+-yaw_deg`` while ``realtime.stages.scan.HeadScan`` carves with the fused pose (or, to isolate the
+carving, with the pose it was rendered at). Distances are radial, from the hull's centre along
+its directions: the true surface's outermost point along each (``radial_envelope``) against the
+hull's radius. Only directions the scan saw count, from the eyes' level up and away from the
+face, split into sides (|x| > 0.6) and back (z < -0.6). The single view (the bust's head from one
+frontal frame's outline) is measured the same way, as the baseline the scan must beat.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime.printing import raster, surface
+
+ANGLE_STEP_RAD = np.radians(0.5)
+"""Resolution of the angle grid ``radial_envelope`` rasterises on."""
+
+
+@dataclass(frozen=True)
+class ScanSweepOptions:
+    yaw_deg: float = 60.0  # the sweep's turn either way
+    settle_frames: int = 100  # gentle turning (+-25 deg) while fusion settles
+    sweep_frames: int = 140
+    fps: float = 30.0
+    distance_mm: float = 550.0
+    width: int = 640
+    height: int = 480
+    true_pose: bool = False  # carve with the rendered pose instead of the fused one
+
+
+@dataclass
+class ScanSweepResult:
+    """RMS radial errors (mm) of the scanned hull and of the single view on the sides and back,
+    their signed means, the coverage reached, the frames carved, and the scan's cost (ms)."""
+
+    scan_rms_mm: dict
+    scan_mean_mm: dict
+    single_view_rms_mm: dict
+    coverage: float
+    frames: int
+    scan_ms: float
+
+    def report(self) -> dict:
+        return {"scan_rms_sides_mm": round(self.scan_rms_mm["sides"], 2),
+                "scan_rms_back_mm": round(self.scan_rms_mm["back"], 2),
+                "scan_mean_sides_mm": round(self.scan_mean_mm["sides"], 2),
+                "scan_mean_back_mm": round(self.scan_mean_mm["back"], 2),
+                "single_view_rms_sides_mm": round(self.single_view_rms_mm["sides"], 2),
+                "single_view_rms_back_mm": round(self.single_view_rms_mm["back"], 2),
+                "scan_coverage": round(self.coverage, 3), "scan_frames": self.frames,
+                "scan_ms": round(self.scan_ms, 2)}
+
+
+def radial_envelope(vertices_mm: np.ndarray, faces: np.ndarray, centre_mm: np.ndarray,
+                    directions: np.ndarray) -> np.ndarray:
+    """Distance ``(N,)`` mm from ``centre_mm (3,)`` along unit ``directions (N, 3)`` to the outermost
+    point of a closed surface (``vertices (n, 3)``, ``faces (m, 3)``) around it; NaN where the
+    angle grid has no triangle. The azimuth seam is put at the front (+z), which is not measured."""
+    rel = np.asarray(vertices_mm, np.float64) - centre_mm
+    radius = np.linalg.norm(rel, axis=1)
+    flip = np.array([1.0, 1.0, -1.0])
+    angles = surface.angles(rel * flip)
+    query = surface.angles(np.asarray(directions, np.float64) * flip)
+    faces = np.asarray(faces)
+    keep = np.ptp(angles[faces, 0], axis=1) < np.pi  # triangles across the seam
+    step = ANGLE_STEP_RAD
+    lo = angles.min(axis=0) - step
+    shape = (int(np.ptp(angles[:, 1]) / step) + 4, int(np.ptp(angles[:, 0]) / step) + 4)
+    grid = raster.front_heights(np.column_stack([angles, radius]), faces[keep], (lo[0], lo[1]), step, shape)
+    return raster.sample_bilinear(grid, (query[:, 0] - lo[0]) / step, (query[:, 1] - lo[1]) / step)
+
+
+def _similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Umeyama: ``target ~ s R source + t`` for ``(n, 3)`` point sets: ``(s, R (3, 3), t (3,))``."""
+    ms, mt = source.mean(axis=0), target.mean(axis=0)
+    u, singular, vt = np.linalg.svd((target - mt).T @ (source - ms))
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ d @ vt
+    scale = float((singular * np.diag(d)).sum() / ((source - ms) ** 2).sum())
+    return scale, rotation, mt - scale * rotation @ ms
+
+
+def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> ScanSweepResult:
+    """Render the turning head with hair, scan it, and measure the hull (see the module text)."""
+    from realtime.printing import bust as bust_stage
+    from realtime.camera import CameraIntrinsics
+    from realtime.stages.capture import Frame
+    from realtime.stages.pipeline import Pipeline, PipelineOptions
+    from realtime.printing import headframe, silhouette
+    from realtime.stages.scan import SETTLED_FRAMES, HeadScan, ScanOptions
+    from realtime.stages.segmentation import PersonSegmenter
+    from realtime.tools.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, with_hair
+
+    own_ctx = ctx is None
+    if own_ctx:
+        from realtime.render import create_headless_context
+
+        ctx = create_headless_context()
+    head, _ = with_hair(astronaut_head())
+    intrinsics = CameraIntrinsics.default(options.width, options.height)
+    translation = np.array([0.0, 0.0, options.distance_mm])
+    scan = HeadScan(ScanOptions(every_n_frames=1))
+    front = None
+    costs = []
+    try:
+        with SyntheticFaceRenderer(ctx, head) as renderer, Pipeline(PipelineOptions()) as pipeline, \
+                PersonSegmenter() as segmenter:
+            total = options.settle_frames + options.sweep_frames
+            for i in range(total):
+                t = i / options.fps
+                amplitude = options.yaw_deg if i >= options.settle_frames else 25.0
+                yaw = amplitude * math.sin(2 * math.pi * 0.25 * t)
+                rotation = head_rotation(yaw, 5.0 * math.sin(t))
+                image = renderer.render(rotation, translation, intrinsics)
+                result = pipeline.process(Frame(image, i, t))
+                fused = result.fusion
+                if not result.faces or fused is None or fused.frames_fused < SETTLED_FRAMES:
+                    continue
+                vertices = result.faces[0].vertices
+                if front is None and abs(yaw) < 3.0:
+                    front = (image, np.array(vertices))
+                if i % 2:
+                    continue
+                import time
+
+                start = time.perf_counter()
+                mask = segmenter.run(image, [vertices]).masks[0]
+                if options.true_pose:
+                    scan.update(mask, vertices, rotation, translation, intrinsics, head.face_mm)
+                else:
+                    scan.update(mask, vertices, fused.raw_rotation, fused.raw_translation_mm, intrinsics,
+                                fused.identity_mm)
+                costs.append(1000.0 * (time.perf_counter() - start))
+            identity = head.face_mm if options.true_pose else np.asarray(fused.identity_mm, np.float64)
+            front_mask = segmenter.run(front[0], [front[1]]).masks[0] if front is not None else None
+    finally:
+        if own_ctx:
+            ctx.release()
+    hull = scan.result()
+    # The truth, moved into the frame the hull was built in (fusion's identity's).
+    s, r, t = _similarity(head.face_mm, identity)
+    true_vertices = s * head.vertices_mm.astype(np.float64) @ r.T + t
+    truth = radial_envelope(true_vertices, head.triangles, hull.centre_mm, hull.directions)
+    # The single view: the bust's head and hair from the frontal frame's outline.
+    single = np.full(len(hull.directions), np.nan)
+    if front_mask is not None:
+        rotation, origin = headframe.head_frame(identity)
+        posed = (identity - origin) @ rotation.T
+        view = silhouette.fit_affine_view(posed, front[1])
+        _, _, sphere_faces, points, _ = bust_stage._head_field(posed, front[0], front[1], rotation, False,
+                                                               front_mask, view)
+        single = radial_envelope(points @ rotation + origin, sphere_faces, hull.centre_mm, hull.directions)
+    d = hull.directions
+    head_dirs = scan._head_directions
+    regions = {"sides": np.abs(d[:, 0]) > 0.6, "back": d[:, 2] < -0.6}
+    scan_rms, scan_mean, single_rms = {}, {}, {}
+    for name, region in regions.items():
+        chosen = head_dirs & region & hull.seen & np.isfinite(truth) & np.isfinite(hull.radius_mm)
+        error = hull.radius_mm[chosen] - truth[chosen]
+        scan_rms[name] = float(np.sqrt(np.mean(error**2))) if error.size else float("nan")
+        scan_mean[name] = float(error.mean()) if error.size else float("nan")
+        base = head_dirs & region & np.isfinite(truth) & np.isfinite(single)
+        base_error = single[base] - truth[base]
+        single_rms[name] = float(np.sqrt(np.mean(base_error**2))) if base_error.size else float("nan")
+    return ScanSweepResult(scan_rms, scan_mean, single_rms, hull.coverage, hull.frames,
+                           float(np.median(costs)) if costs else float("nan"))
