@@ -13,7 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from realtime.stages.fusion import weighted_similarity
+from realtime import topology
+from realtime.geometry import weighted_similarity
 from realtime.resources import data_dir
 from realtime.shapes import check_shape
 
@@ -102,7 +103,7 @@ def mirror_vertices(vertices_px: np.ndarray, image_width: int) -> np.ndarray:
     vertices_px: ``(468, 3)`` pixels in the flipped image. x is reflected about the image
     width and the vertices are re-indexed so index i is again the same anatomical point.
     """
-    back = check_shape("vertices_px", vertices_px, (468, 3)).copy()
+    back = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, 3)).copy()
     back[:, 0] = image_width - back[:, 0]
     return back[mirror_permutation()]
 

@@ -34,6 +34,11 @@ from realtime.shapes import check_shape
 
 N_VERTICES = 468
 """Vertices of the face mesh without the 10 iris points of the refined (478) model."""
+N_IRIS_POINTS = 5
+"""Points per eye of the iris network (and of the refined mesh): the centre, then the contour
+right, up, left, down."""
+N_REFINED_VERTICES = N_VERTICES + 2 * N_IRIS_POINTS
+"""MediaPipe's refined mesh (478): the 468 face vertices, then each eye's iris points (right eye first)."""
 
 # --- single landmarks --------------------------------------------------------------------------
 NOSE_TIP = 1
@@ -42,6 +47,8 @@ NOSE_BOTTOM = 2
 """Subnasale, where the columella meets the upper lip."""
 NOSE_BRIDGE = (168, 6, 197, 195, 5, 4)
 """The nose ridge from between the eyes (168, nasion area) down to just above the tip (4)."""
+GLABELLA = 9
+"""Between the brows, on the midline: the front of the cranium."""
 FOREHEAD_TOP = 10
 """Top of the face contour on the midline."""
 CHIN = 152
@@ -50,6 +57,12 @@ RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133
 """Corners of the person's right eye (image left)."""
 LEFT_EYE_INNER, LEFT_EYE_OUTER = 362, 263
 """Corners of the person's left eye (image right)."""
+FACE_SIDE_RIGHT, FACE_SIDE_LEFT = 234, 454
+"""The face outline at the cheekbones, in front of the ears: the face's width (bizygomatic)."""
+TEMPLE_SIDE_RIGHT = (234, 127, 162, 93)
+TEMPLE_SIDE_LEFT = (454, 356, 389, 323)
+"""Face-outline points beside the eyes and temples, person's right and left: what glasses temples
+pass outside of on their way to the ears."""
 MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 """Mouth corners, person's right and left."""
 UPPER_LIP_TOP, LOWER_LIP_BOTTOM = 0, 17
@@ -81,6 +94,24 @@ RIGHT_EYEBROW = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
 LEFT_EYEBROW = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 """Person's left eyebrow: lower edge outer to inner, then upper edge outer to inner."""
 
+# --- vertex groups chosen by measurement ------------------------------------------------------
+# Where fusion judges an identity change (``realtime.stages.fusion``): vertices spread over the face that carry its proportions
+# but little expression (forehead, nose bridge and base, eye corners, cheekbones and temples;
+# eyebrows, lips, jaw and lower cheeks are left out). Pose is not fitted on these alone: the
+# outline and the nose tip among them slide on real faces (above).
+IDENTITY_VERTICES = np.array(sorted({
+    # forehead
+    10, 151, 9, 108, 337, 67, 297, 109, 338, 69, 299, 104, 333, 103, 332,
+    # nose bridge, tip and base
+    168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 122, 351, 188, 412, 245, 465, 193, 417,
+    # eye corners
+    33, 133, 263, 362, 130, 359, 243, 463,
+    # cheekbones
+    116, 345, 117, 346, 123, 352, 143, 372, 111, 340, 227, 447, 234, 454,
+    # temples
+    127, 356, 162, 389, 21, 251, 54, 284,
+}), dtype=np.int64)
+
 # --- iBUG 300-W 68-point landmarks ------------------------------------------------------------
 # Each of the 68 points (dlib's order: jaw 0-16 from the person's right ear round the chin,
 # brows 17-26, nose 27-35, eyes 36-47, mouth 48-67) is an affine combination of the three
@@ -94,6 +125,10 @@ LEFT_EYEBROW = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 # turns (as AFLW2000-3D's 3D landmarks do), not the visible outline. Against dlib on held-out
 # faces and on rendered heads (``tests/test_topology.py``) the error is lower than the
 # one-vertex mapping's for every point group; figures in docs/BENCHMARKS.md.
+IBUG68_EYE_OUTER = (36, 45)
+"""The outer eye corners among the 68 points (person's right, left)."""
+IBUG68_NOSE_TIP = 30
+"""The nose tip among the 68 points."""
 IBUG68_TRIANGLES = np.array([
     [127, 139, 162],  # 0
     [93, 227, 234],  # 1
@@ -303,19 +338,6 @@ def face_triangles() -> np.ndarray:
     return _load_triangles()
 
 
-def face_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Unit face normals ``(F, 3) float64`` of ``vertices (V, 3)`` (any unit) and ``triangles (F, 3) int``.
-
-    ``n = (b - a) x (c - a) / |...|``; degenerate faces give a zero vector.
-    """
-    vertices = check_shape("vertices", vertices, (None, 3), dtype=np.float64)
-    triangles = check_shape("triangles", triangles, (None, 3))
-    corners = vertices[triangles]
-    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
-
-
 @dataclass(frozen=True)
 class SurfaceReport:
     """Combinatorial checks of a triangle list.
@@ -381,17 +403,3 @@ def check_surface(triangles: np.ndarray, n_vertices: int | None = None) -> Surfa
 def same_loop(loop_a, loop_b) -> bool:
     """Whether two vertex loops are the same cycle (either direction, any start)."""
     return len(loop_a) == len(loop_b) and _loop_edges(loop_a) == _loop_edges(loop_b)
-
-
-def inter_ocular_distance(vertices: np.ndarray) -> float:
-    """Distance in the image plane between the outer eye corners (33, 263) of ``(468, 2 or 3)``
-    vertices, in their units: the inter-ocular distance (IOD) that normalises landmark errors,
-    as in the 300-W benchmark."""
-    return float(np.linalg.norm(vertices[RIGHT_EYE_OUTER, :2] - vertices[LEFT_EYE_OUTER, :2]))
-
-
-def median_distance_iod(vertices: np.ndarray, reference: np.ndarray) -> float:
-    """Median 2D distance between the vertices of two ``(468, 2 or 3)`` meshes, in inter-ocular
-    distances of ``reference``."""
-    distances = np.linalg.norm(vertices[:, :2] - reference[:, :2], axis=1)
-    return float(np.median(distances) / max(inter_ocular_distance(reference), 1e-6))

@@ -18,11 +18,11 @@ from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
 from realtime.stages.filters import rotation_angle_deg
-from realtime.stages.fusion import (
-    NUM_VERTICES, IDENTITY_VERTICES, Fusion, FusionOptions, FusionResult, fusion_benchmark, head_frame,
-    interocular, mesh_px_from_camera, reprojection_pose, robust_similarity, synthetic_observation,
-    unit_depth_points, weighted_similarity,
-)
+from realtime.geometry import (canonical_frame, interocular, mesh_px_from_camera, reprojection_pose, robust_similarity,
+                               unit_depth_points, weighted_similarity)
+from realtime.stages.fusion import Fusion, FusionOptions, FusionResult, fusion_benchmark, synthetic_observation
+from realtime.topology import IDENTITY_VERTICES
+from realtime.topology import N_VERTICES as NUM_VERTICES
 
 # Issue 14: a still, distant face's fused depth wobbles less than this (+/- mm), and its jitter
 # ratio is within this factor of a near face's (the filters count its noise in its own units).
@@ -165,7 +165,7 @@ def test_reprojection_pose_with_depths_converges_to_the_truth():
 
 def test_head_frame_is_upright(face):
     shape, _ = face
-    axes, centre = head_frame(shape)
+    axes, centre = canonical_frame(shape)
     # The identity is kept in its own head frame (refined up to frame 90; here 45 frames fused).
     assert rotation_angle_deg(axes, np.eye(3)) < _HEAD_FRAME_TOL_DEG
     assert_allclose(centre, 0.0, atol=_HEAD_FRAME_CENTRE_TOL_MM)
@@ -394,7 +394,7 @@ def test_lens_distortion_is_removed(face):
 
 
 def test_fast_median_matches_numpy():
-    from realtime.stages.fusion import fast_median
+    from realtime.geometry import fast_median
 
     rng = np.random.default_rng(11)
     for n in (1, 2, 3, 10, 11, 468):

@@ -10,7 +10,8 @@ import pytest
 import trimesh
 from numpy.testing import assert_allclose
 
-from realtime.accessories.head_proxy import build_head_proxy, face_frame
+from realtime.accessories.head_proxy import build_head_proxy
+from realtime.geometry import face_frame
 from realtime.topology import face_triangles
 
 # Float32 vertices a few hundred mm from the camera: equivariance holds to ~1e-3 mm.

@@ -365,7 +365,7 @@ def test_glasses_stay_on_top_where_no_corner_is_free(gl_ctx, sources, face_mm, m
     """Where no corner is free (a face close to the camera, the details open) the HUD still
     shows, under the glasses: their frame is drawn over it, pixel for pixel as without a HUD.
     The corner is forced onto the glasses to make sure they meet."""
-    from realtime.accessories.head_proxy import face_frame
+    from realtime.geometry import face_frame
     from realtime.render import renderer
 
     frame, intrinsics = sources["portrait"]

@@ -6,7 +6,7 @@ import pytest
 
 from realtime.stages.photo import PhotoOptions, PhotoReconstructor, mirror_roi
 from realtime.stages.scale import IRIS_DIAMETER_MM, iris_diameter_px
-from realtime.topology import median_distance_iod
+from realtime.geometry import median_distance_iod
 from realtime.stages.roi import Roi
 
 # The astronaut is an adult woman: her PD is in the adult range (54-74 mm) and her face width

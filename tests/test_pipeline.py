@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from realtime.tools.bench import MediaPipeBaseline
-from realtime.topology import inter_ocular_distance, median_distance_iod
+from realtime.geometry import inter_ocular_distance, median_distance_iod
 from realtime.stages.capture import Capture, CaptureOptions
 from realtime.stages.pipeline import Pipeline, PipelineOptions
 

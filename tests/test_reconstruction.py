@@ -11,7 +11,7 @@ from realtime.stages.detection import FaceDetector
 from realtime.stages.reconstruction import (MESH_INPUT_SIZE, ReconstructionOptions, Reconstructor, eye_rois,
                                      mesh_to_image)
 from realtime.stages.roi import Roi, crop_transform, roi_from_detection, roi_from_landmarks
-from realtime.topology import inter_ocular_distance
+from realtime.geometry import inter_ocular_distance
 
 # Vertices found in a rotated copy of a photo, rotated back, land within this fraction of the
 # inter-ocular distance of the upright photo's: the crop follows the eye line, so the network

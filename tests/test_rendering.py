@@ -16,7 +16,7 @@ from numpy.testing import assert_allclose
 from realtime.camera import CameraIntrinsics
 from realtime.stages.democlip import DemoClipOptions, render_demo_frame
 from realtime.accessories.glasses import GLASSES_LIBRARY, build_glasses
-from realtime.accessories.head_proxy import face_frame
+from realtime.geometry import face_frame
 from realtime.render import HudInfo, Renderer, RenderOptions, View3D, ViewMode
 from realtime.tools.render_bench import render_benchmark
 from realtime.render.hud import hud_panels

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from realtime.stages.fusion import IDENTITY_VERTICES, POSE_WEIGHTS, pose_vertex_weights
+from realtime.stages.fusion import POSE_WEIGHTS, pose_vertex_weights
+from realtime.topology import IDENTITY_VERTICES
 from realtime.tools.rigidity_build import aligned_to_mean, nonrigid_residuals, vertex_rigidity
 from realtime.tools.synthetic_face import head_rotation
 

@@ -9,7 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
-from realtime.stages.fusion import mesh_px_from_camera
+from realtime.geometry import mesh_px_from_camera
 from realtime.stages.scale import (
     IRIS_DIAMETER_MM, MetricScale, MetricScaleOptions, iris_depth_mm, iris_diameter_px, mm_per_px, robust_mean,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime import topology
+from realtime import geometry, topology
 
 mp = pytest.importorskip("mediapipe")
 CONNECTIONS = mp.solutions.face_mesh_connections
@@ -124,7 +124,7 @@ def test_ibug68_mapping_is_affine_on_triangles():
 def test_ibug68_mapping_keeps_its_landmarks_in_place_on_a_real_face(astronaut_px):
     points = topology.ibug68_points(astronaut_px[:, :2])
     # Eye corners near the mesh's own corners, the nose tip near the mesh's, person's right on image left.
-    iod = topology.inter_ocular_distance(astronaut_px)
+    iod = geometry.inter_ocular_distance(astronaut_px)
     for point, vertex in ((36, topology.RIGHT_EYE_OUTER), (39, topology.RIGHT_EYE_INNER),
                           (42, topology.LEFT_EYE_INNER), (45, topology.LEFT_EYE_OUTER), (30, topology.NOSE_TIP)):
         assert np.linalg.norm(points[point] - astronaut_px[vertex, :2]) < _CORNER_NEAR_IOD * iod, point
@@ -232,7 +232,7 @@ def test_photo_report_uses_the_fitted_mapping(labelled_meshes, astronaut):
 
 def test_normals_face_camera_on_real_face(astronaut_px):
     triangles = topology.face_triangles()
-    normals = topology.face_normals(astronaut_px, triangles)
+    normals = geometry.face_normals(astronaut_px, triangles)
     # MediaPipe / OpenCV axes: smaller z is closer, so a camera-facing normal has n_z < 0.
     assert np.mean(normals[:, 2] < 0) >= MIN_FACING_FRACTION
     corners = astronaut_px[triangles]
@@ -274,7 +274,7 @@ def test_check_surface_detects_defects():
 
 
 def test_vertex_distance_is_relative_to_the_reference_inter_ocular_distance():
-    from realtime.topology import inter_ocular_distance, median_distance_iod
+    from realtime.geometry import inter_ocular_distance, median_distance_iod
 
     reference = np.zeros((468, 3), np.float32)
     reference[33, 0], reference[263, 0] = 0.0, 100.0

@@ -18,18 +18,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime import topology
+from realtime.geometry import face_frame
 from realtime.shapes import check_shape
 
-# MediaPipe face-mesh landmarks used here.
-FOREHEAD, CHIN = 10, 152
-EYE_OUTER_RIGHT, EYE_OUTER_LEFT = 33, 263  # wearer's right = image left
-NOSE_BRIDGE_UPPER, NOSE_BRIDGE_LOWER = 168, 6
+# MediaPipe face-mesh landmarks used here (``realtime.topology``), wearer's right = image left.
+EYE_OUTER_RIGHT, EYE_OUTER_LEFT = topology.RIGHT_EYE_OUTER, topology.LEFT_EYE_OUTER
+# The nose ridge's top two vertices (168 between the eyes, then 6): where a bridge rests.
+NOSE_BRIDGE_UPPER, NOSE_BRIDGE_LOWER = topology.NOSE_BRIDGE[:2]
 FACE_OVAL = np.array(topology.FACE_OVAL, dtype=np.int32)
 # Openings of the face surface, closed with fans so the proxy is watertight.
 FACE_HOLES = (topology.RIGHT_EYE, topology.LEFT_EYE, topology.LIPS_INNER)
 
-# Head ellipsoid in the face frame (origin between the outer eye corners, x to the wearer's
-# left, y down, z into the head), as multiples of the outer eye-corner distance E (adult mean
+# Head ellipsoid in the face frame (``realtime.geometry.face_frame``: the head frame with y and
+# z reversed; origin between the outer eye corners, x to the wearer's left, y down, z into the head), as multiples of the outer eye-corner distance E (adult mean
 # ~90 mm; it is the most stable width the face mesh has). Adult means (ANSUR II, ~E = 90 mm):
 # head breadth ~153 mm, top of the skull ~120 mm above the eyes, glabella ~19 mm in front of
 # and the back of the head ~170 mm behind the outer eye corners, widest ~76 mm behind them.
@@ -39,7 +40,7 @@ HEAD_HALF_DEPTH = 1.05
 HEAD_CENTRE_DEPTH = 0.85
 # Face-oval points beside the eyes and temples (wearer's right, left): glasses temples pass
 # outside them on the way to the ears.
-TEMPLE_SIDE_POINTS = ((234, 127, 162, 93), (454, 356, 389, 323))
+TEMPLE_SIDE_POINTS = (topology.TEMPLE_SIDE_RIGHT, topology.TEMPLE_SIDE_LEFT)
 # Ear root top, where temples rest: just below the eye corners, at the head's widest depth.
 EAR_BELOW_EYES = 0.05
 # Ear shell: semi-axes (out, down, back) and centre offset from the rest point, mm. The helix
@@ -58,7 +59,7 @@ SHELL_RINGS = 12
 class HeadProxy:
     """A closed head around a face.
 
-    ``vertices (n, 3) float32`` mm (the first 468 are the face), ``triangles (m, 3) int32``
+    ``vertices (n, 3) float32`` mm (the first 468, ``topology.N_VERTICES``, are the face), ``triangles (m, 3) int32``
     wound outward, ``ear_points_mm (2, 3) float64`` ear rest points (wearer's right, left),
     ``nose_point_mm (3,) float64`` nose-bridge rest point, ``face_axes (3, 3) float64`` rows x
     (towards the wearer's left), y (down), z (into the head) of the face frame, all camera space.
@@ -76,20 +77,24 @@ class HeadProxy:
     temple_side_mm: np.ndarray
 
 
-def face_frame(vertices_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Origin ``(3,)`` and axes ``(3, 3)`` (rows x, y, z) of the face frame, camera space mm.
+MIN_FACE_DEPTH_MM = 10.0
+"""A fused face with a vertex nearer the camera than this (mm) is not drawn: the renderer's near
+plane (``RenderOptions.near_mm``)."""
 
-    x: right eye corner -> left eye corner; y: forehead -> chin, made orthogonal to x;
-    z = x cross y (into the head). Origin: midpoint of the outer eye corners.
-    """
-    v = check_shape("vertices_mm", vertices_mm, (468, 3), dtype=np.float64)
-    x = v[EYE_OUTER_LEFT] - v[EYE_OUTER_RIGHT]
-    x /= np.linalg.norm(x)
-    y = v[CHIN] - v[FOREHEAD]
-    y -= x * np.dot(y, x)
-    y /= np.linalg.norm(y)
-    axes = np.stack([x, y, np.cross(x, y)])
-    return (v[EYE_OUTER_LEFT] + v[EYE_OUTER_RIGHT]) / 2.0, axes
+
+def fused_vertices(fused, min_depth_mm: float = MIN_FACE_DEPTH_MM) -> np.ndarray | None:
+    """The drawable face of ``fused``: ``(468, 3) float32`` camera space mm, or None.
+
+    ``fused``: None (no face), an object with ``vertices_mm`` (a ``FusionResult``) or the array
+    itself. An empty fusion result (zeros), a broken one (NaN) or one reaching in front of
+    ``min_depth_mm`` is "no face", not an error."""
+    vertices = fused if fused is None or isinstance(fused, np.ndarray) else getattr(fused, "vertices_mm", None)
+    if vertices is None:
+        return None
+    vertices = check_shape("vertices_mm", vertices, (topology.N_VERTICES, 3), dtype=np.float32)
+    if np.all(np.isfinite(vertices)) and np.all(vertices[:, 2] > min_depth_mm):
+        return vertices
+    return None
 
 
 def build_head_proxy(vertices_mm: np.ndarray, face_triangles: np.ndarray) -> HeadProxy:
@@ -97,7 +102,7 @@ def build_head_proxy(vertices_mm: np.ndarray, face_triangles: np.ndarray) -> Hea
 
     ``face_triangles (F, 3) int``: the face topology. Returns a ``HeadProxy`` in camera space.
     """
-    v = check_shape("vertices_mm", vertices_mm, (468, 3), dtype=np.float64)
+    v = check_shape("vertices_mm", vertices_mm, (topology.N_VERTICES, 3), dtype=np.float64)
     face_triangles = check_shape("face_triangles", face_triangles, (None, 3))
     origin, axes = face_frame(v)
     local = (v - origin) @ axes.T  # face frame coordinates, mm
@@ -128,7 +133,7 @@ def build_head_proxy(vertices_mm: np.ndarray, face_triangles: np.ndarray) -> Hea
     hole_vertices, hole_tris = [], []
     for k, loop in enumerate(FACE_HOLES):
         loop = np.asarray(loop)
-        centre_index = 468 + k
+        centre_index = topology.N_VERTICES + k
         hole_vertices.append(local[loop].mean(axis=0))
         fan = np.stack([np.full(len(loop), centre_index), loop, np.roll(loop, -1)], -1)
         fan_local = np.vstack([local, np.array(hole_vertices)])

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import trimesh
 
-from realtime import topology
+from realtime import geometry, topology
 from realtime.errors import InputError, Selfie3DError
 from realtime.printing import export as _export
 from realtime.printing import headframe, silhouette, solids, surface, torso
@@ -245,7 +245,7 @@ def export_bust(result_or_mesh, path, fmt: str | None = None, overwrite: bool | 
 def _posed_head(vertices, options):
     """The face in the head frame, its mouth closed for 'neutral':
     ``(head (468, 3) mm, rotation (3, 3), as_seen (468, 3) mm before the mouth was closed)``."""
-    rotation, origin = headframe.head_frame(vertices)
+    rotation, origin = geometry.head_frame(vertices)
     head = (vertices - origin) @ rotation.T
     as_seen = head
     if options.expression == "neutral":
@@ -324,7 +324,7 @@ def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view,
     crop_v = (view.then(person.crop_from_image).project(head) if view is not None
               else np.asarray(vertices_px)[:, :2] @ person.crop_from_image[:, :2].T + person.crop_from_image[:, 2])
     rows = np.arange(labels.shape[0])[:, None]
-    above_ears = rows < 0.5 * (crop_v[234, 1] + crop_v[454, 1])
+    above_ears = rows < 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
     hair_region = (labels == segmentation.HAIR) | ((labels == segmentation.SCALP) & above_ears)
     sil = silhouette.build_silhouette(person.probability, person.seen, person.crop_from_image, head, vertices_px,
                                       shape.centre, view, hair_region)
@@ -406,7 +406,7 @@ def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, optio
     head_height = top_y - chin_y
     cut_y = chin_y - TORSO_CUT_BELOW_CHIN * head_height
     neck_b = rotation @ np.array([shape.neck_axis_xz[0], head[topology.CHIN, 1], shape.neck_axis_xz[1]])
-    face_width = float(np.linalg.norm(head[234] - head[454]))
+    face_width = float(np.linalg.norm(head[topology.FACE_SIDE_RIGHT] - head[topology.FACE_SIDE_LEFT]))
     tops = None
     if sil is not None:
         def tops(xs):
@@ -471,7 +471,7 @@ def _scan_in_head(scan, rotation, vertices):
     seen (N,))``, or None."""
     if scan is None:
         return None
-    _, origin = headframe.head_frame(vertices)
+    _, origin = geometry.head_frame(vertices)
     directions = np.asarray(scan.directions, np.float64) @ rotation.T
     centre = (np.asarray(scan.centre_mm, np.float64) - origin) @ rotation.T
     return centre, directions, np.asarray(scan.radius_mm, np.float64), np.asarray(scan.seen, bool)
@@ -518,13 +518,17 @@ def _grey_uv(width):
     return np.array([(width + _GREY_STRIP_PX / 2) / (width + _GREY_STRIP_PX), 0.5])
 
 
+DEFAULT_SKIN_BGR = (160, 170, 200)
+"""The texture strip's colour when no vertex of the face lies in the image: a mid skin tone."""
+
+
 def _texture_image(image, vertices_px):
     import cv2
 
     px = np.asarray(vertices_px)[:, :2]
     h, w = image.shape[:2]
     inside = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
-    skin = np.median(image[px[inside, 1].astype(int), px[inside, 0].astype(int)], axis=0) if inside.any() else (160, 170, 200)
+    skin = np.median(image[px[inside, 1].astype(int), px[inside, 0].astype(int)], axis=0) if inside.any() else DEFAULT_SKIN_BGR
     strip = np.empty((h, _GREY_STRIP_PX, 3), np.uint8)
     strip[:] = np.asarray(skin, np.uint8)
     return cv2.cvtColor(np.hstack([image, strip]), cv2.COLOR_BGR2RGB)

@@ -1,10 +1,10 @@
-"""A head-aligned frame from face-mesh landmarks, and the neutral-jaw correction.
+"""A face mesh in the head frame, and the neutral-jaw correction.
 
 In: a metric face mesh ``(468, 3)`` mm in any rigid frame (camera space with OpenCV axes, or a
-canonical identity). Out: the same vertices in the *head frame*: origin midway between the outer
-eye corners, x toward the person's left, y up, z forward out of the face (right-handed), plus the
-rotation that got them there. The frame is estimated from the eyes, the chin and the nose tip, so
-callers need not agree on the input axes.
+canonical identity). Out: the same vertices in the *head frame* (``realtime.geometry.head_frame``,
+the one every module uses: origin midway between the outer eye corners, x toward the person's
+left, y up, z forward out of the face, right-handed). The frame is estimated from the eyes, the
+chin and the nose tip, so callers need not agree on the input axes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from realtime import topology
+from realtime.geometry import head_frame
 from realtime.shapes import check_shape
 
 # The jaw hinges near the ear: the condyle sits just in front of the tragus, roughly at the
@@ -31,31 +32,6 @@ NEUTRAL_MOUTH_GAP_MM = 0.5
 # (308) and back under the lower lip: the opening's upper and lower edges, corner to corner.
 _OPENING_UPPER = topology.LIPS_INNER[:11]
 _OPENING_LOWER = topology.LIPS_INNER[10:] + topology.LIPS_INNER[:1]
-
-
-def head_frame(vertices_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Estimate the head frame of a face mesh.
-
-    vertices_mm: ``(468, 3) float`` mm, any rigid frame (mirroring is undone only in the sense
-        that the result is always right-handed with the nose in front).
-    Returns ``(rotation (3, 3) float64, origin (3,) float64 mm)`` with
-    ``head_point = rotation @ (point - origin)``; rows of ``rotation`` are the head x (person's
-    left), y (up, chin to eyes) and z (forward, eyes to nose tip) axes in input coordinates.
-    """
-    v = check_shape("vertices_mm", vertices_mm, (topology.N_VERTICES, 3), dtype=np.float64)
-    right, left = v[topology.RIGHT_EYE_OUTER], v[topology.LEFT_EYE_OUTER]
-    origin = 0.5 * (right + left)
-    x_axis = _unit(left - right)
-    # Forehead top to chin is close to vertical in the natural head posture (the eye-to-chin line
-    # leans back by ~10 degrees), so it defines up.
-    up = v[topology.FOREHEAD_TOP] - v[topology.CHIN]
-    y_axis = _unit(up - x_axis * (up @ x_axis))
-    z_axis = np.cross(x_axis, y_axis)
-    if (v[topology.NOSE_TIP] - origin) @ z_axis < 0:
-        # The input is mirrored: keep the frame right-handed and the nose in front by flipping x.
-        z_axis = -z_axis
-        x_axis = np.cross(y_axis, z_axis)
-    return np.stack([x_axis, y_axis, z_axis]), origin
 
 
 def to_head_frame(vertices_mm: np.ndarray) -> np.ndarray:
@@ -92,7 +68,7 @@ def neutral_jaw(head_mm: np.ndarray, centre_mm: np.ndarray | None = None) -> np.
     if gap <= NEUTRAL_MOUTH_GAP_MM:
         return head
     # Hinge: below the face-contour points in front of the ears (234, 454), at nose-bottom height.
-    hinge = 0.5 * (head[234] + head[454])
+    hinge = 0.5 * (head[topology.FACE_SIDE_RIGHT] + head[topology.FACE_SIDE_LEFT])
     hinge[1] = head[topology.NOSE_BOTTOM, 1]
     hinge[0] = 0.0
     rel = head - hinge
@@ -161,9 +137,6 @@ def _along_edge(head: np.ndarray, edge: tuple[int, ...], x: np.ndarray, axis: in
     order = np.argsort(points[:, 0])
     return np.interp(x, points[order, 0], points[order, axis])
 
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v)
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:

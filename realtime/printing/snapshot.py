@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from realtime import topology
 from realtime.shapes import check_shape
 
 
@@ -27,7 +28,7 @@ def snapshot_bust(identity_mm: np.ndarray, image: np.ndarray | None = None, vert
     from realtime.printing.bust import BustOptions, build_bust
     from realtime.topology import face_triangles
 
-    identity = check_shape("identity_mm", identity_mm, (468, 3))
+    identity = check_shape("identity_mm", identity_mm, (topology.N_VERTICES, 3))
     options = BustOptions() if options is None else options
     if person is None and image is not None and vertices_px is not None:
         if progress:

@@ -63,9 +63,6 @@ SIDE_ROUNDING = 22.0
 CENTRE_BEHIND_TRAGION = 8.0
 """The radial field's centre: at eye height, a little behind the face contour's ear points."""
 
-GLABELLA = 9
-"""Mesh vertex between the brows: the front of the cranium."""
-
 # Lower face and jaw.
 JAW_HALF_WIDTH = 52.0
 """Half the jaw's width at the jaw angles (gonion, soft tissue: Farkas go-go ~ 94 mm, plus skin)."""
@@ -319,7 +316,7 @@ def field_centre(head_mm: np.ndarray) -> np.ndarray:
     at eye height, on the midline, ``CENTRE_BEHIND_TRAGION`` behind the face contour's ear points.
     Eyes and ear points only, so closing the jaw (``headframe.neutral_jaw``) does not move it."""
     scale = np.linalg.norm(head_mm[topology.LEFT_EYE_OUTER] - head_mm[topology.RIGHT_EYE_OUTER]) / EYE_CORNER_SPAN_MM
-    tragion = 0.5 * (head_mm[234] + head_mm[454])
+    tragion = 0.5 * (head_mm[topology.FACE_SIDE_RIGHT] + head_mm[topology.FACE_SIDE_LEFT])
     return np.array([0.0, 0.0, tragion[2] - CENTRE_BEHIND_TRAGION * scale])
 
 
@@ -332,9 +329,9 @@ def fit_head(head_mm: np.ndarray) -> HeadShape:
     The jaw hangs from the chin and the face contour's ear points, the neck from the cranium.
     """
     scale = np.linalg.norm(head_mm[topology.LEFT_EYE_OUTER] - head_mm[topology.RIGHT_EYE_OUTER]) / EYE_CORNER_SPAN_MM
-    tragion = 0.5 * (head_mm[234] + head_mm[454])
+    tragion = 0.5 * (head_mm[topology.FACE_SIDE_RIGHT] + head_mm[topology.FACE_SIDE_LEFT])
     centre = field_centre(head_mm)
-    glabella_z = head_mm[GLABELLA, 2]
+    glabella_z = head_mm[topology.GLABELLA, 2]
     cranium_centre = np.array([0.0, CRANIUM_CENTRE_ABOVE_EYES * scale, glabella_z - HEAD_HALF_LENGTH * scale])
     axes = scale * np.array([HEAD_HALF_BREADTH, HEAD_TOP_ABOVE_EYES - CRANIUM_CENTRE_ABOVE_EYES, CRANIUM_DOWN, HEAD_HALF_LENGTH])
     chin = head_mm[topology.CHIN]

@@ -12,6 +12,7 @@ import math
 import moderngl
 import numpy as np
 
+from realtime.geometry import vertex_normals
 from realtime.render.programs import create_headless_context, load_program
 from realtime.render.projection import look_at, perspective
 from realtime.shapes import check_shape
@@ -23,16 +24,6 @@ VIEW_YAW_DEG = 25.0
 VIEW_PITCH_DEG = 15.0
 FIELD_OF_VIEW_DEG = 30.0
 LIGHT_DIRECTION_EYE = (0.4, 0.6, 0.7)  # eye space, towards the light: upper right, in front
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals ``(n, 3) float32`` of ``vertices (n, 3)``, ``faces (f, 3)``."""
-    corners = vertices[faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros_like(vertices, dtype=np.float64)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_normals)
-    return (normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def render_mesh_picture(vertices_mm: np.ndarray, faces: np.ndarray, size: tuple[int, int] = (800, 800),

@@ -33,9 +33,10 @@ import cv2
 import moderngl
 import numpy as np
 
+from realtime import topology
+from realtime.geometry import unique_edges, vertex_normals
 from realtime.accessories.glasses import GlassesModel, MeshPart, fit_glasses
 from realtime.accessories.head_proxy import HeadProxy, build_head_proxy
-from realtime.render.geometry import unique_edges, vertex_normals
 from realtime.render.hud import HudInfo, hud_panels, hud_scale
 from realtime.render.programs import load_program
 from realtime.render.projection import OPENCV_TO_GL, fit_viewport, orbit_view, perspective, projection_from_intrinsics
@@ -361,7 +362,7 @@ class Renderer:
             vertices = fused if isinstance(fused, np.ndarray) else getattr(fused, "vertices_mm", None)
         proxy = None
         if vertices is not None:
-            vertices = check_shape("vertices_mm", vertices, (468, 3), dtype=np.float32)
+            vertices = check_shape("vertices_mm", vertices, (topology.N_VERTICES, 3), dtype=np.float32)
             # An empty fusion result (zeros) or a broken one (NaN) is "no face", not an error.
             if np.all(np.isfinite(vertices)) and np.all(vertices[:, 2] > o.near_mm):
                 proxy = build_head_proxy(vertices, self.face_triangles)
@@ -485,7 +486,7 @@ class Renderer:
         if proxy is None:
             return
         # Orbit about the middle of the head: the face centroid moved a third of the way in.
-        target = proxy.vertices[:468].mean(axis=0) + proxy.face_axes[2] * 40.0
+        target = proxy.vertices[:topology.N_VERTICES].mean(axis=0) + proxy.face_axes[2] * 40.0
         # A tall viewport (split screen) narrows the horizontal field: back off to keep the head in.
         distance = o.orbit_distance_mm * max(1.0, 1.1 * area[3] / area[2])
         view = orbit_view(target, self.orbit_yaw_rad, self.orbit_pitch_rad, distance)

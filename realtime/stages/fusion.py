@@ -33,22 +33,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from realtime.camera import CameraIntrinsics, undistort_pixels
+from realtime.geometry import (canonical_frame, eye_corner_depths, interocular, mesh_px_from_camera, point_normals,
+                               reprojection_pose, robust_similarity, unit_depth_points, visibility, weighted_similarity)
 from realtime.stages.filters import OneEuroArray, OneEuroOptions, OneEuroRotation
 from realtime.stages.scale import (FAR_EYE_SIN, IRIS_DIAMETER_MM, MEAN_PD_MM, MetricScale, MetricScaleOptions,
                             iris_diameter_px, iris_eye_weights, scale_warning, weighted_iris_diameter)
 from realtime.shapes import check_shape
-
-NUM_VERTICES = 468
-# MediaPipe's refined mesh: 468 face vertices then 5 iris points per eye (right eye first).
-NUM_REFINED_VERTICES = 478
-
-# Landmarks that define the head frame and the quality figures (MediaPipe face mesh indices).
-RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133  # the person's right eye (image left)
-LEFT_EYE_OUTER, LEFT_EYE_INNER = 263, 362
-FOREHEAD_TOP, CHIN = 10, 152
-FACE_SIDE_RIGHT, FACE_SIDE_LEFT = 234, 454  # face outline at the cheekbones: face width
-
-
+from realtime.topology import FACE_SIDE_LEFT, FACE_SIDE_RIGHT, IDENTITY_VERTICES, N_REFINED_VERTICES, N_VERTICES
 
 def pose_vertex_weights(rigidity: np.ndarray) -> np.ndarray:
     """Weight of each vertex in the pose fit, ``(n,) float64`` in (0, 1]: the inverse variance
@@ -75,234 +66,7 @@ def _load_vertex_rigidity() -> np.ndarray:
 # cheekbones, temples) read 3.42 deg: on real faces its outline and nose-tip vertices move
 # 2-3% of the inter-ocular distance, several times the most rigid.
 POSE_WEIGHTS = pose_vertex_weights(_load_vertex_rigidity())
-# Where an identity change is judged: vertices spread over the face that carry its proportions
-# but little expression (forehead, nose bridge and base, eye corners, cheekbones and temples;
-# eyebrows, lips, jaw and lower cheeks are left out). Pose is not fitted on these alone: the
-# outline and the nose tip among them slide on real faces (above).
-IDENTITY_VERTICES = np.array(sorted({
-    # forehead
-    10, 151, 9, 108, 337, 67, 297, 109, 338, 69, 299, 104, 333, 103, 332,
-    # nose bridge, tip and base
-    168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 122, 351, 188, 412, 245, 465, 193, 417,
-    # eye corners
-    33, 133, 263, 362, 130, 359, 243, 463,
-    # cheekbones
-    116, 345, 117, 346, 123, 352, 143, 372, 111, 340, 227, 447, 234, 454,
-    # temples
-    127, 356, 162, 389, 21, 251, 54, 284,
-}), dtype=np.int64)
 
-
-
-# --------------------------------------------------------------------------------------------
-# Pure geometry
-
-
-def unit_depth_points(vertices_px: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
-    """Unproject a pixel mesh to camera space at unit face depth.
-
-    vertices_px: ``(n, 3)`` pixels; x, y undistorted image position, z relative depth in the
-    pixel scale of x (MediaPipe convention). Returns ``(n, 3) float64`` camera-space points (OpenCV
-    axes) in units of the face depth ``Zc``: multiply by ``Zc`` (mm) for millimetres.
-    """
-    v = check_shape("vertices_px", vertices_px, (None, 3), dtype=np.float64)
-    # A relative depth of z pixels is z * Zc / fx millimetres at the face: Z = Zc * (1 + z / fx).
-    depth = 1.0 + v[:, 2] / intrinsics.fx
-    # X = (u - cx) * Z / fx ; Y = (v - cy) * Z / fy
-    return np.stack([(v[:, 0] - intrinsics.cx) * depth / intrinsics.fx,
-                     (v[:, 1] - intrinsics.cy) * depth / intrinsics.fy, depth], axis=1)
-
-
-def mesh_px_from_camera(points_mm: np.ndarray, intrinsics: CameraIntrinsics, centre_depth_mm: float) -> np.ndarray:
-    """Inverse of ``unit_depth_points`` (times ``centre_depth_mm``): camera-space points to the
-    MediaPipe pixel convention.
-
-    points_mm: ``(n, 3)`` camera space, mm. centre_depth_mm: depth of the face centre (z = 0), mm.
-    Returns ``(n, 3) float64``: pixels x, y (pinhole, no distortion) and z relative depth in the
-    pixel scale of x.
-    """
-    p = check_shape("points_mm", points_mm, (None, 3), dtype=np.float64)
-    return np.stack([intrinsics.fx * p[:, 0] / p[:, 2] + intrinsics.cx,
-                     intrinsics.fy * p[:, 1] / p[:, 2] + intrinsics.cy,
-                     (p[:, 2] - centre_depth_mm) * intrinsics.fx / centre_depth_mm], axis=1)
-
-
-def weighted_similarity(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Weighted Umeyama: the similarity minimising ``sum w |s R source + t - target|^2``.
-
-    source, target: ``(n, 3)`` points (any units; t is in target units). weights: ``(n,)`` >= 0.
-    Returns ``(s, R (3, 3) float64 with det +1, t (3,) float64)``.
-    """
-    w = weights / max(float(weights.sum()), 1e-300)
-    mu_s = w @ source
-    mu_t = w @ target
-    xs = source - mu_s
-    xt = target - mu_t
-    covariance = (xt * w[:, None]).T @ xs
-    u, sv, vt = np.linalg.svd(covariance)
-    d = np.ones(3)
-    if np.linalg.det(u @ vt) < 0:
-        d[2] = -1.0  # reflection: flip the weakest axis so R is a rotation
-    rotation = (u * d) @ vt
-    variance = float(w @ np.einsum("ij,ij->i", xs, xs))
-    scale = float((sv * d).sum() / max(variance, 1e-300))
-    return scale, rotation, mu_t - scale * rotation @ mu_s
-
-
-def fast_median(values: np.ndarray) -> float:
-    """Median of a 1-D array by partial sort: ``np.median``'s checks cost more than the work
-    for the few hundred residuals fused every frame."""
-    n = len(values)
-    if n == 0:
-        return 0.0
-    half = n // 2
-    if n % 2:
-        return float(np.partition(values, half)[half])
-    part = np.partition(values, (half - 1, half))
-    return float(0.5 * (part[half - 1] + part[half]))
-
-
-def robust_similarity(source: np.ndarray, target: np.ndarray, weights: np.ndarray, iterations: int = 3,
-                      huber_k: float = 2.0, noise_floor: float = 0.0) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """``weighted_similarity`` made robust to outliers by iteratively reweighted least squares.
-
-    After each fit, residuals larger than ``huber_k`` robust sigmas (1.4826 x median residual,
-    at least ``noise_floor`` in target units) get Huber weights ``k sigma / r``.
-    Returns ``(s, R, t, robust_weights (n,) in [0, 1])``.
-    """
-    robust = np.ones(len(source))
-    s, rotation, t = weighted_similarity(source, target, weights)
-    for _ in range(iterations):
-        error = s * source @ rotation.T + t - target
-        residual = np.sqrt(np.einsum("ij,ij->i", error, error))
-        sigma = max(1.4826 * fast_median(residual[weights > 0]), noise_floor, 1e-12)
-        robust = np.minimum(1.0, huber_k * sigma / np.maximum(residual, 1e-12))
-        s, rotation, t = weighted_similarity(source, target, weights * robust)
-    return s, rotation, t, robust
-
-
-def reprojection_pose(source: np.ndarray, rays: np.ndarray, weights: np.ndarray, s: float, rotation: np.ndarray,
-                      t: np.ndarray, iterations: int = 3, huber_k: float = 2.0,
-                      noise_floor: float = 0.0, depths: np.ndarray | None = None,
-                      depth_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Refine a pose on the image positions (perspective-n-point, Gauss-Newton + IRLS), and
-    optionally on the measured relative depths too.
-
-    source: ``(n, 3)`` model points. rays: ``(n, 2)`` their normalised image positions
-    ``((u - cx) / fx, (v - cy) / fy)``. weights: ``(n,)`` >= 0. s, rotation ``(3, 3)``, t ``(3,)``:
-    the starting similarity, model -> camera, in the unit of the face's depth (about 1).
-    Minimises ``sum w (|proj(p) - ray|^2 + depth_weight^2 (p_z - depth - mean)^2)`` with
-    ``p = s R x + t``, ``proj(p) = (p_x / p_z, p_y / p_z)`` and ``mean`` the weighted mean of
-    ``p_z - depth`` (only relative depth is measured), over R and t (the projection cannot see
-    s and |t| apart, so s stays). depths: ``(n,)`` measured depths, same unit, or None (image
-    positions alone). Residuals above ``huber_k`` robust sigmas (at least ``noise_floor``,
-    normalised image units) of the image positions get Huber weights.
-    Returns ``(rotation (3, 3) float64, t (3,) float64)``.
-    """
-    rotation, t = np.array(rotation, dtype=np.float64), np.array(t, dtype=np.float64)
-    robust = np.ones(len(source))
-    for _ in range(iterations):
-        q = s * source @ rotation.T  # rotated, scaled model; p = q + t
-        p = q + t
-        inv_z = 1.0 / p[:, 2]
-        residual = p[:, :2] * inv_z[:, None] - rays  # (n, 2)
-        norm = np.sqrt(np.einsum("ij,ij->i", residual, residual))
-        sigma = max(1.4826 * fast_median(norm[weights > 0]), noise_floor, 1e-12)
-        robust = np.minimum(1.0, huber_k * sigma / np.maximum(norm, 1e-12))
-        w = weights * robust
-        # d proj / d p = [[1/z, 0, -x/z^2], [0, 1/z, -y/z^2]]; p(omega, dt) = exp([omega]x) q + t + dt
-        # gives d p / d omega = -[q]x and d p / d dt = I. The products are written out per
-        # column: this runs every frame, and building (n, 3, 3) cross-product matrices cost twice as much.
-        x, y = p[:, 0] * inv_z, p[:, 1] * inv_z  # projected position
-        qx, qy, qz = q[:, 0] * inv_z, q[:, 1] * inv_z, q[:, 2] * inv_z
-        jacobian = np.empty((len(p), 2, 6))
-        jacobian[:, 0, 0], jacobian[:, 0, 1], jacobian[:, 0, 2] = -x * qy, qz + x * qx, -qy
-        jacobian[:, 1, 0], jacobian[:, 1, 1], jacobian[:, 1, 2] = -qz - y * qy, y * qx, qx
-        jacobian[:, 0, 3], jacobian[:, 0, 4], jacobian[:, 0, 5] = inv_z, 0.0, -x * inv_z
-        jacobian[:, 1, 3], jacobian[:, 1, 4], jacobian[:, 1, 5] = 0.0, inv_z, -y * inv_z
-        rows = jacobian.reshape(-1, 6)  # one row per image coordinate
-        weighted = rows * np.repeat(w, 2)[:, None]
-        normal = weighted.T @ rows
-        gradient = weighted.T @ residual.reshape(-1)
-        if depths is not None and depth_weight > 0:
-            # Relative depth: d p_z / d omega = (q_y, -q_x, 0); t_z drops out with the mean.
-            share = w / max(float(w.sum()), 1e-300)
-            depth_residual = p[:, 2] - depths
-            depth_residual -= share @ depth_residual
-            depth_rows = np.zeros((len(p), 6))
-            depth_rows[:, 0], depth_rows[:, 1] = q[:, 1] - share @ q[:, 1], share @ q[:, 0] - q[:, 0]
-            weighted_depth = depth_rows * (w * depth_weight ** 2)[:, None]
-            normal += weighted_depth.T @ depth_rows
-            gradient += weighted_depth.T @ depth_residual
-        step = np.linalg.solve(normal + 1e-12 * np.eye(6), -gradient)
-        rotation = _rotation_from_vector(step[:3]) @ rotation
-        t = t + step[3:]
-    return rotation, t
-
-
-def _rotation_from_vector(rotvec: np.ndarray) -> np.ndarray:
-    """Rodrigues: rotation vector ``(3,)`` radians -> ``(3, 3) float64``."""
-    angle = float(np.linalg.norm(rotvec))
-    if angle < 1e-15:
-        return np.eye(3)
-    x, y, z = np.asarray(rotvec, dtype=np.float64) / angle
-    k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
-    return np.eye(3) + math.sin(angle) * k + (1.0 - math.cos(angle)) * k @ k
-
-
-def head_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Head-aligned axes of a face mesh.
-
-    points: ``(468, 3)`` camera space (OpenCV axes), any length unit.
-    Returns ``(axes (3, 3) float64, centre (3,))``: the columns of ``axes`` are the canonical
-    x (from the person's right outer eye corner to the left one), y (up: chin to forehead,
-    made orthogonal to x) and z = x cross y (out of the face), in camera coordinates; centre is
-    the mean vertex. A frontal, upright face gives ``axes = diag(1, -1, -1)``.
-    """
-    x = points[LEFT_EYE_OUTER] - points[RIGHT_EYE_OUTER]
-    x = x / np.linalg.norm(x)
-    up = points[FOREHEAD_TOP] - points[CHIN]
-    y = up - (up @ x) * x
-    y = y / np.linalg.norm(y)
-    return np.stack([x, y, np.cross(x, y)], axis=1), points.mean(axis=0)
-
-
-def vertex_normals(points: np.ndarray, neighbours: int = 10) -> np.ndarray:
-    """Outward unit normals of a face mesh from local principal axes (no topology needed).
-
-    points: ``(n, 3)`` canonical frame (z out of the face). Returns ``(n, 3) float64``: the
-    direction of least spread of each vertex's ``neighbours`` nearest vertices, oriented away
-    from a point behind the face (the head's centre, roughly).
-    """
-    squared = np.einsum("ij,ij->i", points, points)
-    d2 = squared[:, None] + squared[None, :] - 2.0 * points @ points.T
-    nearest = np.argpartition(d2, neighbours, axis=1)[:, :neighbours]
-    local = points[nearest] - points[nearest].mean(axis=1, keepdims=True)
-    _, _, vt = np.linalg.svd(local)
-    normals = vt[:, 2, :]
-    extent = np.ptp(points[:, 0])
-    # Head centre about 0.6 face widths behind the mean vertex: normals point away from it.
-    centre = points.mean(axis=0) - np.array([0.0, 0.0, 0.6 * extent])
-    flip = np.einsum("ij,ij->i", normals, points - centre) < 0
-    normals[flip] *= -1.0
-    return normals
-
-
-def visibility(normals: np.ndarray, rotation: np.ndarray, view_direction: np.ndarray) -> np.ndarray:
-    """How frontally each vertex is seen: ``max(0, n . v)``, ``(n,) float64`` in [0, 1].
-
-    normals: ``(n, 3)`` canonical frame. rotation: ``(3, 3)`` canonical to camera.
-    view_direction: ``(3,)`` camera space, from the camera to the face.
-    """
-    towards_camera = -rotation.T @ (view_direction / np.linalg.norm(view_direction))
-    return np.clip(normals @ towards_camera, 0.0, 1.0)
-
-
-def interocular(points: np.ndarray) -> float:
-    """Distance between the two eye centres (mean of each eye's corners), units of ``points``."""
-    right = 0.5 * (points[RIGHT_EYE_OUTER] + points[RIGHT_EYE_INNER])
-    left = 0.5 * (points[LEFT_EYE_OUTER] + points[LEFT_EYE_INNER])
-    return float(np.linalg.norm(left - right))
 
 
 def jitter(meshes: np.ndarray, scale: float) -> float:
@@ -321,11 +85,11 @@ def jitter(meshes: np.ndarray, scale: float) -> float:
 def split_refined(vertices_px: np.ndarray, iris_px: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Accept MediaPipe's refined 478-point mesh: ``(478, 3)`` -> ``(468, 3)`` and ``(2, 5, 3)`` iris."""
     v = np.asarray(vertices_px, dtype=np.float64)
-    if v.shape == (NUM_REFINED_VERTICES, 3):
+    if v.shape == (N_REFINED_VERTICES, 3):
         if iris_px is None:
-            iris_px = v[NUM_VERTICES:].reshape(2, 5, 3)
-        v = v[:NUM_VERTICES]
-    return check_shape("vertices_px", v, (NUM_VERTICES, 3)), iris_px
+            iris_px = v[N_VERTICES:].reshape(2, 5, 3)
+        v = v[:N_VERTICES]
+    return check_shape("vertices_px", v, (N_VERTICES, 3)), iris_px
 
 
 # --------------------------------------------------------------------------------------------
@@ -472,9 +236,9 @@ class FusionResult:
     @classmethod
     def empty(cls, timestamp_s: float = 0.0) -> "FusionResult":
         """No face seen yet: zero arrays, ``frames_fused == 0``, NaN measurements."""
-        zeros = np.zeros((NUM_VERTICES, 3), np.float32)
+        zeros = np.zeros((N_VERTICES, 3), np.float32)
         return cls(zeros, zeros.copy(), zeros.copy(), np.eye(3), np.zeros(3), np.eye(3), np.zeros(3), 0,
-                   np.zeros(NUM_VERTICES, np.float32), math.nan, math.nan, math.nan, "none", False, False, timestamp_s)
+                   np.zeros(N_VERTICES, np.float32), math.nan, math.nan, math.nan, "none", False, False, timestamp_s)
 
 
 class Fusion:
@@ -493,7 +257,7 @@ class Fusion:
     def reset(self) -> None:
         """Forget the identity, the scale and the filters (on demand, or a new face)."""
         self._identity = None  # (468, 3) float64, canonical frame, "identity units" (mm at bootstrap)
-        self._weights = np.zeros(NUM_VERTICES)
+        self._weights = np.zeros(N_VERTICES)
         self._normals = None
         self._iris_centres = np.zeros((2, 3))
         self._iris_weight = 0.0
@@ -699,16 +463,16 @@ class Fusion:
         else:
             depth = MEAN_PD_MM / interocular(unit)
         camera = unit * depth
-        axes, centre = head_frame(camera)
+        axes, centre = canonical_frame(camera)
         self._identity = (camera - centre) @ axes
-        self._normals = vertex_normals(self._identity)
-        self._weights = np.zeros(NUM_VERTICES)
+        self._normals = point_normals(self._identity)
+        self._weights = np.zeros(N_VERTICES)
         self._frames = 0
 
     def _recanonicalise(self) -> tuple[np.ndarray, np.ndarray]:
         """Turn the identity (and what lives in its frame) into its own head frame, centred.
         Returns ``(axes, centre)``: new = (old - centre) @ axes."""
-        axes, centre = head_frame(self._identity)
+        axes, centre = canonical_frame(self._identity)
         self._identity = (self._identity - centre) @ axes
         self._normals = self._normals @ axes
         self._iris_centres = (self._iris_centres - centre) @ axes
@@ -770,13 +534,6 @@ def filter_noise_scales(depth_mm: float, fx: float, reference_mm_per_px: float,
     """
     k = max(float(depth_mm) / float(fx) / reference_mm_per_px, minimum)
     return k, k * k
-
-
-def eye_corner_depths(depth: np.ndarray) -> np.ndarray:
-    """Depth of each eye, ``(2,)`` right eye first: the mean of its two corners' ``depth``
-    ``(468,)`` (any unit). The iris network's own z is unreliable; the eyelid corners are not."""
-    return np.array([0.5 * (depth[RIGHT_EYE_OUTER] + depth[RIGHT_EYE_INNER]),
-                     0.5 * (depth[LEFT_EYE_OUTER] + depth[LEFT_EYE_INNER])])
 
 
 def _eye_depth_px(unit: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
@@ -848,7 +605,7 @@ def fusion_benchmark(raw_vertices_px: np.ndarray, raw_iris_px: np.ndarray | None
     the measured ones (fusion settles its identity, scale and filters).
     """
     raw = np.asarray(raw_vertices_px, dtype=np.float64)
-    if raw.ndim != 3 or raw.shape[1:] not in ((NUM_VERTICES, 3), (NUM_REFINED_VERTICES, 3)):
+    if raw.ndim != 3 or raw.shape[1:] not in ((N_VERTICES, 3), (N_REFINED_VERTICES, 3)):
         raise ValueError(f"raw_vertices_px: expected shape (t, 468, 3), got {raw.shape}")
     fused_px, fused_mm, raw_mm, fused_depth, raw_depth = [], [], [], [], []
     elapsed = []
@@ -861,10 +618,10 @@ def fusion_benchmark(raw_vertices_px: np.ndarray, raw_iris_px: np.ndarray | None
             fused_px.append(mesh_px_from_camera(result.vertices_mm, intrinsics, float(result.translation_mm[2])))
             fused_mm.append(result.vertices_mm.astype(np.float64))
             # The raw mesh in millimetres: unprojected at this frame's own (unfiltered) depth.
-            raw_mm.append(unit_depth_points(vertices[:NUM_VERTICES], intrinsics) * float(result.raw_translation_mm[2]))
+            raw_mm.append(unit_depth_points(vertices[:N_VERTICES], intrinsics) * float(result.raw_translation_mm[2]))
             fused_depth.append(float(result.translation_mm[2]))
             raw_depth.append(float(result.raw_translation_mm[2]))
-    raw = raw[warmup:, :NUM_VERTICES]
+    raw = raw[warmup:, :N_VERTICES]
     fused = np.asarray(fused_px)[warmup:]
     iod = float(np.mean([interocular(m) for m in raw]))
     jitter_raw = jitter(raw, iod)
@@ -896,11 +653,11 @@ def synthetic_observation(face_mm: np.ndarray, eye_centres_mm: np.ndarray, rotat
     z relative to the depth of ``translation_mm`` (the canonical origin). The iris contour is a
     circle of ``iris_diameter_mm`` facing along the head's z axis, points right, up, left, down.
     """
-    face = check_shape("face_mm", face_mm, (NUM_VERTICES, 3), dtype=np.float64)
+    face = check_shape("face_mm", face_mm, (N_VERTICES, 3), dtype=np.float64)
     eyes = check_shape("eye_centres_mm", eye_centres_mm, (2, 3), dtype=np.float64)
     r = iris_diameter_mm / 2.0
     offsets = np.array([[0, 0, 0], [r, 0, 0], [0, r, 0], [-r, 0, 0], [0, -r, 0]], dtype=np.float64)
     iris = (eyes[:, None, :] + offsets[None]).reshape(-1, 3)
     camera = np.concatenate([face, iris]) @ np.asarray(rotation).T + np.asarray(translation_mm)
     px = mesh_px_from_camera(camera, intrinsics, float(translation_mm[2]))
-    return px[:NUM_VERTICES], px[NUM_VERTICES:].reshape(2, 5, 3)
+    return px[:N_VERTICES], px[N_VERTICES:].reshape(2, 5, 3)

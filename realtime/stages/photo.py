@@ -32,11 +32,13 @@ from realtime.stages.roi import Roi, detection_rois, iou, roi_from_landmarks
 from realtime.stages.scale import (FACE_LANDMARK_SD_PX, FACE_WIDTH_TURN_WEIGHT, IRIS_DIAMETER_MM, MEAN_PD_MM,
                             PUPIL_CENTRE_SD_PX, edge_blur_px, iris_diameter_px, iris_eye_weights, photo_scale,
                             photo_scale_source, scale_warning, weighted_iris_diameter)
+from realtime import topology
 from realtime.symmetry import mirror_vertices
-from realtime.topology import ibug68_points, inter_ocular_distance, median_distance_iod
+from realtime.geometry import eye_corner_depths, head_frame, inter_ocular_distance, median_distance_iod
+from realtime.topology import ibug68_points
 
 # Face width: the widest points of the face oval (left and right cheek contour, near the tragus).
-FACE_WIDTH_LANDMARKS = (234, 454)
+FACE_WIDTH_LANDMARKS = (topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT)
 # Pupil distance over outer-canthus distance in adults (~63 mm over ~90 mm): estimates the PD
 # in pixels when no iris was found.
 PD_PER_OUTER_CANTHAL = 0.70
@@ -113,8 +115,6 @@ def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float 
 
 def roll_deg(vertices_px: np.ndarray) -> float:
     """How far the face is tilted in the photo, degrees (0: eyes level, right eye on the left)."""
-    from realtime import topology
-
     v = np.asarray(vertices_px, np.float64)
     eye_line = v[topology.LEFT_EYE_OUTER, :2] - v[topology.RIGHT_EYE_OUTER, :2]
     return float(np.degrees(np.arctan2(eye_line[1], eye_line[0])))
@@ -242,18 +242,14 @@ def metric_scale(vertices_px: np.ndarray, iris_px: np.ndarray | None,
 def face_rotation(vertices_px: np.ndarray) -> np.ndarray:
     """The head's rotation, canonical -> image axes ``(3, 3)``, from a ``(468, 3)`` pixel mesh
     (x right, y down, z away in the scale of x: OpenCV's camera axes, up to perspective)."""
-    from realtime.stages.fusion import head_frame
-
-    axes, _ = head_frame(np.asarray(vertices_px, dtype=np.float64))
-    return axes
+    rotation, _ = head_frame(np.asarray(vertices_px, dtype=np.float64))
+    return np.ascontiguousarray(rotation.T)  # the head frame's axes as columns
 
 
 def pupil_centres_px(vertices_px: np.ndarray, iris_px: np.ndarray) -> np.ndarray:
     """Pupil centres ``(2, 3)`` pixels, right eye first: the iris network's centres at the
     depth of each eye's corners (the iris network's own z is unreliable), so the distance
     between them is the 3D PD, which a turned head does not shorten."""
-    from realtime.stages.fusion import eye_corner_depths
-
     centres = np.array(np.asarray(iris_px, dtype=np.float64)[:, 0, :3])
     centres[:, 2] = eye_corner_depths(np.asarray(vertices_px, dtype=np.float64)[:, 2])
     return centres
@@ -282,7 +278,9 @@ def keypoints_agree(vertices_px: np.ndarray, keypoints_px: np.ndarray, box_px: n
     ``(6, 2)`` px; box_px ``(4,)``."""
     v = np.asarray(vertices_px, dtype=np.float64)[:, :2]
     k = np.asarray(keypoints_px, dtype=np.float64)
-    mesh = np.array([(v[33] + v[133] + v[263] + v[362]) / 4, v[1], (v[13] + v[14]) / 2])
+    eyes = (v[topology.RIGHT_EYE_OUTER] + v[topology.RIGHT_EYE_INNER] + v[topology.LEFT_EYE_OUTER] + v[topology.LEFT_EYE_INNER]) / 4
+    mouth = (v[topology.UPPER_LIP_INNER] + v[topology.LOWER_LIP_INNER]) / 2
+    mesh = np.array([eyes, v[topology.NOSE_TIP], mouth])
     detector = np.array([(k[0] + k[1]) / 2, k[2], k[3]])
     width = max(float(box_px[2] - box_px[0]), 1e-6)
     return float(np.linalg.norm(mesh - detector, axis=1).mean()) <= tolerance * width

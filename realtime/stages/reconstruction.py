@@ -20,18 +20,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from realtime import topology
 from realtime.stages.inference import MAX_BATCH, DeviceCropper, Session, open_session
 from realtime.stages.roi import Roi, crop, crop_to_frame, crop_to_image, crop_transform, eye_line_rotation, square_roi
 
 MESH_INPUT_SIZE = 192
 IRIS_INPUT_SIZE = 64
-NUM_VERTICES = 468
 # Eye-corner landmark pairs that define each eye's crop (MediaPipe's iris graph): image-left
 # eye 33 -> 133 (outer -> inner), image-right eye 362 -> 263 (inner -> outer).
-EYE_CORNERS = ((33, 133), (362, 263))
+EYE_CORNERS = ((topology.RIGHT_EYE_OUTER, topology.RIGHT_EYE_INNER), (topology.LEFT_EYE_INNER, topology.LEFT_EYE_OUTER))
 # The eye crop spans 2.3 eye widths (iris_landmark_landmarks_to_roi).
 EYE_ROI_SCALE = 2.3
-NUM_IRIS_POINTS = 5
+NUM_IRIS_POINTS = topology.N_IRIS_POINTS
 
 
 @dataclass(frozen=True)

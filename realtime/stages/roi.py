@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from realtime import topology
 from realtime.shapes import check_shape
 
 # MediaPipe's face-mesh graph enlarges the face box by 1.5 on each side before cropping
@@ -24,7 +25,7 @@ from realtime.shapes import check_shape
 FACE_ROI_SCALE = 1.5
 # Eye corners whose line sets the ROI rotation (image-left eye outer corner, image-right eye
 # outer corner), as in MediaPipe's face_landmarks_to_roi.
-ROTATION_LANDMARKS = (33, 263)
+ROTATION_LANDMARKS = (topology.RIGHT_EYE_OUTER, topology.LEFT_EYE_OUTER)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def detection_rois(box_px: np.ndarray, keypoints_px: np.ndarray) -> list[tuple[s
 
 
 # Mesh vertices for the face's own vertical axis: the forehead top (10) to the chin (152).
-FACE_AXIS_LANDMARKS = (10, 152)
+FACE_AXIS_LANDMARKS = (topology.FOREHEAD_TOP, topology.CHIN)
 
 
 def roi_from_landmarks(vertices_px: np.ndarray, face_axis: bool = False) -> Roi:

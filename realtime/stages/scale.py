@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from realtime import topology
 from realtime.shapes import check_shape
 
 # Mean horizontal visible iris diameter of adults, millimetres (MediaPipe Iris; anatomical
@@ -295,9 +296,9 @@ class FacePrior:
 # - face height nasion-menton (168-152; n-gn: men ~121 +/- 7, women ~113 +/- 5 mm, ~7.3 pooled):
 #   the mesh's 168 sits a little above the nasion, median 121.2 mm -> 121 +/- 7.3 (an open
 #   mouth lengthens it: ``face_priors`` adds the opening to its error).
-EYE_CORNER_PRIOR = FacePrior("eye_corners", 33, 263, 89.5, 3.6)
-FACE_WIDTH_PRIOR = FacePrior("face_width", 234, 454, 132.0, 6.3)
-FACE_HEIGHT_PRIOR = FacePrior("face_height", 168, 152, 121.0, 7.3)
+EYE_CORNER_PRIOR = FacePrior("eye_corners", topology.RIGHT_EYE_OUTER, topology.LEFT_EYE_OUTER, 89.5, 3.6)
+FACE_WIDTH_PRIOR = FacePrior("face_width", topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT, 132.0, 6.3)
+FACE_HEIGHT_PRIOR = FacePrior("face_height", topology.NOSE_BRIDGE[0], topology.CHIN, 121.0, 7.3)
 FACE_PRIORS = (EYE_CORNER_PRIOR, FACE_WIDTH_PRIOR, FACE_HEIGHT_PRIOR)
 # Face lengths of one person are correlated through their overall size (r ~0.3-0.5 between
 # face width, eye-corner width and face height in anthropometric surveys): 0.4 between each pair.
@@ -309,7 +310,7 @@ FACE_LANDMARK_SD_PX = 1.5
 # sin(turn) x this.
 FACE_WIDTH_TURN_WEIGHT = 0.3
 # Inner lips (13, 14): a mouth opening of d mm adds d / face height of relative error.
-MOUTH_INNER = (13, 14)
+MOUTH_INNER = (topology.UPPER_LIP_INNER, topology.LOWER_LIP_INNER)
 # Pupil centres are located to about this many pixels each (the PD's own measuring error).
 PUPIL_CENTRE_SD_PX = 0.5
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime import topology
+from realtime import geometry, topology
 from realtime.printing import silhouette
 from realtime.shapes import check_shape
 
@@ -166,10 +166,10 @@ class HeadScan:
                                  else np.asarray(head_directions, bool))
 
     def _start(self, identity_mm: np.ndarray) -> None:
-        from realtime.printing import headframe, surface
+        from realtime.printing import surface
 
         identity = check_shape("identity_mm", identity_mm, (topology.N_VERTICES, 3), dtype=np.float64)
-        rotation, origin = headframe.head_frame(identity)
+        rotation, origin = geometry.head_frame(identity)
         head = (identity - origin) @ rotation.T
         centre_head = surface.field_centre(head)
         self._centre = rotation.T @ centre_head + origin  # canonical

@@ -171,7 +171,7 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
         not_skin = head & ~is_skin
         count, parts = cv2.connectedComponents(not_skin.astype(np.uint8), connectivity=8)
         joined = np.isin(parts, np.unique(parts[crown & not_skin])) & not_skin
-        below_ears = rows > 0.5 * (crop_v[234, 1] + crop_v[454, 1])
+        below_ears = rows > 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
         labels[head & is_skin] = SCALP
         labels[head & below_ears & ~is_skin & ~is_hair & ~joined] = BODY
     labels[face & person] = FACE

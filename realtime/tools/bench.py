@@ -24,7 +24,7 @@ import numpy as np
 from realtime.stages.capture import Capture, CaptureOptions
 from realtime.stages.fusion import FusionOptions
 from realtime.stages.pipeline import Pipeline, PipelineOptions, percentiles
-from realtime.topology import median_distance_iod
+from realtime.geometry import median_distance_iod
 
 
 
@@ -235,7 +235,7 @@ def stillest_stretch(vertices: list, length: int) -> int | None:
     """Start of the ``length`` consecutive frames, all with a face, whose raw meshes move least
     (RMS frame-to-frame vertex motion over the inter-ocular distance), or None when no run of
     tracked frames is that long. vertices: per frame ``(468, 3)`` pixels or None."""
-    from realtime.stages.fusion import interocular
+    from realtime.geometry import interocular
 
     if length < 2 or len(vertices) < length:
         return None

@@ -161,7 +161,7 @@ def perspective_n_point(model_mm: np.ndarray, image_px: np.ndarray, intrinsics: 
     on the weighted error (``fusion.reprojection_pose``)."""
     import cv2
 
-    from realtime.stages.fusion import reprojection_pose
+    from realtime.geometry import reprojection_pose
 
     model = np.ascontiguousarray(check_shape("model_mm", model_mm, (None, 3), dtype=np.float64))
     image = np.ascontiguousarray(check_shape("image_px", image_px, (len(model), 2), dtype=np.float64))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from realtime import topology
+
 # Assumed pupillary distance that fixes the metric scale of the sample face (adult mean).
 SAMPLE_PD_MM = 63.0
 # Horizontal field of view of the sample camera: a typical laptop webcam.
@@ -49,11 +51,13 @@ def sample_face_mm(frame_bgr: np.ndarray) -> np.ndarray:
     fx = (w / 2.0) / math.tan(math.radians(SAMPLE_HFOV_DEG) / 2.0)
     px = lm[:, :2] * (w, h)
     z_px = lm[:, 2] * w  # MediaPipe z is in the units of normalised x
-    depth = fx * SAMPLE_PD_MM / np.linalg.norm(px[468] - px[473])  # iris centres 468 / 473
+    # The refined mesh's iris centres: the first point of each eye's iris after the face vertices.
+    right_iris, left_iris = topology.N_VERTICES, topology.N_VERTICES + topology.N_IRIS_POINTS
+    depth = fx * SAMPLE_PD_MM / np.linalg.norm(px[right_iris] - px[left_iris])
     z = depth + z_px * depth / fx  # Z = Z0 + dz, with dz in pixels at depth Z0
     x = (px[:, 0] - w / 2.0) * z / fx  # X = (u - cx) Z / fx
     y = (px[:, 1] - h / 2.0) * z / fx
-    return np.stack([x, y, z], axis=1)[:468].astype(np.float32)
+    return np.stack([x, y, z], axis=1)[:topology.N_VERTICES].astype(np.float32)
 
 
 def render_benchmark(width: int = 1280, height: int = 720, frames: int = 90, ctx=None,

@@ -31,10 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.geometry import interocular, unit_depth_points, weighted_similarity
 from realtime.shapes import check_shape
+from realtime.topology import N_VERTICES
 
-OUTPUT = Path(__file__).with_name("data") / "vertex_rigidity.npy"
-N_VERTICES = 468
+OUTPUT = Path(__file__).resolve().parents[1] / "data" / "vertex_rigidity.npy"
 # Reweighting rounds. Each further round narrows the alignment onto fewer, more rigid vertices
 # (the inverse-variance weights' effective count: 255, 147, 107 vertices after 1, 2, 4 rounds)
 # without converging to one answer. On rendered heads the pose sweep reads 2.83 / 2.77 / 2.75
@@ -52,8 +53,6 @@ def aligned_to_mean(points: np.ndarray, weights: np.ndarray, rounds: int = PROCR
     points: ``(t, n, 3)`` frames of one face. weights: ``(n,)`` >= 0.
     Returns ``(aligned (t, n, 3), mean (n, 3))``, float64.
     """
-    from realtime.stages.fusion import weighted_similarity
-
     frames = check_shape("points", points, (None, None, 3), dtype=np.float64)
     mean = frames[0]
     for _ in range(rounds):
@@ -70,8 +69,6 @@ def nonrigid_residuals(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Each vertex's motion that no rigid pose explains, ``(n,)``: RMS image-plane (x, y)
     distance from the aligned mean over the frames, over the mean's inter-ocular distance.
     points ``(t, n, 3)``, weights ``(n,)`` for the alignment."""
-    from realtime.stages.fusion import interocular
-
     aligned, mean = aligned_to_mean(points, weights)
     offsets = aligned[..., :2] - mean[None, :, :2]
     return np.sqrt((offsets ** 2).sum(axis=-1).mean(axis=0)) / interocular(mean)
@@ -92,7 +89,6 @@ def clip_meshes(path: str) -> np.ndarray:
     """The face-mesh network's meshes of a video's largest face, unit depth: ``(t, 468, 3)``."""
     from realtime.camera import CameraIntrinsics
     from realtime.stages.capture import Capture, CaptureOptions
-    from realtime.stages.fusion import unit_depth_points
     from realtime.stages.pipeline import Pipeline, PipelineOptions
 
     meshes = []

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from realtime import geometry
 from realtime.printing import raster, surface
 
 ANGLE_STEP_RAD = np.radians(0.5)
@@ -96,7 +97,7 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     from realtime.camera import CameraIntrinsics
     from realtime.stages.capture import Frame
     from realtime.stages.pipeline import Pipeline, PipelineOptions
-    from realtime.printing import headframe, silhouette
+    from realtime.printing import silhouette
     from realtime.stages.scan import SETTLED_FRAMES, HeadScan, ScanOptions
     from realtime.stages.segmentation import PersonSegmenter
     from realtime.tools.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, with_hair
@@ -154,7 +155,7 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     # The single view: the bust's head and hair from the frontal frame's outline.
     single = np.full(len(hull.directions), np.nan)
     if front_mask is not None:
-        rotation, origin = headframe.head_frame(identity)
+        rotation, origin = geometry.head_frame(identity)
         posed = (identity - origin) @ rotation.T
         view = silhouette.fit_affine_view(posed, front[1])
         _, _, sphere_faces, points, _ = bust_stage._head_field(posed, front[0], front[1], rotation, False,

@@ -38,11 +38,11 @@ from realtime import topology
 from realtime.camera import CameraIntrinsics, project
 from realtime.shapes import check_shape
 
-N_FACE_VERTICES = 468
+N_FACE_VERTICES = topology.N_VERTICES
 # A frontal, upright face: canonical (x to the person's left, y up, z out of the face) to
 # OpenCV camera axes (x right, y down, z away from the camera).
 FRONTAL = np.diag([1.0, -1.0, -1.0])
-CHIN_VERTEX, FOREHEAD_VERTEX, NOSE_BASE_VERTEX = 152, 10, 2
+CHIN_VERTEX, FOREHEAD_VERTEX, NOSE_BASE_VERTEX = topology.CHIN, topology.FOREHEAD_TOP, topology.NOSE_BOTTOM
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,9 +323,8 @@ def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
     image_bgr: ``(h, w, 3) uint8`` the photo. face: a ``realtime.stages.photo.PhotoFace`` of it (needs
     ``iris_px``: the painted irises are the truth of the scale).
     """
-    from realtime.stages.fusion import head_frame
+    from realtime.geometry import canonical_frame, vertex_normals
     from realtime.accessories.head_proxy import FACE_HOLES, FACE_OVAL, SHELL_RINGS, build_head_proxy
-    from realtime.render.geometry import vertex_normals
     from realtime.stages.scale import iris_diameter_px
 
     image = check_shape("image_bgr", image_bgr, (None, None, 3))
@@ -336,7 +335,7 @@ def head_from_photo(image_bgr: np.ndarray, face) -> SyntheticHead:
     mean_px = vertices_px.mean(axis=0)
     photo_mm = (vertices_px - mean_px) * mm_per_px  # photo camera axes, mm (PhotoFace.vertices_mm)
     proxy = build_head_proxy(photo_mm, topology.face_triangles())
-    axes, centre = head_frame(photo_mm)
+    axes, centre = canonical_frame(photo_mm)
     vertices = (proxy.vertices.astype(np.float64) - centre) @ axes
     # The proxy's vertices: face, one centre per closed opening, the skull's rings and pole, ears.
     shell_start = N_FACE_VERTICES + len(FACE_HOLES)
@@ -397,7 +396,7 @@ def with_hair(head: SyntheticHead, top_mm: float = HAIR_TOP_MM, side_mm: float =
     and mouth closures and the ears stay). Returns ``(head, centre_mm (3,))``: the new head (its
     closed surface is the true head-and-hair surface) and the centre the hair was grown from."""
     from realtime.accessories.head_proxy import FACE_HOLES, FACE_OVAL, SHELL_RINGS
-    from realtime.render.geometry import vertex_normals
+    from realtime.geometry import vertex_normals
 
     vertices = head.vertices_mm.astype(np.float64).copy()
     start = N_FACE_VERTICES + len(FACE_HOLES)
@@ -533,7 +532,7 @@ class SyntheticFaceRenderer:
         """
         import moderngl
 
-        from realtime.render.geometry import vertex_normals
+        from realtime.geometry import vertex_normals
         from realtime.render.projection import OPENCV_TO_GL, projection_from_intrinsics
 
         options = self.options

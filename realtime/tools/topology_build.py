@@ -34,11 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-OUTPUT = Path(__file__).with_name("data") / "face_triangles.npy"
+from realtime.geometry import face_normals
+from realtime.topology import IBUG68_EYE_OUTER, IBUG68_NOSE_TIP, N_VERTICES, NOSE_BRIDGE
+
+OUTPUT = Path(__file__).resolve().parents[1] / "data" / "face_triangles.npy"
 
 # A frontal layout is needed only to tell a covered 3-cycle from a face; landmarks of the
 # astronaut photograph are a real, near-frontal face that every install of scikit-image has.
-N_VERTICES = 468
 
 
 def astronaut_landmarks_px() -> np.ndarray:
@@ -58,15 +60,12 @@ def astronaut_landmarks_px() -> np.ndarray:
 
 
 def frontal_layout(points: np.ndarray) -> np.ndarray:
-    """Rotate ``(468, 3)`` landmarks so the eye line is x and chin-to-forehead is -y; return ``(468, 2)``."""
-    x_axis = points[263] - points[33]
-    x_axis /= np.linalg.norm(x_axis)
-    down = points[152] - points[10]
-    down -= x_axis * (down @ x_axis)
-    down /= np.linalg.norm(down)
-    z_axis = np.cross(x_axis, down)
-    rotation = np.stack([x_axis, down, z_axis])
-    return ((points - points.mean(axis=0)) @ rotation.T)[:, :2]
+    """Rotate ``(468, 3)`` landmarks into the face frame (``realtime.geometry.face_frame``: the eye
+    line is x, chin-to-forehead is -y) about their mean; return ``(468, 2)``."""
+    from realtime.geometry import face_frame
+
+    _, axes = face_frame(points)
+    return ((points - points.mean(axis=0)) @ axes.T)[:, :2]
 
 
 def three_cycles(edges: set[tuple[int, int]]) -> np.ndarray:
@@ -154,7 +153,7 @@ def build() -> np.ndarray:
     triangles = orient_consistently(cycles[~rejected])
     if 3 * len(triangles) != len(directed):
         raise RuntimeError(f"{len(triangles)} faces do not account for {len(directed)} directed edges")
-    if np.mean(topology.face_normals(points, triangles)[:, 2] < 0) < 0.5:
+    if np.mean(face_normals(points, triangles)[:, 2] < 0) < 0.5:
         triangles = triangles[:, ::-1]
     triangles = canonical_order(triangles).astype(np.int32)
     report = topology.check_surface(triangles, N_VERTICES)
@@ -265,7 +264,7 @@ def ibug68_samples(images) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """``[(mesh (468, 2) px, dlib (68, 2) px, turn_deg)]`` for every face dlib and photo mode
     both find in ``images`` (``(name, bgr)`` pairs), each image also mirrored."""
     from realtime.stages.photo import PhotoOptions, PhotoReconstructor
-    from realtime.topology import inter_ocular_distance
+    from realtime.geometry import inter_ocular_distance
 
     samples = []
     with PhotoReconstructor(PhotoOptions(all_faces=True)) as photo:
@@ -275,9 +274,11 @@ def ibug68_samples(images) -> list[tuple[np.ndarray, np.ndarray, float]]:
                 upsample = 1 if max(view.shape[:2]) < 1000 else 0
                 faces = photo.run(view).faces
                 for points in dlib_landmarks(view, upsample):
-                    # The same face: our nose-tip area (vertex 4) within 0.3 eye spans of dlib's 30.
-                    span = float(np.linalg.norm(points[45] - points[36]))
-                    match = [f for f in faces if np.linalg.norm(f.vertices_px[4, :2] - points[30]) < 0.3 * span]
+                    # The same face: our nose-tip area (vertex 4, the bridge's end) within 0.3 eye
+                    # spans of dlib's nose tip (30).
+                    span = float(np.linalg.norm(points[IBUG68_EYE_OUTER[1]] - points[IBUG68_EYE_OUTER[0]]))
+                    match = [f for f in faces
+                             if np.linalg.norm(f.vertices_px[NOSE_BRIDGE[-1], :2] - points[IBUG68_NOSE_TIP]) < 0.3 * span]
                     if match and inter_ocular_distance(match[0].vertices_px) > 0:
                         samples.append((match[0].vertices_px[:, :2].astype(np.float64), points, match[0].turn_deg))
             print(f"{name}: {len(samples)} faces", flush=True)

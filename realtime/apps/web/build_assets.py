@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 THREE = ROOT / "node_modules" / "three"
 VENDOR = Path(__file__).resolve().parent / "static" / "vendor"
 # source inside the three package -> name in vendor/

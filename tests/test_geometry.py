@@ -1,0 +1,122 @@
+"""Tests for realtime/geometry.py: the one head frame and its fixed variants, normals, edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from realtime import geometry, topology
+
+_ROTATION_TOL = 1e-12  # exact maths in float64: only rounding
+_FRONTAL = np.diag([1.0, -1.0, -1.0])  # canonical (x left, y up, z out) -> OpenCV camera axes
+
+
+def _rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
+    y, p, r = np.radians([yaw_deg, pitch_deg, roll_deg])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return rz @ rx @ ry
+
+
+@pytest.fixture(scope="module")
+def canonical_face() -> np.ndarray:
+    """A ``(468, 3)`` mm face in the canonical frame: random vertices, the landmarks the head frame
+    reads where a face has them (eyes 90 mm apart, forehead top up, chin down, nose tip in front)."""
+    rng = np.random.default_rng(7)
+    face = rng.normal(0.0, 30.0, (topology.N_VERTICES, 3)) + [0.0, -20.0, -20.0]
+    face[topology.RIGHT_EYE_OUTER] = [-45.0, 0.0, 0.0]
+    face[topology.LEFT_EYE_OUTER] = [45.0, 0.0, 0.0]
+    face[topology.FOREHEAD_TOP] = [0.0, 70.0, 10.0]
+    face[topology.CHIN] = [0.0, -110.0, 5.0]
+    face[topology.NOSE_TIP] = [0.0, -45.0, 25.0]
+    return face
+
+
+def _in_camera(face: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    return face @ (rotation @ _FRONTAL).T + np.array([20.0, -10.0, 500.0])
+
+
+def test_head_frame_of_a_frontal_face_is_the_opencv_flip(canonical_face):
+    rotation, origin = geometry.head_frame(_in_camera(canonical_face, np.eye(3)))
+    # Forehead top and chin share x and lean back alike only here: up is exactly +y of the face.
+    assert_allclose(rotation[0], [1.0, 0.0, 0.0], atol=_ROTATION_TOL)
+    assert_allclose(rotation @ rotation.T, np.eye(3), atol=_ROTATION_TOL)
+    assert np.linalg.det(rotation) == pytest.approx(1.0)
+    assert_allclose(origin, [20.0, -10.0, 500.0], atol=1e-9)  # midway between the outer eye corners
+
+
+def test_head_frame_round_trip_at_any_pose(canonical_face):
+    for angles in ((30, 10, -5), (-40, -20, 15), (0, 0, 90)):
+        camera = _in_camera(canonical_face, _rotation(*angles))
+        rotation, origin = geometry.head_frame(camera)
+        head = (camera - origin) @ rotation.T
+        # Back in the head frame: eyes on x, nose in front, forehead above the chin.
+        assert_allclose(head[topology.LEFT_EYE_OUTER], [45.0, 0.0, 0.0], atol=1e-9)
+        assert head[topology.NOSE_TIP, 2] > 0 and head[topology.FOREHEAD_TOP, 1] > head[topology.CHIN, 1]
+        assert_allclose(camera, head @ rotation + origin, atol=1e-9)  # head -> camera -> head
+
+
+def test_a_mirrored_face_keeps_the_nose_in_front_and_the_frame_right_handed(canonical_face):
+    mirrored = _in_camera(canonical_face, np.eye(3)) * [-1.0, 1.0, 1.0]
+    rotation, origin = geometry.head_frame(mirrored)
+    assert np.linalg.det(rotation) == pytest.approx(1.0)
+    assert (mirrored[topology.NOSE_TIP] - origin) @ rotation[2] > 0
+
+
+def test_face_and_canonical_frames_are_fixed_transforms_of_the_head_frame(canonical_face):
+    camera = _in_camera(canonical_face, _rotation(20, -10, 5))
+    rotation, origin = geometry.head_frame(camera)
+    face_origin, face_axes = geometry.face_frame(camera)
+    # Bit for bit: the head proxy's and the accessories' numbers stay what they were.
+    assert_array_equal(face_origin, origin)
+    assert_array_equal(face_axes, rotation * [[1.0], [-1.0], [-1.0]])
+    axes, centre = geometry.canonical_frame(camera)
+    assert_array_equal(axes, rotation.T)
+    assert axes.flags.c_contiguous
+    assert_array_equal(centre, camera.mean(axis=0))
+
+
+def test_face_frame_is_the_y_down_frame_the_head_proxy_always_used(canonical_face):
+    # The head proxy's own frame before it became a view of the head frame, computed here the
+    # way it was: the one function must reproduce it exactly.
+    v = _in_camera(canonical_face, _rotation(-25, 15, 10))
+    x = v[topology.LEFT_EYE_OUTER] - v[topology.RIGHT_EYE_OUTER]
+    x /= np.linalg.norm(x)
+    y = v[topology.CHIN] - v[topology.FOREHEAD_TOP]
+    y -= x * np.dot(y, x)
+    y /= np.linalg.norm(y)
+    origin, axes = geometry.face_frame(v)
+    assert_array_equal(axes, np.stack([x, y, np.cross(x, y)]))
+    assert_array_equal(origin, (v[topology.LEFT_EYE_OUTER] + v[topology.RIGHT_EYE_OUTER]) / 2.0)
+
+
+def test_vertex_normals_are_area_weighted_and_unit():
+    # A tent: two triangles meeting on the x axis, the larger one steeper. The ridge vertices'
+    # normals lean to the larger triangle by its area.
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 1], [0, -3, 3]], dtype=np.float64)
+    triangles = np.array([[0, 1, 2], [1, 0, 3]])
+    normals = geometry.vertex_normals(vertices, triangles)
+    assert normals.dtype == np.float32
+    assert_allclose(np.linalg.norm(normals, axis=1), 1.0, rtol=1e-6)
+    faces = np.cross(vertices[triangles[:, 1]] - vertices[triangles[:, 0]], vertices[triangles[:, 2]] - vertices[triangles[:, 0]])
+    expected = faces.sum(axis=0) / np.linalg.norm(faces.sum(axis=0))
+    assert_allclose(normals[0], expected, rtol=1e-6)
+    assert_allclose(geometry.face_normals(vertices, triangles), faces / np.linalg.norm(faces, axis=1, keepdims=True))
+
+
+def test_unique_edges_of_the_face_mesh():
+    edges = geometry.unique_edges(topology.face_triangles())
+    assert len(edges) == 1322 and np.all(edges[:, 0] < edges[:, 1])  # E of the mesh, each once
+
+
+def test_similarity_round_trip():
+    rng = np.random.default_rng(3)
+    source = rng.normal(size=(50, 3))
+    rotation = _rotation(30, -20, 10)
+    target = 1.7 * source @ rotation.T + [1.0, 2.0, 3.0]
+    s, r, t = geometry.weighted_similarity(source, target, np.ones(50))
+    assert s == pytest.approx(1.7, rel=1e-12)
+    assert_allclose(r, rotation, atol=1e-12)
+    assert_allclose(t, [1.0, 2.0, 3.0], atol=1e-12)
