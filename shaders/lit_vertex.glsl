@@ -1,4 +1,4 @@
-// Vertex stage shared by the lit glasses programs (frame and lenses), spliced in by the
+// Vertex stage shared by the lit accessory programs (opaque parts and lenses), spliced in by the
 // loader's include line: eye-space position and normal for per-fragment lighting.
 uniform mat4 m_proj;
 uniform mat4 m_view;

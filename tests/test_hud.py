@@ -307,7 +307,8 @@ def face_mm() -> np.ndarray:
 
 
 def _render(gl_ctx, frame, intrinsics, face, hud_info, glasses=True, lenses=True):
-    from realtime.accessories.glasses import GLASSES_LIBRARY, build_glasses
+    from realtime.accessories import dress
+    from realtime.accessories.glasses import GLASSES_LIBRARY, GlassesAccessory, build_glasses
     from realtime.render import Renderer, RenderOptions, View3D, ViewMode
     from realtime.topology import face_triangles
 
@@ -315,7 +316,9 @@ def _render(gl_ctx, frame, intrinsics, face, hud_info, glasses=True, lenses=True
     if model is not None and not lenses:
         model = dataclasses.replace(model, lenses=None)
     with Renderer(gl_ctx, RenderOptions(*_OUTPUT), face_triangles()) as renderer:
-        image = renderer.render(frame, face, intrinsics, ViewMode.TRYON, model, hud_info, View3D.INSET).image
+        dressed = dress(face, GlassesAccessory(model) if model is not None else None, renderer.face_triangles)
+        image = renderer.render(frame, face, intrinsics, ViewMode.TRYON, dressed.parts, hud_info, View3D.INSET,
+                                proxy=dressed.proxy).image
         return image, dict(renderer.hud_boxes)
 
 

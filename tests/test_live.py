@@ -20,6 +20,7 @@ import pytest
 from realtime.camera import CameraIntrinsics
 from realtime.stages.democlip import DemoClipOptions, render_demo_frame
 from realtime.errors import Selfie3DError
+from realtime.accessories import accessory_names
 from realtime.apps.executors import ExportCancelled, LowPriorityProcessExecutor
 from realtime.apps.live import (
     BustWorker, LiveOptions, LiveSession, VirtualCamera, key_name,
@@ -112,11 +113,12 @@ def make_session(gl_ctx, tmp_path, **kwargs):
 def test_keys_cycle_state(gl_ctx, tmp_path):
     with make_session(gl_ctx, tmp_path) as session:
         session.step()
-        names = [session.glasses[session.glasses_index].name]
-        for _ in range(4):
+        names = [session.accessory.name]
+        for _ in range(len(session.accessories)):
             session.key("g")
-            names.append(session.glasses[session.glasses_index].name)
-        assert names[0] == names[-1] and len(set(names)) == 4
+            names.append(session.accessory.name)
+        # G goes through every built-in accessory (the glasses library, the headband...) and back.
+        assert names[0] == names[-1] and sorted(set(names)) == sorted(accessory_names())
         modes = []
         for _ in range(4):
             session.key("m")

@@ -15,7 +15,8 @@ from numpy.testing import assert_allclose
 
 from realtime.camera import CameraIntrinsics
 from realtime.stages.democlip import DemoClipOptions, render_demo_frame
-from realtime.accessories.glasses import GLASSES_LIBRARY, build_glasses
+from realtime.accessories import dress
+from realtime.accessories.glasses import GLASSES_LIBRARY, GlassesAccessory, build_glasses
 from realtime.geometry import face_frame
 from realtime.render import HudInfo, Renderer, RenderOptions, View3D, ViewMode
 from realtime.tools.render_bench import render_benchmark
@@ -69,6 +70,11 @@ def rotate_about_head(vertices: np.ndarray, yaw_deg: float) -> np.ndarray:
     a = math.radians(yaw_deg)
     rot = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
     return ((vertices - centre) @ rot.T + centre).astype(np.float32)
+
+
+def wear(renderer: Renderer, face_mm: np.ndarray, model):
+    """The glasses ``model`` fitted to ``face_mm``: what the renderer draws (``dress``)."""
+    return dress(face_mm, GlassesAccessory(model), renderer.face_triangles)
 
 
 def check_reference(name: str, image: np.ndarray) -> None:
@@ -142,7 +148,7 @@ def test_overlay_lands_on_pinhole_pixels(renderer, face_mm, intrinsics):
     """The shaded face's silhouette matches the projected vertices' bounding box."""
     black = np.zeros((480, 640, 3), np.uint8)
     with Renderer(renderer.ctx, RenderOptions(640, 480, shaded_alpha=1.0), face_triangles()) as r:
-        image = r.render(black, face_mm, intrinsics, ViewMode.SHADED, None, None, View3D.OFF).image
+        image = r.render(black, face_mm, intrinsics, ViewMode.SHADED, (), None, View3D.OFF).image
     mask = image.max(axis=2) > 0
     ys, xs = np.nonzero(mask)
     u = intrinsics.fx * face_mm[:, 0] / face_mm[:, 2] + intrinsics.cx
@@ -152,18 +158,18 @@ def test_overlay_lands_on_pinhole_pixels(renderer, face_mm, intrinsics):
 
 
 def test_no_face_is_just_the_frame(renderer, frame, intrinsics):
-    image = renderer.render(frame, None, intrinsics, ViewMode.TRYON, None, None, View3D.OFF).image
+    image = renderer.render(frame, None, intrinsics, ViewMode.TRYON, (), None, View3D.OFF).image
     # 640x480 letterboxed into 480x360 is an exact 0.75 scale with no bars.
     expected = cv2.resize(frame, SIZE, interpolation=cv2.INTER_LINEAR)
     assert np.abs(image.astype(int) - expected.astype(int)).mean() < 3.0
-    empty = renderer.render(frame, np.zeros((468, 3), np.float32), intrinsics, glasses=None, view3d=View3D.OFF).image
+    empty = renderer.render(frame, np.zeros((468, 3), np.float32), intrinsics, parts=(), view3d=View3D.OFF).image
     assert_allclose(empty, image)
 
 
 def test_glasses_frontal_reference(renderer, frame, face_mm, intrinsics):
-    model = build_glasses(GLASSES_LIBRARY[1])
-    image = renderer.render(frame, face_mm, intrinsics, ViewMode.TRYON, model, None, View3D.OFF).image
-    without = renderer.render(frame, face_mm, intrinsics, ViewMode.TRYON, None, None, View3D.OFF).image
+    worn = wear(renderer, face_mm, build_glasses(GLASSES_LIBRARY[1]))
+    image = renderer.render(frame, face_mm, intrinsics, ViewMode.TRYON, worn.parts, None, View3D.OFF, proxy=worn.proxy).image
+    without = renderer.render(frame, face_mm, intrinsics, ViewMode.TRYON, (), None, View3D.OFF).image
     changed = np.abs(image.astype(int) - without.astype(int)).max(axis=2) > 30
     # The frame sits over the eyes: changed pixels cluster around the projected eye corners.
     u = intrinsics.fx * face_mm[[33, 263], 0] / face_mm[[33, 263], 2] + intrinsics.cx
@@ -177,15 +183,15 @@ def test_glasses_frontal_reference(renderer, frame, face_mm, intrinsics):
 
 @pytest.mark.parametrize("mode", [ViewMode.WIREFRAME, ViewMode.SHADED, ViewMode.TEXTURED])
 def test_view_mode_references(renderer, frame, face_mm, intrinsics, mode):
-    image = renderer.render(frame, face_mm, intrinsics, mode, None, None, View3D.SPLIT).image
+    image = renderer.render(frame, face_mm, intrinsics, mode, (), None, View3D.SPLIT).image
     check_reference(f"view_{mode.name.lower()}", image)
 
 
 def test_inset_3d_view_and_hud_reference(renderer, frame, face_mm, intrinsics):
     hud = HudInfo(fps=30.0, timings_ms={"track": 2.0, "render": 9.0}, provider="CPUExecutionProvider",
                   pd_mm=63.0, tracking="tracking", glasses="round 49\u25a121-145", messages=("bust saved: out/b.stl",))
-    image = renderer.render(frame, face_mm, intrinsics, ViewMode.TRYON, build_glasses(GLASSES_LIBRARY[0]), hud,
-                            View3D.INSET).image
+    worn = wear(renderer, face_mm, build_glasses(GLASSES_LIBRARY[0]))
+    image = renderer.render(frame, face_mm, intrinsics, ViewMode.TRYON, worn.parts, hud, View3D.INSET, proxy=worn.proxy).image
     check_reference("inset_hud", image)
 
 
@@ -198,7 +204,8 @@ def test_side_view_temple_hidden_behind_head(gl_ctx, face_mm, intrinsics):
     images = {}
     for occluder in (True, False):
         with Renderer(gl_ctx, RenderOptions(640, 480, occluder=occluder), face_triangles()) as r:
-            images[occluder] = r.render(grey, side, intrinsics, ViewMode.TRYON, model, None, View3D.OFF).image
+            worn = wear(r, side, model)
+            images[occluder] = r.render(grey, side, intrinsics, ViewMode.TRYON, worn.parts, None, View3D.OFF).image
     glasses_open = np.abs(images[False].astype(int) - 200).max(axis=2) > 20
     glasses_occluded = np.abs(images[True].astype(int) - 200).max(axis=2) > 20
     hidden = glasses_open & ~glasses_occluded
@@ -259,7 +266,7 @@ def test_render_benchmark_reports_fps(gl_ctx, face_mm):
 def test_shader_includes_are_expanded():
     from realtime.render.programs import shader_source
 
-    for name in ("glasses", "lens"):
+    for name in ("accessory", "lens"):
         source = shader_source(name)
         assert "#include" not in source
         assert source.count("gl_Position = m_proj * eye;") == 1

@@ -6,7 +6,8 @@ bridge (distance between lenses) and temple length, all millimetres. ``build_gla
 ``load_user_glasses`` reads an OBJ/GLB/STL plus a small JSON anchor file. ``fit_glasses``
 places a model on a fused face: the nose rest point goes on the nose bridge and each temple
 swings about its hinge to lie over its ear, with no scaling, because face and glasses are
-both metric.
+both metric. ``GlassesAccessory`` is a model as an accessory (``realtime.accessories.parts``):
+its ``fit`` poses the front, the temples and the lenses on a head proxy.
 
 Glasses model frame (millimetres): x from the wearer's right temple to the left one (image
 right in a frontal view), y down, z from the lenses back towards the ears; the origin is the
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.accessories.parts import Material, MeshPart, PosedPart
 from realtime.errors import InputError
 from realtime.shapes import check_shape
 
@@ -98,16 +100,6 @@ def glasses_by_name(name: str) -> GlassesSpec:
             return spec
     names = ", ".join(s.name for s in GLASSES_LIBRARY)
     raise InputError(f"unknown glasses {name!r}: choose one of {names} or pass a model file")
-
-
-@dataclass(frozen=True)
-class MeshPart:
-    """One drawable piece: ``vertices (n, 3) float32`` mm, ``normals (n, 3) float32`` unit,
-    ``triangles (m, 3) int32``."""
-
-    vertices: np.ndarray
-    normals: np.ndarray
-    triangles: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -606,3 +598,44 @@ def fit_glasses(model: GlassesModel, nose_mm: np.ndarray, ears_mm: np.ndarray,
             temples[k, :3, :3] = turn
             temples[k, :3, 3] = hinge - turn @ hinge
     return GlassesFit(model=transform, temples=temples)
+
+
+# --------------------------------------------------------------------------- the accessory
+
+def glasses_parts(model: GlassesModel, fit: GlassesFit) -> tuple[PosedPart, ...]:
+    """The fitted glasses as posed parts: the front, the temples (right, left: the glasses' pose,
+    then the swing about the hinge), then the lenses (transparent)."""
+    material = model.material
+    frame = Material("opaque", color=tuple(material.color), metal=material.metal, shininess=material.shininess)
+    parts = [PosedPart(model.front, frame, (fit.model,), role="front")]
+    if model.temples is not None:
+        parts += [PosedPart(model.temples[k], frame, (fit.model, fit.temples[k]), role=f"temple_{k}") for k in (0, 1)]
+    if model.lenses is not None:
+        lens = Material("transparent", tint=tuple(material.lens_tint), opacity=float(material.lens_opacity))
+        parts.append(PosedPart(model.lenses, lens, (fit.model,), role="lenses"))
+    return tuple(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class GlassesAccessory:
+    """A glasses model worn: ``fit(proxy)`` rests it on the proxy's nose and ears, its temples
+    outside the face's sides (``fit_glasses``)."""
+
+    model: GlassesModel
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def label(self) -> str:
+        return self.model.label
+
+    def fit(self, proxy) -> tuple[PosedPart, ...]:
+        fit = fit_glasses(self.model, proxy.nose_point_mm, proxy.ear_points_mm, proxy.temple_side_mm)
+        return glasses_parts(self.model, fit)
+
+
+def library() -> tuple[GlassesAccessory, ...]:
+    """This module's accessories, for the registry (``realtime.accessories``): the library's frames."""
+    return tuple(GlassesAccessory(build_glasses(spec)) for spec in GLASSES_LIBRARY)

@@ -4,7 +4,7 @@
 same ``LiveSession`` drives headless runs (``render_tryon_video`` for ``selfie3d demo``), so
 the window, the demo, the tests and the recording all show the renderer's offscreen pixels.
 Per frame: read a frame (files and the demo clip loop), run the pipeline, render the composite with the
-current glasses, mesh view and 3D view, copy it to the screen, and hand it to the recorder
+current accessory, mesh view and 3D view, copy it to the screen, and hand it to the recorder
 (H.264 .mp4, written atomically) and the virtual camera when they are on. The S key hands the
 fused identity to the bust exporter in a background process at the lowest CPU priority with
 single-threaded libraries, so the loop neither waits for it nor loses its frame rate; the HUD
@@ -12,7 +12,7 @@ shows the export's progress, then the saved file's absolute path until the next 
 and when the window closes the terminal lists what was saved (waiting for exports still
 running, or saying they were cancelled).
 
-Keys: S bust snapshot, G next glasses, M mesh view, V 3D view, R reset fusion, I HUD (one
+Keys: S bust snapshot, G next accessory (glasses, headband), M mesh view, V 3D view, R reset fusion, I HUD (one
 line / details / off), Space pause, ? or H help, Esc or Q quit; dragging the mouse orbits the
 3D view.
 """
@@ -36,7 +36,10 @@ import numpy as np
 
 from realtime.apps.executors import ExportCancelled, LowPriorityProcessExecutor, report_progress, spawn_pool
 from realtime.errors import Selfie3DError
-from realtime.accessories.glasses import GLASSES_LIBRARY, GlassesModel, build_glasses, glasses_by_name, load_user_glasses
+from realtime.accessories import Accessory, accessory_names, dress
+from realtime.accessories import library as accessory_library
+from realtime.accessories.glasses import GlassesAccessory, load_user_glasses
+from realtime.errors import InputError
 from realtime.render import HudInfo, HudMode, Renderer, RenderOptions, View3D, ViewMode
 
 if TYPE_CHECKING:
@@ -56,7 +59,7 @@ STATUS_EVERY_FRAMES = 5
 class LiveOptions:
     camera: int | None = None       # webcam index; None with no video: the built-in demo clip
     video: str | None = None        # video file, image or folder instead of a camera
-    glasses: str = "round"          # library name, or a model file (OBJ/GLB/STL) with anchors
+    glasses: str = "round"          # accessory name (realtime.accessories), or a glasses model file with anchors
     glasses_anchors: str | None = None  # anchor JSON for a model file (default: model path + .json)
     record: str | None = None       # write the rendered try-on to this .mp4
     virtual_cam: bool = False       # send the rendered try-on to a virtual webcam (pyvirtualcam)
@@ -407,13 +410,18 @@ class VirtualCamera:
         self.camera.close()
 
 
-def load_glasses_choice(name_or_path: str, anchors: str | None = None) -> GlassesModel:
-    """A library entry by name, or a user model file with its anchor JSON."""
+def load_accessory_choice(name_or_path: str, anchors: str | None = None) -> Accessory:
+    """A built-in accessory by name (``realtime.accessories``: the glasses library, the
+    headband...), or a user's glasses model file with its anchor JSON."""
     path = Path(name_or_path)
     if path.suffix.lower() in (".obj", ".glb", ".gltf", ".stl", ".ply"):
         anchor_path = Path(anchors) if anchors else path.with_suffix(".json")
-        return load_user_glasses(path, anchor_path)
-    return build_glasses(glasses_by_name(name_or_path))
+        return GlassesAccessory(load_user_glasses(path, anchor_path))
+    for accessory in accessory_library():
+        if accessory.name == name_or_path.lower():
+            return accessory
+    raise InputError(f"unknown glasses {name_or_path!r}: choose one of {', '.join(accessory_names())} "
+                     "or pass a glasses model file")
 
 
 # --------------------------------------------------------------------------- session
@@ -426,7 +434,7 @@ class LiveSession:
     """
 
     def __init__(self, ctx, options: LiveOptions, pipeline=None, bust_worker: BustWorker | None = None,
-                 glasses: GlassesModel | None = None):
+                 accessory: Accessory | None = None):
         from realtime.stages.capture import Capture, CaptureOptions
         from realtime.stages.pipeline import Pipeline, PipelineOptions
         from realtime.topology import face_triangles
@@ -438,10 +446,11 @@ class LiveSession:
         self.pipeline = pipeline or Pipeline(options.pipeline or PipelineOptions())
         self.triangles = face_triangles()
         self.renderer = Renderer(ctx, RenderOptions(options.width, options.height), self.triangles)
-        first = glasses or load_glasses_choice(options.glasses, options.glasses_anchors)
-        self.glasses: list[GlassesModel] = [first]
-        self.glasses += [build_glasses(spec) for spec in GLASSES_LIBRARY if spec.name != self.glasses[0].name]
-        self.glasses_index = 0
+        first = accessory or load_accessory_choice(options.glasses, options.glasses_anchors)
+        # What G cycles through: the chosen accessory first, then every other built-in one.
+        self.accessories: list[Accessory] = [first]
+        self.accessories += [a for a in accessory_library() if a.name != first.name]
+        self.accessory_index = 0
         self.view_mode = ViewMode.TRYON
         self.view3d = View3D.INSET
         self.paused = False
@@ -485,9 +494,8 @@ class LiveSession:
         if name == "s":
             self.snapshot()
         elif name == "g":
-            self.glasses_index = (self.glasses_index + 1) % len(self.glasses)
-            model = self.glasses[self.glasses_index]
-            self.message(f"glasses: {model.name} {model.label}")
+            self.accessory_index = (self.accessory_index + 1) % len(self.accessories)
+            self.message(f"wearing: {self.accessory.name} {self.accessory.label}")
         elif name == "m":
             self.view_mode = self.view_mode.next()
         elif name == "v":
@@ -590,9 +598,10 @@ class LiveSession:
         if self.scanner is not None and fused is not None and getattr(result, "faces", None) and not self.paused:
             self.scanner.offer(result.frame.image, result.faces[0].vertices, fused, intrinsics, result.frame.index)
         need_pixels = bool(self.recorder or self.virtual_cam) if read is None else read
+        dressed = dress(fused, self.accessory, self.triangles)
         render = self.renderer.render(
-            result.frame.image, fused, intrinsics, self.view_mode, self.glasses[self.glasses_index],
-            self.hud(result, fused), self.view3d, read=need_pixels,
+            result.frame.image, fused, intrinsics, self.view_mode, dressed.parts,
+            self.hud(result, fused), self.view3d, read=need_pixels, proxy=dressed.proxy,
         )
         if render.image is not None:
             if self.recorder:
@@ -606,6 +615,11 @@ class LiveSession:
             self.quit = True
         self._render_ms = render.render_ms
         return render
+
+    @property
+    def accessory(self) -> Accessory:
+        """What the face wears now (G cycles)."""
+        return self.accessories[self.accessory_index]
 
     @property
     def bust_line(self) -> str:
@@ -626,7 +640,7 @@ class LiveSession:
             tracking = "searching for a face"
         else:
             tracking = f"tracking ({getattr(fused, 'frames_fused', 0)} frames fused, scale: {getattr(fused, 'scale_source', '?')})"
-        model = self.glasses[self.glasses_index]
+        model = self.accessory
         return HudInfo(
             fps=self.fps, timings_ms=timings, provider=getattr(result, "provider", ""),
             pd_mm=pd if pd is not None and math.isfinite(pd) else None, tracking=tracking,
@@ -796,7 +810,7 @@ def run_live(options: LiveOptions) -> int:
                             "(a dependency of selfie3d; reinstall it)") from exc
     # Input first, before any window opens: a bad glasses model or recording path is one line
     # even on a machine without a display.
-    glasses = load_glasses_choice(options.glasses, options.glasses_anchors)
+    accessory = load_accessory_choice(options.glasses, options.glasses_anchors)
     if options.record:
         check_video_folder(options.record, create=False)
     no_display = "cannot open a window: no display ({}); on a machine without a screen use `selfie3d demo` (headless)"
@@ -810,7 +824,7 @@ def run_live(options: LiveOptions) -> int:
     except Exception as exc:  # pyglet raises several types when there is no display
         raise Selfie3DError(no_display.format(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     moderngl_window.activate_context(window=window)
-    session = LiveSession(window.ctx, options, glasses=glasses)
+    session = LiveSession(window.ctx, options, accessory=accessory)
     keys = WindowKeys(session, window.keys, _pyglet_question())
 
     def on_drag(x, y, dx, dy):
@@ -872,7 +886,7 @@ def render_tryon_video(
     from realtime.topology import face_triangles
 
     ctx = ctx or create_headless_context()
-    model = load_glasses_choice(glasses)
+    model = load_accessory_choice(glasses)
     written, preview_done, render_ms = 0, False, 0.0
     # The HUD shows the median of the last second's timings, as a person reads it: steady
     # numbers, not one frame's spike (a periodic iris or re-canonicalisation frame).
@@ -892,7 +906,9 @@ def render_tryon_video(
                           tracking="tracking" if fused is not None else "searching for a face",
                           glasses=f"{model.name} {model.label}", view="try-on, 3D inset", face=fused is not None)
             renderer.orbit_yaw_rad = math.radians(40.0) + 0.6 * math.sin(written / fps * 0.5)
-            rendered = renderer.render(result.frame.image, fused, intrinsics_for(w, h), ViewMode.TRYON, model, hud, View3D.INSET)
+            dressed = dress(fused, model, renderer.face_triangles)
+            rendered = renderer.render(result.frame.image, fused, intrinsics_for(w, h), ViewMode.TRYON, dressed.parts, hud,
+                                       View3D.INSET, proxy=dressed.proxy)
             image, render_ms = rendered.image, rendered.render_ms
             recorder.write(image)
             target = preview_index if preview_index is not None else 150
@@ -926,9 +942,10 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--video", metavar="FILE", help="video file, image or folder of images (loops)")
     parser.add_argument("--list-cameras", action="store_true",
                         help="list the cameras that open (indices 0-7, with their frame size) and exit")
-    names = ", ".join(s.name for s in GLASSES_LIBRARY)
-    parser.add_argument("--glasses", default="round", metavar="NAME",
-                        help=f"glasses to start with: {names}, or an OBJ/GLB/STL model (default: round)")
+    names = ", ".join(accessory_names())
+    parser.add_argument("--glasses", "--accessory", dest="glasses", default="round", metavar="NAME",
+                        help=f"what the face wears first (G cycles through the rest): {names}, or a glasses model "
+                             "(OBJ/GLB/STL) (default: round)")
     parser.add_argument("--glasses-anchors", metavar="JSON",
                         help="anchor file of a glasses model (default: the model path with .json)")
     parser.add_argument("--record", metavar="FILE", help="write the rendered try-on to this .mp4 (default: off)")

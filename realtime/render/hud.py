@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw, ImageFont
 # Keys and what they do, shown on the help overlay (? or H) and in the README.
 HELP_LINES = (
     ("S", "snapshot the face to a printable bust"),
-    ("G", "next glasses"),
+    ("G", "next accessory"),
     ("M", "mesh view: off / wireframe / shaded / textured"),
     ("V", "3D view: inset / split / off (drag to orbit)"),
     ("R", "reset fusion"),

@@ -1,33 +1,36 @@
-"""The render stage: camera frame, head occluder, glasses, mesh views, 3D view and HUD.
+"""The render stage: camera frame, head occluder, accessories, mesh views, 3D view and HUD.
 
 ``Renderer(ctx, RenderOptions)`` draws one composite per call into its own offscreen
 framebuffer, so the live window (which copies it to the screen), ``selfie3d demo``, the tests
 and recording all get the same pixels. Passes, in order, inside the camera viewport:
 
 1. background: the camera frame;
-2. occluder: the head proxy (face + skull + ears) into depth only, so glasses temples vanish
-   behind the head;
+2. occluder: the head proxy (face + skull + ears) into depth only, so glasses temples (any
+   accessory's parts) vanish behind the head;
 3. mesh view: wireframe, shaded clay or camera-textured face (``ViewMode``);
 4. the HUD's status, notices and details, in the corner of the camera image that the face,
-   the glasses and the 3D inset leave free (``choose_hud_corner``), clipped to the image;
-5. glasses: lit opaque frame and temples, then transparent Fresnel lenses (after the HUD, so
-   they are never under it);
+   the accessory and the 3D inset leave free (``choose_hud_corner``), clipped to the image;
+5. the accessory's posed parts (``realtime.accessories.parts``): lit opaque parts, then
+   transparent Fresnel ones (after the HUD, so they are never under it). The renderer fits
+   nothing: the caller poses the parts (``realtime.accessories.dress``) and passes them in;
+   their meshes stay on the GPU, one copy per mesh;
 
 then the 3D view of the reconstruction (inset or split screen, orbiting camera) and, over
 everything, the help panel.
 
 In: ``frame_bgr (H, W, 3) uint8``, the fused face (``vertices_mm (468, 3)`` camera space,
-OpenCV axes, mm), intrinsics (``fx, fy, cx, cy, width, height`` pixels). Out:
+OpenCV axes, mm), intrinsics (``fx, fy, cx, cy, width, height`` pixels), posed parts. Out:
 ``RenderResult(image (h, w, 3) uint8 BGR or None, render_ms)``.
 """
 
 from __future__ import annotations
 
+import collections
 import enum
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import cv2
 import moderngl
@@ -35,8 +38,8 @@ import numpy as np
 
 from realtime import topology
 from realtime.geometry import unique_edges, vertex_normals
-from realtime.accessories.glasses import GlassesModel, MeshPart, fit_glasses
-from realtime.accessories.head_proxy import HeadProxy, build_head_proxy
+from realtime.accessories.head_proxy import HeadProxy, build_head_proxy, fused_vertices
+from realtime.accessories.parts import MeshPart, PosedPart, parts_points_mm
 from realtime.render.hud import HudInfo, hud_panels, hud_scale
 from realtime.render.programs import load_program
 from realtime.render.projection import OPENCV_TO_GL, fit_viewport, orbit_view, perspective, projection_from_intrinsics
@@ -103,6 +106,10 @@ class RenderResult:
 # HUD numbers (FPS, timings) refresh at most this often, seconds: readable, and the text
 # rasterisation and upload (~3 ms at 720p on a CPU) are not paid every frame.
 HUD_REFRESH_S = 0.25
+
+# GPU copies of accessory meshes kept at most: every built-in accessory's parts (four glasses of
+# four parts, a headband of a few sizes) with room to spare.
+MAX_GPU_PARTS = 64
 
 # Polygon offset for the occluder: pushes its depth back a hair so the mesh views drawn on
 # the same surface win the depth test without z-fighting.
@@ -219,24 +226,6 @@ def projected_box_px(points_mm: np.ndarray, intrinsics: Any, camera_box: tuple[i
             camera_box[0] + float(u.max()) * sx, camera_box[1] + float(v.max()) * sy)
 
 
-def _box_corners(vertices: np.ndarray) -> np.ndarray:
-    """The 8 corners ``(8, 4)`` (homogeneous) of the axis-aligned box of ``vertices (n, 3)``."""
-    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-    corners = np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-    return corners
-
-
-def glasses_points_mm(glasses: GlassesModel, fit: Any) -> np.ndarray:
-    """Camera-space corners ``(k, 3)`` mm of the boxes around the glasses' parts as fitted:
-    their projection bounds what the glasses cover on screen."""
-    parts = [(glasses.front, fit.model)]
-    if glasses.lenses is not None:
-        parts.append((glasses.lenses, fit.model))
-    if glasses.temples is not None:
-        parts += [(glasses.temples[k], fit.model @ fit.temples[k]) for k in (0, 1)]
-    return np.concatenate([(_box_corners(part.vertices) @ np.asarray(m, np.float64).T)[:, :3] for part, m in parts])
-
-
 class _GpuMesh:
     """Vertex buffer (position + normal interleaved) and index buffer of one mesh."""
 
@@ -284,7 +273,7 @@ class Renderer:
         self.ctx = ctx
         self.options = options
         self.face_triangles = check_shape("face_triangles", face_triangles, (None, 3)).astype(np.int32)
-        self.programs = {name: load_program(ctx, name) for name in ("background", "mesh", "glasses", "lens", "overlay")}
+        self.programs = {name: load_program(ctx, name) for name in ("background", "mesh", "accessory", "lens", "overlay")}
         self.fbo = ctx.framebuffer(
             color_attachments=[ctx.renderbuffer((options.width, options.height), 4)],
             depth_attachment=ctx.depth_renderbuffer((options.width, options.height)),
@@ -302,17 +291,17 @@ class Renderer:
         self._face_wire: _GpuMesh | None = None
         self._n_proxy_tris = 0
         self._n_face_indices = 0
-        self._glasses_cache: dict[int, tuple[GlassesModel, dict[str, Any]]] = {}
+        # GPU copies of accessory meshes, keyed by the mesh (holding it keeps id() unique), least
+        # recently drawn first.
+        self._part_meshes: collections.OrderedDict[int, tuple[MeshPart, _GpuMesh]] = collections.OrderedDict()
         self.orbit_yaw_rad = math.radians(40.0)
         self.orbit_pitch_rad = math.radians(8.0)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        for _, gpu in self._glasses_cache.values():
-            for mesh in gpu.values():
-                if mesh is not None:
-                    mesh.release()
-        self._glasses_cache.clear()
+        for _, mesh in self._part_meshes.values():
+            mesh.release()
+        self._part_meshes.clear()
         for mesh in (self._proxy_mesh, self._face_wire):
             if mesh is not None:
                 mesh.release()
@@ -342,30 +331,30 @@ class Renderer:
         fused: Any,
         intrinsics: Any,
         view_mode: ViewMode = ViewMode.TRYON,
-        glasses: GlassesModel | None = None,
+        parts: Sequence[PosedPart] = (),
         hud: HudInfo | None = None,
         view3d: View3D = View3D.INSET,
         read: bool = True,
+        proxy: HeadProxy | None = None,
     ) -> RenderResult:
         """Draw one composite into the offscreen framebuffer (``self.fbo``).
 
         ``frame_bgr``: ``(H, W, 3) uint8`` with ``H, W`` = intrinsics height, width;
         ``fused``: None (no face), an object with ``vertices_mm``, or a ``(468, 3)`` array,
         camera space mm; ``intrinsics``: anything with ``fx, fy, cx, cy, width, height``.
-        ``read``: read the composite back into ``RenderResult.image`` (recording, tests).
+        ``parts``: an accessory's posed parts (``realtime.accessories.dress``), drawn on the face.
+        ``proxy``: the head proxy of ``fused`` when the caller has built it (``dress`` does), else
+        it is built here. ``read``: read the composite back into ``RenderResult.image``.
         """
         start = time.perf_counter()
         o = self.options
         frame_bgr = check_shape("frame_bgr", frame_bgr, (int(intrinsics.height), int(intrinsics.width), 3))
-        vertices = None
-        if fused is not None:
-            vertices = fused if isinstance(fused, np.ndarray) else getattr(fused, "vertices_mm", None)
-        proxy = None
-        if vertices is not None:
-            vertices = check_shape("vertices_mm", vertices, (topology.N_VERTICES, 3), dtype=np.float32)
-            # An empty fusion result (zeros) or a broken one (NaN) is "no face", not an error.
-            if np.all(np.isfinite(vertices)) and np.all(vertices[:, 2] > o.near_mm):
-                proxy = build_head_proxy(vertices, self.face_triangles)
+        vertices = fused_vertices(fused, o.near_mm)
+        if vertices is None:
+            proxy = None
+        elif proxy is None:
+            proxy = build_head_proxy(vertices, self.face_triangles)
+        parts = tuple(parts) if proxy is not None else ()
 
         ctx = self.ctx
         self.fbo.use()
@@ -390,25 +379,21 @@ class Renderer:
         proj = projection_from_intrinsics(
             intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy, intrinsics.width, intrinsics.height, o.near_mm, o.far_mm
         )
-        fit = None
-        if proxy is not None and glasses is not None:
-            fit = fit_glasses(glasses, proxy.nose_point_mm, proxy.ear_points_mm, proxy.temple_side_mm)
-
         draw_hud = None
         self.hud_boxes = {}
         if hud is not None:
             inset_box = camera_box_px(view_area, o.height) if view3d == View3D.INSET else None
-            keep_out = self._hud_keep_out(vertices if proxy is not None else None, glasses, fit, intrinsics,
+            keep_out = self._hud_keep_out(vertices if proxy is not None else None, parts, intrinsics,
                                           camera_rect, inset_box)
             self._prepare_hud(hud, camera_rect, inset_box)
 
             def draw_hud():
                 self._draw_hud_stack(camera_rect, keep_out)
 
-        self._camera_view(camera_rect, proj, proxy, view_mode, glasses, fit, paused=bool(hud and hud.paused),
+        self._camera_view(camera_rect, proj, proxy, view_mode, parts, paused=bool(hud and hud.paused),
                           draw_hud=draw_hud)
         if view_area is not None:
-            self._orbit_view(view_area, proj, proxy, view_mode, glasses, fit)
+            self._orbit_view(view_area, proj, proxy, view_mode, parts)
         ctx.viewport = full
         ctx.scissor = None
         if hud is not None:
@@ -446,20 +431,21 @@ class Renderer:
         self._n_face_indices = proxy.n_face_triangles * 3
         self._proxy_mesh.write(proxy.vertices, vertex_normals(proxy.vertices, proxy.triangles))
 
-    def _glasses_gpu(self, glasses: GlassesModel) -> dict[str, Any]:
-        key = id(glasses)
-        if key not in self._glasses_cache:
-            gpu = {
-                "front": _static_mesh(self.ctx, glasses.front),
-                "lenses": _static_mesh(self.ctx, glasses.lenses) if glasses.lenses is not None else None,
-                "temple_0": _static_mesh(self.ctx, glasses.temples[0]) if glasses.temples else None,
-                "temple_1": _static_mesh(self.ctx, glasses.temples[1]) if glasses.temples else None,
-            }
-            self._glasses_cache[key] = (glasses, gpu)  # holding the model keeps id() unique
-        return self._glasses_cache[key][1]
+    def _part_gpu(self, mesh: MeshPart) -> _GpuMesh:
+        """The GPU copy of an accessory mesh, made on first use; beyond ``MAX_GPU_PARTS`` the
+        least recently drawn is released (an accessory that makes new meshes cannot fill the GPU)."""
+        key = id(mesh)
+        if key in self._part_meshes:
+            self._part_meshes.move_to_end(key)
+        else:
+            self._part_meshes[key] = (mesh, _static_mesh(self.ctx, mesh))
+            while len(self._part_meshes) > MAX_GPU_PARTS:
+                _, (_, old) = self._part_meshes.popitem(last=False)
+                old.release()
+        return self._part_meshes[key][1]
 
     # ------------------------------------------------------------------ passes
-    def _camera_view(self, rect, proj, proxy, view_mode, glasses, fit, paused: bool, draw_hud=None) -> None:
+    def _camera_view(self, rect, proj, proxy, view_mode, parts, paused: bool, draw_hud=None) -> None:
         ctx = self.ctx
         ctx.viewport = rect
         ctx.scissor = rect
@@ -475,10 +461,10 @@ class Renderer:
                 ctx.disable(moderngl.DEPTH_TEST)
             return
         view = OPENCV_TO_GL
-        self._draw_scene(proj, view, proj @ view, view_mode, glasses, fit, occlude=True, in_3d=False,
-                         before_glasses=draw_hud)
+        self._draw_scene(proj, view, proj @ view, view_mode, parts, occlude=True, in_3d=False,
+                         before_parts=draw_hud)
 
-    def _orbit_view(self, area, camera_proj, proxy, view_mode, glasses, fit) -> None:
+    def _orbit_view(self, area, camera_proj, proxy, view_mode, parts) -> None:
         ctx, o = self.ctx, self.options
         ctx.viewport = area
         ctx.scissor = area
@@ -492,7 +478,7 @@ class Renderer:
         view = orbit_view(target, self.orbit_yaw_rad, self.orbit_pitch_rad, distance)
         proj = perspective(math.radians(o.orbit_fov_deg), area[2] / area[3], o.near_mm, o.far_mm)
         mode = ViewMode.SHADED if view_mode == ViewMode.TRYON else view_mode
-        self._draw_scene(proj, view, camera_proj @ OPENCV_TO_GL, mode, glasses, fit, occlude=False, in_3d=True)
+        self._draw_scene(proj, view, camera_proj @ OPENCV_TO_GL, mode, parts, occlude=False, in_3d=True)
 
     def _set_common(self, program: moderngl.Program, proj: np.ndarray, view: np.ndarray, model: np.ndarray) -> None:
         program["m_proj"].write(np.ascontiguousarray(proj.T, dtype=np.float32).tobytes())
@@ -501,11 +487,12 @@ class Renderer:
         if "u_light_dir" in program:
             program["u_light_dir"].value = self.options.light_dir
 
-    def _draw_scene(self, proj, view, tex_matrix, view_mode, glasses, fit, occlude: bool, in_3d: bool,
-                    before_glasses=None) -> None:
-        """The head (occluder or 3D shell), the mesh view and the glasses. ``before_glasses``:
-        called after the mesh view and before the glasses (the HUD: so the glasses are drawn
-        over it, never under it); it must leave the viewport, scissor and depth test as found."""
+    def _draw_scene(self, proj, view, tex_matrix, view_mode, parts, occlude: bool, in_3d: bool,
+                    before_parts=None) -> None:
+        """The head (occluder or 3D shell), the mesh view and the accessory's parts.
+        ``before_parts``: called after the mesh view and before the parts (the HUD: so the
+        accessory is drawn over it, never under it); it must leave the viewport, scissor and
+        depth test as found."""
         ctx, o = self.ctx, self.options
         mesh_prog = self.programs["mesh"]
         identity = np.eye(4, dtype=np.float32)
@@ -560,45 +547,48 @@ class Renderer:
             proxy_vao.render(moderngl.TRIANGLES, vertices=n_face)
             ctx.disable(moderngl.BLEND)
 
-        if before_glasses is not None:
-            before_glasses()
-        if glasses is not None and fit is not None:
-            self._draw_glasses(proj, view, glasses, fit)
+        if before_parts is not None:
+            before_parts()
+        if parts:
+            self._draw_parts(proj, view, parts)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
 
-    def _draw_glasses(self, proj, view, glasses: GlassesModel, fit) -> None:
+    def _draw_parts(self, proj, view, parts: Sequence[PosedPart]) -> None:
+        """Posed parts, whatever accessory they come from: opaque ones lit (``accessory``
+        program), then transparent ones blended over them (``lens``: premultiplied, Fresnel,
+        depth not written), each in the order given."""
         ctx = self.ctx
-        gpu = self._glasses_gpu(glasses)
-        material = glasses.material
-        prog = self.programs["glasses"]
-        model = fit.model.astype(np.float32)
         ctx.depth_func = "<"
-        prog["u_color"].value = tuple(material.color)
-        prog["u_metal"].value = 1.0 if material.metal else 0.0
-        prog["u_shininess"].value = material.shininess
-        self._set_common(prog, proj, view, model)
-        gpu["front"].vao(prog).render(moderngl.TRIANGLES)
-        for k in (0, 1):
-            if gpu[f"temple_{k}"] is not None:
-                self._set_common(prog, proj, view, model @ fit.temples[k].astype(np.float32))
-                gpu[f"temple_{k}"].vao(prog).render(moderngl.TRIANGLES)
-        if gpu["lenses"] is not None:
-            lens = self.programs["lens"]
-            self._set_common(lens, proj, view, model)
-            lens["u_tint"].value = tuple(material.lens_tint)
-            lens["u_opacity"].value = float(material.lens_opacity)
-            lens["u_f0"].value = 0.04  # normal-incidence reflectance of glass / CR-39 (n ~ 1.5)
+        prog = self.programs["accessory"]
+        for part in parts:
+            if part.material.kind != "opaque":
+                continue
+            material = part.material
+            prog["u_color"].value = tuple(material.color)
+            prog["u_metal"].value = 1.0 if material.metal else 0.0
+            prog["u_shininess"].value = material.shininess
+            self._set_common(prog, proj, view, part.model_f32())
+            self._part_gpu(part.mesh).vao(prog).render(moderngl.TRIANGLES)
+        lens = self.programs["lens"]
+        for part in parts:
+            if part.material.kind != "transparent":
+                continue
+            material = part.material
+            self._set_common(lens, proj, view, part.model_f32())
+            lens["u_tint"].value = tuple(material.tint)
+            lens["u_opacity"].value = float(material.opacity)
+            lens["u_f0"].value = material.fresnel_f0
             ctx.enable(moderngl.BLEND)
             ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA  # premultiplied
             self.fbo.depth_mask = False
-            gpu["lenses"].vao(lens).render(moderngl.TRIANGLES)
+            self._part_gpu(part.mesh).vao(lens).render(moderngl.TRIANGLES)
             self.fbo.depth_mask = True
             ctx.disable(moderngl.BLEND)
 
     # ------------------------------------------------------------------ HUD
-    def _hud_keep_out(self, vertices, glasses, fit, intrinsics, camera_rect, inset_box) -> list[list[tuple]]:
+    def _hud_keep_out(self, vertices, parts, intrinsics, camera_rect, inset_box) -> list[list[tuple]]:
         """Boxes the HUD's stack must not cover, strictest level first (``choose_hud_corner``):
-        the face, the glasses and the 3D inset; then the glasses and the inset; then the inset."""
+        the face, the accessory and the 3D inset; then the accessory and the inset; then the inset."""
         o = self.options
         box = camera_box_px(camera_rect, o.height)
         margin = o.inset_margin_px
@@ -607,13 +597,13 @@ class Renderer:
             return None if b is None else (b[0] - margin, b[1] - margin, b[2] + margin, b[3] + margin)
 
         inset = [inset_box] if inset_box is not None else []
-        glasses_box = face_box = None
+        parts_box = face_box = None
         if vertices is not None:
             face_box = grown(projected_box_px(vertices, intrinsics, box, o.near_mm))
-            if glasses is not None and fit is not None:
-                glasses_box = grown(projected_box_px(glasses_points_mm(glasses, fit), intrinsics, box, o.near_mm))
-        strict = [b for b in (face_box, glasses_box) if b is not None] + inset
-        return [strict, [b for b in (glasses_box,) if b is not None] + inset, inset]
+            if parts:
+                parts_box = grown(projected_box_px(parts_points_mm(parts), intrinsics, box, o.near_mm))
+        strict = [b for b in (face_box, parts_box) if b is not None] + inset
+        return [strict, [b for b in (parts_box,) if b is not None] + inset, inset]
 
     def _prepare_hud(self, hud: HudInfo, camera_rect, inset_box) -> None:
         """Rasterise the HUD's panels when what they say changed (numbers at most every

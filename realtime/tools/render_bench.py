@@ -69,7 +69,8 @@ def render_benchmark(width: int = 1280, height: int = 720, frames: int = 90, ctx
     """
     from realtime.camera import CameraIntrinsics
     from realtime.stages.democlip import DemoClipOptions, render_demo_frame
-    from realtime.accessories.glasses import GLASSES_LIBRARY, build_glasses
+    from realtime.accessories import dress
+    from realtime.accessories import library as accessory_library
     from realtime.render import HudInfo, Renderer, RenderOptions, View3D, ViewMode, create_headless_context
 
     clip = DemoClipOptions(motion=False)
@@ -78,14 +79,17 @@ def render_benchmark(width: int = 1280, height: int = 720, frames: int = 90, ctx
         vertices_mm = sample_face_mm(frame)
     intrinsics = CameraIntrinsics.default(clip.width, clip.height, SAMPLE_HFOV_DEG)
     ctx = ctx or create_headless_context()
-    glasses = [build_glasses(spec) for spec in GLASSES_LIBRARY]
+    glasses = accessory_library()[:4]  # the four glasses of the library
     times = []
     with Renderer(ctx, RenderOptions(width, height)) as renderer:
         for k in range(frames + WARMUP_FRAMES):
             hud = HudInfo(fps=30.0, timings_ms={"render": times[-1] if times else 0.0}, provider="bench",
                           pd_mm=SAMPLE_PD_MM, tracking="tracking", glasses=glasses[k % 4].label)
             start = time.perf_counter()
-            renderer.render(frame, vertices_mm, intrinsics, ViewMode.TRYON, glasses[k % 4], hud, View3D.INSET, read=True)
+            # Fitting the accessory is part of a frame's composite, as the renderer once did it.
+            dressed = dress(vertices_mm, glasses[k % 4], renderer.face_triangles)
+            renderer.render(frame, vertices_mm, intrinsics, ViewMode.TRYON, dressed.parts, hud, View3D.INSET, read=True,
+                            proxy=dressed.proxy)
             if k >= WARMUP_FRAMES:
                 times.append((time.perf_counter() - start) * 1e3)
     t = np.array(times)

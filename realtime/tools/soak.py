@@ -112,21 +112,23 @@ class _HeadlessRender:
     """Draws each result like the live window does, without a window."""
 
     def __init__(self, pipeline: Pipeline, width: int, height: int):
-        from realtime.accessories.glasses import GLASSES_LIBRARY, build_glasses
+        from realtime.accessories import library
         from realtime.render import Renderer, RenderOptions, create_headless_context
 
         self.pipeline = pipeline
         self.ctx = create_headless_context()
         self.renderer = Renderer(self.ctx, RenderOptions(width, height))
-        self.glasses = build_glasses(GLASSES_LIBRARY[0])
+        self.accessory = library()[0]
 
     def __call__(self, result) -> None:
+        from realtime.accessories import dress
         from realtime.render import ViewMode
 
         fused = result.fusion if result.fusion is not None and getattr(result.fusion, "frames_fused", 1) else None
         h, w = result.frame.image.shape[:2]
+        dressed = dress(fused, self.accessory, self.renderer.face_triangles)
         self.renderer.render(result.frame.image, fused, self.pipeline.intrinsics_for(w, h), ViewMode.TRYON,
-                             self.glasses, None, read=True)
+                             dressed.parts, None, read=True, proxy=dressed.proxy)
 
     def close(self) -> None:
         self.renderer.close()

@@ -1,7 +1,7 @@
 #version 330 core
-// Glasses frame: plastic (coloured diffuse, white highlight) or metal (tinted specular and a
-// fake environment reflection: there is no environment map, a sky/floor gradient is enough
-// for thin wire to read as polished metal).
+// An accessory's opaque parts (a glasses frame, a headband): plastic or cloth (coloured
+// diffuse, white highlight) or metal (tinted specular and a fake environment reflection: there
+// is no environment map, a sky/floor gradient is enough for thin wire to read as polished metal).
 
 #if defined VERTEX_SHADER
 
