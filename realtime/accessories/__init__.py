@@ -24,6 +24,7 @@ from realtime.accessories.parts import Accessory, PosedPart
 # The accessory modules, in the order the live window's G key cycles through their accessories.
 ACCESSORY_MODULES = (
     "realtime.accessories.glasses",
+    "realtime.accessories.headband",
 )
 
 
