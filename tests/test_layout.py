@@ -272,3 +272,24 @@ def test_pyproject_lists_every_package():
     packages = {name for name, path in MODULES.items() if path.name == "__init__.py"}
     assert packages <= listed, sorted(packages - listed)
     assert listed - packages == {"realtime.models", "realtime.shaders", "realtime.calibration"}
+
+
+def test_the_bust_vocabulary_is_stated_once():
+    # Styles, expressions and formats as literal lists anywhere but printing/vocabulary.py were
+    # five diverging copies once (the command line, the web API, the jobs, the live window).
+    from realtime.printing import vocabulary
+
+    lists = [vocabulary.STYLES, vocabulary.EXPRESSIONS, vocabulary.FORMATS]
+    wrong = []
+    for name, path in MODULES.items():
+        if name == "realtime.printing.vocabulary":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2 and all(
+                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+                words = {e.value for e in node.elts}
+                # The whole list, or three of its words: a copy (a pair like ("stl", "3mf") is a
+                # statement about those formats).
+                if any(words >= set(v) or len(words & set(v)) >= 3 for v in lists):
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}: {sorted(words)}")
+    assert not wrong, "use realtime.printing.vocabulary:\n" + "\n".join(wrong)

@@ -30,7 +30,7 @@ import sys
 
 from realtime import __version__
 from realtime.errors import Selfie3DError
-from realtime.printing.vocabulary import DEFAULT_STYLE, EXPRESSIONS, FORMATS, STYLES
+from realtime.printing.vocabulary import DEFAULT_HEIGHT_MM, DEFAULT_STYLE, EXPRESSIONS, FORMATS, STYLES
 
 log = logging.getLogger("selfie3d")
 
@@ -189,9 +189,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                             "relief: head and hair on a plaque; mask: the front of the head as a shell (default: bust)")
     photo.add_argument("--format", choices=FORMATS,
                        help="output format (default: from the output's extension, else stl)")
-    photo.add_argument("--height-mm", type=float, default=80.0, metavar="MM", help="printed height in millimetres (default: 80)")
+    photo.add_argument("--height-mm", type=float, default=DEFAULT_HEIGHT_MM, metavar="MM",
+                       help=f"printed height in millimetres (default: {DEFAULT_HEIGHT_MM:g})")
     photo.add_argument("--label", metavar="TEXT", help="text engraved on the plinth (bust and relief)")
-    photo.add_argument("--expression", choices=EXPRESSIONS, default="neutral",
+    photo.add_argument("--expression", choices=EXPRESSIONS, default=EXPRESSIONS[0],
                        help="neutral relaxes the expression; current keeps the photo's (default: neutral)")
     photo.add_argument("--all-faces", action="store_true", help="one output per face (default: the largest face only)")
     photo.add_argument("--report", metavar="FILE.json", help="write a JSON report: boxes, vertices, 68 landmarks, PD, print checks")

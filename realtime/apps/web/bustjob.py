@@ -30,9 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from realtime.errors import Selfie3DError
+from realtime.printing.vocabulary import FORMATS
 
-# The files one bust exports, by the format key the API uses; OBJ's companions follow it.
-EXPORT_FORMATS = ("stl", "3mf", "glb", "obj")
+# The files one bust exports, by the format key the API uses: every format, OBJ last (its
+# companions, the material and the texture, follow it).
+EXPORT_FORMATS = tuple(fmt for fmt in FORMATS if fmt != "obj") + ("obj",)
 OUTLINE_TOLERANCE_PX = 1.5
 """Simplification of the bust's outline sent to the page, photo pixels (a few hundred points)."""
 STEM = "bust"

@@ -60,7 +60,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
 from realtime.errors import InputError, ModelError
-from realtime.printing.vocabulary import STYLES
+from realtime.printing.vocabulary import DEFAULT_HEIGHT_MM, DEFAULT_STYLE, EXPRESSIONS, HEIGHT_RANGE_MM, STYLES
 from realtime.apps.web import bustjob, folders
 from realtime.apps.executors import RayExecutor, close_executor, sigint_blocked, spawn_pool, stop_pool  # noqa: F401
 from realtime.apps.web.options import ServeOptions
@@ -161,17 +161,23 @@ class _Stopping(Exception):
     """The server began to stop while this request waited."""
 
 
+def _number(value: float) -> int | float:
+    """A whole number as an int for the OpenAPI schema (``80``, not ``80.0``)."""
+    return int(value) if float(value).is_integer() else value
+
+
 UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["photo"], "properties": {
         "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, WebP, BMP or TIFF photo"},
-        "style": {"type": "string", "enum": list(STYLES), "default": "bust"},
-        "height_mm": {"type": "number", "default": 80, "minimum": 20, "maximum": 500,
+        "style": {"type": "string", "enum": list(STYLES), "default": DEFAULT_STYLE},
+        "height_mm": {"type": "number", "default": _number(DEFAULT_HEIGHT_MM), "minimum": _number(HEIGHT_RANGE_MM[0]),
+                      "maximum": _number(HEIGHT_RANGE_MM[1]),
                       "description": "printed height, millimetres"},
         "label": {"type": "string", "maxLength": MAX_LABEL_CHARS,
                   "pattern": "^[ -~]*$",
                   "description": "text engraved on the plinth or plaque (printable ASCII; not for mask; "
                                  "refused if the print is too small for 2 mm letters)"},
-        "expression": {"type": "string", "enum": ["neutral", "current"], "default": "neutral"},
+        "expression": {"type": "string", "enum": list(EXPRESSIONS), "default": EXPRESSIONS[0]},
     }}}}}}
 ERROR_RESPONSES = {
     400: {"model": ErrorBody, "description": "not an image, or not a multipart upload with a 'photo'"},
@@ -756,7 +762,7 @@ async def _read_job(request: Request, limit: int, max_pixels: int, deadline: flo
         style = _text(form, "style") or "bust"
         expression = _text(form, "expression") or "neutral"
         label = _text(form, "label") or None
-        height_text = _text(form, "height_mm") or "80"
+        height_text = _text(form, "height_mm") or f"{DEFAULT_HEIGHT_MM:g}"
     finally:
         await form.close()
     try:
