@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from realtime.printing import overlay
-from realtime.printing.bust import BustOptions, build_bust
+from realtime.printing.bust import BustOptions, build_bust, export_bust
 from realtime.tools.likeness import bust_distance_mm
 from realtime.topology import face_triangles
+from slicer import assert_slices_cleanly
 
 MIN_SILHOUETTE_IOU = 0.85  # the issue's figure, above the chin
 MIN_DISTINCT_RATIO = 3.0  # different people / the same person, RMS surface distance
@@ -142,7 +143,7 @@ def test_spectacles_in_the_photo_are_not_engraved(astronaut, photo, monkeypatch)
 
 
 @pytest.mark.parametrize("style", ["bust", "head", "relief", "mask"])
-def test_every_style_with_the_outline_is_printable_and_labelled_where_it_can_be(people, style):
+def test_every_style_with_the_outline_is_printable_and_labelled_where_it_can_be(people, style, tmp_path):
     image, face, person = people["hopper"]
     label = None if style == "mask" else "GRACE"
     bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style=style, label=label), image=image,
@@ -151,3 +152,117 @@ def test_every_style_with_the_outline_is_printable_and_labelled_where_it_can_be(
     assert checks["watertight"] and checks["winding_consistent"] and checks["shells"] == 1
     assert checks["volume_mm3"] > 0 and checks["min_wall_mm"] >= 1.2
     assert bust.view is not None and bust.view.shape == (3, 4)
+    # ...and the slicer takes it as it is: manifold, sliced without a warning or a repair.
+    assert_slices_cleanly(export_bust(bust, tmp_path / f"{style}.stl"), tmp_path)
+
+
+# --- hair detail from shading ---------------------------------------------------------------------
+
+HAIR_TEST_RADIUS_MM = 100.0
+HAIR_TEST_PX_PER_MM = 2.0
+HAIR_TEST_STRIPE_MM = 24.0  # locks across the hair: the period of the test's light and dark bands
+
+
+def _hair_scene(luminance_of_x):
+    """A sphere of hair seen from the front by an affine camera, lit in vertical bands:
+    ``(points, faces, head_to_image, image, hair_mask, head)``. The hair is the upper part
+    of the picture (above 25 mm), the face nowhere (its mesh only gives the eyes' height, 0)."""
+    from realtime.printing import surface
+    from realtime.topology import N_VERTICES
+
+    directions, faces = surface.warped_sphere(5)
+    points = directions * HAIR_TEST_RADIUS_MM
+    size = int(2.6 * HAIR_TEST_RADIUS_MM * HAIR_TEST_PX_PER_MM)
+    centre = size / 2
+    # Image x to the right along head x, image y down along head -y: the camera looks along -z.
+    head_to_image = np.array([[HAIR_TEST_PX_PER_MM, 0, 0, centre], [0, -HAIR_TEST_PX_PER_MM, 0, centre]])
+    x_mm = (np.arange(size) - centre) / HAIR_TEST_PX_PER_MM
+    gray = np.tile(luminance_of_x(x_mm), (size, 1))
+    image = np.repeat(np.clip(gray * 255, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    rows = np.arange(size)[:, None] * np.ones((1, size))
+    hair_mask = (centre - rows) / HAIR_TEST_PX_PER_MM > 25.0
+    return points, faces, head_to_image, image, hair_mask, np.zeros((N_VERTICES, 3))
+
+
+def _stripes(x_mm):
+    return 0.5 + 0.15 * np.cos(2 * np.pi * x_mm / HAIR_TEST_STRIPE_MM)
+
+
+def test_hair_detail_follows_the_hair_s_shading_where_it_is_seen():
+    from realtime.printing import surface
+
+    points, faces, m, image, hair_mask, head = _hair_scene(_stripes)
+    detail = surface.hair_detail(points, faces, np.zeros(len(points)), m, image, hair_mask, head)
+    x, y, z = points.T
+    cos_view = points[:, 2] / HAIR_TEST_RADIUS_MM
+    clear = (cos_view > surface.HAIR_MIN_FACING + 0.25) & (y > 25.0 + surface.HAIR_EDGE_MARGIN_MM + 3)
+    # Dark bands are the gaps between locks (in), light ones the locks (out), in step with the light.
+    light = np.cos(2 * np.pi * x[clear] / HAIR_TEST_STRIPE_MM)
+    assert np.corrcoef(detail[clear], light)[0, 1] > 0.9
+    assert detail[clear][light > 0.9].mean() > 0.3 and detail[clear][light < -0.9].mean() < -0.3
+    assert np.abs(detail).max() <= surface.HAIR_DETAIL_MAX_MM + 1e-9
+    # Nothing where the photo does not show hair: below it, at the back, at a grazing angle, and in
+    # the band at the eyes' height where spectacle arms run.
+    assert np.all(detail[y < 25.0] == 0.0)
+    assert np.all(detail[cos_view < surface.HAIR_MIN_FACING] == 0.0)
+    # ...nor on the face.
+    on_face = surface.hair_detail(points, faces, np.ones(len(points)), m, image, hair_mask, head)
+    assert np.all(on_face == 0.0)
+
+
+def test_hair_detail_is_off_where_spectacle_arms_run():
+    from realtime.printing import surface
+
+    points, faces, m, image, _, head = _hair_scene(_stripes)
+    everywhere = np.ones(image.shape[:2], bool)
+    detail = surface.hair_detail(points, faces, np.zeros(len(points)), m, image, everywhere, head)
+    band = np.abs(points[:, 1]) < surface.HAIR_TEMPLE_BAND_MM
+    assert np.all(detail[band] == 0.0)
+    assert np.abs(detail[points[:, 1] > surface.HAIR_TEMPLE_BAND_MM + 6]).max() > 0.3
+
+
+def test_evenly_lit_or_clipped_hair_gives_no_detail():
+    from realtime.printing import surface
+
+    for luminance in (lambda x: np.full_like(x, 0.5), lambda x: np.where(np.cos(x / 4) > 0, 0.02, 0.04)):
+        points, faces, m, image, hair_mask, head = _hair_scene(luminance)
+        detail = surface.hair_detail(points, faces, np.zeros(len(points)), m, image, hair_mask, head)
+        assert np.abs(detail).max() < 0.02
+
+
+def test_only_the_surface_the_camera_sees_is_seen():
+    from realtime.printing import surface
+
+    points, faces, m, *_ = _hair_scene(_stripes)
+    seen = surface.seen_from(points, faces, m)
+    # Seen: the front, up to where it is too grazing for detail anyway; not seen: the back.
+    assert seen[points[:, 2] > surface.HAIR_MIN_FACING * HAIR_TEST_RADIUS_MM].all()
+    assert not seen[points[:, 2] < -0.2 * HAIR_TEST_RADIUS_MM].any()
+    # A second sphere in front hides the middle of the first.
+    from realtime.printing.surface import warped_sphere
+
+    small, small_faces = warped_sphere(4)
+    front = small * 30.0 + np.array([0.0, 0.0, 150.0])
+    both = np.vstack([points, front])
+    seen = surface.seen_from(both, np.vstack([faces, small_faces + len(points)]), m)[: len(points)]
+    behind = (np.hypot(points[:, 0], points[:, 1]) < 20) & (points[:, 2] > 0)
+    assert behind.any() and not seen[behind].any()
+
+
+def test_a_photo_s_hair_gets_detail_and_the_bust_stays_printable(people, monkeypatch):
+    from realtime.printing import surface
+
+    image, face, person = people["hopper"]
+    made = []
+    original = surface.hair_detail
+
+    def keep(*args, **kwargs):
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(surface, "hair_detail", keep)
+    bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style="bust"), image=image,
+                      vertices_px=face.vertices_px, person=person)
+    assert len(made) == 1 and (np.abs(made[0]) > 0.2).sum() >= 20
+    checks = bust.checks
+    assert checks["watertight"] and checks["shells"] == 1 and checks["min_wall_mm"] >= 1.2

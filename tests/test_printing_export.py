@@ -9,9 +9,7 @@ import io
 import json
 import os
 import re
-import shutil
 import struct
-import subprocess
 
 import numpy as np
 import pytest
@@ -21,12 +19,12 @@ from PIL import Image
 from realtime.errors import Selfie3DError
 from realtime.printing import export
 from realtime.printing.export import check_obj, stored_mesh, write_solid
+from slicer import prusa_info
 
 VOLUME_RTOL = 1e-3
 """Volume kept by a file round trip (float32 vertices)."""
 GLB_LENGTH_TOL_M = 1e-6
 """GLB lengths read back, metres: float32 storage of ~0.1 m values moves them by ~1e-8."""
-SLICER_TIMEOUT_S = 120
 SOLID_SIZE_MM = (30.0, 20.0, 80.0)
 """The textured test solid: an ellipsoid as wide, deep and tall as a small bust."""
 SOLID_Y_OFFSET_MM = 15.0
@@ -82,19 +80,6 @@ def _obj_as_written(path) -> trimesh.Trimesh:
         elif line.startswith("f "):
             faces.append([int(corner.split("/")[0]) - 1 for corner in line.split()[1:]])
     return trimesh.Trimesh(np.array(positions), np.array(faces), process=False)
-
-
-def _prusa_info(path, tmp_path) -> str:
-    """``prusa-slicer --info`` of a file; skipped where the slicer is missing, except in CI."""
-    if shutil.which("prusa-slicer") is None:
-        if os.environ.get("CI"):
-            pytest.fail("prusa-slicer is not installed; CI must install it (apt-get install prusa-slicer)")
-        pytest.skip("prusa-slicer is not installed (apt-get install prusa-slicer)")
-    env = dict(os.environ, HOME=str(tmp_path))  # the slicer writes its settings folder under HOME
-    info = subprocess.run(["prusa-slicer", "--info", str(path)], capture_output=True, text=True,
-                          timeout=SLICER_TIMEOUT_S, env=env)
-    assert info.returncode == 0, info.stderr
-    return info.stdout
 
 
 def _glb_json(data: bytes) -> dict:
@@ -290,7 +275,7 @@ def test_a_failed_obj_check_leaves_nothing(tmp_path, monkeypatch):
 def test_prusa_slicer_reads_the_textured_obj_as_one_closed_part(tmp_path):
     solid, textured = _textured_solid()
     path = write_solid(solid, tmp_path / "ball.obj", textured=textured)
-    info = _prusa_info(path, tmp_path)
+    info = prusa_info(path, tmp_path)
     assert "manifold = yes" in info, info
     assert re.search(r"number_of_parts\s*=\s*1\b", info), info
 
@@ -356,7 +341,7 @@ def test_bust_obj_is_closed_as_written_and_slices_as_one_part(bust, tmp_path):
     written = _obj_as_written(path)
     assert written.is_watertight and written.body_count == 1
     assert written.volume == pytest.approx(bust.mesh.volume, rel=VOLUME_RTOL)
-    info = _prusa_info(path, tmp_path)
+    info = prusa_info(path, tmp_path)
     assert "manifold = yes" in info, info
     assert re.search(r"number_of_parts\s*=\s*1\b", info), info
 

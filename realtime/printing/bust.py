@@ -261,10 +261,10 @@ def _head_field(head, image, vertices_px, rotation, use_detail, person=None, vie
     shape = surface.fit_head(head)
     directions, faces = surface.warped_sphere(subdivisions)
     contour_distance = surface.face_contour_distance(head, shape.centre, directions)
-    skull_r, sil = None, None
+    skull_r, sil, hair_crop = None, None, None
     if person is not None and vertices_px is not None:
-        skull_r, sil = _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image,
-                                         contour_distance)
+        skull_r, sil, hair_crop = _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image,
+                                                    contour_distance)
     if scan is not None:
         single = surface.skull_radius(directions, shape) if skull_r is None else skull_r
         skull_r = _with_scan(single, directions, faces, shape, scan)
@@ -277,6 +277,11 @@ def _head_field(head, image, vertices_px, rotation, use_detail, person=None, vie
         # The camera looks along the input frame's +z (OpenCV): toward the camera is -z there.
         toward_camera = rotation @ np.array([0.0, 0.0, -1.0])
         extra = surface.shading_detail(field_, head, shape, image, vertices_px, toward_camera)
+        if hair_crop is not None and view is not None:
+            hair_in_image = cv2.warpAffine(hair_crop.astype(np.uint8), person.image_from_crop,
+                                           (image.shape[1], image.shape[0]), flags=cv2.INTER_NEAREST) > 0
+            extra = extra + surface.hair_detail(surface.head_surface(field_, shape), faces, field_.face_weight,
+                                                view.matrix, image, hair_in_image, head)
     return shape, field_, faces, surface.head_surface(field_, shape, extra), sil
 
 
@@ -317,7 +322,8 @@ def sphere_level(head: np.ndarray, options: BustOptions) -> int:
 
 
 def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image, contour_distance):
-    """``(N,)`` mm: the skull prior clipped to the person's outline and grown by the hair."""
+    """The skull prior clipped to the person's outline and grown by the hair: ``(radius (N,) mm,
+    the Silhouette, the hair itself (S, S) bool on the mask's crop)``."""
     from realtime.stages import segmentation
 
     labels = segmentation.label_regions(person, vertices_px, image)
@@ -332,7 +338,7 @@ def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view,
     clipped = np.minimum(prior, silhouette.clip_radius(directions, sil))
     fade = surface.smoothstep(-contour_distance / HAIRLINE_SLOPE_RAD)
     grown = silhouette.hair_radius(directions, clipped, sil, fade)
-    return surface.smooth_on_sphere(grown, faces, HAIR_SMOOTHING_ITERATIONS, 0.5), sil
+    return surface.smooth_on_sphere(grown, faces, HAIR_SMOOTHING_ITERATIONS, 0.5), sil, labels == segmentation.HAIR
 
 
 MAX_HEAD_TILT_RAD = np.radians(25.0)
@@ -589,9 +595,15 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=N
     else:  # mask
         scale_guess = options.height_mm / ((top_y - chin_y) * 0.8)
         wall_life = options.mask_wall_mm / scale_guess
-        normals = trimesh.Trimesh(points, faces, process=False).vertex_normals
-        cos = np.clip(np.einsum("ij,ij->i", normals, field_.directions), 0.5, 1.0)
-        inner = centre + field_.directions * (np.linalg.norm(points - centre, axis=1) - wall_life / cos)[:, None]
+        # The inner wall keeps its distance under the image detail's dips and follows the steeper
+        # of the smooth and the detailed surface (hair locks tilt the surface more than wrinkles).
+        smooth = surface.head_surface(field_, shape)
+        cos = np.ones(len(points))
+        for surface_points in (points, smooth):
+            normals = trimesh.Trimesh(surface_points, faces, process=False).vertex_normals
+            cos = np.minimum(cos, np.clip(np.einsum("ij,ij->i", normals, field_.directions), 0.5, 1.0))
+        outer_r = np.minimum(np.linalg.norm(points - centre, axis=1), field_.radius)
+        inner = centre + field_.directions * (outer_r - wall_life / cos)[:, None]
         outer_solid = solids.to_manifold(to_print(points), faces, uv)
         inner_solid = solids.to_manifold(to_print(inner), faces, uv)
         if sil is None:

@@ -602,10 +602,9 @@ def shading_detail(
     px = np.asarray(vertices_px, dtype=np.float64)[:, :2]
     ipd_px = np.linalg.norm(px[topology.LEFT_EYE_OUTER] - px[topology.RIGHT_EYE_OUTER])
     sigma = max(DETAIL_SIGMA_IPD * ipd_px, 1.0)
-    low = cv2.GaussianBlur(gray, (0, 0), sigma) + 1e-3
     fine = cv2.GaussianBlur(gray, (0, 0), max(sigma / 6.0, 0.7))
     # Dark relative to the neighbourhood reads as a crease (concave), bright as a ridge.
-    contrast = fine / low - 1.0
+    contrast = local_contrast(gray, sigma, max(sigma / 6.0, 0.7))
     pix = field.pixels
     valid = np.isfinite(pix).all(axis=1) & (field.face_weight > 0)
     if field.opening is not None:
@@ -634,6 +633,122 @@ def shading_detail(
     away = smoothstep((gap - DETAIL_FEATURE_MARGIN_MM) / DETAIL_FEATURE_MARGIN_MM)
     weight = field.face_weight[valid] * exposure * facing * away * (1.0 - spectacle_zone(points, head_mm))
     detail[valid] = np.clip(DETAIL_AMPLITUDE_MM * con, -DETAIL_MAX_MM, DETAIL_MAX_MM) * weight
+    return detail
+
+
+# --- hair detail ----------------------------------------------------------------------------------
+HAIR_DETAIL_LOW_MM = 6.0
+"""Low-pass scale of the hair's shading, life-size mm (Gaussian sigma): keeps locks, waves and
+partings, removes the shading of the hair's mass as a whole (which the outline already shapes)."""
+HAIR_DETAIL_FINE_MM = 1.2
+"""Finest scale kept, life-size mm: single strands, JPEG blocks and noise are below what a 0.4 mm
+nozzle shows at a bust's ~ 0.3 scale."""
+HAIR_DETAIL_AMPLITUDE_MM = 2.5
+"""Radial displacement for a 100 % local luminance contrast in hair, life-size mm: locks stand
+out more than skin's creases (a gap between locks is a few millimetres deep)."""
+HAIR_DETAIL_MAX_MM = 1.5
+"""Clamp on the hair detail: a highlight or a dark gap does not make a spike or a pit."""
+HAIR_EDGE_MARGIN_MM = 5.0
+"""Distance inside the hair region's edge within which its detail fades out: the mask's edge mixes
+hair with the background and the hairline with skin, whose contrast is not the hair's shape."""
+HAIR_TEMPLE_BAND_MM = 14.0
+"""Half height of the band at eye level, on the head's sides, without hair detail: a spectacle
+arm runs there, a dark line the detail would cut into the hair as a groove."""
+HAIR_MIN_FACING = 0.35
+"""Cosine of the viewing angle below which the hair's shading is too foreshortened to use."""
+HAIR_OCCLUSION_MM = 2.0
+"""Depth by which a surface point may lie behind the front-most surface and still count as seen."""
+
+
+def local_contrast(gray: np.ndarray, low_sigma_px: float, fine_sigma_px: float) -> np.ndarray:
+    """``(H, W) float32``: the band-passed log-luminance, ``fine / low - 1``, of ``gray (H, W)`` in
+    0..1: dark relative to the neighbourhood (a crease, a gap between locks) is negative, bright
+    (a ridge) positive; dividing by the local mean cancels albedo and exposure."""
+    low = cv2.GaussianBlur(gray, (0, 0), low_sigma_px) + 1e-3
+    fine = cv2.GaussianBlur(gray, (0, 0), fine_sigma_px)
+    return fine / low - 1.0
+
+
+def seen_from(points_mm: np.ndarray, faces: np.ndarray, head_to_image: np.ndarray) -> np.ndarray:
+    """``(N,) bool``: which surface points the affine camera ``head_to_image (2, 4)`` sees (a z-buffer
+    of the closed surface ``points_mm (N, 3)``, ``faces (M, 3)``, at about 1 mm per cell)."""
+    from realtime.printing import raster
+
+    m = np.asarray(head_to_image, np.float64)
+    uv = points_mm @ m[:, :3].T + m[:, 3]
+    toward = -np.cross(m[0, :3], m[1, :3])
+    toward /= np.linalg.norm(toward)
+    depth = points_mm @ toward
+    px_per_mm = float(np.sqrt(np.linalg.norm(m[0, :3]) * np.linalg.norm(m[1, :3])))
+    step = max(px_per_mm, 1e-6)
+    lo = uv.min(axis=0)
+    shape = tuple((np.ceil((uv.max(axis=0) - lo) / step).astype(int) + 2)[::-1])
+    front = raster.front_heights(np.column_stack([uv, depth]), faces, (lo[0], lo[1]), step, shape)
+    # The front-most depth at each point, interpolated: a point on the front surface matches it up
+    # to the surface's curvature within a cell. Next to the outline (a NaN cell) the nearest cell's.
+    col, row = (uv[:, 0] - lo[0]) / step, (uv[:, 1] - lo[1]) / step
+    front_at = raster.sample_bilinear(front, col, row)
+    near_outline = np.isnan(front_at)
+    nearest = front[np.clip(np.round(row[near_outline]).astype(int), 0, shape[0] - 1),
+                    np.clip(np.round(col[near_outline]).astype(int), 0, shape[1] - 1)]
+    front_at[near_outline] = np.nan_to_num(nearest, nan=-np.inf)
+    return depth >= front_at - HAIR_OCCLUSION_MM
+
+
+def hair_detail(
+    points_mm: np.ndarray,
+    faces: np.ndarray,
+    face_weight: np.ndarray,
+    head_to_image: np.ndarray,
+    image_bgr: np.ndarray,
+    hair_mask: np.ndarray,
+    head_mm: np.ndarray,
+) -> np.ndarray:
+    """Radial detail ``(N,) float64`` mm on the hair from the photo's shading, 0 where unreliable.
+
+    The same "detail from shading" as the face's (``shading_detail``) at the scale of locks and
+    waves, where the photo shows hair: surface points seen by the camera (not hidden, not at a
+    grazing angle), inside the hair region away from its edge, off the face, well exposed, and
+    not in the band where spectacle arms cross the temples.
+
+    points_mm: ``(N, 3)`` the closed head surface (head frame), ``faces (M, 3)`` its triangles.
+    face_weight: ``(N,)`` 1 on the face, 0 on the skull and hair.  head_to_image: ``(2, 4)`` affine
+    camera, head frame mm -> photo pixels.  image_bgr: ``(H, W, 3) uint8``.  hair_mask: ``(H, W)
+    bool`` the hair in the photo.  head_mm: ``(468, 3)`` the face mesh, head frame mm.
+    """
+    points = check_shape("points_mm", points_mm, (None, 3), dtype=np.float64)
+    head = check_shape("head_mm", head_mm, (topology.N_VERTICES, 3), dtype=np.float64)
+    m = np.asarray(head_to_image, np.float64)
+    detail = np.zeros(len(points))
+    px_per_mm = float(np.sqrt(np.linalg.norm(m[0, :3]) * np.linalg.norm(m[1, :3])))
+    if not np.asarray(hair_mask).any() or px_per_mm <= 0:
+        return detail
+    from realtime import geometry
+    from realtime.printing import raster
+
+    toward = -np.cross(m[0, :3], m[1, :3])
+    toward /= np.linalg.norm(toward)
+    facing = smoothstep((geometry.vertex_normals(points, faces) @ toward - HAIR_MIN_FACING) / 0.2)
+    eye_y = 0.5 * (head[topology.RIGHT_EYE_OUTER, 1] + head[topology.LEFT_EYE_OUTER, 1])
+    temple = smoothstep((np.abs(points[:, 1] - eye_y) - HAIR_TEMPLE_BAND_MM) / 4.0)
+    weight = facing * temple * (1.0 - np.clip(face_weight, 0.0, 1.0))
+    candidates = weight > 0
+    if not candidates.any():
+        return detail
+    candidates &= seen_from(points, faces, m)
+    xy = points[candidates] @ m[:, :3].T + m[:, 3]
+    inside_px = cv2.distanceTransform(np.asarray(hair_mask, np.uint8), cv2.DIST_L2, 5)
+    inside = smoothstep(np.nan_to_num(raster.sample_bilinear(inside_px, xy[:, 0], xy[:, 1]), nan=0.0)
+                        / (HAIR_EDGE_MARGIN_MM * px_per_mm))
+    gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
+    fine_sigma = max(HAIR_DETAIL_FINE_MM * px_per_mm, 0.7)
+    contrast = local_contrast(gray, max(HAIR_DETAIL_LOW_MM * px_per_mm, 2.0 * fine_sigma), fine_sigma)
+    lum = raster.sample_bilinear(cv2.GaussianBlur(gray, (0, 0), fine_sigma), xy[:, 0], xy[:, 1], replicate=True)
+    con = raster.sample_bilinear(contrast, xy[:, 0], xy[:, 1], replicate=True)
+    lo, hi = DETAIL_EXPOSURE_RANGE
+    exposure = smoothstep((lum - lo) / 0.05) * smoothstep((hi - lum) / 0.05)
+    detail[candidates] = (np.clip(HAIR_DETAIL_AMPLITUDE_MM * con, -HAIR_DETAIL_MAX_MM, HAIR_DETAIL_MAX_MM)
+                          * weight[candidates] * inside * exposure)
     return detail
 
 

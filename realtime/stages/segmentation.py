@@ -42,9 +42,13 @@ under the jaw). BODY: the person below the chin, and whatever below the ears is 
 skin (collars, hands)."""
 COLOUR_DISTANCE_SD = 3.0
 """A pixel matches a colour model when its YCrCb colour lies within this many standard deviations
-of the model's mean (RMS over the three channels; spreads floored by ``COLOUR_MIN_SD``). YCrCb,
-not Lab: as good at telling skin from hair, and OpenCV builds Lab's tables on first use (~ 90 ms,
-a good part of a photo's build)."""
+of the model's median (the Euclidean length of the three standardised differences, spreads from
+the median absolute deviation, floored by ``COLOUR_MIN_SD``). Euclidean, not the channels' RMS:
+in a black-and-white photo or a brown-toned painting only brightness tells hair from skin, and an
+average over three channels, two of them equal, let dark hair pass for skin. Median and MAD, not
+mean and standard deviation: the face's region holds brows, eyes, nostrils and lips, whose dark
+pixels widened the skin's spread to take in the hair. YCrCb, not Lab: as good at telling skin
+from hair, and OpenCV builds Lab's tables on first use (~ 90 ms, a good part of a photo's build)."""
 COLOUR_MIN_SD = (6.0, 3.0, 3.0)
 """Floor on a colour model's standard deviation per YCrCb channel (8-bit units): a flat-lit face
 or a uniformly dyed head of hair must not make every slightly different pixel foreign."""
@@ -120,20 +124,26 @@ def face_crop(vertices_px: np.ndarray, crop_face_heights: float = CROP_FACE_HEIG
     return matrix
 
 
+MAD_TO_SD = 1.4826
+"""The standard deviation of a normal distribution over its median absolute deviation."""
+
+
 def _colour_model(lab: np.ndarray, where: np.ndarray):
-    """``(mean (3,), spread (3,))`` of the pixels ``lab (h, w, 3)`` (YCrCb) at ``where (h, w) bool``, or None."""
+    """``(median (3,), spread (3,))`` of the pixels ``lab (h, w, 3)`` (YCrCb) at ``where (h, w) bool``,
+    or None; the spread is the MAD scaled to a standard deviation (see ``COLOUR_DISTANCE_SD``)."""
     if where.sum() < MIN_MODEL_PIXELS:
         return None
     pixels = lab[where]
-    return pixels.mean(axis=0), np.maximum(pixels.std(axis=0), COLOUR_MIN_SD)
+    median = np.median(pixels, axis=0)
+    return median, np.maximum(MAD_TO_SD * np.median(np.abs(pixels - median), axis=0), COLOUR_MIN_SD)
 
 
 def _colour_distance(lab: np.ndarray, model) -> np.ndarray:
-    """``(h, w)`` RMS standardised distance of every pixel to a colour model (inf without one)."""
+    """``(h, w)`` standardised Euclidean distance of every pixel to a colour model (inf without one)."""
     if model is None:
         return np.full(lab.shape[:2], np.inf, np.float32)
-    mean, spread = model
-    return np.sqrt((((lab - mean) / spread) ** 2).mean(axis=2))
+    centre, spread = model
+    return np.sqrt((((lab - centre) / spread) ** 2).sum(axis=2))
 
 
 def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarray | None = None) -> np.ndarray:
