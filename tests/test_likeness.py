@@ -249,7 +249,8 @@ def test_only_the_surface_the_camera_sees_is_seen():
     assert behind.any() and not seen[behind].any()
 
 
-def test_a_photo_s_hair_gets_detail_and_the_bust_stays_printable(people, monkeypatch):
+@pytest.mark.parametrize("style", ["bust", "head", "relief", "mask"])
+def test_a_photo_s_hair_gets_detail_and_the_bust_stays_printable(people, monkeypatch, style):
     from realtime.printing import surface
 
     image, face, person = people["hopper"]
@@ -261,7 +262,7 @@ def test_a_photo_s_hair_gets_detail_and_the_bust_stays_printable(people, monkeyp
         return made[-1]
 
     monkeypatch.setattr(surface, "hair_detail", keep)
-    bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style="bust"), image=image,
+    bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style=style), image=image,
                       vertices_px=face.vertices_px, person=person)
     assert len(made) == 1 and (np.abs(made[0]) > 0.2).sum() >= 20
     checks = bust.checks

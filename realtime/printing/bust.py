@@ -646,8 +646,10 @@ def _relief(head, options, image, vertices_px, rotation, timings, person=None, v
     label_band = RELIEF_LABEL_BAND * face_h if options.label else 0.0
     with_hair = person is not None and vertices_px is not None
     if with_hair:
-        # The whole head as the photo shows it, hair included, seen from the front.
-        shape, _, sphere_faces, points, _ = _head_field(head, image, vertices_px, rotation, False, person, view)
+        # The whole head as the photo shows it, hair included, seen from the front; with the
+        # photo's detail on the face and the hair (a relief is seen as the photo was).
+        shape, _, sphere_faces, points, _ = _head_field(head, image, vertices_px, rotation, options.detail, person,
+                                                        view)
         front = points[:, 2] > shape.centre[2]
         chin_y = head[topology.CHIN, 1]
         above = points[:, 1] > chin_y - margin
