@@ -163,7 +163,7 @@ HAIR_TEST_PX_PER_MM = 2.0
 HAIR_TEST_STRIPE_MM = 24.0  # locks across the hair: the period of the test's light and dark bands
 
 
-def _hair_scene(luminance_of_x):
+def _hair_scene(luminance_of_x, px_per_mm=HAIR_TEST_PX_PER_MM):
     """A sphere of hair seen from the front by an affine camera, lit in vertical bands:
     ``(points, faces, head_to_image, image, hair_mask, head)``. The hair is the upper part
     of the picture (above 25 mm), the face nowhere (its mesh only gives the eyes' height, 0)."""
@@ -172,15 +172,15 @@ def _hair_scene(luminance_of_x):
 
     directions, faces = surface.warped_sphere(5)
     points = directions * HAIR_TEST_RADIUS_MM
-    size = int(2.6 * HAIR_TEST_RADIUS_MM * HAIR_TEST_PX_PER_MM)
+    size = int(2.6 * HAIR_TEST_RADIUS_MM * px_per_mm)
     centre = size / 2
     # Image x to the right along head x, image y down along head -y: the camera looks along -z.
-    head_to_image = np.array([[HAIR_TEST_PX_PER_MM, 0, 0, centre], [0, -HAIR_TEST_PX_PER_MM, 0, centre]])
-    x_mm = (np.arange(size) - centre) / HAIR_TEST_PX_PER_MM
+    head_to_image = np.array([[px_per_mm, 0, 0, centre], [0, -px_per_mm, 0, centre]])
+    x_mm = (np.arange(size) - centre) / px_per_mm
     gray = np.tile(luminance_of_x(x_mm), (size, 1))
     image = np.repeat(np.clip(gray * 255, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
     rows = np.arange(size)[:, None] * np.ones((1, size))
-    hair_mask = (centre - rows) / HAIR_TEST_PX_PER_MM > 25.0
+    hair_mask = (centre - rows) / px_per_mm > 25.0
     return points, faces, head_to_image, image, hair_mask, np.zeros((N_VERTICES, 3))
 
 
@@ -188,10 +188,11 @@ def _stripes(x_mm):
     return 0.5 + 0.15 * np.cos(2 * np.pi * x_mm / HAIR_TEST_STRIPE_MM)
 
 
-def test_hair_detail_follows_the_hair_s_shading_where_it_is_seen():
+@pytest.mark.parametrize("px_per_mm", [HAIR_TEST_PX_PER_MM, 7.0])  # a small photo, and a large one filtered smaller
+def test_hair_detail_follows_the_hair_s_shading_where_it_is_seen(px_per_mm):
     from realtime.printing import surface
 
-    points, faces, m, image, hair_mask, head = _hair_scene(_stripes)
+    points, faces, m, image, hair_mask, head = _hair_scene(_stripes, px_per_mm)
     detail = surface.hair_detail(points, faces, np.zeros(len(points)), m, image, hair_mask, head)
     x, y, z = points.T
     cos_view = points[:, 2] / HAIR_TEST_RADIUS_MM

@@ -656,6 +656,8 @@ HAIR_TEMPLE_BAND_MM = 14.0
 arm runs there, a dark line the detail would cut into the hair as a groove."""
 HAIR_MIN_FACING = 0.35
 """Cosine of the viewing angle below which the hair's shading is too foreshortened to use."""
+HAIR_SAMPLES_PER_MM = 2.5
+"""Resolution the hair's shading is filtered at, pixels per life-size mm (3 per the finest sigma)."""
 HAIR_OCCLUSION_MM = 2.0
 """Depth by which a surface point may lie behind the front-most surface and still count as seen."""
 
@@ -737,14 +739,31 @@ def hair_detail(
         return detail
     candidates &= seen_from(points, faces, m)
     xy = points[candidates] @ m[:, :3].T + m[:, 3]
-    inside_px = cv2.distanceTransform(np.asarray(hair_mask, np.uint8), cv2.DIST_L2, 5)
+    fine_sigma = max(HAIR_DETAIL_FINE_MM * px_per_mm, 0.7)
+    low_sigma = max(HAIR_DETAIL_LOW_MM * px_per_mm, 2.0 * fine_sigma)
+    # Only the part of the photo around the hair is filtered (a 2048-pixel photo is ~ 40 ms a blur):
+    # the points' box and the low-pass's reach.
+    height, width = image_bgr.shape[:2]
+    reach = 3.0 * low_sigma + 2.0
+    x0, y0 = (max(int(np.floor(v - reach)), 0) for v in xy.min(axis=0))
+    x1, y1 = (min(int(np.ceil(v + reach)) + 1, size) for v, size in zip(xy.max(axis=0), (width, height)))
+    if x1 <= x0 or y1 <= y0:
+        return detail
+    xy = xy - (x0, y0)
+    mask = np.ascontiguousarray(np.asarray(hair_mask, np.uint8)[y0:y1, x0:x1])
+    inside_px = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
     inside = smoothstep(np.nan_to_num(raster.sample_bilinear(inside_px, xy[:, 0], xy[:, 1]), nan=0.0)
                         / (HAIR_EDGE_MARGIN_MM * px_per_mm))
-    gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
-    fine_sigma = max(HAIR_DETAIL_FINE_MM * px_per_mm, 0.7)
-    contrast = local_contrast(gray, max(HAIR_DETAIL_LOW_MM * px_per_mm, 2.0 * fine_sigma), fine_sigma)
-    lum = raster.sample_bilinear(cv2.GaussianBlur(gray, (0, 0), fine_sigma), xy[:, 0], xy[:, 1], replicate=True)
-    con = raster.sample_bilinear(contrast, xy[:, 0], xy[:, 1], replicate=True)
+    gray = cv2.cvtColor(image_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
+    # Filtered at HAIR_SAMPLES_PER_MM at most: the finest scale kept is over a millimetre, and a
+    # large photo's blurs at full size cost ~ 50 ms.
+    shrink = min(1.0, HAIR_SAMPLES_PER_MM / px_per_mm)
+    if shrink < 1.0:
+        gray = cv2.resize(gray, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    contrast = local_contrast(gray, low_sigma * shrink, fine_sigma * shrink)
+    sx, sy = (xy[:, 0] + 0.5) * shrink - 0.5, (xy[:, 1] + 0.5) * shrink - 0.5
+    lum = raster.sample_bilinear(cv2.GaussianBlur(gray, (0, 0), fine_sigma * shrink), sx, sy, replicate=True)
+    con = raster.sample_bilinear(contrast, sx, sy, replicate=True)
     lo, hi = DETAIL_EXPOSURE_RANGE
     exposure = smoothstep((lum - lo) / 0.05) * smoothstep((hi - lum) / 0.05)
     detail[candidates] = (np.clip(HAIR_DETAIL_AMPLITUDE_MM * con, -HAIR_DETAIL_MAX_MM, HAIR_DETAIL_MAX_MM)
