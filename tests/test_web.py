@@ -411,6 +411,26 @@ def test_serve_flags_default_to_loopback_and_a_20_mb_limit():
 LATER_FORMATS = {"3mf", "glb", "obj"}
 
 
+def test_a_job_in_two_parts_makes_the_same_files_as_in_one(photo):
+    """``run_web_job`` with the STL first hands back a ``LaterExport`` that survives pickling
+    (it crosses processes) and ``export_later`` makes exactly the files it named."""
+    import pickle
+
+    first = bustjob.run_web_job(bustjob.WebJob(photo), first_formats=bustjob.FIRST_FORMATS)
+    assert first.ok, first.message
+    assert sorted(first.files) == ["bust.stl"]
+    assert first.later.formats == ("3mf", "glb", "obj")
+    assert len(pickle.dumps(first.later)) < 10 * MB  # slimmed: trimesh's caches stay behind
+    later = bustjob.export_later(pickle.loads(pickle.dumps(first.later)))
+    assert later.ok, later.message
+    assert sorted(later.files) == sorted(first.later.files)
+    assert set(later.files) == {"bust.3mf", "bust.glb", "bust.obj", "bust.mtl", "bust_texture.png"}
+    assert later.report["timings_ms"]["export_later"] > 0
+    stl = trimesh.load(io.BytesIO(first.files["bust.stl"]), file_type="stl")
+    three_mf = trimesh.load(io.BytesIO(later.files["bust.3mf"]), file_type="3mf", force="mesh")
+    assert three_mf.volume == pytest.approx(stl.volume, rel=1e-3)
+
+
 class _LaterHeldExecutor:
     """Real jobs on threads, with a test hook: the later formats' export (``export_later``)
     waits until ``release`` is called."""

@@ -158,7 +158,7 @@ class ErrorBody(BaseModel):
 class QueuePlace(BaseModel):
     state: str  # uploading, waiting (for a worker) or running
     position: int | None  # 1: the next to start; 0 while running; None while uploading
-    expected_wait_s: float  # until the bust is likely made, seconds (from recent job times)
+    expected_wait_s: float  # until the upload is likely answered, seconds (from recent job times)
 
 
 class ApiError(Exception):
@@ -259,7 +259,8 @@ class BustService:
         self.running: list[_Entry] = []
         self.waiting: collections.deque[_Entry] = collections.deque()
         self.tickets: dict[str, _Entry] = {}
-        self.job_seconds = DEFAULT_JOB_SECONDS
+        self.job_seconds = DEFAULT_JOB_SECONDS  # a worker's time per job, later formats included
+        self.answer_seconds = DEFAULT_JOB_SECONDS  # a job's time until its upload can be answered
         self.first_formats = bustjob.FIRST_FORMATS if options.answer_after == "stl" else bustjob.EXPORT_FORMATS
         self.finished: dict[str, _Stored] = {}  # id -> its books
         self.later_tasks: set[asyncio.Task] = set()  # writing answered busts' later formats
@@ -337,10 +338,14 @@ class BustService:
         backlog = max(self.admitted - self.workers, 0) + 1
         return int(min(max(math.ceil(self.job_seconds * backlog / self.workers), 1), RETRY_AFTER_MAX_S))
 
+    def _answer_s(self) -> float:
+        return min(self.answer_seconds, self.job_seconds)
+
     def expected_wait_s(self, position: int, now: float | None = None) -> float:
         """Seconds until the job at ``position`` in the queue (1: the next to start; len(waiting)
-        + 1: one arriving now) is likely made: each worker frees when its job has run for the
-        mean job time, and takes the next job in line."""
+        + 1: one arriving now) is likely answered: each worker frees when its job has run for the
+        mean job time (later formats included), takes the next job in line, and answers it after
+        the mean time to an answer."""
         now = time.monotonic() if now is None else now
         free_at = [max(self.job_seconds - (now - entry.started), 0.0) for entry in self.running]
         free_at += [0.0] * (self.workers - len(free_at))
@@ -349,14 +354,14 @@ class BustService:
         for _ in range(max(position, 1)):
             start = heapq.heappop(free_at)
             heapq.heappush(free_at, start + self.job_seconds)
-        return round(start + self.job_seconds, 1)
+        return round(start + self._answer_s(), 1)
 
     def place(self, ticket: str) -> dict:
         entry = self.tickets.get(ticket)
         if entry is None:
             raise ApiError(404, "not_found", "no upload in progress has this ticket (it is forgotten once answered)")
         if entry.state == "running":
-            left = max(self.job_seconds - (time.monotonic() - entry.started), 0.0)
+            left = max(self._answer_s() - (time.monotonic() - entry.started), 0.0)
             return {"state": "running", "position": 0, "expected_wait_s": round(left, 1)}
         if entry.state == "waiting":
             position = self.waiting.index(entry) + 1
@@ -377,7 +382,8 @@ class BustService:
             result = await self._on_worker(bustjob.run_web_job, job, self.options.debug)
         else:
             result = await self._on_worker(bustjob.run_web_job, job, self.options.debug, self.first_formats)
-        if result.later is None:  # else the time counts once the later formats are written
+        self.answer_seconds += JOB_SECONDS_SMOOTHING * (result.seconds - self.answer_seconds)
+        if result.later is None:  # else the worker's time counts once the later formats are written
             self.job_seconds += JOB_SECONDS_SMOOTHING * (result.seconds - self.job_seconds)
         return result
 
@@ -399,17 +405,21 @@ class BustService:
             raise ApiError(500, "worker_failed", f"the job's worker failed ({type(error).__name__}); "
                                                  "try again") from None
 
-    def export_later(self, entry: _Entry, bust_id: str, first: bustjob.WebJobResult) -> None:
-        """Hand the answered job's worker to writing its later formats (``first.later``), on a
-        task of the service: the entry keeps its place among the running until they are written."""
+    def export_later(self, entry: _Entry, first: bustjob.WebJobResult) -> asyncio.Future:
+        """Hand the job's worker at once to writing its later formats (``first.later``), on a
+        task of the service, while the upload's answer is stored and sent: the entry keeps its
+        place among the running until they are written. Returns the future the caller sets to
+        the bust's id once its answer is stored (None: not stored; the later files are dropped)."""
         entry.state = "finishing"
-        task = asyncio.create_task(self._export_later(entry, bust_id, first))
+        answered = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._export_later(entry, first, answered))
         self.later_tasks.add(task)
         task.add_done_callback(self.later_tasks.discard)
+        return answered
 
-    async def _export_later(self, entry: _Entry, bust_id: str, first: bustjob.WebJobResult) -> None:
+    async def _export_later(self, entry: _Entry, first: bustjob.WebJobResult, answered: asyncio.Future) -> None:
         later = first.later
-        stored = self.finished.get(bust_id)
+        stored = None
         errors: dict[str, str] = {}
         files: dict[str, bytes] = {}
         try:
@@ -422,6 +432,10 @@ class BustService:
                     errors = dict.fromkeys(later.formats, result.message)
             except ApiError as error:  # its worker died
                 errors = dict.fromkeys(later.formats, error.message)
+            bust_id = await answered  # set by the upload's handler once its answer is stored
+            if bust_id is None:
+                return
+            stored = self.finished.get(bust_id)
             await self._store_later(bust_id, files, errors)
         except (_Stopping, asyncio.CancelledError):
             pass  # the server stops: the result's folder goes with it
@@ -555,7 +569,9 @@ class BustService:
                 break
             if old in (bust_id, newest):
                 continue
-            total -= self.finished.pop(old).size
+            gone = self.finished.pop(old)
+            gone.done.set()  # whoever waits for its later formats learns it is gone
+            total -= gone.size
             evicted.append(old)
         return evicted
 
@@ -807,6 +823,7 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
             raise _too_large(limit)
         entry = service.enter(ticket)
         gone = None
+        answered = None  # the later formats' wait for this answer's id
         try:
             deadline = asyncio.get_running_loop().time() + options.body_timeout_s
             try:
@@ -826,6 +843,8 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
             if gone.done():  # made, but its client left while it ran: nobody will fetch it
                 service.discarded += 1
                 return Response(status_code=CLIENT_GONE)
+            if result.later is not None:  # its worker goes on to the other formats now, as the answer is stored
+                answered = service.export_later(entry, result)
             body, stored = await run_in_threadpool(service.write_result, result)
             evicted = service.kept(body["id"], stored)
             if evicted:
@@ -834,8 +853,8 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
                 service.forget([body["id"]])
                 await run_in_threadpool(service.remove, [body["id"]])
                 raise _stopping_error()
-            if result.later is not None:  # its worker goes on to the other formats; the answer goes now
-                service.export_later(entry, body["id"], result)
+            if answered is not None:
+                answered.set_result(body["id"])
             return JSONResponse(body, 201, headers={"Location": f"/api/busts/{body['id']}"})
         except _Stopping:
             raise _stopping_error() from None
@@ -844,6 +863,8 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
         finally:
             if gone is not None:
                 gone.cancel()
+            if answered is not None and not answered.done():  # not stored: its later files go nowhere
+                answered.set_result(None)
             service.leave(entry)
 
     @app.get("/api/busts/{bust_id}", response_model=BustCreated, responses={404: {"model": ErrorBody}},
