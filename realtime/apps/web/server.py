@@ -432,6 +432,7 @@ class BustService:
                     errors = dict.fromkeys(later.formats, result.message)
             except ApiError as error:  # its worker died
                 errors = dict.fromkeys(later.formats, error.message)
+            self._release(entry)  # the worker is done: the next job may start while the files are stored
             bust_id = await answered  # set by the upload's handler once its answer is stored
             if bust_id is None:
                 return
@@ -446,12 +447,18 @@ class BustService:
                     stored.errors[fmt] = f"internal error ({type(error).__name__}); the server's log has the details"
             raise
         finally:
-            if entry in self.running:
-                self.running.remove(entry)
-            entry.state = "done"
-            self._dispatch()
+            self._release(entry)
             if stored is not None:
                 stored.done.set()
+
+    def _release(self, entry: _Entry) -> None:
+        """A finishing job's worker is free (once; later calls do nothing)."""
+        if entry.state != "finishing":
+            return
+        if entry in self.running:
+            self.running.remove(entry)
+        entry.state = "done"
+        self._dispatch()
 
     async def _store_later(self, bust_id: str, files: dict[str, bytes], errors: dict[str, str]) -> None:
         """Write a bust's later files (or their failure) into its folder and books. A bust
