@@ -355,6 +355,14 @@ def test_load_client_over_http_retries_503s_and_loses_nothing(photo):
 # ---- page, assets, documentation, options ---------------------------------------------------
 
 
+def test_load_tool_times_the_job_split_in_two(photo):
+    from realtime.tools.web_load import split_cpu
+
+    split = split_cpu(photo, repeats=1)
+    assert 0 < split["first_part_cpu_s"] < split["two_parts_cpu_s"]
+    assert 0 < split["answer_share"] < 1
+
+
 def test_page_and_vendored_three_js_are_served_with_a_strict_policy(client):
     page = client.get("/")
     assert page.status_code == 200 and "Make my bust" in page.text
@@ -383,6 +391,12 @@ def test_openapi_documents_the_upload_and_its_errors(client):
     assert set(schema["properties"]) >= {"photo", "style", "height_mm", "label"}
     assert set(post["responses"]) >= {"201", "400", "413", "422", "503"}
     assert "/api/busts/{bust_id}/files/{name}" in spec["paths"]
+    # The answer with the STL: each format's state, the wait for the rest, a pending download's 503.
+    answer = spec["components"]["schemas"]["BustCreated"]["properties"]
+    assert {"formats", "complete", "errors"} <= set(answer) and "pending" in answer["formats"]["description"]
+    assert [p["name"] for p in spec["paths"]["/api/busts/{bust_id}"]["get"]["parameters"]] == ["bust_id", "wait_s"]
+    download = spec["paths"]["/api/busts/{bust_id}/files/{name}"]["get"]["responses"]
+    assert "not_ready" in download["503"]["description"] and "export_failed" in download["500"]["description"]
 
 
 def test_serve_flags_default_to_loopback_and_a_20_mb_limit():

@@ -13,7 +13,9 @@ memory; the exit status is 1 if any upload was lost.
 
 ``--compare`` measures the server's two answer modes in the same run, alternating fresh servers
 (``--answer-after all``, the old behaviour, then ``stl``) for ``--rounds`` rounds, and prints
-each run and the medians per mode.
+each run and the medians per mode. ``--split N`` times the job itself in this process instead,
+N times each way, interleaved: CPU seconds of the whole job in one call, of its first part (the
+answer), and of both parts with the later formats pickled across as between processes.
 """
 
 from __future__ import annotations
@@ -144,6 +146,33 @@ def run_load(url: str, uploads: int = 50, clients: int = 8, photos: list[bytes] 
     return asyncio.run(_run(url, photos or load_photos(), uploads, clients))
 
 
+def split_cpu(photo: bytes, repeats: int) -> dict:
+    """CPU seconds (this process; medians of ``repeats``, interleaved) of a web job in one call,
+    of its first part, and of its two parts with the later export pickled across."""
+    import pickle
+
+    from realtime.apps.web import bustjob
+
+    job = bustjob.WebJob(photo)
+    bustjob.run_web_job(job)  # networks loaded, caches warm
+    whole, first, both = [], [], []
+    for _ in range(repeats):
+        start = time.process_time()
+        assert bustjob.run_web_job(job).ok
+        whole.append(time.process_time() - start)
+        start = time.process_time()
+        part = bustjob.run_web_job(job, first_formats=bustjob.FIRST_FORMATS)
+        first.append(time.process_time() - start)
+        # Worker -> server -> worker: pickled twice, as a process pool sends it.
+        later = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(part.later))))
+        assert bustjob.export_later(later).ok
+        both.append(time.process_time() - start)
+    whole_s, first_s, both_s = (float(np.median(values)) for values in (whole, first, both))
+    return {"repeats": repeats, "one_call_cpu_s": round(whole_s, 3), "first_part_cpu_s": round(first_s, 3),
+            "two_parts_cpu_s": round(both_s, 3), "answer_share": round(first_s / whole_s, 3),
+            "two_parts_over_one": round(both_s / whole_s, 3)}
+
+
 def tree_rss_bytes(pid: int) -> int:
     """Resident memory of ``pid`` and all its descendants, bytes (Linux /proc)."""
     children: dict[int, list[int]] = {}
@@ -225,7 +254,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure both answer modes, alternating fresh servers (all, then stl), and print "
                              "the medians per mode")
     parser.add_argument("--rounds", type=int, default=2, help="with --compare: runs per mode (default: 2)")
+    parser.add_argument("--split", type=int, metavar="N",
+                        help="no server: time the job N times each way in this process (CPU seconds: one call, "
+                             "its first part, both parts)")
     args = parser.parse_args(argv)
+    if args.split:
+        print(json.dumps(split_cpu(load_photos()[0], args.split), indent=1))
+        return 0
     if args.compare:
         if args.url:
             parser.error("--compare starts its own servers: leave out --url")

@@ -60,7 +60,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -145,9 +145,11 @@ class BustCreated(BaseModel):
     files: dict[str, str]  # format -> URL: stl, 3mf, glb, obj (a pending one's URL waits for it)
     extras: dict[str, str]  # OBJ companions: mtl, texture (ready when obj is)
     report: dict[str, Any]  # landmarks68 (pixels), box, pd_mm, face_width_mm, print_checks, image_size, timings_ms
-    formats: dict[str, str] = {}  # format -> "ready", "pending" (being written now) or "failed"
-    complete: bool = True  # no format pending: every file is written (or failed)
-    errors: dict[str, str] = {}  # format -> why it failed (only failed formats)
+    formats: dict[str, str] = Field({}, description=(
+        "each format's state: ready (its file downloads now), pending (its job's worker is writing it; "
+        "a download waits for it) or failed (see errors). The answer comes once the STL is ready."))
+    complete: bool = Field(True, description="no format is pending (GET /api/busts/{id}?wait_s= waits for this)")
+    errors: dict[str, str] = Field({}, description="format -> why it could not be made (failed formats only)")
 
 
 class ErrorBody(BaseModel):
