@@ -348,9 +348,19 @@ def test_load_client_over_http_retries_503s_and_loses_nothing(photo):
         sock.close()
     assert (result.done, result.failures, result.busy_without_retry_after) == (4, [], 0)
     assert result.busy_503 >= 1
+    # The STL comes before the later formats, each of which the client downloaded.
+    assert len(result.all_s) == 4 and all(first < every for first, every in zip(result.upload_s, result.all_s))
 
 
 # ---- page, assets, documentation, options ---------------------------------------------------
+
+
+def test_load_tool_times_the_job_split_in_two(photo):
+    from realtime.tools.web_load import split_cpu
+
+    split = split_cpu(photo, repeats=1)
+    assert 0 < split["first_part_cpu_s"] < split["two_parts_cpu_s"]
+    assert 0 < split["answer_share"] < 1
 
 
 def test_page_and_vendored_three_js_are_served_with_a_strict_policy(client):
@@ -381,6 +391,12 @@ def test_openapi_documents_the_upload_and_its_errors(client):
     assert set(schema["properties"]) >= {"photo", "style", "height_mm", "label"}
     assert set(post["responses"]) >= {"201", "400", "413", "422", "503"}
     assert "/api/busts/{bust_id}/files/{name}" in spec["paths"]
+    # The answer with the STL: each format's state, the wait for the rest, a pending download's 503.
+    answer = spec["components"]["schemas"]["BustCreated"]["properties"]
+    assert {"formats", "complete", "errors"} <= set(answer) and "pending" in answer["formats"]["description"]
+    assert [p["name"] for p in spec["paths"]["/api/busts/{bust_id}"]["get"]["parameters"]] == ["bust_id", "wait_s"]
+    download = spec["paths"]["/api/busts/{bust_id}/files/{name}"]["get"]["responses"]
+    assert "not_ready" in download["503"]["description"] and "export_failed" in download["500"]["description"]
 
 
 def test_serve_flags_default_to_loopback_and_a_20_mb_limit():
@@ -401,6 +417,223 @@ def test_serve_flags_default_to_loopback_and_a_20_mb_limit():
     for flag in ("--body-timeout-s", "--max-results-mb"):
         with pytest.raises(InputError, match=f"{flag} 0.0: must be a positive number"):
             options_from_args(parser.parse_args([flag, "0"]))
+
+
+# ---- the answer with the STL, the other formats after it -------------------------------------
+
+
+LATER_FORMATS = {"3mf", "glb", "obj"}
+
+
+def test_a_job_in_two_parts_makes_the_same_files_as_in_one(photo):
+    """``run_web_job`` with the STL first hands back a ``LaterExport`` that survives pickling
+    (it crosses processes) and ``export_later`` makes exactly the files it named."""
+    import pickle
+
+    first = bustjob.run_web_job(bustjob.WebJob(photo), first_formats=bustjob.FIRST_FORMATS)
+    assert first.ok, first.message
+    assert sorted(first.files) == ["bust.stl"]
+    assert first.later.formats == ("3mf", "glb", "obj")
+    assert len(pickle.dumps(first.later)) < 10 * MB  # slimmed: trimesh's caches stay behind
+    later = bustjob.export_later(pickle.loads(pickle.dumps(first.later)))
+    assert later.ok, later.message
+    assert sorted(later.files) == sorted(first.later.files)
+    assert set(later.files) == {"bust.3mf", "bust.glb", "bust.obj", "bust.mtl", "bust_texture.png"}
+    assert later.report["timings_ms"]["export_later"] > 0
+    stl = trimesh.load(io.BytesIO(first.files["bust.stl"]), file_type="stl")
+    three_mf = trimesh.load(io.BytesIO(later.files["bust.3mf"]), file_type="3mf", force="mesh")
+    assert three_mf.volume == pytest.approx(stl.volume, rel=1e-3)
+
+
+class _LaterHeldExecutor:
+    """Real jobs on threads, with a test hook: the later formats' export (``export_later``)
+    waits until ``release`` is called."""
+
+    def __init__(self):
+        self.pool = concurrent.futures.ThreadPoolExecutor(2)
+        self.gate = threading.Event()
+        self.later_started = threading.Event()
+
+    def submit(self, fn, *args):
+        if fn is not bustjob.export_later:
+            return self.pool.submit(fn, *args)
+
+        def held():
+            self.later_started.set()
+            assert self.gate.wait(60), "the test never released the later formats"
+            return fn(*args)
+
+        return self.pool.submit(held)
+
+    def release(self):
+        self.gate.set()
+
+
+def test_the_answer_comes_with_the_stl_and_the_other_formats_follow(photo):
+    executor = _LaterHeldExecutor()
+    app = create_app(ServeOptions(), executor=executor, workers=1)
+    try:
+        with TestClient(app, base_url=BASE_URL) as served:
+            response = _post(served, photo)
+            assert response.status_code == 201, response.text
+            body = response.json()
+            assert body["formats"] == {"stl": "ready", "3mf": "pending", "glb": "pending", "obj": "pending"}
+            assert body["complete"] is False and body["errors"] == {}
+            assert set(body["extras"]) == {"mtl", "texture"}  # named before they exist
+            assert executor.later_started.wait(10), "the later formats were never started"
+            folder = app.state.service.results / body["id"]
+            assert sorted(path.name for path in folder.iterdir()) == ["bust.stl", "result.json"]
+            # The STL downloads at once and is the whole solid.
+            stl = served.get(body["files"]["stl"])
+            assert stl.status_code == 200
+            assert trimesh.load(io.BytesIO(stl.content), file_type="stl").is_watertight
+            # The job keeps its worker while it writes the rest: a second upload would wait.
+            status = served.get("/api/status").json()
+            assert (status["running"], status["finishing"]) == (1, 1)
+            assert served.get(f"/api/busts/{body['id']}").json()["complete"] is False
+            # A download of a pending format waits for it.
+            downloads: dict = {}
+            waiting = threading.Thread(target=lambda: downloads.update(obj=served.get(body["files"]["obj"])))
+            waiting.start()
+            time.sleep(0.3)
+            assert waiting.is_alive(), "the pending OBJ was answered before it was written"
+            executor.release()
+            waiting.join(60)
+            assert downloads["obj"].status_code == 200 and downloads["obj"].content.startswith(b"# selfie3d")
+            done = served.get(f"/api/busts/{body['id']}", params={"wait_s": 30}).json()
+            assert done["complete"] is True and set(done["formats"].values()) == {"ready"}
+            for fmt in LATER_FORMATS:
+                assert served.get(body["files"][fmt]).status_code == 200, fmt
+            for url in body["extras"].values():
+                assert served.get(url).status_code == 200
+            status = served.get("/api/status").json()
+            assert (status["running"], status["finishing"]) == (0, 0)
+            assert status["stored_mb"] > 3.0  # the later formats count toward the storage cap
+    finally:
+        executor.release()
+        executor.pool.shutdown()
+
+
+def _later_result(files=("bust.3mf", "bust.glb", "bust.obj")) -> bustjob.WebJobResult:
+    """A first part whose later formats are the fake files below."""
+    later = bustjob.LaterExport(None, tuple(sorted(LATER_FORMATS)), files)
+    return bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"solid"}, report={}, later=later)
+
+
+class _TwoPartExecutor:
+    """A fake bust in two parts: the STL at once, the later formats (``later_files``) when
+    ``release`` is called (at once without a gate), or a failure."""
+
+    def __init__(self, later_files: dict[str, bytes], gated: bool = False, fail: str | None = None):
+        self.later_files, self.fail = later_files, fail
+        self.gate = threading.Event()
+        if not gated:
+            self.gate.set()
+        self.pool = concurrent.futures.ThreadPoolExecutor(1)
+
+    def submit(self, fn, *args):
+        if fn is not bustjob.export_later:
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            future.set_result(_later_result())
+            return future
+
+        def later():
+            assert self.gate.wait(60)
+            if self.fail:
+                return bustjob.WebJobResult(bustjob.UNPRINTABLE, self.fail)
+            return bustjob.WebJobResult(bustjob.OK, files=self.later_files, seconds=0.1)
+
+        return self.pool.submit(later)
+
+
+_FAKE_LATER = {"bust.3mf": b"3mf", "bust.glb": b"glb", "bust.obj": b"obj"}
+
+
+def test_a_format_still_pending_past_the_wait_is_503_not_ready(photo, monkeypatch):
+    from realtime.apps.web import server
+
+    monkeypatch.setattr(server, "LATER_WAIT_MAX_S", 0.2)
+    executor = _TwoPartExecutor(_FAKE_LATER, gated=True)
+    with TestClient(create_app(ServeOptions(), executor=executor, workers=1), base_url=BASE_URL) as served:
+        body = _post(served, photo).json()
+        response = served.get(body["files"]["glb"])
+        _assert_error(response, 503, "not_ready", "still being written")
+        assert response.headers["retry-after"] == "1"
+        assert served.get(body["files"]["stl"]).content == b"solid"
+        executor.gate.set()
+        later = served.get(body["files"]["glb"])
+        assert later.content == b"glb", later.text
+
+
+def test_a_bust_deleted_or_expired_while_its_later_formats_are_written_gets_none(photo):
+    executor = _TwoPartExecutor(_FAKE_LATER, gated=True)
+    app = create_app(ServeOptions(keep_minutes=1.0), executor=executor, workers=1)
+    with TestClient(app, base_url=BASE_URL) as served:
+        service = app.state.service
+        deleted = _post(served, photo).json()["id"]
+        assert served.delete(f"/api/busts/{deleted}").status_code == 204
+        executor.gate.set()
+        _wait(lambda: not service.running, "the later formats to end")
+        assert not (service.results / deleted).exists()
+        executor.gate.clear()
+        expired = _post(served, photo).json()["id"]
+        assert service.sweep(now=time.monotonic() + 61.0) == 1
+        waiting = served.get(f"/api/busts/{expired}/files/bust.3mf")  # forgotten: no wait, no file
+        _assert_error(waiting, 404, "not_found", "no such bust")
+        executor.gate.set()
+        _wait(lambda: not service.running, "the later formats to end")
+        assert not (service.results / expired).exists()
+        assert service.finished == {} and service.stored_bytes == 0
+
+
+def test_a_failed_later_format_is_reported_and_its_download_says_why(photo):
+    executor = _TwoPartExecutor(_FAKE_LATER, fail="the 3mf, glb, obj export failed (disk full)")
+    app = create_app(ServeOptions(), executor=executor, workers=1)
+    with TestClient(app, base_url=BASE_URL) as served:
+        body = _post(served, photo).json()
+        done = served.get(f"/api/busts/{body['id']}", params={"wait_s": 10}).json()
+        assert done["complete"] is True
+        assert done["formats"] == {"stl": "ready", "3mf": "failed", "glb": "failed", "obj": "failed"}
+        assert "disk full" in done["errors"]["obj"]
+        _assert_error(served.get(body["files"]["3mf"]), 500, "export_failed", "disk full")
+        assert served.get(body["files"]["stl"]).status_code == 200
+        assert served.get("/api/status").json()["running"] == 0
+
+
+def test_the_storage_cap_counts_the_later_formats(photo):
+    size = 300 * 1024  # each later file; three per bust: 0.9 MB, over a 1 MB cap with the next one
+    executor = _TwoPartExecutor({name: b"\0" * size for name in _FAKE_LATER})
+    app = create_app(ServeOptions(max_results_mb=1.0), executor=executor, workers=1)
+    with TestClient(app, base_url=BASE_URL) as served:
+        first = _post(served, photo).json()["id"]
+        assert served.get(f"/api/busts/{first}", params={"wait_s": 10}).json()["complete"] is True
+        assert app.state.service.stored_bytes > 3 * size
+        second = _post(served, photo).json()["id"]
+        assert served.get(f"/api/busts/{second}", params={"wait_s": 10}).json()["complete"] is True
+        _wait(lambda: first not in app.state.service.finished, "the oldest bust to be evicted")
+        _assert_error(served.get(f"/api/busts/{first}"), 404, "not_found", "no such bust")
+        assert not (app.state.service.results / first).exists()
+        assert served.get(f"/api/busts/{second}/files/bust.3mf").status_code == 200
+
+
+def test_answer_after_all_answers_with_every_format_written(client, photo):
+    executor = _LaterHeldExecutor()
+    app = create_app(ServeOptions(answer_after="all"), executor=executor, workers=1)
+    try:
+        with TestClient(app, base_url=BASE_URL) as served:
+            body = _post(served, photo).json()
+            assert body["complete"] is True and set(body["formats"].values()) == {"ready"}
+            assert not executor.later_started.is_set()  # one call did it all
+            assert (app.state.service.results / body["id"] / "bust.glb").is_file()
+    finally:
+        executor.pool.shutdown()
+
+
+def _wait(condition, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
 
 
 # ---- stand-in executors ---------------------------------------------------------------------
@@ -430,7 +663,8 @@ class _InstantExecutor:
 
 
 class _SlowExecutor:
-    """One worker thread; every job takes ``seconds`` and makes a tiny fake STL."""
+    """One worker thread; every job takes ``seconds`` and makes a tiny fake STL, then as long
+    again for tiny fake later formats."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
@@ -439,9 +673,14 @@ class _SlowExecutor:
     def submit(self, fn, *args):
         def job():
             time.sleep(self.seconds)
-            return bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"\0" * 84}, report={}, seconds=self.seconds)
+            return bustjob.WebJobResult(bustjob.OK, files={"bust.stl": b"\0" * 84}, report={}, seconds=self.seconds,
+                                        later=_later_result().later)
 
-        return self.pool.submit(job)
+        def later():
+            time.sleep(self.seconds)
+            return bustjob.WebJobResult(bustjob.OK, files=_FAKE_LATER, seconds=self.seconds)
+
+        return self.pool.submit(later if fn is bustjob.export_later else job)
 
 
 class _HeldExecutor:

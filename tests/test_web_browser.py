@@ -129,6 +129,15 @@ def test_photo_to_bust_in_the_browser(page, astronaut, tmp_path):
     download.value.save_as(saved)
     mesh = trimesh.load(str(saved))
     assert mesh.is_watertight and mesh.volume > 0
+    # The other formats follow the answer; their links say so once they are written.
+    page.wait_for_selector("#downloads[data-complete=true]", timeout=BUST_TIMEOUT_MS)
+    for key in ("3mf", "glb", "obj", "mtl", "texture"):
+        assert page.get_attribute(f"#download-{key}", "data-state") == "ready", key
+    with page.expect_download() as download:
+        page.click("#download-3mf")
+    saved = tmp_path / "from-browser.3mf"
+    download.value.save_as(saved)
+    assert trimesh.load(str(saved), force="mesh").is_watertight
 
     target = os.environ.get("SELFIE3D_WEB_SCREENSHOT")
     page.wait_for_selector("#progress[hidden]", state="attached")
@@ -273,3 +282,65 @@ def test_the_page_shows_its_place_in_the_queue_and_the_expected_wait(page, held_
         queued.close()
     first.join(30)
     assert answers == [201]
+
+
+def test_the_page_marks_the_later_formats_until_they_are_written(page):
+    """The answer comes with the STL; the 3MF, GLB and OBJ links show "being made" until the
+    server has written them (held here by the stand-in worker), then turn ready."""
+    import concurrent.futures
+
+    from realtime.apps.web import bustjob
+    from realtime.apps.web.server import Server
+
+    gate = threading.Event()
+    later_pool = concurrent.futures.ThreadPoolExecutor(1)
+
+    class TwoParts:
+        def submit(self, fn, *args):
+            if fn is bustjob.export_later:
+                def later():
+                    assert gate.wait(60)
+                    return bustjob.WebJobResult(bustjob.OK, files={"bust.3mf": b"3mf", "bust.glb": b"glb",
+                                                                   "bust.obj": b"obj"})
+                return later_pool.submit(later)
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            future.set_result(bustjob.WebJobResult(
+                bustjob.OK, files={"bust.stl": b"\0" * 84},
+                report={"landmarks68": [], "image_size": [1, 1], "style": "bust"},
+                later=bustjob.LaterExport(None, ("3mf", "glb", "obj"), ("bust.3mf", "bust.glb", "bust.obj"))))
+            return future
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = Server(uvicorn.Config(create_app(ServeOptions(), executor=TwoParts(), workers=1), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    two = page.context.new_page()
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        two.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
+        two.wait_for_selector("body[data-ready=true]")
+        two.set_input_files("#file", files=[{"name": "me.png", "mimeType": "image/png",
+                                             "buffer": cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))[1].tobytes()}])
+        two.click("#make")
+        two.wait_for_selector("#result:not([hidden])", timeout=15_000)
+        assert two.get_attribute("#download-stl", "data-state") == "ready"
+        for key in ("3mf", "glb", "obj"):
+            assert two.get_attribute(f"#download-{key}", "data-state") == "pending", key
+        assert two.get_attribute("#downloads", "data-complete") == "false"
+        assert "being made" in two.evaluate(
+            "() => getComputedStyle(document.querySelector('#download-glb'), '::after').content")
+        gate.set()
+        two.wait_for_selector("#downloads[data-complete=true]", timeout=15_000)
+        for key in ("3mf", "glb", "obj"):
+            assert two.get_attribute(f"#download-{key}", "data-state") == "ready", key
+    finally:
+        gate.set()
+        two.close()
+        server.should_exit = True
+        thread.join(SERVER_START_S)
+        sock.close()
+        later_pool.shutdown()

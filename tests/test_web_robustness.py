@@ -351,7 +351,8 @@ def test_a_worker_killed_mid_job_leaves_no_photo_on_disk(tmp_path, photo):
     temp = tmp_path / "tmp"  # the server's and its workers' temporary folder, and nothing else's
     temp.mkdir()
     port = _free_port()
-    process = _serve("--port", str(port), "--workers", "1", env={"TMPDIR": str(temp)})
+    # Answered once every format is written: the kill falls before any answer.
+    process = _serve("--port", str(port), "--workers", "1", "--answer-after", "all", env={"TMPDIR": str(temp)})
     try:
         url = _started(process, port)
         answer: list = []
@@ -374,6 +375,54 @@ def test_a_worker_killed_mid_job_leaves_no_photo_on_disk(tmp_path, photo):
         # The server replaced its pool and goes on.
         status, body, _ = _post(url, photo)
         assert status == 201, body
+    finally:
+        _stop(process)
+
+
+def _get(url: str) -> tuple[int, bytes, dict]:
+    """(status, body, headers) of a GET; errors are answers too."""
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+@needs_proc
+def test_a_worker_killed_while_writing_the_later_formats_fails_them_and_leaves_nothing(tmp_path, photo):
+    """Answered with the STL, the worker then writes 3MF, GLB and OBJ (about 0.6 s, in its job
+    folder): killed then, those formats are failed, their downloads say so, the STL stays, no
+    half-written file remains and the server goes on with a new pool."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    port = _free_port()
+    process = _serve("--port", str(port), "--workers", "1", env={"TMPDIR": str(temp)})
+    try:
+        url = _started(process, port)
+        status, body, _ = _post(url, photo)
+        assert status == 201, body
+        assert body["formats"]["stl"] == "ready" and body["complete"] is False, body["formats"]
+        _wait_for(lambda: list(temp.rglob("selfie3d-job-*")), HTTP_TIMEOUT_S, "the later formats' export",
+                  pause=0.005)
+        [worker] = _workers(process.pid)
+        os.kill(worker, signal.SIGKILL)
+        status, text, _ = _get(f"{url}/api/busts/{body['id']}/files/bust.3mf")
+        assert status == 500 and json.loads(text)["error"] == "export_failed", text
+        assert "worker" in json.loads(text)["message"]
+        status, text, _ = _get(f"{url}/api/busts/{body['id']}")
+        after = json.loads(text)
+        assert after["complete"] is True and after["formats"] == {
+            "stl": "ready", "3mf": "failed", "glb": "failed", "obj": "failed"}, after["formats"]
+        status, stl, _ = _get(url + body["files"]["stl"])
+        assert status == 200 and len(stl) > 84
+        assert not list(temp.rglob("selfie3d-job-*"))
+        [result] = [path for path in temp.rglob("results/*") if path.is_dir()]
+        assert sorted(path.name for path in result.iterdir()) == ["bust.stl", "result.json"]
+        assert _status(url)["running"] == 0
+        status, body, _ = _post(url, photo)  # a new pool, and the next upload is made whole
+        assert status == 201, body
+        status, text, _ = _get(f"{url}/api/busts/{body['id']}?wait_s=30")
+        assert json.loads(text)["complete"] is True and set(json.loads(text)["formats"].values()) == {"ready"}
     finally:
         _stop(process)
 

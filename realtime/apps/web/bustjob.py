@@ -1,11 +1,16 @@
-"""One web request's work: a photo's bytes in, a bust's four files (as bytes) out.
+"""One web request's work: a photo's bytes in, a bust's four files (as bytes) out, in two parts.
 
 A ``WebJob`` carries the uploaded photo itself, not a path, and a ``WebJobResult`` carries the
-exported files' bytes, so the same function runs in a local worker process or on any node of a
-Ray cluster without a shared disk. The face is reconstructed and the bust built once, then
-exported four ways (STL, 3MF, GLB, OBJ with its material and texture), each file written and
-re-loaded by ``realtime.printing.bust.export_bust``'s checks in a private folder of the worker. Like
-``realtime.apps.jobs.run_photo_job`` it never raises: a bad photo is a result with a ``kind`` the
+exported files' bytes, so the same functions run in a local worker process or on any node of a
+Ray cluster without a shared disk. ``run_web_job`` reconstructs the face and builds the bust
+once, then exports the formats asked for first (``FIRST_FORMATS``: the STL, which the page's
+preview shows and which is the quickest to write) and hands the rest back as a ``LaterExport``:
+the built solid, slimmed for the trip between processes. ``export_later`` writes those (3MF,
+GLB, OBJ with its material and texture) on the next free worker while the client already has
+its answer. Asked for every format first, ``run_web_job`` is the whole job in one call, as it
+was before the two parts. Each file is written and re-loaded by
+``realtime.printing.bust.export_bust``'s checks in a private folder of the worker. Like
+``realtime.apps.jobs.run_photo_job`` neither raises: a bad photo is a result with a ``kind`` the
 server maps onto an HTTP status, and a message a person can act on.
 
 The photo is decoded from the uploaded bytes in memory and never written to disk. The export's
@@ -26,6 +31,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +41,9 @@ from realtime.printing.vocabulary import FORMATS
 # The files one bust exports, by the format key the API uses: every format, OBJ last (its
 # companions, the material and the texture, follow it).
 EXPORT_FORMATS = tuple(fmt for fmt in FORMATS if fmt != "obj") + ("obj",)
+FIRST_FORMATS = ("stl",)
+"""The formats in an upload's answer: the page's 3D preview loads the STL, and it is the quickest
+to write (0.09 s of the four formats' 0.72 s on a photo); the others follow (``export_later``)."""
 OUTLINE_TOLERANCE_PX = 1.5
 """Simplification of the bust's outline sent to the page, photo pixels (a few hundred points)."""
 STEM = "bust"
@@ -70,12 +79,29 @@ class WebJob:
 
 
 @dataclass(frozen=True)
+class LaterExport:
+    """The formats of a made bust still to be written, and what writing them needs.
+
+    bust: the ``realtime.printing.bust.BustResult``, its meshes rebuilt without trimesh's caches
+        (about 6.5 MB to pickle instead of 16 for a photo's bust: it crosses two processes).
+    formats: the format keys still to write, in ``EXPORT_FORMATS`` order.
+    files: the file names they will make (``bust.obj`` brings ``bust.mtl`` and the texture when
+        the bust is textured), so the server can name them before they exist.
+    """
+
+    bust: Any
+    formats: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class WebJobResult:
     kind: str  # OK or one of the failure kinds above
     message: str = ""
     files: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes ("bust.stl", "bust.mtl", ...)
     report: dict = field(default_factory=dict)  # JSON-ready: face report, print checks, image size, timings
     seconds: float = 0.0
+    later: LaterExport | None = None  # the formats still to write (export_later); None: ``files`` is all
 
     @property
     def ok(self) -> bool:
@@ -133,9 +159,11 @@ def worker_ready() -> int:
     return os.getpid()
 
 
-def run_web_job(job: WebJob, debug: bool = False) -> WebJobResult:
-    """Reconstruct the largest face in ``job.photo`` and export its bust in every format."""
-    from realtime.printing.bust import BustOptions, build_bust, export_bust
+def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...] = EXPORT_FORMATS) -> WebJobResult:
+    """Reconstruct the largest face in ``job.photo``, build its bust and export it in
+    ``first_formats`` (default: every format); the result's ``later`` holds the other formats
+    for ``export_later``."""
+    from realtime.printing.bust import BustOptions, build_bust
     from realtime.stages.imagefile import decode_image
     from realtime.apps.jobs import PhotoJob, photo_reconstructor
     from realtime.topology import face_triangles
@@ -171,13 +199,8 @@ def run_web_job(job: WebJob, debug: bool = False) -> WebJobResult:
             return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
         timings["build"] = _lap(clock)
         clock = time.perf_counter()
-        # export_bust writes each file and loads it back to check it: on disk only for that moment.
-        scratch = _scratch if _scratch is not None and _scratch.is_dir() else None
-        with tempfile.TemporaryDirectory(prefix="selfie3d-job-", dir=scratch) as folder:
-            out = Path(folder)
-            for fmt in EXPORT_FORMATS:
-                export_bust(bust, out / f"{STEM}.{fmt}", fmt=fmt, overwrite=True)
-            files = {path.name: path.read_bytes() for path in sorted(out.iterdir()) if not path.name.startswith(".")}
+        now = tuple(fmt for fmt in EXPORT_FORMATS if fmt in first_formats)
+        files = _export(bust, now)
         timings["export"] = _lap(clock)
         report = {**face.report(), "print_checks": bust.checks, "image_size": list(found.image_size),
                   "faces_found": len(found.faces), "style": job.style, "height_mm": job.height_mm,
@@ -193,12 +216,72 @@ def run_web_job(job: WebJob, debug: bool = False) -> WebJobResult:
             height, width = image.shape[:2]
             silhouette = overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, bust.view, (width, height))
             report["bust_outline"] = overlay.outline_polygon(silhouette, OUTLINE_TOLERANCE_PX).tolist()
-        return WebJobResult(OK, "", files, _plain(report), time.perf_counter() - start)
+        rest = tuple(fmt for fmt in EXPORT_FORMATS if fmt not in now)
+        later = LaterExport(_portable(bust), rest, later_file_names(rest, bust.textured is not None)) if rest else None
+        return WebJobResult(OK, "", files, _plain(report), time.perf_counter() - start, later)
     except Selfie3DError as error:
         return _failed(UNPRINTABLE, str(error), start)
     except Exception as error:  # a bug must come back as a 500 with its cause, not kill the worker
         detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
         return _failed(INTERNAL, f"internal error ({detail})", start)
+
+
+def export_later(later: LaterExport, debug: bool = False) -> WebJobResult:
+    """Write the formats ``run_web_job`` left for later; the result's ``files`` are their bytes
+    and its report holds their export time (``timings_ms.export_later``)."""
+    start = time.perf_counter()
+    try:
+        files = _export(later.bust, later.formats)
+        return WebJobResult(OK, "", files, {"timings_ms": {"export_later": _lap(start)}}, time.perf_counter() - start)
+    except Selfie3DError as error:
+        return _failed(UNPRINTABLE, f"the {', '.join(later.formats)} export failed ({error})", start)
+    except Exception as error:  # a bug must come back with its cause, not kill the worker
+        detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
+        return _failed(INTERNAL, f"internal error ({detail})", start)
+
+
+def later_file_names(formats: tuple[str, ...], textured: bool) -> tuple[str, ...]:
+    """The files ``formats`` make: ``bust.<fmt>`` each, and the OBJ's material and texture when
+    the bust is textured (named as ``realtime.printing.export.obj_files`` names them)."""
+    from realtime.printing.export import TEXTURE_SUFFIX
+
+    names = [f"{STEM}.{fmt}" for fmt in formats]
+    if "obj" in formats and textured:
+        names += [f"{STEM}.mtl", f"{STEM}{TEXTURE_SUFFIX}"]
+    return tuple(names)
+
+
+def _export(bust, formats: tuple[str, ...]) -> dict[str, bytes]:
+    """File name -> bytes of ``bust`` in ``formats`` (OBJ with its companions)."""
+    from realtime.printing.bust import export_bust
+
+    if not formats:
+        return {}
+    # export_bust writes each file and loads it back to check it: on disk only for that moment.
+    scratch = _scratch if _scratch is not None and _scratch.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="selfie3d-job-", dir=scratch) as folder:
+        out = Path(folder)
+        for fmt in formats:
+            export_bust(bust, out / f"{STEM}.{fmt}", fmt=fmt, overwrite=True)
+        return {path.name: path.read_bytes() for path in sorted(out.iterdir()) if not path.name.startswith(".")}
+
+
+def _portable(bust):
+    """``bust`` with its meshes rebuilt bare (vertices, faces, texture coordinates and image; no
+    trimesh caches): what exporting needs, at 40 % of the pickled size."""
+    import dataclasses
+
+    import trimesh
+
+    def bare(mesh):
+        if mesh is None:
+            return None
+        visual = None
+        if isinstance(mesh.visual, trimesh.visual.TextureVisuals):
+            visual = trimesh.visual.TextureVisuals(uv=np.asarray(mesh.visual.uv), material=mesh.visual.material)
+        return trimesh.Trimesh(np.asarray(mesh.vertices), np.asarray(mesh.faces), visual=visual, process=False)
+
+    return dataclasses.replace(bust, mesh=bare(bust.mesh), textured=bare(bust.textured))
 
 
 def _failed(kind: str, message: str, start: float) -> WebJobResult:

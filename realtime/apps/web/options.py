@@ -24,6 +24,8 @@ the OBJ's texture); past it the oldest are deleted first."""
 SERVE_MODELS = ("face_detection_short_range", "face_landmark", "iris_landmark")
 """The networks a web job loads; ``serve`` checks their SHA-256 before it starts."""
 WEB_EXTRA_HINT = "pip install 'selfie3d[web]' (from a checkout: pip install '.[web]')"
+ANSWER_AFTER = ("stl", "all")
+"""When an upload is answered: once its STL is written (the other formats follow), or once all are."""
 PORT_RANGE = (1, 65535)
 """TCP ports one can listen on (0, "any free port", is not offered: the URL printed at start
 would have to be looked up after binding, and a user wants a port they can type)."""
@@ -42,6 +44,8 @@ class ServeOptions:
     body_timeout_s: an upload's body must arrive whole within this many seconds, or it is cut (408).
     keep_minutes: results are deleted this long after they were made, minutes.
     max_results_mb: all stored results together stay under this many MB (oldest deleted first).
+    answer_after: "stl": an upload is answered once its STL is written, its worker then writes the
+        other formats (a download of one waits for it); "all": answered once every format is written.
     debug: tracebacks in internal-error messages.
     """
 
@@ -55,6 +59,7 @@ class ServeOptions:
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     keep_minutes: float = 60.0
     max_results_mb: float = DEFAULT_MAX_RESULTS_MB
+    answer_after: str = "stl"
     debug: bool = False
 
     def __post_init__(self):
@@ -66,6 +71,8 @@ class ServeOptions:
                             ("--body-timeout-s", self.body_timeout_s), ("--max-results-mb", self.max_results_mb)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise InputError(f"{flag} {value}: must be a positive number")
+        if self.answer_after not in ANSWER_AFTER:
+            raise InputError(f"--answer-after {self.answer_after}: choose one of {', '.join(ANSWER_AFTER)}")
         if not PORT_RANGE[0] <= self.port <= PORT_RANGE[1]:
             raise InputError(f"--port {self.port}: a TCP port is {PORT_RANGE[0]}-{PORT_RANGE[1]}")
 

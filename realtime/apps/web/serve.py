@@ -15,7 +15,7 @@ import logging
 import re
 import socket
 
-from realtime.apps.web.options import (DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_RESULTS_MB, DEFAULT_MAX_UPLOAD_MB,  # noqa: F401
+from realtime.apps.web.options import (ANSWER_AFTER, DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_RESULTS_MB, DEFAULT_MAX_UPLOAD_MB,  # noqa: F401
                                        PORT_RANGE, WEB_EXTRA_HINT, ServeOptions, check_models)
 from realtime.errors import InputError, Selfie3DError
 
@@ -60,12 +60,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-results-mb", type=float, default=DEFAULT_MAX_RESULTS_MB, metavar="MB",
                         help="disk all stored results may take together, megabytes; past it the oldest are "
                              f"deleted first (default: {DEFAULT_MAX_RESULTS_MB:g}, about 110 busts)")
+    parser.add_argument("--answer-after", choices=ANSWER_AFTER, default="stl",
+                        help="answer an upload once its STL is written, the same worker then writing the 3MF, "
+                             "GLB and OBJ (a download of one waits for it): stl; or once every format is "
+                             "written: all (default: stl)")
 
 
 def options_from_args(args: argparse.Namespace) -> ServeOptions:
     return ServeOptions(host=args.host, port=args.port, workers=args.workers, queue=args.queue, ray=args.ray,
                         max_upload_mb=args.max_upload_mb, keep_minutes=args.keep_minutes,
                         body_timeout_s=args.body_timeout_s, max_results_mb=args.max_results_mb,
+                        answer_after=args.answer_after,
                         debug=bool(getattr(args, "debug", False)))
 
 

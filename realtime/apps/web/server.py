@@ -13,6 +13,14 @@ ids in a folder the server owns, and are deleted ``keep_minutes`` after they wer
 they pass ``max_results_mb`` together (oldest first), on ``DELETE``, or when the server stops.
 Stopping (Ctrl-C) answers every upload in flight with 503 at once and ends the workers.
 
+An upload is answered as soon as its STL is written (``answer_after="stl"``, the default): the
+page's preview and the first download need nothing else. The job keeps its worker, which then
+writes the other formats (``bustjob.export_later``); the answer's ``formats`` says which are
+``ready``, ``pending`` or ``failed``. A download of a pending file waits for it (at most
+``LATER_WAIT_MAX_S``, then 503 ``not_ready`` with Retry-After), ``GET /api/busts/{id}?wait_s=``
+waits until every format is done, and a bust deleted or expired meanwhile has its later files
+discarded. ``answer_after="all"`` answers once every format is written, as before.
+
 Crashes leave nothing behind: the photo is decoded in memory, never written; the server's folder
 and each worker's are locked for their owner's life (``realtime.apps.web.folders``), so a server
 removes a dead worker's folder, and a server started after a ``kill -9`` removes the folders of
@@ -52,7 +60,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -104,6 +112,13 @@ CLIENT_GONE = 499
 """Status of the answer to a client that has gone (nobody reads it; nginx's "client closed request")."""
 ROOT_PREFIX = "selfie3d-web-"
 """The server's own folder in the system's temporary folder: ``selfie3d-web-<random>``."""
+LATER_WAIT_MAX_S = 30.0
+"""Longest a request waits for a bust's later formats, s: writing them takes 0.5-2 s a bust, and
+they start at once (their job keeps its worker); past this the answer is 503 not_ready."""
+NOT_READY_RETRY_S = 1
+"""Retry-After of a 503 not_ready: the later formats are about a second's work."""
+READY, PENDING, FAILED = "ready", "pending", "failed"
+"""A format's state in a bust's answer (``formats``)."""
 MEDIA_TYPES = {".stl": "model/stl", ".3mf": "model/3mf", ".glb": "model/gltf-binary", ".obj": "model/obj",
                ".mtl": "text/plain", ".png": "image/png", ".jpg": "image/jpeg"}
 STATUS_OF_KIND = {bustjob.NOT_AN_IMAGE: 400, bustjob.NO_FACE: 422, bustjob.UNPRINTABLE: 422, bustjob.INTERNAL: 500}
@@ -127,9 +142,14 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 class BustCreated(BaseModel):
     id: str
-    files: dict[str, str]  # format -> URL: stl, 3mf, glb, obj
-    extras: dict[str, str]  # OBJ companions: mtl, texture
+    files: dict[str, str]  # format -> URL: stl, 3mf, glb, obj (a pending one's URL waits for it)
+    extras: dict[str, str]  # OBJ companions: mtl, texture (ready when obj is)
     report: dict[str, Any]  # landmarks68 (pixels), box, pd_mm, face_width_mm, print_checks, image_size, timings_ms
+    formats: dict[str, str] = Field({}, description=(
+        "each format's state: ready (its file downloads now), pending (its job's worker is writing it; "
+        "a download waits for it) or failed (see errors). The answer comes once the STL is ready."))
+    complete: bool = Field(True, description="no format is pending (GET /api/busts/{id}?wait_s= waits for this)")
+    errors: dict[str, str] = Field({}, description="format -> why it could not be made (failed formats only)")
 
 
 class ErrorBody(BaseModel):
@@ -140,7 +160,7 @@ class ErrorBody(BaseModel):
 class QueuePlace(BaseModel):
     state: str  # uploading, waiting (for a worker) or running
     position: int | None  # 1: the next to start; 0 while running; None while uploading
-    expected_wait_s: float  # until the bust is likely made, seconds (from recent job times)
+    expected_wait_s: float  # until the upload is likely answered, seconds (from recent job times)
 
 
 class ApiError(Exception):
@@ -191,12 +211,29 @@ ERROR_RESPONSES = {
 
 @dataclass(eq=False)
 class _Entry:
-    """One upload from its first byte to its answer: its ticket, and its place once admitted."""
+    """One upload from its first byte to its answer, and its worker until its later formats are
+    written: its ticket, and its place once admitted."""
 
     ticket: str | None
-    state: str = "uploading"  # uploading -> waiting -> running
+    state: str = "uploading"  # uploading -> waiting -> running (-> finishing: answered, later formats)
     started: float = 0.0  # time.monotonic() when its job went to a worker
     granted: asyncio.Future | None = field(default=None, repr=False)  # set when a worker is free for it
+
+
+@dataclass(eq=False)
+class _Stored:
+    """A result on disk, in the server's books (on the event loop only)."""
+
+    made: float  # time.monotonic() when its answer was stored
+    size: int  # bytes on disk, later formats included once written
+    formats: dict[str, str]  # format -> READY, PENDING or FAILED
+    files: list[str]  # every file name it has or will have
+    errors: dict[str, str] = field(default_factory=dict)  # format -> why it failed
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # set once nothing is pending
+
+    @property
+    def pending(self) -> bool:
+        return PENDING in self.formats.values()
 
 
 class BustService:
@@ -224,8 +261,11 @@ class BustService:
         self.running: list[_Entry] = []
         self.waiting: collections.deque[_Entry] = collections.deque()
         self.tickets: dict[str, _Entry] = {}
-        self.job_seconds = DEFAULT_JOB_SECONDS
-        self.finished: dict[str, tuple[float, int]] = {}  # id -> (time.monotonic() when made, bytes)
+        self.job_seconds = DEFAULT_JOB_SECONDS  # a worker's time per job, later formats included
+        self.answer_seconds = DEFAULT_JOB_SECONDS  # a job's time until its upload can be answered
+        self.first_formats = bustjob.FIRST_FORMATS if options.answer_after == "stl" else bustjob.EXPORT_FORMATS
+        self.finished: dict[str, _Stored] = {}  # id -> its books
+        self.later_tasks: set[asyncio.Task] = set()  # writing answered busts' later formats
         self.dropped = 0  # queued jobs whose client left before they started: never run
         self.discarded = 0  # jobs that ran but whose client had left: not stored
         self.timed_out = 0  # uploads cut by the body timeout
@@ -266,8 +306,11 @@ class BustService:
         self._dispatch()
 
     def leave(self, entry: _Entry) -> None:
-        """The upload is answered (or its client gone): free whatever it holds."""
-        if entry.state == "uploading":
+        """The upload is answered (or its client gone): free whatever it holds, except the worker
+        of a job still writing its later formats (``_export_later`` frees that)."""
+        if entry.state == "finishing":
+            pass
+        elif entry.state == "uploading":
             self.reading -= 1
         elif entry.state == "waiting":
             with contextlib.suppress(ValueError):
@@ -275,7 +318,8 @@ class BustService:
         elif entry.state == "running":
             self.running.remove(entry)
             self._dispatch()
-        entry.state = "done"
+        if entry.state != "finishing":
+            entry.state = "done"
         if entry.ticket is not None and self.tickets.get(entry.ticket) is entry:
             del self.tickets[entry.ticket]
 
@@ -296,10 +340,14 @@ class BustService:
         backlog = max(self.admitted - self.workers, 0) + 1
         return int(min(max(math.ceil(self.job_seconds * backlog / self.workers), 1), RETRY_AFTER_MAX_S))
 
+    def _answer_s(self) -> float:
+        return min(self.answer_seconds, self.job_seconds)
+
     def expected_wait_s(self, position: int, now: float | None = None) -> float:
         """Seconds until the job at ``position`` in the queue (1: the next to start; len(waiting)
-        + 1: one arriving now) is likely made: each worker frees when its job has run for the
-        mean job time, and takes the next job in line."""
+        + 1: one arriving now) is likely answered: each worker frees when its job has run for the
+        mean job time (later formats included), takes the next job in line, and answers it after
+        the mean time to an answer."""
         now = time.monotonic() if now is None else now
         free_at = [max(self.job_seconds - (now - entry.started), 0.0) for entry in self.running]
         free_at += [0.0] * (self.workers - len(free_at))
@@ -308,14 +356,14 @@ class BustService:
         for _ in range(max(position, 1)):
             start = heapq.heappop(free_at)
             heapq.heappush(free_at, start + self.job_seconds)
-        return round(start + self.job_seconds, 1)
+        return round(start + self._answer_s(), 1)
 
     def place(self, ticket: str) -> dict:
         entry = self.tickets.get(ticket)
         if entry is None:
             raise ApiError(404, "not_found", "no upload in progress has this ticket (it is forgotten once answered)")
         if entry.state == "running":
-            left = max(self.job_seconds - (time.monotonic() - entry.started), 0.0)
+            left = max(self._answer_s() - (time.monotonic() - entry.started), 0.0)
             return {"state": "running", "position": 0, "expected_wait_s": round(left, 1)}
         if entry.state == "waiting":
             position = self.waiting.index(entry) + 1
@@ -332,10 +380,21 @@ class BustService:
         if not await _first(entry.granted, self.stopping, gone):
             self.dropped += 1
             return None
+        if self.first_formats == bustjob.EXPORT_FORMATS:  # the whole job in one call, as before the two parts
+            result = await self._on_worker(bustjob.run_web_job, job, self.options.debug)
+        else:
+            result = await self._on_worker(bustjob.run_web_job, job, self.options.debug, self.first_formats)
+        self.answer_seconds += JOB_SECONDS_SMOOTHING * (result.seconds - self.answer_seconds)
+        if result.later is None:  # else the worker's time counts once the later formats are written
+            self.job_seconds += JOB_SECONDS_SMOOTHING * (result.seconds - self.job_seconds)
+        return result
+
+    async def _on_worker(self, fn, *args):
+        """``fn(*args)`` on a worker; ``ApiError`` 500 worker_failed when the worker dies."""
         try:
             with sigint_blocked():  # a worker the pool starts now inherits it: Ctrl-C is the server's
-                future = self.executor.submit(bustjob.run_web_job, job, self.options.debug)
-            result = await _first(asyncio.wrap_future(future), self.stopping)
+                future = self.executor.submit(fn, *args)
+            return await _first(asyncio.wrap_future(future), self.stopping)
         except BrokenProcessPool:
             await self._replace_broken_pool()
             reason = await run_in_threadpool(_models_problem)
@@ -347,8 +406,89 @@ class BustService:
         except Exception as error:  # a Ray task or node that died
             raise ApiError(500, "worker_failed", f"the job's worker failed ({type(error).__name__}); "
                                                  "try again") from None
-        self.job_seconds += JOB_SECONDS_SMOOTHING * (result.seconds - self.job_seconds)
-        return result
+
+    def export_later(self, entry: _Entry, first: bustjob.WebJobResult) -> asyncio.Future:
+        """Hand the job's worker at once to writing its later formats (``first.later``), on a
+        task of the service, while the upload's answer is stored and sent: the entry keeps its
+        place among the running until they are written. Returns the future the caller sets to
+        the bust's id once its answer is stored (None: not stored; the later files are dropped)."""
+        entry.state = "finishing"
+        answered = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._export_later(entry, first, answered))
+        self.later_tasks.add(task)
+        task.add_done_callback(self.later_tasks.discard)
+        return answered
+
+    async def _export_later(self, entry: _Entry, first: bustjob.WebJobResult, answered: asyncio.Future) -> None:
+        later = first.later
+        stored = None
+        errors: dict[str, str] = {}
+        files: dict[str, bytes] = {}
+        try:
+            try:
+                result = await self._on_worker(bustjob.export_later, later, self.options.debug)
+                if result.ok:
+                    files = result.files
+                    self.job_seconds += JOB_SECONDS_SMOOTHING * (first.seconds + result.seconds - self.job_seconds)
+                else:
+                    errors = dict.fromkeys(later.formats, result.message)
+            except ApiError as error:  # its worker died
+                errors = dict.fromkeys(later.formats, error.message)
+            self._release(entry)  # the worker is done: the next job may start while the files are stored
+            bust_id = await answered  # set by the upload's handler once its answer is stored
+            if bust_id is None:
+                return
+            stored = self.finished.get(bust_id)
+            await self._store_later(bust_id, files, errors)
+        except (_Stopping, asyncio.CancelledError):
+            pass  # the server stops: the result's folder goes with it
+        except Exception as error:  # a bug: the formats must not stay pending forever
+            if stored is not None:
+                for fmt in later.formats:
+                    stored.formats[fmt] = FAILED
+                    stored.errors[fmt] = f"internal error ({type(error).__name__}); the server's log has the details"
+            raise
+        finally:
+            self._release(entry)
+            if stored is not None:
+                stored.done.set()
+
+    def _release(self, entry: _Entry) -> None:
+        """A finishing job's worker is free (once; later calls do nothing)."""
+        if entry.state != "finishing":
+            return
+        if entry in self.running:
+            self.running.remove(entry)
+        entry.state = "done"
+        self._dispatch()
+
+    async def _store_later(self, bust_id: str, files: dict[str, bytes], errors: dict[str, str]) -> None:
+        """Write a bust's later files (or their failure) into its folder and books. A bust
+        deleted or expired meanwhile gets nothing; one deleted while they were written is
+        removed again, so no file outlives its bust."""
+        stored = self.finished.get(bust_id)
+        if stored is None:
+            return
+        # The books say "ready" only once the files are there: a download waiting for them looks.
+        formats = {fmt: state if state != PENDING else
+                   FAILED if fmt in errors or f"{bustjob.STEM}.{fmt}" not in files else READY
+                   for fmt, state in stored.formats.items()}
+        failures = {**stored.errors, **{fmt: errors.get(fmt, "the worker wrote no such file")
+                                        for fmt, state in formats.items() if state == FAILED}}
+        try:
+            added = await run_in_threadpool(self.write_later, bust_id, files, formats, failures, stored.files)
+        except OSError as error:  # its folder went (deleted meanwhile: checked below), or the disk failed
+            added = 0
+            formats = {fmt: FAILED if stored.formats[fmt] == PENDING else state for fmt, state in formats.items()}
+            failures.update({fmt: f"it could not be stored ({error.strerror or error})"
+                             for fmt, state in formats.items() if state == FAILED and fmt not in failures})
+        stored.formats, stored.errors = formats, failures
+        if self.finished.get(bust_id) is not stored:
+            await run_in_threadpool(self.remove, [bust_id])
+            return
+        evicted = self.kept(bust_id, added)
+        if evicted:
+            await run_in_threadpool(self.remove, evicted)
 
     async def _replace_broken_pool(self) -> None:
         if self.owns_executor and isinstance(self.executor, concurrent.futures.ProcessPoolExecutor):
@@ -373,8 +513,9 @@ class BustService:
 
     # ---- results ---------------------------------------------------------------------------
 
-    def write_result(self, result: bustjob.WebJobResult) -> tuple[dict, int]:
-        """Write the files under a new id (in a worker thread); the API's JSON and the bytes stored."""
+    def write_result(self, result: bustjob.WebJobResult) -> tuple[dict, _Stored]:
+        """Write the answer's files under a new id (in a worker thread); the API's JSON and the
+        result's books (``kept`` records them)."""
         from realtime.fileio import write_bytes_atomic
 
         bust_id = secrets.token_urlsafe(ID_LENGTH * 3 // 4)
@@ -385,28 +526,78 @@ class BustService:
             if FILE_PATTERN.fullmatch(name):
                 write_bytes_atomic(folder / name, data)
                 size += len(data)
-        body = describe(bust_id, sorted(result.files), result.report)
+        later = result.later.formats if result.later is not None else ()
+        stored = _Stored(0.0, 0, {fmt: PENDING if fmt in later else READY for fmt in bustjob.EXPORT_FORMATS},
+                         sorted(set(result.files) | set(result.later.files if result.later is not None else ())))
+        if not later:
+            stored.done.set()
+        body = describe(bust_id, stored.files, result.report, stored.formats)
         text = json.dumps(body).encode()
         write_bytes_atomic(folder / "result.json", text)
-        return body, size + len(text)
+        stored.size = size + len(text)
+        return body, stored
 
-    def kept(self, bust_id: str, size: int, now: float | None = None) -> list[str]:
-        """Record a stored result; returns the ids to delete so that all results stay within
-        ``max_results_mb``, oldest first (the newest is always kept)."""
-        self.finished[bust_id] = (time.monotonic() if now is None else now, size)
+    def write_later(self, bust_id: str, files: dict[str, bytes], formats: dict[str, str], errors: dict[str, str],
+                    names: list[str]) -> int:
+        """Write a bust's later files and its updated answer (in a worker thread): the files
+        first, then ``result.json`` with each format's state. Returns the bytes added."""
+        from realtime.fileio import write_bytes_atomic
+
+        folder = self.results / bust_id
+        added = 0
+        for name, data in files.items():
+            if FILE_PATTERN.fullmatch(name):
+                write_bytes_atomic(folder / name, data)
+                added += len(data)
+        body = json.loads((folder / "result.json").read_text())
+        body = describe(bust_id, names, body["report"], formats, errors)
+        text = json.dumps(body).encode()
+        old = (folder / "result.json").stat().st_size
+        write_bytes_atomic(folder / "result.json", text)
+        return added + len(text) - old
+
+    def kept(self, bust_id: str, size: int | _Stored, now: float | None = None) -> list[str]:
+        """Record a stored result (its books, or a byte count: added to a result already
+        recorded, or a new one's size); returns the ids to delete so that all results stay
+        within ``max_results_mb``, oldest first (the newest and ``bust_id`` are always kept)."""
+        if isinstance(size, _Stored):
+            size.made = time.monotonic() if now is None else now
+            self.finished[bust_id] = size
+        elif bust_id in self.finished:
+            self.finished[bust_id].size += size
+        else:
+            made = time.monotonic() if now is None else now
+            self.finished[bust_id] = _Stored(made, size, dict.fromkeys(bustjob.EXPORT_FORMATS, READY), [])
+            self.finished[bust_id].done.set()
         cap = self.options.max_results_mb * MB
-        total = sum(stored for _, stored in self.finished.values())
+        total = self.stored_bytes
+        newest = max(self.finished, key=lambda i: self.finished[i].made)
         evicted = []
-        for old in sorted(self.finished, key=lambda i: self.finished[i][0]):
-            if total <= cap or old == bust_id:
+        for old in sorted(self.finished, key=lambda i: self.finished[i].made):
+            if total <= cap:
                 break
-            total -= self.finished.pop(old)[1]
+            if old in (bust_id, newest):
+                continue
+            gone = self.finished.pop(old)
+            gone.done.set()  # whoever waits for its later formats learns it is gone
+            total -= gone.size
             evicted.append(old)
         return evicted
 
     @property
     def stored_bytes(self) -> int:
-        return sum(size for _, size in self.finished.values())
+        return sum(stored.size for stored in self.finished.values())
+
+    async def wait_for_later(self, bust_id: str, wait_s: float) -> _Stored | None:
+        """A bust's books once none of its formats is pending, or after ``wait_s`` seconds
+        (``_Stopping`` if the server stops first); None if it is not (or no longer) kept."""
+        stored = self.finished.get(bust_id)
+        if stored is None or not stored.pending or wait_s <= 0:
+            return stored
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                await _first(asyncio.ensure_future(stored.done.wait()), self.stopping)
+        return self.finished.get(bust_id)
 
     def folder(self, bust_id: str) -> Path:
         if not ID_PATTERN.fullmatch(bust_id) or not (self.results / bust_id).is_dir():
@@ -417,7 +608,7 @@ class BustService:
     def expired(self, now: float | None = None) -> list[str]:
         """Forget results older than ``keep_minutes``; returns their ids (``remove`` deletes them)."""
         now = time.monotonic() if now is None else now
-        ids = [i for i, (made, _) in self.finished.items() if now - made > 60.0 * self.options.keep_minutes]
+        ids = [i for i, stored in self.finished.items() if now - stored.made > 60.0 * self.options.keep_minutes]
         self.forget(ids)
         return ids
 
@@ -430,7 +621,9 @@ class BustService:
     def forget(self, ids: list[str]) -> None:
         """Drop results from the books (on the event loop: the books are not shared with threads)."""
         for bust_id in ids:
-            self.finished.pop(bust_id, None)
+            stored = self.finished.pop(bust_id, None)
+            if stored is not None:
+                stored.done.set()  # whoever waits for its later formats learns it is gone
 
     def remove(self, ids: list[str]) -> None:
         """Delete forgotten results' files (in a worker thread: it touches only the disk)."""
@@ -482,13 +675,23 @@ def _models_problem() -> str | None:
     return None
 
 
-def describe(bust_id: str, names: list[str], report: dict) -> dict:
-    """The API's answer for a stored bust: a URL per format and per OBJ companion."""
+def describe(bust_id: str, names: list[str], report: dict, formats: dict[str, str] | None = None,
+             errors: dict[str, str] | None = None) -> dict:
+    """The API's answer for a stored bust: a URL per format and per OBJ companion (``names``: the
+    files it has or will have), each format's state, and why any failed."""
     base = f"/api/busts/{bust_id}/files/"
     files = {fmt: base + f"{bustjob.STEM}.{fmt}" for fmt in bustjob.EXPORT_FORMATS}
     extras = {("texture" if not name.endswith(".mtl") else "mtl"): base + name for name in names
               if Path(name).suffix[1:] not in bustjob.EXPORT_FORMATS}
-    return {"id": bust_id, "files": files, "extras": extras, "report": report}
+    formats = dict(formats or dict.fromkeys(bustjob.EXPORT_FORMATS, READY))
+    return {"id": bust_id, "files": files, "extras": extras, "report": report, "formats": formats,
+            "complete": PENDING not in formats.values(), "errors": dict(errors or {})}
+
+
+def format_of(name: str) -> str:
+    """The format a file belongs to: ``bust.3mf`` -> 3mf; the OBJ's material and texture -> obj."""
+    suffix = Path(name).suffix[1:]
+    return suffix if suffix in bustjob.EXPORT_FORMATS else "obj"
 
 
 def make_local_pool(workers: int, work: Path | None = None) -> concurrent.futures.ProcessPoolExecutor:
@@ -543,6 +746,9 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
         finally:
             service.begin_stop()
             sweeper.cancel()
+            for task in list(service.later_tasks):  # their workers end with the pool; their files with the folder
+                task.cancel()
+            await asyncio.gather(*service.later_tasks, return_exceptions=True)
             await run_in_threadpool(service.close)
 
     app = FastAPI(title="selfie3d", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -597,6 +803,8 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
         return {"max_upload_bytes": int(options.max_upload_mb * MB), "max_pixels": options.max_pixels,
                 "max_label_chars": MAX_LABEL_CHARS, "workers": service.workers, "queue": service.queue,
                 "running": len(service.running), "waiting": len(service.waiting), "uploading": service.reading,
+                "finishing": sum(entry.state == "finishing" for entry in service.running),
+                "answer_after": options.answer_after,
                 "expected_wait_s": service.expected_wait_s(len(service.waiting) + 1),
                 "dropped": service.dropped, "body_timeout_s": options.body_timeout_s,
                 "executor": "ray" if options.ray else "local", "keep_minutes": options.keep_minutes,
@@ -624,6 +832,7 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
             raise _too_large(limit)
         entry = service.enter(ticket)
         gone = None
+        answered = None  # the later formats' wait for this answer's id
         try:
             deadline = asyncio.get_running_loop().time() + options.body_timeout_s
             try:
@@ -643,14 +852,18 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
             if gone.done():  # made, but its client left while it ran: nobody will fetch it
                 service.discarded += 1
                 return Response(status_code=CLIENT_GONE)
-            body, size = await run_in_threadpool(service.write_result, result)
-            evicted = service.kept(body["id"], size)
+            if result.later is not None:  # its worker goes on to the other formats now, as the answer is stored
+                answered = service.export_later(entry, result)
+            body, stored = await run_in_threadpool(service.write_result, result)
+            evicted = service.kept(body["id"], stored)
             if evicted:
                 await run_in_threadpool(service.remove, evicted)
             if service.stopping.is_set():  # its files go with the server: do not hand out their links
                 service.forget([body["id"]])
                 await run_in_threadpool(service.remove, [body["id"]])
                 raise _stopping_error()
+            if answered is not None:
+                answered.set_result(body["id"])
             return JSONResponse(body, 201, headers={"Location": f"/api/busts/{body['id']}"})
         except _Stopping:
             raise _stopping_error() from None
@@ -659,19 +872,56 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
         finally:
             if gone is not None:
                 gone.cancel()
+            if answered is not None and not answered.done():  # not stored: its later files go nowhere
+                answered.set_result(None)
             service.leave(entry)
 
     @app.get("/api/busts/{bust_id}", response_model=BustCreated, responses={404: {"model": ErrorBody}},
-             summary="A bust made earlier")
-    async def get_bust(bust_id: str, request: Request):
-        folder = request.app.state.service.folder(bust_id)
-        return JSONResponse(json.loads((folder / "result.json").read_text()))
+             summary="A bust made earlier, with the state of each format")
+    async def get_bust(bust_id: str, request: Request, wait_s: float = Query(
+            0.0, ge=0.0, le=LATER_WAIT_MAX_S,
+            description="wait up to this many seconds for the formats still pending (answered as soon as "
+                        "none is; 'complete' says whether they all are)")):
+        service: BustService = request.app.state.service
+        service.folder(bust_id)
+        try:
+            await service.wait_for_later(bust_id, wait_s)
+        except _Stopping:
+            raise _stopping_error() from None
+        folder = service.folder(bust_id)  # deleted or expired while it waited: 404
+        body = json.loads((folder / "result.json").read_text())
+        stored = service.finished.get(bust_id)
+        if stored is not None:  # the books lead (a format failed by a bug is not in the file)
+            body.update(formats=dict(stored.formats), complete=not stored.pending, errors=dict(stored.errors))
+        return JSONResponse(body)
 
-    @app.get("/api/busts/{bust_id}/files/{name}", responses={404: {"model": ErrorBody}},
-             summary="One of a bust's files (bust.stl, bust.3mf, bust.glb, bust.obj, bust.mtl, bust texture)")
+    @app.get("/api/busts/{bust_id}/files/{name}", responses={
+                 404: {"model": ErrorBody},
+                 500: {"model": ErrorBody, "description": "export_failed: this format could not be written"},
+                 503: {"model": ErrorBody, "description": f"not_ready: the format is still being written after "
+                                                          f"{LATER_WAIT_MAX_S:g} s (see Retry-After), or the "
+                                                          "server is stopping"}},
+             summary="One of a bust's files (bust.stl, bust.3mf, bust.glb, bust.obj, bust.mtl, bust texture); "
+                     "one still being written is waited for")
     async def get_file(bust_id: str, name: str, request: Request):
-        folder = request.app.state.service.folder(bust_id)
-        if not FILE_PATTERN.fullmatch(name) or not (folder / name).is_file():
+        service: BustService = request.app.state.service
+        folder = service.folder(bust_id)
+        if not FILE_PATTERN.fullmatch(name):
+            raise ApiError(404, "not_found", f"this bust has no file {name!r}")
+        stored = service.finished.get(bust_id)
+        if not (folder / name).is_file() and stored is not None and name in stored.files:
+            try:
+                stored = await service.wait_for_later(bust_id, LATER_WAIT_MAX_S)
+            except _Stopping:
+                raise _stopping_error() from None
+            fmt = format_of(name)
+            if stored is not None and stored.formats.get(fmt) == PENDING:
+                raise ApiError(503, "not_ready", f"{name} is still being written; try again in a moment",
+                               {"Retry-After": str(NOT_READY_RETRY_S)})
+            if stored is not None and stored.formats.get(fmt) == FAILED:
+                raise ApiError(500, "export_failed", f"the {fmt} file could not be made: {stored.errors.get(fmt, '')}")
+            folder = service.folder(bust_id)  # deleted or expired while it waited: 404
+        if not (folder / name).is_file():
             raise ApiError(404, "not_found", f"this bust has no file {name!r}")
         suffix = Path(name).suffix
         return FileResponse(folder / name, media_type=MEDIA_TYPES.get(suffix, "application/octet-stream"),

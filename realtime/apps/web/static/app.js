@@ -1,8 +1,9 @@
 // The selfie3d page: a photo (file, drop or webcam) goes to POST /api/busts; the answer's STL is
 // shown in a three.js view in clay, the 68 landmarks are drawn over the photo, and the four
 // files are offered for download. While the server has the photo, the page asks
-// /api/queue/{ticket} for its place in the queue and the expected wait, and shows them. Every
-// failure ends as one readable line in #message.
+// /api/queue/{ticket} for its place in the queue and the expected wait, and shows them. The
+// answer comes once the STL is written; the other formats' links show "being made" until
+// GET /api/busts/{id}?wait_s= says they are ready. Every failure ends as one readable line in #message.
 import * as THREE from './vendor/three.module.min.js';
 import { OrbitControls } from './vendor/OrbitControls.js';
 import { STLLoader } from './vendor/STLLoader.js';
@@ -14,6 +15,8 @@ const FIELD_OF_VIEW_DEG = 30;
 const FRAME_MARGIN = 1.1;            // the bust's box fills 1/1.1 of the view's height or width
 const MAX_BUSY_RETRIES = 3;          // automatic retries after a 503, each after its Retry-After
 const QUEUE_POLL_MS = 1000;          // how often a waiting upload asks for its place in the queue
+const LATER_WAIT_S = 20;             // each ask for the later formats waits this long on the server
+const LATER_TRIES = 6;               // asks before the page gives up on them (their links still work)
 const LANDMARK_CHAINS = [            // iBUG-68 outlines: [first, last, closed]
   [0, 16, false], [17, 21, false], [22, 26, false], [27, 30, false], [31, 35, false],
   [36, 41, true], [42, 47, true], [48, 59, true], [60, 67, true],
@@ -27,6 +30,7 @@ let photoUrl = null;       // its object URL, shown in the preview and under the
 let cameraStream = null;
 let viewer = null;
 let lastReport = null;
+let shownBust = null;      // the id of the bust on show
 
 function showMessage(text) {
   const box = $('message');
@@ -253,6 +257,7 @@ function submit(event) {
 
 function showResult(body) {
   lastReport = body.report;
+  shownBust = body.id || null;
   $('result').hidden = false;
   const photoImage = $('photo');
   photoImage.onload = () => drawLandmarks();
@@ -265,6 +270,7 @@ function showResult(body) {
     link.href = body.files[key];
     link.download = '';
     link.id = `download-${key}`;
+    link.dataset.format = key;
     link.innerHTML = `${name}<small>${hint}</small>`;
     downloads.append(link);
   }
@@ -273,9 +279,13 @@ function showResult(body) {
     link.href = url;
     link.download = '';
     link.className = 'extra';
+    link.id = `download-${key}`;
+    link.dataset.format = 'obj';  // the OBJ's material and texture come with it
     link.textContent = key === 'mtl' ? 'OBJ material' : 'OBJ texture';
     downloads.append(link);
   }
+  showFormats(body);
+  if (!body.complete && body.id) awaitLaterFormats(body.id);
   showFacts(body.report);
   if (!viewer) viewer = createViewer($('viewer'));
   if (viewer) viewer.show(body.files.stl, body.report.style).then(() => setProgress(null), (error) => {
@@ -283,6 +293,37 @@ function showResult(body) {
     showMessage(`The 3D view could not show the bust (${error.message || error}); the downloads still work.`);
   });
   else setProgress(null);
+}
+
+// Each link's state: ready, pending (being written: the link still works, the server waits for
+// the file) or failed (its reason as the tooltip).
+function showFormats(body) {
+  const formats = body.formats || {};
+  for (const link of $('downloads').querySelectorAll('a')) {
+    const state = formats[link.dataset.format] || 'ready';
+    link.dataset.state = state;
+    link.title = state === 'pending' ? 'being made — a moment' :
+      state === 'failed' ? `could not be made: ${(body.errors || {})[link.dataset.format] || ''}` : '';
+  }
+  $('downloads').dataset.complete = String(body.complete !== false);
+}
+
+async function awaitLaterFormats(id) {
+  for (let attempt = 0; attempt < LATER_TRIES; attempt++) {
+    let body = null;
+    try {
+      const response = await fetch(`/api/busts/${id}?wait_s=${LATER_WAIT_S}`);
+      if (response.status === 404) return;  // deleted or expired
+      if (response.ok) body = await response.json();
+    } catch (error) { /* the server is busy or gone: ask again */ }
+    if (shownBust !== id) return;  // a newer bust is shown
+    if (body) {
+      showFormats(body);
+      if (body.complete) return;
+    } else {
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+  }
 }
 
 function showFacts(report) {
