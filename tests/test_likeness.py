@@ -248,6 +248,10 @@ def test_only_the_surface_the_camera_sees_is_seen():
     seen = surface.seen_from(both, np.vstack([faces, small_faces + len(points)]), m)[: len(points)]
     behind = (np.hypot(points[:, 0], points[:, 1]) < 20) & (points[:, 2] > 0)
     assert behind.any() and not seen[behind].any()
+    # Only the triangles facing the camera are rasterised: which those are follows the surface's
+    # own winding, so a surface wound the other way round is seen alike.
+    reversed_faces = np.vstack([faces, small_faces + len(points)])[:, ::-1]
+    assert np.array_equal(surface.seen_from(both, reversed_faces, m)[: len(points)], seen)
 
 
 @pytest.mark.parametrize("style", ["bust", "head", "relief", "mask"])

@@ -685,7 +685,14 @@ def seen_from(points_mm: np.ndarray, faces: np.ndarray, head_to_image: np.ndarra
     step = max(px_per_mm, 1e-6)
     lo = uv.min(axis=0)
     shape = tuple((np.ceil((uv.max(axis=0) - lo) / step).astype(int) + 2)[::-1])
-    front = raster.front_heights(np.column_stack([uv, depth]), faces, (lo[0], lo[1]), step, shape)
+    # On a closed surface the front-most sheet is made of triangles that face the camera: the others
+    # (a quarter to a half of them) need not be rasterised. Their winding is read off the surface
+    # (outward when the normals point away from its middle), not assumed.
+    corners = points_mm[faces]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    outward = np.einsum("ij,ij->", normals, corners.mean(axis=1) - points_mm.mean(axis=0)) >= 0
+    facing = (normals @ toward >= 0) == outward
+    front = raster.front_heights(np.column_stack([uv, depth]), faces[facing], (lo[0], lo[1]), step, shape)
     # The front-most depth at each point, interpolated: a point on the front surface matches it up
     # to the surface's curvature within a cell. Next to the outline (a NaN cell) the nearest cell's.
     col, row = (uv[:, 0] - lo[0]) / step, (uv[:, 1] - lo[1]) / step
