@@ -13,6 +13,8 @@ RADIUS_MM = 90.0
 DISTANCE_MM = 600.0
 SIZE = 256
 HULL_TOLERANCE_MM = 2.0  # ~ one pixel of outline at this distance (fx 222 px: 0.37 px/mm)
+POSE_TOLERANCE = 1e-4  # rotation matrix entries: exact pixels leave only the solver's rounding
+POSE_TOLERANCE_MM = 0.05
 
 
 def _camera():
@@ -119,3 +121,22 @@ def test_frames_turned_past_the_limit_do_not_carve():
     assert scan.frames == 0
     scan.update(mask, vertices, _yaw(20.0), translation, intrinsics, None)
     assert scan.frames == 1
+
+
+def test_landmark_pose_recovers_a_turn_the_start_reads_short():
+    """Project a head-like point set at a known pose; starting 8 deg short of the turn and 20 mm
+    off in depth, the refinement lands on the pose (a round trip: pose -> pixels -> pose)."""
+    from realtime.stages.scan import landmark_pose
+
+    rng = np.random.default_rng(3)
+    identity = rng.normal(0.0, 1.0, (468, 3)) * [70.0, 90.0, 40.0]  # mm, a face's spread
+    intrinsics = _camera()
+    rotation = _yaw(50.0)
+    translation = np.array([10.0, -5.0, DISTANCE_MM])
+    camera = identity @ rotation.T + translation
+    pixels = np.column_stack([intrinsics.fx * camera[:, 0] / camera[:, 2] + intrinsics.cx,
+                              intrinsics.fy * camera[:, 1] / camera[:, 2] + intrinsics.cy])
+    refined, moved = landmark_pose(identity, pixels, intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy,
+                                   _yaw(42.0), translation + [0.0, 0.0, 20.0])
+    np.testing.assert_allclose(refined, rotation, atol=POSE_TOLERANCE)
+    np.testing.assert_allclose(moved, translation, atol=POSE_TOLERANCE_MM)

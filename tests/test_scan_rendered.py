@@ -1,6 +1,8 @@
 """Acceptance test of the live head scan on a rendered turning head with a hair volume
-(realtime/tools/scan_accuracy.py): the hull beats the single view on the sides and back, and the
-carving itself, given the pose the head was rendered at, comes within a few millimetres."""
+(realtime/tools/scan_accuracy.py): with the pose the live loop has (fusion's, refined on each
+frame's landmarks) the hull is within a few millimetres on the sides and back and well inside the
+single view's error, the refinement is what gets it there, and the carving itself, given the pose
+the head was rendered at, comes within a few millimetres."""
 
 import pytest
 
@@ -8,8 +10,9 @@ from realtime.stages.scan import COVERAGE_READY
 from realtime.tools.scan_accuracy import ScanSweepOptions, run_scan_sweep
 
 CARVING_RMS_MM = 4.0  # with the rendered pose; measured 3.4-3.5 (sides, back)
-FUSED_SIDES_SHARE = 0.6  # of the single view's RMS on the sides (measured 6.4 / 12.8)
-FUSED_BACK_SHARE = 0.9  # ... and on the back (measured 11.4 / 14.2)
+REFINED_RMS_MM = 5.5  # with the refined run-time pose; measured 4.9 / 4.8 (sides, back)
+REFINED_SHARE = 0.45  # of the single view's RMS, sides and back (measured 4.9 / 12.8, 4.8 / 14.2)
+REFINEMENT_GAIN_BACK = 0.6  # refined / fusion's own pose on the back (measured 4.8 / 11.4)
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +25,16 @@ def test_a_head_turn_covers_enough_of_the_head_to_be_used(fused):
     assert fused.frames > 30
 
 
-def test_the_scanned_hull_beats_the_single_view_on_the_sides_and_back(fused):
-    assert fused.scan_rms_mm["sides"] <= FUSED_SIDES_SHARE * fused.single_view_rms_mm["sides"]
-    assert fused.scan_rms_mm["back"] <= FUSED_BACK_SHARE * fused.single_view_rms_mm["back"]
+def test_the_scanned_hull_is_within_a_few_millimetres_with_the_run_time_pose(fused):
+    for region in ("sides", "back"):
+        assert fused.scan_rms_mm[region] <= REFINED_RMS_MM, region
+        assert fused.scan_rms_mm[region] <= REFINED_SHARE * fused.single_view_rms_mm[region], region
+
+
+def test_refining_the_pose_on_the_landmarks_is_what_brings_the_back_in(fused, gl_ctx):
+    as_fused = run_scan_sweep(ScanSweepOptions(refine_pose=False), ctx=gl_ctx)
+    assert fused.scan_rms_mm["back"] <= REFINEMENT_GAIN_BACK * as_fused.scan_rms_mm["back"]
+    assert fused.scan_rms_mm["sides"] < as_fused.scan_rms_mm["sides"]
 
 
 def test_the_carving_with_the_rendered_pose_is_within_a_few_millimetres(gl_ctx):

@@ -16,6 +16,13 @@ nearly across the view); those bounds are kept per direction and their low media
 (the minimum of all of them, the textbook visual hull, lets one frame's mask or pose error bite
 a notch that every later frame keeps). Directions no frame has seen edge on stay unknown, and
 the bust builder uses the single-view shape there.
+
+The hull is only as good as each frame's pose, and fusion's reads a turn short (on rendered heads
+6-12 deg at 50-60 deg of yaw): its pose comes from a 3D fit to the network's mesh, whose depths
+flatten a turned face, and its expression offsets soak up part of the turn (up to 19 mm at 60 deg).
+So before carving, each frame's pose is refined on that frame's own image evidence:
+``landmark_pose`` moves the neutral fused identity (no expression) until its projection lies on
+the frame's landmarks, starting from fusion's pose (``ScanOptions.refine_pose``).
 """
 
 from __future__ import annotations
@@ -55,9 +62,14 @@ the head centre's level (the eyes') from which a direction counts."""
 FACE_CONE = 0.5
 """... and no nearer the face's forward axis than this (cos of the angle): the face is the mesh's."""
 MAX_TURN_DEG = 50.0
-"""Frames whose face is turned further than this from the camera are not carved with: the fused
-pose reads the turn short there (on rendered heads: 4-6 deg off at 40-50 deg, 10-15 deg at 60 deg),
-and a silhouette placed at the wrong angle carves the hull where the head is."""
+"""Frames whose face is turned further than this from the camera (as the refined pose reads it)
+are not carved with: even the refined pose reads the turn short there (on rendered heads 5-9 deg
+at 55-60 deg), and a silhouette placed at the wrong angle carves the hull where the head is."""
+POSE_ITERATIONS = 5
+"""Gauss-Newton steps of ``landmark_pose`` from fusion's pose (3 leave ~ 0.1 deg to go)."""
+POSE_HUBER_K = 2.0
+"""Landmarks further than this many robust sigmas from the projection count less (the far
+cheek's hidden landmarks, which the network guesses, at large turns)."""
 MAX_REACH_MM = 400.0
 """Bounds further than this (the ray never left the outline in the frame) are no bound."""
 
@@ -70,6 +82,7 @@ class ScanOptions:
     every_n_frames: int = 5
     ready_coverage: float = COVERAGE_READY
     max_turn_deg: float = MAX_TURN_DEG
+    refine_pose: bool = True  # carve with ``landmark_pose`` (False: with fusion's pose as given)
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,26 @@ def turn_from_camera_deg(rotation: np.ndarray, centre_cam: np.ndarray) -> float:
     forward = np.asarray(rotation, np.float64) @ np.array([0.0, 0.0, 1.0])
     to_camera = -np.asarray(centre_cam, np.float64) / np.linalg.norm(centre_cam)
     return float(np.degrees(np.arccos(np.clip(forward @ to_camera, -1.0, 1.0))))
+
+
+def landmark_pose(identity_mm: np.ndarray, vertices_px: np.ndarray, fx: float, fy: float, cx: float,
+                  cy: float, rotation: np.ndarray, translation_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pose that puts the neutral identity's projection on one frame's landmarks.
+
+    identity_mm: ``(468, 3)`` canonical mm (fusion's identity, without its expression: the
+    expression offsets carry part of a turn the 3D fit missed).  vertices_px: ``(468, 2+)`` the
+    frame's landmarks, image px.  fx, fy, cx, cy: intrinsics, px.  rotation ``(3, 3)``,
+    translation_mm ``(3,)``: the starting pose (fusion's), canonical -> camera.
+    Returns ``(rotation (3, 3) float64, translation_mm (3,) float64)``: minimises the landmarks'
+    reprojection error (Huber-weighted, ``POSE_HUBER_K``) over rotation and translation; the
+    identity's size fixes the distance.
+    """
+    identity = check_shape("identity_mm", identity_mm, (topology.N_VERTICES, 3), dtype=np.float64)
+    pixels = np.asarray(vertices_px, np.float64)[:, :2]
+    # Normalised image positions: ((u - cx) / fx, (v - cy) / fy) = (X / Z, Y / Z).
+    rays = np.column_stack([(pixels[:, 0] - cx) / fx, (pixels[:, 1] - cy) / fy])
+    return geometry.reprojection_pose(identity, rays, np.ones(len(identity)), 1.0, rotation,
+                                      translation_mm, iterations=POSE_ITERATIONS, huber_k=POSE_HUBER_K)
 
 
 def ray_bounds(centre_cam: np.ndarray, directions_cam: np.ndarray, fx: float, fy: float,
@@ -182,11 +215,16 @@ class HeadScan:
                intrinsics, identity_mm: np.ndarray) -> None:
         """Carve with one frame. mask: ``PersonMask`` around the face; vertices_px: ``(468, 2+)``
         the face in the frame; rotation ``(3, 3)``, translation_mm ``(3,)``: the fused pose,
-        canonical -> camera; intrinsics: ``CameraIntrinsics``; identity_mm: ``(468, 3)`` canonical."""
+        canonical -> camera; intrinsics: ``CameraIntrinsics``; identity_mm: ``(468, 3)`` canonical
+        (None: the centre was set with ``start`` and the pose is used as given)."""
         start = time.perf_counter()
         if self._centre is None:
             self._start(identity_mm)
         rotation = np.asarray(rotation, np.float64)
+        if self.options.refine_pose and identity_mm is not None:
+            rotation, translation_mm = landmark_pose(np.asarray(identity_mm, np.float64), vertices_px, intrinsics.fx,
+                                                     intrinsics.fy, intrinsics.cx, intrinsics.cy, rotation,
+                                                     translation_mm)
         centre_cam = rotation @ self._centre + np.asarray(translation_mm, np.float64)
         if centre_cam[2] <= 0 or turn_from_camera_deg(rotation, centre_cam) > self.options.max_turn_deg:
             return

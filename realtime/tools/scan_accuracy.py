@@ -5,8 +5,9 @@ acceptance test).
 
 The head is ``synthetic_face.astronaut_head()`` with ``synthetic_face.with_hair``; it first turns
 gently while fusion settles its identity (``scan.SETTLED_FRAMES``), then sweeps its yaw between
-``+-yaw_deg`` while ``realtime.stages.scan.HeadScan`` carves with the fused pose (or, to isolate the
-carving, with the pose it was rendered at). Distances are radial, from the hull's centre along
+``+-yaw_deg`` while ``realtime.stages.scan.HeadScan`` carves with the fused pose refined on each
+frame's landmarks, as live (or with fusion's pose as given; or, to isolate the carving, with the
+pose it was rendered at). Distances are radial, from the hull's centre along
 its directions: the true surface's outermost point along each (``radial_envelope``) against the
 hull's radius. Only directions the scan saw count, from the eyes' level up and away from the
 face, split into sides (|x| > 0.6) and back (z < -0.6). The single view (the bust's head from one
@@ -37,6 +38,7 @@ class ScanSweepOptions:
     width: int = 640
     height: int = 480
     true_pose: bool = False  # carve with the rendered pose instead of the fused one
+    refine_pose: bool = True  # refine the fused pose on each frame's landmarks (``scan.landmark_pose``)
 
 
 @dataclass
@@ -110,7 +112,7 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     head, _ = with_hair(astronaut_head())
     intrinsics = CameraIntrinsics.default(options.width, options.height)
     translation = np.array([0.0, 0.0, options.distance_mm])
-    scan = HeadScan(ScanOptions(every_n_frames=1))
+    scan = HeadScan(ScanOptions(every_n_frames=1, refine_pose=options.refine_pose and not options.true_pose))
     front = None
     costs = []
     try:
