@@ -10,9 +10,10 @@ from realtime.stages.scan import COVERAGE_READY
 from realtime.tools.scan_accuracy import ScanSweepOptions, run_scan_sweep
 
 CARVING_RMS_MM = 4.0  # with the rendered pose; measured 3.4-3.5 (sides, back)
-REFINED_RMS_MM = 5.5  # with the refined run-time pose; measured 4.9 / 4.8 (sides, back)
-REFINED_SHARE = 0.45  # of the single view's RMS, sides and back (measured 4.9 / 12.8, 4.8 / 14.2)
-REFINEMENT_GAIN_BACK = 0.6  # refined / fusion's own pose on the back (measured 4.8 / 11.4)
+REFINED_RMS_MM = 4.6  # with the refined run-time pose; measured 4.0 / 3.0 (sides, back)
+REFINED_SHARE = 0.4  # of the single view's RMS, sides and back (measured 4.0 / 12.8, 3.0 / 14.2)
+REFINEMENT_GAIN_BACK = 0.4  # refined / fusion's own pose on the back (measured 3.0 / 11.3)
+REFINEMENT_GAIN_SIDES = 0.75  # ... and on the sides (measured 4.0 / 6.4)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_the_scanned_hull_is_within_a_few_millimetres_with_the_run_time_pose(fus
 def test_refining_the_pose_on_the_landmarks_is_what_brings_the_back_in(fused, gl_ctx):
     as_fused = run_scan_sweep(ScanSweepOptions(refine_pose=False), ctx=gl_ctx)
     assert fused.scan_rms_mm["back"] <= REFINEMENT_GAIN_BACK * as_fused.scan_rms_mm["back"]
-    assert fused.scan_rms_mm["sides"] < as_fused.scan_rms_mm["sides"]
+    assert fused.scan_rms_mm["sides"] <= REFINEMENT_GAIN_SIDES * as_fused.scan_rms_mm["sides"]
 
 
 def test_the_carving_with_the_rendered_pose_is_within_a_few_millimetres(gl_ctx):
