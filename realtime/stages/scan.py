@@ -142,13 +142,12 @@ def landmark_pose(identity_mm: np.ndarray, vertices_px: np.ndarray, fx: float, f
     identity's size fixes the distance.
     """
     identity = check_shape("identity_mm", identity_mm, (topology.N_VERTICES, 3), dtype=np.float64)
-    pixels = np.asarray(vertices_px, np.float64)[:, :2]
+    pixels = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None))[POSE_LANDMARKS, :2]
+    pixels = np.asarray(pixels, np.float64)
     # Normalised image positions: ((u - cx) / fx, (v - cy) / fy) = (X / Z, Y / Z).
     rays = np.column_stack([(pixels[:, 0] - cx) / fx, (pixels[:, 1] - cy) / fy])
-    weights = np.zeros(len(identity))
-    weights[POSE_LANDMARKS] = 1.0
-    return geometry.reprojection_pose(identity, rays, weights, 1.0, rotation, translation_mm,
-                                      iterations=POSE_ITERATIONS, huber_k=POSE_HUBER_K)
+    return geometry.reprojection_pose(identity[POSE_LANDMARKS], rays, np.ones(len(rays)), 1.0, rotation,
+                                      translation_mm, iterations=POSE_ITERATIONS, huber_k=POSE_HUBER_K)
 
 
 def ray_bounds(centre_cam: np.ndarray, directions_cam: np.ndarray, fx: float, fy: float,
