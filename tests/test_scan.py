@@ -140,3 +140,31 @@ def test_landmark_pose_recovers_a_turn_the_start_reads_short():
                                    _yaw(42.0), translation + [0.0, 0.0, 20.0])
     np.testing.assert_allclose(refined, rotation, atol=POSE_TOLERANCE)
     np.testing.assert_allclose(moved, translation, atol=POSE_TOLERANCE_MM)
+
+
+def test_a_one_sided_turn_covers_one_side_and_asks_for_the_other():
+    """A face turned to the person's right (positive yaw) shows the left of the head: the left
+    half's coverage leads and the hint asks for a turn to the left; both sides seen, both ways."""
+    from realtime.stages.scan import FACE_CONE, HEAD_MIN_ELEVATION, ScanOptions, turn_hint
+
+    intrinsics = _camera()
+    scan = HeadScan(ScanOptions(max_turn_deg=90.0))
+    # The head's directions as the scan counts them: above the eyes, away from the face (with the
+    # whole sphere every view's edge-on circle would cover both sides alike).
+    directions = scan.directions
+    scan.start(np.zeros(3), (directions[:, 1] > HEAD_MIN_ELEVATION) & (directions[:, 2] < FACE_CONE))
+    translation = np.array([0.0, 0.0, DISTANCE_MM])
+    crop = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    vertices = np.zeros((468, 3))
+    vertices[:, :2] = [intrinsics.cx, intrinsics.cy]
+    mask = PersonMask(_sphere_mask(intrinsics, translation), np.ones((SIZE, SIZE), bool), crop)
+    for yaw in np.linspace(30, 90, 7):
+        scan.update(mask, vertices, _yaw(yaw), translation, intrinsics, None)
+    one_side = scan.result()
+    assert one_side.coverage_left > one_side.coverage_right
+    assert turn_hint(one_side.coverage_left, one_side.coverage_right) == "left"
+    for yaw in np.linspace(-90, -30, 7):
+        scan.update(mask, vertices, _yaw(yaw), translation, intrinsics, None)
+    both = scan.result()
+    assert turn_hint(both.coverage_left, both.coverage_right) == "left and right"
+    assert turn_hint(0.2, 0.6) == "right"

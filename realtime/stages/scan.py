@@ -62,6 +62,8 @@ HEAD_MIN_ELEVATION = 0.0
 the head centre's level (the eyes') from which a direction counts."""
 FACE_CONE = 0.5
 """... and no nearer the face's forward axis than this (cos of the angle): the face is the mesh's."""
+SIDE_LAG = 0.1
+"""The HUD asks for a turn to one side when that side's coverage is this far below the other's."""
 MAX_TURN_DEG = 50.0
 """Frames whose face is turned further than this from the camera (as the refined pose reads it)
 are not carved with: even the refined pose reads the turn short there (on rendered heads 5-9 deg
@@ -101,6 +103,7 @@ class ScanResult:
     hull's radius (inf where unseen).  seen: ``(N,) bool``.  coverage: seen share of the head's
     directions (above the ears, outside the face), 0..1.  frames: frames scanned.
     ready: coverage >= the options' ``ready_coverage``.  last_ms: the last update's cost.
+    coverage_left, coverage_right: the same on the person's left (canonical +x) and right half.
     """
 
     centre_mm: np.ndarray
@@ -111,6 +114,19 @@ class ScanResult:
     frames: int
     ready: bool
     last_ms: float = 0.0
+    coverage_left: float = 0.0
+    coverage_right: float = 0.0
+
+
+def turn_hint(coverage_left: float, coverage_right: float) -> str:
+    """Which way the person should turn to see more of their head: the side with less coverage
+    is seen by turning the face away from it (a face turned to the person's right shows the left
+    of the head). ``"right"``, ``"left"`` (the person's own), or ``"left and right"``."""
+    if coverage_left < coverage_right - SIDE_LAG:
+        return "right"
+    if coverage_right < coverage_left - SIDE_LAG:
+        return "left"
+    return "left and right"
 
 
 def sphere_directions(subdivisions: int = SPHERE_SUBDIVISIONS) -> np.ndarray:
@@ -193,6 +209,7 @@ class HeadScan:
         self._loose = np.full(n, np.inf)
         self._centre = None
         self._head_directions = None
+        self._left = self.directions[:, 0] > 0  # canonical +x: the person's left
         self.frames = 0
         self.last_ms = 0.0
         self._cached = None
@@ -207,6 +224,7 @@ class HeadScan:
         self._centre = np.asarray(centre_mm, np.float64)
         self._head_directions = (np.ones(len(self.directions), bool) if head_directions is None
                                  else np.asarray(head_directions, bool))
+        self._left = self.directions[:, 0] > 0
 
     def _start(self, identity_mm: np.ndarray) -> None:
         from realtime.printing import surface
@@ -220,6 +238,7 @@ class HeadScan:
         # the face's cone; below, the ears, jaw and neck are the single view's and the prior's.
         head_dirs = self.directions @ rotation.T  # canonical -> head frame
         self._head_directions = (head_dirs[:, 1] > HEAD_MIN_ELEVATION) & (head_dirs[:, 2] < FACE_CONE)
+        self._left = head_dirs[:, 0] > 0
 
     def update(self, mask, vertices_px: np.ndarray, rotation: np.ndarray, translation_mm: np.ndarray,
                intrinsics, identity_mm: np.ndarray) -> None:
@@ -290,10 +309,15 @@ class HeadScan:
         # the direction at a slant may still be the tightest an unlucky direction gets).
         radius = np.minimum(radius, self._loose + LOOSE_SLACK_MM)
         head = self._head_directions if self._head_directions is not None else np.ones(n, bool)
-        coverage = float(seen[head].mean()) if head.any() else 0.0
+
+        def share(part: np.ndarray) -> float:
+            return float(seen[part].mean()) if part.any() else 0.0
+
+        coverage = share(head)
         centre = self._centre if self._centre is not None else np.zeros(3)
         return ScanResult(centre, self.directions, radius, seen, coverage, self.frames,
-                          coverage >= self.options.ready_coverage, self.last_ms)
+                          coverage >= self.options.ready_coverage, self.last_ms,
+                          share(head & self._left), share(head & ~self._left))
 
     def close(self) -> None:
         pass
