@@ -15,6 +15,7 @@ SIZE = 256
 HULL_TOLERANCE_MM = 2.0  # ~ one pixel of outline at this distance (fx 222 px: 0.37 px/mm)
 POSE_TOLERANCE = 1e-4  # rotation matrix entries: exact pixels leave only the solver's rounding
 POSE_TOLERANCE_MM = 0.05
+ALIGN_TOLERANCE_DEG = 1e-6  # the search's grid holds the true turn exactly
 
 
 def _camera():
@@ -168,3 +169,25 @@ def test_a_one_sided_turn_covers_one_side_and_asks_for_the_other():
     both = scan.result()
     assert turn_hint(both.coverage_left, both.coverage_right) == "left and right"
     assert turn_hint(0.2, 0.6) == "right"
+
+
+def test_consistent_turn_finds_the_turn_and_distance_that_match_the_reference():
+    """An elongated head (an ellipsoid, longer front to back) whose frame reads its turn 7 deg
+    short and its distance 3% short: the search finds both."""
+    from realtime.stages.scan import consistent_turn, sphere_directions, yaw_rotation
+
+    directions = sphere_directions(3)
+    axes = np.array([75.0, 95.0, 100.0])  # mm: half width, half height, half length
+
+    def radius(d):
+        return 1.0 / np.sqrt(((d / axes) ** 2).sum(axis=1))
+
+    turn_short, distance_short = np.radians(7.0), 0.97
+
+    def bounds_at(yaw):
+        seen = directions @ yaw_rotation(yaw - turn_short).T
+        return radius(seen) * distance_short, np.ones(len(directions), bool)
+
+    yaw, scale = consistent_turn(bounds_at, radius(directions))
+    np.testing.assert_allclose(np.degrees(yaw), 7.0, atol=ALIGN_TOLERANCE_DEG)
+    np.testing.assert_allclose(scale, 1.0 / distance_short, rtol=1e-6)

@@ -6,8 +6,9 @@ acceptance test).
 The head is ``synthetic_face.astronaut_head()`` with ``synthetic_face.with_hair``; it first turns
 gently while fusion settles its identity (``scan.SETTLED_FRAMES``), then sweeps its yaw between
 ``+-yaw_deg`` while ``realtime.stages.scan.HeadScan`` carves with the fused pose refined on each
-frame's landmarks, as live (or with fusion's pose as given; or, to isolate the carving, with the
-pose it was rendered at). Distances are radial, from the hull's centre along
+frame's landmarks and the turned frames aligned with the near-frontal ones' hull, as live (or
+without the alignment; or with fusion's pose as given; or, to isolate the carving, with the pose
+it was rendered at, neither refined nor aligned). Distances are radial, from the hull's centre along
 its directions: the true surface's outermost point along each (``radial_envelope``) against the
 hull's radius. Only directions the scan saw count, from the eyes' level up and away from the
 face, split into sides (|x| > 0.6) and back (z < -0.6). The single view (the bust's head from one
@@ -39,6 +40,7 @@ class ScanSweepOptions:
     height: int = 480
     true_pose: bool = False  # carve with the rendered pose instead of the fused one
     refine_pose: bool = True  # refine the fused pose on each frame's landmarks (``scan.landmark_pose``)
+    align_turned: bool = True  # align turned frames with the near-frontal hull (``scan.consistent_turn``)
 
 
 @dataclass
@@ -112,7 +114,8 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     head, _ = with_hair(astronaut_head())
     intrinsics = CameraIntrinsics.default(options.width, options.height)
     translation = np.array([0.0, 0.0, options.distance_mm])
-    scan = HeadScan(ScanOptions(every_n_frames=1, refine_pose=options.refine_pose and not options.true_pose))
+    scan = HeadScan(ScanOptions(every_n_frames=1, refine_pose=options.refine_pose and not options.true_pose,
+                                align_turned=options.align_turned and not options.true_pose))
     front = None
     costs = []
     try:
