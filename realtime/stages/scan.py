@@ -88,7 +88,7 @@ cheek's hidden landmarks, which the network guesses, at large turns)."""
 TRUSTED_TURN_DEG = 30.0
 """Frames turned less than this carve the reference the more turned ones are aligned with: there the
 refined pose is within ~ 2 deg of the rendered one (at 50-60 deg it is still 3-9 deg short).
-Tried 25 and 35 on three rendered turns: the back 2.4-3.8 mm either way, against 3.2-5.0 without."""
+Tried 25 and 35 on three rendered turns: the back 2.6-3.8 mm (30: 2.4-3.2), 3.2-5.0 unaligned."""
 ALIGN_YAW_DEG = 12.0
 """How far ``consistent_turn`` may turn a frame about the head's vertical axis, either way."""
 ALIGN_COARSE_STEP_DEG = 3.0
