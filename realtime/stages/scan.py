@@ -72,8 +72,8 @@ MAX_TURN_DEG = 50.0
 """Frames whose face is turned further than this from the camera (as the refined pose reads it)
 are not carved with: even the refined pose reads the turn short there (on rendered heads 5-9 deg
 at 55-60 deg), and a silhouette placed at the wrong angle carves the hull where the head is."""
-POSE_LANDMARKS = np.array(sorted(set(topology.RIGHT_EYE) | set(topology.LEFT_EYE) | set(topology.NOSE_BRIDGE)
-                                  | {topology.NOSE_TIP, topology.NOSE_BOTTOM, 19, 94} | set(topology.LIPS_OUTER)))
+_NOSE = topology.MIDLINE[topology.MIDLINE.index(topology.NOSE_BRIDGE[0]):topology.MIDLINE.index(topology.NOSE_BOTTOM) + 1]
+POSE_LANDMARKS = np.array(sorted(set(topology.RIGHT_EYE) | set(topology.LEFT_EYE) | set(_NOSE) | set(topology.LIPS_OUTER)))
 """The landmarks ``landmark_pose`` fits: the eyes' outlines, the nose and the lips' outline, features
 the network pins to the image. The face's outline and the cheeks, where the network's surface slides
 as the head turns, are left out: with all 468 the hull on rendered hair heads was 0.4-0.7 mm worse
