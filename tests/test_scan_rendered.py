@@ -3,7 +3,9 @@
 frame's landmarks, the turned frames aligned with the near-frontal frames' hull) the hull meets
 the issue's 3 mm on the back and comes within a few millimetres on the sides, well inside the
 single view's error; the refinement and the alignment are each needed for that; and the carving
-itself, given the pose the head was rendered at, comes within a few millimetres."""
+itself, given the pose the head was rendered at, comes within a few millimetres, and well inside
+the issue's 3 mm on the sides wherever an outline can reach the surface (the temples' hollows
+aside, which no visual hull reaches)."""
 
 import pytest
 
@@ -16,6 +18,8 @@ SINGLE_VIEW_SHARE = 0.35  # of the single view's RMS, sides and back (measured 4
 REFINEMENT_GAIN_BACK = 0.4  # refined / fusion's own pose on the back (measured 3.0 / 11.3)
 REFINEMENT_GAIN_SIDES = 0.75  # ... and on the sides (measured 4.0 / 6.4)
 CARVING_RMS_MM = 4.0  # with the rendered pose; measured 3.3 / 3.4 (sides, back)
+REACHABLE_SIDES_RMS_MM = 4.0  # the sides where an outline reaches the surface; measured 3.55
+CARVING_REACHABLE_SIDES_RMS_MM = 1.5  # ... with the rendered pose; measured 0.94
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +40,7 @@ def test_a_head_turn_covers_enough_of_the_head_to_be_used(live):
 def test_the_scanned_hull_meets_the_acceptance_on_the_back_with_the_run_time_pose(live):
     assert live.scan_rms_mm["back"] <= ACCEPTANCE_RMS_MM
     assert live.scan_rms_mm["sides"] <= SIDES_RMS_MM
+    assert live.scan_rms_mm["reachable_sides"] <= REACHABLE_SIDES_RMS_MM
     for region in ("sides", "back"):
         assert live.scan_rms_mm[region] <= SINGLE_VIEW_SHARE * live.single_view_rms_mm[region], region
 
@@ -55,3 +60,7 @@ def test_the_carving_with_the_rendered_pose_is_within_a_few_millimetres(gl_ctx):
     exact = run_scan_sweep(ScanSweepOptions(true_pose=True), ctx=gl_ctx)
     assert exact.scan_rms_mm["sides"] <= CARVING_RMS_MM
     assert exact.scan_rms_mm["back"] <= CARVING_RMS_MM
+    # Where an outline can reach the surface the carving is within the issue's figure; the rest of
+    # the sides' error is the temples' hollow (scan_accuracy's module text).
+    assert exact.scan_rms_mm["reachable_sides"] <= CARVING_REACHABLE_SIDES_RMS_MM
+    assert exact.scan_rms_mm["reachable_sides"] < exact.scan_rms_mm["sides"] - 1.0

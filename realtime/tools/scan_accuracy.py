@@ -13,6 +13,14 @@ its directions: the true surface's outermost point along each (``radial_envelope
 hull's radius. Only directions the scan saw count, from the eyes' level up and away from the
 face, split into sides (|x| > 0.6) and back (z < -0.6). The single view (the bust's head from one
 frontal frame's outline) is measured the same way, as the baseline the scan must beat.
+
+The sides are also measured where an outline can reach the surface at all ("reachable sides"):
+the directions of the sides along which the true surface lies on its own convex hull (within
+``REACHABLE_MM``). Elsewhere (the temples between the hairline and the ear, the hollow behind the
+ear) the surface is concave and every outline passes outside it, whatever the pose: a visual hull
+stays 7-9 mm out there by construction (measured with the rendered pose), and that part of the
+error says nothing about the pose or the carving. Both figures are reported; the issue's
+"sides" is the first.
 """
 
 from __future__ import annotations
@@ -27,6 +35,10 @@ from realtime.printing import raster, surface
 
 ANGLE_STEP_RAD = np.radians(0.5)
 """Resolution of the angle grid ``radial_envelope`` rasterises on."""
+REACHABLE_MM = 2.0
+"""A direction counts as reachable by an outline where the true surface is within this of its convex
+hull (a hull of outlines can never lie inside the convex hull; 2 mm: a quarter of the temples'
+7-9 mm hollow, above the envelope's own rasterising error)."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,8 @@ class ScanSweepOptions:
 
 @dataclass
 class ScanSweepResult:
-    """RMS radial errors (mm) of the scanned hull and of the single view on the sides and back,
+    """RMS radial errors (mm) of the scanned hull and of the single view on the sides, the back and
+    the reachable sides (``"sides"``, ``"back"``, ``"reachable_sides"``; see the module text),
     their signed means, the coverage reached, the frames carved, and the scan's cost (ms)."""
 
     scan_rms_mm: dict
@@ -60,6 +73,8 @@ class ScanSweepResult:
                 "scan_rms_back_mm": round(self.scan_rms_mm["back"], 2),
                 "scan_mean_sides_mm": round(self.scan_mean_mm["sides"], 2),
                 "scan_mean_back_mm": round(self.scan_mean_mm["back"], 2),
+                "scan_rms_reachable_sides_mm": round(self.scan_rms_mm["reachable_sides"], 2),
+                "scan_mean_reachable_sides_mm": round(self.scan_mean_mm["reachable_sides"], 2),
                 "single_view_rms_sides_mm": round(self.single_view_rms_mm["sides"], 2),
                 "single_view_rms_back_mm": round(self.single_view_rms_mm["back"], 2),
                 "scan_coverage": round(self.coverage, 3), "scan_frames": self.frames,
@@ -157,6 +172,11 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     s, r, t = _similarity(head.face_mm, identity)
     true_vertices = s * head.vertices_mm.astype(np.float64) @ r.T + t
     truth = radial_envelope(true_vertices, head.triangles, hull.centre_mm, hull.directions)
+    import trimesh
+
+    convex = trimesh.Trimesh(true_vertices, head.triangles, process=False).convex_hull
+    convex_truth = radial_envelope(np.asarray(convex.vertices), np.asarray(convex.faces), hull.centre_mm,
+                                   hull.directions)
     # The single view: the bust's head and hair from the frontal frame's outline.
     single = np.full(len(hull.directions), np.nan)
     if front_mask is not None:
@@ -169,6 +189,7 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     d = hull.directions
     head_dirs = scan._head_directions
     regions = {"sides": np.abs(d[:, 0]) > 0.6, "back": d[:, 2] < -0.6}
+    regions["reachable_sides"] = regions["sides"] & (convex_truth - truth < REACHABLE_MM)
     scan_rms, scan_mean, single_rms = {}, {}, {}
     for name, region in regions.items():
         chosen = head_dirs & region & hull.seen & np.isfinite(truth) & np.isfinite(hull.radius_mm)
