@@ -13,6 +13,9 @@ RADIUS_MM = 90.0
 DISTANCE_MM = 600.0
 SIZE = 256
 HULL_TOLERANCE_MM = 2.0  # ~ one pixel of outline at this distance (fx 222 px: 0.37 px/mm)
+POSE_TOLERANCE = 1e-4  # rotation matrix entries: exact pixels leave only the solver's rounding
+POSE_TOLERANCE_MM = 0.05
+ALIGN_TOLERANCE_DEG = 1e-6  # the search's grid holds the true turn exactly
 
 
 def _camera():
@@ -119,3 +122,72 @@ def test_frames_turned_past_the_limit_do_not_carve():
     assert scan.frames == 0
     scan.update(mask, vertices, _yaw(20.0), translation, intrinsics, None)
     assert scan.frames == 1
+
+
+def test_landmark_pose_recovers_a_turn_the_start_reads_short():
+    """Project a head-like point set at a known pose; starting 8 deg short of the turn and 20 mm
+    off in depth, the refinement lands on the pose (a round trip: pose -> pixels -> pose)."""
+    from realtime.stages.scan import landmark_pose
+
+    rng = np.random.default_rng(3)
+    identity = rng.normal(0.0, 1.0, (468, 3)) * [70.0, 90.0, 40.0]  # mm, a face's spread
+    intrinsics = _camera()
+    rotation = _yaw(50.0)
+    translation = np.array([10.0, -5.0, DISTANCE_MM])
+    camera = identity @ rotation.T + translation
+    pixels = np.column_stack([intrinsics.fx * camera[:, 0] / camera[:, 2] + intrinsics.cx,
+                              intrinsics.fy * camera[:, 1] / camera[:, 2] + intrinsics.cy])
+    refined, moved = landmark_pose(identity, pixels, intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy,
+                                   _yaw(42.0), translation + [0.0, 0.0, 20.0])
+    np.testing.assert_allclose(refined, rotation, atol=POSE_TOLERANCE)
+    np.testing.assert_allclose(moved, translation, atol=POSE_TOLERANCE_MM)
+
+
+def test_a_one_sided_turn_covers_one_side_and_asks_for_the_other():
+    """A face turned to the person's right (positive yaw) shows the left of the head: the left
+    half's coverage leads and the hint asks for a turn to the left; both sides seen, both ways."""
+    from realtime.stages.scan import FACE_CONE, HEAD_MIN_ELEVATION, ScanOptions, turn_hint
+
+    intrinsics = _camera()
+    scan = HeadScan(ScanOptions(max_turn_deg=90.0))
+    # The head's directions as the scan counts them: above the eyes, away from the face (with the
+    # whole sphere every view's edge-on circle would cover both sides alike).
+    directions = scan.directions
+    scan.start(np.zeros(3), (directions[:, 1] > HEAD_MIN_ELEVATION) & (directions[:, 2] < FACE_CONE))
+    translation = np.array([0.0, 0.0, DISTANCE_MM])
+    crop = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    vertices = np.zeros((468, 3))
+    vertices[:, :2] = [intrinsics.cx, intrinsics.cy]
+    mask = PersonMask(_sphere_mask(intrinsics, translation), np.ones((SIZE, SIZE), bool), crop)
+    for yaw in np.linspace(30, 90, 7):
+        scan.update(mask, vertices, _yaw(yaw), translation, intrinsics, None)
+    one_side = scan.result()
+    assert one_side.coverage_left > one_side.coverage_right
+    assert turn_hint(one_side.coverage_left, one_side.coverage_right) == "left"
+    for yaw in np.linspace(-90, -30, 7):
+        scan.update(mask, vertices, _yaw(yaw), translation, intrinsics, None)
+    both = scan.result()
+    assert turn_hint(both.coverage_left, both.coverage_right) == "left and right"
+    assert turn_hint(0.2, 0.6) == "right"
+
+
+def test_consistent_turn_finds_the_turn_and_distance_that_match_the_reference():
+    """An elongated head (an ellipsoid, longer front to back) whose frame reads its turn 7 deg
+    short and its distance 3% short: the search finds both."""
+    from realtime.stages.scan import consistent_turn, sphere_directions, yaw_rotation
+
+    directions = sphere_directions(3)
+    axes = np.array([75.0, 95.0, 100.0])  # mm: half width, half height, half length
+
+    def radius(d):
+        return 1.0 / np.sqrt(((d / axes) ** 2).sum(axis=1))
+
+    turn_short, distance_short = np.radians(7.0), 0.97
+
+    def bounds_at(yaw):
+        seen = directions @ yaw_rotation(yaw - turn_short).T
+        return radius(seen) * distance_short, np.ones(len(directions), bool)
+
+    yaw, scale = consistent_turn(bounds_at, radius(directions))
+    np.testing.assert_allclose(np.degrees(yaw), 7.0, atol=ALIGN_TOLERANCE_DEG)
+    np.testing.assert_allclose(scale, 1.0 / distance_short, rtol=1e-6)

@@ -1,33 +1,66 @@
 """Acceptance test of the live head scan on a rendered turning head with a hair volume
-(realtime/tools/scan_accuracy.py): the hull beats the single view on the sides and back, and the
-carving itself, given the pose the head was rendered at, comes within a few millimetres."""
+(realtime/tools/scan_accuracy.py): with the pose the live loop has (fusion's, refined on each
+frame's landmarks, the turned frames aligned with the near-frontal frames' hull) the hull meets
+the issue's 3 mm on the back and comes within a few millimetres on the sides, well inside the
+single view's error; the refinement and the alignment are each needed for that; and the carving
+itself, given the pose the head was rendered at, comes within a few millimetres, and well inside
+the issue's 3 mm on the sides wherever an outline can reach the surface (the temples' hollows
+aside, which no visual hull reaches)."""
 
 import pytest
 
 from realtime.stages.scan import COVERAGE_READY
 from realtime.tools.scan_accuracy import ScanSweepOptions, run_scan_sweep
 
-CARVING_RMS_MM = 4.0  # with the rendered pose; measured 3.4-3.5 (sides, back)
-FUSED_SIDES_SHARE = 0.6  # of the single view's RMS on the sides (measured 6.4 / 12.8)
-FUSED_BACK_SHARE = 0.9  # ... and on the back (measured 11.4 / 14.2)
+ACCEPTANCE_RMS_MM = 3.0  # the issue's figure; the back measured 2.7 (a +-60 deg turn)
+SIDES_RMS_MM = 4.6  # the sides measured 4.2: short of 3 mm (docs/BENCHMARKS.md says why)
+SINGLE_VIEW_SHARE = 0.35  # of the single view's RMS, sides and back (measured 4.2 / 12.8, 2.7 / 14.2)
+REFINEMENT_GAIN_BACK = 0.4  # refined / fusion's own pose on the back (measured 3.0 / 11.3)
+REFINEMENT_GAIN_SIDES = 0.75  # ... and on the sides (measured 4.0 / 6.4)
+CARVING_RMS_MM = 4.0  # with the rendered pose; measured 3.3 / 3.4 (sides, back)
+REACHABLE_SIDES_RMS_MM = 4.0  # the sides where an outline reaches the surface; measured 3.55
+CARVING_REACHABLE_SIDES_RMS_MM = 1.5  # ... with the rendered pose; measured 0.94
 
 
 @pytest.fixture(scope="module")
-def fused(gl_ctx):
+def live(gl_ctx):
     return run_scan_sweep(ScanSweepOptions(), ctx=gl_ctx)
 
 
-def test_a_head_turn_covers_enough_of_the_head_to_be_used(fused):
-    assert fused.coverage >= COVERAGE_READY
-    assert fused.frames > 30
+@pytest.fixture(scope="module")
+def refined_only(gl_ctx):
+    return run_scan_sweep(ScanSweepOptions(align_turned=False), ctx=gl_ctx)
 
 
-def test_the_scanned_hull_beats_the_single_view_on_the_sides_and_back(fused):
-    assert fused.scan_rms_mm["sides"] <= FUSED_SIDES_SHARE * fused.single_view_rms_mm["sides"]
-    assert fused.scan_rms_mm["back"] <= FUSED_BACK_SHARE * fused.single_view_rms_mm["back"]
+def test_a_head_turn_covers_enough_of_the_head_to_be_used(live):
+    assert live.coverage >= COVERAGE_READY
+    assert live.frames > 30
+
+
+def test_the_scanned_hull_meets_the_acceptance_on_the_back_with_the_run_time_pose(live):
+    assert live.scan_rms_mm["back"] <= ACCEPTANCE_RMS_MM
+    assert live.scan_rms_mm["sides"] <= SIDES_RMS_MM
+    assert live.scan_rms_mm["reachable_sides"] <= REACHABLE_SIDES_RMS_MM
+    for region in ("sides", "back"):
+        assert live.scan_rms_mm[region] <= SINGLE_VIEW_SHARE * live.single_view_rms_mm[region], region
+
+
+def test_refining_the_pose_on_the_landmarks_brings_the_sides_and_back_in(refined_only, gl_ctx):
+    as_fused = run_scan_sweep(ScanSweepOptions(refine_pose=False, align_turned=False), ctx=gl_ctx)
+    assert refined_only.scan_rms_mm["back"] <= REFINEMENT_GAIN_BACK * as_fused.scan_rms_mm["back"]
+    assert refined_only.scan_rms_mm["sides"] <= REFINEMENT_GAIN_SIDES * as_fused.scan_rms_mm["sides"]
+
+
+def test_aligning_the_turned_frames_brings_the_back_under_the_acceptance(live, refined_only):
+    assert refined_only.scan_rms_mm["back"] > ACCEPTANCE_RMS_MM  # measured 3.04
+    assert live.scan_rms_mm["back"] < refined_only.scan_rms_mm["back"]
 
 
 def test_the_carving_with_the_rendered_pose_is_within_a_few_millimetres(gl_ctx):
     exact = run_scan_sweep(ScanSweepOptions(true_pose=True), ctx=gl_ctx)
     assert exact.scan_rms_mm["sides"] <= CARVING_RMS_MM
     assert exact.scan_rms_mm["back"] <= CARVING_RMS_MM
+    # Where an outline can reach the surface the carving is within the issue's figure; the rest of
+    # the sides' error is the temples' hollow (scan_accuracy's module text).
+    assert exact.scan_rms_mm["reachable_sides"] <= CARVING_REACHABLE_SIDES_RMS_MM
+    assert exact.scan_rms_mm["reachable_sides"] < exact.scan_rms_mm["sides"] - 1.0

@@ -650,13 +650,18 @@ class LiveSession:
         )
 
     def _scan_status(self, fused) -> tuple[str, ...]:
-        """The HUD's scan item: how much of the head has been seen, and whether S will use it."""
+        """The HUD's scan item: how much of the head has been seen, whether S will use it, and
+        until then which way to turn (the side seen least)."""
         if self.scanner is None or fused is None:
             return ()
         scan = self.scanner.result()
         if scan.frames == 0:
             return ("scan: turn your head",)
-        return (f"scan {scan.coverage:.0%}" + (" ready" if scan.ready else ""),)
+        if scan.ready:
+            return (f"scan {scan.coverage:.0%} ready",)
+        from realtime.stages.scan import turn_hint
+
+        return (f"scan {scan.coverage:.0%}, turn {turn_hint(scan.coverage_left, scan.coverage_right)}",)
 
     def write_status(self) -> None:
         status = {

@@ -5,12 +5,22 @@ acceptance test).
 
 The head is ``synthetic_face.astronaut_head()`` with ``synthetic_face.with_hair``; it first turns
 gently while fusion settles its identity (``scan.SETTLED_FRAMES``), then sweeps its yaw between
-``+-yaw_deg`` while ``realtime.stages.scan.HeadScan`` carves with the fused pose (or, to isolate the
-carving, with the pose it was rendered at). Distances are radial, from the hull's centre along
+``+-yaw_deg`` while ``realtime.stages.scan.HeadScan`` carves with the fused pose refined on each
+frame's landmarks and the turned frames aligned with the near-frontal ones' hull, as live (or
+without the alignment; or with fusion's pose as given; or, to isolate the carving, with the pose
+it was rendered at, neither refined nor aligned). Distances are radial, from the hull's centre along
 its directions: the true surface's outermost point along each (``radial_envelope``) against the
 hull's radius. Only directions the scan saw count, from the eyes' level up and away from the
 face, split into sides (|x| > 0.6) and back (z < -0.6). The single view (the bust's head from one
 frontal frame's outline) is measured the same way, as the baseline the scan must beat.
+
+The sides are also measured where an outline can reach the surface at all ("reachable sides"):
+the directions of the sides along which the true surface lies on its own convex hull (within
+``REACHABLE_MM``). Elsewhere (the temples between the hairline and the ear, the hollow behind the
+ear) the surface is concave and every outline passes outside it, whatever the pose: a visual hull
+stays 7-9 mm out there by construction (measured with the rendered pose), and that part of the
+error says nothing about the pose or the carving. Both figures are reported; the issue's
+"sides" is the first.
 """
 
 from __future__ import annotations
@@ -25,6 +35,10 @@ from realtime.printing import raster, surface
 
 ANGLE_STEP_RAD = np.radians(0.5)
 """Resolution of the angle grid ``radial_envelope`` rasterises on."""
+REACHABLE_MM = 2.0
+"""A direction counts as reachable by an outline where the true surface is within this of its convex
+hull (a hull of outlines can never lie inside the convex hull; 2 mm: a quarter of the temples'
+7-9 mm hollow, above the envelope's own rasterising error)."""
 
 
 @dataclass(frozen=True)
@@ -37,11 +51,14 @@ class ScanSweepOptions:
     width: int = 640
     height: int = 480
     true_pose: bool = False  # carve with the rendered pose instead of the fused one
+    refine_pose: bool = True  # refine the fused pose on each frame's landmarks (``scan.landmark_pose``)
+    align_turned: bool = True  # align turned frames with the near-frontal hull (``scan.consistent_turn``)
 
 
 @dataclass
 class ScanSweepResult:
-    """RMS radial errors (mm) of the scanned hull and of the single view on the sides and back,
+    """RMS radial errors (mm) of the scanned hull and of the single view on the sides, the back and
+    the reachable sides (``"sides"``, ``"back"``, ``"reachable_sides"``; see the module text),
     their signed means, the coverage reached, the frames carved, and the scan's cost (ms)."""
 
     scan_rms_mm: dict
@@ -56,6 +73,8 @@ class ScanSweepResult:
                 "scan_rms_back_mm": round(self.scan_rms_mm["back"], 2),
                 "scan_mean_sides_mm": round(self.scan_mean_mm["sides"], 2),
                 "scan_mean_back_mm": round(self.scan_mean_mm["back"], 2),
+                "scan_rms_reachable_sides_mm": round(self.scan_rms_mm["reachable_sides"], 2),
+                "scan_mean_reachable_sides_mm": round(self.scan_mean_mm["reachable_sides"], 2),
                 "single_view_rms_sides_mm": round(self.single_view_rms_mm["sides"], 2),
                 "single_view_rms_back_mm": round(self.single_view_rms_mm["back"], 2),
                 "scan_coverage": round(self.coverage, 3), "scan_frames": self.frames,
@@ -110,7 +129,8 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     head, _ = with_hair(astronaut_head())
     intrinsics = CameraIntrinsics.default(options.width, options.height)
     translation = np.array([0.0, 0.0, options.distance_mm])
-    scan = HeadScan(ScanOptions(every_n_frames=1))
+    scan = HeadScan(ScanOptions(every_n_frames=1, refine_pose=options.refine_pose and not options.true_pose,
+                                align_turned=options.align_turned and not options.true_pose))
     front = None
     costs = []
     try:
@@ -152,6 +172,11 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     s, r, t = _similarity(head.face_mm, identity)
     true_vertices = s * head.vertices_mm.astype(np.float64) @ r.T + t
     truth = radial_envelope(true_vertices, head.triangles, hull.centre_mm, hull.directions)
+    import trimesh
+
+    convex = trimesh.Trimesh(true_vertices, head.triangles, process=False).convex_hull
+    convex_truth = radial_envelope(np.asarray(convex.vertices), np.asarray(convex.faces), hull.centre_mm,
+                                   hull.directions)
     # The single view: the bust's head and hair from the frontal frame's outline.
     single = np.full(len(hull.directions), np.nan)
     if front_mask is not None:
@@ -164,6 +189,7 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     d = hull.directions
     head_dirs = scan._head_directions
     regions = {"sides": np.abs(d[:, 0]) > 0.6, "back": d[:, 2] < -0.6}
+    regions["reachable_sides"] = regions["sides"] & (convex_truth - truth < REACHABLE_MM)
     scan_rms, scan_mean, single_rms = {}, {}, {}
     for name, region in regions.items():
         chosen = head_dirs & region & hull.seen & np.isfinite(truth) & np.isfinite(hull.radius_mm)
