@@ -354,3 +354,17 @@ def test_bust_glb_stands_80_mm_tall_along_y(bust, tmp_path):
     assert lo[1] == pytest.approx(0.0, abs=GLB_LENGTH_TOL_M)
     # The front (the print frame's lowest Y, the face) is glTF's largest Z.
     assert hi[2] == pytest.approx(-bust.mesh.bounds[0][1] * 1e-3, abs=GLB_LENGTH_TOL_M)
+
+
+def test_print_checks_count_shells_and_refuse_two():
+    one = trimesh.creation.icosphere(3)
+    two = trimesh.util.concatenate([one, one.copy().apply_translation([5.0, 0.0, 0.0])])
+    # Two spheres touching at one vertex are still two shells (faces join only along edges).
+    touching = trimesh.util.concatenate([one, one.copy().apply_translation([2.0, 0.0, 0.0])])
+    touching.merge_vertices()
+    assert [export.shell_count(m) for m in (one, two, touching)] == [1, 2, 2]
+    assert export.shell_count(two) == len(two.split(only_watertight=False))
+    checks = export.print_checks(two.apply_translation([0.0, 0.0, 1.0]), wall=False)
+    checks["min_z"] = 0.0
+    with pytest.raises(Selfie3DError, match="2 separate shells"):
+        export.check_printable(checks)

@@ -101,6 +101,13 @@ def min_wall_mm(mesh: trimesh.Trimesh, count: int = WALL_PROBE_COUNT, seed: int 
     return float(min(np.percentile(found, WALL_PERCENTILE), WALL_PROBE_REACH_MM))
 
 
+def shell_count(mesh: trimesh.Trimesh) -> int:
+    """How many pieces ``mesh`` falls into, faces joined where they share an edge (as
+    ``mesh.split`` counts them, without building each piece: a third of its time)."""
+    faces = np.arange(len(mesh.faces))
+    return len(trimesh.graph.connected_components(mesh.face_adjacency, nodes=faces, min_len=1))
+
+
 def print_checks(mesh: trimesh.Trimesh, up_axis: int = 2, wall: bool = True) -> dict:
     """Facts about a solid in mm: watertight, winding_consistent, volume_mm3, shells, min_z,
     height_mm (extent along ``up_axis``: 2 = Z for busts and masks, 1 = Y for a flat plaque),
@@ -110,7 +117,7 @@ def print_checks(mesh: trimesh.Trimesh, up_axis: int = 2, wall: bool = True) -> 
         "watertight": bool(mesh.is_watertight),
         "winding_consistent": bool(mesh.is_winding_consistent),
         "volume_mm3": float(mesh.volume),
-        "shells": int(len(mesh.split(only_watertight=False))),
+        "shells": shell_count(mesh),
         "min_z": float(mesh.bounds[0][2]),
         "height_mm": float(extent[up_axis]),
         "size_mm": tuple(float(e) for e in extent),
