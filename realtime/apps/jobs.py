@@ -80,9 +80,9 @@ def job_files(job: PhotoJob, index: int) -> list[Path]:
     overlay = [Path(job.overlay)] if job.overlay and index == 0 else []
     if job.fmt != "obj":
         return [main] + overlay
-    from realtime.printing.export import TEXTURE_SUFFIX  # only for OBJ: it imports trimesh
+    from realtime.printing.export import obj_companion_names  # only for OBJ: it imports trimesh
 
-    return [main, main.with_suffix(".mtl"), main.with_name(main.stem + TEXTURE_SUFFIX)] + overlay
+    return [main] + [main.with_name(name) for name in obj_companion_names(main.stem)] + overlay
 
 
 _reconstructors: dict = {}

@@ -214,6 +214,11 @@ def _rows(line: str, values: np.ndarray) -> str:
     return (line * len(values)) % tuple(values.ravel().tolist()) if len(values) else ""
 
 
+def obj_companion_names(stem: str) -> tuple[str, str]:
+    """The files a textured OBJ ``<stem>.obj`` brings: ``(material .mtl, texture .png)`` names."""
+    return f"{stem}.mtl", f"{stem}{TEXTURE_SUFFIX}"
+
+
 def obj_files(mesh: trimesh.Trimesh, textured: trimesh.Trimesh | None, name: str) -> dict[str, bytes]:
     """File name -> bytes of an OBJ export: ``name`` (the OBJ, ``<stem>.obj`` as a rule), and
     with a textured copy also ``<stem>.mtl`` and ``<stem>_texture.png``.
@@ -232,7 +237,7 @@ def obj_files(mesh: trimesh.Trimesh, textured: trimesh.Trimesh | None, name: str
     uvs, uv_index = np.unique(uv, axis=0, return_inverse=True)
     uv_faces = uv_index.reshape(-1)[np.asarray(textured.faces)]
     corners = np.stack([welded[keep] + 1, uv_faces[keep] + 1], axis=2).reshape(-1, 6)
-    mtl_name, texture_name = f"{stem}.mtl", f"{stem}{TEXTURE_SUFFIX}"
+    mtl_name, texture_name = obj_companion_names(stem)
     text = (f"# selfie3d: millimetres, Z up\nmtllib {mtl_name}\n" + _rows(_V, positions)
             + _rows(_VT, uvs) + f"usemtl {OBJ_MATERIAL}\n" + _rows("f %d/%d %d/%d %d/%d\n", corners))
     # White diffuse and ambient: the photo is shown as it is (trimesh's default 0.4 darkens it).

@@ -242,12 +242,12 @@ def export_later(later: LaterExport, debug: bool = False) -> WebJobResult:
 
 def later_file_names(formats: tuple[str, ...], textured: bool) -> tuple[str, ...]:
     """The files ``formats`` make: ``bust.<fmt>`` each, and the OBJ's material and texture when
-    the bust is textured (named as ``realtime.printing.export.obj_files`` names them)."""
-    from realtime.printing.export import TEXTURE_SUFFIX
+    the bust is textured (``realtime.printing.export.obj_companion_names``)."""
+    from realtime.printing.export import obj_companion_names
 
     names = [f"{STEM}.{fmt}" for fmt in formats]
     if "obj" in formats and textured:
-        names += [f"{STEM}.mtl", f"{STEM}{TEXTURE_SUFFIX}"]
+        names += list(obj_companion_names(STEM))
     return tuple(names)
 
 
