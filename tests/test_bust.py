@@ -304,3 +304,86 @@ def test_label_on_a_print_too_small_for_legible_letters_is_refused(astronaut):
     with pytest.raises(InputError, match=r"too small for a label: its letters would be 1\.\d mm tall"):
         build_bust(mm, None, BustOptions(height_mm=25.0, label="A"), image=image, vertices_px=px)
     build_bust(mm, None, BustOptions(height_mm=25.0), image=image, vertices_px=px)  # no label: fine
+
+
+def _scan_of(radius_of, seen_where, slant_of=None, centre=np.zeros(3)):
+    """A head scan in the head frame (canonical = head frame), as ``_scan_in_head`` returns it."""
+    from realtime.stages.scan import ScanResult, sphere_directions
+
+    dirs = sphere_directions()
+    seen = seen_where(dirs)
+    slant = np.zeros(len(dirs)) if slant_of is None else slant_of(dirs)
+    result = ScanResult(centre, dirs, np.where(seen, radius_of(dirs), np.inf), seen, float(seen.mean()), 40, True,
+                        slant=slant)
+    return bust._scan_in_head(result, np.eye(3), np.zeros(3))
+
+
+def BACK_HEAVY(d):
+    """A head reaching further back than the single view: radius (mm) along unit directions (N, 3)."""
+    return 110.0 - 20.0 * d[:, 2]
+
+
+SINGLE_MM = 100.0
+
+
+def _merged(scan):
+    from types import SimpleNamespace
+
+    from realtime.printing import surface
+
+    dirs, faces = surface.warped_sphere(4)
+    merged = bust._with_scan(np.full(len(dirs), SINGLE_MM), dirs, faces, SimpleNamespace(centre=np.zeros(3)), scan)
+    return dirs, merged
+
+
+def test_the_scan_gives_the_head_where_it_saw_it_and_mirrors_the_side_it_did_not():
+    dirs, merged = _merged(_scan_of(BACK_HEAVY, lambda d: d[:, 0] > 0.2))  # turned one way only
+    truth = BACK_HEAVY(dirs)
+    head = (dirs[:, 1] > 0.1) & (dirs[:, 2] < 0.4)
+    for side in (dirs[:, 0] > 0.4, dirs[:, 0] < -0.4):  # seen; mirrored
+        chosen = head & side
+        assert np.abs(merged[chosen] - truth[chosen]).max() < 1.5
+    # The ears, jaw and neck below the eyes' level at the sides stay the single view's.
+    low_sides = (dirs[:, 1] < -0.6) & (np.abs(dirs[:, 0]) > 0.6) & (np.abs(dirs[:, 2]) < 0.2)
+    np.testing.assert_allclose(merged[low_sides], SINGLE_MM, atol=0.5)
+
+
+def test_gaps_and_slanted_views_are_bridged_from_the_hull_around_them_not_the_single_view():
+    # The back's middle unseen, and a band beside it seen only at a slant with a bound 15 mm out:
+    # the bust bridges both from the tight hull around them (before, the single view showed
+    # through the gap as a groove 20 mm deep down the back of the head).
+    def loose(d):
+        return BACK_HEAVY(d) + np.where(np.abs(d[:, 0] - 0.25) < 0.08, 15.0, 0.0)
+
+    scan = _scan_of(loose, lambda d: np.abs(d[:, 0]) > 0.12,
+                    lambda d: np.where(np.abs(d[:, 0] - 0.25) < 0.08, 0.3, 0.05))
+    dirs, merged = _merged(scan)
+    truth = BACK_HEAVY(dirs)
+    back = (dirs[:, 2] < -0.6) & (dirs[:, 1] > 0.1)
+    gap = back & (np.abs(dirs[:, 0]) < 0.1)
+    slanted = back & (np.abs(dirs[:, 0] - 0.25) < 0.05)
+    assert gap.sum() > 5 and slanted.sum() > 5
+    assert np.abs(merged[gap] - truth[gap]).max() < 3.0
+    assert np.abs(merged[slanted] - truth[slanted]).max() < 3.0
+    # Behind the ears the scan reaches down to the nape.
+    nape = (dirs[:, 2] < -0.8) & (dirs[:, 1] < -0.2) & (dirs[:, 1] > -0.3) & (np.abs(dirs[:, 0]) > 0.15)
+    assert nape.sum() > 3
+    assert np.abs(merged[nape] - truth[nape]).max() < 2.0
+
+
+def test_a_bust_with_a_scan_is_printable(astronaut):
+    from realtime import geometry
+    from realtime.stages.scan import ScanResult, sphere_directions
+
+    image, px, mm = astronaut
+    rotation, origin = geometry.head_frame(mm.astype(np.float64))
+    dirs = sphere_directions()
+    centre = origin + rotation.T @ np.array([0.0, 0.0, -85.0])
+    head_dirs = dirs @ rotation.T
+    seen = (head_dirs[:, 1] > -0.6) & (head_dirs[:, 2] < 0.5)
+    radius = np.where(seen, 105.0 - 10.0 * head_dirs[:, 2], np.inf)
+    scan = ScanResult(centre, dirs, radius, seen, 0.9, 40, True, slant=np.zeros(len(dirs)))
+    plain = build_bust(mm, topology.face_triangles(), BustOptions(), image=image, vertices_px=px)
+    scanned = build_bust(mm, topology.face_triangles(), BustOptions(), image=image, vertices_px=px, scan=scan)
+    _assert_printable(scanned, BustOptions().height_mm)
+    assert not np.isclose(scanned.mesh.volume, plain.mesh.volume, rtol=1e-3)

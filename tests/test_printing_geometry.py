@@ -65,6 +65,23 @@ def test_warped_sphere_is_a_closed_outward_surface():
     assert front.mean() > (1 - 0.9) / 2  # denser than uniform near +z
 
 
+def test_fill_on_sphere_makes_each_hole_the_mean_of_its_neighbours_and_keeps_the_rest():
+    dirs, faces = surface.warped_sphere(3)
+    values = 100.0 + 20.0 * dirs[:, 0] + 5.0 * dirs[:, 1] ** 2
+    holes = (dirs[:, 2] < -0.5) & (np.abs(dirs[:, 0]) < 0.4)  # a patch at the back
+    spoiled = np.where(holes, 0.0, values)  # what was there is irrelevant
+    filled = surface.fill_on_sphere(spoiled, faces, holes)
+    np.testing.assert_array_equal(filled[~holes], values[~holes])
+    mean_of = surface.sphere_adjacency(faces, len(dirs))
+    np.testing.assert_allclose((mean_of @ filled)[holes], filled[holes], atol=1e-9)
+    edge = ~holes & (np.asarray(abs(mean_of[holes]).sum(axis=0)).ravel() > 0)
+    assert filled[holes].min() >= values[edge].min() - 1e-9  # the maximum principle
+    assert filled[holes].max() <= values[edge].max() + 1e-9
+    # A constant stays constant; a sphere of nothing but holes keeps its values.
+    np.testing.assert_allclose(surface.fill_on_sphere(np.full(len(dirs), 7.0), faces, holes), 7.0)
+    np.testing.assert_array_equal(surface.fill_on_sphere(values, faces, np.ones(len(dirs), bool)), values)
+
+
 def test_egg_radius_on_axes():
     axes = np.array([70.0, 100.0, 80.0, 95.0])
     dirs = np.array([[1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1.0]])

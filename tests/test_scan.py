@@ -97,6 +97,9 @@ def test_a_frontal_view_alone_leaves_the_back_unseen():
     towards_camera = np.abs(result.directions[:, 2]) > 0.9
     assert not result.seen[towards_camera].any()
     assert not result.ready
+    # How edge on the frames saw each direction: |direction . view|, the view along canonical z.
+    np.testing.assert_allclose(result.slant[result.seen], np.abs(result.directions[result.seen, 2]), atol=0.02)
+    assert (result.slant[~result.seen] == 1.0).all()  # three frames: every direction taken is seen
 
 
 @pytest.mark.parametrize("every", [1, 3])

@@ -876,6 +876,35 @@ def smooth_on_sphere(values: np.ndarray, faces: np.ndarray, iterations: int, wei
     return out
 
 
+def fill_on_sphere(values: np.ndarray, faces: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """``values (N,)`` with the vertices ``holes (N,) bool`` replaced by the harmonic interpolant of
+    the rest over the sphere's graph (``faces (M, 3)``): each hole the mean of its neighbours, the
+    smoothest surface that meets the known values at the holes' edges. A hole region with no known
+    neighbour keeps its values."""
+    from scipy.sparse import identity
+    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse.linalg import spsolve
+
+    out = np.asarray(values, np.float64).copy()
+    holes = np.asarray(holes, bool)
+    if not holes.any():
+        return out
+    mean_of = sphere_adjacency(faces, len(out)).tocsr()
+    free = np.nonzero(holes)[0]
+    inner = mean_of[free][:, free]
+    # Regions of holes that touch no known vertex have no boundary to interpolate from.
+    _, region = connected_components(inner, directed=False)
+    touches = np.asarray(mean_of[free][:, np.nonzero(~holes)[0]].sum(axis=1)).ravel() > 0
+    solvable = np.isin(region, np.unique(region[touches]))
+    free = free[solvable]
+    if free.size:
+        inner = mean_of[free][:, free]
+        fixed = np.setdiff1d(np.arange(len(out)), free)
+        rhs = mean_of[free][:, fixed] @ out[fixed]
+        out[free] = spsolve((identity(len(free), format="csr") - inner).tocsc(), rhs)
+    return out
+
+
 def head_surface(field: RadialField, shape: HeadShape, extra_radius: np.ndarray | None = None) -> np.ndarray:
     """Vertices ``(N, 3) float64`` mm of the closed head surface: centre + r * direction."""
     radius = field.radius if extra_radius is None else field.radius + extra_radius

@@ -21,6 +21,13 @@ ear) the surface is concave and every outline passes outside it, whatever the po
 stays 7-9 mm out there by construction (measured with the rendered pose), and that part of the
 error says nothing about the pose or the carving. Both figures are reported; the issue's
 "sides" is the first.
+
+What a snapshot exports is the bust builder's head with the scan merged in
+(``realtime.printing.bust._with_scan``): the hull where it is tight, mirrored where only one side
+was turned to, the gaps bridged, the single view below the ears. That head ("exported") is
+measured over every direction of the sides and back from the eyes' level up, seen or not, and over
+the lower back (behind the ears, from the eyes' level down to ``LOWER_BACK_ELEVATION``), where the
+single view alone is furthest off.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ from realtime.printing import raster, surface
 
 ANGLE_STEP_RAD = np.radians(0.5)
 """Resolution of the angle grid ``radial_envelope`` rasterises on."""
+LOWER_BACK_ELEVATION = -0.6
+"""The lower back measured for the exported head reaches this far down (sin of the elevation from the
+hull's centre, at the eyes' level): the nape; below it the outline is the neck's."""
 REACHABLE_MM = 2.0
 """A direction counts as reachable by an outline where the true surface is within this of its convex
 hull (a hull of outlines can never lie inside the convex hull; 2 mm: a quarter of the temples'
@@ -67,6 +77,9 @@ class ScanSweepResult:
     coverage: float
     frames: int
     scan_ms: float
+    exported_rms_mm: dict  # the exported head (see the module text): "sides", "back", "lower_back"
+    single_view_lower_back_rms_mm: float
+    per_direction: dict | None = None  # diagnostics: directions, hull, truth, convex truth, regions
 
     def report(self) -> dict:
         return {"scan_rms_sides_mm": round(self.scan_rms_mm["sides"], 2),
@@ -77,6 +90,10 @@ class ScanSweepResult:
                 "scan_mean_reachable_sides_mm": round(self.scan_mean_mm["reachable_sides"], 2),
                 "single_view_rms_sides_mm": round(self.single_view_rms_mm["sides"], 2),
                 "single_view_rms_back_mm": round(self.single_view_rms_mm["back"], 2),
+                "exported_rms_sides_mm": round(self.exported_rms_mm["sides"], 2),
+                "exported_rms_back_mm": round(self.exported_rms_mm["back"], 2),
+                "exported_rms_lower_back_mm": round(self.exported_rms_mm["lower_back"], 2),
+                "single_view_rms_lower_back_mm": round(self.single_view_lower_back_rms_mm, 2),
                 "scan_coverage": round(self.coverage, 3), "scan_frames": self.frames,
                 "scan_ms": round(self.scan_ms, 2)}
 
@@ -179,6 +196,7 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
                                    hull.directions)
     # The single view: the bust's head and hair from the frontal frame's outline.
     single = np.full(len(hull.directions), np.nan)
+    with_scan = np.full(len(hull.directions), np.nan)
     if front_mask is not None:
         rotation, origin = geometry.head_frame(identity)
         posed = (identity - origin) @ rotation.T
@@ -186,6 +204,10 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
         _, _, sphere_faces, points, _ = bust_stage._head_field(posed, front[0], front[1], rotation, False,
                                                                front_mask, view)
         single = radial_envelope(points @ rotation + origin, sphere_faces, hull.centre_mm, hull.directions)
+        _, _, sphere_faces, points, _ = bust_stage._head_field(posed, front[0], front[1], rotation, False,
+                                                               front_mask, view,
+                                                               bust_stage._scan_in_head(hull, rotation, origin))
+        with_scan = radial_envelope(points @ rotation + origin, sphere_faces, hull.centre_mm, hull.directions)
     d = hull.directions
     head_dirs = scan._head_directions
     regions = {"sides": np.abs(d[:, 0]) > 0.6, "back": d[:, 2] < -0.6}
@@ -199,5 +221,15 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
         base = head_dirs & region & np.isfinite(truth) & np.isfinite(single)
         base_error = single[base] - truth[base]
         single_rms[name] = float(np.sqrt(np.mean(base_error**2))) if base_error.size else float("nan")
+    def rms(values: np.ndarray, chosen: np.ndarray) -> float:
+        chosen = chosen & np.isfinite(truth) & np.isfinite(values)
+        return float(np.sqrt(np.mean((values[chosen] - truth[chosen]) ** 2))) if chosen.any() else float("nan")
+
+    lower_back = regions["back"] & (d[:, 1] > LOWER_BACK_ELEVATION) & (d[:, 1] < 0)
+    exported = {"sides": rms(with_scan, head_dirs & regions["sides"]), "back": rms(with_scan, head_dirs & regions["back"]),
+                "lower_back": rms(with_scan, lower_back)}
+    per_direction = {"directions": d, "hull_mm": hull.radius_mm, "truth_mm": truth, "convex_truth_mm": convex_truth,
+                     "single_mm": single, "bust_mm": with_scan, "seen": hull.seen, "head": head_dirs, **regions}
     return ScanSweepResult(scan_rms, scan_mean, single_rms, hull.coverage, hull.frames,
-                           float(np.median(costs)) if costs else float("nan"))
+                           float(np.median(costs)) if costs else float("nan"), exported, rms(single, lower_back),
+                           per_direction)
