@@ -76,3 +76,26 @@ def test_the_exported_head_keeps_the_scan_on_the_sides_and_back_down_to_the_nape
     assert live.exported_rms_mm["back"] <= ACCEPTANCE_RMS_MM
     assert live.exported_rms_mm["sides"] <= live.scan_rms_mm["sides"] + EXPORTED_SLACK_MM
     assert live.exported_rms_mm["lower_back"] <= EXPORTED_LOWER_BACK_SHARE * live.single_view_lower_back_rms_mm
+
+
+def test_bench_scan_reports_the_hull_and_the_exported_head_per_turn(capsys, monkeypatch):
+    import json
+
+    from realtime.apps.cli import main
+    from realtime.tools import scan_accuracy
+
+    monkeypatch.setattr(scan_accuracy, "BENCH_TURNS_DEG", (60.0,))
+    assert main(["bench", "--scan", "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["turn_deg"] == 60.0
+    assert report["exported_rms_back_mm"] <= ACCEPTANCE_RMS_MM < report["single_view_rms_back_mm"]
+    assert report["scan_ms"] > 0 and report["scan_frames"] > 30
+
+
+def test_the_scan_table_has_a_row_per_turn_with_the_exported_head(live):
+    from realtime.tools.scan_accuracy import format_scan_report
+
+    table = format_scan_report([(45.0, live), (60.0, live)]).splitlines()
+    assert len(table) == 4 and "exported back" in table[1]
+    assert table[3].split()[0] == "60\u00b0"
+    assert f"{live.exported_rms_mm['back']:.2f}" in table[3].split()

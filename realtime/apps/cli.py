@@ -171,6 +171,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     bench.add_argument("--pose", action="store_true",
                        help="instead: pose accuracy on rendered heads (a textured head turned to 14 known poses "
                             "through the whole pipeline; headless EGL, about 10 s)")
+    bench.add_argument("--scan", action="store_true",
+                       help="instead: live head scan accuracy on a rendered head with hair turning +-45, 60 and "
+                            "75 deg through the whole pipeline (the hull and the exported head against the true "
+                            "surface, and the scan's cost per scanned frame; headless EGL, about 25 s)")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.add_argument("--soak", type=_positive_int, metavar="N",
                        help="instead: a soak run of N frames (after 1000 warm-up) of the demo clip through "
@@ -296,6 +300,13 @@ def cmd_bench(args) -> int:
 
         sweep = run_pose_sweep(PoseSweepOptions())
         print(json.dumps(sweep.report(), indent=2) if args.json else format_pose_report(sweep))
+        return 0
+    if args.scan:
+        from realtime.tools.scan_accuracy import format_scan_report, run_scan_bench
+
+        scans = run_scan_bench()
+        print(json.dumps([{"turn_deg": turn, **result.report()} for turn, result in scans], indent=2) if args.json
+              else format_scan_report(scans))
         return 0
     if args.soak:
         from realtime.tools.soak import SoakOptions, format_soak, run_soak

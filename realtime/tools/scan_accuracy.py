@@ -233,3 +233,36 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     return ScanSweepResult(scan_rms, scan_mean, single_rms, hull.coverage, hull.frames,
                            float(np.median(costs)) if costs else float("nan"), exported, rms(single, lower_back),
                            per_direction)
+
+
+BENCH_TURNS_DEG = (45.0, 60.0, 75.0)
+"""The turn sizes ``selfie3d bench --scan`` sweeps."""
+
+
+def run_scan_bench(turns_deg: tuple[float, ...] | None = None) -> list[tuple[float, ScanSweepResult]]:
+    """``run_scan_sweep`` as live at each turn size (None: ``BENCH_TURNS_DEG``), in one headless context."""
+    from realtime.render import create_headless_context
+
+    turns_deg = BENCH_TURNS_DEG if turns_deg is None else turns_deg
+    ctx = create_headless_context()
+    try:
+        return [(turn, run_scan_sweep(ScanSweepOptions(yaw_deg=turn), ctx=ctx)) for turn in turns_deg]
+    finally:
+        ctx.release()
+
+
+def format_scan_report(results: list[tuple[float, ScanSweepResult]]) -> str:
+    """The sweeps as a table: per turn, the hull and the exported head against the truth (RMS mm)
+    beside the single view, the coverage, and the scan's cost per scanned frame."""
+    lines = ["live head scan on a rendered turning head with hair (RMS mm against the true surface; the hull over "
+             "the directions it saw, the exported head over all of them)",
+             f"{'turn':>6}{'hull sides':>12}{'hull back':>11}{'exported sides':>16}{'exported back':>15}"
+             f"{'lower back':>12}{'single view sides/back/lower':>30}{'coverage':>10}{'ms/frame':>10}"]
+    for turn, result in results:
+        r = result.report()
+        single = (f"{r['single_view_rms_sides_mm']:.1f} / {r['single_view_rms_back_mm']:.1f} / "
+                  f"{r['single_view_rms_lower_back_mm']:.1f}")
+        lines.append(f"{turn:>5.0f}\u00b0{r['scan_rms_sides_mm']:12.2f}{r['scan_rms_back_mm']:11.2f}"
+                     f"{r['exported_rms_sides_mm']:16.2f}{r['exported_rms_back_mm']:15.2f}"
+                     f"{r['exported_rms_lower_back_mm']:12.2f}{single:>30}{r['scan_coverage']:10.0%}{r['scan_ms']:10.1f}")
+    return "\n".join(lines)
