@@ -437,17 +437,30 @@ def face_contour_distance(head_mm: np.ndarray, centre: np.ndarray, directions: n
 
 def inside_distance(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """Signed distance ``(n,)`` from ``points (n, 2)`` to the closed ``polygon (m, 2)``: > 0 inside."""
-    # float32 and the squared distances: half the memory traffic of the float64 version; the
-    # distances are fractions of a radian or a few hundred mm, far above float32's resolution.
+    # float32, the x and y differences as separate (rows, m) arrays, and the points in blocks that
+    # stay in cache: 13x faster than one (n, m, 2) array on a mask's 164k directions (0.71 -> 0.05 s),
+    # the same distances to float32's rounding. The distances are fractions of a radian or a few
+    # hundred mm, far above float32's resolution.
     a = np.asarray(polygon, np.float32)
-    p = np.asarray(points, np.float32)
     ab = np.roll(a, -1, axis=0) - a
-    ap = p[:, None, :] - a[None]
-    t = np.clip((ap * ab).sum(-1) / (ab * ab).sum(-1), 0.0, 1.0)
-    gap = ap - t[..., None] * ab[None]
-    dist = np.sqrt((gap * gap).sum(-1).min(axis=1)).astype(np.float64)
+    inverse_length2 = 1.0 / (ab * ab).sum(-1)
+    p = np.asarray(points, np.float32)
+    squared = np.empty(len(p), np.float32)
+    for start in range(0, len(p), INSIDE_DISTANCE_BLOCK):
+        block = p[start:start + INSIDE_DISTANCE_BLOCK]
+        dx = block[:, 0, None] - a[None, :, 0]
+        dy = block[:, 1, None] - a[None, :, 1]
+        t = np.clip((dx * ab[:, 0] + dy * ab[:, 1]) * inverse_length2, 0.0, 1.0)
+        dx -= t * ab[:, 0]
+        dy -= t * ab[:, 1]
+        squared[start:start + INSIDE_DISTANCE_BLOCK] = (dx * dx + dy * dy).min(axis=1)
+    dist = np.sqrt(squared).astype(np.float64)
     inside = points_in_poly(points, polygon)
     return np.where(inside, dist, -dist)
+
+
+INSIDE_DISTANCE_BLOCK = 8192
+"""Points per block of ``inside_distance`` (2,048-32,768 time the same)."""
 
 
 def smoothstep(t: np.ndarray) -> np.ndarray:
