@@ -318,7 +318,7 @@ def _scan_of(radius_of, seen_where, slant_of=None, centre=np.zeros(3)):
     return bust._scan_in_head(result, np.eye(3), np.zeros(3))
 
 
-def BACK_HEAVY(d):
+def back_heavy(d):
     """A head reaching further back than the single view: radius (mm) along unit directions (N, 3)."""
     return 110.0 - 20.0 * d[:, 2]
 
@@ -337,8 +337,8 @@ def _merged(scan):
 
 
 def test_the_scan_gives_the_head_where_it_saw_it_and_mirrors_the_side_it_did_not():
-    dirs, merged = _merged(_scan_of(BACK_HEAVY, lambda d: d[:, 0] > 0.2))  # turned one way only
-    truth = BACK_HEAVY(dirs)
+    dirs, merged = _merged(_scan_of(back_heavy, lambda d: d[:, 0] > 0.2))  # turned one way only
+    truth = back_heavy(dirs)
     head = (dirs[:, 1] > 0.1) & (dirs[:, 2] < 0.4)
     for side in (dirs[:, 0] > 0.4, dirs[:, 0] < -0.4):  # seen; mirrored
         chosen = head & side
@@ -353,12 +353,12 @@ def test_gaps_and_slanted_views_are_bridged_from_the_hull_around_them_not_the_si
     # the bust bridges both from the tight hull around them (before, the single view showed
     # through the gap as a groove 20 mm deep down the back of the head).
     def loose(d):
-        return BACK_HEAVY(d) + np.where(np.abs(d[:, 0] - 0.25) < 0.08, 15.0, 0.0)
+        return back_heavy(d) + np.where(np.abs(d[:, 0] - 0.25) < 0.08, 15.0, 0.0)
 
     scan = _scan_of(loose, lambda d: np.abs(d[:, 0]) > 0.12,
                     lambda d: np.where(np.abs(d[:, 0] - 0.25) < 0.08, 0.3, 0.05))
     dirs, merged = _merged(scan)
-    truth = BACK_HEAVY(dirs)
+    truth = back_heavy(dirs)
     back = (dirs[:, 2] < -0.6) & (dirs[:, 1] > 0.1)
     gap = back & (np.abs(dirs[:, 0]) < 0.1)
     slanted = back & (np.abs(dirs[:, 0] - 0.25) < 0.05)

@@ -182,7 +182,7 @@ def build_bust(
         vertices_px = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)
     if image is not None:
         image = check_shape("image", image, (None, None, 3))
-    head, rotation, as_seen = _posed_head(vertices, options)
+    head, rotation, origin, as_seen = _posed_head(vertices, options)
     view = None
     if vertices_px is not None:
         # Head frame -> image pixels, fitted on the face as the photo shows it.
@@ -195,7 +195,7 @@ def build_bust(
         up_axis = 1
     else:
         solid, textured, plain, head_to_print = _bust_or_mask(head, options, image, vertices_px, rotation, timings,
-                                                              person, view, _scan_in_head(scan, rotation, geometry.head_frame(vertices)[1]))
+                                                              person, view, _scan_in_head(scan, rotation, origin))
         up_axis = 2
     clock = time.perf_counter()
     checks = _export.print_checks(solid, up_axis=up_axis, wall=False)
@@ -243,8 +243,9 @@ def export_bust(result_or_mesh, path, fmt: str | None = None, overwrite: bool | 
 
 
 def _posed_head(vertices, options):
-    """The face in the head frame, its mouth closed for 'neutral':
-    ``(head (468, 3) mm, rotation (3, 3), as_seen (468, 3) mm before the mouth was closed)``."""
+    """The face in the head frame, its mouth closed for 'neutral': ``(head (468, 3) mm, rotation
+    (3, 3), origin (3,) mm (the frame's, in the input's), as_seen (468, 3) mm before the mouth was
+    closed)``."""
     rotation, origin = geometry.head_frame(vertices)
     head = (vertices - origin) @ rotation.T
     as_seen = head
@@ -253,7 +254,7 @@ def _posed_head(vertices, options):
         # without overlapping as seen from there. The relief is seen from the front.
         centre = None if options.style == "relief" else surface.field_centre(head)
         head = headframe.neutral_jaw(head, centre)
-    return head, rotation, as_seen
+    return head, rotation, origin, as_seen
 
 
 def _head_field(head, image, vertices_px, rotation, use_detail, person=None, view=None, scan=None,

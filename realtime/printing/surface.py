@@ -902,19 +902,16 @@ def fill_on_sphere(values: np.ndarray, faces: np.ndarray, holes: np.ndarray) -> 
     holes = np.asarray(holes, bool)
     if not holes.any():
         return out
-    mean_of = sphere_adjacency(faces, len(out)).tocsr()
     free = np.nonzero(holes)[0]
-    inner = mean_of[free][:, free]
+    rows = sphere_adjacency(faces, len(out)).tocsr()[free]
     # Regions of holes that touch no known vertex have no boundary to interpolate from.
-    _, region = connected_components(inner, directed=False)
-    touches = np.asarray(mean_of[free][:, np.nonzero(~holes)[0]].sum(axis=1)).ravel() > 0
-    solvable = np.isin(region, np.unique(region[touches]))
-    free = free[solvable]
+    _, region = connected_components(rows[:, free], directed=False)
+    touches = np.asarray(rows[:, np.nonzero(~holes)[0]].sum(axis=1)).ravel() > 0
+    solvable = np.isin(region, region[touches])
+    free, rows = free[solvable], rows[solvable]
     if free.size:
-        inner = mean_of[free][:, free]
         fixed = np.setdiff1d(np.arange(len(out)), free)
-        rhs = mean_of[free][:, fixed] @ out[fixed]
-        out[free] = spsolve((identity(len(free), format="csr") - inner).tocsc(), rhs)
+        out[free] = spsolve((identity(len(free), format="csr") - rows[:, free]).tocsc(), rows[:, fixed] @ out[fixed])
     return out
 
 

@@ -375,12 +375,17 @@ class HeadScan:
         order = np.argsort(image_angles)
         view = centre_cam / np.linalg.norm(centre_cam)
 
-        def bounds_at(yaw: float, directions: np.ndarray = self.directions) -> tuple[np.ndarray, np.ndarray]:
+        def rays_at(yaw: float, directions: np.ndarray = self.directions) -> tuple[np.ndarray, np.ndarray]:
+            """The rays' bounds and slants ``|direction . view|`` with the pose turned by ``yaw``."""
             # Turning about the canonical y axis through the hull's centre keeps the centre put.
             dirs_cam = directions @ (rotation @ yaw_rotation(yaw)).T
             bounds = ray_bounds(centre_cam, dirs_cam, intrinsics.fx, intrinsics.fy, extent[order],
                                 image_angles[order], crop_scale)
-            return bounds, np.abs(dirs_cam @ view) < EDGE_ON
+            return bounds, np.abs(dirs_cam @ view)
+
+        def bounds_at(yaw: float, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            bounds, along = rays_at(yaw, directions)
+            return bounds, along < EDGE_ON
 
         yaw, scale = 0.0, 1.0
         if align:
@@ -391,11 +396,10 @@ class HeadScan:
             yaw, scale = consistent_turn(lambda yaw: bounds_at(yaw, self.directions[shared]), reference[shared])
             if turn_from_camera_deg(rotation @ yaw_rotation(yaw), centre_cam) > self.options.max_turn_deg:
                 return
-        bounds, edge_on = bounds_at(yaw)
+        bounds, along = rays_at(yaw)
         bounds = bounds * scale
         self._loose = np.minimum(self._loose, bounds)
-        take = edge_on & np.isfinite(bounds)
-        along = np.abs(self.directions @ (rotation @ yaw_rotation(yaw)).T @ view)
+        take = (along < EDGE_ON) & np.isfinite(bounds)
         self._slant = np.where(take, np.minimum(self._slant, along), self._slant)
         slot = self._count[take] % SAMPLES_PER_DIRECTION
         self._bounds[np.nonzero(take)[0], slot] = bounds[take]

@@ -212,19 +212,17 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     head_dirs = scan._head_directions
     regions = {"sides": np.abs(d[:, 0]) > 0.6, "back": d[:, 2] < -0.6}
     regions["reachable_sides"] = regions["sides"] & (convex_truth - truth < REACHABLE_MM)
-    scan_rms, scan_mean, single_rms = {}, {}, {}
-    for name, region in regions.items():
-        chosen = head_dirs & region & hull.seen & np.isfinite(truth) & np.isfinite(hull.radius_mm)
-        error = hull.radius_mm[chosen] - truth[chosen]
-        scan_rms[name] = float(np.sqrt(np.mean(error**2))) if error.size else float("nan")
-        scan_mean[name] = float(error.mean()) if error.size else float("nan")
-        base = head_dirs & region & np.isfinite(truth) & np.isfinite(single)
-        base_error = single[base] - truth[base]
-        single_rms[name] = float(np.sqrt(np.mean(base_error**2))) if base_error.size else float("nan")
+
     def rms(values: np.ndarray, chosen: np.ndarray) -> float:
         chosen = chosen & np.isfinite(truth) & np.isfinite(values)
         return float(np.sqrt(np.mean((values[chosen] - truth[chosen]) ** 2))) if chosen.any() else float("nan")
 
+    scan_rms, scan_mean, single_rms = {}, {}, {}
+    for name, region in regions.items():
+        chosen = head_dirs & region & hull.seen & np.isfinite(truth) & np.isfinite(hull.radius_mm)
+        scan_rms[name] = rms(hull.radius_mm, chosen)
+        scan_mean[name] = float(np.mean(hull.radius_mm[chosen] - truth[chosen])) if chosen.any() else float("nan")
+        single_rms[name] = rms(single, head_dirs & region)
     lower_back = regions["back"] & (d[:, 1] > LOWER_BACK_ELEVATION) & (d[:, 1] < 0)
     exported = {"sides": rms(with_scan, head_dirs & regions["sides"]), "back": rms(with_scan, head_dirs & regions["back"]),
                 "lower_back": rms(with_scan, lower_back)}
