@@ -147,7 +147,7 @@ def _mouth_roughness_mm(vertices_mm: np.ndarray, options: BustOptions) -> float:
     from scipy import sparse
     from scipy.spatial import cKDTree
 
-    head, rotation, _ = bust._posed_head(np.asarray(vertices_mm, dtype=np.float64), options)
+    head, rotation, _, _ = bust._posed_head(np.asarray(vertices_mm, dtype=np.float64), options)
     shape, _, faces, points, _ = bust._head_field(head, None, None, rotation, False)
     radius = np.linalg.norm(points - shape.centre, axis=1)
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
