@@ -338,11 +338,14 @@ class HeadScan:
         self._left = head_dirs[:, 0] > 0
 
     def update(self, mask, vertices_px: np.ndarray, rotation: np.ndarray, translation_mm: np.ndarray,
-               intrinsics, identity_mm: np.ndarray) -> None:
+               intrinsics, identity_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Carve with one frame. mask: ``PersonMask`` around the face; vertices_px: ``(468, 2+)``
         the face in the frame; rotation ``(3, 3)``, translation_mm ``(3,)``: the fused pose,
         canonical -> camera; intrinsics: ``CameraIntrinsics``; identity_mm: ``(468, 3)`` canonical
-        (None: the centre was set with ``start`` and the pose is used as given)."""
+        (None: the centre was set with ``start`` and the pose is used as given).
+        Returns the pose the frame was carved with, ``(rotation (3, 3), translation_mm (3,))``
+        float64 (refined; an aligned frame's turn about the hull's centre included, its distance
+        scale not), or None when the frame was not carved."""
         start = time.perf_counter()
         if self._centre is None:
             self._start(identity_mm)
@@ -353,12 +356,12 @@ class HeadScan:
                                                      translation_mm)
         centre_cam = rotation @ self._centre + np.asarray(translation_mm, np.float64)
         if centre_cam[2] <= 0:
-            return
+            return None
         turn_deg = turn_from_camera_deg(rotation, centre_cam)
         align = self.options.align_turned and turn_deg >= TRUSTED_TURN_DEG
         # An aligned frame may come back under the limit: try those within the alignment's reach.
         if turn_deg > self.options.max_turn_deg + (ALIGN_YAW_DEG if align else 0.0):
-            return
+            return None
         # The centre's pixel in the crop; the crop is the image turned and scaled.
         centre_px = np.array([intrinsics.fx * centre_cam[0] / centre_cam[2] + intrinsics.cx,
                               intrinsics.fy * centre_cam[1] / centre_cam[2] + intrinsics.cy])
@@ -395,7 +398,7 @@ class HeadScan:
             shared = np.isfinite(reference) & reachable
             yaw, scale = consistent_turn(lambda yaw: bounds_at(yaw, self.directions[shared]), reference[shared])
             if turn_from_camera_deg(rotation @ yaw_rotation(yaw), centre_cam) > self.options.max_turn_deg:
-                return
+                return None
         bounds, along = rays_at(yaw)
         bounds = bounds * scale
         self._loose = np.minimum(self._loose, bounds)
@@ -411,6 +414,8 @@ class HeadScan:
             self._reference = None
         self.frames += 1
         self.last_ms = 1000.0 * (time.perf_counter() - start)
+        carved = rotation @ yaw_rotation(yaw)
+        return carved, centre_cam - carved @ self._centre
 
     def _reference_hull(self) -> np.ndarray:
         """``(N,)`` mm: the hull of the near-frontal frames alone (inf: unknown), cached."""
