@@ -22,7 +22,8 @@ CARVING_RMS_MM = 4.0  # with the rendered pose; measured 3.3 / 3.4 (sides, back)
 REACHABLE_SIDES_RMS_MM = 4.0  # the sides where an outline reaches the surface; measured 3.55
 CARVING_REACHABLE_SIDES_RMS_MM = 1.5  # ... with the rendered pose; measured 0.94
 EXPORTED_SLACK_MM = 0.3  # the exported head's sides against the hull's own (measured 4.02 / 4.18)
-EXPORTED_LOWER_BACK_SHARE = 0.5  # of the single view's lower back (measured 6.1 / 18.8)
+EXPORTED_LOWER_BACK_SHARE = 0.25  # of the single view's lower back (measured 3.3 / 18.8; 6.1 with the scan
+# blended in from -0.6 behind the ears instead of bust.SCAN_MIN_ELEVATION_BEHIND's -0.7)
 CAMERA_FRAME_SLACK_MM = 0.3  # the live hull's sides as the cameras place the truth, against the carving
 # with the rendered pose (measured 3.31 / 3.30)
 

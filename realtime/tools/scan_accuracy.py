@@ -90,7 +90,8 @@ class ScanSweepResult:
     exported_rms_mm: dict  # the exported head (see the module text): "sides", "back", "lower_back"
     single_view_lower_back_rms_mm: float
     camera_frame_rms_mm: dict  # against the truth as the frontal frames' cameras place it (see the module text):
-    # "hull_sides", "hull_back", "exported_sides", "exported_back"; "pitch_deg": that frame's pitch from the faces' fit
+    # "hull_sides", "hull_back", "exported_sides", "exported_back", "exported_lower_back"; "pitch_deg": that
+    # frame's pitch from the faces' fit
     per_direction: dict | None = None  # diagnostics: directions, hull, truth, convex truth, regions
 
     def report(self) -> dict:
@@ -252,6 +253,7 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
     camera_frame = {f"{what}_{name}": rms(values, head_dirs & regions[name] & seen, camera_truth)
                     for what, values, seen in (("hull", hull.radius_mm, hull.seen), ("exported", with_scan, True))
                     for name in ("sides", "back")}
+    camera_frame["exported_lower_back"] = rms(with_scan, lower_back, camera_truth)
     from scipy.spatial.transform import Rotation
 
     camera_frame["pitch_deg"] = float(np.degrees(Rotation.from_matrix(camera_fit[1] @ face_fit[1].T).as_rotvec()[0]))
