@@ -103,3 +103,35 @@ def test_hair_only_grows_where_the_outline_is_hair():
     assert grown[up > 0.9].mean() > 40.0
     # Below, only the mean thickness toward the view axis reaches: the bottom rim stays near the skull.
     assert grown[down < -0.9].mean() < grown[up > 0.9].mean() - 5.0
+
+
+def test_hair_down_both_sides_goes_round_the_back_at_the_same_height():
+    import trimesh
+
+    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    base = np.full(len(directions), 30.0)  # the skull: 30 mm (60 px)
+    # A bob: a 35 mm head whose hair hangs at both sides, 40 mm out, from the ears' height (10 mm
+    # below the centre) to 30 mm below it; not below the chin.
+    ys, xs = np.mgrid[0:256, 0:256]
+    bob = _disc(70.0) | ((np.abs(xs - 128.0) <= 80.0) & (ys >= 148.0) & (ys <= 188.0))
+    view = _view()
+    centre_px = view.project(np.zeros((1, 3)))[0]
+    angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
+    hair = ~((angles > np.radians(60.0)) & (angles < np.radians(120.0)))
+    sil = silhouette.Silhouette(view, np.zeros(3), centre_px, angles,
+                                silhouette.polar_extent(bob, centre_px, angles, last=True),
+                                silhouette.polar_extent(bob, centre_px, angles, last=False, beyond=True), hair,
+                                bob, bob, 230.0, np.ones((256, 256), bool), bob)
+    grown = silhouette.hair_radius(directions, base, sil)
+    in_view = directions @ ROTATION.T  # (right, up, toward the camera) of the view
+    low = (in_view[:, 1] < -0.45) & (in_view[:, 1] > -0.6)
+    high = (in_view[:, 1] > 0.45) & (in_view[:, 1] < 0.6)
+    sides = low & (np.abs(in_view[:, 0]) > 0.75)
+    back = in_view[:, 2] < -0.75
+    # Behind the head the hair hangs as low and as thick as at its sides ...
+    assert grown[low & back].mean() > 0.8 * grown[sides].mean()
+    # ... thicker there than above it, where the sides' hair is the head's own outline.
+    assert grown[low & back].mean() > grown[high & back].mean() + 3.0
+    # In front (the face's side) only the outline's mean reaches.
+    front = low & (in_view[:, 2] > 0.75)
+    assert grown[front].mean() < grown[low & back].mean() - 3.0

@@ -243,9 +243,12 @@ HAIR_SMOOTH_DEG = 12.0
 """Running median over the outline's directions, degrees: keeps a bun or a quiff, removes the ears
 (narrower than this), which are modelled on their own."""
 BACK_POLE_POWER = 2.0
-"""How the outline's own hair thickness gives way to the mean thickness toward the view axis: the
-weight is ``sin(angle from the view axis) ** BACK_POLE_POWER``. One photo says nothing of the hair
-straight behind the head, so there it is as thick as on average around the outline."""
+"""How the outline's own hair thickness gives way to the thickness behind it toward the view axis:
+the weight is ``sin(angle from the view axis) ** BACK_POLE_POWER``. One photo says nothing of the
+hair straight behind the head. There it is as thick as the outline's two sides at the same height
+(hair that hangs to the jaw at both sides goes round the back: a bob, long hair), and never thinner
+than the outline's mean (short hair covers the back of the head lower than the sides, where the
+ears show)."""
 
 
 def _direction_angles(directions: np.ndarray, view: AffineView) -> tuple[np.ndarray, np.ndarray]:
@@ -299,9 +302,11 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     """The head grown by the hair: ``(N,)`` mm along unit ``directions (N, 3)``.
 
     base_radius: ``(N,)`` mm, the skull (already clipped to the person). Each direction grows by the
-    hair thickness of the outline direction it projects to, weighted toward the mean thickness near
-    the view axis (``BACK_POLE_POWER``); the thickness is raised until the grown head's outline in
-    the view reaches the hair's outline where the photo shows hair, and never shrinks the head.
+    hair thickness of the outline direction it projects to, weighted toward the view axis
+    (``BACK_POLE_POWER``) to the thickness behind the head: behind the outline's plane the larger of
+    the outline's mean and the mean of its left and right sides at the direction's height in the
+    image, in front of it the outline's mean. The thickness is raised until the grown head's outline
+    in the view reaches the hair's outline where the photo shows hair, and never shrinks the head.
     fade: ``(N,)`` in [0, 1] (or a scalar): how much hair each direction may carry (the bust
     builder fades it out toward the face, so the hairline slopes onto the forehead).
     """
@@ -313,6 +318,12 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     # sin of the angle from the view axis: the direction's share in the image plane.
     in_plane = np.clip(speed / px_per_mm, 0.0, 1.0)
     weight = in_plane ** BACK_POLE_POWER
+    # The outline's sides at each direction's height in the image (y down), and which directions
+    # lie behind the outline's plane.
+    height = np.clip((directions @ view.matrix[1, :3]) / px_per_mm, -1.0, 1.0)
+    across = np.sqrt(1.0 - height**2)
+    left_side, right_side = _bin_of(np.arctan2(height, -across), bins), _bin_of(np.arctan2(height, across), bins)
+    behind = directions @ view.view_dir > 0.0
     fade = np.asarray(fade, np.float64)
     target = np.where(silhouette.hair, silhouette.head_px, 0.0)
     width = max(int(round(HAIR_SMOOTH_DEG / 360.0 * bins)) | 1, 3)
@@ -325,7 +336,9 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
         step = _circular_median(shortfall, width)
         thickness = thickness + _circular_mean(step, width)
         mean = thickness[silhouette.hair].mean() if silhouette.hair.any() else 0.0
-        radius = base_radius + fade * (weight * thickness[which] + (1.0 - weight) * mean)
+        sides = 0.5 * (thickness[left_side] + thickness[right_side])
+        toward_pole = np.where(behind, np.maximum(sides, mean), mean)
+        radius = base_radius + fade * (weight * thickness[which] + (1.0 - weight) * toward_pole)
     return radius
 
 
