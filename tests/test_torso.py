@@ -48,3 +48,24 @@ def test_torso_mesh_is_closed_outward_and_as_deep_as_a_chest():
     # The shoulders' top is a ridge seen from the side: near the top, thinner than the chest.
     ridge = vertices[:, 1] > shape.shoulder_y + 0.5 * (CHIN_Y - shape.shoulder_y)
     assert np.ptp(vertices[ridge, 2]) < 0.8 * depth
+
+
+def test_torso_mesh_is_smooth_down_steep_edges_of_the_outline():
+    # Shoulders that fall steeply outward (an arm held away): the inflated thickness rises from
+    # zero with infinite slope at the outline, and inflating it from a rasterised outline left
+    # stair steps down such edges (adjacent faces meeting at 40-49 degrees).
+    def tops(xs):
+        out = np.abs(xs) - 1.1 * FACE_WIDTH
+        top = np.where(np.abs(xs) < 0.35 * FACE_WIDTH, CHIN_Y, CHIN_Y - 40.0 - 4.0 * np.maximum(out, 0.0))
+        return top, np.ones(len(xs), bool)
+
+    for outline_tops in (None, tops):
+        shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, outline_tops)
+        for grid in (2.0, 4.5):
+            mesh = trimesh.Trimesh(*torso.torso_mesh(shape, grid), process=True)
+            above_cut = mesh.vertices[mesh.face_adjacency_edges][:, :, 1].min(axis=1) > CUT_Y + 2 * grid
+            # Marching cubes leaves the odd sliver triangle, whose normal means nothing.
+            areas = mesh.area_faces[mesh.face_adjacency]
+            whole = areas.min(axis=1) > 0.01 * np.median(mesh.area_faces)
+            angles = np.degrees(mesh.face_adjacency_angles[above_cut & whole])
+            assert angles.max() < 30.0

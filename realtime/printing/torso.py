@@ -42,7 +42,7 @@ GRID_MM = 3.0
 """Voxel size of the inflated torso, life-size mm (~ 0.6 mm in an 80 mm print: below a nozzle's
 line; marching cubes interpolates the surface between voxels, so it is smooth, not stepped)."""
 THICKNESS_BLUR_CELLS = 1.5
-"""Gaussian blur of the inflated thickness, grid cells."""
+"""Gaussian blur of the distance inside the outline and of the rounding radius, grid cells."""
 COLUMN_STEP_MM = 2.0
 """Spacing of the outline's columns and of the envelope's levels, life-size mm."""
 SMOOTH_COLUMNS = 5
@@ -131,13 +131,21 @@ def torso_mesh(torso: Torso, grid_mm: float = GRID_MM):
     """The torso as a closed surface: ``(vertices (n, 3) float64 mm, faces (m, 3) int64)``, body
     frame, outward wound, reaching below ``torso.cut_y`` (the caller cuts it flat there).
 
-    The front outline is inflated through the depth: at a point ``d`` mm inside the outline (the
-    cut at the bottom is no edge), the torso is ``2 t`` deep with ``t = sqrt(u (2 R - u))``,
-    ``u = min(d, R)``: a quarter circle of radius ``R`` rounds every edge, ``R`` the chest's half
-    depth or, where the outline is narrower (the neck), its own half width there, so a neck
-    is round and shoulders are ridges seen from the side.
+    The front outline is inflated through the depth: at a point ``u`` mm inside the outline (the
+    cut at the bottom is no edge), the torso is ``2 t`` deep with ``t = sqrt(u (2 R - u))`` for
+    ``u < R``: a quarter circle of radius ``R`` rounds every edge, ``R`` the chest's half depth or,
+    where the outline is narrower (the neck), its own half width there, so a neck is round and
+    shoulders are ridges seen from the side.
+
+    The surface is the zero level of the signed distance to it in each cross-section through the
+    depth, ``R - hypot(max(R - u, 0), z - centre)``, with ``u`` the exact distance to the outline's
+    polygon: a field whose slope is one everywhere, which marching cubes interpolates to within a
+    small part of a voxel. (Inflating ``t`` itself from a rasterised outline left stair steps down
+    every steep edge of it, a few mm high: ``t`` rises from zero with infinite slope at the edge.)
     """
     from skimage.measure import marching_cubes
+
+    from realtime.printing.surface import inside_distance
 
     half_depth = CHEST_DEPTH_RATIO * torso.half_breadth
     pad = 2.0 * grid_mm
@@ -147,26 +155,23 @@ def torso_mesh(torso: Torso, grid_mm: float = GRID_MM):
     nx, ny = int(np.ceil((x1 - x0) / grid_mm)) + 1, int(np.ceil((y1 - y0) / grid_mm)) + 1
     outline = torso.outline.copy()
     outline[outline[:, 1] < torso.cut_y, 1] = y_bottom
-    region = np.zeros((ny, nx), np.uint8)
-    cells = np.round((outline - [x0, y0]) / grid_mm * 16).astype(np.int32)
-    cv2.fillPoly(region, [cells], 1, cv2.LINE_8, shift=4)
-    inside = cv2.distanceTransform(region, cv2.DIST_L2, 5) * grid_mm
+    xs, ys = x0 + np.arange(nx) * grid_mm, y0 + np.arange(ny) * grid_mm
+    cells = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    inside = inside_distance(cells, outline).reshape(ny, nx).astype(np.float32)
+    # The distance creases along the outline's medial axis (a mitre from every corner): soften it.
+    inside = cv2.GaussianBlur(inside, (0, 0), THICKNESS_BLUR_CELLS)
     radius_px = max(int(round(half_depth / grid_mm)), 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1, 2 * radius_px + 1))
-    local = np.minimum(cv2.dilate(inside, kernel), half_depth)
-    u = np.minimum(inside, local)
-    thickness = np.sqrt(np.maximum(u * (2.0 * local - u), 0.0))
-    # The distance transform is piecewise linear in its 5 x 5 mask: blur away its kinks, which
-    # marching cubes would show as ripples.
-    thickness = cv2.GaussianBlur(thickness, (0, 0), THICKNESS_BLUR_CELLS)
-    # Outside the outline strictly negative: a zero there would put the level set through the
-    # plane z = centre_z, and marching cubes would leave coincident vertices along it.
-    thickness = np.where(region > 0, thickness, -grid_mm)
+    # The rounding radius: the largest inside distance within reach (the outline's half width),
+    # capped at the chest's half depth; blurred, as the dilation's disc steps from cell to cell.
+    local = np.minimum(cv2.dilate(np.maximum(inside, 0.0), kernel), half_depth)
+    local = np.maximum(cv2.GaussianBlur(local, (0, 0), THICKNESS_BLUR_CELLS), grid_mm)
     nz = int(np.ceil(2.0 * (half_depth + pad) / grid_mm)) + 1
     z0 = torso.centre_z - half_depth - pad
     zs = z0 + np.arange(nz) * grid_mm
-    # Signed distance along z to the front and back surfaces: > 0 inside. Axis order (y, x, z).
-    volume = thickness[:, :, None] - np.abs(zs[None, None, :] - torso.centre_z)
+    # Signed distance in the cross-section: > 0 inside. Axis order (y, x, z).
+    reach = np.maximum(local - inside, 0.0)[:, :, None]
+    volume = local[:, :, None] - np.hypot(reach, (zs - torso.centre_z)[None, None, :])
     volume[0], volume[-1], volume[:, 0], volume[:, -1] = -1.0, -1.0, -1.0, -1.0
     volume[:, :, 0] = volume[:, :, -1] = -1.0
     verts, faces, _, _ = marching_cubes(volume.astype(np.float32), level=0.0, spacing=(grid_mm, grid_mm, grid_mm))
