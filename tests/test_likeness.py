@@ -272,3 +272,29 @@ def test_a_photo_s_hair_gets_detail_and_the_bust_stays_printable(people, monkeyp
     assert len(made) == 1 and (np.abs(made[0]) > 0.2).sum() >= 20
     checks = bust.checks
     assert checks["watertight"] and checks["shells"] == 1 and checks["min_wall_mm"] >= 1.2
+
+
+def test_a_shoulder_raised_to_the_chin_is_not_head(people):
+    # The person's shoulder rises a few pixels above the chin's row out to the side, joined to the
+    # head along it (a shrug, an arm raised beside the head). Where the labels call it hair (as on
+    # a white blouse against a bright photo), the head's outline followed it and the hair grew a
+    # fin down to the shoulder (photo_s1).
+    import dataclasses
+
+    from realtime import topology
+    from realtime.printing import bust, silhouette, surface
+
+    image, face, person = people["astronaut"]
+    head = bust._posed_head(face.vertices_mm, BustOptions(style="head"))[0]
+    crop_v = np.asarray(face.vertices_px, np.float64)[:, :2] @ person.crop_from_image[:, :2].T + person.crop_from_image[:, 2]
+    chin = crop_v[topology.CHIN]
+    face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - chin))
+    probability = person.probability.copy()
+    probability[int(chin[1]) - 3:int(chin[1]) + int(0.6 * face_height), int(chin[0]):] = 1.0
+    outlines = []
+    for mask in (person, dataclasses.replace(person, probability=probability)):
+        # No hair region given: everything of the head above the chin outside the face may be hair.
+        sil = silhouette.build_silhouette(mask.probability, mask.seen, mask.crop_from_image, head,
+                                          face.vertices_px, surface.fit_head(head).centre)
+        outlines.append(sil.head_px)
+    assert np.max(outlines[1] - outlines[0]) < 0.05 * face_height

@@ -43,6 +43,9 @@ HEAD_MAX_HALF_WIDTH = 1.5
 flies further out, hands and props joined to the outline are not the head)."""
 HEAD_MAX_ABOVE = 1.6
 """... and this many face heights above the eyes (a beehive fits; a raised arm does not)."""
+HEAD_OPENING = 0.1
+"""Morphological opening of the head region, face heights (~ 20 mm): parts of it thinner than
+this (a shoulder that rises a little above the chin's row, joined along it) are not the head."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,11 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     plausible = ((rows <= chin_row) & (rows >= eyes_row - HEAD_MAX_ABOVE * face_height)
                  & (np.abs(cols - centre_col) <= HEAD_MAX_HALF_WIDTH * face_height))
     head = person & plausible
+    # A shoulder raised to the chin joins the head above the chin's row only as a strip a few
+    # pixels high: opened away, it is not grown into a fin of hair.
+    opening = max(int(round(HEAD_OPENING * face_height)) | 1, 3)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (opening, opening))
+    head = cv2.morphologyEx(head.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
     count, labels = cv2.connectedComponents(head.astype(np.uint8), connectivity=8)
     head = (labels == labels[nose[1], nose[0]]) | face
 
