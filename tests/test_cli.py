@@ -352,3 +352,41 @@ def test_provider_names_are_checked_before_anything_runs():
     assert parse_providers("TensorrtExecutionProvider") == ("TensorrtExecutionProvider",)
     with pytest.raises(InputError, match=r"unknown execution provider 'cdua', 'gpu'; use tensorrt, trt, cuda, cpu"):
         parse_providers("cdua,cpu,gpu")
+
+
+def test_photo_overlay_and_bust_view_put_the_written_file_on_the_photo(tmp_path, face_photo_path, astronaut):
+    import trimesh
+
+    from realtime.printing.overlay import silhouette_mask
+
+    out, report, picture = tmp_path / "a.stl", tmp_path / "r.json", tmp_path / "fit.png"
+    assert main(["photo", face_photo_path, "-o", str(out), "--report", str(report), "--overlay", str(picture)]) == 0
+    face = json.loads(report.read_text())["images"][0]["faces"][0]
+    drawn = cv2.imread(str(picture))
+    assert drawn.shape == astronaut.shape
+    assert (np.abs(drawn.astype(int) - astronaut).sum(axis=2) > 30).mean() > 0.05  # the fit is drawn over it
+    assert face["silhouette_iou"] >= 0.85
+    # Anyone can render the file over the photo with bust_view alone: the written STL (mm) lands
+    # on the face, every one of the 68 landmarks inside its silhouette, the crown above them.
+    mesh = trimesh.load(out)
+    view = np.asarray(face["bust_view"], np.float64)
+    assert view.shape == (3, 4)
+    h, w = astronaut.shape[:2]
+    silhouette = silhouette_mask(mesh.vertices, mesh.faces, view, (w, h))
+    landmarks = np.round(np.asarray(face["landmarks68"], np.float64)[:, :2]).astype(int)
+    assert silhouette[landmarks[:, 1], landmarks[:, 0]].all()
+    rows = np.nonzero(silhouette.any(axis=1))[0]
+    face_height = landmarks[:, 1].max() - landmarks[:, 1].min()
+    assert rows.min() < landmarks[:, 1].min() - 0.5 * face_height  # the head and hair above the brows
+    assert 0.05 < silhouette.mean() < 0.9
+
+
+def test_photo_overlay_folder_is_made_for_many_photos(tmp_path, face_photo_path):
+    import shutil
+
+    second = tmp_path / "again.png"
+    shutil.copy(face_photo_path, second)
+    folder = tmp_path / "fits"  # does not exist yet, no extension: a folder, as -o takes one
+    assert main(["photo", face_photo_path, str(second), "-o", str(tmp_path / "busts"), "--overlay", str(folder),
+                 "--jobs", "1"]) == 0
+    assert sorted(path.name for path in folder.iterdir()) == ["again_overlay.png", "astronaut_overlay.png"]

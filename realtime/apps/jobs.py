@@ -462,9 +462,10 @@ def plan_jobs(images: list[str], output: str, fmt: str | None, report: str | Non
 
 def overlay_paths(overlay: str, jobs: list[PhotoJob]) -> list[str]:
     """Where each job's overlay goes: ``overlay`` itself (a .png) for one photo, else a folder
-    holding ``<output name>_overlay.png`` per photo."""
+    holding ``<output name>_overlay.png`` per photo. A name without an extension is a folder (made
+    when the first overlay is written), as for ``-o``."""
     path = Path(overlay)
-    folder_given = overlay.endswith(("/", os.sep)) or path.is_dir()
+    folder_given = overlay.endswith(("/", os.sep)) or path.is_dir() or not path.suffix
     if not folder_given:
         if path.suffix.lower() != ".png":
             raise InputError(f"--overlay {overlay}: give a .png file (or, for many photos, a folder)")
