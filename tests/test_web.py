@@ -92,6 +92,16 @@ def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     assert report["print_checks"]["watertight"] is True
     assert report["style"] == "bust" and report["label"] == "TEST"
     assert report["print_checks"]["height_mm"] == pytest.approx(60.0, abs=0.01)
+    # The fit the page draws: the file's camera and the bust's outline over the photo, around the
+    # face's landmarks and reaching above them (head and hair).
+    assert np.array(report["bust_view"]).shape == (3, 4)
+    outline = np.array(report["bust_outline"], np.float32)
+    assert outline.ndim == 2 and outline.shape[1] == 2 and len(outline) > 10
+    # Inside, or on the edge within the outline's simplification (the chin lies on it).
+    inside = [cv2.pointPolygonTest(outline, (float(x), float(y)), True) for x, y in landmarks]
+    assert min(inside) > -bustjob.OUTLINE_TOLERANCE_PX
+    face_height = np.ptp(landmarks[:, 1])
+    assert outline[:, 1].min() < landmarks[:, 1].min() - 0.5 * face_height
 
 
 _MM3_PER_M3 = 1e9

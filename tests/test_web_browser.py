@@ -122,6 +122,15 @@ def test_photo_to_bust_in_the_browser(page, astronaut, tmp_path):
     rgb = np.array(pixels, np.uint8).reshape(48, 64, 4)[:, :, :3].astype(int)
     background = rgb[0, 0]
     assert (np.abs(rgb - background).sum(axis=2) > 30).mean() > 0.05, "the view shows no model"
+    # The fit over the photo: the bust's outline, filled, not only the landmarks' lines.
+    drawn = page.evaluate("""() => {
+        const canvas = document.querySelector('#landmarks');
+        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        let filled = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) filled++;
+        return filled / (data.length / 4);
+    }""")
+    assert drawn > 0.05, "the page draws no outline of the bust over the photo"
 
     with page.expect_download() as download:
         page.click("#download-stl")
