@@ -150,3 +150,24 @@ def fill_harmonic(grid: np.ndarray, holes: np.ndarray) -> np.ndarray:
                                shape=(n, n))
     out[rows, cols] = spsolve(matrix, rhs)
     return out
+
+
+INSIDE_SMOOTH_CELLS = 2.0
+"""Gaussian smoothing of ``inside_distance``, grid cells: removes the ripple (up to ~ 0.4 cell)
+that a distance transform leaves along a slanted or curved edge of pixels."""
+
+
+def inside_distance(covered: np.ndarray, step: float, smooth_cells: float = INSIDE_SMOOTH_CELLS) -> np.ndarray:
+    """Distance ``(ny, nx) float32`` in grid units times ``step`` from each covered grid point to the
+    edge of the region ``covered (ny, nx) bool``, 0 outside it.
+
+    The distance transform of a rasterised region steps with the pixels of its edge: along a
+    slanted edge it ripples with the staircase's period. Where a height rises steeply from the
+    edge (a relief's outline, where the surface turns away) that ripple, multiplied by the height,
+    crimps the rim; smoothed by ``smooth_cells`` it stays under ~ 0.2 cell.
+    """
+    region = np.asarray(covered).astype(np.uint8)
+    distance = cv2.distanceTransform(region, cv2.DIST_L2, 5)
+    if smooth_cells > 0:
+        distance = np.where(region > 0, cv2.GaussianBlur(distance, (0, 0), smooth_cells), 0.0)
+    return (distance * step).astype(np.float32)
