@@ -145,12 +145,22 @@ def clean_person(probability: np.ndarray, seed_px: np.ndarray, face: np.ndarray 
     if face is not None:
         person |= face
     person = _fill_holes(person)
-    size_y, size_x = person.shape
-    x, y = int(np.clip(round(seed_px[0]), 0, size_x - 1)), int(np.clip(round(seed_px[1]), 0, size_y - 1))
     count, labels = cv2.connectedComponents(person.astype(np.uint8), connectivity=8)
-    if labels[y, x] == 0:
-        return person
-    return labels == labels[y, x]
+    label = _face_label(labels, seed_px, face)
+    return person if label == 0 else labels == label
+
+
+def _face_label(labels: np.ndarray, seed_px: np.ndarray, face: np.ndarray | None) -> int:
+    """The connected component ``labels (h, w) int`` that holds the face: the one at ``seed_px``
+    (x, y: the nose), or where the nose tip lies outside every component (a face turned to
+    profile: the tip stands off the mask's edge), the one covering most of ``face (h, w) bool``;
+    0 for none."""
+    size_y, size_x = labels.shape
+    x, y = int(np.clip(round(seed_px[0]), 0, size_x - 1)), int(np.clip(round(seed_px[1]), 0, size_y - 1))
+    if labels[y, x] != 0 or face is None:
+        return int(labels[y, x])
+    covering = labels[face & (labels > 0)]
+    return int(np.bincount(covering).argmax()) if covering.size else 0
 
 
 def polar_extent(region: np.ndarray, origin_px: np.ndarray, angles: np.ndarray, last: bool,
@@ -220,7 +230,8 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (opening, opening))
     head = cv2.morphologyEx(head.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
     count, labels = cv2.connectedComponents(head.astype(np.uint8), connectivity=8)
-    head = (labels == labels[nose[1], nose[0]]) | face
+    label = _face_label(labels, nose, face)
+    head = ((labels == label) if label else np.zeros_like(head)) | face
 
     centre_px = crop_view.project(np.asarray(centre_mm, np.float64)[None])[0]
     angles = np.linspace(-np.pi, np.pi, ANGLE_BINS, endpoint=False)
