@@ -265,9 +265,18 @@ BACK_POLE_POWER = 2.0
 """How the outline's own hair thickness gives way to the thickness behind it toward the view axis:
 the weight is ``sin(angle from the view axis) ** BACK_POLE_POWER``. One photo says nothing of the
 hair straight behind the head. There it is as thick as the outline's two sides at the same height
-(hair that hangs to the jaw at both sides goes round the back: a bob, long hair), and never thinner
-than the outline's mean (short hair covers the back of the head lower than the sides, where the
-ears show)."""
+or a little above (``HAIR_CARRY_DOWN``: hair that hangs to the jaw at both sides goes round the
+back, a bob or long hair; short hair covers the back of the head lower than the sides, where the
+ears show), and never thinner than the outline's mean."""
+
+
+HAIR_LEVELS = 81
+"""Heights at which the outline's sides are read for the hair behind the head (sines of elevation
+from -1 to 1)."""
+HAIR_CARRY_DOWN = 0.5
+"""How far down (in sines of elevation: about 30 deg below the equator) the sides' hair is carried
+behind the head: at the sides the ears show below the hair, but behind them the hair goes on down
+to the nape (without it the back of short hair had a ledge at the ears' height)."""
 
 
 def _direction_angles(directions: np.ndarray, view: AffineView) -> tuple[np.ndarray, np.ndarray]:
@@ -324,7 +333,7 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     hair thickness of the outline direction it projects to, weighted toward the view axis
     (``BACK_POLE_POWER``) to the thickness behind the head: behind the outline's plane the larger of
     the outline's mean and the mean of its left and right sides at the direction's height in the
-    image, in front of it the outline's mean. The thickness is raised until the grown head's outline
+    image or up to ``HAIR_CARRY_DOWN`` above it, in front of it the outline's mean. The thickness is raised until the grown head's outline
     in the view reaches the hair's outline where the photo shows hair, and never shrinks the head.
     fade: ``(N,)`` in [0, 1] (or a scalar): how much hair each direction may carry (the bust
     builder fades it out toward the face, so the hairline slopes onto the forehead).
@@ -337,11 +346,14 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     # sin of the angle from the view axis: the direction's share in the image plane.
     in_plane = np.clip(speed / px_per_mm, 0.0, 1.0)
     weight = in_plane ** BACK_POLE_POWER
-    # The outline's sides at each direction's height in the image (y down), and which directions
-    # lie behind the outline's plane.
+    # Each direction's height in the image (y down, as the sine of its elevation), the outline's
+    # left and right sides at a ladder of such heights, and which directions lie behind the
+    # outline's plane.
     height = np.clip((directions @ view.matrix[1, :3]) / px_per_mm, -1.0, 1.0)
-    across = np.sqrt(1.0 - height**2)
-    left_side, right_side = _bin_of(np.arctan2(height, -across), bins), _bin_of(np.arctan2(height, across), bins)
+    levels = np.linspace(-1.0, 1.0, HAIR_LEVELS)
+    across = np.sqrt(1.0 - levels**2)
+    left_side, right_side = _bin_of(np.arctan2(levels, -across), bins), _bin_of(np.arctan2(levels, across), bins)
+    carry = int(round(HAIR_CARRY_DOWN / (levels[1] - levels[0])))
     behind = directions @ view.view_dir > 0.0
     fade = np.asarray(fade, np.float64)
     target = np.where(silhouette.hair, silhouette.head_px, 0.0)
@@ -355,7 +367,10 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
         step = _circular_median(shortfall, width)
         thickness = thickness + _circular_mean(step, width)
         mean = thickness[silhouette.hair].mean() if silhouette.hair.any() else 0.0
-        sides = 0.5 * (thickness[left_side] + thickness[right_side])
+        at_level = 0.5 * (thickness[left_side] + thickness[right_side])
+        # Carried down: the largest thickness at this height or up to HAIR_CARRY_DOWN above it.
+        carried = np.array([at_level[max(0, i - carry):i + 1].max() for i in range(HAIR_LEVELS)])
+        sides = np.interp(height, levels, carried)
         toward_pole = np.where(behind, np.maximum(sides, mean), mean)
         radius = base_radius + fade * (weight * thickness[which] + (1.0 - weight) * toward_pole)
     return radius
