@@ -286,7 +286,8 @@ def test_a_shoulder_raised_to_the_chin_is_not_head(people):
 
     image, face, person = people["astronaut"]
     head = bust._posed_head(face.vertices_mm, BustOptions(style="head"))[0]
-    crop_v = np.asarray(face.vertices_px, np.float64)[:, :2] @ person.crop_from_image[:, :2].T + person.crop_from_image[:, 2]
+    crop_from_image = person.crop_from_image
+    crop_v = np.asarray(face.vertices_px, np.float64)[:, :2] @ crop_from_image[:, :2].T + crop_from_image[:, 2]
     chin = crop_v[topology.CHIN]
     face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - chin))
     probability = person.probability.copy()
@@ -314,7 +315,8 @@ def test_a_turned_face_whose_nose_tip_leaves_the_mask_keeps_its_hair(gl_ctx, pho
     head = with_hair(astronaut_head())
     head = head[0] if isinstance(head, tuple) else head
     with SyntheticFaceRenderer(gl_ctx, head) as renderer:
-        image = renderer.render(head_rotation(50.0, 5.0), np.array([0.0, 0.0, 550.0]), CameraIntrinsics.default(640, 480))
+        image = renderer.render(head_rotation(50.0, 5.0), np.array([0.0, 0.0, 550.0]),
+                                CameraIntrinsics.default(640, 480))
     found = photo.run(image)
     face, person = found.faces[0], found.persons[0]
     nose = np.asarray(face.vertices_px, np.float64)[topology.NOSE_TIP, :2] @ person.crop_from_image[:, :2].T \

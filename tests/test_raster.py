@@ -68,7 +68,7 @@ def test_inside_distance_is_smooth_along_a_slanted_edge(slope):
     normal = np.array([-slope, 1.0]) / np.hypot(slope, 1.0)
     true = -((xs - 100.0) * normal[0] + (ys - 100.0) * normal[1])
     covered = true >= 0
-    distance = raster.inside_distance(covered, 2.0) / 2.0
+    distance = raster.distance_inside_region(covered, 2.0) / 2.0
     band = (true > 1.5) & (true < 8.0) & (xs > 30) & (xs < 170)
     error = distance[band] - true[band]
     ripple = error - np.polyval(np.polyfit(true[band], error, 3), true[band])  # the smooth bias aside

@@ -733,7 +733,7 @@ def _relief(head, options, image, vertices_px, rotation, timings, person=None, v
         # outline, where the surface turns away), and slopes onto the plaque at the outline.
         z = raster.front_heights(points, sphere_faces, (x0, y0), step, gx.shape).ravel()
         covered = np.isfinite(z).reshape(gx.shape).astype(np.uint8)
-        inside_mm = raster.inside_distance(covered, step).ravel()
+        inside_mm = raster.distance_inside_region(covered, step).ravel()
         weight = surface.smoothstep(inside_mm / RELIEF_BLEND_MM)
         # The neck runs down the plaque: it fades out above the plaque's lower margin (and the
         # label's band), which stays flat for the engraving.

@@ -153,11 +153,12 @@ def fill_harmonic(grid: np.ndarray, holes: np.ndarray) -> np.ndarray:
 
 
 INSIDE_SMOOTH_CELLS = 2.0
-"""Gaussian smoothing of ``inside_distance``, grid cells: removes the ripple (up to ~ 0.4 cell)
-that a distance transform leaves along a slanted or curved edge of pixels."""
+"""Gaussian smoothing of ``distance_inside_region``, grid cells: removes the ripple (up to ~ 0.4
+cell) that a distance transform leaves along a slanted or curved edge of pixels."""
 
 
-def inside_distance(covered: np.ndarray, step: float, smooth_cells: float = INSIDE_SMOOTH_CELLS) -> np.ndarray:
+def distance_inside_region(covered: np.ndarray, step: float,
+                           smooth_cells: float = INSIDE_SMOOTH_CELLS) -> np.ndarray:
     """Distance ``(ny, nx) float32`` in grid units times ``step`` from each covered grid point to the
     edge of the region ``covered (ny, nx) bool``, 0 outside it.
 

@@ -268,8 +268,6 @@ hair straight behind the head. There it is as thick as the outline's two sides a
 or a little above (``HAIR_CARRY_DOWN``: hair that hangs to the jaw at both sides goes round the
 back, a bob or long hair; short hair covers the back of the head lower than the sides, where the
 ears show), and never thinner than the outline's mean."""
-
-
 HAIR_LEVELS = 81
 """Heights at which the outline's sides are read for the hair behind the head (sines of elevation
 from -1 to 1)."""
@@ -333,8 +331,9 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     hair thickness of the outline direction it projects to, weighted toward the view axis
     (``BACK_POLE_POWER``) to the thickness behind the head: behind the outline's plane the larger of
     the outline's mean and the mean of its left and right sides at the direction's height in the
-    image or up to ``HAIR_CARRY_DOWN`` above it, in front of it the outline's mean. The thickness is raised until the grown head's outline
-    in the view reaches the hair's outline where the photo shows hair, and never shrinks the head.
+    image or up to ``HAIR_CARRY_DOWN`` above it, in front of it the outline's mean. The thickness
+    is raised until the grown head's outline in the view reaches the hair's outline where the
+    photo shows hair, and never shrinks the head.
     fade: ``(N,)`` in [0, 1] (or a scalar): how much hair each direction may carry (the bust
     builder fades it out toward the face, so the hairline slopes onto the forehead).
     """
