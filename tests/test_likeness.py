@@ -286,8 +286,7 @@ def test_a_shoulder_raised_to_the_chin_is_not_head(people):
 
     image, face, person = people["astronaut"]
     head = bust._posed_head(face.vertices_mm, BustOptions(style="head"))[0]
-    crop_from_image = person.crop_from_image
-    crop_v = np.asarray(face.vertices_px, np.float64)[:, :2] @ crop_from_image[:, :2].T + crop_from_image[:, 2]
+    crop_v = person.to_crop(face.vertices_px)
     chin = crop_v[topology.CHIN]
     face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - chin))
     probability = person.probability.copy()
@@ -312,15 +311,13 @@ def test_a_turned_face_whose_nose_tip_leaves_the_mask_keeps_its_hair(gl_ctx, pho
     from realtime.camera import CameraIntrinsics
     from realtime.tools.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, with_hair
 
-    head = with_hair(astronaut_head())
-    head = head[0] if isinstance(head, tuple) else head
+    head, _ = with_hair(astronaut_head())
     with SyntheticFaceRenderer(gl_ctx, head) as renderer:
         image = renderer.render(head_rotation(50.0, 5.0), np.array([0.0, 0.0, 550.0]),
                                 CameraIntrinsics.default(640, 480))
     found = photo.run(image)
     face, person = found.faces[0], found.persons[0]
-    nose = np.asarray(face.vertices_px, np.float64)[topology.NOSE_TIP, :2] @ person.crop_from_image[:, :2].T \
-        + person.crop_from_image[:, 2]
+    nose = person.to_crop(face.vertices_px)[topology.NOSE_TIP]
     ys, xs = np.mgrid[0:person.probability.shape[0], 0:person.probability.shape[1]]
     probability = np.where(np.hypot(xs - nose[0], ys - nose[1]) < 5.0, 0.0, person.probability).astype(np.float32)
     missed = dataclasses.replace(person, probability=probability)

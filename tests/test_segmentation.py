@@ -38,7 +38,7 @@ def test_the_crown_s_hair_is_hair_in_colour_sepia_and_grey(astronaut, photo, ton
     found = photo.run(image)
     mask, vertices = found.persons[0], found.faces[0].vertices_px
     labels = segmentation.label_regions(mask, vertices, image)
-    crop_v = vertices[:, :2] @ mask.crop_from_image[:, :2].T + mask.crop_from_image[:, 2]
+    crop_v = mask.to_crop(vertices)
     rows = np.arange(labels.shape[0])[:, None]
     crown = (labels != segmentation.BACKGROUND) & (labels != segmentation.FACE) & (rows < crop_v[topology.FOREHEAD_TOP, 1])
     assert crown.sum() > 1000

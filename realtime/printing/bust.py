@@ -329,7 +329,7 @@ def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view,
 
     labels = segmentation.label_regions(person, vertices_px, image)
     crop_v = (view.then(person.crop_from_image).project(head) if view is not None
-              else np.asarray(vertices_px)[:, :2] @ person.crop_from_image[:, :2].T + person.crop_from_image[:, 2])
+              else person.to_crop(vertices_px))
     rows = np.arange(labels.shape[0])[:, None]
     above_ears = rows < 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
     hair_region = (labels == segmentation.HAIR) | ((labels == segmentation.SCALP) & above_ears)

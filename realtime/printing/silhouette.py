@@ -228,8 +228,8 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     # pixels high: opened away, it is not grown into a fin of hair.
     opening = max(int(round(HEAD_OPENING * face_height)) | 1, 3)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (opening, opening))
-    head = cv2.morphologyEx(head.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
-    count, labels = cv2.connectedComponents(head.astype(np.uint8), connectivity=8)
+    opened = cv2.morphologyEx(head.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    count, labels = cv2.connectedComponents(opened, connectivity=8)
     label = _face_label(labels, nose, face)
     head = ((labels == label) if label else np.zeros_like(head)) | face
 
@@ -348,7 +348,7 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     # Each direction's height in the image (y down, as the sine of its elevation), the outline's
     # left and right sides at a ladder of such heights, and which directions lie behind the
     # outline's plane.
-    height = np.clip((directions @ view.matrix[1, :3]) / px_per_mm, -1.0, 1.0)
+    height = np.clip(speed * np.sin(angle) / px_per_mm, -1.0, 1.0)
     levels = np.linspace(-1.0, 1.0, HAIR_LEVELS)
     across = np.sqrt(1.0 - levels**2)
     left_side, right_side = _bin_of(np.arctan2(levels, -across), bins), _bin_of(np.arctan2(levels, across), bins)

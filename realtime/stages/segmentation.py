@@ -87,6 +87,11 @@ class PersonMask:
         """``(2, 3) float64``: the inverse of ``crop_from_image``."""
         return cv2.invertAffineTransform(self.crop_from_image)
 
+    def to_crop(self, points_px: np.ndarray) -> np.ndarray:
+        """``(n, 2) float64`` crop pixels of image pixels ``points_px (n, 2+)`` (x, y used)."""
+        points = np.asarray(points_px, np.float64)[:, :2]
+        return points @ self.crop_from_image[:, :2].T + self.crop_from_image[:, 2]
+
     def in_image(self, width: int, height: int) -> np.ndarray:
         """The probability resampled onto the photo: ``(height, width) float32``, 0 outside the crop."""
         return cv2.warpAffine(self.probability, self.image_from_crop, (width, height), flags=cv2.INTER_LINEAR,
@@ -156,7 +161,7 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
     """
     v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
     size = mask.probability.shape[0]
-    crop_v = v @ mask.crop_from_image[:, :2].T + mask.crop_from_image[:, 2]
+    crop_v = mask.to_crop(v)
     person = mask.probability > PERSON_THRESHOLD
     face = np.zeros((size, size), np.uint8)
     cv2.fillPoly(face, [np.round(crop_v[list(topology.FACE_OVAL)] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
