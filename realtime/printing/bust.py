@@ -349,8 +349,6 @@ TORSO_CUT_BELOW_CHIN = 0.62
 """Where the bust is cut flat below the chin / head height (crown to chin): the top of the chest,
 about a third of a head below the shoulders (classical proportions: shoulders ~ 1/3 head below the
 chin, nipples 1 head)."""
-TORSO_TOP_BELOW_CHIN = 0.18
-"""Where the shoulders' loft starts below the chin / head height: inside the neck, below the jaw."""
 TORSO_GRID_PRINT_MM = 1.0
 """The torso's voxel size in the print, mm (marching cubes interpolates within the voxels)."""
 TORSO_GRID_MM = (2.0, 6.0)
