@@ -324,3 +324,22 @@ def test_a_turned_face_whose_nose_tip_leaves_the_mask_keeps_its_hair(gl_ctx, pho
     bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style="head"), image=image,
                       vertices_px=face.vertices_px, person=missed)
     assert _iou_above_chin(image, face, person, bust) >= 0.9
+
+
+def test_the_distances_command_compares_people_and_one_clip_s_frames(capsys):
+    # python -m realtime.tools.likeness distances PHOTO... --clip VIDEO: what BENCHMARKS' distinct
+    # people figures come from. One photo and the built-in clip: one pair of different people (the
+    # photo and the clip's first frame), three pairs of the clip's own frames. (The built-in clip
+    # zooms in until its frame cuts the shoulders, so its own frames are not close: no order is
+    # asked of the two here; test_different_people_give_visibly_different_busts asks it of real copies.)
+    import matplotlib
+
+    from realtime.tools import likeness
+
+    hopper = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data", "grace_hopper.jpg")
+    assert likeness.main(["distances", hopper, "--clip", "demo"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "(1 pairs)" in line and "(3 pairs)" in line, line
+    different, same = (float(part.split("median ")[1].split(" mm")[0]) for part in line.split(";")[:2])
+    ratio = float(line.rsplit("ratio ", 1)[1])
+    assert different > 0 and same > 0 and ratio == pytest.approx(different / same, rel=0.02)

@@ -7,7 +7,9 @@ iterative closest points restricted to those), in mm at a reference height. Bust
 from different photos (another pose, light, crop) should be close; busts of different people far.
 Development and benchmark use, and the acceptance tests; ``python -m realtime.tools.likeness OUT.png
 PHOTO...`` draws the contact sheet of ``docs/likeness.png``: each photo, the bust's fit over it,
-and the bust from three sides.
+and the bust from three sides. ``python -m realtime.tools.likeness distances PHOTO... --clip
+VIDEO...`` prints the distances between busts of different people (each photo and each clip's
+first frame) and of the same person (frames of one clip), and their ratio.
 """
 
 from __future__ import annotations
@@ -62,6 +64,77 @@ def bust_distance_mm(mesh_a, mesh_b, samples: int = SAMPLES) -> float:
     return float(np.sqrt(0.5 * (np.mean(d_ab**2) + np.mean(d_ba**2))))
 
 
+CLIP_FRAMES = (0, 35, 70)
+"""Frames of each clip whose busts are compared with each other: the same person, a little later."""
+
+
+def _largest_face_bust(photo, image: np.ndarray, style: str):
+    """``(PhotoResult, BustResult)`` of the largest face in ``image`` (BGR), or None without a face."""
+    from realtime.printing.bust import BustOptions, build_bust
+    from realtime.topology import face_triangles
+
+    found = photo.run(image)
+    if not found.faces:
+        return None
+    face = found.faces[0]
+    bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style=style), image=image,
+                      vertices_px=face.vertices_px, person=found.persons[0] if found.persons else None)
+    return found, bust
+
+
+def _clip_frames(clip: str, frames: tuple[int, ...]) -> list[np.ndarray]:
+    """Frames ``frames`` of a video file (``"demo"``: the built-in demo clip), BGR."""
+    from realtime.stages.capture import CaptureOptions, open_reader
+
+    reader = open_reader(CaptureOptions(path=None if clip == "demo" else clip))
+    wanted, out, count = set(frames), [], 0
+    try:
+        while len(out) < len(wanted):
+            read = reader.read()
+            if read is None:
+                break
+            # The source's own frame index where it gives one (a damaged video skips some).
+            index = read[2] if len(read) > 2 else count
+            count += 1
+            if index in wanted:
+                out.append(read[0])
+    finally:
+        reader.close()
+    return out
+
+
+def distinct_people(photos: list[str], clips: list[str], frames: tuple[int, ...] = CLIP_FRAMES,
+                    style: str = "bust") -> tuple[list[float], list[float]]:
+    """``(different, same)``: ``bust_distance_mm`` between the busts of different people (every pair
+    of the photos and the clips' first frames) and of the same person (every pair of frames of one
+    clip). A photo or frame without a face is left out."""
+    from itertools import combinations
+
+    from realtime.stages.imagefile import load_image
+    from realtime.stages.photo import PhotoReconstructor
+
+    def mesh(photo, image):
+        made = _largest_face_bust(photo, image, style)
+        return None if made is None else made[1].mesh
+
+    with PhotoReconstructor() as photo:
+        people = [mesh(photo, load_image(path)) for path in photos]
+        per_clip = [[mesh(photo, image) for image in _clip_frames(clip, frames)] for clip in clips]
+    people = [m for m in people + [c[0] for c in per_clip if c] if m is not None]
+    different = [bust_distance_mm(a, b) for a, b in combinations(people, 2)]
+    same = [bust_distance_mm(a, b) for c in per_clip for a, b in combinations([m for m in c if m is not None], 2)]
+    return different, same
+
+
+def distances_report(different: list[float], same: list[float]) -> str:
+    """One line: the median and range of each, and the ratio of the medians."""
+    def summary(values):
+        return f"median {np.median(values):.2f} mm, {min(values):.2f}-{max(values):.2f} ({len(values)} pairs)"
+
+    ratio = np.median(different) / np.median(same)
+    return f"different people: {summary(different)}; the same person: {summary(same)}; ratio {ratio:.2f}"
+
+
 SHEET_TILE_PX = 300
 """Height of each picture in the contact sheet."""
 SHEET_YAWS_DEG = (0.0, 70.0, 180.0)
@@ -75,13 +148,11 @@ def contact_sheet(photos: list[str], style: str = "bust") -> np.ndarray:
     import cv2
     import trimesh
 
-    from realtime.printing.bust import BustOptions, build_bust
     from realtime.stages.imagefile import load_image
     from realtime.printing.overlay import photo_overlay
     from realtime.stages.photo import PhotoReconstructor
     from realtime.render import create_headless_context
     from realtime.render.preview import render_mesh_picture
-    from realtime.topology import face_triangles
 
     rows = []
     ctx = create_headless_context()
@@ -89,12 +160,10 @@ def contact_sheet(photos: list[str], style: str = "bust") -> np.ndarray:
         with PhotoReconstructor() as photo:
             for path in photos:
                 image = load_image(path)
-                found = photo.run(image)
-                if not found.faces:
+                made = _largest_face_bust(photo, image, style)
+                if made is None:
                     continue
-                face = found.faces[0]
-                bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style=style), image=image,
-                                  vertices_px=face.vertices_px, person=found.persons[0] if found.persons else None)
+                found, bust = made
                 picture, fits = photo_overlay(image, found.faces[:1], found.persons[:1], [bust])
                 tiles = []
                 for shown in (image, picture):
@@ -121,6 +190,20 @@ def main(argv: list[str] | None = None) -> int:
 
     import cv2
 
+    if argv is None:
+        import sys
+
+        argv = sys.argv[1:]
+    if argv[:1] == ["distances"]:
+        parser = argparse.ArgumentParser(prog="python -m realtime.tools.likeness distances",
+                                         description="Distances between busts of different people and of one person.")
+        parser.add_argument("photos", nargs="*", help="photos, one person each (the largest face)")
+        parser.add_argument("--clip", action="append", default=[],
+                            help="a video of one person ('demo': the built-in clip); repeatable")
+        parser.add_argument("--style", default="bust")
+        args = parser.parse_args(argv[1:])
+        print(distances_report(*distinct_people(args.photos, args.clip, style=args.style)))
+        return 0
     parser = argparse.ArgumentParser(prog="python -m realtime.tools.likeness",
                                      description="Contact sheet: photos, the busts' fit over them, the busts from three sides.")
     parser.add_argument("out", help="the sheet, .png")
