@@ -64,7 +64,7 @@ def bust_distance_mm(mesh_a, mesh_b, samples: int = SAMPLES) -> float:
     return float(np.sqrt(0.5 * (np.mean(d_ab**2) + np.mean(d_ba**2))))
 
 
-CLIP_FRAMES = (0, 35, 70)
+SAME_PERSON_FRAMES = (0, 35, 70)
 """Frames of each clip whose busts are compared with each other: the same person, a little later."""
 
 
@@ -103,7 +103,7 @@ def _clip_frames(clip: str, frames: tuple[int, ...]) -> list[np.ndarray]:
     return out
 
 
-def distinct_people(photos: list[str], clips: list[str], frames: tuple[int, ...] = CLIP_FRAMES,
+def distinct_people(photos: list[str], clips: list[str], frames: tuple[int, ...] = SAME_PERSON_FRAMES,
                     style: str = "bust") -> tuple[list[float], list[float]]:
     """``(different, same)``: ``bust_distance_mm`` between the busts of different people (every pair
     of the photos and the clips' first frames) and of the same person (every pair of frames of one
