@@ -343,3 +343,84 @@ def test_the_distances_command_compares_people_and_one_clip_s_frames(capsys):
     different, same = (float(part.split("median ")[1].split(" mm")[0]) for part in line.split(";")[:2])
     ratio = float(line.rsplit("ratio ", 1)[1])
     assert different > 0 and same > 0 and ratio == pytest.approx(different / same, rel=0.02)
+
+
+def _raised_shoulders_scene(people):
+    """A person drawn on the astronaut's crop: her face and an oval head, a neck, and shoulders from
+    0.35 face heights below the chin. Returns ``(head (468, 3) mm, face, person mask, crop
+    pixels: chin (2,), face sides' columns (2,), face height)``."""
+    from realtime import topology
+    from realtime.printing import bust
+
+    image, face, person = people["astronaut"]
+    head = bust._posed_head(face.vertices_mm, BustOptions())[0]
+    crop_v = person.to_crop(face.vertices_px)
+    chin = crop_v[topology.CHIN]
+    sides = np.sort(crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 0])
+    face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - chin))
+    size = person.probability.shape[0]
+    ys, xs = np.mgrid[0:size, 0:size]
+    centre = 0.5 * (crop_v[topology.FOREHEAD_TOP] + chin)
+    drawn = ((xs - centre[0]) / (0.5 * (sides[1] - sides[0]) + 4)) ** 2 + ((ys - centre[1]) / (0.75 * face_height)) ** 2 <= 1
+    drawn |= (np.abs(xs - chin[0]) < 0.3 * (sides[1] - sides[0])) & (ys >= chin[1] - 0.3 * face_height)
+    drawn |= ys >= chin[1] + 0.35 * face_height
+    return head, face, person, drawn, chin, sides, face_height
+
+
+def _shoulder_tops(head, face, person, probability, hair_region=None):
+    """The torso outline's top ``(n,)`` mm over body x ``(n,)``, and the chin's body height."""
+    import dataclasses
+
+    from realtime import topology
+    from realtime.printing import bust, silhouette, surface, torso
+
+    mask = dataclasses.replace(person, probability=probability.astype(np.float32))
+    view = silhouette.fit_affine_view(head, face.vertices_px)
+    sil = silhouette.build_silhouette(mask.probability, mask.seen, mask.crop_from_image, head, face.vertices_px,
+                                      surface.fit_head(head).centre, view, hair_region)
+    rotation = bust.body_frame(view)
+    head_b = head @ rotation.T
+    chin_y = head_b[topology.CHIN, 1]
+    head_height = 230.0
+    cut_y = chin_y - 0.62 * head_height
+    face_height = float(np.linalg.norm(head[topology.FOREHEAD_TOP] - head[topology.CHIN]))
+    face_width = float(np.linalg.norm(head[topology.FACE_SIDE_RIGHT] - head[topology.FACE_SIDE_LEFT]))
+    highest_y = chin_y + silhouette.BODY_ABOVE_CHIN * face_height
+    neck = np.array([head_b[topology.CHIN, 0], -20.0])
+
+    def tops(xs):
+        return silhouette.person_tops(sil, rotation, -20.0, xs, chin_y, cut_y, highest_y)
+
+    shape = torso.build_torso(chin_y, cut_y, head_height, face_width, neck, tops, highest_y)
+    xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
+    return xs - neck[0], top, chin_y, face_width, face_height
+
+
+def test_shoulders_that_show_above_the_chin_are_the_torso_s(people):
+    # A head bowed forward, or shoulders drawn up, show the shoulders above the chin beside the face
+    # (photo_s2, by a quarter of the face's height). The torso's outline followed the person only
+    # from the chin's height down, so such busts had shoulders flat at the chin (photo_s2's IoU
+    # above the chin 0.87, 0.95 with them).
+    head, face, person, drawn, chin, sides, face_height_px = _raised_shoulders_scene(people)
+    ys, xs = np.mgrid[0:drawn.shape[0], 0:drawn.shape[1]]
+    beside = (xs < sides[0] - 0.1 * face_height_px) | (xs > sides[1] + 0.1 * face_height_px)
+    raised = drawn | (beside & (ys >= chin[1] - 0.25 * face_height_px))
+    x, flat, chin_y, face_width, face_height = _shoulder_tops(head, face, person, drawn)
+    x_raised, top, _, _, _ = _shoulder_tops(head, face, person, raised)
+    np.testing.assert_allclose(x_raised, x)
+    shoulders = (np.abs(x) > 0.9 * face_width) & (np.abs(x) < 1.2 * face_width)
+    neck = np.abs(x) < 0.15 * face_width
+    assert flat[shoulders].max() < chin_y - 0.2 * face_height  # the drawn shoulders: 0.35 below
+    assert top[shoulders].min() > chin_y + 0.15 * face_height  # drawn 0.25 above
+    assert np.abs(top[neck] - chin_y).max() < 1.0  # the neck still ends at the chin
+
+    # The same raised outline, where the labels call it hair, is hair hanging beside the face.
+    hair = beside & (ys < chin[1])
+    _, as_hair, _, _, _ = _shoulder_tops(head, face, person, raised, hair)
+    assert as_hair[shoulders].max() <= chin_y + 1.0
+    # An ear lobe below the ear (a blob beside the face, joined to the body only through the jaw
+    # and neck in the face's columns) is not a shoulder.
+    lobe = drawn | ((xs > sides[1] - 2) & (xs < sides[1] + 0.15 * face_height_px)
+                    & (ys > chin[1] - 0.3 * face_height_px) & (ys < chin[1] - 0.1 * face_height_px))
+    x_lobe, with_lobe, _, _, _ = _shoulder_tops(head, face, person, lobe)
+    np.testing.assert_allclose(with_lobe, flat, atol=1.0)

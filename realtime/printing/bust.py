@@ -412,12 +412,15 @@ def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, optio
     cut_y = chin_y - TORSO_CUT_BELOW_CHIN * head_height
     neck_b = rotation @ np.array([shape.neck_axis_xz[0], head[topology.CHIN, 1], shape.neck_axis_xz[1]])
     face_width = float(np.linalg.norm(head[topology.FACE_SIDE_RIGHT] - head[topology.FACE_SIDE_LEFT]))
-    tops = None
+    tops, highest_y = None, None
     if sil is not None:
-        def tops(xs):
-            return silhouette.person_tops(sil, rotation, float(neck_b[2]), xs, chin_y, cut_y)
+        face_height = float(np.linalg.norm(head[topology.FOREHEAD_TOP] - head[topology.CHIN]))
+        highest_y = chin_y + silhouette.BODY_ABOVE_CHIN * face_height
 
-    shoulders = torso.build_torso(chin_y, cut_y, head_height, face_width, neck_b[[0, 2]], tops)
+        def tops(xs):
+            return silhouette.person_tops(sil, rotation, float(neck_b[2]), xs, chin_y, cut_y, highest_y)
+
+    shoulders = torso.build_torso(chin_y, cut_y, head_height, face_width, neck_b[[0, 2]], tops, highest_y)
     # The torso is smooth: voxels twice the printer's finest step at the print's scale suffice.
     scale_guess = options.height_mm / (top_y - cut_y)
     grid = float(np.clip(TORSO_GRID_PRINT_MM / scale_guess, *TORSO_GRID_MM))

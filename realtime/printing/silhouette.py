@@ -46,6 +46,10 @@ HEAD_MAX_ABOVE = 1.6
 HEAD_OPENING = 0.1
 """Morphological opening of the head region, face heights (~ 20 mm): parts of it thinner than
 this (a shoulder that rises a little above the chin's row, joined along it) are not the head."""
+BODY_ABOVE_CHIN = 0.35
+"""The body (shoulders, a collar) may reach this many face heights (~ 40 mm) above the chin's row,
+beside the face's columns: a head bowed forward or raised shoulders put them higher than the chin
+in the photo (photo_s2: 0.25). Higher, beside the head, it is an ear, a hand or a chair."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,10 @@ class Silhouette:
         own outline, not the neck): where the head may grow beyond the skull prior.
     head: ``(S, S) bool`` the head-and-hair region.  person: ``(S, S) bool`` the person joined to
     the face.  chin_row: the chin's crop row (the crop is upright).
+    seen: ``(S, S) bool`` crop pixels inside the photo.  hair_region: ``(S, S) bool`` where the head
+    may grow past the skull prior.  raised_body: ``(S, S) bool`` the body above the chin's row (up
+    to ``BODY_ABOVE_CHIN``): beside the face's columns, not hair, joined to the person below the chin
+    (raised shoulders, a collar; None: none).
     """
 
     view: AffineView
@@ -122,6 +130,7 @@ class Silhouette:
     chin_row: float
     seen: np.ndarray
     hair_region: np.ndarray
+    raised_body: np.ndarray | None = None
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -252,8 +261,28 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
         hair &= near[ey, ex]
     if hair_region is None:
         hair_region = head & ~face
+    hair_region = np.asarray(hair_region, bool)
+    raised_body = _raised_body(person, face, hair_region, crop_v, chin_row, face_height)
     return Silhouette(crop_view, np.asarray(centre_mm, np.float64), centre_px, angles, head_px, person_px, hair,
-                      head, person, chin_row, ~unseen, np.asarray(hair_region, bool))
+                      head, person, chin_row, ~unseen, hair_region, raised_body)
+
+
+def _raised_body(person: np.ndarray, face: np.ndarray, hair_region: np.ndarray, crop_v: np.ndarray,
+                 chin_row: float, face_height: float) -> np.ndarray:
+    """``(S, S) bool`` the body above the chin's row on the crop (``Silhouette.raised_body``): up to
+    ``BODY_ABOVE_CHIN`` face heights above it, what lies beside the face's columns, is not hair and
+    is joined to the person below the chin (raised shoulders; an ear lobe, joined only through the
+    jaw and the neck in the face's columns, is not)."""
+    size = person.shape[0]
+    rows, cols = np.mgrid[0:size, 0:size]
+    sides = crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 0]
+    beside_face = np.abs(cols - sides.mean()) > 0.5 * abs(sides[1] - sides[0])
+    below = rows > chin_row
+    raised = ~below & (rows >= chin_row - BODY_ABOVE_CHIN * face_height) & beside_face & ~hair_region & ~face
+    candidate = person & (below | raised)
+    _, parts = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
+    joined = np.unique(parts[below & candidate])
+    return np.isin(parts, joined[joined > 0]) & raised & person
 
 
 HAIR_ITERATIONS = 3
@@ -376,16 +405,20 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
 
 
 def person_tops(silhouette: Silhouette, body_rotation: np.ndarray, depth_mm: float, xs: np.ndarray,
-                from_y: float, to_y: float, step_mm: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                from_y: float, to_y: float, raised_from_y: float | None = None,
+                step_mm: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The highest point of the person in each column of a body frame, looking down from a height.
 
     body_rotation: ``(3, 3)`` rows = the body frame's axes in head-frame coordinates (y up).
     depth_mm: the body-frame z of the plane looked in (the neck's).  xs: ``(n,)`` body x, mm.
-    from_y, to_y: the heights looked between (from_y > to_y), mm.
+    from_y, to_y: the heights looked between (from_y > to_y), mm.  raised_from_y: above
+    ``from_y`` and up to this height only the body beside the head counts
+    (``Silhouette.raised_body``: shoulders that show above the chin), None: nothing above from_y.
     Returns ``(top (n,) mm, NaN where no person; seen (n,) bool: the photo shows the column down to
     its top, or all the way when there is none)``.
     """
-    ys = np.arange(from_y, to_y - step_mm, -step_mm)
+    raised = silhouette.raised_body is not None and raised_from_y is not None and raised_from_y > from_y
+    ys = np.arange(raised_from_y if raised else from_y, to_y - step_mm, -step_mm)
     grid = np.stack(np.broadcast_arrays(np.asarray(xs)[None, :], ys[:, None], depth_mm), axis=-1)
     px = silhouette.view.project(grid.reshape(-1, 3) @ np.asarray(body_rotation))
     size = silhouette.person.shape[0]
@@ -398,6 +431,11 @@ def person_tops(silhouette: Silhouette, body_rotation: np.ndarray, depth_mm: flo
     seen[on] = silhouette.seen[iy[on], ix[on]]
     person = person.reshape(len(ys), len(xs))
     seen = seen.reshape(len(ys), len(xs))
+    if raised:
+        above = ys > from_y
+        body = np.zeros(len(px), bool)
+        body[on] = silhouette.raised_body[iy[on], ix[on]]
+        person[above] = body.reshape(len(ys), len(xs))[above]
     found = person.any(axis=0)
     first = np.argmax(person, axis=0)
     top = np.where(found, ys[first], np.nan)

@@ -8,7 +8,8 @@ rounds the shoulders' top toward the back and front). The solid is their interse
 
 The outline's top edge is the shoulders as the photo shows them: at each x, the highest point of
 the person below the chin (the neck's columns reach the chin; beside them the trapezius slopes to
-the shoulders). Where the photo does not show a column (it ends, or the person is cut off), the
+the shoulders), or of the body beside the head a little above it (a bowed head, drawn-up
+shoulders: ``highest_y``). Where the photo does not show a column (it ends, or the person is cut off), the
 mean proportions stand in. The depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO``
 as deep as the shoulders are broad (ANSUR II chest depth ~ 250 mm over biacromial breadth
 ~ 400 mm, men and women averaged, clothed), and the top of the shoulders is rounded over
@@ -87,13 +88,14 @@ def mean_tops(xs: np.ndarray, chin_y: float, head_height: float, face_width: flo
 
 
 def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: float, neck_xz: np.ndarray,
-                tops=None) -> Torso:
+                tops=None, highest_y: float | None = None) -> Torso:
     """The torso below a chin at ``chin_y`` down to ``cut_y`` (body frame mm).
 
     head_height: crown to chin, mm.  face_width: mm.  neck_xz: ``(2,)`` the neck axis (x, z), mm.
     tops: a callable ``f(xs (n,)) -> (top (n,) mm or NaN where the person is absent, seen (n,) bool)``
-    giving the highest point of the person below the chin in each column of the photo (body x,
-    mm), or None for the mean proportions.
+    giving the highest point of the person's body in each column of the photo (body x, mm), or
+    None for the mean proportions.  highest_y: how high the photo's shoulders may reach (beside
+    the head they may show above the chin; ``silhouette.BODY_ABOVE_CHIN``), None: the chin.
     """
     half_max = 0.5 * MAX_BREADTH_PER_FACE * face_width
     xs = float(neck_xz[0]) + np.arange(-half_max, half_max + COLUMN_STEP_MM, COLUMN_STEP_MM)
@@ -111,7 +113,7 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
     gaps_right = np.nonzero(~present[centre:])[0]
     lo = gaps_left[-1] + 1 if len(gaps_left) else 0
     hi = centre + gaps_right[0] - 1 if len(gaps_right) else len(xs) - 1
-    xs, top = xs[lo:hi + 1], np.minimum(top[lo:hi + 1], chin_y)
+    xs, top = xs[lo:hi + 1], np.minimum(top[lo:hi + 1], chin_y if highest_y is None else max(highest_y, chin_y))
     top = np.maximum(_smooth(top, SMOOTH_COLUMNS), cut_y + COLUMN_STEP_MM)
     # The shoulder line: where the top edge is lowest near the shoulders' mean breadth.
     near = np.abs(np.abs(xs - neck_xz[0]) - 0.35 * SHOULDER_BREADTH_PER_FACE * face_width) < 0.15 * face_width
