@@ -69,3 +69,32 @@ def test_torso_mesh_is_smooth_down_steep_edges_of_the_outline():
             whole = areas.min(axis=1) > 0.01 * np.median(mesh.area_faces)
             angles = np.degrees(mesh.face_adjacency_angles[above_cut & whole])
             assert angles.max() < 30.0
+
+
+def test_shoulders_above_the_chin_rise_to_the_neck_but_a_rim_beside_it_is_no_fin():
+    highest = CHIN_Y + 45.0
+    # A shrug: the shoulders' top 40 mm above the chin beside the neck, sloping down outward (0.3).
+    def shrug(xs):
+        out = np.abs(xs) - 0.5 * FACE_WIDTH
+        return np.where(out <= 0, CHIN_Y, CHIN_Y + 40.0 - 0.3 * out), np.ones(len(xs), bool)
+
+    # A collar's rim: 45 mm above the chin over 60 mm beside the neck, the person at the chin's
+    # height further out (the demo clip's spacesuit ring).
+    def rim(xs):
+        out = np.abs(xs) - 0.5 * FACE_WIDTH
+        top = np.where((out > 0) & (out < 60.0), CHIN_Y + 45.0, CHIN_Y - 0.2 * np.maximum(out - 60.0, 0.0))
+        return top, np.ones(len(xs), bool)
+
+    for tops, fin in ((shrug, False), (rim, True)):
+        shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, tops, highest)
+        xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
+        beside = (np.abs(xs) > 0.5 * FACE_WIDTH + 10) & (np.abs(xs) < 0.5 * FACE_WIDTH + 20)
+        if fin:
+            # No steeper toward the neck than RAISED_MAX_SLOPE (0.5) from where the person is at the
+            # chin's height, 40-50 mm further out: under 30 mm up where the rim stood 45.
+            assert top[beside].max() < CHIN_Y + 30.0
+        else:
+            np.testing.assert_allclose(top[beside], shrug(xs[beside])[0], atol=3.0)
+    # Without highest_y nothing rises above the chin.
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, shrug)
+    assert shape.outline[:, 1].max() <= CHIN_Y + 1e-9

@@ -46,6 +46,12 @@ THICKNESS_BLUR_CELLS = 1.5
 """Gaussian blur of the distance inside the outline and of the rounding radius, grid cells."""
 COLUMN_STEP_MM = 2.0
 """Spacing of the outline's columns and of the envelope's levels, life-size mm."""
+RAISED_MAX_SLOPE = 0.5
+"""Shoulders that show above the chin (``build_torso``'s ``highest_y``) rise toward the neck no
+steeper than this, mm per mm across (~ 27 deg), from the person's outline further out: a shrug's
+shoulders slope up to the neck so (photo_s2: 0.2-0.48); a collar's rim standing beside the neck
+ends outward in a cliff (the demo clip's last frame: the spacesuit's neck ring, 38 mm within
+10 mm) and would stand up from the torso as a fin."""
 SMOOTH_COLUMNS = 5
 """Running median, then mean, over this many columns of the top edge: mask noise, not shoulders."""
 
@@ -74,6 +80,24 @@ def _smooth(values: np.ndarray, width: int) -> np.ndarray:
     median = np.median(windows, axis=1)
     padded = np.concatenate([np.full(pad, median[0]), median, np.full(pad, median[-1])])
     return np.lib.stride_tricks.sliding_window_view(padded, 2 * pad + 1).mean(axis=1)
+
+
+def _rising_gently_inward(height: np.ndarray, xs: np.ndarray, neck_x: float, slope: float) -> np.ndarray:
+    """``(n,)`` heights above a level (the chin) over columns ``xs (n,)`` mm, their raised parts made
+    to rise toward ``neck_x`` no steeper than ``slope`` from the columns further out (on each side,
+    ``h(x) <= min over outer x' of h(x') + slope |x - x'|`` on the part above zero); at or below
+    zero unchanged."""
+    raised = np.clip(height, 0.0, None)
+    distance = np.abs(xs - neck_x)
+    limited = raised.copy()
+    for side in (xs >= neck_x, xs < neck_x):
+        index = np.nonzero(side)[0]
+        if not len(index):
+            continue
+        # Outermost first: the running minimum of h + slope d, less slope d.
+        order = index[np.argsort(-distance[index])]
+        limited[order] = np.minimum.accumulate(raised[order] + slope * distance[order]) - slope * distance[order]
+    return np.where(height > 0.0, np.minimum(raised, limited), height)
 
 
 def mean_tops(xs: np.ndarray, chin_y: float, head_height: float, face_width: float) -> np.ndarray:
@@ -114,6 +138,8 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
     lo = gaps_left[-1] + 1 if len(gaps_left) else 0
     hi = centre + gaps_right[0] - 1 if len(gaps_right) else len(xs) - 1
     xs, top = xs[lo:hi + 1], np.minimum(top[lo:hi + 1], chin_y if highest_y is None else max(highest_y, chin_y))
+    if highest_y is not None:
+        top = chin_y + _rising_gently_inward(top - chin_y, xs, float(neck_xz[0]), RAISED_MAX_SLOPE)
     top = np.maximum(_smooth(top, SMOOTH_COLUMNS), cut_y + COLUMN_STEP_MM)
     # The shoulder line: where the top edge is lowest near the shoulders' mean breadth.
     near = np.abs(np.abs(xs - neck_xz[0]) - 0.35 * SHOULDER_BREADTH_PER_FACE * face_width) < 0.15 * face_width
