@@ -387,3 +387,26 @@ def test_a_bust_with_a_scan_is_printable(astronaut):
     scanned = build_bust(mm, topology.face_triangles(), BustOptions(), image=image, vertices_px=px, scan=scan)
     _assert_printable(scanned, BustOptions().height_mm)
     assert not np.isclose(scanned.mesh.volume, plain.mesh.volume, rtol=1e-3)
+
+
+def test_with_a_scan_the_face_meets_the_scanned_head_over_a_narrow_band_above_the_eyes_only(astronaut):
+    # The hull only bounds the head from outside and cannot reach into the temples' hollow beside
+    # the face: over the skull prior's 14 deg band the face's edge was lifted toward it. Above the
+    # eyes the face now keeps its own surface to within SCAN_BLEND_BAND_RAD of its outline; below
+    # them (jaw, cheeks), where the single view gives the head, the band is the prior's.
+    from realtime.printing import surface
+
+    _, _, mm = astronaut
+    head, rotation, _, _ = bust._posed_head(np.asarray(mm, np.float64), BustOptions(style="head"))
+    scan = _scan_of(lambda d: np.full(len(d), 130.0), lambda d: np.ones(len(d), bool))
+    shape, plain, _, _, _ = bust._head_field(head, None, None, rotation, False)
+    _, scanned, _, _, _ = bust._head_field(head, None, None, rotation, False, scan=scan)
+    d = plain.directions
+    inside = surface.face_contour_distance(head, shape.centre, d)
+    band = (inside > np.radians(6.0)) & (inside < np.radians(12.0)) & np.isfinite(plain.radius)
+    above, below = band & (d[:, 1] > 0.35), band & (d[:, 1] < -0.5)
+    assert above.sum() > 20 and below.sum() > 20
+    np.testing.assert_allclose(scanned.face_weight[above], 1.0)
+    assert plain.face_weight[above].max() < 0.95
+    np.testing.assert_allclose(scanned.face_weight[below], plain.face_weight[below], atol=1e-9)
+    assert bust._scan_share(np.array([[0.0, 0.6, -0.8], [0.0, -0.95, 0.312]])).tolist() == [1.0, 0.0]

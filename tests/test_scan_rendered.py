@@ -88,6 +88,14 @@ def test_against_the_truth_as_the_cameras_place_it_the_live_hull_is_as_good_as_t
     assert exact.camera_frame_rms_mm["hull_sides"] == pytest.approx(exact.scan_rms_mm["sides"], abs=1e-6)
 
 
+def test_as_the_cameras_place_the_truth_the_exported_head_meets_3mm_on_the_sides(live):
+    # The hull itself cannot (the temples' hollow, module text of scan_accuracy); the exported head
+    # keeps the face mesh's own surface there, blended into the hull over bust.SCAN_BLEND_BAND_RAD:
+    # 2.88 mm at +-60 deg (3.11 over the skull prior's 14 deg band).
+    assert live.camera_frame_rms_mm["exported_sides"] <= ACCEPTANCE_RMS_MM
+    assert live.camera_frame_rms_mm["exported_back"] <= ACCEPTANCE_RMS_MM
+
+
 def test_the_exported_head_keeps_the_scan_on_the_sides_and_back_down_to_the_nape(live):
     # Every direction of the back counts here, the ones no frame saw edge on too: before the gaps
     # were bridged and the scan reached behind the ears, the exported back was 10.7 mm RMS (a

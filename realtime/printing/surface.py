@@ -493,6 +493,7 @@ def radial_field(
     vertices_px: np.ndarray | None = None,
     skull_r: np.ndarray | None = None,
     contour_distance: np.ndarray | None = None,
+    blend_band: np.ndarray | float | None = None,
 ) -> RadialField:
     """Blend face and skull radii along unit ``directions (N, 3)``; see ``RadialField``.
 
@@ -500,12 +501,14 @@ def radial_field(
     (optional; only x, y are used) for image detail and texture coordinates.
     skull_r: ``(N,)`` mm, the head outside the face (None: ``skull_radius``, the prior alone).
     contour_distance: ``(N,)`` ``face_contour_distance`` of the directions, if already known.
+    blend_band: the angle (radians, scalar or ``(N,)``) inside the face's outline over which face
+    and skull are blended (None: ``BLEND_BAND_RAD``).
     """
     query = angles(directions)
     face_r, pixels, opening = face_on_sphere(head_mm, shape.centre, query, vertices_px)
     if contour_distance is None:
         contour_distance = face_contour_distance(head_mm, shape.centre, directions)
-    weight = smoothstep(contour_distance / BLEND_BAND_RAD)
+    weight = smoothstep(contour_distance / (BLEND_BAND_RAD if blend_band is None else blend_band))
     weight = np.where(np.isfinite(face_r), weight, 0.0)
     if skull_r is None:
         skull_r = skull_radius(directions, shape)
