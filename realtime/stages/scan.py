@@ -366,10 +366,9 @@ class HeadScan:
         centre_px = np.array([intrinsics.fx * centre_cam[0] / centre_cam[2] + intrinsics.cx,
                               intrinsics.fy * centre_cam[1] / centre_cam[2] + intrinsics.cy])
         m = mask.crop_from_image
-        centre_crop = m[:, :2] @ centre_px + m[:, 2]
+        centre_crop, nose = mask.to_crop(np.array([centre_px, np.asarray(vertices_px, np.float64)[topology.NOSE_TIP, :2]]))
         crop_scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
         turn = float(np.arctan2(m[1, 0], m[0, 0]))  # the crop's rotation of image directions
-        nose = m[:, :2] @ np.asarray(vertices_px, np.float64)[topology.NOSE_TIP, :2] + m[:, 2]
         person = silhouette.clean_person(mask.probability, nose) | ~mask.seen
         angles = np.linspace(-np.pi, np.pi, ANGLE_BINS, endpoint=False)
         extent = silhouette.polar_extent(person, centre_crop, angles, last=False, beyond=True)
