@@ -281,8 +281,8 @@ def _raised_body(person: np.ndarray, face: np.ndarray, hair_region: np.ndarray, 
     raised = ~below & (rows >= chin_row - BODY_ABOVE_CHIN * face_height) & beside_face & ~hair_region & ~face
     candidate = person & (below | raised)
     _, parts = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
-    joined = np.unique(parts[below & candidate])
-    return np.isin(parts, joined[joined > 0]) & raised & person
+    # Every candidate pixel has a component (> 0); those reaching below the chin are the body's.
+    return np.isin(parts, np.unique(parts[below & candidate])) & raised
 
 
 HAIR_ITERATIONS = 3
@@ -425,17 +425,17 @@ def person_tops(silhouette: Silhouette, body_rotation: np.ndarray, depth_mm: flo
     ix = np.round(px[:, 0]).astype(np.int64)
     iy = np.round(px[:, 1]).astype(np.int64)
     on = (ix >= 0) & (ix < size) & (iy >= 0) & (iy < size)
-    person = np.zeros(len(px), bool)
-    seen = np.zeros(len(px), bool)
-    person[on] = silhouette.person[iy[on], ix[on]]
-    seen[on] = silhouette.seen[iy[on], ix[on]]
-    person = person.reshape(len(ys), len(xs))
-    seen = seen.reshape(len(ys), len(xs))
+
+    def sampled(mask: np.ndarray) -> np.ndarray:
+        """``(len(ys), len(xs)) bool`` the crop ``mask`` at the grid's pixels (False off the crop)."""
+        values = np.zeros(len(px), bool)
+        values[on] = mask[iy[on], ix[on]]
+        return values.reshape(len(ys), len(xs))
+
+    person, seen = sampled(silhouette.person), sampled(silhouette.seen)
     if raised:
         above = ys > from_y
-        body = np.zeros(len(px), bool)
-        body[on] = silhouette.raised_body[iy[on], ix[on]]
-        person[above] = body.reshape(len(ys), len(xs))[above]
+        person[above] = sampled(silhouette.raised_body)[above]
     found = person.any(axis=0)
     first = np.argmax(person, axis=0)
     top = np.where(found, ys[first], np.nan)
