@@ -36,6 +36,20 @@ def test_outline_follows_the_photo_where_it_shows_the_person():
     np.testing.assert_allclose(top[at_shoulder], CHIN_Y - 60.0, atol=1.0)
 
 
+def test_a_photo_with_no_body_wider_than_a_thread_under_the_face_gets_the_mean_shoulders():
+    # A cartoon robot (opencv-doc's ml.png): the person mask under the face is a few mm wide, a
+    # torso that thin has no inside at the voxel size and marching cubes fails on it.
+    def thread(xs):
+        present = np.abs(xs - NECK[0]) < 3.0
+        return np.where(present, CHIN_Y - 10.0, np.nan), np.ones(len(xs), bool)
+
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, thread)
+    xs = shape.outline[1:-1, 0]
+    assert abs((xs.max() - xs.min()) - torso.SHOULDER_BREADTH_PER_FACE * FACE_WIDTH) < 3 * torso.COLUMN_STEP_MM
+    vertices, faces = torso.torso_mesh(shape, 4.0)
+    assert trimesh.Trimesh(vertices, faces).is_watertight
+
+
 def test_torso_mesh_is_closed_outward_and_as_deep_as_a_chest():
     shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK)
     vertices, faces = torso.torso_mesh(shape)

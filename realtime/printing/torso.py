@@ -100,6 +100,18 @@ def _rising_gently_inward(height: np.ndarray, xs: np.ndarray, neck_x: float, slo
     return np.where(height > 0.0, np.minimum(raised, limited), height)
 
 
+def _run_through(present: np.ndarray, centre: int) -> tuple[int, int]:
+    """First and last index of the run of ``present (n,) bool`` columns through ``centre`` (which
+    counts as present): the bust, not an arm held away or a chair beside it."""
+    present = present.copy()
+    present[centre] = True
+    gaps_left = np.nonzero(~present[:centre])[0]
+    gaps_right = np.nonzero(~present[centre:])[0]
+    lo = gaps_left[-1] + 1 if len(gaps_left) else 0
+    hi = centre + gaps_right[0] - 1 if len(gaps_right) else len(present) - 1
+    return int(lo), int(hi)
+
+
 def mean_tops(xs: np.ndarray, chin_y: float, head_height: float, face_width: float) -> np.ndarray:
     """Top edge ``(n,)`` mm of the mean neck and shoulders at ``xs (n,)`` mm from the neck's axis."""
     neck_half = 0.5 * NECK_BREADTH_PER_FACE * face_width
@@ -130,13 +142,12 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
         measured, seen = tops(xs)
         present = np.where(seen, np.isfinite(measured), np.abs(xs - neck_xz[0]) <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width)
         top = np.where(seen & np.isfinite(measured), measured, prior)
-    # The run of columns through the neck: an arm held away or a chair beside is not the bust.
-    centre = len(xs) // 2
-    present[centre] = True
-    gaps_left = np.nonzero(~present[:centre])[0]
-    gaps_right = np.nonzero(~present[centre:])[0]
-    lo = gaps_left[-1] + 1 if len(gaps_left) else 0
-    hi = centre + gaps_right[0] - 1 if len(gaps_right) else len(xs) - 1
+    lo, hi = _run_through(present, len(xs) // 2)
+    if xs[hi] - xs[lo] < NECK_BREADTH_PER_FACE * face_width:
+        # Narrower than a neck: the photo shows no body under the face (a cartoon's thin neck, a
+        # figure the segmentation does not take for a person); the mean shoulders stand in.
+        top, present = prior, np.abs(xs - neck_xz[0]) <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width
+        lo, hi = _run_through(present, len(xs) // 2)
     xs, top = xs[lo:hi + 1], np.minimum(top[lo:hi + 1], chin_y if highest_y is None else max(highest_y, chin_y))
     if highest_y is not None:
         top = chin_y + _rising_gently_inward(top - chin_y, xs, float(neck_xz[0]), RAISED_MAX_SLOPE)
