@@ -49,6 +49,18 @@ def test_bad_inputs_fail_cleanly(tmp_path):
     assert not no_face.ok and "no face" in no_face.error
 
 
+def test_a_failed_print_check_names_the_photo(tmp_path, face_photo_path, monkeypatch):
+    # In a batch the line said only "the solid has 2 separate shells, not one": which photo?
+    from realtime.printing import bust
+
+    def failing(*args, **kwargs):
+        raise Selfie3DError("the solid has 2 separate shells, not one")
+
+    monkeypatch.setattr(bust, "build_bust", failing)
+    result = run_photo_job(PhotoJob(face_photo_path, str(tmp_path / "o.stl")))
+    assert not result.ok and result.error == f"{face_photo_path}: the solid has 2 separate shells, not one"
+
+
 def test_existing_output_is_not_clobbered(tmp_path, face_photo_path):
     target = tmp_path / "face.stl"
     target.write_bytes(b"keep me")

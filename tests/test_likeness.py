@@ -156,6 +156,69 @@ def test_every_style_with_the_outline_is_printable_and_labelled_where_it_can_be(
     assert_slices_cleanly(export_bust(bust, tmp_path / f"{style}.stl"), tmp_path)
 
 
+@pytest.mark.parametrize("style", ["bust", "head"])
+def test_a_person_mask_that_ends_at_the_chin_still_gives_one_printable_solid(people, style):
+    # The segmentation took the face for a person but nothing under it: a cartoon robot's thin metal
+    # neck and its body (opencv-doc's ml.png). The bust's torso was 4 mm wide (marching cubes failed
+    # on it); the head's neck was clipped at the chin and the head floated over its plinth.
+    import dataclasses
+
+    from realtime import topology
+
+    image, face, person = people["astronaut"]
+    crop_v = person.to_crop(face.vertices_px)
+    face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - crop_v[topology.CHIN]))
+    # Nothing from a little above the chin down (beside the face, the astronaut's suit reaches the
+    # chin's row); the mesh's own face stays the person's.
+    probability = person.probability.copy()
+    probability[int(crop_v[topology.CHIN, 1] - 0.1 * face_height):] = 0.0
+    # ...and all of it in the photo (where it is not, the neck may be there).
+    headless = dataclasses.replace(person, probability=probability, seen=np.ones_like(person.seen))
+    bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style=style), image=image,
+                      vertices_px=face.vertices_px, person=headless)
+    assert bust.checks["watertight"] and bust.checks["shells"] == 1
+    assert bust.checks["min_wall_mm"] >= 1.2
+    if style == "head":
+        # The head stands on its neck, not on a point of its chin: just over the plinth, the neck's
+        # cross-section is a good part of the one the person's own outline gives (0.11 when the
+        # outline clipped the neck at the chin; the floor's radius share 0.6 alone gives 0.36).
+        from realtime.printing.bust import PLINTH_HEIGHT_FRACTION
+
+        whole = build_bust(face.vertices_mm, face_triangles(), BustOptions(style=style), image=image,
+                           vertices_px=face.vertices_px, person=person)
+        height = PLINTH_HEIGHT_FRACTION * BustOptions().height_mm + 1.0
+        assert _section_area_mm2(bust.mesh, height) > 0.3 * _section_area_mm2(whole.mesh, height)
+
+
+def test_a_mask_that_does_not_see_the_face_as_a_person_is_not_used(people):
+    # The segmentation found no person at all around a cartoon robot's face (opencv-doc's ml.png):
+    # clipped to that outline, the head was cut down to the face's oval, with a flat top.
+    import dataclasses
+
+    image, face, person = people["astronaut"]
+    assert person.face_share(face.vertices_px) > 0.9
+    empty = dataclasses.replace(person, probability=np.zeros_like(person.probability))
+    assert empty.face_share(face.vertices_px) == 0.0
+    unused = build_bust(face.vertices_mm, face_triangles(), BustOptions(style="head"), image=image,
+                        vertices_px=face.vertices_px, person=empty)
+    without = build_bust(face.vertices_mm, face_triangles(), BustOptions(style="head"), image=image,
+                         vertices_px=face.vertices_px)
+    assert any("does not see this face as a person" in line for line in unused.warnings)
+    assert not without.warnings
+    np.testing.assert_allclose(unused.mesh.bounds, without.mesh.bounds, atol=1e-6)
+    assert unused.checks["volume_mm3"] == pytest.approx(without.checks["volume_mm3"], rel=1e-6)
+
+
+def _section_area_mm2(mesh, height: float) -> float:
+    """Area of the solid's horizontal cross-section at ``height`` mm (its closed outlines)."""
+    section = mesh.section(plane_origin=[0.0, 0.0, height], plane_normal=[0.0, 0.0, 1.0])
+    area = 0.0
+    for loop in section.discrete:
+        x, y = loop[:, 0], loop[:, 1]
+        area += abs(0.5 * (x @ np.roll(y, 1) - y @ np.roll(x, 1)))
+    return area
+
+
 # --- hair detail from shading ---------------------------------------------------------------------
 
 HAIR_TEST_RADIUS_MM = 100.0

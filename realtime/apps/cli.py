@@ -443,8 +443,9 @@ def cmd_photo(args) -> int:
             if result.ok:
                 for face in result.faces:
                     print(f"{result.image_path}: {face['output']}  (PD {face['pd_mm']:.1f} mm, {result.seconds:.1f} s)")
-                    if face.get("scale_warning"):
-                        print(f"  warning: {face['scale_warning']}")
+                    for warning in [face.get("scale_warning")] + face.get("bust_warnings", []):
+                        if warning:
+                            print(f"  warning: {warning}")
             else:
                 print(f"selfie3d: error: {result.error}", file=sys.stderr)
             if show_progress:

@@ -163,7 +163,7 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
                                    overwrite=job.overwrite)
             busts.append(bust)
             faces.append({**face.report(), "output": str(path), "print_checks": bust.checks,
-                          "bust_view": _rounded_view(bust.view)})
+                          "bust_view": _rounded_view(bust.view), "bust_warnings": list(bust.warnings)})
         if job.overlay:
             from realtime.printing.overlay import write_photo_overlay
 
@@ -175,7 +175,9 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
     except Selfie3DError as error:
         if debug:  # --debug promises tracebacks; the batch still goes on with the next photo
             log.exception("%s: failed", job.image_path)
-        return PhotoJobResult(job.image_path, False, str(error), seconds=time.perf_counter() - start,
+        # One line that names the photo: in a batch, which one failed is the first thing to know.
+        message = str(error) if str(error).startswith(job.image_path) else f"{job.image_path}: {error}"
+        return PhotoJobResult(job.image_path, False, message, seconds=time.perf_counter() - start,
                               exit_code=error.exit_code)
     except Exception as error:  # a bug on one image must not stop the batch: report it
         detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"

@@ -131,6 +131,7 @@ class BustResult:
         ``(u, v, w) = view @ (x, y, z, 1)``, pixel ``(u / w, v / w)``. The camera is affine, so ``w``
         is 1. None when the bust was built without pixel positions. For a relief, ``z`` (its height
         above the plaque) does not move the pixel.
+    warnings: what the user should know about how it was built (one line each).
     """
 
     mesh: trimesh.Trimesh
@@ -139,6 +140,7 @@ class BustResult:
     options: BustOptions
     timings_ms: dict = field(default_factory=dict)
     view: np.ndarray | None = None
+    warnings: tuple[str, ...] = ()
 
 
 # Print frame from head frame: x stays (person's left = viewer's right), forward becomes -Y (the
@@ -182,6 +184,12 @@ def build_bust(
         vertices_px = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)
     if image is not None:
         image = check_shape("image", image, (None, None, 3))
+    warnings = []
+    if person is not None and vertices_px is not None and person.face_share(vertices_px) < MIN_PERSON_FACE_SHARE:
+        # Its outline would cut the head down to the face (everything else is 'not the person').
+        person = None
+        warnings.append("the photo's segmentation does not see this face as a person: the head, hair and "
+                        "shoulders are the mean shape")
     head, rotation, origin, as_seen = _posed_head(vertices, options)
     view = None
     if vertices_px is not None:
@@ -206,7 +214,7 @@ def build_bust(
     timings["checks"] = _lap(clock)
     file_view = None if view is None else file_to_image(view.matrix, head_to_print)
     return BustResult(mesh=solid, textured=textured, checks=checks, options=options, timings_ms=timings,
-                      view=file_view)
+                      view=file_view, warnings=tuple(warnings))
 
 
 def file_to_image(head_to_image: np.ndarray, head_to_print: np.ndarray) -> np.ndarray:
@@ -324,6 +332,15 @@ def sphere_level(head: np.ndarray, options: BustOptions) -> int:
     return SPHERE_LEVELS[1]
 
 
+MIN_PERSON_FACE_SHARE = 0.5
+"""A person mask that takes less of the face's own oval for the person than this is not used
+(``PersonMask.face_share``: 0.90-1.00 on every person photo measured, 0.00 on a cartoon robot)."""
+NECK_CLIP_FLOOR = 0.6
+"""The person's outline narrows the neck below the chin to no less than this share of its prior
+radius: a neck the segmentation misses (a cartoon robot's, opencv-doc's ml.png) left the head
+floating above the head style's plinth (two shells)."""
+
+
 def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image, contour_distance):
     """The skull prior clipped to the person's outline and grown by the hair: ``(radius (N,) mm,
     the Silhouette, the hair itself (S, S) bool on the mask's crop)``."""
@@ -338,7 +355,11 @@ def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view,
     sil = silhouette.build_silhouette(person.probability, person.seen, person.crop_from_image, head, vertices_px,
                                       shape.centre, view, hair_region)
     prior = surface.skull_radius(directions, shape)
-    clipped = np.minimum(prior, silhouette.clip_radius(directions, sil))
+    clip = silhouette.clip_radius(directions, sil)
+    below_chin = shape.centre[1] + prior * directions[:, 1] < head[topology.CHIN, 1]
+    thin_neck = surface.vertical_cylinder_radius(directions, shape.centre, shape.neck_axis_xz,
+                                                 NECK_CLIP_FLOOR * shape.neck_radius)
+    clipped = np.minimum(prior, np.where(below_chin, np.maximum(clip, thin_neck), clip))
     fade = surface.smoothstep(-contour_distance / HAIRLINE_SLOPE_RAD)
     grown = silhouette.hair_radius(directions, clipped, sil, fade)
     return surface.smooth_on_sphere(grown, faces, HAIR_SMOOTHING_ITERATIONS, 0.5), sil, labels == segmentation.HAIR

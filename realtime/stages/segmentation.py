@@ -92,6 +92,19 @@ class PersonMask:
         points = np.asarray(points_px, np.float64)[:, :2]
         return points @ self.crop_from_image[:, :2].T + self.crop_from_image[:, 2]
 
+    def face_share(self, vertices_px: np.ndarray) -> float:
+        """Share of the face's own oval (``topology.FACE_OVAL`` of the mesh at image pixels
+        ``vertices_px (468, 2+)``) that the mask takes for the person: ~1 for a person's face
+        (0.90-1.00 on the shared photos and the tests' images), ~0 where the segmentation saw a
+        face but no person (a cartoon robot: opencv-doc's ml.png, 0.00)."""
+        from realtime import topology
+
+        oval = np.zeros(self.probability.shape, np.uint8)
+        cv2.fillPoly(oval, [np.round(self.to_crop(vertices_px)[list(topology.FACE_OVAL)] * 16).astype(np.int32)], 1,
+                     cv2.LINE_8, shift=4)
+        inside = oval.astype(bool)
+        return float((self.probability[inside] > PERSON_THRESHOLD).mean()) if inside.any() else 0.0
+
     def in_image(self, width: int, height: int) -> np.ndarray:
         """The probability resampled onto the photo: ``(height, width) float32``, 0 outside the crop."""
         return cv2.warpAffine(self.probability, self.image_from_crop, (width, height), flags=cv2.INTER_LINEAR,
