@@ -106,6 +106,45 @@ def test_vertex_normals_are_area_weighted_and_unit():
     assert_allclose(geometry.face_normals(vertices, triangles), faces / np.linalg.norm(faces, axis=1, keepdims=True))
 
 
+def _roof(ridge_deg: float, slivers: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Two planes meeting along the x axis, each tilted ``ridge_deg / 2`` down from it; with
+    ``slivers`` the ridge is a strip of needle triangles whose far corners lie 0.01 off it on either
+    side (what a boolean union leaves where two surfaces cross)."""
+    half = np.radians(ridge_deg / 2)
+    xs = np.arange(6.0)
+    side = lambda sign, d: np.column_stack([xs, np.full(6, sign * d * np.cos(half)), np.full(6, -d * np.sin(half))])  # noqa: E731
+    rows = [side(-1, 1.0), side(-1, 0.01) if slivers else None, side(0, 0.0), side(1, 0.01) if slivers else None,
+            side(1, 1.0)]
+    rows = [r for r in rows if r is not None]
+    vertices = np.vstack(rows)
+    triangles = []
+    for r in range(len(rows) - 1):
+        for i in range(5):
+            a, b, c, d = r * 6 + i, r * 6 + i + 1, (r + 1) * 6 + i, (r + 1) * 6 + i + 1
+            triangles += [[a, c, b], [b, c, d]]
+    return vertices, np.array(triangles)
+
+
+@pytest.mark.parametrize("slivers", [False, True])
+def test_creased_normals_keep_each_side_of_a_crease_and_smooth_a_gentle_bend(slivers):
+    vertices, triangles = _roof(30.0, slivers)
+    normals = geometry.creased_normals(vertices, triangles)
+    assert normals.shape == (len(triangles), 3, 3) and normals.dtype == np.float32
+    face = geometry.face_normals(vertices, triangles)
+    # At 30 deg every corner keeps its own side's normal: the crease shades as one straight edge
+    # (shared vertex normals lean each ridge corner 15 deg across it).
+    for sign in (-1, 1):
+        side = np.sign(face[:, 1]) == sign
+        assert side.sum() >= 10
+        assert_allclose(normals[side].reshape(-1, 3), np.repeat(face[side], 3, axis=0), atol=1e-3)
+    # A 10 deg bend is smooth: the ridge's corners share the mean of both sides.
+    vertices, triangles = _roof(10.0, slivers)
+    normals = geometry.creased_normals(vertices, triangles)
+    corners = vertices[triangles]
+    on_ridge = (np.abs(corners[:, :, 1]) < 1e-9) & (corners[:, :, 0] > 0) & (corners[:, :, 0] < 5)  # not its ends
+    assert_allclose(normals[on_ridge][:, 1], 0.0, atol=1e-3)
+
+
 def test_unique_edges_of_the_face_mesh():
     edges = geometry.unique_edges(topology.face_triangles())
     assert len(edges) == 1322 and np.all(edges[:, 0] < edges[:, 1])  # E of the mesh, each once

@@ -12,7 +12,7 @@ import math
 import moderngl
 import numpy as np
 
-from realtime.geometry import vertex_normals
+from realtime.geometry import creased_normals
 from realtime.render.programs import create_headless_context, load_program
 from realtime.render.projection import look_at, perspective
 from realtime.shapes import check_shape
@@ -33,23 +33,19 @@ def render_mesh_picture(vertices_mm: np.ndarray, faces: np.ndarray, size: tuple[
     vertices_mm: ``(n, 3)`` millimetres, Z up, the front facing -Y (the print frame of
     ``realtime.printing.bust``). faces: ``(f, 3)`` vertex indices.
     """
-    import trimesh
-
-    vertices = check_shape("vertices_mm", vertices_mm, (None, 3)).astype(np.float32)
-    faces = check_shape("faces", faces, (None, 3)).astype(np.int32)
-    # Split vertices along sharp edges (the plinth's corners) so they shade crisp, while the
-    # face and skull stay smooth.
-    shaded = trimesh.Trimesh(vertices, faces, process=False).smooth_shaded
-    vertices, faces = np.asarray(shaded.vertices, np.float32), np.asarray(shaded.faces, np.int32)
+    vertices = check_shape("vertices_mm", vertices_mm, (None, 3)).astype(np.float64)
+    faces = check_shape("faces", faces, (None, 3)).astype(np.int64)
+    # Drawn unindexed with a normal per corner: creases (the plinth's edges, where the neck meets
+    # the torso) shade crisp, the face and skull smooth.
+    normals = creased_normals(vertices, faces).reshape(-1, 3)
+    vertices = vertices[faces].reshape(-1, 3).astype(np.float32)
     own_context = ctx is None
     ctx = ctx or create_headless_context()
     width, height = size
     try:
         program = load_program(ctx, "mesh")
-        normals = vertex_normals(vertices, faces)
         vbo = ctx.buffer(np.hstack([vertices, normals]).astype("f4").tobytes())
-        ibo = ctx.buffer(faces.astype("i4").tobytes())
-        vao = ctx.vertex_array(program, [(vbo, "3f 3f", "in_position", "in_normal")], ibo)
+        vao = ctx.vertex_array(program, [(vbo, "3f 3f", "in_position", "in_normal")])
         depth = ctx.depth_renderbuffer((width, height))
         color = ctx.renderbuffer((width, height))
         fbo = ctx.framebuffer(color_attachments=[color], depth_attachment=depth)
@@ -80,7 +76,7 @@ def render_mesh_picture(vertices_mm: np.ndarray, faces: np.ndarray, size: tuple[
         vao.render(moderngl.TRIANGLES)
         rgb = np.frombuffer(fbo.read(components=3), dtype=np.uint8).reshape(height, width, 3)
         image = np.ascontiguousarray(rgb[::-1, :, ::-1])  # GL rows start at the bottom; RGB -> BGR
-        for item in (vao, vbo, ibo, fbo, color, depth):
+        for item in (vao, vbo, fbo, color, depth):
             item.release()
         return image
     finally:
