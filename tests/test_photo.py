@@ -251,13 +251,25 @@ def test_a_photo_of_an_animal_is_refused_with_one_line_and_any_face_builds_it(tm
     from realtime.apps import jobs
     from realtime.stages.photo import PhotoResult
 
-    refused = PhotoResult(faces=[], image_size=(10, 10),
-                          not_human=[type("Face", (), {"score": 0.61, "presence": 0.93})()])
+    from realtime import topology
+
+    def face(width_px, score, presence):
+        vertices = np.zeros((topology.N_VERTICES, 3), np.float32)
+        vertices[topology.FACE_SIDE_RIGHT, 0], vertices[topology.FACE_SIDE_LEFT, 0] = 100.0, 100.0 + width_px
+        return type("Face", (), {"score": score, "presence": presence, "vertices_px": vertices})()
+
+    refused = PhotoResult(faces=[], image_size=(10, 10), not_human=[face(140.0, 0.61, 0.93)])
     error = jobs.no_human_face_error("dog.jpg", refused)
     assert str(error) == ("dog.jpg: no human face found: what the networks took for a face does not look like a "
                           "person's (detector 0.61, face presence 0.93: an animal, a statue?); pass --any-face to "
                           "make a bust of it anyway")
     assert error.exit_code == 2
+    # A face a dozen pixels wide: the networks' doubt says nothing about what it is.
+    tiny = PhotoResult(faces=[], image_size=(64, 64), not_human=[face(12.0, 0.82, 0.52)])
+    assert str(jobs.no_human_face_error("thumbnail.png", tiny)) == (
+        "thumbnail.png: no human face found: the face found is 12 px wide, too small to tell a person's face from "
+        "an animal's (detector 0.82, face presence 0.52): use a larger photo; pass --any-face to make a bust of it "
+        "anyway")
     assert str(jobs.no_human_face_error("blank.png", PhotoResult())) == "blank.png: no face found"
     # --any-face turns the check off in the reconstructor the job uses.
     job = jobs.PhotoJob("x.png", str(tmp_path / "x.stl"), any_face=True)

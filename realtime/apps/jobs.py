@@ -188,10 +188,10 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
 def no_human_face_error(source: str, result) -> InputError:
     """The one line for a photo in which no face passed as a person's (``PhotoResult``)."""
     if result.not_human:
-        face = result.not_human[0]
-        return InputError(f"{source}: no human face found: what the networks took for a face does not look like a "
-                          f"person's (detector {face.score:.2f}, face presence {face.presence:.2f}: an animal, a "
-                          f"statue?); pass --any-face to make a bust of it anyway")
+        from realtime.stages.photo import refusal_reason
+
+        return InputError(f"{source}: no human face found: {refusal_reason(result.not_human[0])}; pass --any-face "
+                          f"to make a bust of it anyway")
     return InputError(f"{source}: no face found")
 
 

@@ -103,6 +103,30 @@ small for the mesh network to see a face) must score this much: there the detect
 panda and a gorilla drawing (0.69, 0.75); no person in our photos was found that way."""
 
 
+HUMAN_MIN_JUDGED_WIDTH_PX = 20.0
+"""A face narrower than this in the photo (its contour's ear points, pixels) is too small for the
+two networks' doubt to say it is no person's: the astronaut shrunk until her face was 12 and 8 px
+wide read face presence 0.52 and 0.56, faces 13 px and wider 0.86-1.00 (four photos, two ways of
+shrinking). Such a refusal says the face is too small instead of "an animal?"."""
+
+
+def face_width_px(vertices_px: np.ndarray) -> float:
+    """The face's width in the photo, pixels: between its contour's ear points (``(468, 2+)``)."""
+    v = np.asarray(vertices_px, np.float64)
+    return float(np.linalg.norm(v[topology.FACE_SIDE_RIGHT, :2] - v[topology.FACE_SIDE_LEFT, :2]))
+
+
+def refusal_reason(face) -> str:
+    """Why a face ``looks_human`` refused is not a person's, for the one line the user reads
+    (``face``: a ``PhotoFace``)."""
+    width = face_width_px(face.vertices_px)
+    if width < HUMAN_MIN_JUDGED_WIDTH_PX:
+        return (f"the face found is {width:.0f} px wide, too small to tell a person's face from an animal's "
+                f"(detector {face.score:.2f}, face presence {face.presence:.2f}): use a larger photo")
+    return (f"what the networks took for a face does not look like a person's (detector {face.score:.2f}, "
+            f"face presence {face.presence:.2f}: an animal, a statue?)")
+
+
 def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float = 0.0,
                 crop: str = "detection") -> bool:
     """Whether a face the networks found is probably a person's (see the thresholds above).

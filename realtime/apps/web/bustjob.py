@@ -183,8 +183,10 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
         timings["reconstruct"] = _lap(clock)
         if not found.faces:
             if found.not_human:
-                return _failed(NO_FACE, "no human face found in the photo: what looks like a face there does not "
-                               "look like a person's (an animal, a statue?)", start)
+                from realtime.stages.photo import refusal_reason
+
+                return _failed(NO_FACE, f"no human face found in the photo: {refusal_reason(found.not_human[0])}",
+                               start)
             return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
                            "with the whole face visible and looking roughly at the camera", start)
         face = found.faces[0]
