@@ -54,6 +54,19 @@ COLOUR_MIN_SD = (6.0, 3.0, 3.0)
 or a uniformly dyed head of hair must not make every slightly different pixel foreign."""
 MIN_MODEL_PIXELS = 30
 """Fewest crop pixels a colour model is built from (below that: no model)."""
+FRAME_MAX_SD = 8.0
+"""A row or column of the photo belongs to a frame round it (a print's white border, a scan's
+margin, letterbox bars) while its grey levels (0-255) spread less than this along its whole length
+(a scanned border's grain and JPEG noise: 1-4)..."""
+FRAME_MAX_STEP = 16.0
+"""... and its mean stays within this of the outermost line's (a frame is one colour)."""
+FRAME_MAX_SHARE = 0.25
+"""A frame takes less than this share of the photo's width or height on one side."""
+FRAME_MIN_STEP = 15.0
+"""The line just inside a frame differs from it in mean grey level by at least this: a frame stops
+where the photo begins. A plain backdrop above a head or beside it fades into the photo (steps of
+0-8 on the shared photos' and clips' backdrops, 22-209 where a white band, a print's border or a
+black bar meets a photo)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,35 @@ class PersonMask:
 class SegmentationResult:
     masks: list[PersonMask] = field(default_factory=list)  # one per face, in the order given
     timings_ms: dict = field(default_factory=dict)
+
+
+def photo_content(image_bgr: np.ndarray) -> tuple[int, int, int, int]:
+    """The photo inside a uniform frame round it: ``(x0, y0, x1, y1)`` pixels, end exclusive; the
+    whole image when there is none.
+
+    A frame is a run of rows (or columns) from an edge inward, each uniform along its whole length
+    and of the outermost one's colour (``FRAME_MAX_SD``, ``FRAME_MAX_STEP``), under a quarter of the
+    photo, that ends in a step to the photo (``FRAME_MIN_STEP``). The segmentation
+    takes a print's white border under a person cut off by the photo's edge for more of the person
+    (its shoulders ran on along the border as a flat wing); inside the frame is what the photo saw.
+    """
+    image = check_shape("image_bgr", image_bgr, (None, None, 3))
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    height, width = grey.shape
+
+    def depth(lines: np.ndarray) -> int:
+        """How many of ``lines (n, length)``, outermost first, are frame."""
+        lines = lines[: int(FRAME_MAX_SHARE * len(lines)) + 1]
+        mean = lines.mean(axis=1)
+        frame = (lines.std(axis=1) < FRAME_MAX_SD) & (np.abs(mean - mean[0]) < FRAME_MAX_STEP)
+        if frame.all() or not frame[0]:
+            return 0  # none, or uniform past the most a frame takes: the photo's own backdrop
+        inner = int(np.argmin(frame))
+        return inner if abs(mean[inner] - mean[:inner].mean()) >= FRAME_MIN_STEP else 0
+
+    top, bottom = depth(grey), depth(grey[::-1])
+    left, right = depth(grey.T), depth(grey.T[::-1])
+    return left, top, width - right, height - bottom
 
 
 def face_crop(vertices_px: np.ndarray, crop_face_heights: float = CROP_FACE_HEIGHTS,
@@ -225,13 +267,17 @@ class PersonSegmenter:
             return SegmentationResult()
         matrices = [face_crop(v, self.options.crop_face_heights, self.options.crop_centre_below)
                     for v in faces_vertices_px]
-        crops = np.stack([cv2.warpAffine(image, m, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
-                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)) for m in matrices])
+        # The photo without a frame round it: the network sees what it sees of an unframed photo (a
+        # print's white border under a person cut off by the photo's edge read as more of the person).
+        x0, y0, x1, y1 = photo_content(image)
+        content = image[y0:y1, x0:x1]
+        from_content = [np.column_stack([m[:, :2], m[:, 2] + m[:, :2] @ (x0, y0)]) for m in matrices]
+        crops = np.stack([cv2.warpAffine(content, m, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)) for m in from_content])
         probability = self._probability(crops)
-        height, width = image.shape[:2]
         masks = []
-        for matrix, prob in zip(matrices, probability):
-            seen = cv2.warpAffine(np.ones((height, width), np.uint8), matrix, (CROP_SIZE, CROP_SIZE),
+        for matrix, shifted, prob in zip(matrices, from_content, probability):
+            seen = cv2.warpAffine(np.ones(content.shape[:2], np.uint8), shifted, (CROP_SIZE, CROP_SIZE),
                                   flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
             masks.append(PersonMask(np.where(seen, prob, 0.0).astype(np.float32), seen, matrix))
         return SegmentationResult(masks, {"segment": round(1000.0 * (time.perf_counter() - start), 2)})
