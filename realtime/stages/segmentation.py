@@ -141,12 +141,12 @@ def photo_content(image_bgr: np.ndarray) -> tuple[int, int, int, int]:
     (its shoulders ran on along the border as a flat wing); inside the frame is what the photo saw.
     """
     image = check_shape("image_bgr", image_bgr, (None, None, 3))
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     height, width = grey.shape
 
     def depth(lines: np.ndarray) -> int:
         """How many of ``lines (n, length)``, outermost first, are frame."""
-        lines = lines[: int(FRAME_MAX_SHARE * len(lines)) + 1]
+        lines = lines[: int(FRAME_MAX_SHARE * len(lines)) + 1].astype(np.float32)
         mean = lines.mean(axis=1)
         frame = (lines.std(axis=1) < FRAME_MAX_SD) & (np.abs(mean - mean[0]) < FRAME_MAX_STEP)
         if frame.all() or not frame[0]:
