@@ -105,17 +105,19 @@ class PersonMask:
         points = np.asarray(points_px, np.float64)[:, :2]
         return points @ self.crop_from_image[:, :2].T + self.crop_from_image[:, 2]
 
-    def face_share(self, vertices_px: np.ndarray) -> float:
-        """Share of the face's own oval (``topology.FACE_OVAL`` of the mesh at image pixels
-        ``vertices_px (468, 2+)``) that the mask takes for the person: ~1 for a person's face
-        (0.90-1.00 on the shared photos and the tests' images), ~0 where the segmentation saw a
-        face but no person (a cartoon robot: opencv-doc's ml.png, 0.00)."""
-        from realtime import topology
-
+    def face_oval(self, vertices_px: np.ndarray) -> np.ndarray:
+        """``(S, S) bool`` crop pixels inside the face's own outline (``topology.FACE_OVAL`` of the
+        mesh at image pixels ``vertices_px (468, 2+)``)."""
         oval = np.zeros(self.probability.shape, np.uint8)
         cv2.fillPoly(oval, [np.round(self.to_crop(vertices_px)[list(topology.FACE_OVAL)] * 16).astype(np.int32)], 1,
                      cv2.LINE_8, shift=4)
-        inside = oval.astype(bool)
+        return oval.astype(bool)
+
+    def face_share(self, vertices_px: np.ndarray) -> float:
+        """Share of the face's own oval (``face_oval``) that the mask takes for the person: ~1 for a
+        person's face (0.90-1.00 on the shared photos and the tests' images), ~0 where the
+        segmentation saw a face but no person (a cartoon robot: opencv-doc's ml.png, 0.00)."""
+        inside = self.face_oval(vertices_px)
         return float((self.probability[inside] > PERSON_THRESHOLD).mean()) if inside.any() else 0.0
 
     def in_image(self, width: int, height: int) -> np.ndarray:
@@ -218,9 +220,7 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
     size = mask.probability.shape[0]
     crop_v = mask.to_crop(v)
     person = mask.probability > PERSON_THRESHOLD
-    face = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(face, [np.round(crop_v[list(topology.FACE_OVAL)] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
-    face = face.astype(bool)
+    face = mask.face_oval(v)
     # The crop is upright: "below the chin" is below the chin's row, "the crown" above the forehead's.
     rows = np.arange(size)[:, None]
     head = person & (rows <= crop_v[topology.CHIN, 1]) & ~face
