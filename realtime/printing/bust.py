@@ -337,8 +337,9 @@ MIN_PERSON_FACE_SHARE = 0.5
 (``PersonMask.face_share``: 0.90-1.00 on every person photo measured, 0.00 on a cartoon robot)."""
 NECK_CLIP_FLOOR = 0.6
 """The person's outline narrows the neck below the chin to no less than this share of its prior
-radius: a neck the segmentation misses (a cartoon robot's, opencv-doc's ml.png) left the head
-floating above the head style's plinth (two shells)."""
+radius: where the segmentation misses the neck (a drawn figure's; opencv-doc's cartoon robot before
+its mask was set aside), the head was cut off at the chin and floated above the head style's plinth
+(two shells). On every person photo measured the outline never narrows the neck that far."""
 
 
 def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view, image, contour_distance):
