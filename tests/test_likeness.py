@@ -274,6 +274,22 @@ def test_hair_detail_follows_the_hair_s_shading_where_it_is_seen(px_per_mm):
     assert np.all(on_face == 0.0)
 
 
+def test_dark_hair_gets_detail_too():
+    # Dark brown and black hair lies at luminance 0.05-0.15 (photo_s2's: 0.09 at the median), below
+    # the face's exposure floor (0.08, ramped in over 0.05): its locks and gaps came out flat.
+    from realtime.printing import surface
+
+    def dark(x_mm):
+        return 0.10 + 0.03 * np.cos(2 * np.pi * x_mm / HAIR_TEST_STRIPE_MM)
+
+    points, faces, m, image, hair_mask, head = _hair_scene(dark)
+    detail = surface.hair_detail(points, faces, np.zeros(len(points)), m, image, hair_mask, head)
+    cos_view = points[:, 2] / HAIR_TEST_RADIUS_MM
+    clear = (cos_view > surface.HAIR_MIN_FACING + 0.25) & (points[:, 1] > 25.0 + surface.HAIR_EDGE_MARGIN_MM + 3)
+    light = np.cos(2 * np.pi * points[clear, 0] / HAIR_TEST_STRIPE_MM)
+    assert detail[clear][light > 0.9].mean() > 0.3 and detail[clear][light < -0.9].mean() < -0.3
+
+
 def test_hair_detail_is_off_where_spectacle_arms_run():
     from realtime.printing import surface
 
