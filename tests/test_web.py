@@ -91,6 +91,7 @@ def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     assert np.all((landmarks >= 0) & (landmarks < [width, height]))
     assert report["print_checks"]["watertight"] is True
     assert report["style"] == "bust" and report["label"] == "TEST"
+    assert report["bust_warnings"] == []  # the astronaut's outline is hers: nothing to warn of
     assert report["print_checks"]["height_mm"] == pytest.approx(60.0, abs=0.01)
     # The fit the page draws: the file's camera and the bust's outline over the photo, around the
     # face's landmarks and reaching above them (head and hair).

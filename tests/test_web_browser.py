@@ -131,6 +131,10 @@ def test_photo_to_bust_in_the_browser(page, astronaut, tmp_path):
         return filled / (data.length / 4);
     }""")
     assert drawn > 0.05, "the page draws no outline of the bust over the photo"
+    # The facts say where the scale came from, as the report does (the page said "the average PD"
+    # whatever the report's source was).
+    facts = page.inner_text("#facts")
+    assert "scale from the iris and face proportions" in facts or "scale from the face proportions" in facts, facts
 
     with page.expect_download() as download:
         page.click("#download-stl")

@@ -204,7 +204,8 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
         now = tuple(fmt for fmt in EXPORT_FORMATS if fmt in first_formats)
         files = _export(bust, now)
         timings["export"] = _lap(clock)
-        report = {**face.report(), "print_checks": bust.checks, "image_size": list(found.image_size),
+        report = {**face.report(), "print_checks": bust.checks, "bust_warnings": list(bust.warnings),
+                  "image_size": list(found.image_size),
                   "faces_found": len(found.faces), "style": job.style, "height_mm": job.height_mm,
                   "label": job.label, "timings_ms": {**timings, **bust.timings_ms}}
         report.pop("vertices", None)  # 468 x 3 numbers the page does not use; the files carry the shape

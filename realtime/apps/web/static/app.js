@@ -331,10 +331,15 @@ function showFacts(report) {
   const size = (checks.size_mm || []).map((v) => v.toFixed(0)).join(' × ');
   const rows = [
     ['Printed size', size ? `${size} mm` : '—'],
-    ['Pupil distance', report.pd_mm ? `${report.pd_mm.toFixed(1)} mm (scale from the ${report.scale_source === 'iris' ? 'iris' : 'average PD'})` : '—'],
+    // scale_source: "iris and face proportions", or "face proportions" where the iris is too small to measure.
+    ['Pupil distance', report.pd_mm ? `${report.pd_mm.toFixed(1)} mm (scale from the ${report.scale_source || 'face proportions'})` : '—'],
     ['Face width', report.face_width_mm ? `${report.face_width_mm.toFixed(0)} mm` : '—'],
     ['Solid', checks.watertight ? `watertight, ${(checks.triangles || 0).toLocaleString()} triangles, ${((checks.volume_mm3 || 0) / 1000).toFixed(0)} cm³` : 'not checked'],
   ];
+  // What the command line prints as warnings: how sure the sizes are, what the bust could not take from the photo.
+  for (const note of [report.scale_warning, ...(report.bust_warnings || [])]) {
+    if (note) rows.push(['Note', note]);
+  }
   const list = $('facts');
   list.replaceChildren();
   for (const [term, value] of rows) {
