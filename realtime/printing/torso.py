@@ -136,17 +136,19 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
     half_max = 0.5 * MAX_BREADTH_PER_FACE * face_width
     xs = float(neck_xz[0]) + np.arange(-half_max, half_max + COLUMN_STEP_MM, COLUMN_STEP_MM)
     prior = mean_tops(xs - neck_xz[0], chin_y, head_height, face_width)
+    # The mean shoulders' columns: the bust where the photo shows no body.
+    mean_breadth = np.abs(xs - neck_xz[0]) <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width
     if tops is None:
-        top, present = prior, np.abs(xs - neck_xz[0]) <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width
+        top, present = prior, mean_breadth
     else:
         measured, seen = tops(xs)
-        present = np.where(seen, np.isfinite(measured), np.abs(xs - neck_xz[0]) <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width)
+        present = np.where(seen, np.isfinite(measured), mean_breadth)
         top = np.where(seen & np.isfinite(measured), measured, prior)
     lo, hi = _run_through(present, len(xs) // 2)
     if xs[hi] - xs[lo] < NECK_BREADTH_PER_FACE * face_width:
         # Narrower than a neck: the photo shows no body under the face (a cartoon's thin neck, a
         # figure the segmentation does not take for a person); the mean shoulders stand in.
-        top, present = prior, np.abs(xs - neck_xz[0]) <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width
+        top, present = prior, mean_breadth
         lo, hi = _run_through(present, len(xs) // 2)
     xs, top = xs[lo:hi + 1], np.minimum(top[lo:hi + 1], chin_y if highest_y is None else max(highest_y, chin_y))
     if highest_y is not None:
