@@ -111,9 +111,10 @@ shrinking). Such a refusal says the face is too small instead of "an animal?".""
 
 
 def face_width_px(vertices_px: np.ndarray) -> float:
-    """The face's width in the photo, pixels: between its contour's ear points (``(468, 2+)``)."""
+    """The face's width in the photo, pixels: between its contour's ear points (``FACE_WIDTH_LANDMARKS``
+    of ``(468, 2+)``), in the image plane (the face's size in mm takes their depth too)."""
     v = np.asarray(vertices_px, np.float64)
-    return float(np.linalg.norm(v[topology.FACE_SIDE_RIGHT, :2] - v[topology.FACE_SIDE_LEFT, :2]))
+    return float(np.linalg.norm(v[FACE_WIDTH_LANDMARKS[0], :2] - v[FACE_WIDTH_LANDMARKS[1], :2]))
 
 
 def refusal_reason(face) -> str:
