@@ -276,8 +276,9 @@ class PersonSegmenter:
                                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)) for m in from_content])
         probability = self._probability(crops)
         masks = []
+        everywhere = np.ones(content.shape[:2], np.uint8)  # one full-size array for all the faces
         for matrix, shifted, prob in zip(matrices, from_content, probability):
-            seen = cv2.warpAffine(np.ones(content.shape[:2], np.uint8), shifted, (CROP_SIZE, CROP_SIZE),
+            seen = cv2.warpAffine(everywhere, shifted, (CROP_SIZE, CROP_SIZE),
                                   flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
             masks.append(PersonMask(np.where(seen, prob, 0.0).astype(np.float32), seen, matrix))
         return SegmentationResult(masks, {"segment": round(1000.0 * (time.perf_counter() - start), 2)})
