@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import cv2
+import matplotlib
 import numpy as np
 import pytest
 
@@ -16,6 +17,29 @@ from realtime.stages.democlip import DemoClipOptions, astronaut_bgr, render_demo
 def astronaut() -> np.ndarray:
     """The public-domain astronaut portrait, ``(512, 512, 3) uint8`` BGR."""
     return astronaut_bgr()
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_path() -> str:
+    """Grace Hopper's public-domain portrait, which matplotlib ships (600 x 512 JPEG)."""
+    return os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
+
+
+@pytest.fixture(scope="session")
+def grace_hopper(grace_hopper_path) -> np.ndarray:
+    """Grace Hopper's portrait, ``(600, 512, 3) uint8`` BGR."""
+    return cv2.imread(grace_hopper_path)
+
+
+@pytest.fixture(scope="session")
+def two_people(astronaut, grace_hopper) -> np.ndarray:
+    """A group photo made of the two portraits: the astronaut and Grace Hopper side by side, faces of
+    one size (~105 px high) at one height and 18 px apart, as in a crowded group shot
+    (``(324, 436, 3) uint8`` BGR; the astronaut's face at x 139-233, y 69-177, Hopper's from x 251,
+    the seam at x 230). The segmentation takes each woman for part of the other: without
+    ``separate_people`` each one's mask covered all of the other's face."""
+    hopper = cv2.resize(grace_hopper, None, fx=0.54, fy=0.54, interpolation=cv2.INTER_AREA)
+    return np.hstack([astronaut[:len(hopper), 40:270], hopper[:, 70:]])
 
 
 @pytest.fixture(scope="session")

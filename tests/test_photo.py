@@ -130,18 +130,12 @@ _DOWNSCALED_WIDTHS = (450, 300)
 _PD_SHIFT_MAX_MM = 4.0
 
 
-def _grace_hopper() -> np.ndarray:
-    import matplotlib
-    from pathlib import Path
-
-    return cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
-
-
 @pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
-def test_pd_of_a_downscaled_photo_stays_put_and_its_spread_covers_the_change(reconstructor, astronaut, name):
+def test_pd_of_a_downscaled_photo_stays_put_and_its_spread_covers_the_change(reconstructor, astronaut, grace_hopper,
+                                                                           name):
     from realtime.stages.scale import ADULT_PD_RANGE_MM
 
-    image = astronaut if name == "astronaut" else _grace_hopper()
+    image = astronaut if name == "astronaut" else grace_hopper
     full = reconstructor.run(image).faces[0]
     for width in _DOWNSCALED_WIDTHS:
         small = cv2.resize(image, (width, round(image.shape[0] * width / image.shape[1])), interpolation=cv2.INTER_AREA)

@@ -85,16 +85,11 @@ def test_photo_content_is_inside_a_uniform_frame_and_the_whole_of_an_unframed_ph
     assert segmentation.photo_content(tall) == (0, 0, width, len(tall))
 
 
-def test_a_white_border_round_the_photo_is_not_taken_for_the_person(photo):
+def test_a_white_border_round_the_photo_is_not_taken_for_the_person(photo, grace_hopper):
     # Grace Hopper cut off below the shoulders, on a print with a white border: the segmentation took
     # the border under and beside her for more of her (10% of the person, 20% with a wider border),
     # and the bust's shoulders ran on along it.
-    import os
-
-    import matplotlib
-
-    hopper = cv2.imread(os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data", "grace_hopper.jpg"))
-    hopper = hopper[: int(0.8 * len(hopper))]
+    hopper = grace_hopper[: int(0.8 * len(grace_hopper))]
     height, width = hopper.shape[:2]
     unframed = photo.run(hopper).persons[0].in_image(width, height) > 0.5
     pad = 24
@@ -103,3 +98,59 @@ def test_a_white_border_round_the_photo_is_not_taken_for_the_person(photo):
     inside = mask[pad:pad + height, pad:pad + width]
     assert mask.sum() - inside.sum() < 0.005 * mask.sum()
     assert (inside & unframed).sum() / (inside | unframed).sum() > 0.98
+
+
+# --- a group photo --------------------------------------------------------------------------------
+
+def _oval_share(mask_in_image: np.ndarray, vertices_px: np.ndarray) -> float:
+    """Share of a face's own outline (``topology.FACE_OVAL``) that ``mask_in_image (h, w) bool`` covers."""
+    oval = np.zeros(mask_in_image.shape, np.uint8)
+    cv2.fillPoly(oval, [np.round(np.asarray(vertices_px)[list(topology.FACE_OVAL), :2]).astype(np.int32)], 1)
+    return float(mask_in_image[oval.astype(bool)].mean())
+
+
+def test_in_a_group_photo_each_person_s_mask_leaves_the_others_out(two_people):
+    from realtime.stages.photo import PhotoOptions, PhotoReconstructor
+
+    height, width = two_people.shape[:2]
+    with PhotoReconstructor(PhotoOptions(all_faces=True)) as photo:
+        found = photo.run(two_people)
+        faces = [face.vertices_px for face in found.faces]
+        assert len(faces) == 2
+        alone = [photo.segmenter.run(two_people, [vertices]).masks[0] for vertices in faces]
+    for index, (mask, unparted) in enumerate(zip(found.persons, alone)):
+        own, other = faces[index], faces[1 - index]
+        # One face alone: the segmentation's person runs over all of the other's face...
+        assert _oval_share(unparted.in_image(width, height) > 0.5, other) > 0.4
+        # ... told of both, each mask keeps its own face and none of the other's.
+        assert _oval_share(mask.in_image(width, height) > 0.5, own) > 0.95
+        assert _oval_share(mask.in_image(width, height) > 0.5, other) < 0.02
+        # What went to the other person is hidden, not background: unseen in this face's crop.
+        taken = (unparted.probability > 0.5) & (mask.probability <= 0.5)
+        assert taken.sum() > 1000 and not mask.seen[taken].any()
+
+
+def test_the_largest_face_alone_is_parted_from_the_people_beside_it(two_people):
+    # Without --all-faces only the largest face gets a mesh and a mask: the other faces are found
+    # all the same (one mesh run each), to be left out of its person.
+    from realtime.stages.photo import PhotoReconstructor
+
+    with PhotoReconstructor() as photo:
+        found = photo.run(two_people)
+    assert len(found.faces) == 1 and found.faces[0].vertices_px[:, 0].min() > 240  # Hopper, right of the seam
+    height, width = two_people.shape[:2]
+    person = found.persons[0].in_image(width, height) > 0.5
+    # Unparted, her person held 94% of the astronaut's face and 38% of the photo left of the seam.
+    assert person[70:180, 140:233].mean() < 0.02
+    assert person[:180, :230].mean() < 0.01
+
+
+def test_people_apart_or_alone_are_left_as_they_are(astronaut):
+    from realtime.stages.photo import PhotoOptions, PhotoReconstructor
+
+    with PhotoReconstructor(PhotoOptions(segment=False)) as photo:
+        vertices = photo.run(astronaut).faces[0].vertices_px
+        masks = photo.segmenter.run(astronaut, [vertices]).masks
+    far_away = vertices + [2000.0, 0.0, 0.0]  # a face outside the photo touches no one
+    assert segmentation.separate_people(astronaut, masks, [vertices, far_away])[0] is masks[0]
+    assert segmentation.separate_people(astronaut, masks, [vertices])[0] is masks[0]

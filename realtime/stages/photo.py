@@ -378,7 +378,8 @@ class PhotoReconstructor:
         faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
         persons = []
         if self.options.segment and faces:
-            persons = self.segmenter.run(image_bgr, [face.vertices_px for face in faces]).masks
+            others = [] if self.options.all_faces else self._other_people(image_bgr, first, left, faces)
+            persons = self.segmenter.run(image_bgr, [face.vertices_px for face in faces], others).masks
         return PhotoResult(faces, (width, height), list(self._not_human), persons)
 
     @property
@@ -404,6 +405,23 @@ class PhotoReconstructor:
             found[1]["crop"] = "detection"
             self._keep(image_bgr, detection, found, faces)
         return left
+
+    def _other_people(self, image_bgr: np.ndarray, detections: list, no_face: list, faces: list) -> list[np.ndarray]:
+        """The other people's faces, ``(468, 3)`` image pixels each, when only ``faces[0]`` gets a
+        bust: the segmentation must know them to leave them out of its person. Each detection not
+        yet tried (not in ``no_face``, not the face's own) gets MediaPipe's crop, one mesh run."""
+        tried = {id(detection) for detection in no_face}
+        others: list[np.ndarray] = []
+        for detection in detections:
+            if id(detection) in tried or any(iou(detection.box_px, face.box_px) >= SAME_DETECTION_IOU for face in faces):
+                continue
+            found = self._first_mesh(image_bgr, None, detection_rois(detection.box_px, detection.keypoints_px)[0][1])
+            # Not the face again, nor a mesh over part of it (its ear or hair read as a face).
+            if found is not None and not any(_same_face(found[0].vertices, kept)
+                                             or _overlap(found[0].vertices, kept) > FALLBACK_MAX_OVERLAP
+                                             for kept in [face.vertices_px for face in faces] + others):
+                others.append(found[0].vertices)
+        return others
 
     def _keep(self, image_bgr: np.ndarray, detection, found: tuple[FaceMesh, dict], faces: list) -> None:
         """Finish a face (refine, mirror) and add it to ``faces`` unless it is one already there
