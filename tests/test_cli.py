@@ -390,3 +390,21 @@ def test_photo_overlay_folder_is_made_for_many_photos(tmp_path, face_photo_path)
     assert main(["photo", face_photo_path, str(second), "-o", str(tmp_path / "busts"), "--overlay", str(folder),
                  "--jobs", "1"]) == 0
     assert sorted(path.name for path in folder.iterdir()) == ["again_overlay.png", "astronaut_overlay.png"]
+
+
+def test_a_group_photo_s_overlay_numbers_each_face_as_its_file(tmp_path, two_people):
+    photo = tmp_path / "pair.png"
+    cv2.imwrite(str(photo), two_people)
+    report = tmp_path / "r.json"
+    assert main(["photo", str(photo), "--all-faces", "-o", str(tmp_path / "busts"), "--overlay", str(tmp_path / "all.png"),
+                 "--report", str(report)]) == 0
+    assert main(["photo", str(photo), "-o", str(tmp_path / "one.stl"), "--overlay", str(tmp_path / "one.png")]) == 0
+    faces = json.loads(report.read_text())["images"][0]["faces"]
+    assert sorted(path.name for path in (tmp_path / "busts").iterdir()) == ["pair.stl", "pair_face2.stl"]
+    numbered, plain = cv2.imread(str(tmp_path / "all.png")), cv2.imread(str(tmp_path / "one.png"))
+    for face in faces:
+        # The number stands over the face's top, in pure white (nothing else there is).
+        x0, y0, x1, y1 = np.round(face["box"]).astype(int)
+        above = (slice(max(0, y0 - (y1 - y0) // 2), y0), slice(x0, x1))
+        white = lambda picture: int((picture[above] == 255).all(axis=2).sum())
+        assert white(numbered) > 20 and white(plain) == 0, face["box"]

@@ -204,7 +204,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     photo.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
     photo.add_argument("--overlay", metavar="FILE.png",
                        help="draw the bust's silhouette and the 68 landmarks over the photo, as the photo's camera sees "
-                            "the bust; a folder for many photos (a name without an extension is one; default: none)")
+                            "the bust (with --all-faces each face numbered as its file: 2 is _face2); a folder for many "
+                            "photos (a name without an extension is one; default: none)")
     photo.add_argument("--any-face", action="store_true",
                        help="make a bust of any face the networks find, even one that does not look like a person's "
                             "(an animal, a statue) (default: refuse those with 'no human face found')")

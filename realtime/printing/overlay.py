@@ -5,7 +5,7 @@ In: the photo, the exported solid (``(n, 3)`` mm vertices and faces, as in the f
 landmarks in pixels, and optionally the person mask. Out: the bust's silhouette in the photo
 (``(h, w) bool``), its agreement with the person's outline above the chin (intersection over
 union), and an overlay picture: the photo, the bust's silhouette shaded and outlined, the person's
-outline, and the 68 landmarks.
+outline, the 68 landmarks, and in a group photo each face's number (its file's).
 
 The camera is affine, so the silhouette of the closed solid is the union of its projected triangles,
 filled one by one (OpenCV's polygon fill of many polygons at once fills by parity).
@@ -26,6 +26,11 @@ OUTLINE_BGR = (255, 200, 60)
 PERSON_BGR = (60, 200, 255)
 """The person's own outline (amber): where it and the bust's part is the fit's error."""
 LANDMARK_BGR = (60, 255, 60)
+NUMBER_BGR = (255, 255, 255)
+"""A group photo's face numbers (white on a dark edge): N is the file ``<name>_faceN`` (1 is
+``<name>`` itself), so the picture tells which file is whom."""
+NUMBER_FACE_HEIGHTS = 0.35
+"""A face number's height, in the face's own heights (chin to forehead top)."""
 SUBPIXEL_BITS = 4
 """Fixed-point bits of the projected corners: triangles are filled to 1/16 pixel."""
 
@@ -143,7 +148,26 @@ def photo_overlay(image_bgr: np.ndarray, faces, persons, busts) -> tuple[np.ndar
             fits.append(float("nan"))
     picture = draw_overlay(image_bgr, union, np.vstack(landmarks) if landmarks else None,
                            outline if persons else None)
+    if len(faces) > 1:
+        for number, face in enumerate(faces, start=1):
+            draw_face_number(picture, face.vertices_px, number)
     return picture, fits
+
+
+def draw_face_number(picture: np.ndarray, vertices_px: np.ndarray, number: int) -> None:
+    """Write ``number`` on ``picture (h, w, 3) uint8`` (in place) above the face whose mesh is
+    ``vertices_px (468, 2+)`` image pixels, ``NUMBER_FACE_HEIGHTS`` high, kept inside the picture."""
+    v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
+    face_height = float(np.linalg.norm(v[topology.FOREHEAD_TOP] - v[topology.CHIN]))
+    text, font = str(number), cv2.FONT_HERSHEY_SIMPLEX
+    (width, height), _ = cv2.getTextSize(text, font, 1.0, 2)
+    scale = max(0.4, NUMBER_FACE_HEIGHTS * face_height / height)
+    thickness = max(1, int(round(scale * 2)))
+    width, height = int(width * scale), int(height * scale)
+    x = int(np.clip(v[topology.FOREHEAD_TOP, 0] - width / 2, 0, max(0, picture.shape[1] - width)))
+    y = int(np.clip(v[:, 1].min() - 0.15 * face_height, height, picture.shape[0] - 1))
+    cv2.putText(picture, text, (x, y), font, scale, (0, 0, 0), thickness + max(2, thickness), cv2.LINE_AA)
+    cv2.putText(picture, text, (x, y), font, scale, NUMBER_BGR, thickness, cv2.LINE_AA)
 
 
 def write_photo_overlay(path, image_bgr: np.ndarray, result, busts, overwrite: bool = False) -> list[float]:
