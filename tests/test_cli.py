@@ -392,14 +392,24 @@ def test_photo_overlay_folder_is_made_for_many_photos(tmp_path, face_photo_path)
     assert sorted(path.name for path in folder.iterdir()) == ["again_overlay.png", "astronaut_overlay.png"]
 
 
-def test_a_group_photo_s_overlay_numbers_each_face_as_its_file(tmp_path, two_people):
+def test_a_group_photo_s_overlay_numbers_each_face_as_its_file(tmp_path, two_people, capsys):
     photo = tmp_path / "pair.png"
     cv2.imwrite(str(photo), two_people)
-    report = tmp_path / "r.json"
+    report, one_report = tmp_path / "r.json", tmp_path / "one.json"
     assert main(["photo", str(photo), "--all-faces", "-o", str(tmp_path / "busts"), "--overlay", str(tmp_path / "all.png"),
                  "--report", str(report)]) == 0
-    assert main(["photo", str(photo), "-o", str(tmp_path / "one.stl"), "--overlay", str(tmp_path / "one.png")]) == 0
-    faces = json.loads(report.read_text())["images"][0]["faces"]
+    assert "more face" not in capsys.readouterr().out
+    assert main(["photo", str(photo), "-o", str(tmp_path / "one.stl"), "--overlay", str(tmp_path / "one.png"),
+                 "--report", str(one_report)]) == 0
+    # The largest face alone: the note and the report say who else is in the photo.
+    assert "note: 1 more face in the photo" in capsys.readouterr().out
+    everyone = json.loads(report.read_text())["images"][0]
+    alone = json.loads(one_report.read_text())["images"][0]
+    assert everyone["other_faces"] == [] and len(alone["other_faces"]) == 1
+    x0, y0, x1, y1 = alone["other_faces"][0]
+    second = np.array(everyone["faces"][1]["landmarks68"])  # the astronaut's, made with --all-faces
+    assert x0 < second[:, 0].mean() < x1 and y0 < second[:, 1].mean() < y1
+    faces = everyone["faces"]
     assert sorted(path.name for path in (tmp_path / "busts").iterdir()) == ["pair.stl", "pair_face2.stl"]
     numbered, plain = cv2.imread(str(tmp_path / "all.png")), cv2.imread(str(tmp_path / "one.png"))
     for face in faces:

@@ -268,3 +268,22 @@ def test_a_photo_of_an_animal_is_refused_with_one_line_and_any_face_builds_it(tm
     # --any-face turns the check off in the reconstructor the job uses.
     job = jobs.PhotoJob("x.png", str(tmp_path / "x.stl"), any_face=True)
     assert jobs.photo_reconstructor(job).options.human_only is False
+
+
+def test_a_pick_means_the_face_whose_box_holds_it_or_lies_nearest():
+    from realtime.stages.photo import face_at, mesh_box
+
+    rng = np.random.default_rng(0)
+
+    def face(x0, y0, side):  # a mesh spread over the box (x0, y0)-(x0 + side, y0 + side)
+        v = rng.uniform(0, side, (468, 3)) + [x0, y0, 0]
+        v[:2, :2] = [[x0, y0], [x0 + side, y0 + side]]
+        return v
+
+    left, right, small = face(0, 0, 100), face(200, 0, 100), face(40, 40, 20)
+    assert mesh_box(left) == [0.0, 0.0, 100.0, 100.0]
+    assert face_at([left, right], (50, 50)) == 0
+    assert face_at([left, right], (180, 50)) == 1  # 20 px from the right box, 80 from the left
+    assert face_at([left, small], (50, 50)) == 1  # inside both: the smaller (a face in front of a face)
+    with pytest.raises(ValueError):
+        face_at([], (0, 0))

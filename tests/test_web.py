@@ -105,6 +105,32 @@ def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     assert outline[:, 1].min() < landmarks[:, 1].min() - 0.5 * face_height
 
 
+def test_a_group_photo_offers_the_other_faces_and_makes_the_one_picked(client, two_people):
+    # The astronaut and Grace Hopper side by side: the largest face (Hopper's) is made, the
+    # astronaut's box comes back to pick, and a pick inside it makes her bust instead.
+    first = _post(client, _png(two_people))
+    assert first.status_code == 201, first.text
+    report = first.json()["report"]
+    assert report["faces_found"] == 2 and len(report["other_faces"]) == 1
+    x0, y0, x1, y1 = report["other_faces"][0]
+    assert x1 < 240 < np.array(report["landmarks68"])[:, 0].min()  # hers left of the seam, Hopper's right
+    picked = _post(client, _png(two_people), face=f"{(x0 + x1) / 2:.1f},{(y0 + y1) / 2:.1f}")
+    assert picked.status_code == 201, picked.text
+    again = picked.json()["report"]
+    landmarks = np.array(again["landmarks68"])
+    assert x0 < landmarks[:, 0].mean() < x1 and y0 < landmarks[:, 1].mean() < y1  # the astronaut's face
+    assert again["faces_found"] == 2 and again["other_faces"][0][0] > 240  # Hopper's, to pick back
+    # Her head's outline (above the chin) stays on her side of the seam: the bust is one person's.
+    outline = np.array(again["bust_outline"])
+    assert outline[outline[:, 1] < landmarks[8, 1], 0].max() < 250
+
+
+@pytest.mark.parametrize("face", ["left", "10", "1,2,3", "-5,10", "nan,3"])
+def test_a_face_pick_that_is_not_a_pixel_is_422(client, face):
+    _assert_error(_post(client, _png(np.zeros((64, 64, 3), np.uint8)), face=face), 422, "invalid_option",
+                  "face must be a photo pixel")
+
+
 _MM3_PER_M3 = 1e9
 
 

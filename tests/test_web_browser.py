@@ -158,6 +158,36 @@ def test_photo_to_bust_in_the_browser(page, astronaut, tmp_path):
     assert not page.errors, page.errors
 
 
+def test_a_face_picked_on_a_group_photo_gets_its_bust(page, server_url, two_people, tmp_path):
+    # The astronaut and Grace Hopper: Hopper's bust comes first, the caption offers the other face,
+    # and a click on the astronaut's dashed box makes hers.
+    import json
+    import urllib.request
+
+    photo = tmp_path / "two.png"
+    cv2.imwrite(str(photo), two_people)
+    page.set_input_files("#file", str(photo))
+    page.fill("#label", "")
+    before = page.get_attribute("#result", "data-bust") or ""  # an earlier test's bust may be on show
+    page.click("#make")
+    page.wait_for_selector(f"#result[data-bust]:not([data-bust='']):not([data-bust='{before}'])",
+                           timeout=BUST_TIMEOUT_MS)
+    first = page.get_attribute("#result", "data-bust")
+    assert "1 more face in this photo" in page.inner_text("#photo-caption")
+    assert page.get_attribute("#photo-overlay", "data-pick") == "yes"
+    report = json.load(urllib.request.urlopen(f"{server_url}/api/busts/{first}"))["report"]
+    x0, y0, x1, y1 = report["other_faces"][0]
+    width, height = report["image_size"]
+    shown = page.query_selector("#photo").bounding_box()
+    page.mouse.click(shown["x"] + (x0 + x1) / 2 * shown["width"] / width,
+                     shown["y"] + (y0 + y1) / 2 * shown["height"] / height)
+    page.wait_for_selector(f"#result:not([data-bust='{first}'])", timeout=BUST_TIMEOUT_MS)
+    picked = json.load(urllib.request.urlopen(f"{server_url}/api/busts/{page.get_attribute('#result', 'data-bust')}"))
+    landmarks = np.array(picked["report"]["landmarks68"])
+    assert x0 < landmarks[:, 0].mean() < x1 and y0 < landmarks[:, 1].mean() < y1  # the astronaut's
+    assert page.is_hidden("#message") and not page.errors, page.errors
+
+
 # The demo video: a short run of the built-in clip, played from a page beside it.
 DEMO_FRAMES = 45
 PLAY_TIMEOUT_MS = 30_000

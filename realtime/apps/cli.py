@@ -447,6 +447,10 @@ def cmd_photo(args) -> int:
                     for warning in [face.get("scale_warning")] + face.get("bust_warnings", []):
                         if warning:
                             print(f"  warning: {warning}")
+                if result.other_faces:
+                    count = len(result.other_faces)
+                    print(f"  note: {count} more {'face' if count == 1 else 'faces'} in the photo: the bust is the "
+                          f"largest face's; --all-faces makes one of each")
             else:
                 print(f"selfie3d: error: {result.error}", file=sys.stderr)
             if show_progress:
@@ -463,7 +467,7 @@ def cmd_photo(args) -> int:
         order = {job.image_path: i for i, job in enumerate(jobs)}
         report = {"images": [
             {"image": r.image_path, "ok": r.ok, "error": r.error, "image_size": list(r.image_size),
-             "seconds": round(r.seconds, 3), "faces": r.faces}
+             "seconds": round(r.seconds, 3), "faces": r.faces, "other_faces": r.other_faces}
             for r in sorted(results, key=lambda r: order.get(r.image_path, 0))],
             "failed": [r.image_path for r in failed]}
         try:

@@ -63,6 +63,7 @@ class PhotoJobResult:
     image_size: tuple[int, int] = (0, 0)
     seconds: float = 0.0
     exit_code: int = 0  # a failed photo's: its error's code (2 input, 3 models), 1 for a bug
+    other_faces: list[list[float]] = field(default_factory=list)  # boxes of the people without a bust
 
 
 def face_output_path(output: str, index: int, fmt: str) -> Path:
@@ -171,7 +172,8 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
             fits = write_photo_overlay(job.overlay, image, result, busts, overwrite=job.overwrite)
             for face, fit in zip(faces, fits):
                 face["silhouette_iou"] = round(fit, 4)
-        return PhotoJobResult(job.image_path, True, None, faces, result.image_size, time.perf_counter() - start)
+        return PhotoJobResult(job.image_path, True, None, faces, result.image_size, time.perf_counter() - start,
+                              other_faces=result.other_face_boxes())
     except Selfie3DError as error:
         if debug:  # --debug promises tracebacks; the batch still goes on with the next photo
             log.exception("%s: failed", job.image_path)

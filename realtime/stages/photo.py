@@ -230,6 +230,34 @@ class PhotoResult:
     # Person masks (``realtime.stages.segmentation.PersonMask``) around each face, same order; empty
     # when segmentation is off.
     persons: list = field(default_factory=list)
+    # Without --all-faces: the other people's faces, ``(468, 3)`` image pixels each (one mesh run,
+    # not refined), found for the segmentation to leave them out; empty with --all-faces or
+    # without segmentation.
+    others_px: list = field(default_factory=list)
+
+    def other_face_boxes(self) -> list[list[float]]:
+        """The other people's faces as boxes (``mesh_box``), for a report: which faces a
+        --all-faces run or the web page's choice would add."""
+        return [mesh_box(v) for v in self.others_px]
+
+
+def mesh_box(vertices_px: np.ndarray) -> list[float]:
+    """A face's box ``[x_min, y_min, x_max, y_max]`` pixels: its mesh's ``(468, 2+)`` extent, 0.1 px."""
+    v = np.asarray(vertices_px, np.float64)[:, :2]
+    return [round(float(value), 1) for value in (*v.min(axis=0), *v.max(axis=0))]
+
+
+def face_at(faces_vertices_px: list[np.ndarray], point_px: tuple[float, float]) -> int:
+    """Which face a pick at ``point_px`` (x, y pixels) means: the index of the face whose mesh's box
+    lies nearest the point (0 inside it; the smaller box where boxes overlap there)."""
+    if not faces_vertices_px:
+        raise ValueError("faces_vertices_px: no faces to pick from")
+    x, y = point_px
+    boxes = np.array([mesh_box(v) for v in faces_vertices_px])
+    gap = np.hypot(np.maximum.reduce([boxes[:, 0] - x, np.zeros(len(boxes)), x - boxes[:, 2]]),
+                   np.maximum.reduce([boxes[:, 1] - y, np.zeros(len(boxes)), y - boxes[:, 3]]))
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return int(np.lexsort((area, gap))[0])
 
 
 def mirror_roi(roi: Roi, image_width: int) -> Roi:
@@ -348,7 +376,10 @@ class PhotoReconstructor:
         self._segmenter = None
         self._not_human: list[PhotoFace] = []
 
-    def run(self, image_bgr: np.ndarray) -> PhotoResult:
+    def run(self, image_bgr: np.ndarray, all_faces: bool | None = None) -> PhotoResult:
+        """The faces in ``image_bgr``. all_faces: overrides the options' for this photo (the web
+        page makes the largest face's bust, then whichever face is picked, on one set of networks)."""
+        all_faces = self.options.all_faces if all_faces is None else all_faces
         height, width = image_bgr.shape[:2]
         faces: list[PhotoFace] = []
         self._not_human: list[PhotoFace] = []
@@ -357,12 +388,12 @@ class PhotoReconstructor:
         # already found is a duplicate. Then the second search's detections (with --all-faces,
         # or when no face was found), then the fallback crops of all that was left.
         first = self.detector.detect(image_bgr).detections
-        left = self._primary_crops(image_bgr, first, faces)
-        if self.second_detector is not None and (self.options.all_faces or not faces):
+        left = self._primary_crops(image_bgr, first, faces, all_faces)
+        if self.second_detector is not None and (all_faces or not faces):
             second = [d for d in self.second_detector.detect(image_bgr).detections
                       if all(iou(d.box_px, other.box_px) < SAME_DETECTION_IOU for other in first)]
-            left += self._primary_crops(image_bgr, second, faces)
-        if self.options.fallback_crops and (self.options.all_faces or not faces):
+            left += self._primary_crops(image_bgr, second, faces, all_faces)
+        if self.options.fallback_crops and (all_faces or not faces):
             mirrored_image = np.ascontiguousarray(image_bgr[:, ::-1]) if left else None
             for detection in left:
                 found = self._fallback_mesh(image_bgr, mirrored_image, detection)
@@ -371,16 +402,16 @@ class PhotoReconstructor:
                 if found is not None and not any(_overlap(found[0].vertices, kept.vertices_px) > FALLBACK_MAX_OVERLAP
                                                  for kept in faces):
                     self._keep(image_bgr, detection, found, faces)
-                    if not self.options.all_faces:
+                    if not all_faces:
                         break
-        if not self.options.all_faces:
+        if not all_faces:
             faces = faces[:1]
         faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
-        persons = []
+        persons, others = [], []
         if self.options.segment and faces:
-            others = [] if self.options.all_faces else self._other_people(image_bgr, first, left, faces)
+            others = [] if all_faces else self._other_people(image_bgr, first, left, faces)
             persons = self.segmenter.run(image_bgr, [face.vertices_px for face in faces], others).masks
-        return PhotoResult(faces, (width, height), list(self._not_human), persons)
+        return PhotoResult(faces, (width, height), list(self._not_human), persons, others)
 
     @property
     def segmenter(self):
@@ -391,12 +422,12 @@ class PhotoReconstructor:
             self._segmenter = PersonSegmenter(SegmentationOptions(providers=self.options.providers))
         return self._segmenter
 
-    def _primary_crops(self, image_bgr: np.ndarray, detections: list, faces: list) -> list:
+    def _primary_crops(self, image_bgr: np.ndarray, detections: list, faces: list, all_faces: bool) -> list:
         """Try MediaPipe's crop of each detection (largest first), adding the faces found to
-        ``faces`` (only the first without --all-faces); returns the detections left."""
+        ``faces`` (only the first without ``all_faces``); returns the detections left."""
         left = []
         for detection in detections:
-            if faces and not self.options.all_faces:
+            if faces and not all_faces:
                 break
             found = self._first_mesh(image_bgr, None, detection_rois(detection.box_px, detection.keypoints_px)[0][1])
             if found is None:

@@ -76,6 +76,7 @@ class WebJob:
     label: str | None = None
     expression: str = "neutral"
     providers: tuple[str, ...] | None = None
+    face_at: tuple[float, float] | None = None  # the face picked on the page (a photo pixel); None: the largest
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,10 @@ def worker_ready() -> int:
 
 
 def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...] = EXPORT_FORMATS) -> WebJobResult:
-    """Reconstruct the largest face in ``job.photo``, build its bust and export it in
-    ``first_formats`` (default: every format); the result's ``later`` holds the other formats
-    for ``export_later``."""
+    """Reconstruct the largest face in ``job.photo`` (or the one picked, ``job.face_at``), build its
+    bust and export it in ``first_formats`` (default: every format); the result's ``later`` holds
+    the other formats for ``export_later``. The report's ``other_faces`` are the other people's
+    faces (boxes), which the page offers to pick."""
     from realtime.printing.bust import BustOptions, build_bust
     from realtime.stages.imagefile import decode_image
     from realtime.apps.jobs import PhotoJob, photo_reconstructor
@@ -179,7 +181,10 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
                            "(corrupt, truncated or an unsupported format)", start)
         clock = time.perf_counter()
         # One reconstructor per worker process, shared with `selfie3d photo` jobs.
-        found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(image)
+        # A pick needs every face made (refined, each parted from the others); the largest alone
+        # needs one, and the others only found.
+        found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(
+            image, all_faces=job.face_at is not None)
         timings["reconstruct"] = _lap(clock)
         if not found.faces:
             if found.not_human:
@@ -189,8 +194,13 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
                                start)
             return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
                            "with the whole face visible and looking roughly at the camera", start)
-        face = found.faces[0]
-        person = found.persons[0] if found.persons else None
+        from realtime.stages.photo import face_at, mesh_box
+
+        chosen = 0 if job.face_at is None else face_at([face.vertices_px for face in found.faces], job.face_at)
+        face = found.faces[chosen]
+        person = found.persons[chosen] if found.persons else None
+        other_faces = [mesh_box(other.vertices_px) for index, other in enumerate(found.faces) if index != chosen]
+        other_faces += found.other_face_boxes()
         options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                               expression=job.expression)
         clock = time.perf_counter()
@@ -206,7 +216,8 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
         timings["export"] = _lap(clock)
         report = {**face.report(), "print_checks": bust.checks, "bust_warnings": list(bust.warnings),
                   "image_size": list(found.image_size),
-                  "faces_found": len(found.faces), "style": job.style, "height_mm": job.height_mm,
+                  "faces_found": 1 + len(other_faces), "other_faces": other_faces,
+                  "style": job.style, "height_mm": job.height_mm,
                   "label": job.label, "timings_ms": {**timings, **bust.timings_ms}}
         report.pop("vertices", None)  # 468 x 3 numbers the page does not use; the files carry the shape
         # float32 pixels print as 180.10000610351562 even when rounded: round them as float64.

@@ -198,6 +198,10 @@ UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-d
                   "description": "text engraved on the plinth or plaque (printable ASCII; not for mask; "
                                  "refused if the print is too small for 2 mm letters)"},
         "expression": {"type": "string", "enum": list(EXPRESSIONS), "default": EXPRESSIONS[0]},
+        "face": {"type": "string", "pattern": r"^\s*[0-9.]+\s*,\s*[0-9.]+\s*$",
+                 "description": "which face of a group photo: 'x,y', a pixel of the photo (as the report's "
+                                "other_faces boxes give them); the bust is of the face nearest it "
+                                "(default: the largest face)"},
     }}}}}}
 ERROR_RESPONSES = {
     400: {"model": ErrorBody, "description": "not an image, or not a multipart upload with a 'photo'"},
@@ -1013,8 +1017,10 @@ async def _read_job(request: Request, limit: int, max_pixels: int, deadline: flo
         expression = _text(form, "expression") or "neutral"
         label = _text(form, "label") or None
         height_text = _text(form, "height_mm") or f"{DEFAULT_HEIGHT_MM:g}"
+        face_text = _text(form, "face")
     finally:
         await form.close()
+    face_at = _point(face_text) if face_text else None
     try:
         height_mm = float(height_text)
     except ValueError:
@@ -1034,12 +1040,24 @@ async def _read_job(request: Request, limit: int, max_pixels: int, deadline: flo
         BustOptions(style=style, height_mm=height_mm, label=label, expression=expression)  # validates
     except InputError as error:
         raise ApiError(422, "invalid_option", str(error).replace("--height-mm", "height_mm")) from None
-    return bustjob.WebJob(data, suffix, style, height_mm, label, expression)
+    return bustjob.WebJob(data, suffix, style, height_mm, label, expression, face_at=face_at)
 
 
 def _text(form, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def _point(text: str) -> tuple[float, float]:
+    """The ``face`` field's 'x,y' photo pixel; ``ApiError`` 422 for anything else."""
+    try:
+        x, y = (float(part) for part in text.split(","))
+    except ValueError:
+        x = y = float("nan")
+    if not (math.isfinite(x) and math.isfinite(y) and x >= 0 and y >= 0):
+        raise ApiError(422, "invalid_option", f"face must be a photo pixel 'x,y' (two numbers of 0 or more), "
+                                              f"not {text!r}")
+    return x, y
 
 
 def image_suffix(data: bytes, max_pixels: int) -> str:

@@ -21,6 +21,7 @@ const LANDMARK_CHAINS = [            // iBUG-68 outlines: [first, last, closed]
   [0, 16, false], [17, 21, false], [22, 26, false], [27, 30, false], [31, 35, false],
   [36, 41, true], [42, 47, true], [48, 59, true], [60, 67, true],
 ];
+const PICK_MARGIN = 0.25;            // a click this many face widths outside a face's box still picks it
 const FORMATS = [['stl', 'STL', 'for slicers'], ['3mf', '3MF', 'for slicers, in mm'],
                  ['glb', 'GLB', 'textured, for viewers'], ['obj', 'OBJ', 'textured, with .mtl']];
 
@@ -31,6 +32,8 @@ let cameraStream = null;
 let viewer = null;
 let lastReport = null;
 let shownBust = null;      // the id of the bust on show
+let uploadedPhoto = null;  // [File, object URL] of the upload under way
+let shownPhoto = null;     // [File, object URL] of the result on show (a pick re-sends it)
 
 function showMessage(text) {
   const box = $('message');
@@ -64,7 +67,9 @@ function usePhoto(file) {
     return;
   }
   photo = file;
-  if (photoUrl) URL.revokeObjectURL(photoUrl);
+  // The result on show (or on its way) keeps its photo: a face picked on it re-sends it.
+  const kept = [shownPhoto, uploadedPhoto].some((pair) => pair && pair[1] === photoUrl);
+  if (photoUrl && !kept) URL.revokeObjectURL(photoUrl);
   photoUrl = URL.createObjectURL(file);
   $('preview').src = photoUrl;
   $('preview').hidden = false;
@@ -238,19 +243,44 @@ function errorText(status, body) {
   return lead ? `${lead}: ${text}.`.replace('..', '.') : text;
 }
 
-function submit(event) {
-  event.preventDefault();
-  if (!photo) { showMessage('Choose a photo or take one with the webcam first.'); return; }
+// The upload of ``source`` with the form's options (and ``face``, a photo pixel [x, y] of the face
+// to make, for a group photo), or null after saying what is wrong.
+function bustForm(source, face = null) {
+  if (!source) { showMessage('Choose a photo or take one with the webcam first.'); return null; }
   const height = Number($('height').value);
-  if (!(height >= 20 && height <= 500)) { showMessage('The height must be between 20 and 500 mm.'); return; }
+  if (!(height >= 20 && height <= 500)) { showMessage('The height must be between 20 and 500 mm.'); return null; }
   const label = $('label').value.trim();
-  if (label && $('style').value === 'mask') { showMessage('A mask has no base to engrave: clear the label or pick bust or relief.'); return; }
+  if (label && $('style').value === 'mask') { showMessage('A mask has no base to engrave: clear the label or pick bust or relief.'); return null; }
   const form = new FormData();
-  form.append('photo', photo, photo.name || 'photo.jpg');
+  form.append('photo', source, source.name || 'photo.jpg');
   form.append('style', $('style').value);
   form.append('height_mm', String(height));
   if (label) form.append('label', label);
-  upload(form);
+  if (face) form.append('face', `${face[0].toFixed(1)},${face[1].toFixed(1)}`);
+  return form;
+}
+
+function submit(event) {
+  event.preventDefault();
+  const form = bustForm(photo);
+  if (form) { uploadedPhoto = [photo, photoUrl]; upload(form); }
+}
+
+// A group photo: a click on another face's box makes that face's bust, from the photo on show.
+function pickFace(event) {
+  const others = (lastReport && lastReport.other_faces) || [];
+  const image = $('photo');
+  if (!others.length || !shownPhoto || !image.clientWidth) return;
+  const [width, height] = lastReport.image_size;
+  const x = event.offsetX * width / image.clientWidth;
+  const y = event.offsetY * height / image.clientHeight;
+  const box = others.find(([x0, y0, x1, y1]) => {
+    const margin = PICK_MARGIN * (x1 - x0);
+    return x >= x0 - margin && x <= x1 + margin && y >= y0 - margin && y <= y1 + margin;
+  });
+  if (!box) return;
+  const form = bustForm(shownPhoto[0], [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]);
+  if (form) { uploadedPhoto = shownPhoto; upload(form); }
 }
 
 // ---- the result ---------------------------------------------------------------------------
@@ -258,10 +288,17 @@ function submit(event) {
 function showResult(body) {
   lastReport = body.report;
   shownBust = body.id || null;
+  shownPhoto = uploadedPhoto;
   $('result').hidden = false;
+  $('result').dataset.bust = shownBust || '';
   const photoImage = $('photo');
   photoImage.onload = () => drawLandmarks();
-  photoImage.src = photoUrl;
+  photoImage.src = shownPhoto[1];
+  const others = (lastReport.other_faces || []).length;
+  $('photo-overlay').dataset.pick = others ? 'yes' : 'no';
+  $('photo-caption').textContent = others
+    ? `The bust's outline and its 68 face landmarks. ${others} more ${others === 1 ? 'face' : 'faces'} in this photo: click one to make its bust.`
+    : "The bust's outline and its 68 face landmarks on your photo.";
 
   const downloads = $('downloads');
   downloads.replaceChildren();
@@ -377,6 +414,12 @@ function drawLandmarks() {
     context.strokeStyle = 'rgba(80, 190, 255, 0.95)';
     context.stroke();
   }
+  // The other faces of a group photo, to pick: a dashed box round each.
+  context.setLineDash([6 * ratio, 4 * ratio]);
+  context.lineWidth = 2 * ratio;
+  context.strokeStyle = 'rgba(255, 200, 60, 0.95)';
+  for (const [x0, y0, x1, y1] of lastReport.other_faces || []) context.strokeRect(x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy);
+  context.setLineDash([]);
   context.lineWidth = 1.5 * ratio;
   context.strokeStyle = 'rgba(120, 230, 160, 0.85)';
   for (const [first, last, closed] of LANDMARK_CHAINS) {
@@ -472,6 +515,7 @@ async function start() {
   $('camera-shoot').addEventListener('click', takePhoto);
   $('style').addEventListener('change', () => { $('label').disabled = $('style').value === 'mask'; });
   window.addEventListener('resize', drawLandmarks);
+  $('photo').addEventListener('click', pickFace);
   try {
     const response = await fetch('/api/status');
     if (response.ok) limits = { ...limits, ...(await response.json()) };
