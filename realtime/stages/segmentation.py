@@ -52,6 +52,18 @@ from hair, and OpenCV builds Lab's tables on first use (~ 90 ms, a good part of 
 COLOUR_MIN_SD = (6.0, 3.0, 3.0)
 """Floor on a colour model's standard deviation per YCrCb channel (8-bit units): a flat-lit face
 or a uniformly dyed head of hair must not make every slightly different pixel foreign."""
+CROWN_DARK_SD = 2.0
+"""In black and white, hair is told from skin by brightness alone, and a face's brightness spreads
+widely (shade, highlights: a standard deviation of 25-45 grey levels between the eyes and the lips
+on the shared photos), so dark hair lies 2-3 deviations from the skin: the crown (the head above
+the forehead, outside the face) got no hair model, and all the head outside the face was skin,
+which grows above the ears but not below them (s1 in grey lost the bob that hangs to her jaw: IoU
+above the chin 0.892, 0.976 in colour). So where under ``CROWN_DARK_SHARE`` of the crown is past
+``COLOUR_DISTANCE_SD`` from the skin but over it is darker than the cheeks' median brightness by
+this many of their deviations, the crown is hair, modelled from those dark pixels. Darker only: a
+bald crown, shaded or lit from above, is within two deviations of the cheeks' brightness
+(a shaded bald crown made on the astronaut: 1.2), and in colour its hue tells it anyway."""
+CROWN_DARK_SHARE = 0.5
 MIN_MODEL_PIXELS = 30
 """Fewest crop pixels a colour model is built from (below that: no model)."""
 FRAME_MAX_SD = 8.0
@@ -227,8 +239,9 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
 
     vertices_px: ``(468, 2+)`` image pixels of the face the mask was cut around. image_bgr: the
     photo, for the colours that tell hair from skin and clothing: the face's skin and the crown's
-    hair (the head above the forehead that is not skin coloured). Without the photo the whole head
-    outside the face is HAIR. See the label constants.
+    hair (the head above the forehead that is not skin coloured, or in black and white darker than
+    the cheeks: ``CROWN_DARK_SD``). Without the photo the whole head outside the face is HAIR. See
+    the label constants.
     """
     v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
     size = mask.probability.shape[0]
@@ -244,8 +257,19 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
     if image_bgr is not None:
         crop = cv2.warpAffine(image_bgr, mask.crop_from_image, (size, size), flags=cv2.INTER_LINEAR)
         lab = cv2.GaussianBlur(cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb), (5, 5), 0).astype(np.float32)
-        skin = _colour_distance(lab, _colour_model(lab, cv2.erode(face.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & person))
-        crown = head & (rows < crop_v[topology.FOREHEAD_TOP, 1]) & (skin > COLOUR_DISTANCE_SD)
+        inner_face = cv2.erode(face.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & person
+        skin = _colour_distance(lab, _colour_model(lab, inner_face))
+        above_forehead = head & (rows < crop_v[topology.FOREHEAD_TOP, 1])
+        crown = above_forehead & (skin > COLOUR_DISTANCE_SD)
+        # The cheeks' brightness: the face between the eyes and the lips, without the brows, eyes,
+        # lips and a fringe over the forehead, whose dark pixels widen the spread.
+        eyes_bottom = crop_v[list(topology.RIGHT_EYE) + list(topology.LEFT_EYE), 1].max()
+        lips_top = crop_v[list(topology.LIPS_OUTER), 1].min()
+        cheeks = _colour_model(lab[..., :1], inner_face & (rows > eyes_bottom) & (rows < lips_top))
+        if cheeks is not None:
+            dark = above_forehead & (lab[..., 0] < cheeks[0][0] - CROWN_DARK_SD * cheeks[1][0])
+            if crown.sum() < CROWN_DARK_SHARE * above_forehead.sum() <= dark.sum():
+                crown = dark
         hair = _colour_distance(lab, _colour_model(lab, crown))
         is_skin = (skin < COLOUR_DISTANCE_SD) & (skin <= hair)
         is_hair = (hair < COLOUR_DISTANCE_SD) & ~is_skin
