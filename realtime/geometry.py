@@ -384,6 +384,12 @@ def interocular(points: np.ndarray) -> float:
     return float(np.linalg.norm(left - right))
 
 
+def face_height(points: np.ndarray) -> float:
+    """Distance from the chin (152) to the forehead's top (10) of ``(468, d)`` points, in their units
+    (``[:, :2]`` of image pixels: the height in the image plane)."""
+    return float(np.linalg.norm(points[topology.FOREHEAD_TOP] - points[topology.CHIN]))
+
+
 def inter_ocular_distance(vertices: np.ndarray) -> float:
     """Distance in the image plane between the outer eye corners (33, 263) of ``(468, 2 or 3)``
     vertices, in their units: the inter-ocular distance (IOD) that normalises landmark errors,

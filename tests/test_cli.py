@@ -393,6 +393,8 @@ def test_photo_overlay_folder_is_made_for_many_photos(tmp_path, face_photo_path)
 
 
 def test_a_group_photo_s_overlay_numbers_each_face_as_its_file(tmp_path, two_people, capsys):
+    from realtime.printing.overlay import draw_face_number
+
     photo = tmp_path / "pair.png"
     cv2.imwrite(str(photo), two_people)
     report, one_report = tmp_path / "r.json", tmp_path / "one.json"
@@ -412,9 +414,13 @@ def test_a_group_photo_s_overlay_numbers_each_face_as_its_file(tmp_path, two_peo
     faces = everyone["faces"]
     assert sorted(path.name for path in (tmp_path / "busts").iterdir()) == ["pair.stl", "pair_face2.stl"]
     numbered, plain = cv2.imread(str(tmp_path / "all.png")), cv2.imread(str(tmp_path / "one.png"))
-    for face in faces:
-        # The number stands over the face's top, in pure white (nothing else there is).
-        x0, y0, x1, y1 = np.round(face["box"]).astype(int)
-        above = (slice(max(0, y0 - (y1 - y0) // 2), y0), slice(x0, x1))
-        white = lambda picture: int((picture[above] == 255).all(axis=2).sum())
-        assert white(numbered) > 20 and white(plain) == 0, face["box"]
+    white = lambda picture: (picture == 255).all(axis=2)  # the numbers' colour
+    for number, face in enumerate(faces, start=1):
+        # Face N's number over its head is N (its file is pair_faceN; 1 is pair itself) ...
+        alone = np.zeros_like(numbered)
+        draw_face_number(alone, np.array(face["vertices"]), number)
+        expected = white(alone)
+        assert expected.sum() > 20 and (white(numbered) & expected).sum() > 0.9 * expected.sum(), number
+        # ... and with one face there is no number (nothing else there is pure white).
+        where = cv2.dilate(expected.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        assert not white(plain)[where].any(), number

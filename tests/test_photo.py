@@ -281,7 +281,7 @@ def test_a_pick_means_the_face_whose_box_holds_it_or_lies_nearest():
         return v
 
     left, right, small = face(0, 0, 100), face(200, 0, 100), face(40, 40, 20)
-    assert mesh_box(left) == [0.0, 0.0, 100.0, 100.0]
+    assert mesh_box(left).tolist() == [0.0, 0.0, 100.0, 100.0]
     assert face_at([left, right], (50, 50)) == 0
     assert face_at([left, right], (180, 50)) == 1  # 20 px from the right box, 80 from the left
     assert face_at([left, small], (50, 50)) == 1  # inside both: the smaller (a face in front of a face)

@@ -125,7 +125,7 @@ def test_a_group_photo_offers_the_other_faces_and_makes_the_one_picked(client, t
     assert outline[outline[:, 1] < landmarks[8, 1], 0].max() < 250
 
 
-@pytest.mark.parametrize("face", ["left", "10", "1,2,3", "-5,10", "nan,3"])
+@pytest.mark.parametrize("face", ["left", "10", "1,2,3", "-5,10", "nan,3", "1e3,5"])
 def test_a_face_pick_that_is_not_a_pixel_is_422(client, face):
     _assert_error(_post(client, _png(np.zeros((64, 64, 3), np.uint8)), face=face), 422, "invalid_option",
                   "face must be a photo pixel")

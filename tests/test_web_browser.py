@@ -179,6 +179,10 @@ def test_a_face_picked_on_a_group_photo_gets_its_bust(page, server_url, two_peop
     x0, y0, x1, y1 = report["other_faces"][0]
     width, height = report["image_size"]
     shown = page.query_selector("#photo").bounding_box()
+    # A click far from any other face (the photo's top-right corner) sends nothing.
+    page.mouse.click(shown["x"] + shown["width"] - 3, shown["y"] + 3)
+    page.wait_for_timeout(300)
+    assert page.is_hidden("#progress") and page.get_attribute("#result", "data-bust") == first
     page.mouse.click(shown["x"] + (x0 + x1) / 2 * shown["width"] / width,
                      shown["y"] + (y0 + y1) / 2 * shown["height"] / height)
     page.wait_for_selector(f"#result:not([data-bust='{first}'])", timeout=BUST_TIMEOUT_MS)

@@ -317,7 +317,7 @@ SPHERE_LEVELS = (5, 7)
 
 def sphere_level(head: np.ndarray, options: BustOptions) -> int:
     """The sphere subdivision that keeps the face's edges under ``PRINT_EDGE_MM`` in the print."""
-    face_height = float(np.linalg.norm(head[topology.FOREHEAD_TOP] - head[topology.CHIN]))
+    face_height = geometry.face_height(head)
     head_height = HEAD_PER_FACE_HEIGHT * face_height
     life = {"bust": head_height * (1.0 + TORSO_CUT_BELOW_CHIN), "head": head_height / (1.0 - PLINTH_HEIGHT_FRACTION) * 1.2,
             "mask": face_height, "relief": head_height}[options.style]
@@ -438,8 +438,7 @@ def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, optio
     face_width = float(np.linalg.norm(head[topology.FACE_SIDE_RIGHT] - head[topology.FACE_SIDE_LEFT]))
     tops, highest_y = None, None
     if sil is not None:
-        face_height = float(np.linalg.norm(head[topology.FOREHEAD_TOP] - head[topology.CHIN]))
-        highest_y = chin_y + silhouette.BODY_ABOVE_CHIN * face_height
+        highest_y = chin_y + silhouette.BODY_ABOVE_CHIN * geometry.face_height(head)
 
         def tops(xs):
             return silhouette.person_tops(sil, rotation, float(neck_b[2]), xs, chin_y, cut_y, highest_y)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from realtime import topology
+from realtime import geometry, topology
 from realtime.shapes import check_shape
 
 FILL_BGR = (230, 160, 40)
@@ -30,7 +30,11 @@ NUMBER_BGR = (255, 255, 255)
 """A group photo's face numbers (white on a dark edge): N is the file ``<name>_faceN`` (1 is
 ``<name>`` itself), so the picture tells which file is whom."""
 NUMBER_FACE_HEIGHTS = 0.35
-"""A face number's height, in the face's own heights (chin to forehead top)."""
+"""A face number's height, in the face's own heights (chin to forehead top)..."""
+NUMBER_MIN_SCALE = 0.4
+"""... but at least this Hershey font scale (~9 px digits): a tiny face's number stays readable."""
+NUMBER_GAP_FACE_HEIGHTS = 0.15
+"""The number's baseline lies this many face heights above the mesh's top (on the hair, not the brow)."""
 SUBPIXEL_BITS = 4
 """Fixed-point bits of the projected corners: triangles are filled to 1/16 pixel."""
 
@@ -158,15 +162,16 @@ def draw_face_number(picture: np.ndarray, vertices_px: np.ndarray, number: int) 
     """Write ``number`` on ``picture (h, w, 3) uint8`` (in place) above the face whose mesh is
     ``vertices_px (468, 2+)`` image pixels, ``NUMBER_FACE_HEIGHTS`` high, kept inside the picture."""
     v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
-    face_height = float(np.linalg.norm(v[topology.FOREHEAD_TOP] - v[topology.CHIN]))
+    face_height = geometry.face_height(v)
     text, font = str(number), cv2.FONT_HERSHEY_SIMPLEX
     (width, height), _ = cv2.getTextSize(text, font, 1.0, 2)
-    scale = max(0.4, NUMBER_FACE_HEIGHTS * face_height / height)
-    thickness = max(1, int(round(scale * 2)))
+    scale = max(NUMBER_MIN_SCALE, NUMBER_FACE_HEIGHTS * face_height / height)
+    thickness = max(1, int(round(scale * 2)))  # Hershey's stroke at scale 1 is 2 px
     width, height = int(width * scale), int(height * scale)
     x = int(np.clip(v[topology.FOREHEAD_TOP, 0] - width / 2, 0, max(0, picture.shape[1] - width)))
-    y = int(np.clip(v[:, 1].min() - 0.15 * face_height, height, picture.shape[0] - 1))
-    cv2.putText(picture, text, (x, y), font, scale, (0, 0, 0), thickness + max(2, thickness), cv2.LINE_AA)
+    y = int(np.clip(v[:, 1].min() - NUMBER_GAP_FACE_HEIGHTS * face_height, height, picture.shape[0] - 1))
+    # White over a dark edge twice as thick: readable on dark hair and on a white wall.
+    cv2.putText(picture, text, (x, y), font, scale, (0, 0, 0), 2 * thickness + 1, cv2.LINE_AA)
     cv2.putText(picture, text, (x, y), font, scale, NUMBER_BGR, thickness, cv2.LINE_AA)
 
 

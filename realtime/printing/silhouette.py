@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from realtime import topology
+from realtime import geometry, topology
 from realtime.shapes import check_shape
 
 MASK_CLOSE_PX = 5
@@ -226,7 +226,7 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     person = clean_person(probability, nose, face, threshold)
 
     chin_row = float(crop_v[topology.CHIN, 1])
-    face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - crop_v[topology.CHIN]))
+    face_height = geometry.face_height(crop_v)
     eyes_row = float(0.5 * (crop_v[topology.RIGHT_EYE_OUTER, 1] + crop_v[topology.LEFT_EYE_OUTER, 1]))
     centre_col = float(0.5 * (crop_v[topology.FOREHEAD_TOP, 0] + crop_v[topology.CHIN, 0]))
     rows, cols = np.mgrid[0:size, 0:size]

@@ -236,15 +236,20 @@ class PhotoResult:
     others_px: list = field(default_factory=list)
 
     def other_face_boxes(self) -> list[list[float]]:
-        """The other people's faces as boxes (``mesh_box``), for a report: which faces a
+        """The other people's faces as boxes (``report_box``), for a report: which faces a
         --all-faces run or the web page's choice would add."""
-        return [mesh_box(v) for v in self.others_px]
+        return [report_box(v) for v in self.others_px]
 
 
-def mesh_box(vertices_px: np.ndarray) -> list[float]:
-    """A face's box ``[x_min, y_min, x_max, y_max]`` pixels: its mesh's ``(468, 2+)`` extent, 0.1 px."""
+def mesh_box(vertices_px: np.ndarray) -> np.ndarray:
+    """A face's box ``(4,)`` x_min, y_min, x_max, y_max pixels: its mesh's ``(468, 2+)`` extent."""
     v = np.asarray(vertices_px, np.float64)[:, :2]
-    return [round(float(value), 1) for value in (*v.min(axis=0), *v.max(axis=0))]
+    return np.concatenate([v.min(axis=0), v.max(axis=0)])
+
+
+def report_box(vertices_px: np.ndarray) -> list[float]:
+    """``mesh_box`` as a report gives it: a list, to 0.1 pixel."""
+    return [round(float(value), 1) for value in mesh_box(vertices_px)]
 
 
 def face_at(faces_vertices_px: list[np.ndarray], point_px: tuple[float, float]) -> int:
@@ -253,7 +258,7 @@ def face_at(faces_vertices_px: list[np.ndarray], point_px: tuple[float, float]) 
     if not faces_vertices_px:
         raise ValueError("faces_vertices_px: no faces to pick from")
     x, y = point_px
-    boxes = np.array([mesh_box(v) for v in faces_vertices_px])
+    boxes = np.stack([mesh_box(v) for v in faces_vertices_px])
     gap = np.hypot(np.maximum.reduce([boxes[:, 0] - x, np.zeros(len(boxes)), x - boxes[:, 2]]),
                    np.maximum.reduce([boxes[:, 1] - y, np.zeros(len(boxes)), y - boxes[:, 3]]))
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -346,8 +351,7 @@ FALLBACK_MAX_OVERLAP = 0.2
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection of two meshes' ``(468, 2+)`` bounding boxes over the smaller box's area."""
-    box_a = np.concatenate([a[:, :2].min(axis=0), a[:, :2].max(axis=0)])
-    box_b = np.concatenate([b[:, :2].min(axis=0), b[:, :2].max(axis=0)])
+    box_a, box_b = mesh_box(a), mesh_box(b)
     width = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])
     height = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])
     if width <= 0 or height <= 0:

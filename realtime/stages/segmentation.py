@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from realtime import topology
+from realtime import geometry, topology
 from realtime.shapes import check_shape
 
 CROP_SIZE = 256
@@ -64,6 +64,9 @@ this many of their deviations, the crown is hair, modelled from those dark pixel
 bald crown, shaded or lit from above, is within two deviations of the cheeks' brightness
 (a shaded bald crown made on the astronaut: 1.2), and in colour its hue tells it anyway."""
 CROWN_DARK_SHARE = 0.5
+COLOUR_BLUR_PX = 5
+"""Gaussian kernel, pixels, over the colours compared on a crop (or a working image at the crop's
+scale): a hair's strands and JPEG's blocks are not edges."""
 MIN_MODEL_PIXELS = 30
 """Fewest crop pixels a colour model is built from (below that: no model)."""
 FRAME_MAX_SD = 8.0
@@ -80,8 +83,8 @@ where the photo begins. A plain backdrop above a head or beside it fades into th
 0-8 on the shared photos' and clips' backdrops, 22-209 where a white band, a print's border or a
 black bar meets a photo)."""
 SEPARATION_FACE_HEIGHT_PX = CROP_SIZE / CROP_FACE_HEIGHTS
-"""``separate_people`` works at the scale where the photo's median face is this many pixels high:
-the crops' own scale, so its compactness means the same on every photo."""
+"""``separate_people`` works at the scale where the photo's median face is this many pixels high
+(the default crops' scale), so its compactness means the same on every photo."""
 SEPARATION_COMPACTNESS = 5.0
 """How much distance counts against the colour edges in ``separate_people``'s flood: a pixel goes
 to the face whose flood reaches it first, each pixel's turn set by the image's colour gradient there
@@ -256,7 +259,8 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
     labels[head] = HAIR
     if image_bgr is not None:
         crop = cv2.warpAffine(image_bgr, mask.crop_from_image, (size, size), flags=cv2.INTER_LINEAR)
-        lab = cv2.GaussianBlur(cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb), (5, 5), 0).astype(np.float32)
+        lab = cv2.GaussianBlur(cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb), (COLOUR_BLUR_PX, COLOUR_BLUR_PX),
+                               0).astype(np.float32)
         inner_face = cv2.erode(face.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & person
         skin = _colour_distance(lab, _colour_model(lab, inner_face))
         above_forehead = head & (rows < crop_v[topology.FOREHEAD_TOP, 1])
@@ -337,12 +341,13 @@ def _owners(image: np.ndarray, masks: list[PersonMask], faces_vertices_px: list[
     x1, y1 = np.clip(np.ceil(footprint.max(axis=0)), 0, [width, height]).astype(int)
     if x1 <= x0 or y1 <= y0:
         return None, None
-    heights = [np.linalg.norm(np.asarray(v, np.float64)[topology.FOREHEAD_TOP, :2]
-                              - np.asarray(v, np.float64)[topology.CHIN, :2]) for v in faces_vertices_px]
+    heights = [geometry.face_height(np.asarray(v, np.float64)[:, :2]) for v in faces_vertices_px]
     scale = min(SEPARATION_FACE_HEIGHT_PX / max(float(np.median(heights)), 1.0),
                 SEPARATION_MAX_SIDE / max(x1 - x0, y1 - y0))
     size = (max(1, int(round((x1 - x0) * scale))), max(1, int(round((y1 - y0) * scale))))
-    work_from_image = np.array([[scale, 0.0, -scale * x0], [0.0, scale, -scale * y0], [0.0, 0.0, 1.0]])
+    # The working image is the window resized (below): pixel centres map as cv2.resize maps them.
+    sx, sy = size[0] / (x1 - x0), size[1] / (y1 - y0)
+    work_from_image = np.array([[sx, 0.0, sx * (0.5 - x0) - 0.5], [0.0, sy, sy * (0.5 - y0) - 0.5], [0.0, 0.0, 1.0]])
     person = np.zeros(size[::-1], np.float32)
     for mask in masks:
         to_work = (work_from_image @ _homogeneous(mask.image_from_crop))[:2]
@@ -354,13 +359,15 @@ def _owners(image: np.ndarray, masks: list[PersonMask], faces_vertices_px: list[
         outline = np.asarray(vertices, np.float64)[list(topology.FACE_OVAL), :2] @ work_from_image[:2, :2].T
         outline += work_from_image[:2, 2]
         cv2.fillPoly(seeds, [np.round(outline * 16).astype(np.int32)], index + 1, cv2.LINE_8, shift=4)
+    # Faces whose outline lies on or next to (one pixel) a masked person.
     touching = np.unique(seeds[cv2.dilate(person.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)])
     if np.count_nonzero(touching) < 2:
         return None, None  # at most one face touches the people the masks see
     from skimage.segmentation import watershed  # only group photos need it (~ 0.1 s to import)
 
     window = cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
-    colour = cv2.GaussianBlur(cv2.cvtColor(window, cv2.COLOR_BGR2YCrCb), (5, 5), 0).astype(np.float32)
+    colour = cv2.GaussianBlur(cv2.cvtColor(window, cv2.COLOR_BGR2YCrCb), (COLOUR_BLUR_PX, COLOUR_BLUR_PX),
+                              0).astype(np.float32)
     gradient = np.sqrt((cv2.Sobel(colour, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(colour, cv2.CV_32F, 0, 1) ** 2).sum(axis=2))
     owner = watershed(gradient, seeds, mask=person | (seeds > 0), compactness=SEPARATION_COMPACTNESS)
     return owner.astype(np.uint16), work_from_image

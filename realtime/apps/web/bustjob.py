@@ -76,7 +76,7 @@ class WebJob:
     label: str | None = None
     expression: str = "neutral"
     providers: tuple[str, ...] | None = None
-    face_at: tuple[float, float] | None = None  # the face picked on the page (a photo pixel); None: the largest
+    pick_px: tuple[float, float] | None = None  # the face picked on the page (a photo pixel); None: the largest
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def worker_ready() -> int:
 
 
 def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...] = EXPORT_FORMATS) -> WebJobResult:
-    """Reconstruct the largest face in ``job.photo`` (or the one picked, ``job.face_at``), build its
+    """Reconstruct the largest face in ``job.photo`` (or the one picked, ``job.pick_px``), build its
     bust and export it in ``first_formats`` (default: every format); the result's ``later`` holds
     the other formats for ``export_later``. The report's ``other_faces`` are the other people's
     faces (boxes), which the page offers to pick."""
@@ -184,7 +184,7 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
         # A pick needs every face made (refined, each parted from the others); the largest alone
         # needs one, and the others only found.
         found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(
-            image, all_faces=job.face_at is not None)
+            image, all_faces=job.pick_px is not None)
         timings["reconstruct"] = _lap(clock)
         if not found.faces:
             if found.not_human:
@@ -194,12 +194,12 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
                                start)
             return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
                            "with the whole face visible and looking roughly at the camera", start)
-        from realtime.stages.photo import face_at, mesh_box
+        from realtime.stages.photo import face_at, report_box
 
-        chosen = 0 if job.face_at is None else face_at([face.vertices_px for face in found.faces], job.face_at)
+        chosen = 0 if job.pick_px is None else face_at([face.vertices_px for face in found.faces], job.pick_px)
         face = found.faces[chosen]
         person = found.persons[chosen] if found.persons else None
-        other_faces = [mesh_box(other.vertices_px) for index, other in enumerate(found.faces) if index != chosen]
+        other_faces = [report_box(other.vertices_px) for index, other in enumerate(found.faces) if index != chosen]
         other_faces += found.other_face_boxes()
         options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                               expression=job.expression)

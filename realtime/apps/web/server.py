@@ -186,6 +186,8 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
+FACE_PICK_PATTERN = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*,\s*([0-9]+(?:\.[0-9]*)?)\s*$")
+"""The upload's ``face`` field: a photo pixel 'x,y', two plain numbers of 0 or more."""
 UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["photo"], "properties": {
         "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, WebP, BMP or TIFF photo"},
@@ -198,7 +200,7 @@ UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-d
                   "description": "text engraved on the plinth or plaque (printable ASCII; not for mask; "
                                  "refused if the print is too small for 2 mm letters)"},
         "expression": {"type": "string", "enum": list(EXPRESSIONS), "default": EXPRESSIONS[0]},
-        "face": {"type": "string", "pattern": r"^\s*[0-9.]+\s*,\s*[0-9.]+\s*$",
+        "face": {"type": "string", "pattern": FACE_PICK_PATTERN.pattern,
                  "description": "which face of a group photo: 'x,y', a pixel of the photo (as the report's "
                                 "other_faces boxes give them); the bust is of the face nearest it "
                                 "(default: the largest face)"},
@@ -1020,7 +1022,7 @@ async def _read_job(request: Request, limit: int, max_pixels: int, deadline: flo
         face_text = _text(form, "face")
     finally:
         await form.close()
-    face_at = _point(face_text) if face_text else None
+    pick_px = _face_pick(face_text) if face_text else None
     try:
         height_mm = float(height_text)
     except ValueError:
@@ -1040,7 +1042,7 @@ async def _read_job(request: Request, limit: int, max_pixels: int, deadline: flo
         BustOptions(style=style, height_mm=height_mm, label=label, expression=expression)  # validates
     except InputError as error:
         raise ApiError(422, "invalid_option", str(error).replace("--height-mm", "height_mm")) from None
-    return bustjob.WebJob(data, suffix, style, height_mm, label, expression, face_at=face_at)
+    return bustjob.WebJob(data, suffix, style, height_mm, label, expression, pick_px=pick_px)
 
 
 def _text(form, name: str) -> str:
@@ -1048,16 +1050,13 @@ def _text(form, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _point(text: str) -> tuple[float, float]:
-    """The ``face`` field's 'x,y' photo pixel; ``ApiError`` 422 for anything else."""
-    try:
-        x, y = (float(part) for part in text.split(","))
-    except ValueError:
-        x = y = float("nan")
-    if not (math.isfinite(x) and math.isfinite(y) and x >= 0 and y >= 0):
+def _face_pick(text: str) -> tuple[float, float]:
+    """The ``face`` field's photo pixel (``FACE_PICK_PATTERN``); ``ApiError`` 422 for anything else."""
+    match = FACE_PICK_PATTERN.match(text)
+    if match is None:
         raise ApiError(422, "invalid_option", f"face must be a photo pixel 'x,y' (two numbers of 0 or more), "
                                               f"not {text!r}")
-    return x, y
+    return float(match[1]), float(match[2])
 
 
 def image_suffix(data: bytes, max_pixels: int) -> str:

@@ -32,8 +32,9 @@ let cameraStream = null;
 let viewer = null;
 let lastReport = null;
 let shownBust = null;      // the id of the bust on show
-let uploadedPhoto = null;  // [File, object URL] of the upload under way
+let sending = [];          // [File, object URL] of each upload under way
 let shownPhoto = null;     // [File, object URL] of the result on show (a pick re-sends it)
+let latestUpload = 0;      // the number of the newest upload: an older one's answer is not shown
 
 function showMessage(text) {
   const box = $('message');
@@ -68,8 +69,7 @@ function usePhoto(file) {
   }
   photo = file;
   // The result on show (or on its way) keeps its photo: a face picked on it re-sends it.
-  const kept = [shownPhoto, uploadedPhoto].some((pair) => pair && pair[1] === photoUrl);
-  if (photoUrl && !kept) URL.revokeObjectURL(photoUrl);
+  if (photoUrl && !inUse(photoUrl)) URL.revokeObjectURL(photoUrl);
   photoUrl = URL.createObjectURL(file);
   $('preview').src = photoUrl;
   $('preview').hidden = false;
@@ -169,7 +169,15 @@ function queueText(place, seconds) {
   return `Finding the face and building the bust${wait}… ${seconds} s`;
 }
 
-function upload(form, attempt = 0) {
+// Whether an object URL still shows a photo: the one on show, or one being sent.
+function inUse(url) {
+  return [shownPhoto, ...sending].some((pair) => pair && pair[1] === url);
+}
+
+// Send ``form`` (made from ``source``, [File, object URL]); only the newest upload's answer is shown.
+function upload(form, source, attempt = 0) {
+  const number = ++latestUpload;
+  sending.push(source);
   const started = performance.now();
   const ticket = newTicket();
   let ticker = null;
@@ -183,6 +191,7 @@ function upload(form, attempt = 0) {
   };
   request.upload.onload = () => {
     const tick = () => {
+      if (number !== latestUpload) return;  // a newer upload shows its own progress
       setProgress(queueText(place, Math.round((performance.now() - started) / 1000)));
       $('progress').dataset.queue = place ? place.state : '';
       $('progress').dataset.position = place && place.position !== null ? String(place.position) : '';
@@ -198,32 +207,36 @@ function upload(form, attempt = 0) {
     poll();
     poller = setInterval(poll, QUEUE_POLL_MS);
   };
+  // True when this upload's answer is still the one to show.
   const finish = () => {
     clearInterval(ticker);
     clearInterval(poller);
     ticker = null;
+    sending.splice(sending.indexOf(source), 1);
+    if (number !== latestUpload) return false;
     delete $('progress').dataset.queue;
     delete $('progress').dataset.position;
     $('make').disabled = !photo;
+    return true;
   };
   request.onerror = () => {
-    finish();
+    if (!finish()) return;
     setProgress(null);
     showMessage('The server could not be reached. Is `selfie3d serve` still running?');
   };
   request.onload = () => {
-    finish();
+    if (!finish()) return;
     const body = request.response || {};
     if (request.status === 201) {
       setProgress('Loading the 3D view…', 100);
-      showResult(body);
+      showResult(body, source);
       return;
     }
     if (request.status === 503 && body.error === 'busy' && attempt < MAX_BUSY_RETRIES) {
       const wait = Math.max(1, parseInt(request.getResponseHeader('Retry-After') || '5', 10));
       setProgress(`The server is busy; trying again in ${wait} s…`);
       $('make').disabled = true;
-      setTimeout(() => upload(form, attempt + 1), wait * 1000);
+      setTimeout(() => { if (number === latestUpload) upload(form, source, attempt + 1); }, wait * 1000);
       return;
     }
     setProgress(null);
@@ -263,32 +276,40 @@ function bustForm(source, face = null) {
 function submit(event) {
   event.preventDefault();
   const form = bustForm(photo);
-  if (form) { uploadedPhoto = [photo, photoUrl]; upload(form); }
+  if (form) upload(form, [photo, photoUrl]);
 }
 
-// A group photo: a click on another face's box makes that face's bust, from the photo on show.
+// A group photo: a click on or near another face's box makes that face's bust, from the photo on
+// show. The box is chosen as the server chooses (stages/photo.face_at: the nearest, then the
+// smaller), and the click, brought inside it, is sent.
 function pickFace(event) {
   const others = (lastReport && lastReport.other_faces) || [];
   const image = $('photo');
-  if (!others.length || !shownPhoto || !image.clientWidth) return;
+  if (!others.length || !shownPhoto || !image.clientWidth || sending.length) return;
   const [width, height] = lastReport.image_size;
   const x = event.offsetX * width / image.clientWidth;
   const y = event.offsetY * height / image.clientHeight;
-  const box = others.find(([x0, y0, x1, y1]) => {
-    const margin = PICK_MARGIN * (x1 - x0);
-    return x >= x0 - margin && x <= x1 + margin && y >= y0 - margin && y <= y1 + margin;
-  });
-  if (!box) return;
-  const form = bustForm(shownPhoto[0], [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]);
-  if (form) { uploadedPhoto = shownPhoto; upload(form); }
+  const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
+  const near = others.map(([x0, y0, x1, y1]) => ({
+    box: [x0, y0, x1, y1],
+    gap: Math.hypot(x - clamp(x, x0, x1), y - clamp(y, y0, y1)),
+    area: (x1 - x0) * (y1 - y0),
+  })).filter(({ box, gap }) => gap <= PICK_MARGIN * (box[2] - box[0]))
+    .sort((a, b) => a.gap - b.gap || a.area - b.area);
+  if (!near.length) return;
+  const [x0, y0, x1, y1] = near[0].box;
+  const form = bustForm(shownPhoto[0], [clamp(x, x0, x1), clamp(y, y0, y1)]);
+  if (form) upload(form, shownPhoto);
 }
 
 // ---- the result ---------------------------------------------------------------------------
 
-function showResult(body) {
+function showResult(body, source) {
   lastReport = body.report;
   shownBust = body.id || null;
-  shownPhoto = uploadedPhoto;
+  const before = shownPhoto;
+  shownPhoto = source;
+  if (before && before[1] !== photoUrl && !inUse(before[1])) URL.revokeObjectURL(before[1]);
   $('result').hidden = false;
   $('result').dataset.bust = shownBust || '';
   const photoImage = $('photo');
