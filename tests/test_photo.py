@@ -287,3 +287,19 @@ def test_a_pick_means_the_face_whose_box_holds_it_or_lies_nearest():
     assert face_at([left, small], (50, 50)) == 1  # inside both: the smaller (a face in front of a face)
     with pytest.raises(ValueError):
         face_at([], (0, 0))
+
+
+def test_a_crowd_s_small_faces_are_all_found(astronaut, grace_hopper):
+    # A 4 x 4 grid of the two portraits, 2048 px: faces 5-8% of the short side, under the tenth the
+    # half tiles find. The quarter tiles find all 16 (8 without them), for --all-faces and, as the
+    # other people beside the largest face, for a bust of one.
+    n = 4
+    tiles = [astronaut if (row + column) % 2 == 0 else grace_hopper[:512] for row in range(n) for column in range(n)]
+    crowd = np.vstack([np.hstack(tiles[row * n:(row + 1) * n]) for row in range(n)])
+    with PhotoReconstructor(PhotoOptions(all_faces=True, segment=False)) as everyone:
+        assert len(everyone.run(crowd).faces) == 16
+    with PhotoReconstructor(PhotoOptions(all_faces=True, segment=False, small_face_tiles=())) as half_tiles_only:
+        assert len(half_tiles_only.run(crowd).faces) <= 10
+    with PhotoReconstructor() as largest:
+        found = largest.run(crowd)
+    assert len(found.faces) == 1 and len(found.others_px) == 15
