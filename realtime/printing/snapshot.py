@@ -4,7 +4,8 @@ and ``bench --bust`` make, in one place.
 In: the fused identity (``(468, 3)`` mm, fusion's canonical frame), the frame (BGR) and the face's
 pixels in it, optionally a head scan (``realtime.stages.scan.ScanResult``) and a person segmenter to reuse.
 Out: ``realtime.printing.bust.BustResult``. The frame's person mask gives the hair, neck and shoulders; a
-scan that saw enough of the head gives its sides and back.
+scan that saw enough of the head gives its sides and back. The live window tracks one face: other
+people in the frame are found here (``faces_beside``), so that the mask leaves them out.
 """
 
 from __future__ import annotations
@@ -33,15 +34,46 @@ def snapshot_bust(identity_mm: np.ndarray, image: np.ndarray | None = None, vert
     if person is None and image is not None and vertices_px is not None:
         if progress:
             progress("segmenting")
+        others = faces_beside(image, vertices_px)
         if segmenter is None:
             from realtime.stages.segmentation import PersonSegmenter
 
             with PersonSegmenter() as own:
-                person = own.run(image, [np.asarray(vertices_px)]).masks[0]
+                person = own.run(image, [np.asarray(vertices_px)], others).masks[0]
         else:
-            person = segmenter.run(image, [np.asarray(vertices_px)]).masks[0]
+            person = segmenter.run(image, [np.asarray(vertices_px)], others).masks[0]
     if progress:
         progress("building")
     usable_scan = scan if scan is not None and getattr(scan, "ready", False) else None
     return build_bust(np.asarray(identity), face_triangles(), options, image=image, vertices_px=vertices_px,
                       person=person, scan=usable_scan)
+
+
+_detector = None
+_reconstructor = None
+"""This process's face detector and mesh network for ``faces_beside``, loaded on first use (the mesh
+network only when a frame shows someone beside the face)."""
+
+
+def faces_beside(image: np.ndarray, vertices_px: np.ndarray) -> list[np.ndarray]:
+    """The other people's faces in a frame, ``(468, 3)`` pixels each, beside the face at
+    ``vertices_px (468, 2+)``: the detector's search of a photo (the whole frame and its halves), then
+    one mesh run per detection not on that face (``realtime.stages.photo.faces_beside``). One person
+    alone costs a detection (~ 10-30 ms)."""
+    global _detector, _reconstructor
+    from realtime.stages import photo
+    from realtime.stages.detection import FaceDetector
+
+    if _detector is None:
+        _detector = FaceDetector(photo.PhotoOptions().detection)
+
+    def mesh(roi):
+        global _reconstructor
+        if _reconstructor is None:
+            from realtime.stages.reconstruction import ReconstructionOptions, Reconstructor
+
+            _reconstructor = Reconstructor(ReconstructionOptions(iris=False))
+        return _reconstructor.run(image, [roi]).faces[0]
+
+    return photo.faces_beside(_detector.detect(image).detections, [np.asarray(vertices_px, np.float64)], mesh,
+                              photo.PhotoOptions().min_presence)

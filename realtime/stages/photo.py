@@ -366,6 +366,23 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(width * height / max(smaller, 1e-6))
 
 
+def faces_beside(detections: list, kept_px: list[np.ndarray], mesh, min_presence: float) -> list[np.ndarray]:
+    """The faces of ``detections`` that are not the faces ``kept_px`` (``(468, 2+)`` image pixels
+    each): ``(468, 3)`` image pixels each, one mesh run each on MediaPipe's crop of the detection
+    (``mesh(roi) -> FaceMesh``). A mesh under ``min_presence`` is no face; one on a kept face, or
+    over part of one (its ear or hair read as a face), is not another."""
+    others: list[np.ndarray] = []
+    for detection in detections:
+        if any(iou(detection.box_px, mesh_box(kept)) >= SAME_DETECTION_IOU for kept in kept_px):
+            continue
+        found = mesh(detection_rois(detection.box_px, detection.keypoints_px)[0][1])
+        if found.presence >= min_presence and not any(
+                _same_face(found.vertices, kept) or _overlap(found.vertices, kept) > FALLBACK_MAX_OVERLAP
+                for kept in list(kept_px) + others):
+            others.append(found.vertices)
+    return others
+
+
 def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
     """Two ``(468, 3)`` meshes on the same face: their nose tips are within half an IOD."""
     return float(np.linalg.norm(a[1, :2] - b[1, :2])) < 0.5 * max(inter_ocular_distance(a), inter_ocular_distance(b))
@@ -462,21 +479,12 @@ class PhotoReconstructor:
         return left
 
     def _other_people(self, image_bgr: np.ndarray, detections: list, no_face: list, faces: list) -> list[np.ndarray]:
-        """The other people's faces, ``(468, 3)`` image pixels each, when only ``faces[0]`` gets a
-        bust: the segmentation must know them to leave them out of its person. Each detection not
-        yet tried (not in ``no_face``, not the face's own) gets MediaPipe's crop, one mesh run."""
+        """The other people's faces (``faces_beside``) when only ``faces[0]`` gets a bust: the
+        segmentation must know them to leave them out of its person. Detections already tried
+        (``no_face``) are not tried again."""
         tried = {id(detection) for detection in no_face}
-        others: list[np.ndarray] = []
-        for detection in detections:
-            if id(detection) in tried or any(iou(detection.box_px, face.box_px) >= SAME_DETECTION_IOU for face in faces):
-                continue
-            found = self._first_mesh(image_bgr, None, detection_rois(detection.box_px, detection.keypoints_px)[0][1])
-            # Not the face again, nor a mesh over part of it (its ear or hair read as a face).
-            if found is not None and not any(_same_face(found[0].vertices, kept)
-                                             or _overlap(found[0].vertices, kept) > FALLBACK_MAX_OVERLAP
-                                             for kept in [face.vertices_px for face in faces] + others):
-                others.append(found[0].vertices)
-        return others
+        return faces_beside([d for d in detections if id(d) not in tried], [face.vertices_px for face in faces],
+                            lambda roi: self._mesh(image_bgr, roi), self.options.min_presence)
 
     def _keep(self, image_bgr: np.ndarray, detection, found: tuple[FaceMesh, dict], faces: list) -> None:
         """Finish a face (refine, mirror) and add it to ``faces`` unless it is one already there
