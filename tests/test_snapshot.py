@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from realtime.printing import overlay
-from realtime.printing.snapshot import faces_beside, snapshot_bust
+from realtime.printing.snapshot import other_faces_in_frame, snapshot_bust
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +19,8 @@ def tracked(astronaut, two_people):
 
 
 def test_the_people_beside_the_tracked_face_are_found(astronaut, two_people, tracked):
-    assert faces_beside(astronaut, tracked["alone"].vertices_px) == []
-    beside = faces_beside(two_people, tracked["pair"].vertices_px)
+    assert other_faces_in_frame(astronaut, tracked["alone"].vertices_px) == []
+    beside = other_faces_in_frame(two_people, tracked["pair"].vertices_px)
     assert len(beside) == 1 and beside[0][1, 0] < 230  # the astronaut's nose tip, left of the seam
 
 

@@ -5,7 +5,7 @@ In: the fused identity (``(468, 3)`` mm, fusion's canonical frame), the frame (B
 pixels in it, optionally a head scan (``realtime.stages.scan.ScanResult``) and a person segmenter to reuse.
 Out: ``realtime.printing.bust.BustResult``. The frame's person mask gives the hair, neck and shoulders; a
 scan that saw enough of the head gives its sides and back. The live window tracks one face: other
-people in the frame are found here (``faces_beside``), so that the mask leaves them out.
+people in the frame are found here (``other_faces_in_frame``), so that the mask leaves them out.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def snapshot_bust(identity_mm: np.ndarray, image: np.ndarray | None = None, vert
     if person is None and image is not None and vertices_px is not None:
         if progress:
             progress("segmenting")
-        others = faces_beside(image, vertices_px)
+        others = other_faces_in_frame(image, vertices_px)
         if segmenter is None:
             from realtime.stages.segmentation import PersonSegmenter
 
@@ -51,21 +51,22 @@ def snapshot_bust(identity_mm: np.ndarray, image: np.ndarray | None = None, vert
 
 _detector = None
 _reconstructor = None
-"""This process's face detector and mesh network for ``faces_beside``, loaded on first use (the mesh
-network only when a frame shows someone beside the face)."""
+"""This process's face detector and mesh network for ``other_faces_in_frame``, loaded on first use
+(the mesh network only when a frame shows someone beside the face)."""
 
 
-def faces_beside(image: np.ndarray, vertices_px: np.ndarray) -> list[np.ndarray]:
+def other_faces_in_frame(image: np.ndarray, vertices_px: np.ndarray) -> list[np.ndarray]:
     """The other people's faces in a frame, ``(468, 3)`` pixels each, beside the face at
     ``vertices_px (468, 2+)``: the detector's search of a photo (the whole frame and its halves), then
     one mesh run per detection not on that face (``realtime.stages.photo.faces_beside``). One person
     alone costs a detection (~ 10-30 ms)."""
-    global _detector, _reconstructor
+    global _detector
     from realtime.stages import photo
     from realtime.stages.detection import FaceDetector
 
+    defaults = photo.PhotoOptions()
     if _detector is None:
-        _detector = FaceDetector(photo.PhotoOptions().detection)
+        _detector = FaceDetector(defaults.detection)
 
     def mesh(roi):
         global _reconstructor
@@ -76,4 +77,4 @@ def faces_beside(image: np.ndarray, vertices_px: np.ndarray) -> list[np.ndarray]
         return _reconstructor.run(image, [roi]).faces[0]
 
     return photo.faces_beside(_detector.detect(image).detections, [np.asarray(vertices_px, np.float64)], mesh,
-                              photo.PhotoOptions().min_presence)
+                              defaults.min_presence)

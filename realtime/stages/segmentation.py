@@ -132,7 +132,7 @@ class PersonMask:
     def to_crop(self, points_px: np.ndarray) -> np.ndarray:
         """``(n, 2) float64`` crop pixels of image pixels ``points_px (n, 2+)`` (x, y used)."""
         points = np.asarray(points_px, np.float64)[:, :2]
-        return points @ self.crop_from_image[:, :2].T + self.crop_from_image[:, 2]
+        return _mapped(self.crop_from_image, points)
 
     def face_oval(self, vertices_px: np.ndarray) -> np.ndarray:
         """``(S, S) bool`` crop pixels inside the face's own outline (``topology.FACE_OVAL`` of the
@@ -325,6 +325,11 @@ def separate_people(image_bgr: np.ndarray, masks: list[PersonMask],
     return separated
 
 
+def _mapped(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` points ``(n, 2)`` mapped through a ``(2, 3)`` affine map."""
+    return points @ affine[:, :2].T + affine[:, 2]
+
+
 def _homogeneous(affine: np.ndarray) -> np.ndarray:
     """``(3, 3)`` of a ``(2, 3)`` affine map (a last row 0, 0, 1), to compose maps by products."""
     return np.vstack([affine, [0.0, 0.0, 1.0]])
@@ -336,7 +341,7 @@ def _owners(image: np.ndarray, masks: list[PersonMask], faces_vertices_px: list[
     ``(None, None)`` when no other face touches a masked person (nothing to part)."""
     height, width = image.shape[:2]
     corners = np.array([[0, 0], [CROP_SIZE, 0], [0, CROP_SIZE], [CROP_SIZE, CROP_SIZE]], np.float64)
-    footprint = np.vstack([corners @ m.image_from_crop[:, :2].T + m.image_from_crop[:, 2] for m in masks])
+    footprint = np.vstack([_mapped(m.image_from_crop, corners) for m in masks])
     x0, y0 = np.clip(np.floor(footprint.min(axis=0)), 0, [width, height]).astype(int)
     x1, y1 = np.clip(np.ceil(footprint.max(axis=0)), 0, [width, height]).astype(int)
     if x1 <= x0 or y1 <= y0:
@@ -356,8 +361,7 @@ def _owners(image: np.ndarray, masks: list[PersonMask], faces_vertices_px: list[
     person = person > PERSON_THRESHOLD
     seeds = np.zeros(size[::-1], np.int32)
     for index, vertices in enumerate(faces_vertices_px):
-        outline = np.asarray(vertices, np.float64)[list(topology.FACE_OVAL), :2] @ work_from_image[:2, :2].T
-        outline += work_from_image[:2, 2]
+        outline = _mapped(work_from_image[:2], np.asarray(vertices, np.float64)[list(topology.FACE_OVAL), :2])
         cv2.fillPoly(seeds, [np.round(outline * 16).astype(np.int32)], index + 1, cv2.LINE_8, shift=4)
     # Faces whose outline lies on or next to (one pixel) a masked person.
     touching = np.unique(seeds[cv2.dilate(person.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)])
