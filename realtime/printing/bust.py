@@ -363,6 +363,9 @@ def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view,
     clipped = np.minimum(prior, np.where(below_chin, np.maximum(clip, thin_neck), clip))
     fade = surface.smoothstep(-contour_distance / HAIRLINE_SLOPE_RAD)
     grown = silhouette.hair_radius(directions, clipped, sil, fade)
+    # The hair's growth may overshoot (a thickness carried round the back of a turned head); the
+    # photo's outline still bounds every direction across the view, as it bounds the skull.
+    grown = np.minimum(grown, np.maximum(clip, clipped))
     return surface.smooth_on_sphere(grown, faces, HAIR_SMOOTHING_ITERATIONS, 0.5), sil, labels == segmentation.HAIR
 
 

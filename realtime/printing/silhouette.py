@@ -46,6 +46,8 @@ HEAD_MAX_ABOVE = 1.6
 HEAD_OPENING = 0.1
 """Morphological opening of the head region, face heights (~ 20 mm): parts of it thinner than
 this (a shoulder that rises a little above the chin's row, joined along it) are not the head."""
+HAIR_GAP_PX = 2.0
+"""A hair outline point lies at most this far (crop px) past where its ray first leaves the person."""
 BODY_ABOVE_CHIN = 0.35
 """The body (shoulders, a collar) may reach this many face heights (~ 40 mm) above the chin's row,
 beside the face's columns: a head bowed forward or raised shoulders put them higher than the chin
@@ -254,6 +256,9 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     ex = np.clip(np.round(end[:, 0]).astype(int), 0, size - 1)
     ey = np.clip(np.round(end[:, 1]).astype(int), 0, size - 1)
     hair = (end[:, 1] < chin_row) & ~grown[ey, ex] & np.isfinite(head_px)
+    # A ray that leaves the person and meets the head region again further out (a raised shoulder
+    # beside the jaw that the opening kept) does not show hair there: hair grows out of the head.
+    hair &= head_px <= person_px + HAIR_GAP_PX
     if hair_region is not None:
         # The outline runs along the region's edge, where labels are least certain: look a few
         # pixels around each end point.
