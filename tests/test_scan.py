@@ -194,3 +194,26 @@ def test_consistent_turn_finds_the_turn_and_distance_that_match_the_reference():
     yaw, scale = consistent_turn(bounds_at, radius(directions))
     np.testing.assert_allclose(np.degrees(yaw), 7.0, atol=ALIGN_TOLERANCE_DEG)
     np.testing.assert_allclose(scale, 1.0 / distance_short, rtol=1e-6)
+
+
+def test_someone_beside_you_is_left_out_of_the_mask_the_scan_carves_with(two_people):
+    # The live loop tracks one face (Hopper's, the larger); the astronaut beside her joins her
+    # outline, and each scanned frame carved the astronaut's head into Hopper's hull as hair.
+    from realtime.stages.photo import PhotoReconstructor
+    from realtime.stages.scan import LiveScanner, ScanOptions
+
+    with PhotoReconstructor() as photo:
+        face = photo.run(two_people).faces[0]
+    height, width = two_people.shape[:2]
+    covered = {}
+    for separate in (True, False):
+        scanner = LiveScanner(ScanOptions(separate_people=separate))
+        try:
+            person = scanner.frame_mask(two_people, face.vertices_px).in_image(width, height) > 0.5
+        finally:
+            scanner.close()
+        # The share of the frame above the chins left of the seam (the astronaut's side), and right of it.
+        covered[separate] = person[:180, :230].mean(), person[:180, 250:].mean()
+    assert covered[False][0] > 0.2  # without the search, the astronaut is part of the person
+    assert covered[True][0] < 0.01
+    assert covered[True][1] > 0.2 and covered[True][1] == pytest.approx(covered[False][1], abs=0.02)

@@ -49,32 +49,18 @@ def snapshot_bust(identity_mm: np.ndarray, image: np.ndarray | None = None, vert
                       person=person, scan=usable_scan)
 
 
-_detector = None
-_reconstructor = None
-"""This process's face detector and mesh network for ``other_faces_in_frame``, loaded on first use
-(the mesh network only when a frame shows someone beside the face)."""
+_beside = None
+"""This process's search for ``other_faces_in_frame`` (``realtime.stages.photo.FacesBeside``), made on
+first use."""
 
 
 def other_faces_in_frame(image: np.ndarray, vertices_px: np.ndarray) -> list[np.ndarray]:
     """The other people's faces in a frame, ``(468, 3)`` pixels each, beside the face at
     ``vertices_px (468, 2+)``: the detector's search of a photo (the whole frame and its halves), then
-    one mesh run per detection not on that face (``realtime.stages.photo.faces_beside``). One person
-    alone costs a detection (~ 10-30 ms)."""
-    global _detector
-    from realtime.stages import photo
-    from realtime.stages.detection import FaceDetector
+    one mesh run per detection not on that face. One person alone costs a detection (~ 10-30 ms)."""
+    global _beside
+    if _beside is None:
+        from realtime.stages.photo import FacesBeside
 
-    defaults = photo.PhotoOptions()
-    if _detector is None:
-        _detector = FaceDetector(defaults.detection)
-
-    def mesh(roi):
-        global _reconstructor
-        if _reconstructor is None:
-            from realtime.stages.reconstruction import ReconstructionOptions, Reconstructor
-
-            _reconstructor = Reconstructor(ReconstructionOptions(iris=False))
-        return _reconstructor.run(image, [roi]).faces[0]
-
-    return photo.faces_beside(_detector.detect(image).detections, [np.asarray(vertices_px, np.float64)], mesh,
-                              defaults.min_presence)
+        _beside = FacesBeside()
+    return _beside.find(image, vertices_px)

@@ -382,6 +382,33 @@ def faces_beside(detections: list, kept_px: list[np.ndarray], mesh, min_presence
     return others
 
 
+class FacesBeside:
+    """The other people's faces in frames of a loop that tracks one face: ``find(image, vertices_px)``
+    runs the detector (the whole frame and ``tile_fractions``' tiles), then ``faces_beside``. It holds
+    its own networks, loaded on first use (the mesh network only once someone stands beside the face):
+    one per thread that searches."""
+
+    def __init__(self, tile_fractions: tuple[float, ...] | None = None, options: PhotoOptions = PhotoOptions()):
+        self.options = options
+        self.tile_fractions = options.detection.tile_fractions if tile_fractions is None else tuple(tile_fractions)
+        self._detector: FaceDetector | None = None
+        self._reconstructor: Reconstructor | None = None
+
+    def find(self, image_bgr: np.ndarray, vertices_px: np.ndarray) -> list[np.ndarray]:
+        """``(468, 3)`` image pixels of each face in ``image_bgr`` beside the face at
+        ``vertices_px (468, 2+)``; one person alone costs a detection."""
+        if self._detector is None:
+            self._detector = FaceDetector(replace(self.options.detection, providers=self.options.providers))
+
+        def mesh(roi: Roi) -> FaceMesh:
+            if self._reconstructor is None:
+                self._reconstructor = Reconstructor(ReconstructionOptions(providers=self.options.providers, iris=False))
+            return self._reconstructor.run(image_bgr, [roi]).faces[0]
+
+        detections = self._detector.detect(image_bgr, self.tile_fractions).detections
+        return faces_beside(detections, [np.asarray(vertices_px, np.float64)], mesh, self.options.min_presence)
+
+
 def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
     """Two ``(468, 3)`` meshes on the same face: their nose tips are within half an IOD."""
     return float(np.linalg.norm(a[1, :2] - b[1, :2])) < 0.5 * max(inter_ocular_distance(a), inter_ocular_distance(b))

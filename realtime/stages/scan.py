@@ -99,6 +99,10 @@ ALIGN_MIN_DIRECTIONS = 40
 """Directions a frame and the reference must share (edge on, bounded in both) to align it."""
 ALIGN_CLIP_MM = 8.0
 """A shared direction disagreeing by more than this counts as this much (a mask's stray notch)."""
+OTHER_FACES_TILES: tuple[float, ...] = ()
+"""Tiles the scan's search for other people looks in besides the whole frame: none. Someone near
+enough to join your outline in a webcam's frame shows a face the whole frame's detector finds
+(~ 3 ms; the photo's tiles cost ~ 37 ms a frame here)."""
 MAX_REACH_MM = 400.0
 """Bounds further than this (the ray never left the outline in the frame) are no bound."""
 
@@ -109,13 +113,16 @@ class ScanOptions:
     ready_coverage: ``COVERAGE_READY``.  max_turn_deg: ``MAX_TURN_DEG``.
     refine_pose: refine each frame's pose on its landmarks before carving (``landmark_pose``).
     align_turned: turn and scale frames turned past ``TRUSTED_TURN_DEG`` to agree with the
-    near-frontal frames' hull before carving (``consistent_turn``)."""
+    near-frontal frames' hull before carving (``consistent_turn``).
+    separate_people: find the other people in each scanned frame and leave them out of the
+    person's mask (``LiveScanner``)."""
 
     every_n_frames: int = 5
     ready_coverage: float = COVERAGE_READY
     max_turn_deg: float = MAX_TURN_DEG
     refine_pose: bool = True  # carve with ``landmark_pose`` (False: with fusion's pose as given)
     align_turned: bool = True  # align frames turned past ``TRUSTED_TURN_DEG`` (``consistent_turn``)
+    separate_people: bool = True  # someone beside you is not your hair (``LiveScanner.frame_mask``)
 
 
 @dataclass(frozen=True)
@@ -463,17 +470,23 @@ class LiveScanner:
     ``every_n_frames`` is segmented and carved on a background thread, and only when the last
     is done, so the loop never waits for it. ``result()`` is the hull so far.
 
-    The person segmentation (~ 4 ms a frame on this 2-core CPU) and the carving (~ 3-6 ms)
-    release the GIL for most of their time; at one frame in five that is ~ 2 ms a frame on
-    average (``selfie3d bench --render`` measures the loop with and without it).
+    The live loop tracks one face, so each scanned frame is searched for other people first
+    (``frame_mask``): someone standing beside you, whose head joins yours in the person mask, would
+    otherwise be carved into the hull as hair. The search is the detector on the whole frame
+    (``OTHER_FACES_TILES``; ~ 3 ms), and one mesh run per other face.
+
+    The search, the person segmentation (~ 4 ms a frame on this 2-core CPU) and the carving
+    (~ 3-6 ms) release the GIL for most of their time; at one frame in five that is ~ 2-3 ms a
+    frame on average (``selfie3d bench --render`` measures the loop with and without it).
     """
 
-    def __init__(self, options: ScanOptions = ScanOptions(), segmenter=None):
+    def __init__(self, options: ScanOptions = ScanOptions(), segmenter=None, beside=None):
         import concurrent.futures
 
         self.options = options
         self.scan = HeadScan(options)
         self._segmenter = segmenter
+        self._beside = beside
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan")
         self._pending = None
         self._generation = 0
@@ -486,6 +499,22 @@ class LiveScanner:
 
             self._segmenter = PersonSegmenter()
         return self._segmenter
+
+    @property
+    def beside(self):
+        """The search for other people (``realtime.stages.photo.FacesBeside``), made on first use."""
+        if self._beside is None:
+            from realtime.stages.photo import FacesBeside
+
+            self._beside = FacesBeside(OTHER_FACES_TILES)
+        return self._beside
+
+    def frame_mask(self, image_bgr: np.ndarray, vertices_px: np.ndarray):
+        """The ``PersonMask`` a frame is carved with: the person around the face at ``vertices_px
+        (468, 2+)``, the other people in ``image_bgr`` left out (``ScanOptions.separate_people``)."""
+        vertices = np.asarray(vertices_px)
+        others = self.beside.find(image_bgr, vertices) if self.options.separate_people else []
+        return self.segmenter.run(image_bgr, [vertices], others).masks[0]
 
     def offer(self, image_bgr: np.ndarray, vertices_px: np.ndarray, fused, intrinsics, frame_index: int) -> bool:
         """Consider one frame; returns whether it was taken. ``fused``: its ``FusionResult``
@@ -504,7 +533,7 @@ class LiveScanner:
 
         def work():
             start = time.perf_counter()
-            mask = self.segmenter.run(image_bgr, [vertices]).masks[0]
+            mask = self.frame_mask(image_bgr, vertices)
             if generation == self._generation:
                 self.scan.update(mask, vertices, rotation, translation, intrinsics, identity)
                 self.cost_ms.append(1000.0 * (time.perf_counter() - start))
