@@ -392,6 +392,42 @@ def test_photo_overlay_folder_is_made_for_many_photos(tmp_path, face_photo_path)
     assert sorted(path.name for path in folder.iterdir()) == ["again_overlay.png", "astronaut_overlay.png"]
 
 
+def test_a_face_of_a_group_photo_that_makes_no_solid_does_not_cost_the_others_theirs(tmp_path, two_people, capsys,
+                                                                                     monkeypatch):
+    # insightface's poker-table photo: the bust of one "face" (a hand) had two shells, and the
+    # whole photo failed with its one line, the five people's busts unmade.
+    from realtime.errors import Selfie3DError
+    from realtime.printing import bust
+
+    photo = tmp_path / "pair.png"
+    cv2.imwrite(str(photo), two_people)
+    build = bust.build_bust
+    calls = []
+
+    def first_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise Selfie3DError("the solid has 2 separate shells, not one")
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(bust, "build_bust", first_fails)
+    report = tmp_path / "r.json"
+    assert main(["photo", str(photo), "--all-faces", "-o", str(tmp_path / "busts"), "--overlay", str(tmp_path / "all.png"),
+                 "--report", str(report)]) == 1  # made in part
+    out, err = capsys.readouterr()
+    assert f"{photo}: face 1: the solid has 2 separate shells, not one" in err and "pair_face2.stl" in out
+    assert sorted(path.name for path in (tmp_path / "busts").iterdir()) == ["pair_face2.stl"]
+    entry = json.loads(report.read_text())["images"][0]
+    assert entry["ok"] and entry["failed_faces"] == [{"face": 1, "error": "the solid has 2 separate shells, not one"}]
+    assert len(entry["faces"]) == 1 and entry["faces"][0]["output"].endswith("pair_face2.stl")
+    assert (tmp_path / "all.png").exists()
+    # Every face failing fails the photo, with the first face's line.
+    monkeypatch.setattr(bust, "build_bust", lambda *a, **k: (_ for _ in ()).throw(Selfie3DError("no solid")))
+    assert main(["photo", str(photo), "--all-faces", "-o", str(tmp_path / "none")]) == 2
+    assert f"selfie3d: error: {photo}: no solid" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+
+
 def test_a_group_photo_s_overlay_numbers_each_face_as_its_file(tmp_path, two_people, capsys):
     from realtime.printing.overlay import draw_face_number
 

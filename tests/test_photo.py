@@ -1,5 +1,7 @@
 """Photo mode: faces from single images, the refine and mirrored passes, metric figures."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -239,6 +241,40 @@ def test_looks_human_refuses_only_doubtful_upright_frontal_faces():
     assert looks_human(0.62, 0.56, 2.0, roll_deg=178.0)  # upside down: not judged
     assert not looks_human(0.75, 0.96, 5.0, crop="enlarged")  # only the enlarged crop saw it
     assert looks_human(0.75, 0.96, 5.0, crop="detection")
+    # No second look (the refined crop, the mirror image) showed a face there: a hand beside a
+    # face, rolled 60 deg (t1.jpg of insightface), and a German shepherd that passed as frontal.
+    assert not looks_human(0.57, 0.52, 12.0, roll_deg=-60.0, confirmed=False)
+    assert not looks_human(0.67, 0.96, -5.0, roll_deg=22.0, confirmed=False)
+
+
+def test_a_face_no_second_look_confirms_is_refused_and_any_face_keeps_it(astronaut, monkeypatch):
+    # The detector's crop shows the mesh network a face, but neither the crops its landmarks imply
+    # nor the mirror image do (as on a hand or a dog's head): not a person's, whatever its turn.
+    from realtime.apps import jobs
+    from realtime.stages.photo import PhotoOptions, PhotoReconstructor
+
+    def blinded(reconstructor):
+        mesh = reconstructor._mesh
+        looks = []
+
+        def first_look_only(image, roi):
+            looks.append(roi)
+            found = mesh(image, roi)
+            return found if len(looks) == 1 else dataclasses.replace(found, presence=0.0)
+
+        monkeypatch.setattr(reconstructor, "_mesh", first_look_only)
+        return reconstructor
+
+    with blinded(PhotoReconstructor(PhotoOptions(second_detection_resize=None, fallback_crops=False))) as photo:
+        refused = photo.run(astronaut)
+    assert refused.faces == [] and len(refused.not_human) == 1 and not refused.not_human[0].confirmed
+    assert "not seen again in a closer or mirrored look" in str(jobs.no_human_face_error("a.png", refused))
+    with blinded(PhotoReconstructor(PhotoOptions(human_only=False, second_detection_resize=None,
+                                                 fallback_crops=False))) as photo:
+        kept = photo.run(astronaut)
+    assert len(kept.faces) == 1 and not kept.faces[0].confirmed
+    with PhotoReconstructor() as photo:
+        assert photo.run(astronaut).faces[0].confirmed
 
 
 def test_a_photo_of_an_animal_is_refused_with_one_line_and_any_face_builds_it(tmp_path, monkeypatch):
@@ -250,7 +286,7 @@ def test_a_photo_of_an_animal_is_refused_with_one_line_and_any_face_builds_it(tm
     def face(width_px, score, presence):
         vertices = np.zeros((topology.N_VERTICES, 3), np.float32)
         vertices[topology.FACE_SIDE_RIGHT, 0], vertices[topology.FACE_SIDE_LEFT, 0] = 100.0, 100.0 + width_px
-        return type("Face", (), {"score": score, "presence": presence, "vertices_px": vertices})()
+        return type("Face", (), {"score": score, "presence": presence, "vertices_px": vertices, "confirmed": True})()
 
     refused = PhotoResult(faces=[], image_size=(10, 10), not_human=[face(140.0, 0.61, 0.93)])
     error = jobs.no_human_face_error("dog.jpg", refused)
@@ -268,6 +304,31 @@ def test_a_photo_of_an_animal_is_refused_with_one_line_and_any_face_builds_it(tm
     # --any-face turns the check off in the reconstructor the job uses.
     job = jobs.PhotoJob("x.png", str(tmp_path / "x.stl"), any_face=True)
     assert jobs.photo_reconstructor(job).options.human_only is False
+
+
+def test_a_face_beside_the_bust_s_counts_only_when_a_second_look_confirms_it(two_people):
+    # The people beside the bust's face part the mask and make the "N more faces" note; on the
+    # poker-table photo a hand holding a chip counted as one of them.
+    from realtime.stages.photo import faces_beside
+
+    with PhotoReconstructor() as photo:
+        kept = [photo.run(two_people).faces[0].vertices_px]  # Hopper's; the astronaut is beside her
+        detections = photo.detector.detect(two_people).detections
+
+        def mesh(roi):
+            return photo._mesh(two_people, roi)
+
+        looks = []
+
+        def first_look_only(roi):
+            looks.append(roi)
+            found = mesh(roi)
+            return found if len(looks) == 1 else dataclasses.replace(found, presence=0.0)
+
+        beside = faces_beside(detections, kept, mesh, 0.5)
+        assert len(beside) == 1 and beside[0][1, 0] < 230  # the astronaut's nose tip, left of the seam
+        assert faces_beside(detections, kept, first_look_only, 0.5) == []
+        assert len(looks) >= 3  # her crop, then both crops her landmarks imply (each blinded)
 
 
 def test_a_pick_means_the_face_whose_box_holds_it_or_lies_nearest():

@@ -447,6 +447,9 @@ def cmd_photo(args) -> int:
                     for warning in [face.get("scale_warning")] + face.get("bust_warnings", []):
                         if warning:
                             print(f"  warning: {warning}")
+                for failure in result.failed_faces:
+                    print(f"selfie3d: error: {result.image_path}: face {failure['face']}: {failure['error']}",
+                          file=sys.stderr)
                 if result.other_faces:
                     count = len(result.other_faces)
                     print(f"  note: {count} more {'face' if count == 1 else 'faces'} in the photo: the bust is the "
@@ -467,7 +470,8 @@ def cmd_photo(args) -> int:
         order = {job.image_path: i for i, job in enumerate(jobs)}
         report = {"images": [
             {"image": r.image_path, "ok": r.ok, "error": r.error, "image_size": list(r.image_size),
-             "seconds": round(r.seconds, 3), "faces": r.faces, "other_faces": r.other_faces}
+             "seconds": round(r.seconds, 3), "faces": r.faces, "other_faces": r.other_faces,
+             "failed_faces": r.failed_faces}
             for r in sorted(results, key=lambda r: order.get(r.image_path, 0))],
             "failed": [r.image_path for r in failed]}
         try:
@@ -487,13 +491,14 @@ def cmd_photo(args) -> int:
 
 
 def photo_exit_code(results) -> int:
-    """0 when every photo was made, 1 when some were and some failed; when none was made, the
-    code a single-input command gives for the failures' cause (2 for a missing or faceless
-    photo, 3 for the models), so ``photo missing.jpg`` fails like ``demo --video missing.mp4``.
+    """0 when every photo was made, 1 when some were and some failed (or some faces of one); when
+    none was made, the code a single-input command gives for the failures' cause (2 for a missing
+    or faceless photo, 3 for the models), so ``photo missing.jpg`` fails like ``demo --video missing.mp4``.
     A result's ``exit_code`` is its error's; results that lack one count as input errors."""
     failed = [r for r in results if not r.ok]
     if not failed:
-        return EXIT_OK
+        # A group photo some of whose faces made no bust was made in part.
+        return EXIT_SOME_FAILED if any(getattr(r, "failed_faces", None) for r in results) else EXIT_OK
     if len(failed) < len(results):
         return EXIT_SOME_FAILED
     return max(getattr(r, "exit_code", None) or EXIT_INPUT for r in failed)

@@ -64,6 +64,9 @@ class PhotoJobResult:
     seconds: float = 0.0
     exit_code: int = 0  # a failed photo's: its error's code (2 input, 3 models), 1 for a bug
     other_faces: list[list[float]] = field(default_factory=list)  # boxes of the people without a bust
+    # With --all-faces, the faces whose bust could not be made while others' were: {"face": N (as in
+    # the file names: 1 is the photo's own name), "error": the one line}. All failing fails the photo.
+    failed_faces: list[dict] = field(default_factory=list)
 
 
 def face_output_path(output: str, index: int, fmt: str) -> Path:
@@ -147,33 +150,44 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
         # on a background thread (``realtime.apps.preload``) while the networks ran.
         from realtime.printing.bust import BustOptions, build_bust, export_bust
 
-        faces = []
-        busts = []
+        faces, busts, made, failed_faces = [], [], [], []
+        first_error = None
         for index, face in enumerate(result.faces):
             options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                                   expression=job.expression)
             person = result.persons[index] if result.persons else None
             _stage("building the bust" if len(result.faces) == 1 else f"building bust {index + 1} of {len(result.faces)}")
-            bust = build_bust(face.vertices_mm, face_triangles(), options, image=image, vertices_px=face.vertices_px,
-                              person=person)
-            # Only now, with a file to put in it: a photo that fails leaves no empty folder.
-            _make_output_folder(Path(job.output).parent)
-            _stage("writing and checking the file")
-            with _export_in_progress():
-                path = export_bust(bust, face_output_path(job.output, index, job.fmt), fmt=job.fmt,
-                                   overwrite=job.overwrite)
+            try:
+                bust = build_bust(face.vertices_mm, face_triangles(), options, image=image,
+                                  vertices_px=face.vertices_px, person=person)
+                # Only now, with a file to put in it: a photo that fails leaves no empty folder.
+                _make_output_folder(Path(job.output).parent)
+                _stage("writing and checking the file")
+                with _export_in_progress():
+                    path = export_bust(bust, face_output_path(job.output, index, job.fmt), fmt=job.fmt,
+                                       overwrite=job.overwrite)
+            except Selfie3DError as error:
+                # One face of a group photo that makes no printable solid does not cost the others theirs.
+                if debug:
+                    log.exception("%s: face %d: failed", job.image_path, index + 1)
+                first_error = first_error or error
+                failed_faces.append({"face": index + 1, "error": str(error)})
+                continue
             busts.append(bust)
+            made.append(index)
             faces.append({**face.report(), "output": str(path), "print_checks": bust.checks,
                           "bust_view": _rounded_view(bust.view), "bust_warnings": list(bust.warnings)})
+        if not made:
+            raise first_error
         if job.overlay:
             from realtime.printing.overlay import write_photo_overlay
 
             _make_output_folder(Path(job.overlay).parent)
-            fits = write_photo_overlay(job.overlay, image, result, busts, overwrite=job.overwrite)
+            fits = write_photo_overlay(job.overlay, image, result, busts, overwrite=job.overwrite, made=made)
             for face, fit in zip(faces, fits):
                 face["silhouette_iou"] = round(fit, 4)
         return PhotoJobResult(job.image_path, True, None, faces, result.image_size, time.perf_counter() - start,
-                              other_faces=result.other_face_boxes())
+                              other_faces=result.other_face_boxes(), failed_faces=failed_faces)
     except Selfie3DError as error:
         if debug:  # --debug promises tracebacks; the batch still goes on with the next photo
             log.exception("%s: failed", job.image_path)

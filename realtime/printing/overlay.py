@@ -131,10 +131,12 @@ def outline_polygon(mask: np.ndarray, tolerance_px: float = 1.0) -> np.ndarray:
     return cv2.approxPolyDP(largest, tolerance_px, True).reshape(-1, 2).astype(np.int64)
 
 
-def photo_overlay(image_bgr: np.ndarray, faces, persons, busts) -> tuple[np.ndarray, list[float]]:
+def photo_overlay(image_bgr: np.ndarray, faces, persons, busts,
+                  numbers: list[int] | None = None) -> tuple[np.ndarray, list[float]]:
     """The overlay of a photo's busts: ``(picture (h, w, 3) uint8 BGR, silhouette IoU above the
     chin per face)``. faces: ``PhotoFace`` s; persons: their ``PersonMask`` s (or empty); busts: their
-    ``BustResult`` s (each with its ``view``)."""
+    ``BustResult`` s (each with its ``view``). numbers: what each face is called over its head, when
+    the photo has several (None: 1, 2, ...; a face whose bust failed keeps its number unused)."""
     h, w = image_bgr.shape[:2]
     union = np.zeros((h, w), bool)
     outline = np.zeros((h, w), bool)
@@ -152,8 +154,9 @@ def photo_overlay(image_bgr: np.ndarray, faces, persons, busts) -> tuple[np.ndar
             fits.append(float("nan"))
     picture = draw_overlay(image_bgr, union, np.vstack(landmarks) if landmarks else None,
                            outline if persons else None)
-    if len(faces) > 1:
-        for number, face in enumerate(faces, start=1):
+    numbers = list(range(1, len(faces) + 1)) if numbers is None else numbers
+    if max(numbers, default=0) > 1:
+        for number, face in zip(numbers, faces):
             draw_face_number(picture, face.vertices_px, number)
     return picture, fits
 
@@ -175,12 +178,17 @@ def draw_face_number(picture: np.ndarray, vertices_px: np.ndarray, number: int) 
     cv2.putText(picture, text, (x, y), font, scale, NUMBER_BGR, thickness, cv2.LINE_AA)
 
 
-def write_photo_overlay(path, image_bgr: np.ndarray, result, busts, overwrite: bool = False) -> list[float]:
+def write_photo_overlay(path, image_bgr: np.ndarray, result, busts, overwrite: bool = False,
+                        made: list[int] | None = None) -> list[float]:
     """Write ``photo_overlay`` of a ``PhotoResult`` and its busts to ``path`` (a .png, atomically);
-    returns the silhouette IoU above the chin per face."""
+    returns the silhouette IoU above the chin per bust. made: the indices of the faces the busts are
+    of (None: every face)."""
     from realtime.fileio import atomic_output
 
-    picture, fits = photo_overlay(image_bgr, result.faces, result.persons, busts)
+    made = list(range(len(result.faces))) if made is None else made
+    persons = [result.persons[index] for index in made] if result.persons else []
+    numbers = [index + 1 for index in made] if len(result.faces) > 1 else [1] * len(made)
+    picture, fits = photo_overlay(image_bgr, [result.faces[index] for index in made], persons, busts, numbers)
     with atomic_output(path, overwrite=overwrite) as temporary:
         cv2.imwrite(str(temporary), picture)
     return fits
