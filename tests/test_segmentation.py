@@ -189,3 +189,44 @@ def test_people_apart_or_alone_are_left_as_they_are(astronaut):
     far_away = vertices + [2000.0, 0.0, 0.0]  # a face outside the photo touches no one
     assert segmentation.separate_people(astronaut, masks, [vertices, far_away])[0] is masks[0]
     assert segmentation.separate_people(astronaut, masks, [vertices])[0] is masks[0]
+
+
+def test_a_standing_person_s_body_is_theirs_not_the_seated_neighbour_s(astronaut):
+    # insightface's poker table: a man stands behind a seated woman, his face far above hers, his
+    # shirt beside her head. Flooding from the faces alone, the part of his shirt nearer her face
+    # went to her, and her bust grew a block of shoulder up to her ear. Drawn here: two people as
+    # flat colours, the astronaut's face mesh placed as each face.
+    from realtime.stages.photo import PhotoOptions, PhotoReconstructor
+
+    with PhotoReconstructor(PhotoOptions(segment=False)) as photo:
+        template = photo.run(astronaut).faces[0].vertices_px.astype(np.float64)
+    template_height = np.linalg.norm(template[topology.CHIN, :2] - template[topology.FOREHEAD_TOP, :2])
+
+    def face_at(centre, height):
+        v = template.copy()
+        v[:, :2] = (v[:, :2] - template[:, :2].mean(axis=0)) * (height / template_height) + centre
+        return v
+
+    size = 480
+    standing, seated = face_at((170.0, 150.0), 60.0), face_at((260.0, 300.0), 60.0)
+    image = np.full((size, size, 3), 30, np.uint8)  # a dark wall
+    person = np.zeros((size, size), np.uint8)
+    for v, shirt in ((standing, (150, 150, 150)), (seated, (40, 40, 170))):
+        chin = v[topology.CHIN, :2]
+        head = cv2.ellipse2Poly(tuple(np.round(v[:, :2].mean(axis=0)).astype(int)), (36, 48), 0, 0, 360, 10)
+        body = np.array([[chin[0] - 55, chin[1]], [chin[0] + 55, chin[1]], [chin[0] + 55, size], [chin[0] - 55, size]])
+        for part, colour in ((body, shirt), (head, (120, 160, 210))):  # skin over the shirt's collar
+            cv2.fillPoly(image, [np.round(part).astype(np.int32)], colour)
+            cv2.fillPoly(person, [np.round(part).astype(np.int32)], 1)
+    matrix = segmentation.face_crop(seated)
+    probability = cv2.warpAffine(person.astype(np.float32), matrix, (segmentation.CROP_SIZE, segmentation.CROP_SIZE))
+    mask = segmentation.PersonMask(probability, np.ones_like(probability, bool), matrix)
+    parted = segmentation.separate_people(image, [mask], [seated, standing])[0].in_image(size, size) > 0.5
+    # His shirt beside her head, at her face's height, inside her crop (nearer her shoulder, her face is the
+    # nearer seed still, and the flood gives the narrow wedge there to her) ...
+    beside = np.zeros((size, size), bool)
+    beside[262:330, 160:185] = True
+    assert person[beside].all()
+    assert parted[beside].mean() < 0.05
+    # ... while she keeps her own head and shirt.
+    assert parted[270:330, 240:280].mean() > 0.95 and parted[340:410, 240:310].mean() > 0.95
