@@ -331,6 +331,23 @@ def test_a_face_beside_the_bust_s_counts_only_when_a_second_look_confirms_it(two
         assert len(looks) >= 3  # her crop, then both crops her landmarks imply (each blinded)
 
 
+def test_a_picked_face_is_the_only_one_segmented_and_parted_from_the_rest(two_people, monkeypatch):
+    # The web page's pick: every face is made to know which is meant, but only that one's bust is
+    # built, so only its mask is needed (each face's segmentation and parting cost ~10-70 ms).
+    with PhotoReconstructor() as photo:
+        segmented = []
+        run = photo.segmenter.run
+        monkeypatch.setattr(photo.segmenter, "run", lambda image, faces, others=(): segmented.append(
+            (len(faces), len(others))) or run(image, faces, others))
+        picked = photo.run(two_people, pick_px=(180.0, 120.0))  # on the astronaut's face
+    assert segmented == [(1, 1)]
+    assert len(picked.faces) == len(picked.persons) == len(picked.others_px) == 1
+    assert picked.faces[0].vertices_px[1, 0] < 230 and picked.others_px[0][1, 0] > 250  # nose tips
+    height, width = two_people.shape[:2]
+    person = picked.persons[0].in_image(width, height) > 0.5
+    assert person[:180, 260:].mean() < 0.01  # Hopper's side of the seam is not the astronaut's
+
+
 def test_a_pick_means_the_face_whose_box_holds_it_or_lies_nearest():
     from realtime.stages.photo import face_at, mesh_box
 

@@ -256,8 +256,8 @@ class PhotoResult:
     # when segmentation is off.
     persons: list = field(default_factory=list)
     # Without --all-faces: the other people's faces, ``(468, 3)`` image pixels each (one mesh run,
-    # not refined), found for the segmentation to leave them out; empty with --all-faces or
-    # without segmentation.
+    # not refined; after a pick, the other faces made), found for the segmentation to leave them
+    # out; empty with --all-faces or without segmentation.
     others_px: list = field(default_factory=list)
 
     def other_face_boxes(self) -> list[list[float]]:
@@ -453,10 +453,13 @@ class PhotoReconstructor:
         self._segmenter = None
         self._not_human: list[PhotoFace] = []
 
-    def run(self, image_bgr: np.ndarray, all_faces: bool | None = None) -> PhotoResult:
+    def run(self, image_bgr: np.ndarray, all_faces: bool | None = None,
+            pick_px: tuple[float, float] | None = None) -> PhotoResult:
         """The faces in ``image_bgr``. all_faces: overrides the options' for this photo (the web
-        page makes the largest face's bust, then whichever face is picked, on one set of networks)."""
-        all_faces = self.options.all_faces if all_faces is None else all_faces
+        page makes the largest face's bust, then whichever face is picked, on one set of networks).
+        pick_px: a photo pixel (x, y): every face is made, and the one there (``face_at``) is the
+        result's only face, its mask parted from the others (``others_px``), which get none."""
+        all_faces = (self.options.all_faces if all_faces is None else all_faces) or pick_px is not None
         height, width = image_bgr.shape[:2]
         faces: list[PhotoFace] = []
         self._not_human: list[PhotoFace] = []
@@ -491,8 +494,13 @@ class PhotoReconstructor:
             faces = faces[:1]
         faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
         persons, others = [], []
+        if pick_px is not None and faces:
+            chosen = face_at([face.vertices_px for face in faces], pick_px)
+            others = [face.vertices_px for index, face in enumerate(faces) if index != chosen]
+            faces = [faces[chosen]]
+        elif not all_faces and self.options.segment and faces:
+            others = self._other_people(image_bgr, first, left, faces)
         if self.options.segment and faces:
-            others = [] if all_faces else self._other_people(image_bgr, first, left, faces)
             persons = self.segmenter.run(image_bgr, [face.vertices_px for face in faces], others).masks
         return PhotoResult(faces, (width, height), list(self._not_human), persons, others)
 

@@ -181,10 +181,9 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
                            "(corrupt, truncated or an unsupported format)", start)
         clock = time.perf_counter()
         # One reconstructor per worker process, shared with `selfie3d photo` jobs.
-        # A pick needs every face made (refined, each parted from the others); the largest alone
-        # needs one, and the others only found.
-        found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(
-            image, all_faces=job.pick_px is not None)
+        # A pick needs every face made (refined) to know which one is meant, and only that one
+        # segmented; the largest alone needs one, and the others only found.
+        found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(image, pick_px=job.pick_px)
         timings["reconstruct"] = _lap(clock)
         if not found.faces:
             if found.not_human:
@@ -194,13 +193,9 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
                                start)
             return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
                            "with the whole face visible and looking roughly at the camera", start)
-        from realtime.stages.photo import face_at, report_box
-
-        chosen = 0 if job.pick_px is None else face_at([face.vertices_px for face in found.faces], job.pick_px)
-        face = found.faces[chosen]
-        person = found.persons[chosen] if found.persons else None
-        other_faces = [report_box(other.vertices_px) for index, other in enumerate(found.faces) if index != chosen]
-        other_faces += found.other_face_boxes()
+        face = found.faces[0]  # the largest, or the one picked
+        person = found.persons[0] if found.persons else None
+        other_faces = found.other_face_boxes()
         options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                               expression=job.expression)
         clock = time.perf_counter()
