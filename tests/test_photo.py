@@ -333,7 +333,7 @@ def test_a_face_beside_the_bust_s_counts_only_when_a_second_look_confirms_it(two
 
 def test_a_picked_face_is_the_only_one_segmented_and_parted_from_the_rest(two_people, monkeypatch):
     # The web page's pick: every face is made to know which is meant, but only that one's bust is
-    # built, so only its mask is needed (each face's segmentation and parting cost ~10-70 ms).
+    # built, so only its mask comes back (the neighbours are segmented inside, for the parting).
     with PhotoReconstructor() as photo:
         segmented = []
         run = photo.segmenter.run

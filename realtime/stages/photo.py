@@ -468,7 +468,10 @@ class PhotoReconstructor:
         # already found is a duplicate. Then the second search's detections (with --all-faces,
         # or when no face was found), then the fallback crops of all that was left.
         first = self.detector.detect(image_bgr).detections
-        left = self._primary_crops(image_bgr, first, faces, all_faces)
+        # Every face of the first search is made even for the largest face's bust: "largest" is
+        # the mesh's extent, as --all-faces orders the faces (the detector's boxes order them
+        # otherwise: a turned face's box is larger), and the others part the person's mask.
+        left = self._primary_crops(image_bgr, first, faces, True)
         if self.second_detector is not None and (all_faces or not faces):
             second = [d for d in self.second_detector.detect(image_bgr).detections
                       if all(iou(d.box_px, other.box_px) < SAME_DETECTION_IOU for other in first)]
@@ -484,22 +487,23 @@ class PhotoReconstructor:
                     self._keep(image_bgr, detection, found, faces)
                     if not all_faces:
                         break
-        if self._may_hold_smaller_faces(faces, width, height):
+        faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
+        if self._may_hold_smaller_faces(faces if all_faces else faces[:1], width, height):
             smaller = [d for d in self.detector.detect(image_bgr, tile_fractions=self.options.small_face_tiles).detections
                        if all(iou(d.box_px, other.box_px) < SAME_DETECTION_IOU for other in first)]
             if all_faces or not faces:
                 left += self._primary_crops(image_bgr, smaller, faces, all_faces)
             first = first + smaller  # the other people beside the largest face (``_other_people``)
-        if not all_faces:
-            faces = faces[:1]
-        faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
+            faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
+        rest = [] if all_faces else faces[1:]
+        faces = faces if all_faces else faces[:1]
         persons, others = [], []
         if pick_px is not None and faces:
             chosen = face_at([face.vertices_px for face in faces], pick_px)
             others = [face.vertices_px for index, face in enumerate(faces) if index != chosen]
             faces = [faces[chosen]]
         elif not all_faces and self.options.segment and faces:
-            others = self._other_people(image_bgr, first, left, faces)
+            others = [face.vertices_px for face in rest] + self._other_people(image_bgr, first, left, faces + rest)
         if self.options.segment and faces:
             persons = self.segmenter.run(image_bgr, [face.vertices_px for face in faces], others).masks
         return PhotoResult(faces, (width, height), list(self._not_human), persons, others)

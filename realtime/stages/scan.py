@@ -473,7 +473,7 @@ class LiveScanner:
     The live loop tracks one face, so each scanned frame is searched for other people first
     (``frame_mask``): someone standing beside you, whose head joins yours in the person mask, would
     otherwise be carved into the hull as hair. The search is the detector on the whole frame
-    (``OTHER_FACES_TILES``; ~ 3 ms), and one mesh run per other face.
+    (``OTHER_FACES_TILES``; ~ 3 ms), and a mesh run and a mask per other face.
 
     The search, the person segmentation (~ 4 ms a frame on this 2-core CPU) and the carving
     (~ 3-6 ms) release the GIL for most of their time; at one frame in five that is ~ 2-3 ms a
