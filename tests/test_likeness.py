@@ -357,6 +357,19 @@ def test_a_photo_s_hair_gets_detail_and_the_bust_stays_printable(people, monkeyp
     assert checks["watertight"] and checks["shells"] == 1 and checks["min_wall_mm"] >= 1.2
 
 
+def _astronaut_on_her_crop(people):
+    """The astronaut's photo, face and person mask, her posed head (``(468, 3)`` mm, head style),
+    and on her mask's crop: her face ``(468, 2)``, chin ``(2,)`` and face height, pixels."""
+    from realtime import topology
+    from realtime.printing import bust
+
+    image, face, person = people["astronaut"]
+    head = bust._posed_head(face.vertices_mm, BustOptions(style="head"))[0]
+    crop_v = person.to_crop(face.vertices_px)
+    chin = crop_v[topology.CHIN]
+    return image, face, person, head, crop_v, chin, float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - chin))
+
+
 def test_a_shoulder_raised_to_the_chin_is_not_head(people):
     # The person's shoulder rises a few pixels above the chin's row out to the side, joined to the
     # head along it (a shrug, an arm raised beside the head). Where the labels call it hair (as on
@@ -364,14 +377,9 @@ def test_a_shoulder_raised_to_the_chin_is_not_head(people):
     # fin down to the shoulder (photo_s1).
     import dataclasses
 
-    from realtime import topology
-    from realtime.printing import bust, silhouette, surface
+    from realtime.printing import silhouette, surface
 
-    image, face, person = people["astronaut"]
-    head = bust._posed_head(face.vertices_mm, BustOptions(style="head"))[0]
-    crop_v = person.to_crop(face.vertices_px)
-    chin = crop_v[topology.CHIN]
-    face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - chin))
+    image, face, person, head, crop_v, chin, face_height = _astronaut_on_her_crop(people)
     probability = person.probability.copy()
     probability[int(chin[1]) - 3:int(chin[1]) + int(0.6 * face_height), int(chin[0]):] = 1.0
     outlines = []
@@ -406,13 +414,9 @@ def test_a_shoulder_beside_the_jaw_across_a_gap_grows_no_hair(people):
     import trimesh
 
     from realtime import topology
-    from realtime.printing import bust, silhouette, surface
+    from realtime.printing import silhouette, surface
 
-    image, face, person = people["astronaut"]
-    head = bust._posed_head(face.vertices_mm, BustOptions(style="head"))[0]
-    crop_v = person.to_crop(face.vertices_px)
-    chin = crop_v[topology.CHIN]
-    face_height = float(np.linalg.norm(crop_v[topology.FOREHEAD_TOP] - chin))
+    image, face, person, head, crop_v, chin, face_height = _astronaut_on_her_crop(people)
     size = person.probability.shape[0]
     ys, xs = np.mgrid[0:size, 0:size]
     # The face's own oval with a little hair above it, a neck, and a shoulder whose top reaches
