@@ -57,7 +57,8 @@ first use."""
 def other_faces_in_frame(image: np.ndarray, vertices_px: np.ndarray) -> list[np.ndarray]:
     """The other people's faces in a frame, ``(468, 3)`` pixels each, beside the face at
     ``vertices_px (468, 2+)``: the detector's search of a photo (the whole frame and its halves), then
-    one mesh run per detection not on that face. One person alone costs a detection (~ 10-30 ms)."""
+    a mesh run (and one to confirm it) per detection not on that face. One person alone costs a
+    detection (~ 10-30 ms)."""
     global _beside
     if _beside is None:
         from realtime.stages.photo import FacesBeside

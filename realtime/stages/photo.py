@@ -255,9 +255,9 @@ class PhotoResult:
     # Person masks (``realtime.stages.segmentation.PersonMask``) around each face, same order; empty
     # when segmentation is off.
     persons: list = field(default_factory=list)
-    # Without --all-faces: the other people's faces, ``(468, 3)`` image pixels each (one mesh run,
-    # not refined; after a pick, the other faces made), found for the segmentation to leave them
-    # out; empty with --all-faces or without segmentation.
+    # Without --all-faces: the other people's faces, ``(468, 3)`` image pixels each (the other
+    # faces of the first search, made; then one confirmed mesh run per further detection), found
+    # for the segmentation to leave them out; empty with --all-faces or without segmentation.
     others_px: list = field(default_factory=list)
 
     def other_face_boxes(self) -> list[list[float]]:
@@ -387,9 +387,10 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 def faces_beside(detections: list, kept_px: list[np.ndarray], mesh, min_presence: float) -> list[np.ndarray]:
     """The faces of ``detections`` that are not the faces ``kept_px`` (``(468, 2+)`` image pixels
     each): ``(468, 3)`` image pixels each, from a mesh run on MediaPipe's crop of each detection
-    and one more to confirm it (``mesh(roi) -> FaceMesh``). A mesh under ``min_presence`` is no face, nor is one that the crop
-    its landmarks imply does not show again (a hand, a pattern: see ``looks_human``); one on a kept
-    face, or over part of one (its ear or hair read as a face), is not another."""
+    and one more to confirm it (``mesh(roi) -> FaceMesh``). A mesh under ``min_presence`` is no
+    face, nor is one that the crop its landmarks imply does not show again (a hand, a pattern: see
+    ``looks_human``); one on a kept face, or over part of one (its ear or hair read as a face), is
+    not another."""
     others: list[np.ndarray] = []
     for detection in detections:
         if any(iou(detection.box_px, mesh_box(kept)) >= SAME_DETECTION_IOU for kept in kept_px):

@@ -181,8 +181,8 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
                            "(corrupt, truncated or an unsupported format)", start)
         clock = time.perf_counter()
         # One reconstructor per worker process, shared with `selfie3d photo` jobs.
-        # A pick needs every face made (refined) to know which one is meant, and only that one
-        # segmented; the largest alone needs one, and the others only found.
+        # A pick needs every face made (refined) to know which one is meant; only its mask comes
+        # back (its neighbours are segmented to part it from them), as for the largest face.
         found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(image, pick_px=job.pick_px)
         timings["reconstruct"] = _lap(clock)
         if not found.faces:
