@@ -384,6 +384,14 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(width * height / max(smaller, 1e-6))
 
 
+def seen_again(vertices_px: np.ndarray, mesh, min_presence: float) -> bool:
+    """Whether a crop that the landmarks ``vertices_px (468, 2+)`` imply (``roi_from_landmarks``,
+    levelled by the eyes or by the face's axis) shows the mesh network a face too (``mesh(roi) ->
+    FaceMesh``): what tells a face from a false alarm the network talked itself into."""
+    return any(mesh(roi_from_landmarks(vertices_px, face_axis)).presence >= min_presence
+               for face_axis in (False, True))
+
+
 def faces_beside(detections: list, kept_px: list[np.ndarray], mesh, min_presence: float) -> list[np.ndarray]:
     """The faces of ``detections`` that are not the faces ``kept_px`` (``(468, 2+)`` image pixels
     each): ``(468, 3)`` image pixels each, from a mesh run on MediaPipe's crop of each detection
@@ -396,9 +404,7 @@ def faces_beside(detections: list, kept_px: list[np.ndarray], mesh, min_presence
         if any(iou(detection.box_px, mesh_box(kept)) >= SAME_DETECTION_IOU for kept in kept_px):
             continue
         found = mesh(detection_rois(detection.box_px, detection.keypoints_px)[0][1])
-        if found.presence < min_presence or not any(
-                mesh(roi_from_landmarks(found.vertices, face_axis)).presence >= min_presence
-                for face_axis in (False, True)):
+        if found.presence < min_presence or not seen_again(found.vertices, mesh, min_presence):
             continue
         if not any(
                 _same_face(found.vertices, kept) or _overlap(found.vertices, kept) > FALLBACK_MAX_OVERLAP
@@ -432,6 +438,11 @@ class FacesBeside:
 
         detections = self._detector.detect(image_bgr, self.tile_fractions).detections
         return faces_beside(detections, [np.asarray(vertices_px, np.float64)], mesh, self.options.min_presence)
+
+
+def _mesh_area(face: PhotoFace) -> float:
+    """The area of a face's mesh box in the photo, pixels: what "the largest face" means."""
+    return float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0)))
 
 
 def _same_face(a: np.ndarray, b: np.ndarray) -> bool:
@@ -488,14 +499,14 @@ class PhotoReconstructor:
                     self._keep(image_bgr, detection, found, faces)
                     if not all_faces:
                         break
-        faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
-        if self._may_hold_smaller_faces(faces if all_faces else faces[:1], width, height):
+        largest = [max(faces, key=_mesh_area)] if faces else []
+        if self._may_hold_smaller_faces(faces if all_faces else largest, width, height):
             smaller = [d for d in self.detector.detect(image_bgr, tile_fractions=self.options.small_face_tiles).detections
                        if all(iou(d.box_px, other.box_px) < SAME_DETECTION_IOU for other in first)]
             if all_faces or not faces:
                 left += self._primary_crops(image_bgr, smaller, faces, all_faces)
             first = first + smaller  # the other people beside the largest face (``_other_people``)
-            faces.sort(key=lambda face: -float(np.prod(np.ptp(face.vertices_px[:, :2], axis=0))))
+        faces.sort(key=_mesh_area, reverse=True)
         rest = [] if all_faces else faces[1:]
         faces = faces if all_faces else faces[:1]
         persons, others = [], []
@@ -582,9 +593,7 @@ class PhotoReconstructor:
             found = self._first_mesh(image_bgr, mirrored_image if mirrored else None, roi)
             if found is None or not keypoints_agree(found[0].vertices, detection.keypoints_px, detection.box_px):
                 continue
-            confirm = max(self._mesh(image_bgr, roi_from_landmarks(found[0].vertices, face_axis)).presence
-                          for face_axis in (False, True))
-            if confirm >= self.options.min_presence:
+            if seen_again(found[0].vertices, lambda roi: self._mesh(image_bgr, roi), self.options.min_presence):
                 found[1]["crop"] = name + (" mirrored" if mirrored else "")
                 return found
         return None

@@ -336,6 +336,14 @@ def separate_people(image_bgr: np.ndarray, masks: list[PersonMask],
     return separated
 
 
+def crop_box(crop_from_image: np.ndarray) -> np.ndarray:
+    """The image box ``(4,)`` x_min, y_min, x_max, y_max pixels that a crop ``(2, 3)`` (image px ->
+    crop px) covers."""
+    corners = np.array([[0, 0], [CROP_SIZE, 0], [0, CROP_SIZE], [CROP_SIZE, CROP_SIZE]], np.float64)
+    points = _mapped(cv2.invertAffineTransform(crop_from_image), corners)
+    return np.concatenate([points.min(axis=0), points.max(axis=0)])
+
+
 def _mapped(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     """``(n, 2)`` points ``(n, 2)`` mapped through a ``(2, 3)`` affine map."""
     return points @ affine[:, :2].T + affine[:, 2]
@@ -351,10 +359,9 @@ def _owners(image: np.ndarray, masks: list[PersonMask], faces_vertices_px: list[
     ``(owner (h, w) uint16: face index + 1, 0 for no one; work_from_image (3, 3))``, or
     ``(None, None)`` when no other face touches a masked person (nothing to part)."""
     height, width = image.shape[:2]
-    corners = np.array([[0, 0], [CROP_SIZE, 0], [0, CROP_SIZE], [CROP_SIZE, CROP_SIZE]], np.float64)
-    footprint = np.vstack([_mapped(m.image_from_crop, corners) for m in masks])
-    x0, y0 = np.clip(np.floor(footprint.min(axis=0)), 0, [width, height]).astype(int)
-    x1, y1 = np.clip(np.ceil(footprint.max(axis=0)), 0, [width, height]).astype(int)
+    boxes = np.array([crop_box(m.crop_from_image) for m in masks])
+    x0, y0 = np.clip(np.floor(boxes[:, :2].min(axis=0)), 0, [width, height]).astype(int)
+    x1, y1 = np.clip(np.ceil(boxes[:, 2:].max(axis=0)), 0, [width, height]).astype(int)
     if x1 <= x0 or y1 <= y0:
         return None, None
     heights = [geometry.face_height(np.asarray(v, np.float64)[:, :2]) for v in faces_vertices_px]
@@ -495,19 +502,16 @@ class PersonSegmenter:
             return faces, others
 
         def box(vertices):
-            corners = np.array([[0, 0], [CROP_SIZE, CROP_SIZE], [0, CROP_SIZE], [CROP_SIZE, 0]], np.float64)
-            matrix = face_crop(vertices, self.options.crop_face_heights, self.options.crop_centre_below)
-            points = _mapped(cv2.invertAffineTransform(matrix), corners)
-            return np.concatenate([points.min(axis=0), points.max(axis=0)])
+            return crop_box(face_crop(vertices, self.options.crop_face_heights, self.options.crop_centre_below))
 
-        boxes = [box(v) for v in faces]
-
-        def meets(vertices):
+        boxes = np.array([box(v) for v in faces])
+        near = []
+        for vertices in others:
             b = box(vertices)
-            return any(b[0] < a[2] and a[0] < b[2] and b[1] < a[3] and a[1] < b[3] for a in boxes)
-
-        near = [v for v in others if meets(v)]
-        return faces + near, [v for v in others if not meets(v)]
+            near.append(bool(np.any((b[0] < boxes[:, 2]) & (boxes[:, 0] < b[2]) & (b[1] < boxes[:, 3])
+                                    & (boxes[:, 1] < b[3]))))
+        return (faces + [v for v, is_near in zip(others, near) if is_near],
+                [v for v, is_near in zip(others, near) if not is_near])
 
     def _probability(self, crops: np.ndarray) -> np.ndarray:
         """``(N, S, S) float32`` person probability of ``(N, S, S, 3) uint8`` BGR crops."""
