@@ -410,10 +410,10 @@ def body_frame(view: silhouette.AffineView | None) -> np.ndarray:
 
 def _ears(head, shape, to_print_rotation, image):
     """Both ears as solids in print mm (grey in the texture when there is one). Always both: where
-    hair covers them the hair's volume buries them (the 21 long-haired faces of the party photos and
-    the shared portraits: no point of the ears more than 1 mm out of the bust without them), and a
-    photo's colours cannot tell an ear in shadow from hair (an ear-by-ear test left 33 of 41 busts
-    with one ear)."""
+    hair covers them the hair's volume buries them (20 of 37 faces of the party photos and the shared
+    portraits: no point of the ears more than 1 mm out of the bust without them), and a photo's
+    colours cannot tell an ear in shadow from hair (an ear-by-ear test by colour gave 31 of 41 busts
+    one ear)."""
     centres, rotations, axes = surface.ear_ellipsoids(head, shape)
     ears = [solids.ellipsoid(to_print_rotation @ centre, axes, to_print_rotation @ rotation)
             for centre, rotation in zip(centres, rotations)]
