@@ -123,6 +123,26 @@ def test_a_bust_has_both_ears_which_hair_buries_where_it_covers_them(people, mon
     assert max(_ears_out_of_the_head_mm3(people, "astronaut", monkeypatch)) <= EAR_BURIED_MM3
 
 
+CUT_CROWN_AREA = (0.88, 1.15)  # the cut photo's bust above the cut / the whole photo's (measured 0.97; 0.79 bald)
+
+
+def test_a_photo_cut_through_the_hair_keeps_the_hair_over_the_crown(people, photo):
+    # A tight crop through the hair gave a bare skull between two wings of hair, the crown clipped
+    # flat where the photo ends (the crop at the astronaut's mesh top: 0.79 of the whole photo's
+    # bust above the cut).
+    image, face, person = people["astronaut"]
+    h, w = image.shape[:2]
+    row = int(face.vertices_px[:, 1].min())
+    cut_image = np.ascontiguousarray(image[row:])
+    found = photo.run(cut_image)
+    busts = [build_bust(f.vertices_mm, None, BustOptions(style="bust"), image=im, vertices_px=f.vertices_px, person=p)
+             for im, f, p in ((image, face, person), (cut_image, found.faces[0], found.persons[0]))]
+    down = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, row], [0.0, 0.0, 1.0]])  # the cut photo's pixels -> the whole's
+    areas = [overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, shift @ bust.view, (w, h))[:row].sum()
+             for bust, shift in zip(busts, (np.eye(3), down))]
+    assert CUT_CROWN_AREA[0] <= areas[1] / areas[0] <= CUT_CROWN_AREA[1]
+
+
 def _draw_spectacles(image: np.ndarray, vertices_px: np.ndarray) -> np.ndarray:
     """Dark metal frames drawn where spectacles sit: a rim around each eye, a bridge, temples."""
     from realtime import topology

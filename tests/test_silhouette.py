@@ -161,3 +161,51 @@ def test_hair_behind_the_head_reaches_below_where_the_sides_show_the_ears():
     # Behind the ears' height the hair goes on as thick (43.6 mm against 45.0 above it; without
     # the carry down it fell to the outline's mean, 36.7: a ledge round the back).
     assert grown[just_below].mean() > 0.9 * grown[above].mean()
+
+
+def test_arc_position_runs_along_each_run_of_bins_round_the_circle():
+    arcs = np.zeros(12, bool)
+    arcs[3:7] = True
+    arcs[10:] = arcs[:2] = True  # a run across the circle's start
+    np.testing.assert_allclose(silhouette._arc_position(arcs),
+                               [0.6, 0.8, 0, 0.2, 0.4, 0.6, 0.8, 0, 0, 0, 0.2, 0.4])
+
+
+def _bob_cut_by_the_photo(cut_row):
+    """A bob (hair 42 mm out at the sides from 20 mm above the centre to 16 mm below it, a 35 mm
+    head) in a photo whose top edge is ``cut_row``: ``(Silhouette, cut (A,) bool)``."""
+    ys, xs = np.mgrid[0:256, 0:256]
+    region = (_disc(70.0) | ((np.abs(xs - 128.0) <= 85.0) & (ys >= 88.0) & (ys <= 160.0))) & (ys >= cut_row)
+    view = _view()
+    centre_px = view.project(np.zeros((1, 3)))[0]
+    angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
+    head_px = silhouette.polar_extent(region, centre_px, angles, last=True)
+    end_y = centre_px[1] + np.sin(angles) * head_px
+    cut = end_y <= cut_row + silhouette.EDGE_GAP_PX
+    sil = silhouette.Silhouette(view, np.zeros(3), centre_px, angles, head_px,
+                                np.where(cut, np.inf, silhouette.polar_extent(region, centre_px, angles, last=False,
+                                                                              beyond=True)),
+                                (angles < 0) | cut, region, region, 230.0, ys >= cut_row, region, None, cut)
+    return sil, cut
+
+
+def test_hair_over_a_crown_the_photo_cuts_off_goes_on_from_the_hair_beside_the_cut():
+    import dataclasses
+
+    import trimesh
+
+    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    base = np.full(len(directions), 30.0)  # the skull: 30 mm (60 px)
+    sil, cut = _bob_cut_by_the_photo(cut_row=100)  # 14 mm above the centre: inside the skull
+    assert cut.any() and not cut[np.abs(sil.angles + np.pi / 2) > np.radians(80)].any()
+    in_view = directions @ ROTATION.T
+    top = in_view[:, 1] > 0.9
+    sides = (np.abs(in_view[:, 2]) < 0.2) & (in_view[:, 1] > 0.05) & (in_view[:, 1] < 0.35)  # the bob's widest
+    grown = silhouette.hair_radius(directions, base, sil)
+    # Not bald between two wings of hair (the photo says nothing of the crown) ...
+    assert grown[top].mean() >= 30.0 + 0.8 * silhouette.CUT_HAIR_MM
+    # ... nor as thick as the bob at the sides.
+    assert grown[top].mean() <= 30.0 + 1.2 * silhouette.CUT_HAIR_MM < grown[sides].mean()
+    # Without the cut the crown was the bare skull.
+    bald = silhouette.hair_radius(directions, base, dataclasses.replace(sil, cut=None))
+    assert bald[top].mean() < 30.0 + 0.25 * silhouette.CUT_HAIR_MM

@@ -46,6 +46,16 @@ HEAD_MAX_ABOVE = 1.6
 HEAD_OPENING = 0.1
 """Morphological opening of the head region, face heights (~ 20 mm): parts of it thinner than
 this (a shoulder that rises a little above the chin's row, joined along it) are not the head."""
+CUT_HAIR_MM = 8.0
+"""Hair thickness assumed in the middle of a stretch of outline the photo cuts off (life mm): short
+to medium hair on a crown, as the cut's ends give way to it (their thickness may be a wide bob's)."""
+CUT_BLEND_POWER = 0.25
+"""How soon the thickness at a cut's ends gives way to ``CUT_HAIR_MM`` along it: the weight of the
+latter is ``sin(pi t) ** CUT_BLEND_POWER`` at ``t`` in [0, 1] along the cut (0.42 at 1% of it,
+0.75 at a tenth): the hair rounds off the ends without carrying a wide bob over the crown."""
+EDGE_GAP_PX = 3.0
+"""A head outline this close to the photo's edge (crop px) is the edge's: the person mask fades out
+a pixel or two short of it."""
 HAIR_GAP_PX = 2.0
 """A hair outline point lies at most this far (crop px) past where its ray first leaves the person."""
 BODY_ABOVE_CHIN = 0.35
@@ -118,6 +128,8 @@ class Silhouette:
     may grow past the skull prior.  raised_body: ``(S, S) bool`` the body above the chin's row (up
     to ``BODY_ABOVE_CHIN``): beside the face's columns, not hair, joined to the person below the chin
     (raised shoulders, a collar; None: none).
+    cut: ``(A,) bool`` hair directions whose outline is the photo's edge: the person goes on past it
+    (a crop through the hair), so the hair's thickness there is unknown (None: none).
     """
 
     view: AffineView
@@ -133,6 +145,7 @@ class Silhouette:
     seen: np.ndarray
     hair_region: np.ndarray
     raised_body: np.ndarray | None = None
+    cut: np.ndarray | None = None
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -259,17 +272,29 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     # A ray that leaves the person and meets the head region again further out (a raised shoulder
     # beside the jaw that the opening kept) does not show hair there: hair grows out of the head.
     hair &= head_px <= person_px + HAIR_GAP_PX
+    # Above the chin, a head outline with the photo's edge just past it is the edge's, not the
+    # hair's (nor the face's, where the photo cuts the forehead): the head goes on past it.
+    past = centre_px + np.column_stack([np.cos(angles), np.sin(angles)]) * (np.minimum(head_px, 4 * size)
+                                                                           + EDGE_GAP_PX)[:, None]
+    past_x, past_y = np.round(past[:, 0]).astype(int), np.round(past[:, 1]).astype(int)
+    on_crop = (past_x >= 0) & (past_x < size) & (past_y >= 0) & (past_y < size)
+    off_photo = ~on_crop | unseen[np.clip(past_y, 0, size - 1), np.clip(past_x, 0, size - 1)]
+    cut = (end[:, 1] < chin_row) & off_photo & np.isfinite(head_px) & (head_px > 0)
+    # ... nor is the person's outline there the person's: the mask fades a few pixels short of the
+    # photo's edge, and the hair clipped there was cut flat with the photo.
+    person_px = np.where(cut, np.inf, person_px)
     if hair_region is not None:
         # The outline runs along the region's edge, where labels are least certain: look a few
         # pixels around each end point.
         near = cv2.dilate(np.asarray(hair_region, np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         hair &= near[ey, ex]
+    hair |= cut
     if hair_region is None:
         hair_region = head & ~face
     hair_region = np.asarray(hair_region, bool)
     raised_body = _raised_body(person, face, hair_region, crop_v, chin_row, face_height)
     return Silhouette(crop_view, np.asarray(centre_mm, np.float64), centre_px, angles, head_px, person_px, hair,
-                      head, person, chin_row, ~unseen, hair_region, raised_body)
+                      head, person, chin_row, ~unseen, hair_region, raised_body, cut)
 
 
 def _raised_body(person: np.ndarray, face: np.ndarray, hair_region: np.ndarray, crop_v: np.ndarray,
@@ -357,6 +382,20 @@ def _circular_mean(values: np.ndarray, width: int) -> np.ndarray:
     return np.convolve(wrapped, np.ones(2 * pad + 1) / (2 * pad + 1), mode="valid")
 
 
+def _arc_position(arcs: np.ndarray) -> np.ndarray:
+    """``(A,) float`` in [0, 1]: where each bin of a circular ``arcs (A,) bool`` lies along its
+    run of True bins (0 and 1 at the bins just outside it), 0 outside the runs; not all True."""
+    bins = len(arcs)
+    idx = np.arange(bins)
+    outside = np.flatnonzero(~arcs)
+    # The nearest bin outside the runs before and after each bin, circularly.
+    before = outside[np.searchsorted(outside, idx, side="right") - 1]
+    before = np.where(before > idx, before - bins, before)
+    after_i = np.searchsorted(outside, idx, side="left")
+    after = np.where(after_i < len(outside), outside[np.minimum(after_i, len(outside) - 1)], outside[0] + bins)
+    return np.where(arcs, (idx - before) / np.maximum(after - before, 1), 0.0)
+
+
 def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Silhouette,
                 fade: np.ndarray | float = 1.0, iterations: int = HAIR_ITERATIONS) -> np.ndarray:
     """The head grown by the hair: ``(N,)`` mm along unit ``directions (N, 3)``.
@@ -392,6 +431,10 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     target = np.where(silhouette.hair, silhouette.head_px, 0.0)
     width = max(int(round(HAIR_SMOOTH_DEG / 360.0 * bins)) | 1, 3)
     thickness = np.zeros(bins)
+    cut = silhouette.cut if silhouette.cut is not None and silhouette.cut.any() else None
+    known = silhouette.hair if cut is None else silhouette.hair & ~cut
+    if cut is not None and not known.any():
+        cut = None  # no hair seen beside the cut: nothing to carry over it
     radius = np.asarray(base_radius, np.float64)
     centre = silhouette.centre_mm
     for _ in range(iterations):
@@ -399,6 +442,14 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
         shortfall = np.where(silhouette.hair, np.maximum(target - current, 0.0), 0.0) / px_per_mm
         step = _circular_median(shortfall, width)
         thickness = thickness + _circular_mean(step, width)
+        if cut is not None:
+            # Where the photo cuts the head, the hair goes on from its thickness on either side of
+            # the cut toward CUT_HAIR_MM in the middle of the cut: a crown cut off by the frame is
+            # neither bald between two wings of hair nor as deep as hair that widens at the temples.
+            beside = np.interp(np.arange(bins), np.flatnonzero(known), thickness[known], period=bins)
+            middle = np.sin(np.pi * _arc_position(cut)) ** CUT_BLEND_POWER
+            fill = (1.0 - middle) * beside + middle * np.minimum(beside, CUT_HAIR_MM)
+            thickness = np.where(cut, np.maximum(thickness, fill), thickness)
         mean = thickness[silhouette.hair].mean() if silhouette.hair.any() else 0.0
         at_level = 0.5 * (thickness[left_side] + thickness[right_side])
         # Carried down: the largest thickness at this height or up to HAIR_CARRY_DOWN above it.
