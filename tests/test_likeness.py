@@ -126,21 +126,14 @@ def test_a_bust_has_both_ears_which_hair_buries_where_it_covers_them(people, mon
 CUT_CROWN_AREA = (0.88, 1.15)  # the cut photo's bust above the cut / the whole photo's (measured 0.97; 0.79 bald)
 
 
-def test_a_photo_cut_through_the_hair_keeps_the_hair_over_the_crown(people, photo):
+def test_a_photo_cut_through_the_hair_keeps_the_hair_over_the_crown(astronaut, photo):
     # A tight crop through the hair gave a bare skull between two wings of hair, the crown clipped
     # flat where the photo ends (the crop at the astronaut's mesh top: 0.79 of the whole photo's
     # bust above the cut).
-    image, face, person = people["astronaut"]
-    h, w = image.shape[:2]
-    row = int(face.vertices_px[:, 1].min())
-    cut_image = np.ascontiguousarray(image[row:])
-    found = photo.run(cut_image)
-    busts = [build_bust(f.vertices_mm, None, BustOptions(style="bust"), image=im, vertices_px=f.vertices_px, person=p)
-             for im, f, p in ((image, face, person), (cut_image, found.faces[0], found.persons[0]))]
-    down = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, row], [0.0, 0.0, 1.0]])  # the cut photo's pixels -> the whole's
-    areas = [overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, shift @ bust.view, (w, h))[:row].sum()
-             for bust, shift in zip(busts, (np.eye(3), down))]
-    assert CUT_CROWN_AREA[0] <= areas[1] / areas[0] <= CUT_CROWN_AREA[1]
+    from realtime.tools.likeness import cut_crown_agreement
+
+    _, area = cut_crown_agreement(photo, astronaut)
+    assert CUT_CROWN_AREA[0] <= area <= CUT_CROWN_AREA[1]
 
 
 def _draw_spectacles(image: np.ndarray, vertices_px: np.ndarray) -> np.ndarray:
@@ -543,6 +536,20 @@ def test_the_distances_command_compares_people_and_one_clip_s_frames(capsys, gra
     different, same = (float(part.split("median ")[1].split(" mm")[0]) for part in line.split(";")[:2])
     ratio = float(line.rsplit("ratio ", 1)[1])
     assert different > 0 and same > 0 and ratio == pytest.approx(different / same, rel=0.02)
+
+
+def test_the_crown_command_reports_each_photo_s_cut_bust_against_its_whole(capsys, grace_hopper_path, tmp_path):
+    # python -m realtime.tools.likeness crown PHOTO...: what BENCHMARKS' cut-photo figures come from.
+    from realtime.tools import likeness
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((64, 64, 3), 128, np.uint8))
+    assert likeness.main(["crown", grace_hopper_path, str(blank)]) == 0
+    hopper, no_face = capsys.readouterr().out.strip().splitlines()
+    iou = float(hopper.split("IoU ")[1].split(",")[0])
+    area = float(hopper.split("area ")[1].split(" ")[0])
+    assert 0.5 < iou <= 1.0 and 0.5 < area < 2.0, hopper
+    assert no_face.endswith("no face")
 
 
 def _raised_shoulders_scene(people):

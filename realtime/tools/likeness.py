@@ -9,7 +9,9 @@ Development and benchmark use, and the acceptance tests; ``python -m realtime.to
 PHOTO...`` draws the contact sheet of ``docs/likeness.png``: each photo, the bust's fit over it,
 and the bust from three sides. ``python -m realtime.tools.likeness distances PHOTO... --clip
 VIDEO...`` prints the distances between busts of different people (each photo and each clip's
-first frame) and of the same person (frames of one clip), and their ratio.
+first frame) and of the same person (frames of one clip), and their ratio. ``python -m
+realtime.tools.likeness crown PHOTO...`` cuts each photo at its face mesh's top and compares the
+bust of the cut photo with the whole photo's above the cut (``cut_crown_agreement``).
 """
 
 from __future__ import annotations
@@ -135,6 +137,29 @@ def distances_report(different: list[float], same: list[float]) -> str:
     return f"different people: {summary(different)}; the same person: {summary(same)}; ratio {ratio:.2f}"
 
 
+def cut_crown_agreement(photo, image: np.ndarray, style: str = "bust") -> tuple[float, float] | None:
+    """How well a bust from ``image`` (BGR) cut at its face mesh's top keeps the head above the cut:
+    ``(IoU, area ratio)`` of the cut photo's bust and the whole photo's, seen through their
+    ``bust_view`` above the cut (the photo shows nothing there; the whole photo does). None without
+    a face in either."""
+    from realtime.printing import overlay
+
+    made = _largest_face_bust(photo, image, style)
+    if made is None:
+        return None
+    found, whole = made
+    row = int(found.faces[0].vertices_px[:, 1].min())
+    cut = _largest_face_bust(photo, np.ascontiguousarray(image[row:]), style)
+    if cut is None or row <= 0:
+        return None
+    h, w = image.shape[:2]
+    down = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, row], [0.0, 0.0, 1.0]])  # the cut photo's pixels -> the whole's
+    masks = [overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, shift @ bust.view, (w, h))[:row]
+             for bust, shift in ((whole, np.eye(3)), (cut[1], down))]
+    union = (masks[0] | masks[1]).sum()
+    return float((masks[0] & masks[1]).sum() / max(union, 1)), float(masks[1].sum() / max(masks[0].sum(), 1))
+
+
 SHEET_TILE_PX = 300
 """Height of each picture in the contact sheet."""
 SHEET_YAWS_DEG = (0.0, 70.0, 180.0)
@@ -203,6 +228,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--style", default="bust")
         args = parser.parse_args(argv[1:])
         print(distances_report(*distinct_people(args.photos, args.clip, style=args.style)))
+        return 0
+    if argv[:1] == ["crown"]:
+        from realtime.stages.imagefile import load_image
+        from realtime.stages.photo import PhotoReconstructor
+
+        parser = argparse.ArgumentParser(prog="python -m realtime.tools.likeness crown",
+                                         description="Busts of photos cut at the face's top against the whole photos'.")
+        parser.add_argument("photos", nargs="+")
+        parser.add_argument("--style", default="bust")
+        args = parser.parse_args(argv[1:])
+        with PhotoReconstructor() as photo:
+            for path in args.photos:
+                agreement = cut_crown_agreement(photo, load_image(path), args.style)
+                print(f"{path}: " + ("no face" if agreement is None else
+                                     "above the cut: IoU %.3f, area %.2f of the whole photo's" % agreement))
         return 0
     parser = argparse.ArgumentParser(prog="python -m realtime.tools.likeness",
                                      description="Contact sheet: photos, the busts' fit over them, the busts from three sides.")
