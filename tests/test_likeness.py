@@ -481,6 +481,36 @@ def test_a_shoulder_beside_the_jaw_across_a_gap_grows_no_hair(people):
     assert np.max(outline - sil.person_px) < 0.05 * face_height
 
 
+def test_only_hair_the_photo_cuts_above_the_ears_goes_on_past_its_edge(people):
+    # Cut bins carry the hair on past the photo's edge. A neighbour beside the jaw who runs off the
+    # photo is not this head's hair: counted as a cut there, the head style of Obama's podium photo
+    # (face_recognition's obama2.jpg) grew fins out to both neighbours at the jaw's height.
+    import dataclasses
+
+    from realtime import topology
+    from realtime.printing import silhouette, surface
+
+    image, face, person, head, crop_v, chin, face_height = _astronaut_on_her_crop(people)
+    size = person.probability.shape[0]
+    ys, xs = np.mgrid[0:size, 0:size]
+    centre = 0.5 * (crop_v[topology.FOREHEAD_TOP] + chin)
+    sides = np.sort(crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 0])
+    ears_row = crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 1].mean()
+    # Her head with hair 0.2 face heights over it, and a neighbour's shoulder from her jaw to the
+    # photo's edge, a third of a face height high above her chin's row.
+    drawn = ((xs - centre[0]) / (0.5 * (sides[1] - sides[0]) + 6)) ** 2 + ((ys - centre[1]) / face_height) ** 2 <= 1
+    drawn |= (xs >= chin[0]) & (ys >= chin[1] - 0.33 * face_height)
+    edge = int(chin[0] + 0.9 * face_height)  # the photo's right edge
+    top = int(crop_v[topology.FOREHEAD_TOP, 1] - 0.1 * face_height)  # ... and its top, through the hair
+    seen = person.seen & (xs < edge) & (ys >= top)
+    mask = dataclasses.replace(person, probability=(drawn & seen).astype(np.float32), seen=seen)
+    sil = silhouette.build_silhouette(mask.probability, mask.seen, mask.crop_from_image, head, face.vertices_px,
+                                      surface.fit_head(head).centre, silhouette.fit_affine_view(head, face.vertices_px))
+    end_y = sil.centre_px[1] + np.sin(sil.angles) * np.minimum(sil.head_px, 4 * size)
+    assert sil.cut[end_y < top + silhouette.EDGE_GAP_PX].sum() >= 10  # the crown, cut by the top
+    assert not sil.cut[end_y > ears_row].any()  # not the neighbour beside her jaw
+
+
 def test_the_bust_stays_inside_the_person_s_outline_however_the_hair_grows(people, monkeypatch):
     # The hair's growth may overshoot (a thickness carried round the back, a target on a stray
     # part of the mask); the photo's outline still bounds every direction across the view: the

@@ -272,22 +272,27 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     # A ray that leaves the person and meets the head region again further out (a raised shoulder
     # beside the jaw that the opening kept) does not show hair there: hair grows out of the head.
     hair &= head_px <= person_px + HAIR_GAP_PX
-    # Above the chin, a head outline with the photo's edge just past it is the edge's, not the
-    # hair's (nor the face's, where the photo cuts the forehead): the head goes on past it.
-    past = centre_px + np.column_stack([np.cos(angles), np.sin(angles)]) * (np.minimum(head_px, 4 * size)
-                                                                           + EDGE_GAP_PX)[:, None]
-    past_x, past_y = np.round(past[:, 0]).astype(int), np.round(past[:, 1]).astype(int)
-    on_crop = (past_x >= 0) & (past_x < size) & (past_y >= 0) & (past_y < size)
-    off_photo = ~on_crop | unseen[np.clip(past_y, 0, size - 1), np.clip(past_x, 0, size - 1)]
-    cut = (end[:, 1] < chin_row) & off_photo & np.isfinite(head_px) & (head_px > 0)
-    # ... nor is the person's outline there the person's: the mask fades a few pixels short of the
-    # photo's edge, and the hair clipped there was cut flat with the photo.
-    person_px = np.where(cut, np.inf, person_px)
     if hair_region is not None:
         # The outline runs along the region's edge, where labels are least certain: look a few
         # pixels around each end point.
         near = cv2.dilate(np.asarray(hair_region, np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         hair &= near[ey, ex]
+    else:
+        near = np.ones((size, size), bool)
+    # Above the ears, a head outline of hair (or of the face, where the photo cuts the forehead)
+    # with the photo's edge just past it is the edge's: the head goes on past it. (Lower, what runs
+    # off the photo beside the jaw is a neighbour's shoulder or hair as often as this head's.)
+    ears_row = float(0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1]))
+    past = centre_px + np.column_stack([np.cos(angles), np.sin(angles)]) * (np.minimum(head_px, 4 * size)
+                                                                           + EDGE_GAP_PX)[:, None]
+    past_x, past_y = np.round(past[:, 0]).astype(int), np.round(past[:, 1]).astype(int)
+    on_crop = (past_x >= 0) & (past_x < size) & (past_y >= 0) & (past_y < size)
+    off_photo = ~on_crop | unseen[np.clip(past_y, 0, size - 1), np.clip(past_x, 0, size - 1)]
+    cut = ((end[:, 1] < ears_row) & off_photo & (near[ey, ex] | grown[ey, ex]) & np.isfinite(head_px)
+           & (head_px > 0))
+    # ... nor is the person's outline there the person's: the mask fades a few pixels short of the
+    # photo's edge, and the hair clipped there was cut flat with the photo.
+    person_px = np.where(cut, np.inf, person_px)
     hair |= cut
     if hair_region is None:
         hair_region = head & ~face
