@@ -128,8 +128,9 @@ class Silhouette:
     may grow past the skull prior.  raised_body: ``(S, S) bool`` the body above the chin's row (up
     to ``BODY_ABOVE_CHIN``): beside the face's columns, not hair, joined to the person below the chin
     (raised shoulders, a collar; None: none).
-    cut: ``(A,) bool`` hair directions whose outline is the photo's edge: the person goes on past it
-    (a crop through the hair), so the hair's thickness there is unknown (None: none).
+    cut: ``(A,) bool`` directions above the ears whose outline (hair, or the face where the photo
+    cuts the forehead) is the photo's or the crop's edge: the head goes on past it, so the hair's
+    thickness there is unknown (None: none).
     """
 
     view: AffineView

@@ -141,7 +141,7 @@ def cut_crown_agreement(photo, image: np.ndarray, style: str = "bust") -> tuple[
     """How well a bust from ``image`` (BGR) cut at its face mesh's top keeps the head above the cut:
     ``(IoU, area ratio)`` of the cut photo's bust and the whole photo's, seen through their
     ``bust_view`` above the cut (the photo shows nothing there; the whole photo does). None without
-    a face in either."""
+    a face in either, or where the photo's top already cuts the face."""
     from realtime.printing import overlay
 
     made = _largest_face_bust(photo, image, style)
@@ -149,8 +149,10 @@ def cut_crown_agreement(photo, image: np.ndarray, style: str = "bust") -> tuple[
         return None
     found, whole = made
     row = int(found.faces[0].vertices_px[:, 1].min())
+    if row <= 0:
+        return None  # the photo already cuts the face
     cut = _largest_face_bust(photo, np.ascontiguousarray(image[row:]), style)
-    if cut is None or row <= 0:
+    if cut is None:
         return None
     h, w = image.shape[:2]
     down = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, row], [0.0, 0.0, 1.0]])  # the cut photo's pixels -> the whole's
