@@ -446,33 +446,53 @@ def _spill_above_chin(image, face, person, bust) -> float:
 MAX_SPILL = 0.03  # share of the silhouette above the chin; the astronaut's own bust: 0.009
 
 
+def _drawn_head_on_her_crop(people, half_height: float):
+    """The astronaut's face, mask and posed head on her crop (``_astronaut_on_her_crop``) with a head
+    drawn on the crop: her face's oval widened by 6 px, ``half_height`` face heights high about the
+    middle of her forehead and chin. Returns ``(face, person, head, crop_v, chin, face_height, xs, ys,
+    drawn (S, S) bool)``."""
+    from realtime import topology
+
+    image, face, person, head, crop_v, chin, face_height = _astronaut_on_her_crop(people)
+    size = person.probability.shape[0]
+    ys, xs = np.mgrid[0:size, 0:size]
+    centre = 0.5 * (crop_v[topology.FOREHEAD_TOP] + chin)
+    sides = np.sort(crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 0])
+    drawn = (((xs - centre[0]) / (0.5 * (sides[1] - sides[0]) + 6)) ** 2
+             + ((ys - centre[1]) / (half_height * face_height)) ** 2 <= 1)
+    return face, person, head, crop_v, chin, face_height, xs, ys, drawn
+
+
+def _drawn_silhouette(face, person, head, probability, seen=None):
+    """``build_silhouette`` of a drawn person ``probability (S, S)`` on the astronaut's crop."""
+    import dataclasses
+
+    from realtime.printing import silhouette, surface
+
+    mask = dataclasses.replace(person, probability=probability.astype(np.float32),
+                               seen=person.seen if seen is None else seen)
+    return silhouette.build_silhouette(mask.probability, mask.seen, mask.crop_from_image, head, face.vertices_px,
+                                       surface.fit_head(head).centre, silhouette.fit_affine_view(head, face.vertices_px))
+
+
 def test_a_shoulder_beside_the_jaw_across_a_gap_grows_no_hair(people):
     # A shoulder raised beside the jaw, too thick for the head region's opening and joined to the
     # head only at the neck: rays from the head's centre leave the person at the cheek, cross the
     # background and end on the shoulder. The head outline's last pixel there lay on the shoulder,
     # and the hair grew a wedge across the gap to it, standing off the back of the head
     # (photo_two_faces, 8.6% of the bust's silhouette above the chin outside the person; 0.3% now).
-    import dataclasses
-
     import trimesh
 
     from realtime import topology
     from realtime.printing import silhouette, surface
 
-    image, face, person, head, crop_v, chin, face_height = _astronaut_on_her_crop(people)
-    size = person.probability.shape[0]
-    ys, xs = np.mgrid[0:size, 0:size]
     # The face's own oval with a little hair above it, a neck, and a shoulder whose top reaches
     # 0.25 face heights above the chin's row, out to one face height beside the chin.
-    centre = 0.5 * (crop_v[topology.FOREHEAD_TOP] + chin)
+    face, person, head, crop_v, chin, face_height, xs, ys, drawn = _drawn_head_on_her_crop(people, 0.8)
     sides = np.sort(crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 0])
-    drawn = ((xs - centre[0]) / (0.5 * (sides[1] - sides[0]) + 6)) ** 2 + ((ys - centre[1]) / (0.8 * face_height)) ** 2 <= 1
     drawn |= (np.abs(xs - chin[0]) < 0.3 * (sides[1] - sides[0])) & (ys >= chin[1] - 0.3 * face_height)
     drawn |= (xs <= chin[0]) & (xs >= chin[0] - face_height) & (ys >= chin[1] - 0.25 * face_height)
-    mask = dataclasses.replace(person, probability=drawn.astype(np.float32))
-    view = silhouette.fit_affine_view(head, face.vertices_px)
-    sil = silhouette.build_silhouette(mask.probability, mask.seen, mask.crop_from_image, head, face.vertices_px,
-                                      surface.fit_head(head).centre, view)
+    sil = _drawn_silhouette(face, person, head, drawn)
     directions = np.asarray(trimesh.creation.icosphere(subdivisions=5).vertices, np.float64)
     grown = silhouette.hair_radius(directions, np.minimum(surface.skull_radius(directions, surface.fit_head(head)),
                                                           silhouette.clip_radius(directions, sil)), sil)
@@ -485,27 +505,19 @@ def test_only_hair_the_photo_cuts_above_the_ears_goes_on_past_its_edge(people):
     # Cut bins carry the hair on past the photo's edge. A neighbour beside the jaw who runs off the
     # photo is not this head's hair: counted as a cut there, the head style of Obama's podium photo
     # (face_recognition's obama2.jpg) grew fins out to both neighbours at the jaw's height.
-    import dataclasses
-
     from realtime import topology
-    from realtime.printing import silhouette, surface
+    from realtime.printing import silhouette
 
-    image, face, person, head, crop_v, chin, face_height = _astronaut_on_her_crop(people)
-    size = person.probability.shape[0]
-    ys, xs = np.mgrid[0:size, 0:size]
-    centre = 0.5 * (crop_v[topology.FOREHEAD_TOP] + chin)
-    sides = np.sort(crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 0])
-    ears_row = crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 1].mean()
     # Her head with hair 0.2 face heights over it, and a neighbour's shoulder from her jaw to the
     # photo's edge, a third of a face height high above her chin's row.
-    drawn = ((xs - centre[0]) / (0.5 * (sides[1] - sides[0]) + 6)) ** 2 + ((ys - centre[1]) / face_height) ** 2 <= 1
+    face, person, head, crop_v, chin, face_height, xs, ys, drawn = _drawn_head_on_her_crop(people, 1.0)
+    size = person.probability.shape[0]
+    ears_row = crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 1].mean()
     drawn |= (xs >= chin[0]) & (ys >= chin[1] - 0.33 * face_height)
     edge = int(chin[0] + 0.9 * face_height)  # the photo's right edge
     top = int(crop_v[topology.FOREHEAD_TOP, 1] - 0.1 * face_height)  # ... and its top, through the hair
     seen = person.seen & (xs < edge) & (ys >= top)
-    mask = dataclasses.replace(person, probability=(drawn & seen).astype(np.float32), seen=seen)
-    sil = silhouette.build_silhouette(mask.probability, mask.seen, mask.crop_from_image, head, face.vertices_px,
-                                      surface.fit_head(head).centre, silhouette.fit_affine_view(head, face.vertices_px))
+    sil = _drawn_silhouette(face, person, head, drawn & seen, seen)
     end_y = sil.centre_px[1] + np.sin(sil.angles) * np.minimum(sil.head_px, 4 * size)
     assert sil.cut[end_y < top + silhouette.EDGE_GAP_PX].sum() >= 10  # the crown, cut by the top
     assert not sil.cut[end_y > ears_row].any()  # not the neighbour beside her jaw
