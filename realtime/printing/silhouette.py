@@ -265,7 +265,8 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     person_px = polar_extent(person | unseen, centre_px, angles, last=False, beyond=True)
     # Hair may add volume where the head's outline lies above the chin and outside the face's own
     # outline (grown by a few pixels: the network's edge and the mesh's contour differ that much).
-    end = centre_px + np.column_stack([np.cos(angles), np.sin(angles)]) * np.minimum(head_px, 4 * size)[:, None]
+    rays = np.column_stack([np.cos(angles), np.sin(angles)])
+    end = centre_px + rays * np.minimum(head_px, 4 * size)[:, None]
     grown = cv2.dilate(face.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))).astype(bool)
     ex = np.clip(np.round(end[:, 0]).astype(int), 0, size - 1)
     ey = np.clip(np.round(end[:, 1]).astype(int), 0, size - 1)
@@ -284,8 +285,7 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     # with the photo's edge just past it is the edge's: the head goes on past it. (Lower, what runs
     # off the photo beside the jaw is a neighbour's shoulder or hair as often as this head's.)
     ears_row = float(0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1]))
-    past = centre_px + np.column_stack([np.cos(angles), np.sin(angles)]) * (np.minimum(head_px, 4 * size)
-                                                                           + EDGE_GAP_PX)[:, None]
+    past = end + rays * EDGE_GAP_PX
     past_x, past_y = np.round(past[:, 0]).astype(int), np.round(past[:, 1]).astype(int)
     on_crop = (past_x >= 0) & (past_x < size) & (past_y >= 0) & (past_y < size)
     off_photo = ~on_crop | unseen[np.clip(past_y, 0, size - 1), np.clip(past_x, 0, size - 1)]
@@ -441,6 +441,10 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     known = silhouette.hair if cut is None else silhouette.hair & ~cut
     if cut is not None and not known.any():
         cut = None  # no hair seen beside the cut: nothing to carry over it
+    if cut is not None:
+        known_bins = np.flatnonzero(known)
+        # The weight of CUT_HAIR_MM along each cut: 0 at its ends, 1 in its middle.
+        middle = np.sin(np.pi * _arc_position(cut)) ** CUT_BLEND_POWER
     radius = np.asarray(base_radius, np.float64)
     centre = silhouette.centre_mm
     for _ in range(iterations):
@@ -452,8 +456,7 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
             # Where the photo cuts the head, the hair goes on from its thickness on either side of
             # the cut toward CUT_HAIR_MM in the middle of the cut: a crown cut off by the frame is
             # neither bald between two wings of hair nor as deep as hair that widens at the temples.
-            beside = np.interp(np.arange(bins), np.flatnonzero(known), thickness[known], period=bins)
-            middle = np.sin(np.pi * _arc_position(cut)) ** CUT_BLEND_POWER
+            beside = np.interp(np.arange(bins), known_bins, thickness[known_bins], period=bins)
             fill = (1.0 - middle) * beside + middle * np.minimum(beside, CUT_HAIR_MM)
             thickness = np.where(cut, np.maximum(thickness, fill), thickness)
         mean = thickness[silhouette.hair].mean() if silhouette.hair.any() else 0.0

@@ -158,8 +158,7 @@ def cut_crown_agreement(photo, image: np.ndarray, style: str = "bust") -> tuple[
     down = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, row], [0.0, 0.0, 1.0]])  # the cut photo's pixels -> the whole's
     masks = [overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, shift @ bust.view, (w, h))[:row]
              for bust, shift in ((whole, np.eye(3)), (cut[1], down))]
-    union = (masks[0] | masks[1]).sum()
-    return float((masks[0] & masks[1]).sum() / max(union, 1)), float(masks[1].sum() / max(masks[0].sum(), 1))
+    return overlay.iou(*masks), float(masks[1].sum() / max(masks[0].sum(), 1))
 
 
 SHEET_TILE_PX = 300
