@@ -342,9 +342,15 @@ def test_interrupting_a_pool_stops_its_workers_before_returning(tmp_path):
     thread = threading.Thread(target=interrupt_once_a_job_runs, daemon=True)
     thread.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
-            for _ in pool.map(jobs):
-                pass
+        yielded = []
+        try:
+            for result in pool.map(jobs):
+                yielded.append(result)
+        except KeyboardInterrupt:
+            pass
+        else:  # flaky in clean-clone CI (3 of 4 runs at one stop's end): say what the loop gave
+            pytest.fail(f"the pool's loop ended without the interrupt: {[(r.ok, r.error) for r in yielded]}; "
+                        f"a writer opened: {bool(writers)}; the interrupting thread alive: {thread.is_alive()}")
         thread.join()
         assert writers, "no job started within 120 s"
         assert workers and not [p for p in workers if p.is_alive()]  # gone, not finishing their jobs
