@@ -135,6 +135,27 @@ def test_image_conversions(tmp_path, astronaut):
     np.testing.assert_array_equal(load_image(tmp_path / "ünïcode name deep.png"), astronaut)
 
 
+def test_an_image_read_from_a_pipe_loads(tmp_path, astronaut):
+    # np.fromfile asks for the file's position, which a pipe has not ("obtaining file position
+    # failed"): a photo piped in (a FIFO, /dev/stdin) failed at once, as did test_jobs' pool
+    # interrupt test, whose jobs read a FIFO, whenever they got there before its Ctrl-C.
+    import os
+    import threading
+
+    ok, encoded = cv2.imencode(".png", astronaut)
+    fifo = tmp_path / "piped.png"
+    os.mkfifo(fifo)
+
+    def write():
+        with open(fifo, "wb") as pipe:
+            pipe.write(encoded.tobytes())
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    np.testing.assert_array_equal(load_image(fifo), astronaut)
+    writer.join(timeout=10)
+
+
 def test_exif_orientation_is_honoured(tmp_path):
     image = np.zeros((40, 80, 3), np.uint8)
     image[:, :40] = 255  # left half white

@@ -258,11 +258,16 @@ def load_image(path: str | Path) -> np.ndarray:
         if size_bytes > MAX_IMAGE_FILE_BYTES:
             raise InputError(f"{path}: {size_bytes / 2**20:.0f} MB is too large for an image "
                              f"(limit {MAX_IMAGE_FILE_BYTES >> 20} MB)")
-        # imdecode on bytes works for any path (spaces, non-ASCII) on every platform.
-        data = np.fromfile(str(path), dtype=np.uint8)
+        # imdecode on bytes works for any path (spaces, non-ASCII) on every platform. read(), not
+        # np.fromfile: a pipe (a FIFO, /dev/stdin) has no file position, which numpy asks for
+        # ("obtaining file position failed"); a pipe's size is only known once read.
+        with open(path, "rb") as file:
+            data = file.read(MAX_IMAGE_FILE_BYTES + 1)
     except OSError as error:
         raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
-    if data.size == 0:
+    if len(data) > MAX_IMAGE_FILE_BYTES:
+        raise InputError(f"{path}: more than {MAX_IMAGE_FILE_BYTES >> 20} MB is too large for an image")
+    if not data:
         raise InputError(f"{path}: the file is empty")
     return decode_image(data, str(path))
 
