@@ -339,6 +339,10 @@ def test_interrupting_a_pool_stops_its_workers_before_returning(tmp_path):
         workers.extend(multiprocessing.active_children())
         signal.pthread_kill(main, signal.SIGINT)
 
+    # Python's own Ctrl-C handler, as a terminal's selfie3d has: a process started in the
+    # background by a non-interactive shell (a CI script's '&') inherits SIGINT ignored, and the
+    # loop then waited on the pipe for ever.
+    previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     thread = threading.Thread(target=interrupt_once_a_job_runs, daemon=True)
     thread.start()
     try:
@@ -348,7 +352,7 @@ def test_interrupting_a_pool_stops_its_workers_before_returning(tmp_path):
                 yielded.append(result)
         except KeyboardInterrupt:
             pass
-        else:  # np.fromfile failed on the pipe at once, before the interrupt came: say what the loop gave
+        else:  # the jobs failed at once (np.fromfile on the pipe), before the interrupt: say what the loop gave
             pytest.fail(f"the pool's loop ended without the interrupt: {[(r.ok, r.error) for r in yielded]}; "
                         f"a writer opened: {bool(writers)}; the interrupting thread alive: {thread.is_alive()}")
         thread.join()
@@ -362,3 +366,4 @@ def test_interrupting_a_pool_stops_its_workers_before_returning(tmp_path):
         for fd in writers:
             os.close(fd)
         pool.close()
+        signal.signal(signal.SIGINT, previous_handler)
