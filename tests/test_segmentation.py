@@ -82,6 +82,45 @@ def test_a_bald_crown_is_skin_not_hair(astronaut, photo, tone):
     assert (labels[crown] == segmentation.SCALP).mean() > 0.8
 
 
+def _below_the_chin(mask, vertices, labels):
+    """``(hair below the chin, of it over the throat)`` in crop pixels."""
+    crop_v = mask.to_crop(vertices)
+    size = labels.shape[0]
+    rows, cols = np.mgrid[0:size, 0:size]
+    chin_row, face_height = crop_v[topology.CHIN, 1], np.ptp(crop_v[:, 1])
+    below = (labels == segmentation.HAIR) & (rows > chin_row)
+    throat = np.abs(cols - crop_v[topology.CHIN, 0]) <= segmentation.NECK_HALF_WIDTH * face_height
+    return int(below.sum()), int((below & throat).sum())
+
+
+def test_hair_that_frames_the_face_hangs_below_the_chin_beside_the_neck(astronaut, photo):
+    from drawn_hair import paint_hanging_hair
+
+    found = photo.run(astronaut)
+    labels = segmentation.label_regions(found.persons[0], found.faces[0].vertices_px, astronaut)
+    # Her own short hair: nothing below the chin is hair.
+    assert _below_the_chin(found.persons[0], found.faces[0].vertices_px, labels) == (0, 0)
+    image = paint_hanging_hair(astronaut, found.faces[0].vertices_px)
+    found = photo.run(image)
+    mask, vertices = found.persons[0], found.faces[0].vertices_px
+    hanging, over_throat = _below_the_chin(mask, vertices, segmentation.label_regions(mask, vertices, image))
+    # The painted locks below the chin: 2 x 0.25 x 0.8 face heights (~ 22 px) = ~ 2,400 crop pixels.
+    assert hanging > 1500
+    assert over_throat == 0
+
+
+def test_hair_coloured_clothes_beside_the_neck_under_short_hair_do_not_hang(astronaut, photo):
+    # The same locks painted below the chin only: the hair does not frame the face down to the
+    # chin, so what is beside the neck is a dark top joined to the hair, not hair.
+    from drawn_hair import paint_hanging_hair
+
+    found = photo.run(astronaut)
+    image = paint_hanging_hair(astronaut, found.faces[0].vertices_px, beside_face=False)
+    found = photo.run(image)
+    mask, vertices = found.persons[0], found.faces[0].vertices_px
+    assert _below_the_chin(mask, vertices, segmentation.label_regions(mask, vertices, image)) == (0, 0)
+
+
 def test_without_the_photo_the_head_outside_the_face_is_hair(astronaut, photo):
     found = photo.run(astronaut)
     labels = segmentation.label_regions(found.persons[0], found.faces[0].vertices_px, None)

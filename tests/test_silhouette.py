@@ -137,6 +137,45 @@ def test_hair_down_both_sides_goes_round_the_back_at_the_same_height():
     assert grown[front].mean() < grown[low & back].mean() - 3.0
 
 
+def _long_hair_scene(chin_row: float):
+    """A 35 mm head (2 px/mm) whose hair hangs at both sides, 40 mm out, from 10 mm to 61 mm below
+    the centre; the chin's row as given (the centre is at row 128)."""
+    ys, xs = np.mgrid[0:256, 0:256]
+    hair_down = _disc(70.0) | ((np.abs(xs - 128.0) <= 80.0) & (ys >= 148.0) & (ys <= 250.0))
+    view = _view()
+    centre_px = view.project(np.zeros((1, 3)))[0]
+    angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
+    hair = ~((angles > np.radians(70.0)) & (angles < np.radians(110.0)))  # not the chin and neck
+    return silhouette.Silhouette(view, np.zeros(3), centre_px, angles,
+                                 silhouette.polar_extent(hair_down, centre_px, angles, last=True),
+                                 silhouette.polar_extent(hair_down, centre_px, angles, last=False, beyond=True),
+                                 hair, hair_down, hair_down, chin_row, np.ones((256, 256), bool), hair_down)
+
+
+def test_hair_that_hangs_below_the_chin_falls_straight_down_behind_the_head():
+    import trimesh
+
+    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    in_view = directions @ ROTATION.T  # (right, up, toward the camera) of the view
+    # The skull: 30 mm, narrowing under the occiput to a 15 mm neck.
+    base = 30.0 - 15.0 * np.clip((-in_view[:, 1] - 0.2) / 0.6, 0.0, 1.0)
+    long_hair = silhouette.hair_radius(directions, base, _long_hair_scene(chin_row=200.0))  # chin 36 mm down
+    bob = silhouette.hair_radius(directions, base, _long_hair_scene(chin_row=250.0))  # the hair ends at the chin
+    horizontal = np.hypot(in_view[:, 0], in_view[:, 2])
+    back = in_view[:, 2] < -0.8
+    widest = (long_hair * horizontal)[back & (np.abs(in_view[:, 1]) < 0.2)].max()
+    low_back = back & (in_view[:, 1] < -0.55) & (in_view[:, 1] > -0.75)
+    # Behind the head the hair falls from the head's widest point ...
+    assert np.median((long_hair * horizontal)[low_back]) > 0.9 * widest
+    # ... where hair that ends at the chin follows the skull in under the occiput.
+    assert np.median(long_hair[low_back]) > np.median(bob[low_back]) + 10.0
+    # It ends where the photo shows it end (61 mm below the centre), and the face's side is as it was.
+    below_centre = -long_hair * in_view[:, 1]
+    assert below_centre[long_hair > bob + 1e-6].max() < 61.0 + 2.0
+    front = in_view[:, 2] > 0.3
+    np.testing.assert_allclose(long_hair[front], bob[front])
+
+
 def test_hair_behind_the_head_reaches_below_where_the_sides_show_the_ears():
     import trimesh
 

@@ -2,21 +2,19 @@
 
 In: a person mask around one face (``realtime.stages.segmentation.PersonMask``), the face mesh in the
 head frame (``(468, 3)`` mm, ``realtime.printing.headframe``) and in the photo (``(468, 2+)``
-pixels). Out: ``Silhouette``, the mask prepared for ray queries from the head's centre, and pure
-functions that turn it into radii of the head surface (``hair_and_clip_radii``) and into the
-outline of the neck and shoulders (``body_profile``).
+pixels). Out: ``Silhouette``, the mask prepared for ray queries from the head's centre (the
+head-and-hair outline and the person's outline in each image direction, which directions are hair,
+where the photo cuts the head), and pure functions that turn it into radii of the head surface:
+``clip_radius`` (the person's outline bounds the skull prior), ``hair_radius`` (the head grown by the
+hair until its outline meets the photo's) and ``hair_drape`` (hair that hangs below the chin falls
+straight down behind the head), and into the tops of the shoulders (``person_tops``).
 
 The camera is affine (the face mesh network's own model: x, y in pixels, z in the scale of x), so
 a head-frame point ``p`` lands on crop pixel ``C @ (p, 1)`` and the view direction is the null
-vector of ``C``'s left 2 x 3 block. The head-and-hair region of the mask (the person above the
-chin, joined to the face) is *inflated* into a volume: ``h`` solves Poisson's equation
-``-lap h = 1`` inside the region with ``h = 0`` on its outline, and ``t = 2 sqrt(h)`` is the
-region's half thickness along the view direction (exactly a sphere for a disc; a bun or a quiff
-gets a rounded volume of its own width). The volume lies symmetric about the plane through the
-head's centre across the view, since one photo gives no evidence of depth, except that hair never
-comes nearer the camera than the face outline beside it (and, below the ears, than the throat):
-hair frames a face, it does not stand in front of the cheeks. The bust builder takes the union of
-this volume with the skull prior, and clips the prior to the person's outline.
+vector of ``C``'s left 2 x 3 block. One photo gives no evidence of depth: the hair's thickness seen
+along the outline is carried round behind the head at the same height (``BACK_POLE_POWER``,
+``HAIR_CARRY_DOWN``), or, where it hangs below the chin, falls from the head's widest point
+(``hair_drape``).
 """
 
 from __future__ import annotations
@@ -120,8 +118,9 @@ class Silhouette:
         region along each direction: concavities are bridged), crop pixels.
     person_px: ``(A,)`` distance to where the person's outline is first left (``UNSEEN_MM`` times
         the scale where the photo ends first), crop pixels.
-    hair: ``(A,) bool`` directions whose head outline is hair or scalp above the chin (not the face's
-        own outline, not the neck): where the head may grow beyond the skull prior.
+    hair: ``(A,) bool`` directions whose head outline is hair or scalp above the chin, or hair that
+        hangs below it (not the face's own outline, not the neck): where the head may grow beyond
+        the skull prior.
     head: ``(S, S) bool`` the head-and-hair region.  person: ``(S, S) bool`` the person joined to
     the face.  chin_row: the chin's crop row (the crop is upright).
     seen: ``(S, S) bool`` crop pixels inside the photo.  hair_region: ``(S, S) bool`` where the head
@@ -248,7 +247,10 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     rows, cols = np.mgrid[0:size, 0:size]
     plausible = ((rows <= chin_row) & (rows >= eyes_row - HEAD_MAX_ABOVE * face_height)
                  & (np.abs(cols - centre_col) <= HEAD_MAX_HALF_WIDTH * face_height))
-    head = person & plausible
+    # Hair that hangs below the chin (``segmentation.HANGING_HAIR_FACE_HEIGHTS``) is the head's too.
+    hanging = (np.zeros((size, size), bool) if hair_region is None
+               else np.asarray(hair_region, bool) & (rows > chin_row))
+    head = person & (plausible | hanging)
     # A shoulder raised to the chin joins the head above the chin's row only as a strip a few
     # pixels high: opened away, it is not grown into a fin of hair.
     opening = max(int(round(HEAD_OPENING * face_height)) | 1, 3)
@@ -270,7 +272,8 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     grown = cv2.dilate(face.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))).astype(bool)
     ex = np.clip(np.round(end[:, 0]).astype(int), 0, size - 1)
     ey = np.clip(np.round(end[:, 1]).astype(int), 0, size - 1)
-    hair = (end[:, 1] < chin_row) & ~grown[ey, ex] & np.isfinite(head_px)
+    near_hanging = cv2.dilate(hanging.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    hair = ((end[:, 1] < chin_row) | near_hanging[ey, ex]) & ~grown[ey, ex] & np.isfinite(head_px)
     # A ray that leaves the person and meets the head region again further out (a raised shoulder
     # beside the jaw that the opening kept) does not show hair there: hair grows out of the head.
     hair &= head_px <= person_px + HAIR_GAP_PX
@@ -466,7 +469,78 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
         sides = np.interp(height, levels, carried)
         toward_pole = np.where(behind, np.maximum(sides, mean), mean)
         radius = base_radius + fade * (weight * thickness[which] + (1.0 - weight) * toward_pole)
-    return radius
+    return hair_drape(directions, radius, silhouette, _hair_bottom_mm(silhouette, thickness))
+
+
+def _hair_bottom_mm(silhouette: Silhouette, thickness: np.ndarray) -> float:
+    """How far below the centre (mm, down the view's image) the lowest outline direction reaches
+    whose hair is at least ``DRAPE_MIN_MM`` thick (``thickness (A,)`` mm per outline direction);
+    -inf where none reaches ``DRAPE_MIN_LENGTH`` of the way to the chin (the hair does not hang)."""
+    thick = silhouette.hair & (thickness >= DRAPE_MIN_MM) & np.isfinite(silhouette.head_px)
+    if not thick.any():
+        return -np.inf
+    down_px_per_mm = np.linalg.norm(silhouette.view.matrix[1, :3])
+    bottom = float((silhouette.head_px[thick] * np.sin(silhouette.angles[thick])).max() / down_px_per_mm)
+    chin = (silhouette.chin_row - silhouette.centre_px[1]) / down_px_per_mm
+    return bottom if bottom >= DRAPE_MIN_LENGTH * chin else -np.inf
+
+
+DRAPE_MIN_MM = 6.0
+"""Hair hangs straight down behind the head to the lowest height at which the photo's outline
+shows hair at least this thick beside the skull (``hair_drape``)."""
+DRAPE_MIN_LENGTH = 1.1
+"""... and only hair that hangs below the chin (this share of the way from the head's centre down to
+the chin): shorter hair covers the back of the head as it does the sides. A drape to the ears'
+height made short hair a helmet; to the chin's, a bun seen from behind a turned head (whose outline
+then runs down the nape) a bob."""
+DRAPE_BEHIND = 0.3
+"""The drape's weight rises from 0 at the outline's plane to 1 this far behind it (the cosine of
+the angle between a direction and the view's)."""
+DRAPE_AZIMUTH_BINS = 90
+"""Bins around the vertical axis over which the head's widest extent is carried down."""
+
+
+def hair_drape(directions: np.ndarray, radius: np.ndarray, silhouette: Silhouette, bottom_mm: float) -> np.ndarray:
+    """The head grown by hair that hangs straight down behind it: ``(N,)`` mm along unit
+    ``directions (N, 3)`` from ``radius (N,)`` mm.
+
+    Behind the outline's plane the hair does not follow the skull in under the occiput and round the
+    nape, as the prior and the thickness carried round from the sides do (a bob came out as a cap
+    over a thin neck); it falls from the head's widest point: at each height each direction reaches
+    at least the largest horizontal extent of the head above it in its vertical half-plane, down to
+    ``bottom_mm`` below the centre (``_hair_bottom_mm``: the photo's sides show how long the hair
+    is), and never past the head-and-hair outline in the view. "Down" is the view's image down; the
+    weight fades in over ``DRAPE_BEHIND`` behind the outline's plane, so the face and the sides keep
+    their own shape.
+    """
+    if not np.isfinite(bottom_mm):
+        return radius
+    view = silhouette.view
+    down = view.matrix[1, :3] / np.linalg.norm(view.matrix[1, :3])
+    back = view.view_dir - (view.view_dir @ down) * down
+    back /= np.linalg.norm(back)
+    across = np.cross(down, back)
+    vertical = np.clip(directions @ down, -1.0, 1.0)
+    horizontal = np.sqrt(np.maximum(1.0 - vertical**2, 0.0))
+    azimuth = np.arctan2(directions @ back, directions @ across)
+    azimuth_bin = _bin_of(azimuth, DRAPE_AZIMUTH_BINS)
+    level = np.round((vertical + 1.0) / 2.0 * (HAIR_LEVELS - 1)).astype(np.int64)
+    extent = np.zeros((DRAPE_AZIMUTH_BINS, HAIR_LEVELS))
+    np.maximum.at(extent, (azimuth_bin, level), radius * horizontal)
+    # Down the levels (vertical grows downward): the widest extent at or above each height.
+    above = np.maximum.accumulate(extent, axis=1)[azimuth_bin, level]
+    draped = above / np.maximum(horizontal, 1e-6)
+    # Not below the hair's ends: a point's height below the centre is radius * vertical.
+    draped = np.where(vertical > 1e-6, np.minimum(draped, np.maximum(bottom_mm, 0.0) / np.maximum(vertical, 1e-6)),
+                      draped)
+    # Nor past the head-and-hair outline in the view (the photo shows where the hair ends there).
+    angle, speed = _direction_angles(directions, view)
+    outline = silhouette.head_px[_bin_of(angle, len(silhouette.angles))]
+    draped = np.where((speed > 1e-9) & np.isfinite(outline), np.minimum(draped, outline / np.maximum(speed, 1e-9)),
+                      draped)
+    weight = np.clip((directions @ view.view_dir) / DRAPE_BEHIND, 0.0, 1.0)
+    weight = weight * weight * (3.0 - 2.0 * weight)
+    return radius + weight * np.maximum(draped - radius, 0.0)
 
 
 def person_tops(silhouette: Silhouette, body_rotation: np.ndarray, depth_mm: float, xs: np.ndarray,

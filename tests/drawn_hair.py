@@ -1,0 +1,45 @@
+"""Long hair painted onto a photo, for the tests of hair that hangs below the chin."""
+
+import cv2
+import numpy as np
+
+from realtime import topology
+
+
+def paint_hanging_hair(image: np.ndarray, vertices_px: np.ndarray, beside_face: bool = True) -> np.ndarray:
+    """``image (H, W, 3) uint8`` BGR with two locks of hair in the crown's colour (with grain) on
+    either side of the face whose mesh is at ``vertices_px (468, 2+)``: from above the ears down
+    beside the face and on beside the neck to 0.8 face heights below the chin, the throat left
+    bare. beside_face=False paints their parts below the chin joined to the hair above only by a
+    strand too thin to frame the face (what a dark top beside the neck joined to short hair at the
+    nape looks like)."""
+    v = np.asarray(vertices_px, np.float64)[:, :2]
+    face_height = float(np.ptp(v[:, 1]))
+    top, chin = v[topology.FOREHEAD_TOP], v[topology.CHIN]
+    crown = image[int(top[1] - 0.25 * face_height):int(top[1] - 0.1 * face_height),
+                  int(top[0] - 0.1 * face_height):int(top[0] + 0.1 * face_height)]
+    colour = np.median(crown.reshape(-1, 3), axis=0)
+    ears_y = 0.5 * (v[topology.FACE_SIDE_RIGHT, 1] + v[topology.FACE_SIDE_LEFT, 1])
+    end_y = chin[1] + 0.8 * face_height
+    locks = np.zeros(image.shape[:2], np.uint8)
+    for side in (topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT):
+        x = v[side, 0]
+        s = np.sign(x - chin[0])
+        inner, beside_neck, outer = x - s * 0.05 * face_height, chin[0] + s * 0.3 * face_height, x + s * 0.3 * face_height
+        if beside_face:
+            outline = [[inner, ears_y - 0.3 * face_height], [outer, ears_y - 0.3 * face_height], [outer, end_y],
+                       [beside_neck, end_y], [beside_neck, chin[1]], [inner, ears_y]]
+        else:
+            # A strand too thin to frame the face joins the hair above to the block below the chin.
+            strand = outer - s * 0.05 * face_height
+            outline = [[strand, ears_y - 0.3 * face_height], [outer, ears_y - 0.3 * face_height], [outer, end_y],
+                       [beside_neck, end_y], [beside_neck, chin[1] + 0.05 * face_height],
+                       [strand, chin[1] + 0.05 * face_height]]
+        cv2.fillPoly(locks, [np.round(np.array(outline)).astype(np.int32)], 1)
+    face = np.zeros_like(locks)
+    cv2.fillPoly(face, [np.round(v[list(topology.FACE_OVAL)]).astype(np.int32)], 1)
+    locks = locks.astype(bool) & ~face.astype(bool)
+    painted = image.astype(np.float32)
+    grain = np.random.default_rng(1).normal(0.0, 6.0, image.shape)
+    painted[locks] = np.clip(colour + grain, 0, 255)[locks]
+    return cv2.GaussianBlur(painted.astype(np.uint8), (3, 3), 0)
