@@ -24,7 +24,6 @@ from realtime.stages.capture import Capture, CaptureOptions
 from realtime.errors import InputError
 from realtime.fileio import atomic_output, output_error, write_text_atomic
 from realtime.stages.pipeline import Pipeline, PipelineOptions, percentiles
-from realtime.topology import face_triangles
 
 log = logging.getLogger(__name__)
 

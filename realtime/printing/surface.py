@@ -32,7 +32,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from skimage.measure import points_in_poly
-from scipy.interpolate import LinearNDInterpolator
 
 from realtime import topology
 from realtime.shapes import check_shape
