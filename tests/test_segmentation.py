@@ -82,6 +82,22 @@ def test_a_bald_crown_is_skin_not_hair(astronaut, photo, tone):
     assert (labels[crown] == segmentation.SCALP).mean() > 0.8
 
 
+def test_dark_hair_of_the_skin_s_hue_on_a_side_lit_face_is_the_crown_s_hair():
+    # tracking.js's long-haired man: lit from one side, his cheeks' brightness is 165 with a
+    # deviation of 77, and his light brown hair (67, as warm as his skin) lies within the skin's
+    # colour model. Two deviations below the cheeks is black; 0.6 of them is not.
+    brightness = np.full((40, 40), 67.0)
+    above_forehead = np.zeros((40, 40), bool)
+    above_forehead[:20] = True
+    skin_distance = np.full((40, 40), 1.8)  # skin-coloured, by hue and by the wide spread
+    cheeks = (np.array([165.0]), np.array([77.0]))
+    crown = segmentation.crown_hair(brightness, skin_distance, above_forehead, cheeks)
+    assert crown[:20].all() and not crown[20:].any()
+    # A bald crown in shade keeps 0.75 of the cheeks' brightness: skin, not hair.
+    shaded = np.full((40, 40), 0.75 * 165.0)
+    assert not segmentation.crown_hair(shaded, skin_distance, above_forehead, cheeks).any()
+
+
 def _below_the_chin(mask, vertices, labels):
     """``(hair below the chin, of it over the throat)`` in crop pixels."""
     crop_v = mask.to_crop(vertices)

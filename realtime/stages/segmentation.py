@@ -64,6 +64,12 @@ this many of their deviations, the crown is hair, modelled from those dark pixel
 bald crown, shaded or lit from above, is within two deviations of the cheeks' brightness
 (a shaded bald crown made on the astronaut: 1.2), and in colour its hue tells it anyway."""
 CROWN_DARK_SHARE = 0.5
+CROWN_DARK_RATIO = 0.6
+"""... or darker than this share of the cheeks' median brightness, whichever is brighter: a face
+lit from one side spreads its brightness so widely (a deviation of 77 grey levels between the
+eyes and the nostrils of tracking.js's long-haired man) that two deviations below the median is
+black, and his light brown hair, as warm as his skin in hue and 0.41 of its brightness, was skin.
+A bald crown in shade keeps 0.75 of the cheeks' brightness or more (the tests' shaded crown)."""
 COLOUR_BLUR_PX = 5
 """Gaussian kernel, pixels, over the colours compared on a crop (or a working image at the crop's
 scale): a hair's strands and JPEG's blocks are not edges."""
@@ -248,6 +254,23 @@ def _colour_distance(lab: np.ndarray, model) -> np.ndarray:
     return np.sqrt((((lab - centre) / spread) ** 2).sum(axis=2))
 
 
+def crown_hair(brightness: np.ndarray, skin_distance: np.ndarray, above_forehead: np.ndarray, cheeks) -> np.ndarray:
+    """``(h, w) bool`` the crown's hair, which the hair's colour model is made from: the head above
+    the forehead (``above_forehead (h, w) bool``) past ``COLOUR_DISTANCE_SD`` from the skin
+    (``skin_distance (h, w)``); where that is under ``CROWN_DARK_SHARE`` of it but over that share is
+    darker than the cheeks (``CROWN_DARK_SD``, ``CROWN_DARK_RATIO``), those dark pixels.
+    brightness: ``(h, w)`` Y. cheeks: the cheeks' brightness model ``(median (1,), spread (1,))`` or
+    None."""
+    crown = above_forehead & (skin_distance > COLOUR_DISTANCE_SD)
+    if cheeks is None:
+        return crown
+    darker_than = max(cheeks[0][0] - CROWN_DARK_SD * cheeks[1][0], CROWN_DARK_RATIO * cheeks[0][0])
+    dark = above_forehead & (brightness < darker_than)
+    if crown.sum() < CROWN_DARK_SHARE * above_forehead.sum() <= dark.sum():
+        return dark
+    return crown
+
+
 def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarray | None = None) -> np.ndarray:
     """Split the person into face, hair, scalp and body: ``(S, S) uint8`` labels on the mask's crop.
 
@@ -275,16 +298,12 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
         inner_face = cv2.erode(face.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & person
         skin = _colour_distance(lab, _colour_model(lab, inner_face))
         above_forehead = head & (rows < crop_v[topology.FOREHEAD_TOP, 1])
-        crown = above_forehead & (skin > COLOUR_DISTANCE_SD)
         # The cheeks' brightness: the face between the eyes and the lips, without the brows, eyes,
         # lips and a fringe over the forehead, whose dark pixels widen the spread.
         eyes_bottom = crop_v[list(topology.RIGHT_EYE) + list(topology.LEFT_EYE), 1].max()
         lips_top = crop_v[list(topology.LIPS_OUTER), 1].min()
         cheeks = _colour_model(lab[..., :1], inner_face & (rows > eyes_bottom) & (rows < lips_top))
-        if cheeks is not None:
-            dark = above_forehead & (lab[..., 0] < cheeks[0][0] - CROWN_DARK_SD * cheeks[1][0])
-            if crown.sum() < CROWN_DARK_SHARE * above_forehead.sum() <= dark.sum():
-                crown = dark
+        crown = crown_hair(lab[..., 0], skin, above_forehead, cheeks)
         hair = _colour_distance(lab, _colour_model(lab, crown))
         is_skin = (skin < COLOUR_DISTANCE_SD) & (skin <= hair)
         is_hair = (hair < COLOUR_DISTANCE_SD) & ~is_skin
