@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime import topology
 from realtime.printing import overlay
 from realtime.printing.bust import BustOptions, build_bust, export_bust
 from realtime.tools.likeness import bust_distance_mm
-from realtime import topology
 from realtime.topology import face_triangles
 from slicer import assert_slices_cleanly
 
