@@ -564,8 +564,8 @@ def test_the_bust_stays_inside_the_person_s_outline_however_the_hair_grows(peopl
 
     image, face, person = people["astronaut"]
     grown = silhouette.hair_radius
-    monkeypatch.setattr(silhouette, "hair_radius", lambda directions, base, sil, fade: grown(
-        directions, base, sil, fade) + 60.0)
+    monkeypatch.setattr(silhouette, "hair_radius", lambda directions, base, sil, fade, **kwargs: grown(
+        directions, base, sil, fade, **kwargs) + 60.0)
     bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style="head"), image=image,
                       vertices_px=face.vertices_px, person=person)
     assert _spill_above_chin(image, face, person, bust) < MAX_SPILL

@@ -176,6 +176,43 @@ def test_hair_that_hangs_below_the_chin_falls_straight_down_behind_the_head():
     np.testing.assert_allclose(long_hair[front], bob[front])
 
 
+def test_an_ear_that_stands_out_of_the_outline_grows_no_brim_behind_it():
+    import trimesh
+
+    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    in_view = directions @ ROTATION.T  # (right, up, toward the camera) of the view
+    base = np.full(len(directions), 30.0)
+    # Short hair: a 35 mm head (2 px/mm) down to the ears, the 30 mm skull bare below them, and an
+    # ear standing 5 mm out of the hair at each side, at the centre's height, 20 mm long.
+    ys, xs = np.mgrid[0:256, 0:256]
+    ears_in_view = np.array([[sign * 36.0, end, 0.0] for end in (10.0, -10.0) for sign in (1.0, -1.0)])
+    ear_ends = ears_in_view @ ROTATION  # head frame
+    view = _view()
+    region = (_disc(70.0) & (ys < 128.0 + 10.0)) | _disc(60.0)
+    for side in (1.0, -1.0):
+        centre = view.project(np.array([[side * 36.0, 0.0, 0.0]]) @ ROTATION)[0]
+        region |= (np.abs(xs - centre[0]) <= 8.0) & (np.abs(ys - centre[1]) <= 20.0)
+    centre_px = view.project(np.zeros((1, 3)))[0]
+    angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
+    sil = silhouette.Silhouette(view, np.zeros(3), centre_px, angles,
+                                silhouette.polar_extent(region, centre_px, angles, last=True),
+                                silhouette.polar_extent(region, centre_px, angles, last=False, beyond=True),
+                                np.ones(len(angles), bool), region, region, 250.0, np.ones((256, 256), bool), region)
+    with_ears = silhouette.hair_radius(directions, base, sil, ear_ends_mm=ear_ends)
+    without = silhouette.hair_radius(directions, base, sil)
+    at_ears = np.abs(in_view[:, 1]) < 0.15
+    behind = in_view[:, 2] < -0.5
+    above = (in_view[:, 1] > 0.45) & (in_view[:, 1] < 0.6) & behind
+    # Behind the head at the ears' height the hair is as thick as above them, not a brim ...
+    assert np.median(with_ears[at_ears & behind]) < np.median(with_ears[above]) + 1.0
+    assert np.median(without[at_ears & behind]) > np.median(without[above]) + 2.0
+    # ... while the camera sees the hair above the ears as before.
+    top = np.sin(angles) < -0.3
+    outline_with = silhouette.outline_px(directions * with_ears[:, None], sil)
+    outline_without = silhouette.outline_px(directions * without[:, None], sil)
+    np.testing.assert_allclose(outline_with[top], outline_without[top], atol=OUTLINE_TOLERANCE_PX)
+
+
 def test_hair_behind_the_head_reaches_below_where_the_sides_show_the_ears():
     import trimesh
 

@@ -362,7 +362,9 @@ def _silhouette_skull(head, shape, directions, faces, vertices_px, person, view,
                                                  NECK_CLIP_FLOOR * shape.neck_radius)
     clipped = np.minimum(prior, np.where(below_chin, np.maximum(clip, thin_neck), clip))
     fade = surface.smoothstep(-contour_distance / HAIRLINE_SLOPE_RAD)
-    grown = silhouette.hair_radius(directions, clipped, sil, fade)
+    centres, rotations, axes = surface.ear_ellipsoids(head, shape)
+    ear_ends = np.concatenate([centres + rotations[:, :, 1] * axes[1], centres - rotations[:, :, 1] * axes[1]])
+    grown = silhouette.hair_radius(directions, clipped, sil, fade, ear_ends_mm=ear_ends)
     # The hair's growth may overshoot (a thickness carried round the back of a turned head); the
     # photo's outline still bounds every direction across the view, as it bounds the skull.
     grown = np.minimum(grown, np.maximum(clip, clipped))
