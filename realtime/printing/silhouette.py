@@ -355,12 +355,28 @@ def _bin_of(angle: np.ndarray, bins: int) -> np.ndarray:
     return np.round((angle + np.pi) / (2 * np.pi) * bins).astype(np.int64) % bins
 
 
+def _radius_to(outline_px: np.ndarray, directions: np.ndarray, silhouette: Silhouette) -> np.ndarray:
+    """``(N,)`` mm along unit ``directions (N, 3)`` from the centre to where their image rays reach
+    ``outline_px (A,)`` (crop pixels from the centre per image direction, ``inf`` where the ray never
+    ends); ``inf`` along the view axis."""
+    angle, speed = _direction_angles(directions, silhouette.view)
+    extent = outline_px[_bin_of(angle, len(silhouette.angles))]
+    return np.where(speed > 1e-9, extent / np.maximum(speed, 1e-9), np.inf)
+
+
+def _behind_weight(directions: np.ndarray, view: AffineView) -> np.ndarray:
+    """``(N,)`` in [0, 1]: 0 in front of the outline's plane, rising to 1 ``DRAPE_BEHIND`` behind it."""
+    # Imported here: the live scan imports this module, and surface's imports (scikit-image) would
+    # only lengthen its start-up.
+    from realtime.printing.surface import smoothstep
+
+    return smoothstep((directions @ view.view_dir) / DRAPE_BEHIND)
+
+
 def clip_radius(directions: np.ndarray, silhouette: Silhouette) -> np.ndarray:
     """``(N,)`` mm along unit ``directions (N, 3)`` from the centre to the person's outline (the
     first exit along the direction's image ray); ``inf`` where it never leaves it."""
-    angle, speed = _direction_angles(directions, silhouette.view)
-    extent = silhouette.person_px[_bin_of(angle, len(silhouette.angles))]
-    return np.where(speed > 1e-9, extent / np.maximum(speed, 1e-9), np.inf)
+    return _radius_to(silhouette.person_px, directions, silhouette)
 
 
 def outline_px(points_mm: np.ndarray, silhouette: Silhouette) -> np.ndarray:
@@ -498,8 +514,7 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     width = max(int(round(HAIR_SMOOTH_DEG / 360.0 * bins)) | 1, 3)
     # The outline's thickness is smoothed over ``width`` bins: an ear's spreads that far past it.
     ear_arcs = _ear_arcs(ear_ends_mm, silhouette, margin=width)
-    behind_weight = np.clip((directions @ view.view_dir) / DRAPE_BEHIND, 0.0, 1.0)
-    behind_weight = behind_weight * behind_weight * (3.0 - 2.0 * behind_weight)
+    behind_weight = _behind_weight(directions, view)
     behind = directions @ view.view_dir > 0.0
     fade = np.asarray(fade, np.float64)
     target = np.where(silhouette.hair, silhouette.head_px, 0.0)
@@ -600,13 +615,8 @@ def hair_drape(directions: np.ndarray, radius: np.ndarray, silhouette: Silhouett
     draped = np.where(vertical > 1e-6, np.minimum(draped, np.maximum(bottom_mm, 0.0) / np.maximum(vertical, 1e-6)),
                       draped)
     # Nor past the head-and-hair outline in the view (the photo shows where the hair ends there).
-    angle, speed = _direction_angles(directions, view)
-    outline = silhouette.head_px[_bin_of(angle, len(silhouette.angles))]
-    draped = np.where((speed > 1e-9) & np.isfinite(outline), np.minimum(draped, outline / np.maximum(speed, 1e-9)),
-                      draped)
-    weight = np.clip((directions @ view.view_dir) / DRAPE_BEHIND, 0.0, 1.0)
-    weight = weight * weight * (3.0 - 2.0 * weight)
-    return radius + weight * np.maximum(draped - radius, 0.0)
+    draped = np.minimum(draped, _radius_to(silhouette.head_px, directions, silhouette))
+    return radius + _behind_weight(directions, view) * np.maximum(draped - radius, 0.0)
 
 
 def person_tops(silhouette: Silhouette, body_rotation: np.ndarray, depth_mm: float, xs: np.ndarray,
