@@ -1,5 +1,7 @@
 """Tests for realtime/printing/silhouette.py: the affine view, outlines, clipping and hair growth."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -57,17 +59,34 @@ def test_polar_extent_first_exit_stops_at_a_gap_and_last_bridges_it():
     assert last[0] == pytest.approx(80.0, abs=OUTLINE_TOLERANCE_PX)
 
 
-def _silhouette(radius_px, hair=None):
+@functools.lru_cache(maxsize=1)
+def _unit_sphere() -> np.ndarray:
+    import trimesh
+
+    return np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+
+
+def _sphere_directions() -> np.ndarray:
+    """``(40962, 3)`` unit directions over the sphere (an icosphere's vertices), a fresh copy."""
+    return _unit_sphere().copy()
+
+
+def _drawn_silhouette(region, hair=None, chin_row=200.0):
+    """The ``Silhouette`` of a drawn head-and-hair ``region (256, 256) bool`` (also the person and
+    the hair region) seen through ``_view()`` from the head frame's origin, wholly inside the
+    photo: ``hair`` is a function of the outline's angles (None: hair all round)."""
     view = _view()
-    size = 256
-    region = _disc(radius_px)
     centre_px = view.project(np.zeros((1, 3)))[0]
     angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
     head_px = silhouette.polar_extent(region, centre_px, angles, last=True)
     person_px = silhouette.polar_extent(region, centre_px, angles, last=False, beyond=True)
     hair = np.ones(len(angles), bool) if hair is None else hair(angles)
     return silhouette.Silhouette(view, np.zeros(3), centre_px, angles, head_px, person_px, hair, region, region,
-                                 200.0, np.ones((size, size), bool), region)
+                                 chin_row, np.ones(region.shape, bool), region)
+
+
+def _silhouette(radius_px, hair=None):
+    return _drawn_silhouette(_disc(radius_px), hair)
 
 
 def test_clip_radius_is_the_outline_for_directions_across_the_view():
@@ -79,10 +98,7 @@ def test_clip_radius_is_the_outline_for_directions_across_the_view():
 
 
 def test_hair_grows_a_small_head_until_its_outline_meets_the_hair():
-    import trimesh
-
-    sphere = trimesh.creation.icosphere(subdivisions=6)
-    directions = np.asarray(sphere.vertices, np.float64)
+    directions = _sphere_directions()
     base = np.full(len(directions), 30.0)  # the skull: 30 mm, the outline: 45 mm
     sil = _silhouette(90.0)
     grown = silhouette.hair_radius(directions, base, sil)
@@ -92,9 +108,7 @@ def test_hair_grows_a_small_head_until_its_outline_meets_the_hair():
 
 
 def test_hair_only_grows_where_the_outline_is_hair():
-    import trimesh
-
-    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    directions = _sphere_directions()
     base = np.full(len(directions), 30.0)
     # Hair only in the upper half of the image (crop y < centre: negative angles).
     sil = _silhouette(90.0, hair=lambda a: a < 0)
@@ -106,22 +120,13 @@ def test_hair_only_grows_where_the_outline_is_hair():
 
 
 def test_hair_down_both_sides_goes_round_the_back_at_the_same_height():
-    import trimesh
-
-    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    directions = _sphere_directions()
     base = np.full(len(directions), 30.0)  # the skull: 30 mm (60 px)
     # A bob: a 35 mm head whose hair hangs at both sides, 40 mm out, from the ears' height (10 mm
     # below the centre) to 30 mm below it; not below the chin.
     ys, xs = np.mgrid[0:256, 0:256]
     bob = _disc(70.0) | ((np.abs(xs - 128.0) <= 80.0) & (ys >= 148.0) & (ys <= 188.0))
-    view = _view()
-    centre_px = view.project(np.zeros((1, 3)))[0]
-    angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
-    hair = ~((angles > np.radians(60.0)) & (angles < np.radians(120.0)))
-    sil = silhouette.Silhouette(view, np.zeros(3), centre_px, angles,
-                                silhouette.polar_extent(bob, centre_px, angles, last=True),
-                                silhouette.polar_extent(bob, centre_px, angles, last=False, beyond=True), hair,
-                                bob, bob, 230.0, np.ones((256, 256), bool), bob)
+    sil = _drawn_silhouette(bob, lambda a: ~((a > np.radians(60.0)) & (a < np.radians(120.0))), chin_row=230.0)
     grown = silhouette.hair_radius(directions, base, sil)
     in_view = directions @ ROTATION.T  # (right, up, toward the camera) of the view
     low = (in_view[:, 1] < -0.45) & (in_view[:, 1] > -0.6)
@@ -142,20 +147,12 @@ def _long_hair_scene(chin_row: float):
     the centre; the chin's row as given (the centre is at row 128)."""
     ys, xs = np.mgrid[0:256, 0:256]
     hair_down = _disc(70.0) | ((np.abs(xs - 128.0) <= 80.0) & (ys >= 148.0) & (ys <= 250.0))
-    view = _view()
-    centre_px = view.project(np.zeros((1, 3)))[0]
-    angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
-    hair = ~((angles > np.radians(70.0)) & (angles < np.radians(110.0)))  # not the chin and neck
-    return silhouette.Silhouette(view, np.zeros(3), centre_px, angles,
-                                 silhouette.polar_extent(hair_down, centre_px, angles, last=True),
-                                 silhouette.polar_extent(hair_down, centre_px, angles, last=False, beyond=True),
-                                 hair, hair_down, hair_down, chin_row, np.ones((256, 256), bool), hair_down)
+    # Hair all round but at the chin and neck.
+    return _drawn_silhouette(hair_down, lambda a: ~((a > np.radians(70.0)) & (a < np.radians(110.0))), chin_row)
 
 
 def test_hair_that_hangs_below_the_chin_falls_straight_down_behind_the_head():
-    import trimesh
-
-    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    directions = _sphere_directions()
     in_view = directions @ ROTATION.T  # (right, up, toward the camera) of the view
     # The skull: 30 mm, narrowing under the occiput to a 15 mm neck.
     base = 30.0 - 15.0 * np.clip((-in_view[:, 1] - 0.2) / 0.6, 0.0, 1.0)
@@ -177,9 +174,7 @@ def test_hair_that_hangs_below_the_chin_falls_straight_down_behind_the_head():
 
 
 def test_an_ear_that_stands_out_of_the_outline_grows_no_brim_behind_it():
-    import trimesh
-
-    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    directions = _sphere_directions()
     in_view = directions @ ROTATION.T  # (right, up, toward the camera) of the view
     base = np.full(len(directions), 30.0)
     # Short hair: a 35 mm head (2 px/mm) down to the ears, the 30 mm skull bare below them, and an
@@ -192,12 +187,7 @@ def test_an_ear_that_stands_out_of_the_outline_grows_no_brim_behind_it():
     for side in (1.0, -1.0):
         centre = view.project(np.array([[side * 36.0, 0.0, 0.0]]) @ ROTATION)[0]
         region |= (np.abs(xs - centre[0]) <= 8.0) & (np.abs(ys - centre[1]) <= 20.0)
-    centre_px = view.project(np.zeros((1, 3)))[0]
-    angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
-    sil = silhouette.Silhouette(view, np.zeros(3), centre_px, angles,
-                                silhouette.polar_extent(region, centre_px, angles, last=True),
-                                silhouette.polar_extent(region, centre_px, angles, last=False, beyond=True),
-                                np.ones(len(angles), bool), region, region, 250.0, np.ones((256, 256), bool), region)
+    sil = _drawn_silhouette(region, chin_row=250.0)
     with_ears = silhouette.hair_radius(directions, base, sil, ear_ends_mm=ear_ends)
     without = silhouette.hair_radius(directions, base, sil)
     at_ears = np.abs(in_view[:, 1]) < 0.15
@@ -207,28 +197,20 @@ def test_an_ear_that_stands_out_of_the_outline_grows_no_brim_behind_it():
     assert np.median(with_ears[at_ears & behind]) < np.median(with_ears[above]) + 1.0
     assert np.median(without[at_ears & behind]) > np.median(without[above]) + 2.0
     # ... while the camera sees the hair above the ears as before.
-    top = np.sin(angles) < -0.3
+    top = np.sin(sil.angles) < -0.3
     outline_with = silhouette.outline_px(directions * with_ears[:, None], sil)
     outline_without = silhouette.outline_px(directions * without[:, None], sil)
     np.testing.assert_allclose(outline_with[top], outline_without[top], atol=OUTLINE_TOLERANCE_PX)
 
 
 def test_hair_behind_the_head_reaches_below_where_the_sides_show_the_ears():
-    import trimesh
-
-    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    directions = _sphere_directions()
     base = np.full(len(directions), 30.0)
     # Short, full hair: wide at the sides down to just above the ears' height (the centre), the
     # head's own 35 mm outline below it.
     ys, xs = np.mgrid[0:256, 0:256]
     region = _disc(70.0) | ((np.abs(xs - 128.0) <= 85.0) & (ys >= 88.0) & (ys <= 124.0))
-    view = _view()
-    centre_px = view.project(np.zeros((1, 3)))[0]
-    angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
-    sil = silhouette.Silhouette(view, np.zeros(3), centre_px, angles,
-                                silhouette.polar_extent(region, centre_px, angles, last=True),
-                                silhouette.polar_extent(region, centre_px, angles, last=False, beyond=True),
-                                angles < np.radians(-3.0), region, region, 230.0, np.ones((256, 256), bool), region)
+    sil = _drawn_silhouette(region, lambda a: a < np.radians(-3.0), chin_row=230.0)
     grown = silhouette.hair_radius(directions, base, sil)
     in_view = directions @ ROTATION.T
     behind = in_view[:, 2] < -0.8
@@ -268,9 +250,7 @@ def _bob_cut_by_the_photo(cut_row):
 def test_hair_over_a_crown_the_photo_cuts_off_goes_on_from_the_hair_beside_the_cut():
     import dataclasses
 
-    import trimesh
-
-    directions = np.asarray(trimesh.creation.icosphere(subdivisions=6).vertices, np.float64)
+    directions = _sphere_directions()
     base = np.full(len(directions), 30.0)  # the skull: 30 mm (60 px)
     sil, cut = _bob_cut_by_the_photo(cut_row=100)  # 14 mm above the centre: inside the skull
     assert cut.any() and not cut[np.abs(sil.angles + np.pi / 2) > np.radians(80)].any()
