@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime import topology
+from realtime import geometry, topology
 from realtime.stages import segmentation
 
 # Share of the head above the forehead (the crown, outside the face) labelled hair. Before the
@@ -135,6 +135,34 @@ def test_hair_coloured_clothes_beside_the_neck_under_short_hair_do_not_hang(astr
     found = photo.run(image)
     mask, vertices = found.persons[0], found.faces[0].vertices_px
     assert _below_the_chin(mask, vertices, segmentation.label_regions(mask, vertices, image)) == (0, 0)
+
+
+def test_hair_behind_a_face_in_profile_hangs_as_far_out_as_it_frames_the_face(astronaut, photo):
+    # Labels drawn on the astronaut's crop: hair frames one side of her face from the ears to the
+    # chin and reaches 1.3 face heights out, as behind a face turned to profile, and hair coloured
+    # pixels go on below the chin as far out. They hang out to the framing hair's reach (and 0.1
+    # face heights past it); at the fixed 0.75 face heights they hung in a strip, and its drape was
+    # a fin. The other side, framed by nothing, hangs nothing.
+    found = photo.run(astronaut)
+    mask, vertices = found.persons[0], found.faces[0].vertices_px
+    crop_v = mask.to_crop(vertices)
+    size = mask.probability.shape[0]
+    rows, cols = np.mgrid[0:size, 0:size]
+    face_height = geometry.face_height(crop_v)
+    centre = 0.5 * (crop_v[topology.FOREHEAD_TOP, 0] + crop_v[topology.CHIN, 0])
+    chin_row = crop_v[topology.CHIN, 1]
+    ears_row = 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
+    side = np.sign(crop_v[topology.FACE_SIDE_LEFT, 0] - centre)
+    out = (cols - centre) * side / face_height
+    face = mask.face_oval(vertices)
+    labels = np.zeros((size, size), np.uint8)
+    labels[(rows > ears_row - 0.3 * face_height) & (rows <= chin_row) & (out > 0) & (out < 1.3) & ~face] = (
+        segmentation.HAIR)
+    hair_coloured = (rows > chin_row) & (rows < chin_row + 0.8 * face_height) & (np.abs(out) > 0.3) & (np.abs(out) < 1.3)
+    hanging = segmentation._hanging_hair(labels, hair_coloured, crop_v)
+    beyond = hanging & (out > segmentation.HANGING_HAIR_HALF_WIDTH + 0.1)
+    assert beyond.sum() > 0.5 * (hair_coloured & (out > segmentation.HANGING_HAIR_HALF_WIDTH + 0.1)).sum()
+    assert not (hanging & (out < 0)).any()
 
 
 def test_without_the_photo_the_head_outside_the_face_is_hair(astronaut, photo):

@@ -328,7 +328,12 @@ the chest, about where the bust is cut (``printing.bust.TORSO_CUT_BELOW_CHIN``).
 coloured pixels joined to the hair are as often a dark top as the hair's ends."""
 HANGING_HAIR_HALF_WIDTH = 0.75
 """... no further to either side of the face's centre than this many face heights (the hair falls
-about as wide as the head; beyond are the shoulders' clothes) ..."""
+about as wide as the head; beyond are the shoulders' clothes), or than the hair that frames that
+side of the face reaches out, and ``HANGING_HAIR_PAST_FRAMING`` beyond it: hair falls below itself.
+A face turned to profile has its hair behind it, 1.3 face heights out on face-api's sample2 (the
+second face): there the hair hung only in a strip at 0.75, and its drape was a fin ..."""
+HANGING_HAIR_PAST_FRAMING = 0.1
+"""... face heights past the framing hair's outermost pixel."""
 NECK_HALF_WIDTH = 0.25
 """... and not over the throat, this many face heights to either side of the chin (a dark collar or
 top, or a beard, is there; hair falls beside the neck)."""
@@ -348,7 +353,7 @@ def _hanging_hair(labels: np.ndarray, hair_coloured: np.ndarray, crop_v: np.ndar
     (S, S) bool``) beside the neck, joined to the HAIR in ``labels (S, S) uint8`` that frames that
     side of the face between the ears and the chin (``FRAMING_HAIR_WIDTH``, ``FRAMING_HAIR_ROWS``),
     within ``HANGING_HAIR_FACE_HEIGHTS`` below the chin and ``HANGING_HAIR_HALF_WIDTH`` of the
-    face's centre. crop_v: ``(468, 2)`` crop pixels of the face (the crop is upright)."""
+    face's centre (or under the framing hair, ``HANGING_HAIR_PAST_FRAMING``). crop_v: ``(468, 2)`` crop pixels of the face (the crop is upright)."""
     size = labels.shape[0]
     rows, cols = np.mgrid[0:size, 0:size]
     chin_row = crop_v[topology.CHIN, 1]
@@ -359,17 +364,18 @@ def _hanging_hair(labels: np.ndarray, hair_coloured: np.ndarray, crop_v: np.ndar
     beside_jaw = hair & (rows > ears_row) & (rows <= chin_row)
     band_rows = np.arange(max(int(np.ceil(ears_row)), 0), min(int(np.floor(chin_row)) + 1, size))
     below = ((rows > chin_row) & (rows <= chin_row + HANGING_HAIR_FACE_HEIGHTS * face_height)
-             & (np.abs(cols - centre_col) <= HANGING_HAIR_HALF_WIDTH * face_height)
              & (np.abs(cols - crop_v[topology.CHIN, 0]) > NECK_HALF_WIDTH * face_height) & hair_coloured)
     hanging = np.zeros((size, size), bool)
     if len(band_rows) == 0:
         return hanging
     for side in (-1.0, 1.0):
-        on_side = (cols - centre_col) * side > 0
-        framing = beside_jaw & on_side
+        out = (cols - centre_col) * side
+        framing = beside_jaw & (out > 0)
         widths = framing[band_rows].sum(axis=1)
         if np.mean(widths >= FRAMING_HAIR_WIDTH * face_height) < FRAMING_HAIR_ROWS:
             continue
+        reach = max(HANGING_HAIR_HALF_WIDTH, HANGING_HAIR_PAST_FRAMING + out[framing].max() / face_height)
+        on_side = (out > 0) & (out <= reach * face_height)
         candidate = (below & on_side) | framing
         _, parts = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
         hanging |= np.isin(parts, np.unique(parts[framing])) & below & on_side
