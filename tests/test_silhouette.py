@@ -229,22 +229,45 @@ def test_arc_position_runs_along_each_run_of_bins_round_the_circle():
                                [0.6, 0.8, 0, 0.2, 0.4, 0.6, 0.8, 0, 0, 0, 0.2, 0.4])
 
 
-def _bob_cut_by_the_photo(cut_row):
+def _bob_cut_by_the_photo(cut_row=0, cut_col=0):
     """A bob (hair 42 mm out at the sides from 20 mm above the centre to 16 mm below it, a 35 mm
-    head) in a photo whose top edge is ``cut_row``: ``(Silhouette, cut (A,) bool)``."""
+    head) in a photo whose top edge is ``cut_row`` and left edge ``cut_col``: ``(Silhouette, cut
+    (A,) bool)``."""
     ys, xs = np.mgrid[0:256, 0:256]
-    region = (_disc(70.0) | ((np.abs(xs - 128.0) <= 85.0) & (ys >= 88.0) & (ys <= 160.0))) & (ys >= cut_row)
+    in_photo = (ys >= cut_row) & (xs >= cut_col)
+    region = (_disc(70.0) | ((np.abs(xs - 128.0) <= 85.0) & (ys >= 88.0) & (ys <= 160.0))) & in_photo
     view = _view()
     centre_px = view.project(np.zeros((1, 3)))[0]
     angles = np.linspace(-np.pi, np.pi, silhouette.ANGLE_BINS, endpoint=False)
     head_px = silhouette.polar_extent(region, centre_px, angles, last=True)
-    end_y = centre_px[1] + np.sin(angles) * head_px
-    cut = end_y <= cut_row + silhouette.EDGE_GAP_PX
+    end_x, end_y = centre_px[:, None] + np.stack([np.cos(angles), np.sin(angles)]) * head_px
+    cut = ((end_y <= cut_row + silhouette.EDGE_GAP_PX) | (end_x <= cut_col + silhouette.EDGE_GAP_PX)) & (angles < 0)
     sil = silhouette.Silhouette(view, np.zeros(3), centre_px, angles, head_px,
                                 np.where(cut, np.inf, silhouette.polar_extent(region, centre_px, angles, last=False,
                                                                               beyond=True)),
-                                (angles < 0) | cut, region, region, 230.0, ys >= cut_row, region, None, cut)
+                                (angles < 0) | cut, region, region, 230.0, in_photo, region, None, cut)
     return sil, cut
+
+
+def test_hair_on_a_side_the_photo_cuts_off_is_as_thick_as_on_the_other_side():
+    # The photo's left edge cuts the bob (42 mm out) 39 mm left of the centre, above and below the
+    # centre's row; the other side shows it whole. Hair is on the upper half of the outline.
+    directions = _sphere_directions()
+    base = np.full(len(directions), 30.0)
+    whole, _ = _bob_cut_by_the_photo()
+    sil, cut = _bob_cut_by_the_photo(cut_col=50)
+    assert cut.any() and np.all(np.cos(sil.angles[cut]) < 0)  # the left side alone
+    in_view = directions @ ROTATION.T  # x right in the image, y up
+    widest = (np.abs(in_view[:, 2]) < 0.2) & (in_view[:, 1] > 0.05) & (in_view[:, 1] < 0.35)
+    left, right = widest & (in_view[:, 0] < -0.5), widest & (in_view[:, 0] > 0.5)
+    uncut = silhouette.hair_radius(directions, base, whole)
+    grown = silhouette.hair_radius(directions, base, sil)
+    # The cut side's hair is as thick as the other side's (and as the whole photo's): symmetric
+    # where the photo gives no evidence. From the cut's ends alone it fell toward CUT_HAIR_MM in
+    # the cut's middle (3.5 mm short of the whole photo's here).
+    hair_whole = uncut[left].mean() - 30.0
+    assert abs(grown[left].mean() - uncut[left].mean()) < 0.15 * hair_whole
+    assert abs(grown[left].mean() - grown[right].mean()) < 0.15 * hair_whole
 
 
 def test_hair_over_a_crown_the_photo_cuts_off_goes_on_from_the_hair_beside_the_cut():

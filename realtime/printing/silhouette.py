@@ -51,6 +51,16 @@ CUT_BLEND_POWER = 0.25
 """How soon the thickness at a cut's ends gives way to ``CUT_HAIR_MM`` along it: the weight of the
 latter is ``sin(pi t) ** CUT_BLEND_POWER`` at ``t`` in [0, 1] along the cut (0.42 at 1% of it,
 0.75 at a tenth): the hair rounds off the ends without carrying a wide bob over the crown."""
+CUT_MIRROR_MAX_TURN_DEG = 20.0
+"""Where the photo cuts one side of the head and the other side's hair is seen, the cut side's hair
+is as thick as the other's at the same height (the head's own symmetry, where the photo gives no
+evidence), for a face turned no further than this from the camera; more turned, the two sides of
+the outline are not each other's mirror image, and the cut's ends give the thickness as on a crown."""
+CUT_MIRROR_MAX_ELEVATION_DEG = 45.0
+"""... on the sides of the head: outline directions within this of the horizontal. Higher, over the
+crown, the hair's parting and sweep make the two sides differ (a crown cut by the frame gave busts
+further from the whole photo's with the mirror than with the cut's ends: face-api's sample6 1.07 ->
+1.60 mm)."""
 EDGE_GAP_PX = 3.0
 """A head outline this close to the photo's edge (crop px) is the edge's: the person mask fades out
 a pixel or two short of it."""
@@ -527,6 +537,12 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
         known_bins = np.flatnonzero(known)
         # The weight of CUT_HAIR_MM along each cut: 0 at its ends, 1 in its middle.
         middle = np.sin(np.pi * _arc_position(cut)) ** CUT_BLEND_POWER
+        # Each outline direction's mirror image across the crop's vertical through the centre (the
+        # crop is upright on the face) and whether the hair is seen there.
+        mirror = _mirror_bins(bins)
+        frontal = abs(view.view_dir[0]) <= np.sin(np.radians(CUT_MIRROR_MAX_TURN_DEG))
+        beside_head = np.abs(np.cos(silhouette.angles)) >= np.cos(np.radians(CUT_MIRROR_MAX_ELEVATION_DEG))
+        mirrored = cut & known[mirror] & beside_head if frontal else np.zeros(bins, bool)
     radius = np.asarray(base_radius, np.float64)
     centre = silhouette.centre_mm
     for _ in range(iterations):
@@ -540,6 +556,8 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
             # neither bald between two wings of hair nor as deep as hair that widens at the temples.
             beside = np.interp(np.arange(bins), known_bins, thickness[known_bins], period=bins)
             fill = (1.0 - middle) * beside + middle * np.minimum(beside, CUT_HAIR_MM)
+            # Where the other side shows its hair, the cut side's is as thick.
+            fill = np.where(mirrored, thickness[mirror], fill)
             thickness = np.where(cut, np.maximum(thickness, fill), thickness)
         mean = thickness[silhouette.hair].mean() if silhouette.hair.any() else 0.0
         no_ears = _without_ears(thickness, ear_arcs, silhouette.angles)
@@ -551,6 +569,12 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
         seen = (1.0 - behind_weight) * thickness[which] + behind_weight * no_ears[which]
         radius = base_radius + fade * (weight * seen + (1.0 - weight) * toward_pole)
     return hair_drape(directions, radius, silhouette, _hair_bottom_mm(silhouette, thickness))
+
+
+def _mirror_bins(bins: int) -> np.ndarray:
+    """``(bins,) int``: for each of ``bins`` outline directions at angles ``-pi + 2 pi k / bins`` (x
+    right, y down), the direction mirrored left to right (angle ``pi - a``)."""
+    return np.round(0.5 * bins - np.arange(bins)).astype(int) % bins
 
 
 def _hair_bottom_mm(silhouette: Silhouette, thickness: np.ndarray) -> float:
