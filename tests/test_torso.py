@@ -36,6 +36,31 @@ def test_outline_follows_the_photo_where_it_shows_the_person():
     np.testing.assert_allclose(top[at_shoulder], CHIN_Y - 60.0, atol=1.0)
 
 
+def test_shoulders_the_photo_cuts_off_go_on_from_where_it_leaves_them():
+    # Shoulders 20 mm higher than the mean's, cut off by the photo's right edge 0.8 face widths
+    # out: past the edge they go on from the photo's height there into the mean's over
+    # CUT_SHOULDER_FADE, with no step (20 mm before) where the photo ends.
+    edge = 0.8 * FACE_WIDTH
+
+    def cut_off(xs):
+        seen = xs - NECK[0] < edge
+        high = torso.mean_tops(xs - NECK[0], CHIN_Y, HEAD_HEIGHT, FACE_WIDTH) + 20.0
+        return np.where(seen, np.minimum(high, CHIN_Y), np.nan), seen
+
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, cut_off)
+    xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
+    above_mean = top - torso.mean_tops(xs - NECK[0], CHIN_Y, HEAD_HEIGHT, FACE_WIDTH)
+    out = xs - NECK[0]
+    fade = torso.CUT_SHOULDER_FADE * FACE_WIDTH
+    # The edge's height goes on past it, falling off no faster than the fade ...
+    for distance in (0.25, 0.5, 0.75):
+        near = np.abs(out - (edge + distance * fade)) <= torso.COLUMN_STEP_MM / 2
+        np.testing.assert_allclose(above_mean[near], 20.0 * (1.0 - distance), atol=2.5)
+    # ... into the mean shoulders, which give the breadth where the photo shows none.
+    np.testing.assert_allclose(above_mean[(out > edge + fade + 6.0) & (out < 1.25 * FACE_WIDTH)], 0.0, atol=1.0)
+    assert abs(out.max() - 0.5 * torso.SHOULDER_BREADTH_PER_FACE * FACE_WIDTH) < 2 * torso.COLUMN_STEP_MM
+
+
 def test_a_photo_with_no_body_wider_than_a_thread_under_the_face_gets_the_mean_shoulders():
     # A cartoon robot (opencv-doc's ml.png): the person mask under the face is a few mm wide, a
     # torso that thin has no inside at the voxel size and marching cubes fails on it.

@@ -9,8 +9,9 @@ rounds the shoulders' top toward the back and front). The solid is their interse
 The outline's top edge is the shoulders as the photo shows them: at each x, the highest point of
 the person below the chin (the neck's columns reach the chin; beside them the trapezius slopes to
 the shoulders), or of the body beside the head a little above it (a bowed head, drawn-up
-shoulders: ``highest_y``). Where the photo does not show a column (it ends, or the person is cut off), the
-mean proportions stand in. The depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO``
+shoulders: ``highest_y``). Where the photo does not show a column (it ends, or someone stands in
+front), the mean proportions stand in, raised or lowered to meet the photo's edge where it leaves
+off and giving way to their own height past it (``CUT_SHOULDER_FADE``). The depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO``
 as deep as the shoulders are broad (ANSUR II chest depth ~ 250 mm over biacromial breadth
 ~ 400 mm, men and women averaged, clothed), and the top of the shoulders is rounded over
 ``SHOULDER_ROUNDING`` of the way from the shoulder line to the chin.
@@ -52,6 +53,11 @@ steeper than this, mm per mm across (~ 27 deg), from the person's outline furthe
 shoulders slope up to the neck so (photo_s2: 0.2-0.48); a collar's rim standing beside the neck
 ends outward in a cliff (the demo clip's last frame: the spacesuit's neck ring, 38 mm within
 10 mm) and would stand up from the torso as a fin."""
+CUT_SHOULDER_FADE = 0.3
+"""Where the photo cuts the shoulders off, the photo's top edge gives way to the mean's over this
+many face widths past the cut (``_continued``): no step where the photo ends, nor the height beside
+the neck carried out over the whole shoulder (held to the bust's side, photo_s1 cut 0.1 face widths
+left of her face came out 3.7 mm from the whole photo's bust, 1.6 with the mean's own height)."""
 SMOOTH_COLUMNS = 5
 """Running median, then mean, over this many columns of the top edge: mask noise, not shoulders."""
 
@@ -112,6 +118,22 @@ def _run_through(present: np.ndarray, centre: int) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
+def _continued(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, fade_columns: float) -> np.ndarray:
+    """``(n,)`` the mean top edge ``prior (n,)`` raised or lowered to meet the photo's top edge
+    ``measured (n,)`` (NaN where no person) where it is seen (``seen (n,) bool``): by the offset at
+    the nearest seen columns, interpolated between them, and past the last fading to none over
+    ``fade_columns`` columns. Where the photo cuts the shoulders off, they go on from where the
+    photo leaves them into the mean's, with no step down (or up) the bust's side."""
+    known = seen & np.isfinite(measured)
+    if not known.any():
+        return prior
+    index = np.flatnonzero(known)
+    columns = np.arange(len(prior))
+    offset = np.interp(columns, index, (measured - prior)[index])
+    past = np.maximum(index[0] - columns, columns - index[-1])
+    return prior + offset * np.clip(1.0 - past / fade_columns, 0.0, 1.0)
+
+
 def mean_tops(xs: np.ndarray, chin_y: float, head_height: float, face_width: float) -> np.ndarray:
     """Top edge ``(n,)`` mm of the mean neck and shoulders at ``xs (n,)`` mm from the neck's axis."""
     neck_half = 0.5 * NECK_BREADTH_PER_FACE * face_width
@@ -143,7 +165,8 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
     else:
         measured, seen = tops(xs)
         present = np.where(seen, np.isfinite(measured), mean_breadth)
-        top = np.where(seen & np.isfinite(measured), measured, prior)
+        fade = CUT_SHOULDER_FADE * face_width / COLUMN_STEP_MM
+        top = np.where(seen & np.isfinite(measured), measured, _continued(prior, measured, seen, fade))
     lo, hi = _run_through(present, len(xs) // 2)
     if xs[hi] - xs[lo] < NECK_BREADTH_PER_FACE * face_width:
         # Narrower than a neck: the photo shows no body under the face (a cartoon's thin neck, a
