@@ -61,6 +61,25 @@ def test_shoulders_the_photo_cuts_off_go_on_from_where_it_leaves_them():
     assert abs(out.max() - 0.5 * torso.SHOULDER_BREADTH_PER_FACE * FACE_WIDTH) < 2 * torso.COLUMN_STEP_MM
 
 
+def test_what_runs_off_the_photo_above_the_chin_is_not_carried_on():
+    # Someone standing behind the sitter: the outline runs off the photo's right edge (0.8 face
+    # widths out) 30 mm above the chin. Past the edge the mean shoulders stand in at their own
+    # height, as for a photo that shows nothing there.
+    edge, highest = 0.8 * FACE_WIDTH, CHIN_Y + 45.0
+
+    def behind(xs):
+        out = xs - NECK[0]
+        mean = torso.mean_tops(out, CHIN_Y, HEAD_HEIGHT, FACE_WIDTH)
+        top = np.where(out > 0.5 * FACE_WIDTH, CHIN_Y + 30.0, mean)
+        return np.where(out < edge, top, np.nan), out < edge
+
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, behind, highest)
+    xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
+    out = xs - NECK[0]
+    past = (out > edge + 3 * torso.COLUMN_STEP_MM) & (out < 1.25 * FACE_WIDTH)
+    np.testing.assert_allclose(top[past], torso.mean_tops(out[past], CHIN_Y, HEAD_HEIGHT, FACE_WIDTH), atol=2.0)
+
+
 def test_a_photo_with_no_body_wider_than_a_thread_under_the_face_gets_the_mean_shoulders():
     # A cartoon robot (opencv-doc's ml.png): the person mask under the face is a few mm wide, a
     # torso that thin has no inside at the voxel size and marching cubes fails on it.

@@ -10,8 +10,9 @@ The outline's top edge is the shoulders as the photo shows them: at each x, the 
 the person below the chin (the neck's columns reach the chin; beside them the trapezius slopes to
 the shoulders), or of the body beside the head a little above it (a bowed head, drawn-up
 shoulders: ``highest_y``). Where the photo does not show a column (it ends, or someone stands in
-front), the mean proportions stand in, raised or lowered to meet the photo's edge where it leaves
-off and giving way to their own height past it (``CUT_SHOULDER_FADE``). The depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO``
+front), the mean proportions stand in, raised or lowered to meet the photo's top edge where it
+leaves off below the chin, and giving way to their own height past it (``CUT_SHOULDER_FADE``). The
+depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO``
 as deep as the shoulders are broad (ANSUR II chest depth ~ 250 mm over biacromial breadth
 ~ 400 mm, men and women averaged, clothed), and the top of the shoulders is rounded over
 ``SHOULDER_ROUNDING`` of the way from the shoulder line to the chin.
@@ -118,20 +119,25 @@ def _run_through(present: np.ndarray, centre: int) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def _continued(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, fade_columns: float) -> np.ndarray:
+def _continued(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, fade_columns: float,
+               chin_y: float) -> np.ndarray:
     """``(n,)`` the mean top edge ``prior (n,)`` raised or lowered to meet the photo's top edge
-    ``measured (n,)`` (NaN where no person) where it is seen (``seen (n,) bool``): by the offset at
-    the nearest seen columns, interpolated between them, and past the last fading to none over
-    ``fade_columns`` columns. Where the photo cuts the shoulders off, they go on from where the
-    photo leaves them into the mean's, with no step down (or up) the bust's side."""
-    known = seen & np.isfinite(measured)
+    ``measured (n,)`` (NaN where no person) where it is seen (``seen (n,) bool``) no higher than
+    the chin (``chin_y``): by the offset at the nearest such columns, interpolated between them,
+    and past the last fading to none over ``fade_columns`` columns. Where the photo cuts the
+    shoulders off, they go on from where the photo leaves them into the mean's, with no step down
+    (or up) the bust's side. What the photo shows above the chin where it ends is not known to be
+    the shoulders (listeners standing behind Obama at his lectern run off the photo 57 mm above his
+    chin): it is not carried on; nor does the mean, raised, rise past the chin toward the neck."""
+    known = seen & np.isfinite(measured) & (measured <= chin_y)
     if not known.any():
         return prior
     index = np.flatnonzero(known)
     columns = np.arange(len(prior))
     offset = np.interp(columns, index, (measured - prior)[index])
     past = np.maximum(index[0] - columns, columns - index[-1])
-    return prior + offset * np.clip(1.0 - past / fade_columns, 0.0, 1.0)
+    # Raised toward the neck, where the mean rises to the chin, it stops at the chin.
+    return np.minimum(prior + offset * np.clip(1.0 - past / fade_columns, 0.0, 1.0), np.maximum(prior, chin_y))
 
 
 def mean_tops(xs: np.ndarray, chin_y: float, head_height: float, face_width: float) -> np.ndarray:
@@ -166,7 +172,7 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
         measured, seen = tops(xs)
         present = np.where(seen, np.isfinite(measured), mean_breadth)
         fade = CUT_SHOULDER_FADE * face_width / COLUMN_STEP_MM
-        top = np.where(seen & np.isfinite(measured), measured, _continued(prior, measured, seen, fade))
+        top = np.where(seen & np.isfinite(measured), measured, _continued(prior, measured, seen, fade, chin_y))
     lo, hi = _run_through(present, len(xs) // 2)
     if xs[hi] - xs[lo] < NECK_BREADTH_PER_FACE * face_width:
         # Narrower than a neck: the photo shows no body under the face (a cartoon's thin neck, a
