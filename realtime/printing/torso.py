@@ -2,20 +2,20 @@
 
 In: the body frame (up as the photo's up, facing the camera, mm), the face's size and the chin's
 height, and optionally the person's outline in the photo (``realtime.printing.silhouette``). Out:
-``Torso``: the front outline of the neck and shoulders (a polygon in the body frame's x-y plane,
-extruded through the depth) and an envelope that gives it depth (a loft of superellipses that
-rounds the shoulders' top toward the back and front). The solid is their intersection.
+``Torso``: the front outline of the neck and shoulders (a polygon in the body frame's x-y plane)
+and the depth of the chest; ``torso_mesh`` inflates the outline through the depth into a closed
+surface, every edge rounded (a quarter circle of the chest's half depth, or of the outline's own
+half width where it is narrower: a round neck, shoulders that are ridges seen from the side).
 
 The outline's top edge is the shoulders as the photo shows them: at each x, the highest point of
 the person below the chin (the neck's columns reach the chin; beside them the trapezius slopes to
 the shoulders), or of the body beside the head a little above it (a bowed head, drawn-up
 shoulders: ``highest_y``). Where the photo does not show a column (it ends, or someone stands in
 front), the mean proportions stand in, raised or lowered to meet the photo's top edge where it
-leaves off below the chin, and giving way to their own height past it (``CUT_SHOULDER_FADE``). The
-depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO``
-as deep as the shoulders are broad (ANSUR II chest depth ~ 250 mm over biacromial breadth
-~ 400 mm, men and women averaged, clothed), and the top of the shoulders is rounded over
-``SHOULDER_ROUNDING`` of the way from the shoulder line to the chin.
+leaves off below the chin, and giving way to their own height past it (``CUT_SHOULDER_FADE``).
+The depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO`` as deep as the shoulders are
+broad (ANSUR II chest depth ~ 250 mm over biacromial breadth ~ 400 mm, men and women averaged,
+clothed).
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ ends outward in a cliff (the demo clip's last frame: the spacesuit's neck ring, 
 10 mm) and would stand up from the torso as a fin."""
 CUT_SHOULDER_FADE = 0.3
 """Where the photo cuts the shoulders off, the photo's top edge gives way to the mean's over this
-many face widths past the cut (``_continued``): no step where the photo ends, nor the height beside
-the neck carried out over the whole shoulder (held to the bust's side, photo_s1 cut 0.1 face widths
-left of her face came out 3.7 mm from the whole photo's bust, 1.6 with the mean's own height)."""
+many face widths past the cut (``_continued``): no step where the photo ends, nor one column's
+height carried out over the whole shoulder (held to the bust's side, before the rule on what
+stands above the chin, photo_s1 cut 0.1 face widths left of her face came out 3.7 mm from the
+whole photo's bust, 1.6 with the mean's own height)."""
 SMOOTH_COLUMNS = 5
 """Running median, then mean, over this many columns of the top edge: mask noise, not shoulders."""
 
@@ -172,7 +173,8 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
         measured, seen = tops(xs)
         present = np.where(seen, np.isfinite(measured), mean_breadth)
         fade = CUT_SHOULDER_FADE * face_width / COLUMN_STEP_MM
-        top = np.where(seen & np.isfinite(measured), measured, _continued(prior, measured, seen, fade, chin_y))
+        continued = _continued(prior, measured, seen, fade, chin_y)
+        top = np.where(seen & np.isfinite(measured), measured, continued)
     lo, hi = _run_through(present, len(xs) // 2)
     if xs[hi] - xs[lo] < NECK_BREADTH_PER_FACE * face_width:
         # Narrower than a neck: the photo shows no body under the face (a cartoon's thin neck, a

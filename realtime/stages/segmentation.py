@@ -353,7 +353,8 @@ def _hanging_hair(labels: np.ndarray, hair_coloured: np.ndarray, crop_v: np.ndar
     (S, S) bool``) beside the neck, joined to the HAIR in ``labels (S, S) uint8`` that frames that
     side of the face between the ears and the chin (``FRAMING_HAIR_WIDTH``, ``FRAMING_HAIR_ROWS``),
     within ``HANGING_HAIR_FACE_HEIGHTS`` below the chin and ``HANGING_HAIR_HALF_WIDTH`` of the
-    face's centre (or under the framing hair, ``HANGING_HAIR_PAST_FRAMING``). crop_v: ``(468, 2)`` crop pixels of the face (the crop is upright)."""
+    face's centre (or under the framing hair, ``HANGING_HAIR_PAST_FRAMING``). crop_v: ``(468, 2)``
+    crop pixels of the face (the crop is upright)."""
     size = labels.shape[0]
     rows, cols = np.mgrid[0:size, 0:size]
     chin_row = crop_v[topology.CHIN, 1]
