@@ -36,6 +36,11 @@ def test_outline_follows_the_photo_where_it_shows_the_person():
     np.testing.assert_allclose(top[at_shoulder], CHIN_Y - 60.0, atol=1.0)
 
 
+def _mean_tops(out):
+    """The mean shoulders' top edge at ``out (n,)`` mm from the neck's axis, for this file's head."""
+    return torso.mean_tops(out, CHIN_Y, HEAD_HEIGHT, FACE_WIDTH)
+
+
 def test_shoulders_the_photo_cuts_off_go_on_from_where_it_leaves_them():
     # Shoulders 20 mm higher than the mean's, cut off by the photo's right edge 0.8 face widths
     # out: past the edge they go on from the photo's height there into the mean's over
@@ -44,12 +49,12 @@ def test_shoulders_the_photo_cuts_off_go_on_from_where_it_leaves_them():
 
     def cut_off(xs):
         seen = xs - NECK[0] < edge
-        high = torso.mean_tops(xs - NECK[0], CHIN_Y, HEAD_HEIGHT, FACE_WIDTH) + 20.0
+        high = _mean_tops(xs - NECK[0]) + 20.0
         return np.where(seen, np.minimum(high, CHIN_Y), np.nan), seen
 
     shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, cut_off)
     xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
-    above_mean = top - torso.mean_tops(xs - NECK[0], CHIN_Y, HEAD_HEIGHT, FACE_WIDTH)
+    above_mean = top - _mean_tops(xs - NECK[0])
     out = xs - NECK[0]
     fade = torso.CUT_SHOULDER_FADE * FACE_WIDTH
     # The edge's height goes on past it, falling off no faster than the fade ...
@@ -69,7 +74,7 @@ def test_what_runs_off_the_photo_above_the_chin_is_not_carried_on():
 
     def behind(xs):
         out = xs - NECK[0]
-        mean = torso.mean_tops(out, CHIN_Y, HEAD_HEIGHT, FACE_WIDTH)
+        mean = _mean_tops(out)
         top = np.where(out > 0.5 * FACE_WIDTH, CHIN_Y + 30.0, mean)
         return np.where(out < edge, top, np.nan), out < edge
 
@@ -77,7 +82,7 @@ def test_what_runs_off_the_photo_above_the_chin_is_not_carried_on():
     xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
     out = xs - NECK[0]
     past = (out > edge + 3 * torso.COLUMN_STEP_MM) & (out < 1.25 * FACE_WIDTH)
-    np.testing.assert_allclose(top[past], torso.mean_tops(out[past], CHIN_Y, HEAD_HEIGHT, FACE_WIDTH), atol=2.0)
+    np.testing.assert_allclose(top[past], _mean_tops(out[past]), atol=2.0)
 
 
 def test_a_photo_with_no_body_wider_than_a_thread_under_the_face_gets_the_mean_shoulders():

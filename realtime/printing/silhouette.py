@@ -444,8 +444,8 @@ def _ear_arcs(ear_ends_mm: np.ndarray | None, silhouette: Silhouette, margin: in
     half = len(ends) // 2
     arcs = []
     rel = np.asarray(ear_ends_mm, np.float64) - silhouette.centre_mm
-    toward_view = (rel[:half] + rel[half:]) @ silhouette.view.view_dir
-    toward_view /= np.linalg.norm(rel[:half] + rel[half:], axis=1)
+    middles = rel[:half] + rel[half:]  # each ear's middle from the centre (twice over: only its direction counts)
+    toward_view = middles @ silhouette.view.view_dir / np.linalg.norm(middles, axis=1)
     for a, b, facing in zip(ends[:half], ends[half:], toward_view):
         if abs(facing) > EAR_MAX_FACING:
             continue  # a turned head's ear: the outline there is the back of the head or the face

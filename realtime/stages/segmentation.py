@@ -37,9 +37,10 @@ PERSON_THRESHOLD = 0.5
 BACKGROUND, FACE, HAIR, SCALP, BODY = 0, 1, 2, 3, 4
 """BACKGROUND: not the person. FACE: inside the mesh's outer contour. HAIR: the head above the chin
 outside the face, coloured like the crown's hair (or, above the ears, anything not skin: a hat is
-modelled like hair), and hair that hangs below the chin beside the neck (``_hanging_hair``). SCALP: the head outside the face, skin coloured (ears, a bald crown, the neck
-under the jaw). BODY: the person below the chin, and whatever below the ears is neither hair nor
-skin (collars, hands)."""
+modelled like hair), and hair that hangs below the chin beside the neck (``_hanging_hair``).
+SCALP: the head outside the face, skin coloured (ears, a bald crown, the neck under the jaw).
+BODY: the person below the chin, and whatever below the ears is neither hair nor skin (collars,
+hands)."""
 COLOUR_DISTANCE_SD = 3.0
 """A pixel matches a colour model when its YCrCb colour lies within this many standard deviations
 of the model's median (the Euclidean length of the three standardised differences, spreads from
