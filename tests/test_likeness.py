@@ -52,8 +52,7 @@ def people(astronaut, grace_hopper, photo):
 def _iou_above_chin(image, face, person, bust) -> float:
     h, w = image.shape[:2]
     silhouette = overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, bust.view, (w, h))
-    mask = overlay.person_region(person.in_image(w, h), face.vertices_px)
-    return overlay.iou(silhouette, mask, overlay.above_chin(face.vertices_px, (w, h)))
+    return overlay.silhouette_iou(silhouette, person, face.vertices_px)
 
 
 @pytest.mark.parametrize("name", ["astronaut", "hopper"])

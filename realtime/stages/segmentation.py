@@ -172,6 +172,13 @@ class PersonMask:
         return cv2.warpAffine(self.probability, self.image_from_crop, (width, height), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
+    def hidden_in_image(self, width: int, height: int) -> np.ndarray:
+        """``(height, width) bool``: the photo's pixels inside the crop that the mask does not see (another
+        person in front, ``separate_people``): there the probability is 0 whatever stands behind."""
+        unseen = (~self.seen).astype(np.uint8)
+        return cv2.warpAffine(unseen, self.image_from_crop, (width, height), flags=cv2.INTER_NEAREST,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+
 
 @dataclass(frozen=True)
 class SegmentationResult:
