@@ -369,6 +369,41 @@ def test_dark_hair_gets_detail_too():
     assert detail[clear][light > 0.9].mean() > 0.3 and detail[clear][light < -0.9].mean() < -0.3
 
 
+def test_hair_detail_is_no_finer_than_the_surface_can_carry():
+    # Light and dark bands 4 mm apart on hair whose vertices lie ~ 3.2 mm apart (the test sphere's,
+    # as on an 80 mm bust's hair): sampled by the vertices they alias, each vertex in or out at
+    # random; filtered to the vertices' spacing they leave the surface as it is.
+    from realtime.printing import surface
+
+    def fine(x_mm):
+        return 0.5 + 0.4 * np.cos(2 * np.pi * x_mm / 4.0)
+
+    points, faces, m, image, hair_mask, head = _hair_scene(fine)
+    detail = surface.hair_detail(points, faces, np.zeros(len(points)), m, image, hair_mask, head)
+    spacing = np.median(surface.vertex_spacing(points, faces)[points[:, 2] > 50.0])
+    assert 2.5 < spacing < 4.0
+    assert np.abs(detail).max() < 0.1  # 0.34 mm where the shading was kept to 1.2 mm
+
+
+def test_a_parting_s_skin_cuts_no_groove_into_the_hair_beside_it():
+    # Even hair with a bright line of skin down its middle (a parting) that the hair mask leaves
+    # out: the hair beside it is as light as the rest of the hair, so it gets no detail.
+    from realtime.printing import surface
+
+    def parted(x_mm):
+        return np.where(np.abs(x_mm) < 1.5, 0.9, 0.3)
+
+    points, faces, m, image, hair_mask, head = _hair_scene(parted)
+    size = image.shape[1]
+    x_mm = (np.arange(size) - size / 2) / HAIR_TEST_PX_PER_MM
+    hair_mask = hair_mask & (np.abs(x_mm) >= 1.5)[None, :]
+    detail = surface.hair_detail(points, faces, np.zeros(len(points)), m, image, hair_mask, head)
+    beside = (np.abs(points[:, 0]) > 8.0) & (np.abs(points[:, 0]) < 20.0) & (points[:, 1] > 40.0)
+    beside &= points[:, 2] / HAIR_TEST_RADIUS_MM > surface.HAIR_MIN_FACING + 0.25
+    assert beside.sum() > 20
+    assert np.abs(detail[beside]).max() < 0.05  # grooves up to 0.31 mm deep when the skin counted
+
+
 def test_hair_detail_is_off_where_spectacle_arms_run():
     from realtime.printing import surface
 
