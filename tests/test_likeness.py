@@ -385,6 +385,35 @@ def test_hair_detail_is_no_finer_than_the_surface_can_carry():
     assert np.abs(detail).max() < 0.1  # 0.34 mm where the shading was kept to 1.2 mm
 
 
+def test_vertex_spacing_is_the_mean_edge_at_each_vertex():
+    import trimesh
+
+    from realtime.printing import surface
+
+    solid = trimesh.creation.icosahedron()
+    edge = solid.edges_unique_length[0]
+    spacing = surface.vertex_spacing(10.0 * solid.vertices, solid.faces)
+    assert np.allclose(spacing, 10.0 * edge)
+    # A fan of two triangles: the hub's edges are 1, 1 and sqrt(2) long, counted per face.
+    square = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    spacing = surface.vertex_spacing(square, np.array([[0, 1, 2], [0, 2, 3]]))
+    assert spacing[0] == pytest.approx((1.0 + 2.0 * np.sqrt(2.0) + 1.0) / 4.0)
+
+
+def test_a_masked_blur_takes_no_light_from_outside_the_mask():
+    from realtime.printing import surface
+
+    gray = np.full((60, 60), 0.3, np.float32)
+    gray[:, 30:] = 0.9
+    hair = np.zeros((60, 60), bool)
+    hair[:, :30] = True
+    blurred = surface.masked_blur(gray, hair, 6.0)
+    assert np.allclose(blurred[:, :30], 0.3, atol=1e-5)
+    assert np.allclose(blurred[:, 56:], 0.9)  # no hair within 4 sigmas: the photo as it is
+    assert np.allclose(surface.local_contrast(gray, 6.0, 1.0, hair)[:, :30], 0.0, atol=0.005)
+    assert surface.local_contrast(gray, 6.0, 1.0)[:, 20:30].min() < -0.2  # the light beside it counted
+
+
 def test_a_parting_s_skin_cuts_no_groove_into_the_hair_beside_it():
     # Even hair with a bright line of skin down its middle (a parting) that the hair mask leaves
     # out: the hair beside it is as light as the rest of the hair, so it gets no detail.
