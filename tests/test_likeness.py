@@ -410,8 +410,8 @@ def test_a_masked_blur_takes_no_light_from_outside_the_mask():
     blurred = surface.masked_blur(gray, hair, 6.0)
     assert np.allclose(blurred[:, :30], 0.3, atol=1e-5)
     assert np.allclose(blurred[:, 56:], 0.9)  # no hair within 4 sigmas: the photo as it is
-    assert np.allclose(surface.local_contrast(gray, 6.0, 1.0, hair)[:, :30], 0.0, atol=0.005)
-    assert surface.local_contrast(gray, 6.0, 1.0)[:, 20:30].min() < -0.2  # the light beside it counted
+    assert np.allclose(surface.local_contrast(gray, 6.0, 1.0, hair)[0][:, :30], 0.0, atol=0.005)
+    assert surface.local_contrast(gray, 6.0, 1.0)[0][:, 20:30].min() < -0.2  # the light beside it counted
 
 
 def test_a_parting_s_skin_cuts_no_groove_into_the_hair_beside_it():

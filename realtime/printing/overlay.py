@@ -100,15 +100,18 @@ def iou(a: np.ndarray, b: np.ndarray, within: np.ndarray | None = None) -> float
     return float(np.count_nonzero(a & b) / union) if union else 0.0
 
 
-def silhouette_iou(silhouette: np.ndarray, person, vertices_px: np.ndarray) -> float:
+def silhouette_iou(silhouette: np.ndarray, person, vertices_px: np.ndarray,
+                   outline: np.ndarray | None = None) -> float:
     """How well a bust's ``silhouette (h, w) bool`` in the photo fits the person's outline above the chin:
     the intersection over union with the person joined to the face (``person_region`` of the
     ``PersonMask`` ``person``), counting the photo's pixels above the chin (``above_chin`` of the face
     at ``vertices_px (468, 2+)``) that the mask sees. Where another person stands in front, the mask
     holds nothing of this one, whatever the bust there is right or wrong: those pixels do not count
-    (counted, they took up to 0.055 off a group photo's figure: face-api's sample4)."""
+    (counted, they took up to 0.055 off a group photo's figure: face-api's sample4). outline: that
+    ``person_region`` ``(h, w) bool`` where the caller has it already (None: made here)."""
     h, w = silhouette.shape
-    outline = person_region(person.in_image(w, h), vertices_px)
+    if outline is None:
+        outline = person_region(person.in_image(w, h), vertices_px)
     return iou(silhouette, outline, above_chin(vertices_px, (w, h)) & ~person.hidden_in_image(w, h))
 
 
@@ -159,8 +162,9 @@ def photo_overlay(image_bgr: np.ndarray, faces, persons, busts,
         union |= silhouette
         landmarks.append(np.asarray(face.landmarks68_px, np.float64))
         if persons:
-            outline |= person_region(persons[index].in_image(w, h), face.vertices_px)
-            fits.append(silhouette_iou(silhouette, persons[index], face.vertices_px))
+            person = person_region(persons[index].in_image(w, h), face.vertices_px)
+            outline |= person
+            fits.append(silhouette_iou(silhouette, persons[index], face.vertices_px, person))
         else:
             fits.append(float("nan"))
     picture = draw_overlay(image_bgr, union, np.vstack(landmarks) if landmarks else None,

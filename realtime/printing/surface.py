@@ -617,9 +617,8 @@ def shading_detail(
     px = np.asarray(vertices_px, dtype=np.float64)[:, :2]
     ipd_px = np.linalg.norm(px[topology.LEFT_EYE_OUTER] - px[topology.RIGHT_EYE_OUTER])
     sigma = max(DETAIL_SIGMA_IPD * ipd_px, 1.0)
-    fine = cv2.GaussianBlur(gray, (0, 0), max(sigma / 6.0, 0.7))
     # Dark relative to the neighbourhood reads as a crease (concave), bright as a ridge.
-    contrast = local_contrast(gray, sigma, max(sigma / 6.0, 0.7))
+    contrast, fine = local_contrast(gray, sigma, max(sigma / 6.0, 0.7))
     pix = field.pixels
     valid = np.isfinite(pix).all(axis=1) & (field.face_weight > 0)
     if field.opening is not None:
@@ -696,17 +695,19 @@ HAIR_OCCLUSION_MM = 2.0
 
 
 def local_contrast(gray: np.ndarray, low_sigma_px: float, fine_sigma_px: float,
-                   where: np.ndarray | None = None) -> np.ndarray:
-    """``(H, W) float32``: the band-passed log-luminance, ``fine / low - 1``, of ``gray (H, W)`` in
-    0..1: dark relative to the neighbourhood (a crease, a gap between locks) is negative, bright
-    (a ridge) positive; dividing by the local mean cancels albedo and exposure. where: ``(H, W)
-    bool`` or None: both means taken over these pixels only (``masked_blur``), so that what lies
-    beside them (the skin of a parting in the hair) does not darken or lighten them."""
+                   where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(contrast, fine)``, both ``(H, W) float32``: the band-passed log-luminance, ``fine / low -
+    1``, of ``gray (H, W)`` in 0..1, and its fine mean (the luminance the contrast is read at, for
+    the exposure). Dark relative to the neighbourhood (a crease, a gap between locks) is negative,
+    bright (a ridge) positive; dividing by the local mean cancels albedo and exposure. where:
+    ``(H, W) bool`` or None: both means taken over these pixels only (``masked_blur``), so that what
+    lies beside them (the skin of a parting in the hair) does not darken or lighten them."""
     if where is not None:
-        return masked_blur(gray, where, fine_sigma_px) / (masked_blur(gray, where, low_sigma_px) + 1e-3) - 1.0
+        fine = masked_blur(gray, where, fine_sigma_px)
+        return fine / (masked_blur(gray, where, low_sigma_px) + 1e-3) - 1.0, fine
     low = cv2.GaussianBlur(gray, (0, 0), low_sigma_px) + 1e-3
     fine = cv2.GaussianBlur(gray, (0, 0), fine_sigma_px)
-    return fine / low - 1.0
+    return fine / low - 1.0, fine
 
 
 def masked_blur(gray: np.ndarray, where: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -831,9 +832,9 @@ def hair_detail(
         hair_px = cv2.resize(mask.astype(np.float32), gray.shape[::-1], interpolation=cv2.INTER_AREA) > 0.5
     # The hair's light against the hair's own: the skin of a parting or of the hairline, or the
     # background, beside it would make the hair next to them read as a groove (or a ridge).
-    contrast = local_contrast(gray, low_sigma * shrink, fine_sigma * shrink, hair_px)
+    contrast, fine = local_contrast(gray, low_sigma * shrink, fine_sigma * shrink, hair_px)
     sx, sy = (xy[:, 0] + 0.5) * shrink - 0.5, (xy[:, 1] + 0.5) * shrink - 0.5
-    lum = raster.sample_bilinear(masked_blur(gray, hair_px, fine_sigma * shrink), sx, sy, replicate=True)
+    lum = raster.sample_bilinear(fine, sx, sy, replicate=True)
     con = raster.sample_bilinear(contrast, sx, sy, replicate=True)
     lo, hi = HAIR_EXPOSURE_RANGE
     exposure = smoothstep((lum - lo) / HAIR_EXPOSURE_RAMP) * smoothstep((hi - lum) / 0.05)
