@@ -368,3 +368,27 @@ def test_print_checks_count_shells_and_refuse_two():
     checks["min_z"] = 0.0
     with pytest.raises(Selfie3DError, match="2 separate shells"):
         export.check_printable(checks)
+
+
+def _frustum(bottom_radius: float, top_radius: float, height: float) -> trimesh.Trimesh:
+    """A closed round frustum standing on Z = 0, mm."""
+    import manifold3d
+
+    solid = manifold3d.Manifold.cylinder(height, bottom_radius, top_radius, 96).to_mesh()
+    return trimesh.Trimesh(np.asarray(solid.vert_properties)[:, :3], np.asarray(solid.tri_verts), process=False)
+
+
+def test_min_wall_reads_plates_lying_or_standing_but_not_the_wedge_of_a_side_on_the_bed():
+    lying = trimesh.creation.box((40.0, 40.0, 1.0)).apply_translation((0.0, 0.0, 0.5))
+    standing = trimesh.creation.box((40.0, 1.0, 30.0)).apply_translation((0.0, 0.0, 15.0))
+    assert export.min_wall_mm(lying) == pytest.approx(1.0, abs=0.02)
+    assert export.min_wall_mm(standing) == pytest.approx(1.0, abs=0.02)
+    # Sides facing 0.6-0.85 up come down to the bed at 30-55 degrees, thick everywhere above it
+    # (12 mm from the top to the bed, more across): the wedges at the foot are not walls.
+    for bottom, top, height in ((30.0, 10.0, 12.0), (30.0, 15.0, 12.0), (25.0, 10.0, 20.0)):
+        frustum = _frustum(bottom, top, height)
+        assert frustum.is_watertight
+        assert export.min_wall_mm(frustum) >= 9.0
+    # A thin plate lying on the bed still measures thin, probed from its top.
+    disc = _frustum(20.0, 19.0, 0.8)
+    assert export.min_wall_mm(disc) == pytest.approx(0.8, abs=0.02)

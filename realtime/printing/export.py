@@ -39,7 +39,15 @@ WALL_PROBE_REACH_MM = 10.0
 """Longest inward ray of the wall estimate; thicker walls are reported as this value."""
 WALL_PERCENTILE = 2.0
 """The estimate is this percentile of the probed thicknesses, not their minimum: where a wall meets
-the bed or a rim at an acute angle every ray-based thickness tends to zero at the corner itself."""
+a rim at an acute angle every ray-based thickness tends to zero at the corner itself."""
+WALL_BED_MIN_FACING = 0.9
+"""A ray that reaches the bed (the solid's flat bottom at its lowest Z) measures a wall only from a
+surface facing up within ~ 26 degrees (the vertical part of its normal at least this): a plate
+lying on the bed, probed from its top (or its top, reached from the bed). Between the bed and a
+surface at a slant or a side, a ray measures the wedge where that surface comes down to the bed,
+which the bed holds up and a slicer lays as the first layers' outline: not a wall. (obama3's bust, cut 12.6 mm under its shoulders'
+rounded tops, reported a 0.54 mm wall: every probe under 1.9 mm was such a wedge, its surface
+facing 0.67 up, its ray 0.2-1.6 mm to the bed.)"""
 TEXTURE_SUFFIX = "_texture.png"
 """The OBJ's texture is ``<stem>_texture.png``: plain ``<stem>.png`` is what a user's photo is often
 called, and ``-o folder/`` names the OBJ after the photo."""
@@ -68,12 +76,19 @@ def infer_format(path: Path, fmt: str | None) -> str:
     return name
 
 
+def _on_bed(point: np.ndarray, normal: np.ndarray, bed_z: float) -> bool:
+    """Whether a surface point ``(3,)`` with unit ``normal (3,)`` is on the bed: the solid's flat
+    bottom at ``bed_z``, facing straight down."""
+    return bool(point[2] <= bed_z + BASE_Z_TOL_MM and normal[2] < -0.999)
+
+
 def min_wall_mm(mesh: trimesh.Trimesh, count: int = WALL_PROBE_COUNT, seed: int = 0) -> float:
     """Estimate the thinnest wall, mm: the shortest inward ray hit from sampled surface points.
 
     Rays start a hair inside each sampled face centre and run along the inward normal; the
     distance to the first surface hit, when that surface faces back (an opposite wall), is the
-    local thickness there (manifold3d's ray caster). Engraving islands count as walls too.
+    local thickness there (manifold3d's ray caster). Engraving islands count as walls too; the bed
+    under a slanting surface does not (``WALL_BED_MIN_FACING``).
     """
     import manifold3d
 
@@ -83,17 +98,23 @@ def min_wall_mm(mesh: trimesh.Trimesh, count: int = WALL_PROBE_COUNT, seed: int 
         manifold3d.Mesh(np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.uint32))
     )
     start_offset = 1e-4
+    bed_z = float(mesh.bounds[0][2])
     found = []
     for origin, normal in zip(mesh.triangles_center[picks], mesh.face_normals[picks]):
         start = origin - normal * start_offset
         hits = solid.ray_cast(tuple(start), tuple(start - normal * WALL_PROBE_REACH_MM))
         for hit in hits:
-            d = float(np.linalg.norm(np.asarray(hit.position, dtype=np.float64) - start))
+            position = np.asarray(hit.position, dtype=np.float64)
+            d = float(np.linalg.norm(position - start))
             if d <= start_offset:
                 continue
+            hit_normal = np.asarray(hit.normal, dtype=np.float64)
             # Only an opposite wall counts: a ray that leaves through a neighbouring face at an
-            # edge or rim measures the corner, not the wall.
-            if np.dot(np.asarray(hit.normal, dtype=np.float64), normal) < -WALL_OPPOSITE_COS:
+            # edge or rim measures the corner, not the wall; nor does a ray between the bed and a
+            # slanting surface, from either end (the wedge where that surface meets the bed).
+            if np.dot(hit_normal, normal) < -WALL_OPPOSITE_COS and not (
+                    _on_bed(position, hit_normal, bed_z) and normal[2] < WALL_BED_MIN_FACING
+                    or _on_bed(origin, normal, bed_z) and hit_normal[2] < WALL_BED_MIN_FACING):
                 found.append(d + start_offset)
             break
     if not found:
