@@ -10,7 +10,7 @@ camera intrinsics. Out: arrays and numbers; nothing here keeps state. What is he
 - THE head frame (``head_frame``; ``canonical_frame`` and ``face_frame`` are fixed transforms of it);
 - normals: of a point cloud (``point_normals``), of a triangle mesh per vertex, area-weighted
   (``vertex_normals``) and per triangle (``face_normals``), and how frontally a vertex is seen
-  (``visibility``); wireframe edges (``unique_edges``);
+  (``visibility``); wireframe edges (``unique_edges``); the icosphere (``icosphere``);
 - distances between the eyes (``interocular``: eye centres in 3D; ``inter_ocular_distance``:
   outer corners in the image, the 300-W normaliser) and the eyes' depth (``eye_corner_depths``).
 
@@ -372,6 +372,34 @@ def unique_edges(triangles: np.ndarray) -> np.ndarray:
     triangles = check_shape("triangles", triangles, (None, 3))
     edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
     return np.unique(np.sort(edges, axis=1), axis=0).astype(np.int32)
+
+
+_GOLDEN = (1.0 + math.sqrt(5.0)) / 2.0
+ICOSAHEDRON_VERTICES = np.array([
+    [-1, _GOLDEN, 0], [1, _GOLDEN, 0], [-1, -_GOLDEN, 0], [1, -_GOLDEN, 0],
+    [0, -1, _GOLDEN], [0, 1, _GOLDEN], [0, -1, -_GOLDEN], [0, 1, -_GOLDEN],
+    [_GOLDEN, 0, -1], [_GOLDEN, 0, 1], [-_GOLDEN, 0, -1], [-_GOLDEN, 0, 1]]) / math.hypot(1.0, _GOLDEN)
+"""The regular icosahedron's 12 unit vertices: the cyclic permutations of (0, +-1, +-golden ratio)."""
+ICOSAHEDRON_TRIANGLES = np.array([
+    [0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4], [11, 10, 2],
+    [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8], [3, 8, 9], [4, 9, 5],
+    [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]])
+"""Its 20 faces, wound outward."""
+
+
+def icosphere(subdivisions: int) -> tuple[np.ndarray, np.ndarray]:
+    """A unit icosphere: ``(vertices (N, 3) float64, triangles (M, 3) int64)``, wound outward.
+
+    The icosahedron, each triangle split in four ``subdivisions`` times with the new vertices
+    pushed out onto the sphere: N = 10 * 4**s + 2, M = 20 * 4**s, every vertex ~ equally far from
+    its neighbours (no pole pinches them as on a latitude-longitude sphere).
+    """
+    vertices, triangles = ICOSAHEDRON_VERTICES, ICOSAHEDRON_TRIANGLES.astype(np.int64)
+    for _ in range(int(subdivisions)):
+        edges, _, triangles = topology.split_triangles(triangles, len(vertices))
+        middle = vertices[edges].sum(axis=1)
+        vertices = np.vstack([vertices, middle / np.linalg.norm(middle, axis=1, keepdims=True)])
+    return vertices, triangles
 
 
 # ------------------------------------------------------------------------------------ eyes

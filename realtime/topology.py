@@ -403,3 +403,116 @@ def check_surface(triangles: np.ndarray, n_vertices: int | None = None) -> Surfa
 def same_loop(loop_a, loop_b) -> bool:
     """Whether two vertex loops are the same cycle (either direction, any start)."""
     return len(loop_a) == len(loop_b) and _loop_edges(loop_a) == _loop_edges(loop_b)
+
+
+@dataclass(frozen=True)
+class LoopLevel:
+    """One level of Loop subdivision of a fixed triangle list, as a linear map of vertex values.
+
+    Loop subdivision is linear in the values it carries for a fixed topology (positions, pixels,
+    any per-vertex quantity), so a level is a sparse matrix: output vertex ``rows[i]`` gains
+    ``weights[i] * values[cols[i]]``. Outputs are the ``n_in`` old ("even") vertices in their order,
+    then one new ("odd") vertex per edge, edges in lexicographic order of (smaller, larger) index.
+
+    rows, cols: ``(k,) int64``. weights: ``(k,) float64``. n_in, n_out: vertex counts.
+    triangles: ``(4 F, 3) int64`` the subdivided triangles, each old one split in four, wound as
+    it was.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    weights: np.ndarray
+    n_in: int
+    n_out: int
+    triangles: np.ndarray
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """``(n_in, D)`` -> ``(n_out, D) float64``: the values at the subdivided vertices."""
+        values = check_shape("values", values, (self.n_in, None), dtype=np.float64)
+        terms = self.weights[:, None] * values[self.cols]
+        return np.stack([np.bincount(self.rows, terms[:, d], minlength=self.n_out)
+                         for d in range(values.shape[1])], axis=1)
+
+
+def loop_level(triangles: np.ndarray, n_vertices: int) -> LoopLevel:
+    """One level of Loop subdivision (``LoopLevel``) of ``triangles (F, 3) int`` over ``n_vertices``.
+
+    Requires an edge-manifold surface (every edge on one or two faces). Loop's rules (Loop 1987):
+    an interior edge's new vertex is 3/8 of its ends and 1/8 of the two opposite corners; a
+    boundary edge's, the mean of its ends. An old interior vertex of k neighbours keeps
+    1 - k beta of itself and beta of each neighbour, beta = (5/8 - (3/8 + cos(2 pi / k) / 4)^2) / k;
+    an old boundary vertex keeps 3/4 of itself and 1/8 of each neighbour along the boundary.
+    """
+    triangles = check_shape("triangles", triangles, (None, 3)).astype(np.int64)
+    opposite = np.concatenate([triangles[:, 2], triangles[:, 0], triangles[:, 1]])
+    edges, edge_of, split = split_triangles(triangles, n_vertices)
+    counts = np.bincount(edge_of, minlength=len(edges))
+    if np.any(counts > 2):
+        raise ValueError("loop_level needs an edge-manifold surface: an edge lies on more than two faces")
+    n_edges = len(edges)
+    boundary_edge = counts == 1
+    odd_rows = n_vertices + np.arange(n_edges)
+
+    # New vertices on the edges: the ends (3/8 each inside, 1/2 on the boundary), the opposite corners (1/8).
+    end_weight = np.where(boundary_edge, 0.5, 0.375)
+    rows = [odd_rows, odd_rows, n_vertices + edge_of]
+    cols = [edges[:, 0], edges[:, 1], opposite]
+    weights = [end_weight, end_weight, np.where(boundary_edge[edge_of], 0.0, 0.125)]
+
+    # Old vertices: their neighbours over all edges inside, over boundary edges on the boundary.
+    boundary_vertex = np.zeros(n_vertices, bool)
+    boundary_vertex[edges[boundary_edge].ravel()] = True
+    degree = np.bincount(edges.ravel(), minlength=n_vertices).astype(np.float64)
+    safe = np.maximum(degree, 1.0)
+    beta = (40.0 - (2.0 * np.cos(2.0 * np.pi / safe) + 3.0) ** 2) / (64.0 * safe)
+    ends = np.concatenate([edges[:, 0], edges[:, 1]])
+    others = np.concatenate([edges[:, 1], edges[:, 0]])
+    along = np.concatenate([boundary_edge, boundary_edge])
+    on_boundary = boundary_vertex[ends]
+    neighbour_weight = np.where(on_boundary, np.where(along, 0.125, 0.0), beta[ends])
+    self_weight = np.where(boundary_vertex, 0.75, 1.0 - degree * beta)
+    rows += [ends, np.arange(n_vertices)]
+    cols += [others, np.arange(n_vertices)]
+    weights += [neighbour_weight, self_weight]
+
+    rows, cols, weights = (np.concatenate(a) for a in (rows, cols, weights))
+    keep = weights != 0.0
+    return LoopLevel(rows[keep], cols[keep], weights[keep], n_vertices, n_vertices + n_edges, split)
+
+
+def split_triangles(triangles: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each triangle split in four by a new vertex on each edge: ``(edges, edge_of, split)``.
+
+    triangles: ``(F, 3) int`` over ``n_vertices``. edges: ``(E, 2) int64`` the undirected edges,
+    smaller index first, in lexicographic order; edge ``e``'s new vertex is ``n_vertices + e``.
+    edge_of: ``(3 F,) int64`` the edge of each triangle side, sides (0, 1) of every triangle first,
+    then (1, 2), then (2, 0). split: ``(4 F, 3) int64``: triangle ``(a, b, c)`` with new vertices
+    ``ab, bc, ca`` becomes ``(a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca)``, wound as it was.
+    """
+    triangles = check_shape("triangles", triangles, (None, 3)).astype(np.int64)
+    sides = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    edges, edge_of = np.unique(np.sort(sides, axis=1), axis=0, return_inverse=True)
+    edge_of = edge_of.reshape(-1)
+    new = n_vertices + edge_of.reshape(3, -1).T  # per triangle: sides (0, 1), (1, 2), (2, 0)
+    a, b, c = triangles.T
+    split = np.stack([np.stack([a, new[:, 0], new[:, 2]], 1), np.stack([new[:, 0], b, new[:, 1]], 1),
+                      np.stack([new[:, 2], new[:, 1], c], 1), new], axis=1).reshape(-1, 3)
+    return edges, edge_of, split
+
+
+@functools.lru_cache(maxsize=4)
+def face_subdivision(iterations: int) -> tuple[LoopLevel, ...]:
+    """``iterations`` levels of Loop subdivision of the face mesh (``face_triangles``), cached:
+    ``subdivide(values, levels)`` carries any per-vertex values through them."""
+    levels, triangles, n = [], face_triangles(), N_VERTICES
+    for _ in range(iterations):
+        levels.append(loop_level(triangles, n))
+        triangles, n = levels[-1].triangles, levels[-1].n_out
+    return tuple(levels)
+
+
+def subdivide(values: np.ndarray, levels: tuple[LoopLevel, ...]) -> np.ndarray:
+    """``(n_in, D)`` values carried through Loop ``levels`` -> ``(n_out, D) float64``."""
+    for level in levels:
+        values = level.apply(values)
+    return np.asarray(values, dtype=np.float64)

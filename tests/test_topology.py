@@ -281,3 +281,65 @@ def test_vertex_distance_is_relative_to_the_reference_inter_ocular_distance():
     assert inter_ocular_distance(reference) == pytest.approx(100.0)
     shifted = reference + [2.0, 0.0, 5.0]  # depth does not count: the error is in the image
     assert median_distance_iod(shifted, reference) == pytest.approx(0.02)
+
+
+def _grid(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A flat n x n grid of unit squares in z = 0, two triangles each: ``(vertices, triangles)``."""
+    x, y = np.meshgrid(np.arange(n + 1.0), np.arange(n + 1.0))
+    vertices = np.column_stack([x.ravel(), y.ravel(), np.zeros(x.size)])
+    i = np.arange(n)[:, None] * (n + 1) + np.arange(n)[None, :]
+    a, b, c, d = i.ravel(), i.ravel() + 1, i.ravel() + n + 1, i.ravel() + n + 2
+    return vertices, np.concatenate([np.column_stack([a, b, d]), np.column_stack([a, d, c])])
+
+
+def test_loop_subdivision_of_the_face_is_trimesh_s_surface_triangle_for_triangle():
+    trimesh = pytest.importorskip("trimesh")
+    values = np.random.default_rng(0).normal(size=(topology.N_VERTICES, 3))
+    for iterations in (1, 2):
+        levels = topology.face_subdivision(iterations)
+        dense = topology.subdivide(values, levels)
+        expected, expected_faces = trimesh.remesh.subdivide_loop(values, topology.face_triangles(), iterations)
+        assert dense.shape == expected.shape and levels[-1].triangles.shape == expected_faces.shape
+        # The same points on the same triangles (the new vertices are numbered in another order).
+        np.testing.assert_allclose(dense[levels[-1].triangles], expected[expected_faces], atol=1e-12)
+    assert topology.face_subdivision(2) is topology.face_subdivision(2)
+
+
+def test_loop_subdivision_rules_on_a_flat_grid_and_its_boundary():
+    vertices, triangles = _grid(4)
+    level = topology.loop_level(triangles, len(vertices))
+    dense = level.apply(vertices)
+    assert level.n_out == len(vertices) + 56 and len(level.triangles) == 4 * len(triangles)
+    # A plane stays a plane, and the triangles stay wound as they were (all facing +z).
+    assert np.abs(dense[:, 2]).max() == 0.0
+    p = dense[level.triangles]
+    assert (np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])[:, 2] > 0).all()
+    # Old vertices inside and along a straight boundary stay put (their weights sum to 1, their
+    # neighbours lie symmetrically); a corner keeps 3/4 of itself and takes 1/8 of each of its two
+    # boundary neighbours (Loop's boundary rule has no corners). A boundary edge's new vertex is
+    # its midpoint.
+    corners = [0, 4, 20, 24]
+    assert np.allclose(np.delete(dense[:len(vertices)], corners, axis=0), np.delete(vertices, corners, axis=0))
+    assert np.allclose(dense[0], [0.125, 0.125, 0.0]) and np.allclose(dense[24], [3.875, 3.875, 0.0])
+    odd = dense[len(vertices):]
+    edges = np.unique(np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]),
+                              axis=1), axis=0)
+    on_border = np.all(np.isin(vertices[edges][:, :, :2], [0.0, 4.0]).any(axis=2), axis=1) & (
+        (vertices[edges[:, 0], 0] == vertices[edges[:, 1], 0]) | (vertices[edges[:, 0], 1] == vertices[edges[:, 1], 1]))
+    assert np.allclose(odd[on_border], vertices[edges[on_border]].mean(axis=1))
+    # Linear in the values: columns ride along independently.
+    values = np.random.default_rng(1).normal(size=(len(vertices), 4))
+    both = level.apply(values)
+    assert np.allclose(both[:, :2], level.apply(values[:, :2])) and np.allclose(both[:, 2:], level.apply(values[:, 2:]))
+
+
+def test_loop_subdivision_smooths_a_bump_and_refuses_an_edge_on_three_faces():
+    vertices, triangles = _grid(4)
+    bumped = vertices.copy()
+    centre = 12  # (2, 2), interior, six neighbours
+    bumped[centre, 2] = 1.0
+    dense = topology.loop_level(triangles, len(vertices)).apply(bumped)
+    beta = (40.0 - (2.0 * np.cos(2.0 * np.pi / 6) + 3.0) ** 2) / (64.0 * 6)
+    assert dense[centre, 2] == pytest.approx(1.0 - 6 * beta)
+    with pytest.raises(ValueError, match="more than two faces"):
+        topology.loop_level(np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]]), 5)

@@ -778,7 +778,7 @@ def _relief(head, options, image, vertices_px, rotation, timings, person=None, v
     else:
         from scipy.interpolate import LinearNDInterpolator
 
-        dense, _ = surface.smooth_face(head, None)
+        dense, _, _ = surface.smooth_face_mesh(head)
         # Front-most surface: a vertex hidden behind another in the frontal view would fold the field.
         z = LinearNDInterpolator(dense[:, :2], dense[:, 2])(query)
         weight = surface.smoothstep(surface.inside_distance(query, oval) / RELIEF_BLEND_MM)

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from skimage.measure import points_in_poly
 
-from realtime import topology
+from realtime import geometry, topology
 from realtime.shapes import check_shape
 
 # --- head proportions (adult means, scaled by the outer eye-corner distance) --------------------
@@ -191,16 +191,12 @@ def warped_sphere(subdivisions: int = SPHERE_SUBDIVISIONS) -> tuple[np.ndarray, 
     The polar angle a from +z becomes ``a * (k + (1 - k) a / pi)`` (monotone, so the sphere stays
     an embedding): denser toward +z (the face). Faces wind outward.
     """
-    import trimesh
-
-    sphere = trimesh.creation.icosphere(subdivisions=subdivisions)
-    dirs = np.asarray(sphere.vertices, dtype=np.float64)
+    dirs, faces = geometry.icosphere(subdivisions)
     polar = np.arccos(np.clip(dirs[:, 2], -1.0, 1.0))
     warped = polar * (FRONT_DENSITY + (1.0 - FRONT_DENSITY) * polar / np.pi)
     ring = np.hypot(dirs[:, 0], dirs[:, 1])
     scale = np.divide(np.sin(warped), ring, out=np.zeros_like(ring), where=ring > 1e-12)
     out = np.column_stack([dirs[:, 0] * scale, dirs[:, 1] * scale, np.cos(warped)])
-    faces = np.asarray(sphere.faces, dtype=np.int64)
     out.setflags(write=False)
     faces.setflags(write=False)
     return out, faces
@@ -567,37 +563,21 @@ def face_on_sphere(head_mm: np.ndarray, centre: np.ndarray, query_angles: np.nda
 
 
 def smooth_face_mesh(head_mm: np.ndarray, vertices_px: np.ndarray | None = None, iterations: int = 2):
-    """``smooth_face`` with the subdivided faces: ``(vertices (n, 3), pixels (n, 2) or None, faces (m, 3))``."""
-    import trimesh
+    """Loop-subdivide the face mesh: ``(vertices (n, 3) float64 mm, pixels (n, 2) float64 or None,
+    faces (m, 3) int64)``.
 
-    faces = topology.face_triangles()
-    dense, dense_faces = trimesh.remesh.subdivide_loop(np.asarray(head_mm, dtype=np.float64), faces, iterations)
-    if vertices_px is None:
-        return dense, None, dense_faces
-    px = np.zeros((len(head_mm), 3))
-    px[:, :2] = np.asarray(vertices_px, dtype=np.float64)[:, :2]
-    dense_px, _ = trimesh.remesh.subdivide_loop(px, faces, iterations)
-    return dense, dense_px[:, :2], dense_faces
-
-
-def smooth_face(head_mm: np.ndarray, vertices_px: np.ndarray | None = None, iterations: int = 2):
-    """Loop-subdivide the face mesh: ``(n, 3) float64`` mm and ``(n, 2) float64`` pixels (or None).
-
-    Two Loop iterations turn the 852 flat faces into 13,632 on a smooth limit surface; the pixel
-    positions ride along as extra coordinates of the same subdivision.
+    Two Loop iterations turn the 852 flat faces into 13,632 on a smooth limit surface. Loop
+    subdivision is linear in the vertex values for a fixed topology, so the pixel positions ride
+    along as two more columns of the same subdivision (``topology.face_subdivision``, built once)
+    and stay aligned with the 3D vertices.
     """
-    import trimesh
-
-    # Loop subdivision is linear in the vertex values for a fixed topology, so the pixels are
-    # subdivided as a second "position" (x, y, 0) and stay aligned with the 3D vertices.
-    faces = topology.face_triangles()
-    dense, _ = trimesh.remesh.subdivide_loop(np.asarray(head_mm, dtype=np.float64), faces, iterations)
+    levels = topology.face_subdivision(iterations)
+    head_mm = check_shape("head_mm", head_mm, (topology.N_VERTICES, 3), dtype=np.float64)
     if vertices_px is None:
-        return dense, None
-    px = np.zeros((len(head_mm), 3))
-    px[:, :2] = np.asarray(vertices_px, dtype=np.float64)[:, :2]
-    dense_px, _ = trimesh.remesh.subdivide_loop(px, faces, iterations)
-    return dense, dense_px[:, :2]
+        return topology.subdivide(head_mm, levels), None, levels[-1].triangles
+    px = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
+    dense = topology.subdivide(np.hstack([head_mm, px]), levels)
+    return dense[:, :3], dense[:, 3:], levels[-1].triangles
 
 
 def shading_detail(

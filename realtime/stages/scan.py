@@ -165,9 +165,7 @@ def turn_hint(coverage_left: float, coverage_right: float) -> str:
 
 def sphere_directions(subdivisions: int = SPHERE_SUBDIVISIONS) -> np.ndarray:
     """Unit directions ``(N, 3) float64`` of an icosphere."""
-    import trimesh
-
-    return np.asarray(trimesh.creation.icosphere(subdivisions=subdivisions).vertices, np.float64)
+    return geometry.icosphere(subdivisions)[0]
 
 
 def turn_from_camera_deg(rotation: np.ndarray, centre_cam: np.ndarray) -> float:
