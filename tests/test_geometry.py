@@ -159,3 +159,21 @@ def test_similarity_round_trip():
     assert s == pytest.approx(1.7, rel=1e-12)
     assert_allclose(r, rotation, atol=1e-12)
     assert_allclose(t, [1.0, 2.0, 3.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("subdivisions", [0, 1, 3])
+def test_icosphere_is_closed_round_outward_and_trimesh_s_points(subdivisions):
+    vertices, triangles = geometry.icosphere(subdivisions)
+    assert vertices.shape == (10 * 4**subdivisions + 2, 3) and triangles.shape == (20 * 4**subdivisions, 3)
+    assert np.allclose(np.linalg.norm(vertices, axis=1), 1.0)
+    report = topology.check_surface(triangles, len(vertices))
+    assert report.edge_manifold and report.winding_consistent and not report.boundary_loops and report.euler == 2
+    # Wound outward: every triangle's normal points away from the centre.
+    p = vertices[triangles]
+    assert (np.einsum("ij,ij->i", np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), p.mean(axis=1)) > 0).all()
+    # Neighbours about equally far apart (no pinched poles): edge lengths within 1.4x of each other.
+    lengths = np.linalg.norm(p - np.roll(p, 1, axis=1), axis=2)
+    assert lengths.max() / lengths.min() < 1.4
+    trimesh = pytest.importorskip("trimesh")
+    theirs = trimesh.creation.icosphere(subdivisions).vertices
+    assert np.allclose(np.sort(np.round(vertices, 9), axis=0), np.sort(np.round(theirs, 9), axis=0))
