@@ -460,3 +460,45 @@ def test_a_group_photo_s_overlay_numbers_each_face_as_its_file(tmp_path, two_peo
         # ... and with one face there is no number (nothing else there is pure white).
         where = cv2.dilate(expected.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
         assert not white(plain)[where].any(), number
+
+
+EXIT_PROBE = """
+import atexit, sys, threading, time
+from realtime.apps.cli import exit_when_alone
+marker, mode = sys.argv[1], sys.argv[2]
+atexit.register(lambda: open(marker + ".atexit", "w").write("ran"))
+if mode == "thread":
+    def late():
+        time.sleep(0.3)
+        open(marker + ".thread", "w").write("done")
+    threading.Thread(target=late).start()
+sys.stdout.write("x" * 100000 + "\\n")  # a pipe: block-buffered, so unflushed until the exit
+exit_when_alone(7)
+print("returned")
+sys.exit(0)
+"""
+
+
+@pytest.mark.parametrize("mode", ["alone", "thread"])
+def test_exit_when_alone_keeps_what_the_usual_exit_keeps(tmp_path, mode):
+    # Alone: the process ends at once with the code, its buffered output flushed and its exit
+    # handlers run. With a thread still working (a worker writing a file), it does not end: the
+    # caller exits the usual way, which waits for the thread.
+    marker = str(tmp_path / "probe")
+    done = subprocess.run([sys.executable, "-c", EXIT_PROBE, marker, mode], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.startswith("x" * 100000), done.stderr
+    assert (tmp_path / "probe.atexit").read_text() == "ran"
+    if mode == "alone":
+        assert done.returncode == 7 and "returned" not in done.stdout
+    else:
+        assert done.returncode == 0 and done.stdout.endswith("returned\n")
+        assert (tmp_path / "probe.thread").read_text() == "done"
+
+
+def test_the_command_line_entry_point_is_run_and_photo_skips_the_teardown():
+    from realtime.apps import cli
+
+    assert cli._command_word(["--debug", "photo", "a.jpg"]) == "photo"
+    text = (__import__("pathlib").Path(cli.__file__).parents[2] / "pyproject.toml").read_text()
+    assert 'selfie3d = "realtime.apps.cli:run"' in text
