@@ -89,6 +89,15 @@ def test_default_bust_is_printable(default_bust):
     assert upper[:, 1].min() < v[:, 1].mean()
 
 
+def test_a_wall_thinner_than_a_nozzle_prints_is_a_warning_not_a_refusal(default_bust):
+    from realtime.printing.bust import MIN_WALL_MM, wall_warning
+
+    assert wall_warning(MIN_WALL_MM) is None and wall_warning(3.0) is None
+    line = wall_warning(0.84)
+    assert "0.8 mm" in line and "1.2 mm" in line and "--height-mm" in line
+    assert not any("thinnest wall" in warning for warning in default_bust.warnings)
+
+
 @pytest.mark.parametrize("style", ["relief", "mask"])
 def test_other_styles_are_printable(astronaut, style):
     image, px, mm = astronaut

@@ -211,10 +211,22 @@ def build_bust(
     # deep surface relief, not walls that carry the print.
     checks["min_wall_mm"] = _export.min_wall_mm(solid if plain is None else _meshes(plain, None, None)[0])
     _export.check_printable(checks)
+    thin = wall_warning(checks["min_wall_mm"])
+    if thin:
+        warnings.append(thin)
     timings["checks"] = _lap(clock)
     file_view = None if view is None else file_to_image(view.matrix, head_to_print)
     return BustResult(mesh=solid, textured=textured, checks=checks, options=options, timings_ms=timings,
                       view=file_view, warnings=tuple(warnings))
+
+
+def wall_warning(min_wall_mm: float) -> str | None:
+    """The line a user reads when the solid's thinnest wall (``export.min_wall_mm``) is under
+    ``MIN_WALL_MM``; None otherwise. It is a warning, not a refusal: the file is still made."""
+    if min_wall_mm >= MIN_WALL_MM:
+        return None
+    return (f"the thinnest wall is about {min_wall_mm:.1f} mm, under the {MIN_WALL_MM:g} mm a 0.4 mm nozzle "
+            "prints reliably: print it larger (--height-mm) or look at it in the slicer's preview")
 
 
 def file_to_image(head_to_image: np.ndarray, head_to_print: np.ndarray) -> np.ndarray:
