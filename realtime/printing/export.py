@@ -45,9 +45,9 @@ WALL_BED_MIN_FACING = 0.9
 surface facing up within ~ 26 degrees (the vertical part of its normal at least this): a plate
 lying on the bed, probed from its top (or its top, reached from the bed). Between the bed and a
 surface at a slant or a side, a ray measures the wedge where that surface comes down to the bed,
-which the bed holds up and a slicer lays as the first layers' outline: not a wall. (obama3's bust, cut 12.6 mm under its shoulders'
-rounded tops, reported a 0.54 mm wall: every probe under 1.9 mm was such a wedge, its surface
-facing 0.67 up, its ray 0.2-1.6 mm to the bed.)"""
+which the bed holds up and a slicer lays as the first layers' outline: not a wall. (obama3's bust,
+cut 12.6 mm under its shoulders' rounded tops, reported a 0.54 mm wall: every probe under 1.9 mm
+was such a wedge, its surface facing 0.67 up, its ray 0.2-1.6 mm to the bed.)"""
 TEXTURE_SUFFIX = "_texture.png"
 """The OBJ's texture is ``<stem>_texture.png``: plain ``<stem>.png`` is what a user's photo is often
 called, and ``-o folder/`` names the OBJ after the photo."""
