@@ -502,3 +502,20 @@ def test_the_command_line_entry_point_is_run_and_photo_skips_the_teardown():
     assert cli._command_word(["--debug", "photo", "a.jpg"]) == "photo"
     text = (__import__("pathlib").Path(cli.__file__).parents[2] / "pyproject.toml").read_text()
     assert 'selfie3d = "realtime.apps.cli:run"' in text
+
+
+def test_a_photo_batch_whose_output_pipe_closes_still_makes_every_bust(tmp_path, astronaut):
+    # selfie3d photo folder/ | head: the reader goes away after the first line (here before it).
+    # The lines that tell of the busts are lost; the busts and the report are not.
+    for name, image in (("a.png", astronaut), ("b.png", astronaut[:, ::-1])):
+        cv2.imwrite(str(tmp_path / name), image)
+    out, report = tmp_path / "busts", tmp_path / "report.json"
+    process = subprocess.Popen([sys.executable, "-m", "realtime", "photo", str(tmp_path / "a.png"),
+                                str(tmp_path / "b.png"), "-o", str(out), "--jobs", "1", "--report", str(report)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    stderr = process.communicate(timeout=300)[1].decode()
+    assert process.returncode == 0, stderr
+    assert "Broken pipe" not in stderr and "Traceback" not in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.stl", "b.stl"]
+    assert [image["ok"] for image in json.loads(report.read_text())["images"]] == [True, True]

@@ -384,6 +384,17 @@ def cmd_doctor(args) -> int:
     return EXIT_OK if ok else EXIT_MODELS
 
 
+def say(line: str) -> None:
+    """Print a line of a command's results on standard output, unless its reader has gone: a
+    ``selfie3d photo folder/ | head`` whose pipe closes does not stop the photos still to make
+    (they and the report are the results; these lines only tell of them). From then on standard
+    output goes nowhere, so neither later lines nor the exit's flush fail."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")
+
+
 def cmd_photo(args) -> int:
     from pathlib import Path
 
@@ -443,17 +454,17 @@ def cmd_photo(args) -> int:
             results.append(result)
             if result.ok:
                 for face in result.faces:
-                    print(f"{result.image_path}: {face['output']}  (PD {face['pd_mm']:.1f} mm, {result.seconds:.1f} s)")
+                    say(f"{result.image_path}: {face['output']}  (PD {face['pd_mm']:.1f} mm, {result.seconds:.1f} s)")
                     for warning in [face.get("scale_warning")] + face.get("bust_warnings", []):
                         if warning:
-                            print(f"  warning: {warning}")
+                            say(f"  warning: {warning}")
                 for failure in result.failed_faces:
                     print(f"selfie3d: error: {result.image_path}: face {failure['face']}: {failure['error']}",
                           file=sys.stderr)
                 if result.other_faces:
                     count = len(result.other_faces)
-                    print(f"  note: {count} more {'face' if count == 1 else 'faces'} in the photo: the bust is the "
-                          f"largest face's; --all-faces makes one of each")
+                    say(f"  note: {count} more {'face' if count == 1 else 'faces'} in the photo: the bust is the "
+                        f"largest face's; --all-faces makes one of each")
             else:
                 print(f"selfie3d: error: {result.error}", file=sys.stderr)
             if show_progress:
@@ -483,8 +494,8 @@ def cmd_photo(args) -> int:
             made = "the outputs above were made but " if len(failed) < len(results) else ""
             print(f"selfie3d: error: {made}the report was not written: {error}", file=sys.stderr)
     if len(jobs) > 1:
-        print(f"{len(jobs) - len(failed)} of {len(jobs)} photos done" +
-              (f"; failed: {', '.join(r.image_path for r in failed)}" if failed else ""))
+        say(f"{len(jobs) - len(failed)} of {len(jobs)} photos done" +
+            (f"; failed: {', '.join(r.image_path for r in failed)}" if failed else ""))
     code = photo_exit_code(results)
     # Made but unreported is part of the command failing (1), not "nothing was made" (2).
     return EXIT_SOME_FAILED if code == EXIT_OK and not report_written else code
