@@ -370,8 +370,7 @@ def visibility(normals: np.ndarray, rotation: np.ndarray, view_direction: np.nda
 def unique_edges(triangles: np.ndarray) -> np.ndarray:
     """The undirected edges of a triangle mesh, ``(e, 2) int32``, each once (for wireframes)."""
     triangles = check_shape("triangles", triangles, (None, 3))
-    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
-    return np.unique(np.sort(edges, axis=1), axis=0).astype(np.int32)
+    return topology.mesh_edges(triangles)[0].astype(np.int32)
 
 
 _GOLDEN = (1.0 + math.sqrt(5.0)) / 2.0

@@ -365,9 +365,8 @@ def check_surface(triangles: np.ndarray, n_vertices: int | None = None) -> Surfa
     ``n_vertices`` counts the vertices for the Euler characteristic (default: those used).
     """
     triangles = check_shape("triangles", triangles, (None, 3)).astype(np.int64)
-    directed = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
-    undirected = np.sort(directed, axis=1)
-    edges, counts = np.unique(undirected, axis=0, return_counts=True)
+    directed = triangle_sides(triangles)
+    edges, _, counts = mesh_edges(triangles)
     directed_set = collections.Counter(map(tuple, directed.tolist()))
     winding = all(n == 1 for n in directed_set.values())
     boundary_next: dict[int, list[int]] = collections.defaultdict(list)
@@ -445,8 +444,8 @@ def loop_level(triangles: np.ndarray, n_vertices: int) -> LoopLevel:
     """
     triangles = check_shape("triangles", triangles, (None, 3)).astype(np.int64)
     opposite = np.concatenate([triangles[:, 2], triangles[:, 0], triangles[:, 1]])
-    edges, edge_of, split = split_triangles(triangles, n_vertices)
-    counts = np.bincount(edge_of, minlength=len(edges))
+    edges, edge_of, counts = mesh_edges(triangles)
+    split = _split(triangles, n_vertices, edge_of)
     if np.any(counts > 2):
         raise ValueError("loop_level needs an edge-manifold surface: an edge lies on more than two faces")
     n_edges = len(edges)
@@ -480,24 +479,41 @@ def loop_level(triangles: np.ndarray, n_vertices: int) -> LoopLevel:
     return LoopLevel(rows[keep], cols[keep], weights[keep], n_vertices, n_vertices + n_edges, split)
 
 
+def triangle_sides(triangles: np.ndarray) -> np.ndarray:
+    """``(3 F, 2) int64``: the directed sides of ``triangles (F, 3) int`` as they wind, sides (0, 1)
+    of every triangle first, then (1, 2), then (2, 0)."""
+    triangles = np.asarray(triangles, np.int64)
+    return np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+
+
+def mesh_edges(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The undirected edges of ``triangles (F, 3) int``: ``(edges (E, 2) int64``, smaller index first,
+    in lexicographic order; ``edge_of (3 F,) int64`` the edge of each side of ``triangle_sides``;
+    ``counts (E,) int64`` the sides on each edge: 1 on the boundary, 2 inside a surface)."""
+    edges, edge_of, counts = np.unique(np.sort(triangle_sides(triangles), axis=1), axis=0,
+                                       return_inverse=True, return_counts=True)
+    return edges, edge_of.reshape(-1), counts
+
+
 def split_triangles(triangles: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each triangle split in four by a new vertex on each edge: ``(edges, edge_of, split)``.
 
-    triangles: ``(F, 3) int`` over ``n_vertices``. edges: ``(E, 2) int64`` the undirected edges,
-    smaller index first, in lexicographic order; edge ``e``'s new vertex is ``n_vertices + e``.
-    edge_of: ``(3 F,) int64`` the edge of each triangle side, sides (0, 1) of every triangle first,
-    then (1, 2), then (2, 0). split: ``(4 F, 3) int64``: triangle ``(a, b, c)`` with new vertices
-    ``ab, bc, ca`` becomes ``(a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca)``, wound as it was.
+    triangles: ``(F, 3) int`` over ``n_vertices``. edges, edge_of: as ``mesh_edges``; edge ``e``'s
+    new vertex is ``n_vertices + e``. split: ``(4 F, 3) int64``: triangle ``(a, b, c)`` with new
+    vertices ``ab, bc, ca`` becomes ``(a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca)``, wound as
+    it was.
     """
     triangles = check_shape("triangles", triangles, (None, 3)).astype(np.int64)
-    sides = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
-    edges, edge_of = np.unique(np.sort(sides, axis=1), axis=0, return_inverse=True)
-    edge_of = edge_of.reshape(-1)
+    edges, edge_of, _ = mesh_edges(triangles)
+    return edges, edge_of, _split(triangles, n_vertices, edge_of)
+
+
+def _split(triangles: np.ndarray, n_vertices: int, edge_of: np.ndarray) -> np.ndarray:
+    """``split_triangles``' ``(4 F, 3)`` triangles, given ``mesh_edges``' ``edge_of``."""
     new = n_vertices + edge_of.reshape(3, -1).T  # per triangle: sides (0, 1), (1, 2), (2, 0)
     a, b, c = triangles.T
-    split = np.stack([np.stack([a, new[:, 0], new[:, 2]], 1), np.stack([new[:, 0], b, new[:, 1]], 1),
-                      np.stack([new[:, 2], new[:, 1], c], 1), new], axis=1).reshape(-1, 3)
-    return edges, edge_of, split
+    return np.stack([np.stack([a, new[:, 0], new[:, 2]], 1), np.stack([new[:, 0], b, new[:, 1]], 1),
+                     np.stack([new[:, 2], new[:, 1], c], 1), new], axis=1).reshape(-1, 3)
 
 
 @functools.lru_cache(maxsize=4)

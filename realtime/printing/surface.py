@@ -702,7 +702,7 @@ def masked_blur(gray: np.ndarray, where: np.ndarray, sigma_px: float) -> np.ndar
 def vertex_spacing(points_mm: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """``(N,) float64`` mm: the mean length of the edges at each vertex of the surface
     ``points_mm (N, 3)``, ``faces (M, 3) int`` (an edge counted once for each face it borders)."""
-    edges = np.vstack([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = topology.triangle_sides(faces)
     lengths = np.linalg.norm(points_mm[edges[:, 0]] - points_mm[edges[:, 1]], axis=1)
     total = np.bincount(edges.ravel(), np.repeat(lengths, 2), minlength=len(points_mm))
     count = np.bincount(edges.ravel(), minlength=len(points_mm))
@@ -903,7 +903,7 @@ def sphere_adjacency(faces: np.ndarray, n: int):
     of each vertex's neighbours."""
     from scipy import sparse
 
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = topology.triangle_sides(faces)
     adjacency = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
     adjacency = ((adjacency + adjacency.T) > 0).astype(np.float64)
     degree = np.asarray(adjacency.sum(axis=1)).ravel()
