@@ -881,21 +881,10 @@ def smooth_radius_near(
     Where the rolled-in lips fold over themselves in (azimuth, elevation), linear interpolation
     alternates between the two sheets; a few local averaging steps close the seam of the lips.
     """
-    from scipy import sparse
     from scipy.spatial import cKDTree
 
-    n = len(radius)
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    adjacency = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
-    adjacency = ((adjacency + adjacency.T) > 0).astype(np.float64)
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
     gap, _ = cKDTree(anchors_mm).query(points_mm)
-    weight = 1.0 - smoothstep(gap / reach_mm)
-    out = radius.copy()
-    for _ in range(iterations):
-        mean = (adjacency @ out) / degree
-        out = out + weight * (mean - out)
-    return out
+    return smooth_on_sphere(radius, faces, iterations, 1.0 - smoothstep(gap / reach_mm))
 
 
 def sphere_adjacency(faces: np.ndarray, n: int):
