@@ -161,3 +161,36 @@ def test_shoulders_above_the_chin_rise_to_the_neck_but_a_rim_beside_it_is_no_fin
     # Without highest_y nothing rises above the chin.
     shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, shrug)
     assert shape.outline[:, 1].max() <= CHIN_Y + 1e-9
+
+
+def test_a_side_level_with_the_chin_from_the_neck_out_shows_no_shoulder():
+    # The person's top edge at the chin's height from the neck out past the shoulder, on the right:
+    # an arm raised beside the head (photo_s1), a chair's back, long hair over the shoulder. The
+    # bust stood there as a wall as high as the chin; the mean shoulders stand in. The left shows a
+    # shoulder falling away from the neck, which the outline follows.
+    def covered(xs):
+        out = xs - NECK[0]
+        top = np.where(out > 0, CHIN_Y - 1.0, np.minimum(CHIN_Y, _mean_tops(out) - 15.0))
+        return np.where(np.abs(out) < 1.3 * FACE_WIDTH, top, np.nan), np.ones(len(xs), bool)
+
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, covered)
+    xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
+    out = xs - NECK[0]
+    right = (out > 0.9 * FACE_WIDTH) & (out < 1.2 * FACE_WIDTH)
+    left = (out < -0.9 * FACE_WIDTH) & (out > -1.2 * FACE_WIDTH)
+    np.testing.assert_allclose(top[right], _mean_tops(out[right]), atol=2.0)
+    np.testing.assert_allclose(top[left], _mean_tops(out[left]) - 15.0, atol=2.0)
+    # Where the photo ends the right side is the mean's breadth, not the photo's 1.3 face widths.
+    assert abs(out.max() - 0.5 * torso.SHOULDER_BREADTH_PER_FACE * FACE_WIDTH) < 2 * torso.COLUMN_STEP_MM
+
+    # A shoulder that falls away, if only a little, is the photo's: here 0.05 face widths from 0.6
+    # to 1.0 out, as the built-in clip's flattest frames.
+    def low_slope(xs):
+        out = np.abs(xs - NECK[0])
+        return np.where(out < 1.3 * FACE_WIDTH, CHIN_Y - 0.125 * np.maximum(out - 0.5 * FACE_WIDTH, 0.0), np.nan), \
+            np.ones(len(xs), bool)
+
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, low_slope)
+    xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
+    at = np.abs(np.abs(xs - NECK[0]) - 1.0 * FACE_WIDTH) < 3.0
+    np.testing.assert_allclose(top[at], low_slope(xs[at])[0], atol=1.0)

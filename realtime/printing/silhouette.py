@@ -70,6 +70,9 @@ BODY_ABOVE_CHIN = 0.35
 """The body (shoulders, a collar) may reach this many face heights (~ 40 mm) above the chin's row,
 beside the face's columns: a head bowed forward or raised shoulders put them higher than the chin
 in the photo (photo_s2: 0.25). Higher, beside the head, it is an ear, a hand or a chair."""
+RAISED_TOP_TOLERANCE_PX = 1.5
+"""A body's top within this many crop pixels of the highest row it may reach (``BODY_ABOVE_CHIN``)
+reaches it: the samples looked down a column fall between pixels."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ class Silhouette:
     seen: ``(S, S) bool`` crop pixels inside the photo.  hair_region: ``(S, S) bool`` where the head
     may grow past the skull prior.  raised_body: ``(S, S) bool`` the body above the chin's row (up
     to ``BODY_ABOVE_CHIN``): beside the face's columns, not hair, joined to the person below the chin
-    (raised shoulders, a collar; None: none).
+    (raised shoulders, a collar; None: none).  raised_top_row: the crop row where ``raised_body``
+    is cut off above (None: none).
     cut: ``(A,) bool`` directions above the ears whose outline (hair, or the face where the photo
     cuts the forehead) is the photo's or the crop's edge: the head goes on past it, so the hair's
     thickness there is unknown (None: none).
@@ -156,6 +160,7 @@ class Silhouette:
     hair_region: np.ndarray
     raised_body: np.ndarray | None = None
     cut: np.ndarray | None = None
+    raised_top_row: float | None = None
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -313,7 +318,8 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     hair_region = np.asarray(hair_region, bool)
     raised_body = _raised_body(person, face, hair_region, crop_v, chin_row, face_height)
     return Silhouette(crop_view, np.asarray(centre_mm, np.float64), centre_px, angles, head_px, person_px, hair,
-                      head, person, chin_row, ~unseen, hair_region, raised_body, cut)
+                      head, person, chin_row, ~unseen, hair_region, raised_body, cut,
+                      chin_row - BODY_ABOVE_CHIN * face_height)
 
 
 def _raised_body(person: np.ndarray, face: np.ndarray, hair_region: np.ndarray, crop_v: np.ndarray,
@@ -681,4 +687,14 @@ def person_tops(silhouette: Silhouette, body_rotation: np.ndarray, depth_mm: flo
     # Seen: every sample down to the top (or the whole column) lies inside the photo.
     depth = np.where(found, first, len(ys) - 1)
     shown = np.cumprod(seen, axis=0).astype(bool)[depth, np.arange(len(xs))]
+    if raised and silhouette.raised_top_row is not None:
+        # A body that reaches the highest row it may (``BODY_ABOVE_CHIN``) goes on above it: its
+        # top is not seen. Standing behind the shoulder a neighbour or a listener (obama2's), an
+        # arm raised beside the head; as a top edge they were towers beside the neck.
+        # So is the rest of its run of columns above the chin: the same neighbour or arm, lower.
+        top_row = iy.reshape(len(ys), len(xs))[first, np.arange(len(xs))]
+        above = found & (ys[first] > from_y)
+        reaching = above & ((first == 0) | (top_row <= silhouette.raised_top_row + RAISED_TOP_TOLERANCE_PX))
+        runs = np.cumsum(np.diff(above.astype(np.int8), prepend=0) == 1) * above
+        shown &= ~np.isin(runs, runs[reaching]) | ~above
     return top, shown

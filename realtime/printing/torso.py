@@ -13,6 +13,9 @@ the shoulders), or of the body beside the head a little above it (a bowed head, 
 shoulders: ``highest_y``). Where the photo does not show a column (it ends, or someone stands in
 front), the mean proportions stand in, raised or lowered to meet the photo's top edge where it
 leaves off below the chin, and giving way to their own height past it (``CUT_SHOULDER_FADE``).
+So they do where the photo shows something over the shoulder: a body beside the head that goes on
+above the highest a shoulder may show (``silhouette.person_tops``), or a side whose top edge stays
+level with the chin from the neck out to the arm (``_covered_weight``).
 The depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO`` as deep as the shoulders are
 broad (ANSUR II chest depth ~ 250 mm over biacromial breadth ~ 400 mm, men and women averaged,
 clothed).
@@ -62,6 +65,16 @@ stands above the chin, photo_s1 cut 0.1 face widths left of her face came out 3.
 whole photo's bust, 1.6 with the mean's own height)."""
 SMOOTH_COLUMNS = 5
 """Running median, then mean, over this many columns of the top edge: mask noise, not shoulders."""
+COVERED_BAND = (0.6, 1.0)
+"""Where a side's shoulder is looked for, face widths out from the neck's axis: from the trapezius
+to the deltoid (``_covered_weight``)."""
+COVERED_LEVEL = (-0.10, -0.06)
+"""The band's lowest top edge below the chin, face widths, at which a side starts and ends counting
+as covered (``_covered_weight``)."""
+COVERED_FALL = (0.04, 0.01)
+"""The top edge's fall outward over the band, face widths, at which a side starts and ends counting
+as covered (``_covered_weight``): real shoulders fall 0.05-0.56 (the built-in clip's flattest
+frames 0.05-0.06); what lies level over them 0.00-0.01."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +154,47 @@ def _continued(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, fade_c
     return np.minimum(prior + offset * np.clip(1.0 - past / fade_columns, 0.0, 1.0), np.maximum(prior, chin_y))
 
 
+def _ramp(value: float, zero_at: float, one_at: float) -> float:
+    """0 at ``zero_at``, 1 at ``one_at``, linear between and constant beyond."""
+    return float(np.clip((value - zero_at) / (one_at - zero_at), 0.0, 1.0))
+
+
+def _covered_weight(xs: np.ndarray, measured: np.ndarray, seen: np.ndarray, chin_y: float,
+                    face_width: float) -> np.ndarray:
+    """``(n,)`` in [0, 1]: how surely the photo hides the shoulder on each side of the neck, for the
+    columns beside it (``xs (n,)`` mm from the neck's axis; 0 at the neck).
+
+    A side is hidden where over ``COVERED_BAND`` every column is seen and the person's top edge
+    ``measured (n,)`` stays level with the chin (``COVERED_LEVEL``) without falling outward
+    (``COVERED_FALL``). Real shoulders fall away from the neck there, even drawn up (photo_s2's top
+    edge stands above the chin and falls 0.10-0.18 face widths); a top edge level with the chin
+    from the neck out to the arm is whatever lies over or before the shoulder: an arm raised
+    beside the head (photo_s1), a chair's back (photo_s0), a neighbour close beside, long hair over
+    it. The weight ramps between the thresholds so that frames of one clip near them do not jump
+    between the photo's edge and the mean shoulders."""
+    weight = np.zeros(len(xs))
+    neck_half = 0.5 * NECK_BREADTH_PER_FACE * face_width
+    for sign in (-1.0, 1.0):
+        out = sign * xs
+        band = (out >= COVERED_BAND[0] * face_width) & (out <= COVERED_BAND[1] * face_width)
+        if band.sum() < 6 or not (seen[band].all() and np.isfinite(measured[band]).all()):
+            continue
+        heights = (measured[band][np.argsort(out[band])] - chin_y) / face_width
+        fall = heights[:3].mean() - heights[-3:].mean()
+        covered = _ramp(heights.min(), *COVERED_LEVEL) * _ramp(fall, *COVERED_FALL)
+        weight[out > neck_half] = covered
+    return weight
+
+
+def _top_edge(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, mean_breadth: np.ndarray,
+              fade_columns: float, chin_y: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(top (n,), present (n,) bool)``: the photo's top edge where it shows the columns, the mean's
+    continued from it where not (``_continued``), and which columns the bust covers."""
+    present = np.where(seen, np.isfinite(measured), mean_breadth)
+    continued = _continued(prior, measured, seen, fade_columns, chin_y)
+    return np.where(seen & np.isfinite(measured), measured, continued), present
+
+
 def mean_tops(xs: np.ndarray, chin_y: float, head_height: float, face_width: float) -> np.ndarray:
     """Top edge ``(n,)`` mm of the mean neck and shoulders at ``xs (n,)`` mm from the neck's axis."""
     neck_half = 0.5 * NECK_BREADTH_PER_FACE * face_width
@@ -171,10 +225,14 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
         top, present = prior, mean_breadth
     else:
         measured, seen = tops(xs)
-        present = np.where(seen, np.isfinite(measured), mean_breadth)
         fade = CUT_SHOULDER_FADE * face_width / COLUMN_STEP_MM
-        continued = _continued(prior, measured, seen, fade, chin_y)
-        top = np.where(seen & np.isfinite(measured), measured, continued)
+        top, present = _top_edge(prior, measured, seen, mean_breadth, fade, chin_y)
+        covered = _covered_weight(xs - neck_xz[0], measured, seen, chin_y, face_width)
+        if covered.any():
+            # Where the photo hides a shoulder the mean's stand in, as where the photo ends.
+            hidden_top, hidden_present = _top_edge(prior, measured, seen & (covered == 0), mean_breadth, fade, chin_y)
+            top = top + covered * (hidden_top - top)
+            present = np.where(covered >= 0.5, hidden_present, present)
     lo, hi = _run_through(present, len(xs) // 2)
     if xs[hi] - xs[lo] < NECK_BREADTH_PER_FACE * face_width:
         # Narrower than a neck: the photo shows no body under the face (a cartoon's thin neck, a
