@@ -288,3 +288,30 @@ def test_hair_over_a_crown_the_photo_cuts_off_goes_on_from_the_hair_beside_the_c
     # Without the cut the crown was the bare skull.
     bald = silhouette.hair_radius(directions, base, dataclasses.replace(sil, cut=None))
     assert bald[top].mean() < 30.0 + 0.25 * silhouette.CUT_HAIR_MM
+
+
+def test_a_body_beside_the_head_that_goes_on_above_what_is_looked_at_is_not_seen_to_its_top():
+    # Columns of a body frame (here the head frame: x right, y up) looked down from 20 mm above a
+    # chin at -36 mm (crop row 200). On the left a shrug's shoulder, its top at -26 mm: seen. On the
+    # right something fills the highest sample looked at (an arm raised beside the head, a listener
+    # behind the shoulder) and, in the same run of columns, a lower part of it at -28.5 mm: neither
+    # is the shoulders' top. BODY_ABOVE_CHIN's row is drawn far above, so only the highest sample
+    # tells.
+    import dataclasses
+
+    rows, cols = np.mgrid[0:256, 0:256]
+    chin_row = 200.0
+    body = (rows >= chin_row) & (cols >= 30) & (cols <= 226)
+    reaching = (cols >= 167) & (cols <= 189) & (rows >= 140) & (rows < chin_row)  # x 20-32 mm
+    lower = (cols >= 190) & (cols <= 212) & (rows >= 185) & (rows < chin_row)  # x 32-44 mm
+    shrug = (cols >= 44) & (cols <= 90) & (rows >= 180) & (rows < chin_row)  # x -44 to -20 mm
+    raised = reaching | lower | shrug
+    sil = dataclasses.replace(_drawn_silhouette(_disc(40.0), chin_row=chin_row), person=body | raised,
+                              raised_body=raised, raised_top_row=110.0)
+    xs = np.arange(-50.0, 51.0, 1.0)
+    top, seen = silhouette.person_tops(sil, np.eye(3), 0.0, xs, -36.0, -60.0, raised_from_y=-20.0)
+    left, neck, right = (xs >= -42) & (xs <= -22), np.abs(xs) <= 15, (xs >= 21) & (xs <= 43)
+    assert seen[left].all() and seen[neck].all()
+    np.testing.assert_allclose(top[left], -26.0, atol=1.0)
+    np.testing.assert_allclose(top[neck], -36.0, atol=1.0)
+    assert not seen[right].any()

@@ -183,14 +183,28 @@ def test_a_side_level_with_the_chin_from_the_neck_out_shows_no_shoulder():
     # Where the photo ends the right side is the mean's breadth, not the photo's 1.3 face widths.
     assert abs(out.max() - 0.5 * torso.SHOULDER_BREADTH_PER_FACE * FACE_WIDTH) < 2 * torso.COLUMN_STEP_MM
 
-    # A shoulder that falls away, if only a little, is the photo's: here 0.05 face widths from 0.6
-    # to 1.0 out, as the built-in clip's flattest frames.
-    def low_slope(xs):
-        out = np.abs(xs - NECK[0])
-        return np.where(out < 1.3 * FACE_WIDTH, CHIN_Y - 0.125 * np.maximum(out - 0.5 * FACE_WIDTH, 0.0), np.nan), \
-            np.ones(len(xs), bool)
 
-    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, low_slope)
-    xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
-    at = np.abs(np.abs(xs - NECK[0]) - 1.0 * FACE_WIDTH) < 3.0
-    np.testing.assert_allclose(top[at], low_slope(xs[at])[0], atol=1.0)
+def _sloping_sides(slope):
+    """Tops falling ``slope`` mm a mm outward from half a face width out, 1 mm under the chin."""
+    def tops(xs):
+        out = np.abs(xs - NECK[0])
+        top = CHIN_Y - 1.0 - slope * np.maximum(out - 0.5 * FACE_WIDTH, 0.0)
+        return np.where(out < 1.3 * FACE_WIDTH, top, np.nan), np.ones(len(xs), bool)
+
+    return tops
+
+
+def test_a_shoulder_that_falls_away_a_little_is_the_photo_s_and_between_the_ramp_blends():
+    # Falling 0.07 face widths over COVERED_BAND (0.065 between its end columns; the built-in
+    # clip's flattest frames 0.046): the photo's shoulder.
+    for slope, expected in ((0.175, "photo"), (0.0538, "between")):  # the second: 0.02 between the ends
+        tops = _sloping_sides(slope)
+        shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, tops)
+        xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
+        at = np.abs(np.abs(xs - NECK[0]) - 1.0 * FACE_WIDTH) < 3.0
+        photo, mean = tops(xs[at])[0], _mean_tops(xs[at] - NECK[0])
+        if expected == "photo":
+            np.testing.assert_allclose(top[at], photo, atol=1.0)
+        else:
+            # Within COVERED_FALL's ramp (weight 2/3): neither the photo's edge nor the mean's.
+            assert np.all(top[at] < photo - 10.0) and np.all(top[at] > mean + 5.0)

@@ -316,24 +316,24 @@ def build_silhouette(probability: np.ndarray, seen: np.ndarray, crop_from_image:
     if hair_region is None:
         hair_region = head & ~face
     hair_region = np.asarray(hair_region, bool)
-    raised_body = _raised_body(person, face, hair_region, crop_v, chin_row, face_height)
+    raised_top_row = chin_row - BODY_ABOVE_CHIN * face_height
+    raised_body = _raised_body(person, face, hair_region, crop_v, chin_row, raised_top_row)
     return Silhouette(crop_view, np.asarray(centre_mm, np.float64), centre_px, angles, head_px, person_px, hair,
-                      head, person, chin_row, ~unseen, hair_region, raised_body, cut,
-                      chin_row - BODY_ABOVE_CHIN * face_height)
+                      head, person, chin_row, ~unseen, hair_region, raised_body, cut, raised_top_row)
 
 
 def _raised_body(person: np.ndarray, face: np.ndarray, hair_region: np.ndarray, crop_v: np.ndarray,
-                 chin_row: float, face_height: float) -> np.ndarray:
+                 chin_row: float, top_row: float) -> np.ndarray:
     """``(S, S) bool`` the body above the chin's row on the crop (``Silhouette.raised_body``): up to
-    ``BODY_ABOVE_CHIN`` face heights above it, what lies beside the face's columns, is not hair and
-    is joined to the person below the chin (raised shoulders; an ear lobe, joined only through the
-    jaw and the neck in the face's columns, is not)."""
+    ``top_row`` (``BODY_ABOVE_CHIN`` face heights above it), what lies beside the face's columns, is
+    not hair and is joined to the person below the chin (raised shoulders; an ear lobe, joined only
+    through the jaw and the neck in the face's columns, is not)."""
     size = person.shape[0]
     rows, cols = np.mgrid[0:size, 0:size]
     sides = crop_v[[topology.FACE_SIDE_RIGHT, topology.FACE_SIDE_LEFT], 0]
     beside_face = np.abs(cols - sides.mean()) > 0.5 * abs(sides[1] - sides[0])
     below = rows > chin_row
-    raised = ~below & (rows >= chin_row - BODY_ABOVE_CHIN * face_height) & beside_face & ~hair_region & ~face
+    raised = ~below & (rows >= top_row) & beside_face & ~hair_region & ~face
     candidate = person & (below | raised)
     _, parts = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
     # Every candidate pixel has a component (> 0); those reaching below the chin are the body's.
@@ -660,7 +660,9 @@ def person_tops(silhouette: Silhouette, body_rotation: np.ndarray, depth_mm: flo
     ``from_y`` and up to this height only the body beside the head counts
     (``Silhouette.raised_body``: shoulders that show above the chin), None: nothing above from_y.
     Returns ``(top (n,) mm, NaN where no person; seen (n,) bool: the photo shows the column down to
-    its top, or all the way when there is none)``.
+    its top, or all the way when there is none, and the top is the body's own: not a body beside
+    the head that goes on above the highest a shoulder may show (``Silhouette.raised_top_row``) or
+    above ``raised_from_y``, nor the rest of its run of columns above ``from_y``)``.
     """
     raised = silhouette.raised_body is not None and raised_from_y is not None and raised_from_y > from_y
     ys = np.arange(raised_from_y if raised else from_y, to_y - step_mm, -step_mm)
@@ -688,13 +690,15 @@ def person_tops(silhouette: Silhouette, body_rotation: np.ndarray, depth_mm: flo
     depth = np.where(found, first, len(ys) - 1)
     shown = np.cumprod(seen, axis=0).astype(bool)[depth, np.arange(len(xs))]
     if raised and silhouette.raised_top_row is not None:
-        # A body that reaches the highest row it may (``BODY_ABOVE_CHIN``) goes on above it: its
-        # top is not seen. Standing behind the shoulder a neighbour or a listener (obama2's), an
-        # arm raised beside the head; as a top edge they were towers beside the neck.
-        # So is the rest of its run of columns above the chin: the same neighbour or arm, lower.
+        # A body that reaches the highest row it may (``BODY_ABOVE_CHIN``), or the highest sample
+        # looked at, goes on above it: its top is not seen. Standing behind the shoulder a
+        # neighbour or a listener (obama2's), an arm raised beside the head; as a top edge they
+        # were towers beside the neck. So is the rest of its run of columns above the chin: the
+        # same neighbour or arm, lower.
         top_row = iy.reshape(len(ys), len(xs))[first, np.arange(len(xs))]
         above = found & (ys[first] > from_y)
         reaching = above & ((first == 0) | (top_row <= silhouette.raised_top_row + RAISED_TOP_TOLERANCE_PX))
+        # Each run of neighbouring columns above from_y gets a number (1, 2, ...; 0 elsewhere).
         runs = np.cumsum(np.diff(above.astype(np.int8), prepend=0) == 1) * above
-        shown &= ~np.isin(runs, runs[reaching]) | ~above
+        shown &= ~np.isin(runs, runs[reaching])
     return top, shown

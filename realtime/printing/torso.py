@@ -68,13 +68,23 @@ SMOOTH_COLUMNS = 5
 COVERED_BAND = (0.6, 1.0)
 """Where a side's shoulder is looked for, face widths out from the neck's axis: from the trapezius
 to the deltoid (``_covered_weight``)."""
+COVERED_MIN_COLUMNS = 6
+"""Fewest columns of ``COVERED_BAND`` a side needs to be judged (a bust that ends before it has
+shown no shoulder there to judge)."""
+COVERED_END_COLUMNS = 3
+"""The band's fall is the mean height of this many columns at its inner end less that at its outer
+end (``COVERED_BAND`` spans ~ 28 columns): a mask's ragged pixel does not make it."""
 COVERED_LEVEL = (-0.10, -0.06)
-"""The band's lowest top edge below the chin, face widths, at which a side starts and ends counting
-as covered (``_covered_weight``)."""
+"""The band's lowest top edge relative to the chin's height, face widths (negative: below it): at
+-0.10 or lower a side is not covered, at -0.06 or higher it may be (``_covered_weight``)."""
 COVERED_FALL = (0.04, 0.01)
-"""The top edge's fall outward over the band, face widths, at which a side starts and ends counting
-as covered (``_covered_weight``): real shoulders fall 0.05-0.56 (the built-in clip's flattest
-frames 0.05-0.06); what lies level over them 0.00-0.01."""
+"""The top edge's fall outward over the band (``COVERED_END_COLUMNS``), face widths: at 0.04 or more
+a side is not covered, at 0.01 or less it is (``_covered_weight``). Real shoulders fall 0.046-0.56
+(the built-in clip's flattest frames 0.046-0.058); what lies level over them 0.00-0.01 (Diana's
+raised arm 0.01), and a chair's back rises (-0.12)."""
+COVERED_BREADTH_WEIGHT = 0.5
+"""From this weight on, a covered side ends where the mean shoulders do, not where the photo's
+outline does (a breadth is a column or not, so it switches where the top edge is half the mean's)."""
 
 
 @dataclass(frozen=True)
@@ -155,32 +165,36 @@ def _continued(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, fade_c
 
 
 def _ramp(value: float, zero_at: float, one_at: float) -> float:
-    """0 at ``zero_at``, 1 at ``one_at``, linear between and constant beyond."""
+    """0 at ``zero_at``, 1 at ``one_at`` (the two differ), linear between and constant beyond."""
     return float(np.clip((value - zero_at) / (one_at - zero_at), 0.0, 1.0))
 
 
 def _covered_weight(xs: np.ndarray, measured: np.ndarray, seen: np.ndarray, chin_y: float,
                     face_width: float) -> np.ndarray:
-    """``(n,)`` in [0, 1]: how surely the photo hides the shoulder on each side of the neck, for the
-    columns beside it (``xs (n,)`` mm from the neck's axis; 0 at the neck).
+    """``(n,)`` in [0, 1]: how surely the photo hides the shoulder on each side of the neck.
 
-    A side is hidden where over ``COVERED_BAND`` every column is seen and the person's top edge
-    ``measured (n,)`` stays level with the chin (``COVERED_LEVEL``) without falling outward
-    (``COVERED_FALL``). Real shoulders fall away from the neck there, even drawn up (photo_s2's top
-    edge stands above the chin and falls 0.10-0.18 face widths); a top edge level with the chin
-    from the neck out to the arm is whatever lies over or before the shoulder: an arm raised
-    beside the head (photo_s1), a chair's back (photo_s0), a neighbour close beside, long hair over
-    it. The weight ramps between the thresholds so that frames of one clip near them do not jump
-    between the photo's edge and the mean shoulders."""
+    xs: ``(n,)`` mm from the neck's axis.  measured: ``(n,)`` the person's top edge, mm (NaN where
+    no person).  seen: ``(n,) bool`` the photo shows the column down to it.  chin_y, face_width: mm.
+    Every column past the neck's half breadth on a side gets that side's weight.
+
+    A side is hidden where over ``COVERED_BAND`` every column is seen and the top edge stays at the
+    chin's height or above (``COVERED_LEVEL``) without falling outward (``COVERED_FALL``). Real
+    shoulders fall away from the neck there, even drawn up (photo_s2's top edge stands above the
+    chin and falls 0.10-0.18 face widths); a top edge level with the chin from the neck out to the
+    arm is whatever lies over or before the shoulder: an arm raised beside the head (photo_s1), a
+    chair's back (photo_s0), a neighbour close beside, long hair over it. The weight ramps between
+    the thresholds, so that the top edges of one clip's frames near them do not jump between the
+    photo's and the mean's (the bust's breadth still switches: ``COVERED_BREADTH_WEIGHT``).
+    """
     weight = np.zeros(len(xs))
     neck_half = 0.5 * NECK_BREADTH_PER_FACE * face_width
     for sign in (-1.0, 1.0):
         out = sign * xs
         band = (out >= COVERED_BAND[0] * face_width) & (out <= COVERED_BAND[1] * face_width)
-        if band.sum() < 6 or not (seen[band].all() and np.isfinite(measured[band]).all()):
+        if band.sum() < COVERED_MIN_COLUMNS or not (seen[band].all() and np.isfinite(measured[band]).all()):
             continue
         heights = (measured[band][np.argsort(out[band])] - chin_y) / face_width
-        fall = heights[:3].mean() - heights[-3:].mean()
+        fall = heights[:COVERED_END_COLUMNS].mean() - heights[-COVERED_END_COLUMNS:].mean()
         covered = _ramp(heights.min(), *COVERED_LEVEL) * _ramp(fall, *COVERED_FALL)
         weight[out > neck_half] = covered
     return weight
@@ -232,7 +246,7 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
             # Where the photo hides a shoulder the mean's stand in, as where the photo ends.
             hidden_top, hidden_present = _top_edge(prior, measured, seen & (covered == 0), mean_breadth, fade, chin_y)
             top = top + covered * (hidden_top - top)
-            present = np.where(covered >= 0.5, hidden_present, present)
+            present = np.where(covered >= COVERED_BREADTH_WEIGHT, hidden_present, present)
     lo, hi = _run_through(present, len(xs) // 2)
     if xs[hi] - xs[lo] < NECK_BREADTH_PER_FACE * face_width:
         # Narrower than a neck: the photo shows no body under the face (a cartoon's thin neck, a
