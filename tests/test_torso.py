@@ -208,3 +208,20 @@ def test_a_shoulder_that_falls_away_a_little_is_the_photo_s_and_between_the_ramp
         else:
             # Within COVERED_FALL's ramp (weight 2/3): neither the photo's edge nor the mean's.
             assert np.all(top[at] < photo - 10.0) and np.all(top[at] > mean + 5.0)
+
+
+def test_a_side_the_photo_cuts_within_the_band_is_not_judged_covered():
+    # Level with the chin, but the photo ends 0.8 face widths out (or nobody is there): what lies
+    # past it is unknown, so the side is not taken as covered; the cut shoulders' continuation
+    # (CUT_SHOULDER_FADE) handles it.
+    xs = np.arange(-1.5, 1.5, 0.01) * FACE_WIDTH
+    level = np.full(len(xs), CHIN_Y - 1.0)
+    everywhere = np.ones(len(xs), bool)
+    weight = torso._covered_weight(xs, level, everywhere, CHIN_Y, FACE_WIDTH)
+    np.testing.assert_array_equal(weight[np.abs(xs) > 0.5 * FACE_WIDTH], 1.0)
+    cut = xs < 0.8 * FACE_WIDTH
+    weight = torso._covered_weight(xs, np.where(cut, level, np.nan), cut, CHIN_Y, FACE_WIDTH)
+    assert weight[xs > 0].max() == 0.0 and weight[xs < -0.5 * FACE_WIDTH].min() == 1.0
+    nobody = np.where(np.abs(xs - 0.9 * FACE_WIDTH) < 5.0, np.nan, level)
+    weight = torso._covered_weight(xs, nobody, everywhere, CHIN_Y, FACE_WIDTH)
+    assert weight[xs > 0].max() == 0.0
