@@ -79,9 +79,10 @@ COVERED_LEVEL = (-0.10, -0.06)
 -0.10 or lower a side is not covered, at -0.06 or higher it may be (``_covered_weight``)."""
 COVERED_FALL = (0.04, 0.01)
 """The top edge's fall outward over the band (``COVERED_END_COLUMNS``), face widths: at 0.04 or more
-a side is not covered, at 0.01 or less it is (``_covered_weight``). Real shoulders fall 0.046-0.56
-(the built-in clip's flattest frames 0.046-0.058); what lies level over them 0.00-0.01 (Diana's
-raised arm 0.01), and a chair's back rises (-0.12)."""
+a side is not covered, at 0.01 or less it is (``_covered_weight``). Of the sides that stay within
+0.10 of the chin's height (where the fall decides), real shoulders fall 0.046-0.18 (the built-in
+clip's flattest frames 0.046-0.058, photo_s2's drawn-up ones 0.10-0.18); what lies level over them
+0.00-0.01 (Diana's raised arm 0.01), and a chair's back rises (-0.12)."""
 COVERED_BREADTH_WEIGHT = 0.5
 """From this weight on, a covered side ends where the mean shoulders do, not where the photo's
 outline does (a breadth is a column or not, so it switches where the top edge is half the mean's)."""
