@@ -231,8 +231,7 @@ def _valley_right(depth, rise_to, wall_columns=1):
     """Tops: the mean shoulders 15 mm low on both sides, but on the right a valley 0.15-0.55 face
     widths out, ``depth`` face widths below the mean there, whose outer side rises again to
     ``rise_to`` face widths above the chin (None: it does not, the drop goes on outward); its inner
-    wall drops over
-    ``wall_columns`` columns of 2 mm."""
+    wall drops over ``wall_columns`` columns of 2 mm."""
     def tops(xs):
         out = xs - NECK[0]
         top = np.minimum(CHIN_Y, _mean_tops(out) - 15.0)
@@ -266,6 +265,11 @@ def test_a_valley_beside_the_neck_that_rises_again_is_hidden_from_there_outward(
     assert np.all(top[right] >= _mean_tops(out[right]) - 16.0)
     np.testing.assert_allclose(top[left], _mean_tops(out[left]) - 15.0, atol=2.0)
     assert abs(out.max() - 0.5 * torso.SHOULDER_BREADTH_PER_FACE * FACE_WIDTH) < 2 * torso.COLUMN_STEP_MM
+    # photo_emma's second face: a gap beside her body 0.36 below the mean, her waving arm rising
+    # 0.86 above it further out. Shallower, hidden as well.
+    out, top = _outline(_valley_right(0.4, 0.1))
+    at = (out > 0.2 * FACE_WIDTH) & (out < 0.5 * FACE_WIDTH)
+    assert np.all(top[at] >= _mean_tops(out[at]) - 16.0) and np.all(top[at] <= _mean_tops(out[at]) + 1.0)
 
 
 def test_a_valley_s_sloping_inner_wall_is_hidden_with_it():
@@ -274,7 +278,7 @@ def test_a_valley_s_sloping_inner_wall_is_hidden_with_it():
     # the wall halfway down; the wall's steep columns are hidden too.
     out, top = _outline(_valley_right(0.84, 0.0, wall_columns=12))
     at = (out > 0.2 * FACE_WIDTH) & (out < 0.6 * FACE_WIDTH)
-    assert np.all(top[at] >= _mean_tops(out[at]) - 16.0)
+    assert np.all(top[at] >= _mean_tops(out[at]) - 16.0) and np.all(top[at] <= _mean_tops(out[at]) + 1.0)
 
 
 def test_a_shoulder_that_falls_steeply_or_dips_a_little_is_the_photo_s():
@@ -289,3 +293,19 @@ def test_a_shoulder_that_falls_steeply_or_dips_a_little_is_the_photo_s():
         # running median smooths the mean's kink at the neck's side by up to 7 mm).
         assert np.all(photo < _mean_tops(out[at]) - 30.0)
         np.testing.assert_allclose(top[at], photo, atol=8.0)
+
+
+def test_a_deep_shoulder_with_a_small_rise_beyond_is_the_photo_s():
+    # A shoulder 0.5 face widths under the chin beside the neck (deeper than DIP_BELOW_MEAN below
+    # the mean there), then a bump 0.25 higher further out (under DIP_RISE): the photo's.
+    def tops(xs):
+        out = xs - NECK[0]
+        top = np.minimum(CHIN_Y, _mean_tops(out) - 15.0)
+        top = np.where(out >= 0.15 * FACE_WIDTH, CHIN_Y - 0.5 * FACE_WIDTH, top)
+        top = np.where(out > 0.55 * FACE_WIDTH, CHIN_Y - 0.25 * FACE_WIDTH, top)
+        return np.where(np.abs(out) < 1.3 * FACE_WIDTH, top, np.nan), np.ones(len(xs), bool)
+
+    out, top = _outline(tops)
+    at = (out > 0.2 * FACE_WIDTH) & (out < 0.5 * FACE_WIDTH)
+    assert np.all(tops(out[at] + NECK[0])[0] < _mean_tops(out[at]) - 20.0)
+    np.testing.assert_allclose(top[at], tops(out[at] + NECK[0])[0], atol=3.0)

@@ -101,10 +101,10 @@ between photo_emma's second face's body and her waving arm (0.36 below, rising 0
 the bust's side). Puffed sleeves over a shoulder (photo_s3) make the next deepest, 0.32 below the
 mean and rising 0.32, and are the photo's to keep."""
 DIP_WALL_SLOPE = 1.0
-"""The valley's inner wall: the columns before its first deep one whose top edge drops outward
-steeper than this (mm per mm, 45 deg) are hidden too; a shoulder's own slope is gentler
-(``TRAPEZIUS_SLOPE``). Without them, the mean shoulders were lowered to meet the photo's edge
-halfway down the wall (photo_emma's second face: 0.26 face widths below the mean)."""
+"""The valley's inner wall: the columns before its first deep one whose top edge drops below the
+mean's outward faster than this (mm per mm, 45 deg, relative to the mean's own fall, which is
+steep beside the neck) are hidden too. Without them, the mean shoulders were lowered to meet the
+photo's edge halfway down the wall (photo_emma's second face: 0.26 face widths below the mean)."""
 
 
 @dataclass(frozen=True)
@@ -225,10 +225,13 @@ def _hidden_past_dip(xs: np.ndarray, measured: np.ndarray, seen: np.ndarray, pri
     """``(n,) bool``: the columns hidden past a valley in the top edge, on each side of the neck.
 
     xs: ``(n,)`` mm from the neck's axis.  measured: ``(n,)`` the person's top edge, mm (NaN where
-    no person).  seen: ``(n,) bool`` the photo shows the column.  prior: ``(n,)`` the mean top edge.
-    On a side, the first column within the mean shoulders' breadth whose top edge is seen
-    ``DIP_BELOW_MEAN`` face widths or more below the mean's, and past which a seen top edge rises
-    ``DIP_RISE`` above it, and every column further out, are hidden.
+    no person).  seen: ``(n,) bool`` the photo shows the column.  prior: ``(n,)`` the mean top
+    edge, mm.  face_width: mm.
+    On a side, the valley starts at the first column within the mean shoulders' breadth whose top
+    edge is seen ``DIP_BELOW_MEAN`` face widths or more below the mean's, and past which a seen
+    top edge rises ``DIP_RISE`` above it; the columns just inside it whose edge drops below the
+    mean's steeper than ``DIP_WALL_SLOPE`` (its inner wall) belong to it. The valley's columns and
+    every column further out are hidden.
     """
     hidden = np.zeros(len(xs), bool)
     known = seen & np.isfinite(measured)
@@ -237,16 +240,17 @@ def _hidden_past_dip(xs: np.ndarray, measured: np.ndarray, seen: np.ndarray, pri
         side = np.flatnonzero((out >= 0.0) & (out <= 0.5 * SHOULDER_BREADTH_PER_FACE * face_width))
         side = side[np.argsort(out[side])]
         height = np.where(known[side], measured[side], -np.inf)
+        below_mean = np.where(known[side], measured[side] - prior[side], 0.0)
         # The highest top edge from each column outward.
         highest_beyond = np.maximum.accumulate(height[::-1])[::-1]
-        deep = known[side] & (np.where(known[side], measured[side] - prior[side], 0.0) <= -DIP_BELOW_MEAN * face_width)
+        deep = known[side] & (below_mean <= -DIP_BELOW_MEAN * face_width)
         valley = np.flatnonzero(deep & (highest_beyond - np.where(deep, height, 0.0) >= DIP_RISE * face_width))
         if not len(valley):
             continue
-        # The valley's inner wall is the same thing's edge: hidden from where it starts to drop.
         first = valley[0]
         while first > 0 and known[side[first - 1]] and (
-                height[first - 1] - height[first] > DIP_WALL_SLOPE * abs(out[side[first]] - out[side[first - 1]])):
+                below_mean[first - 1] - below_mean[first]
+                > DIP_WALL_SLOPE * abs(out[side[first]] - out[side[first - 1]])):
             first -= 1
         hidden |= out >= out[side[first]]
     return hidden
