@@ -182,16 +182,23 @@ def test_fair_hair_the_colour_of_the_skin_that_frames_a_frontal_face_hangs(astro
     assert _beside_the_jaw(mask, vertices, labels) > 1500
 
 
-def test_skin_that_frames_a_turned_face_is_not_taken_for_fair_hair(astronaut, photo):
-    # Turned past FAIR_MAX_TURN, the near side shows the ear and the neck behind the jaw: skin that
-    # frames the face as fair hair does (obama2, turned 0.43). The same labels and face, the nose
-    # moved to the turn of obama2: nothing is taken for fair hair.
+def _astronaut_crop(astronaut, photo):
+    """``(mask, vertices, crop_v (468, 2), rows (S, S), cols (S, S), face height)`` of the
+    astronaut's face, for labels drawn on its crop."""
     found = photo.run(astronaut)
     mask, vertices = found.persons[0], found.faces[0].vertices_px
     crop_v = mask.to_crop(vertices)
     size = mask.probability.shape[0]
     rows, cols = np.mgrid[0:size, 0:size]
-    face_height = np.ptp(crop_v[:, 1])
+    return mask, vertices, crop_v, rows, cols, geometry.face_height(crop_v)
+
+
+def test_skin_that_frames_a_turned_face_is_not_taken_for_fair_hair(astronaut, photo):
+    # Turned past FAIR_MAX_TURN, the near side shows the ear and the neck behind the jaw: skin that
+    # frames the face as fair hair does (obama2, turned 0.43). The same labels and face, the nose
+    # moved to the turn of obama2: nothing is taken for fair hair.
+    mask, vertices, crop_v, rows, cols, face_height = _astronaut_crop(astronaut, photo)
+    size = rows.shape[0]
     side = crop_v[topology.FACE_SIDE_LEFT, 0]
     labels = np.zeros((size, size), np.uint8)
     labels[(rows > segmentation._ears_row(crop_v)) & (rows <= crop_v[topology.CHIN, 1])
@@ -224,15 +231,11 @@ def test_hair_behind_a_face_in_profile_hangs_as_far_out_as_it_frames_the_face(as
     # pixels go on below the chin as far out. They hang out to the framing hair's reach (and 0.1
     # face heights past it); at the fixed 0.75 face heights they hung in a strip, and its drape was
     # a fin. The other side, framed by nothing, hangs nothing.
-    found = photo.run(astronaut)
-    mask, vertices = found.persons[0], found.faces[0].vertices_px
-    crop_v = mask.to_crop(vertices)
-    size = mask.probability.shape[0]
-    rows, cols = np.mgrid[0:size, 0:size]
-    face_height = geometry.face_height(crop_v)
+    mask, vertices, crop_v, rows, cols, face_height = _astronaut_crop(astronaut, photo)
+    size = rows.shape[0]
     centre = 0.5 * (crop_v[topology.FOREHEAD_TOP, 0] + crop_v[topology.CHIN, 0])
     chin_row = crop_v[topology.CHIN, 1]
-    ears_row = 0.5 * (crop_v[topology.FACE_SIDE_RIGHT, 1] + crop_v[topology.FACE_SIDE_LEFT, 1])
+    ears_row = segmentation._ears_row(crop_v)
     side = np.sign(crop_v[topology.FACE_SIDE_LEFT, 0] - centre)
     out = (cols - centre) * side / face_height
     face = mask.face_oval(vertices)
