@@ -47,3 +47,30 @@ def paint_hanging_hair(image: np.ndarray, vertices_px: np.ndarray, beside_face: 
     grain = np.random.default_rng(1).normal(0.0, 6.0, image.shape)
     painted[locks] = np.clip(colour + grain, 0, 255)[locks]
     return cv2.GaussianBlur(painted.astype(np.uint8), (3, 3), 0)
+
+
+def paint_raised_top(image: np.ndarray, vertices_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(painted (H, W, 3) uint8, top (H, W) bool)``: ``image`` BGR with a top of the crown's colour
+    (with grain) drawn up on either side of the face whose mesh is at ``vertices_px (468, 2+)``, as
+    on a person leaning forward with the shoulders raised: from 0.6 to 1.3 face heights out of the
+    chin's column, its top sloping from a quarter of a face height below the ears' row down to the
+    chin's, on down to 0.8 face heights below the chin. Skin and the background part it from the
+    hair above the ears."""
+    v = np.asarray(vertices_px, np.float64)[:, :2]
+    face_height = float(np.ptp(v[:, 1]))
+    top, chin = v[topology.FOREHEAD_TOP], v[topology.CHIN]
+    crown = image[int(top[1] - 0.25 * face_height):int(top[1] - 0.1 * face_height),
+                  int(top[0] - 0.1 * face_height):int(top[0] + 0.1 * face_height)]
+    colour = np.median(crown.reshape(-1, 3), axis=0)
+    ears_y = 0.5 * (v[topology.FACE_SIDE_RIGHT, 1] + v[topology.FACE_SIDE_LEFT, 1])
+    drawn = np.zeros(image.shape[:2], np.uint8)
+    for side in (-1.0, 1.0):
+        inner, outer = chin[0] + side * 0.6 * face_height, chin[0] + side * 1.3 * face_height
+        outline = [[inner, ears_y + 0.25 * face_height], [outer, chin[1] - 0.05 * face_height],
+                   [outer, chin[1] + 0.8 * face_height], [inner, chin[1] + 0.8 * face_height]]
+        cv2.fillPoly(drawn, [np.round(np.array(outline)).astype(np.int32)], 1)
+    shirt = drawn.astype(bool)
+    painted = image.astype(np.float32)
+    grain = np.random.default_rng(2).normal(0.0, 6.0, image.shape)
+    painted[shirt] = np.clip(colour + grain, 0, 255)[shirt]
+    return cv2.GaussianBlur(painted.astype(np.uint8), (3, 3), 0), shirt

