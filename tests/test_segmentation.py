@@ -244,35 +244,41 @@ def test_hair_below_the_ears_is_hair_where_hair_joins_it_to_the_head_or_frames_t
     # Labels drawn on the astronaut's crop: hair above the ears, and beside the jaw on one side a
     # patch of hair that skin parts from it (a dark top drawn up), on a frontal face: the patch is
     # parted. Joined to the hair above by a strand of hair, or framing the face down to the chin,
-    # or on a face turned past PARTED_MAX_TURN (an ear parts hair behind it), it is hair.
+    # or on a face turned past PARTED_MAX_TURN either way (an ear parts hair behind it), it is hair.
     mask, vertices, crop_v, rows, cols, face_height = _astronaut_crop(astronaut, photo)
     size = rows.shape[0]
     ears_row, chin_row = segmentation._ears_row(crop_v), crop_v[topology.CHIN, 1]
+    below_ears = rows > ears_row
     side = crop_v[topology.FACE_SIDE_LEFT, 0]
     out = (cols - side) * np.sign(side - crop_v[topology.CHIN, 0])
     labels = np.zeros((size, size), np.uint8)
-    labels[rows < ears_row] = segmentation.HAIR
+    labels[~below_ears] = segmentation.HAIR
     patch = (rows > ears_row + 0.3 * face_height) & (rows <= chin_row) & (out > 0.1 * face_height) & (
         out < 0.6 * face_height)
     labels[patch] = segmentation.HAIR
     assert abs(segmentation._turn(crop_v)) < 0.1
-    parted = segmentation._parted_below_ears(labels, crop_v)
-    assert parted[patch].all() and not parted[rows < ears_row].any()
+    parted = segmentation._parted_below_ears(labels, below_ears, crop_v)
+    assert parted[patch].all() and not parted[~below_ears].any()
+    # A bald crown (or fair hair read as skin that frames nothing): nothing below hangs from hair.
+    bald = labels.copy()
+    bald[~below_ears] = segmentation.SCALP
+    assert segmentation._parted_below_ears(bald, below_ears, crop_v)[patch].all()
     strand = labels.copy()
     strand[(rows >= ears_row - 1) & (rows <= ears_row + 0.35 * face_height) & (out > 0.55 * face_height)
            & (out < 0.6 * face_height)] = segmentation.HAIR  # too thin to frame the face
     assert not segmentation._framing(strand == segmentation.HAIR, crop_v)
-    assert not segmentation._parted_below_ears(strand, crop_v).any()
+    assert not segmentation._parted_below_ears(strand, below_ears, crop_v).any()
     framing = labels.copy()
     framing[(rows > ears_row) & (rows <= chin_row) & (out > 0.1 * face_height) & (out < 0.6 * face_height)
             & (rows < ears_row + 0.05 * face_height)] = segmentation.SCALP  # skin parts it from above
     framing[(rows >= ears_row + 0.05 * face_height) & (rows <= chin_row) & (out > 0.1 * face_height)
             & (out < 0.6 * face_height)] = segmentation.HAIR
-    assert not segmentation._parted_below_ears(framing, crop_v).any()
-    turned = crop_v.copy()
+    assert not segmentation._parted_below_ears(framing, below_ears, crop_v).any()
     half_width = 0.5 * abs(crop_v[topology.FACE_SIDE_LEFT, 0] - crop_v[topology.FACE_SIDE_RIGHT, 0])
-    turned[topology.NOSE_TIP, 0] += (0.41 - segmentation._turn(crop_v)) * half_width
-    assert not segmentation._parted_below_ears(labels, turned).any()
+    for turn in (0.41, -0.41):
+        turned = crop_v.copy()
+        turned[topology.NOSE_TIP, 0] += (turn - segmentation._turn(crop_v)) * half_width
+        assert not segmentation._parted_below_ears(labels, below_ears, turned).any()
 
 
 def test_hair_coloured_clothes_beside_the_neck_under_short_hair_do_not_hang(astronaut, photo):

@@ -540,13 +540,15 @@ def hair_radius(directions: np.ndarray, base_radius: np.ndarray, silhouette: Sil
     if cut is not None and not known.any():
         cut = None  # no hair seen beside the cut: nothing to carry over it
     if cut is not None:
-        # Along a cut the thickness is interpolated from the outline on either side of it: from the
-        # hair there or, where the outline beside a cut's end is not hair (the jaw below a side the
-        # photo cuts above the ears), from none. Interpolated from the nearest hair instead, a cut's
-        # end beside the jaw took the thickness of hair across the chin, on the other side of the
-        # face, and grew a ledge round the ear (face_recognition's obama_partial_face2).
+        # Along a cut the thickness is interpolated from the hair on either side of it; where the
+        # outline beside a cut's end is not hair and lies below the head's centre (the jaw below a
+        # side the photo cuts above the ears), that end has none. Interpolated from the nearest
+        # hair instead, such an end took the thickness of hair across the chin, on the other side
+        # of the face, and grew a ledge round the ear (face_recognition's obama_partial_face2).
+        # Above the centre (a crown cut by the photo's top edge) the nearest hair still carries on.
         beside_cut = ~cut & (np.roll(cut, 1) | np.roll(cut, -1))
-        anchors = np.flatnonzero(known | (beside_cut & ~silhouette.hair))
+        below_centre = np.sin(silhouette.angles) >= 0.0  # image y runs down
+        anchors = np.flatnonzero(known | (beside_cut & ~silhouette.hair & below_centre))
         # The weight of CUT_HAIR_MM along each cut: 0 at its ends, 1 in its middle.
         middle = np.sin(np.pi * _arc_position(cut)) ** CUT_BLEND_POWER
         # Each outline direction's mirror image across the crop's vertical through the centre (the

