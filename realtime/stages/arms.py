@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -22,9 +23,21 @@ import numpy as np
 from realtime import geometry, topology
 from realtime.shapes import check_shape
 
+if TYPE_CHECKING:
+    from realtime.stages.segmentation import PersonMask
+
 MODEL_NAME = "pose_landmark_full"
 POSE_INPUT_SIZE = 256
 """The pose network's input side, pixels."""
+POSE_MIN_FLAG = 0.5
+"""Below this ``pose_flag`` (the network's probability that its crop holds a person) its other
+outputs are noise, and MediaPipe drops the pose (models/README.md)."""
+VISIBILITY_LOGIT_LIMIT = 50.0
+"""Visibility logits are clipped to this magnitude before their sigmoid (a crop without a body gives
+logits of -1000 and more, whose exponential overflows)."""
+SHARE_SAMPLES = 64
+"""Points per segment over which ``share_over`` measures a line's share inside a polygon: 1/64 of a
+segment (an arm's upper arm, ~ 1.5 face heights) is a few pixels."""
 ARM_CROP_FACE_HEIGHTS = 9.0
 """The pose crop's side / the face's height: the whole upper body and an arm raised over the head
 (stop 32: the network's shoulder joints then lie within 0.10 face heights of MediaPipe's whole pose
@@ -61,7 +74,7 @@ RIGHT_ARM = (12, 14, 16)
 @dataclass(frozen=True)
 class ArmOptions:
     """providers: ONNX Runtime execution providers (None: the fastest available).
-    min_visibility: ``ARM_MIN_VISIBILITY``."""
+    min_visibility: ``ARM_MIN_VISIBILITY``, a probability in [0, 1]."""
 
     providers: tuple[str, ...] | None = None
     min_visibility: float = ARM_MIN_VISIBILITY
@@ -72,7 +85,7 @@ class RaisedArms:
     """arms_px: one ``(4, 2) float64`` polyline per arm raised above the chin, image pixels
     (shoulder, elbow, wrist, the hand's end); empty when none is. timings_ms: where the time went."""
 
-    arms_px: list = field(default_factory=list)
+    arms_px: list[np.ndarray] = field(default_factory=list)
     timings_ms: dict = field(default_factory=dict)
 
 
@@ -84,7 +97,7 @@ def pose_crop(vertices_px: np.ndarray) -> np.ndarray:
     return face_crop(vertices_px, ARM_CROP_FACE_HEIGHTS, ARM_CROP_CENTRE_BELOW, POSE_INPUT_SIZE)
 
 
-def share_over(polyline: np.ndarray, polygon: np.ndarray, samples: int = 64) -> float:
+def share_over(polyline: np.ndarray, polygon: np.ndarray, samples: int = SHARE_SAMPLES) -> float:
     """The share of ``polyline (k, 2)``'s length that lies inside ``polygon (m, 2)`` (same units),
     from ``samples`` points spread evenly along each of its segments."""
     line = np.asarray(polyline, np.float64)
@@ -98,13 +111,15 @@ def share_over(polyline: np.ndarray, polygon: np.ndarray, samples: int = 64) -> 
 
 
 def raised_arm_polylines(landmarks: np.ndarray, crop_from_image: np.ndarray, face_px: np.ndarray,
-                         min_visibility: float = ARM_MIN_VISIBILITY) -> list[np.ndarray]:
+                         image_size: tuple[int, int], min_visibility: float = ARM_MIN_VISIBILITY) -> list[np.ndarray]:
     """The arms raised above the chin: a list of ``(4, 2) float64`` image-pixel polylines.
 
     landmarks: ``(39, 5)`` the network's output per landmark (x, y in crop pixels, z, visibility and
     presence logits). crop_from_image: ``(2, 3)`` the crop's affine. face_px: ``(468, 2+)`` the face's
-    mesh, image pixels. An arm counts where its elbow's and wrist's visibility reach
-    ``min_visibility``, one of them lies above the chin (along the face's up), and its line from the
+    mesh, image pixels. image_size: ``(width, height)`` of the photo, pixels. An arm counts where its
+    elbow's and wrist's visibility reach ``min_visibility``, its wrist lies in the photo (past the
+    photo's edge the crop is the edge's pixels drawn out, where the network sees limbs that are not
+    there), one of its elbow and wrist lies above the chin (along the face's up), and its line from the
     shoulder to the wrist lies over the face's outline for no more than ``ARM_MAX_OVER_FACE`` of its
     length; its polyline runs shoulder, elbow, wrist and on past the wrist by ``HAND_REACH`` of the
     forearm.
@@ -115,12 +130,14 @@ def raised_arm_polylines(landmarks: np.ndarray, crop_from_image: np.ndarray, fac
     up = face[topology.FOREHEAD_TOP] - chin_px
     up /= max(float(np.linalg.norm(up)), 1e-9)
     oval = face[list(topology.FACE_OVAL)]
-    visibility = 1.0 / (1.0 + np.exp(-marks[:, 3]))
+    visibility = 1.0 / (1.0 + np.exp(-np.clip(marks[:, 3], -VISIBILITY_LOGIT_LIMIT, VISIBILITY_LOGIT_LIMIT)))
     image_from_crop = cv2.invertAffineTransform(np.asarray(crop_from_image, np.float64))
     points = marks[:, :2] @ image_from_crop[:, :2].T + image_from_crop[:, 2]
     arms = []
     for shoulder, elbow, wrist in (LEFT_ARM, RIGHT_ARM):
         if min(visibility[elbow], visibility[wrist]) < min_visibility:
+            continue
+        if not (0.0 <= points[wrist, 0] < image_size[0] and 0.0 <= points[wrist, 1] < image_size[1]):
             continue
         heights = (points[[elbow, wrist]] - chin_px) @ up
         if heights.max() <= 0.0:
@@ -132,7 +149,7 @@ def raised_arm_polylines(landmarks: np.ndarray, crop_from_image: np.ndarray, fac
     return arms
 
 
-def reaches_past_head(mask, vertices_px: np.ndarray, reach: float = ARM_GATE_REACH,
+def reaches_past_head(mask: "PersonMask", vertices_px: np.ndarray, reach: float = ARM_GATE_REACH,
                       area: float = ARM_GATE_AREA) -> bool:
     """Whether the person in ``mask`` (``segmentation.PersonMask``) above the chin reaches further
     than ``reach`` face heights from the face's centre column, over ``area`` square face heights
@@ -148,7 +165,8 @@ def reaches_past_head(mask, vertices_px: np.ndarray, reach: float = ARM_GATE_REA
     return bool(np.count_nonzero(mask.probability[far] > PERSON_THRESHOLD) >= area * face_height**2)
 
 
-def hide_arms(mask, vertices_px: np.ndarray, arms_px: list[np.ndarray], width: float = ARM_WIDTH):
+def hide_arms(mask: "PersonMask", vertices_px: np.ndarray, arms_px: list[np.ndarray],
+              width: float = ARM_WIDTH) -> "PersonMask":
     """``mask`` (``segmentation.PersonMask``) with the arms ``arms_px`` (``(k, 2)`` image-pixel
     polylines) drawn ``width`` face heights wide taken out above the chin, outside the face's own
     outline: unseen there, with no person (the head goes on behind them). ``vertices_px``:
@@ -186,14 +204,18 @@ class ArmFinder:
         ``image_bgr (H, W, 3) uint8``."""
         start = time.perf_counter()
         image = check_shape("image_bgr", image_bgr, (None, None, 3))
+        if image.dtype != np.uint8:
+            raise ValueError(f"image_bgr: expected uint8 BGR pixels, got {image.dtype}")
         v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
         matrix = pose_crop(v)
         # A replicated border, as MediaPipe's ImageToTensorCalculator pads (models/README.md).
         crop = cv2.warpAffine(image, matrix, (POSE_INPUT_SIZE, POSE_INPUT_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
         outputs = self.session.run({"image": np.ascontiguousarray(crop[None])})
+        if float(np.ravel(outputs["pose_flag"])[0]) < POSE_MIN_FLAG:
+            return RaisedArms([], {"arms": round(1000.0 * (time.perf_counter() - start), 2)})
         arms = raised_arm_polylines(np.asarray(outputs["landmarks"], np.float64).reshape(-1, 5), matrix, v,
-                                    self.options.min_visibility)
+                                    (image.shape[1], image.shape[0]), self.options.min_visibility)
         return RaisedArms(arms, {"arms": round(1000.0 * (time.perf_counter() - start), 2)})
 
     def close(self) -> None:

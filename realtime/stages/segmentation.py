@@ -708,12 +708,17 @@ class PersonSegmenter:
             timings["separate"] = round(1000.0 * (time.perf_counter() - start), 2)
         masks = masks[:wanted]
         if self.options.hide_raised_arms:
-            masks = self._without_raised_arms(image, masks, faces_vertices_px[:wanted], timings)
+            # The photo inside its frame, as the network saw it (a print's border is not the body).
+            masks = self._without_raised_arms(content, (x0, y0), masks, faces_vertices_px[:wanted], timings)
         return SegmentationResult(masks, timings)
 
-    def _without_raised_arms(self, image: np.ndarray, masks: list, faces_vertices_px: list, timings: dict) -> list:
+    def _without_raised_arms(self, content: np.ndarray, origin: tuple[int, int], masks: list,
+                             faces_vertices_px: list, timings: dict) -> list:
         """``masks`` with each person's own arms raised above the chin hidden (``arms.hide_arms``),
-        where the person reaches past the head (``arms.reaches_past_head``)."""
+        where the person reaches past the head (``arms.reaches_past_head``). content: ``(h, w, 3)``
+        the photo inside its frame, whose top-left corner is ``origin`` (x, y) in the photo's pixels.
+        The pose network is opened on first use and belongs to this segmenter (one per worker
+        process: not shared between threads)."""
         from realtime.stages import arms
 
         kept = []
@@ -723,9 +728,11 @@ class PersonSegmenter:
                 continue
             if self._arms is None:
                 self._arms = arms.ArmFinder(arms.ArmOptions(providers=self.options.providers))
-            found = self._arms.run(image, vertices)
+            shift = np.asarray(origin, np.float64)
+            in_content = np.asarray(vertices, np.float64)[:, :2] - shift
+            found = self._arms.run(content, in_content)
             timings["arms"] = round(timings.get("arms", 0.0) + found.timings_ms["arms"], 2)
-            kept.append(arms.hide_arms(mask, vertices, found.arms_px))
+            kept.append(arms.hide_arms(mask, vertices, [arm + shift for arm in found.arms_px]))
         return kept
 
     def _with_neighbours(self, faces: list, others: list) -> tuple[list, list]:
