@@ -153,10 +153,12 @@ def test_the_pose_network_poses_her_shoulders_and_finds_no_raised_arm(astronaut,
     assert found.arms_px == []
 
 
-def test_the_segmenter_hides_a_raised_arm_where_the_person_reaches_past_the_head(astronaut, astronaut_face,
-                                                                               monkeypatch):
-    # The wiring: with hide_raised_arms the pose network is asked only where the person reaches past
-    # the head, and the arm it finds is hidden from that person's mask.
+def test_a_photo_s_person_loses_a_raised_arm_only_where_the_person_reaches_past_the_head(astronaut, astronaut_face,
+                                                                                        monkeypatch):
+    # The wiring: a photo's masks ask the pose network only where the person reaches past the head,
+    # and the arm it finds is hidden from that person's mask.
+    from realtime.stages.photo import PhotoOptions, PhotoReconstructor
+
     v, _ = astronaut_face
     _, _, points = _landmarks(v, RAISED)
     asked = []
@@ -173,13 +175,15 @@ def test_the_segmenter_hides_a_raised_arm_where_the_person_reaches_past_the_head
             pass
 
     monkeypatch.setattr(arms, "ArmFinder", RaisedRightArm)
-    with segmentation.PersonSegmenter(segmentation.SegmentationOptions(hide_raised_arms=True)) as segmenter:
-        plain = segmenter.run(astronaut, [v]).masks[0]
+    with PhotoReconstructor() as photo:
+        plain = photo.run(astronaut).persons[0]
         assert asked == []  # her outline stays by her head: the network is not run
         monkeypatch.setattr(arms, "reaches_past_head", lambda mask, vertices: True)
-        result = segmenter.run(astronaut, [v])
-    assert len(asked) == 1 and "arms" in result.timings_ms
-    hidden = plain.seen & ~result.masks[0].seen
-    assert hidden.any()
+        raised = photo.run(astronaut).persons[0]
+    with PhotoReconstructor(PhotoOptions(hide_raised_arms=False)) as photo:
+        untouched = photo.run(astronaut).persons[0]
+    assert len(asked) == 1
+    hidden = plain.seen & ~raised.seen
+    assert hidden.any() and not (plain.seen & ~untouched.seen).any()
     rows = np.arange(hidden.shape[0])[:, None]
     assert not (hidden & (rows > plain.to_crop(v)[topology.CHIN, 1])).any()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
@@ -188,6 +188,29 @@ def hide_arms(mask: "PersonMask", vertices_px: np.ndarray, arms_px: list[np.ndar
         return mask
     return PersonMask(np.where(hidden, 0.0, mask.probability).astype(np.float32), mask.seen & ~hidden,
                       mask.crop_from_image)
+
+
+def without_raised_arms(image_bgr: np.ndarray, masks: list["PersonMask"], faces_vertices_px: list[np.ndarray],
+                        finder: Callable[[], "ArmFinder"]) -> list["PersonMask"]:
+    """``masks`` (one ``PersonMask`` per face of ``faces_vertices_px``, each ``(468, 2+)`` image
+    pixels) with each person's own arms raised above the chin hidden (``hide_arms``), where the
+    person reaches past the head (``reaches_past_head``). finder: returns the ``ArmFinder`` to ask
+    (opened on first use by the caller). The network sees the photo inside any frame round it, as
+    the segmentation does (``segmentation.photo_content``: a print's border is not the body)."""
+    from realtime.stages.segmentation import photo_content
+
+    image = check_shape("image_bgr", image_bgr, (None, None, 3))
+    kept, content, shift = [], None, None
+    for mask, vertices in zip(masks, faces_vertices_px):
+        if not reaches_past_head(mask, vertices):
+            kept.append(mask)
+            continue
+        if content is None:
+            x0, y0, x1, y1 = photo_content(image)
+            content, shift = image[y0:y1, x0:x1], np.array([x0, y0], np.float64)
+        found = finder().run(content, np.asarray(vertices, np.float64)[:, :2] - shift)
+        kept.append(hide_arms(mask, vertices, [arm + shift for arm in found.arms_px]))
+    return kept
 
 
 class ArmFinder:

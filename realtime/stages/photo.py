@@ -84,6 +84,9 @@ class PhotoOptions:
     human_only: bool = True
     # Segment the person around each face (hair, neck, shoulders: the bust's outline).
     segment: bool = True
+    # Hide from each person's mask an arm raised by the head (a hand on the head) that the pose
+    # network finds (``realtime.stages.arms``), so the bust does not grow it as hair.
+    hide_raised_arms: bool = True
 
 
 HUMAN_MIN_SCORE = 0.65
@@ -463,6 +466,7 @@ class PhotoReconstructor:
             replace(self.detector.options, resize=options.second_detection_resize), session=self.detector.session)
         self.reconstructor = Reconstructor(ReconstructionOptions(providers=options.providers, iris=True, iris_interval=1))
         self._segmenter = None
+        self._arms = None
         self._not_human: list[PhotoFace] = []
 
     def run(self, image_bgr: np.ndarray, all_faces: bool | None = None,
@@ -518,6 +522,11 @@ class PhotoReconstructor:
             others = [face.vertices_px for face in rest] + self._other_people(image_bgr, first, left, faces + rest)
         if self.options.segment and faces:
             persons = self.segmenter.run(image_bgr, [face.vertices_px for face in faces], others).masks
+            if self.options.hide_raised_arms:
+                from realtime.stages.arms import without_raised_arms
+
+                persons = without_raised_arms(image_bgr, persons, [face.vertices_px for face in faces],
+                                              self._arm_finder)
         return PhotoResult(faces, (width, height), list(self._not_human), persons, others)
 
     def _may_hold_smaller_faces(self, faces: list, width: int, height: int) -> bool:
@@ -534,9 +543,16 @@ class PhotoReconstructor:
         if self._segmenter is None:
             from realtime.stages.segmentation import PersonSegmenter, SegmentationOptions
 
-            self._segmenter = PersonSegmenter(SegmentationOptions(providers=self.options.providers,
-                                                                  hide_raised_arms=True))
+            self._segmenter = PersonSegmenter(SegmentationOptions(providers=self.options.providers))
         return self._segmenter
+
+    def _arm_finder(self):
+        """The pose network for raised arms, loaded on first use (most photos never need it)."""
+        if self._arms is None:
+            from realtime.stages.arms import ArmFinder, ArmOptions
+
+            self._arms = ArmFinder(ArmOptions(providers=self.options.providers))
+        return self._arms
 
     def _primary_crops(self, image_bgr: np.ndarray, detections: list, faces: list, all_faces: bool) -> list:
         """Try MediaPipe's crop of each detection (largest first), adding the faces found to
@@ -676,6 +692,8 @@ class PhotoReconstructor:
     def close(self) -> None:
         if self._segmenter is not None:
             self._segmenter.close()
+        if self._arms is not None:
+            self._arms.close()
         self.detector.close()
         if self.second_detector is not None:
             self.second_detector.close()

@@ -130,11 +130,6 @@ class SegmentationOptions:
     # own masks join their faces to their bodies and limbs (the largest face alone on face-api's
     # sample5 kept the legs of the woman seated above her: IoU above the chin 0.770, 0.954 so).
     mask_neighbours: bool = True
-    # A person's own arm raised above the chin (a hand on the head) is hidden from the head as a
-    # neighbour in front is (``realtime.stages.arms``): the pose network runs where the person reaches
-    # past the head. Photos turn it on (``stages/photo.py``); the live scan, which segments many
-    # frames, and the snapshot leave it off.
-    hide_raised_arms: bool = False
 
 
 @dataclass(frozen=True)
@@ -670,7 +665,6 @@ class PersonSegmenter:
 
         self.options = options
         self.session = open_segmentation_session(providers=list(options.providers) if options.providers else None)
-        self._arms = None  # the pose network, opened on the first person who reaches past the head
 
     def run(self, image_bgr: np.ndarray, faces_vertices_px: list[np.ndarray],
             others_vertices_px: list[np.ndarray] = ()) -> SegmentationResult:
@@ -706,34 +700,7 @@ class PersonSegmenter:
             start = time.perf_counter()
             masks = separate_people(image, masks, list(faces_vertices_px) + list(others_vertices_px))
             timings["separate"] = round(1000.0 * (time.perf_counter() - start), 2)
-        masks = masks[:wanted]
-        if self.options.hide_raised_arms:
-            # The photo inside its frame, as the network saw it (a print's border is not the body).
-            masks = self._without_raised_arms(content, (x0, y0), masks, faces_vertices_px[:wanted], timings)
-        return SegmentationResult(masks, timings)
-
-    def _without_raised_arms(self, content: np.ndarray, origin: tuple[int, int], masks: list,
-                             faces_vertices_px: list, timings: dict) -> list:
-        """``masks`` with each person's own arms raised above the chin hidden (``arms.hide_arms``),
-        where the person reaches past the head (``arms.reaches_past_head``). content: ``(h, w, 3)``
-        the photo inside its frame, whose top-left corner is ``origin`` (x, y) in the photo's pixels.
-        The pose network is opened on first use and belongs to this segmenter (one per worker
-        process: not shared between threads)."""
-        from realtime.stages import arms
-
-        kept = []
-        for mask, vertices in zip(masks, faces_vertices_px):
-            if not arms.reaches_past_head(mask, vertices):
-                kept.append(mask)
-                continue
-            if self._arms is None:
-                self._arms = arms.ArmFinder(arms.ArmOptions(providers=self.options.providers))
-            shift = np.asarray(origin, np.float64)
-            in_content = np.asarray(vertices, np.float64)[:, :2] - shift
-            found = self._arms.run(content, in_content)
-            timings["arms"] = round(timings.get("arms", 0.0) + found.timings_ms["arms"], 2)
-            kept.append(arms.hide_arms(mask, vertices, [arm + shift for arm in found.arms_px]))
-        return kept
+        return SegmentationResult(masks[:wanted], timings)
 
     def _with_neighbours(self, faces: list, others: list) -> tuple[list, list]:
         """``(faces and the others whose crop overlaps one of theirs, the remaining others)``
@@ -761,9 +728,6 @@ class PersonSegmenter:
 
     def close(self) -> None:
         self.session = None
-        if self._arms is not None:
-            self._arms.close()
-            self._arms = None
 
     def __enter__(self) -> "PersonSegmenter":
         return self
