@@ -2,7 +2,7 @@
 (realtime/tools/scan_accuracy.py): with the pose the live loop has (fusion's, refined on each
 frame's landmarks, the turned frames aligned with the near-frontal frames' hull) the hull meets
 the issue's 3 mm on the back and comes within a few millimetres on the sides, well inside the
-single view's error; the refinement and the alignment are each needed for that; and the carving
+single view's error; the refinement is needed for that and the alignment brings the back further in; and the carving
 itself, given the pose the head was rendered at, comes within a few millimetres, and well inside
 the issue's 3 mm on the sides wherever an outline can reach the surface (the temples' hollows
 aside, which no visual hull reaches); and the head a snapshot exports with the scan keeps what the
@@ -24,6 +24,7 @@ CARVING_REACHABLE_SIDES_RMS_MM = 1.5  # ... with the rendered pose; measured 0.9
 EXPORTED_SLACK_MM = 0.3  # the exported head's sides against the hull's own (measured 4.02 / 4.18)
 EXPORTED_LOWER_BACK_SHARE = 0.25  # of the single view's lower back (measured 3.3 / 18.8; 6.1 with the scan
 # blended in from -0.6 behind the ears instead of bust.SCAN_MIN_ELEVATION_BEHIND's -0.7)
+ALIGNMENT_GAIN_BACK_MM = 0.1  # the back, unaligned against aligned (measured 0.22; 0.34 before network_crop)
 CAMERA_FRAME_SLACK_MM = 0.3  # the live hull's sides as the cameras place the truth, against the carving
 # with the rendered pose (measured 3.31 / 3.30)
 
@@ -62,9 +63,11 @@ def test_refining_the_pose_on_the_landmarks_brings_the_sides_and_back_in(refined
     assert refined_only.scan_rms_mm["sides"] <= REFINEMENT_GAIN_SIDES * as_fused.scan_rms_mm["sides"]
 
 
-def test_aligning_the_turned_frames_brings_the_back_under_the_acceptance(live, refined_only):
-    assert refined_only.scan_rms_mm["back"] > ACCEPTANCE_RMS_MM  # measured 3.04
-    assert live.scan_rms_mm["back"] < refined_only.scan_rms_mm["back"]
+def test_aligning_the_turned_frames_brings_the_back_in(live, refined_only):
+    # Measured 3.04 -> 2.70 mm; 3.00 -> 2.78 since the segmentation is shown the frame upright and
+    # filling its input (segmentation.network_crop): unaligned, the back is at the acceptance itself.
+    assert live.scan_rms_mm["back"] <= ACCEPTANCE_RMS_MM
+    assert live.scan_rms_mm["back"] < refined_only.scan_rms_mm["back"] - ALIGNMENT_GAIN_BACK_MM
 
 
 def test_the_carving_with_the_rendered_pose_is_within_a_few_millimetres(exact):

