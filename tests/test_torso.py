@@ -66,6 +66,35 @@ def test_shoulders_the_photo_cuts_off_go_on_from_where_it_leaves_them():
     assert abs(out.max() - 0.5 * torso.SHOULDER_BREADTH_PER_FACE * FACE_WIDTH) < 2 * torso.COLUMN_STEP_MM
 
 
+def test_shoulders_that_fall_away_where_the_photo_leaves_off_do_not_rise_back_past_it():
+    # face-api's sample1, third face: her outline falls away from the shoulder (a body turned, an
+    # arm down) to 1.2 face widths below the chin, where a neighbour hides the rest; past that the
+    # mean shoulders (0.6 below) came back up over the fade and stood as a fin on the bust's side.
+    # Here the fall is to 0.9 face widths below the chin (0.41 below the mean; the torso is cut 1.0
+    # below), by the photo's edge 1.1 face widths out.
+    edge = 1.1 * FACE_WIDTH
+
+    def falling_away(xs):
+        out = xs - NECK[0]
+        seen = out < edge
+        mean = _mean_tops(out)
+        # The mean's shoulder to 0.8 face widths out, then a fall to 0.9 face widths below the chin.
+        fall = np.interp(out, [0.8 * FACE_WIDTH, edge], [0.0, 1.0])
+        top = mean + fall * (CHIN_Y - 0.9 * FACE_WIDTH - mean)
+        return np.where(seen, np.minimum(top, CHIN_Y), np.nan), seen
+
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, falling_away)
+    xs, top = shape.outline[1:-1, 0], shape.outline[1:-1, 1]
+    out = xs - NECK[0]
+    lowest_seen = CHIN_Y - 0.9 * FACE_WIDTH
+    past = out > edge + torso.SMOOTH_COLUMNS * torso.COLUMN_STEP_MM  # beyond the smoothing's reach
+    assert past.any()  # the mean's breadth goes on past the photo's edge
+    assert top[past].max() < lowest_seen + 0.05 * FACE_WIDTH  # no rise back toward the mean (0.41 up)
+    # The other side, all seen as the mean, is the mean's.
+    other = (out < -0.9 * FACE_WIDTH) & (out > -1.2 * FACE_WIDTH)
+    np.testing.assert_allclose(top[other], _mean_tops(out[other]), atol=1.0)
+
+
 def test_what_runs_off_the_photo_above_the_chin_is_not_carried_on():
     # Someone standing behind the sitter: the outline runs off the photo's right edge (0.8 face
     # widths out) 30 mm above the chin. Past the edge the mean shoulders stand in at their own

@@ -65,6 +65,11 @@ many face widths past the cut (``_continued``): no step where the photo ends, no
 height carried out over the whole shoulder (held to the bust's side, before the rule on what
 stands above the chin, photo_s1 cut 0.1 face widths left of her face came out 3.7 mm from the
 whole photo's bust, 1.6 with the mean's own height)."""
+FALLEN_BELOW_MEAN = 0.35
+"""Where the photo leaves off with its top edge this many face widths or more below the mean
+shoulders' (as deep as a valley that ``DIP_BELOW_MEAN`` hides), the person's outline has fallen
+away there (a body turned, an arm hanging): past it the edge does not rise back to the mean's
+(``_continued``). Shallower, the photo's edge fades into the mean's over ``CUT_SHOULDER_FADE``."""
 SMOOTH_COLUMNS = 5
 """Running median, then mean, over this many columns of the top edge: mask noise, not shoulders."""
 COVERED_BAND = (0.6, 1.0)
@@ -164,7 +169,7 @@ def _run_through(present: np.ndarray, centre: int) -> tuple[int, int]:
 
 
 def _continued(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, fade_columns: float,
-               chin_y: float) -> np.ndarray:
+               chin_y: float, fallen_below_mm: float = np.inf) -> np.ndarray:
     """``(n,)`` the mean top edge ``prior (n,)`` raised or lowered to meet the photo's top edge
     ``measured (n,)`` (NaN where no person) where it is seen (``seen (n,) bool``) no higher than
     the chin (``chin_y``): by the offset at the nearest such columns, interpolated between them,
@@ -172,7 +177,9 @@ def _continued(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, fade_c
     shoulders off, they go on from where the photo leaves them into the mean's, with no step down
     (or up) the bust's side. What the photo shows above the chin where it ends is not known to be
     the shoulders (listeners standing behind Obama at his lectern run off the photo 57 mm above his
-    chin): it is not carried on; nor does the mean, raised, rise past the chin toward the neck."""
+    chin): it is not carried on; nor does the mean, raised, rise past the chin toward the neck.
+    Where the last edge seen lies ``fallen_below_mm`` or more below the mean's, past it the edge
+    stays at or below that last edge."""
     known = seen & np.isfinite(measured) & (measured <= chin_y)
     if not known.any():
         return prior
@@ -181,7 +188,14 @@ def _continued(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, fade_c
     offset = np.interp(columns, index, (measured - prior)[index])
     past = np.maximum(index[0] - columns, columns - index[-1])
     # Raised toward the neck, where the mean rises to the chin, it stops at the chin.
-    return np.minimum(prior + offset * np.clip(1.0 - past / fade_columns, 0.0, 1.0), np.maximum(prior, chin_y))
+    top = np.minimum(prior + offset * np.clip(1.0 - past / fade_columns, 0.0, 1.0), np.maximum(prior, chin_y))
+    # Where the photo's last edge has fallen away far below the mean's (a body turned, an arm
+    # hanging), past it the edge does not rise again: a shoulder does not come back up, and the
+    # mean's shoulder rising back over the fade stood as a fin on the bust's side (face-api's
+    # sample1, third face: 0.6 face widths high beside a fall to 1.2 below the chin).
+    nearest_end = np.where(columns < index[0], index[0], index[-1])
+    fallen = (past > 0) & (measured[nearest_end] - prior[nearest_end] <= -fallen_below_mm)
+    return np.where(fallen, np.minimum(top, measured[nearest_end]), top)
 
 
 def _ramp(value: float, zero_at: float, one_at: float) -> float:
@@ -257,11 +271,12 @@ def _hidden_past_dip(xs: np.ndarray, measured: np.ndarray, seen: np.ndarray, pri
 
 
 def _top_edge(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, mean_breadth: np.ndarray,
-              fade_columns: float, chin_y: float) -> tuple[np.ndarray, np.ndarray]:
+              fade_columns: float, chin_y: float, fallen_below_mm: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """``(top (n,), present (n,) bool)``: the photo's top edge where it shows the columns, the mean's
-    continued from it where not (``_continued``), and which columns the bust covers."""
+    continued from it where not (``_continued``, ``fallen_below_mm`` as there), and which columns
+    the bust covers."""
     present = np.where(seen, np.isfinite(measured), mean_breadth)
-    continued = _continued(prior, measured, seen, fade_columns, chin_y)
+    continued = _continued(prior, measured, seen, fade_columns, chin_y, fallen_below_mm)
     return np.where(seen & np.isfinite(measured), measured, continued), present
 
 
@@ -298,11 +313,13 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
         # Something before a shoulder, or a gap beside it, is not the shoulder: hidden past it.
         seen = seen & ~_hidden_past_dip(xs - neck_xz[0], measured, seen, prior, face_width)
         fade = CUT_SHOULDER_FADE * face_width / COLUMN_STEP_MM
-        top, present = _top_edge(prior, measured, seen, mean_breadth, fade, chin_y)
+        fallen = FALLEN_BELOW_MEAN * face_width
+        top, present = _top_edge(prior, measured, seen, mean_breadth, fade, chin_y, fallen)
         covered = _covered_weight(xs - neck_xz[0], measured, seen, chin_y, face_width)
         if covered.any():
             # Where the photo hides a shoulder the mean's stand in, as where the photo ends.
-            hidden_top, hidden_present = _top_edge(prior, measured, seen & (covered == 0), mean_breadth, fade, chin_y)
+            hidden_top, hidden_present = _top_edge(prior, measured, seen & (covered == 0), mean_breadth, fade, chin_y,
+                                                   fallen)
             top = top + covered * (hidden_top - top)
             present = np.where(covered >= COVERED_BREADTH_WEIGHT, hidden_present, present)
     lo, hi = _run_through(present, len(xs) // 2)
