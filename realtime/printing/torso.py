@@ -65,6 +65,12 @@ many face widths past the cut (``_continued``): no step where the photo ends, no
 height carried out over the whole shoulder (held to the bust's side, before the rule on what
 stands above the chin, photo_s1 cut 0.1 face widths left of her face came out 3.7 mm from the
 whole photo's bust, 1.6 with the mean's own height)."""
+FALLEN_END_COLUMNS = 3
+"""The photo's last edge at each end is the mean of this many known columns (a ragged pixel does not
+make it)."""
+FALLEN_RAMP = (0.85, 1.15)
+"""... and ``FALLEN_BELOW_MEAN`` weighs in from this share of it to this one (0.30-0.40 face widths):
+no jump in a clip's busts as the edge crosses it."""
 FALLEN_BELOW_MEAN = 0.35
 """Where the photo leaves off with its top edge this many face widths or more below the mean
 shoulders' (as deep as a valley that ``DIP_BELOW_MEAN`` hides), the person's outline has fallen
@@ -193,9 +199,16 @@ def _continued(prior: np.ndarray, measured: np.ndarray, seen: np.ndarray, fade_c
     # hanging), past it the edge does not rise again: a shoulder does not come back up, and the
     # mean's shoulder rising back over the fade stood as a fin on the bust's side (face-api's
     # sample1, third face: 0.6 face widths high beside a fall to 1.2 below the chin).
-    nearest_end = np.where(columns < index[0], index[0], index[-1])
-    fallen = (past > 0) & (measured[nearest_end] - prior[nearest_end] <= -fallen_below_mm)
-    return np.where(fallen, np.minimum(top, measured[nearest_end]), top)
+    # Each end judged over its last few columns, and by a ramp: a clip's frames do not jump.
+    ends = (index[:FALLEN_END_COLUMNS], index[-FALLEN_END_COLUMNS:])
+    end_height = [float(np.mean(measured[end])) for end in ends]
+    below = [float(np.mean(prior[end] - measured[end])) for end in ends]
+    weight = [_ramp(fall, FALLEN_RAMP[0] * fallen_below_mm, FALLEN_RAMP[1] * fallen_below_mm)
+              if np.isfinite(fallen_below_mm) else 0.0 for fall in below]
+    for outside, height, w in ((columns < index[0], end_height[0], weight[0]),
+                               (columns > index[-1], end_height[1], weight[1])):
+        top = np.where(outside, top + w * (np.minimum(top, height) - top), top)
+    return top
 
 
 def _ramp(value: float, zero_at: float, one_at: float) -> float:

@@ -289,7 +289,7 @@ def network_crop(crop_from_image: np.ndarray, width: int, height: int, size: int
     quarter_turns = [np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[0.0, -1.0], [1.0, 0.0]]),
                      np.array([[-1.0, 0.0], [0.0, -1.0]]), np.array([[0.0, 1.0], [-1.0, 0.0]])]
     turn = max(quarter_turns, key=lambda q: float((q @ down)[1]))
-    half = np.full(2, 0.5 * size)
+    half = np.full(2, 0.5 * (size - 1))  # about the middle pixel centre: no row of black
     return np.column_stack([turn @ box_to_square[:, :2], turn @ (box_to_square[:, 2] - half) + half])
 
 
@@ -479,8 +479,10 @@ and parts the hair behind and below it from the hair above. Without it a profile
 
 JOIN_MIN_WIDTH = 0.03
 """Narrowest a join of hair below the ears' row to the hair above may be (``_parted_below_ears``),
-face heights (~ 2 crop pixels): a thread of hair-coloured pixels along the face's edge is no join.
-A strand of 0.05 joins."""
+face heights: a square this wide, odd and at least 3 crop pixels (the crop holds ~75 pixels a face
+height, so 3: 0.04 face heights) opens the hair; a thread of hair-coloured pixels along the face's
+edge is no join. A strand of 0.05 joins; so does a lock behind the ear only through a neck of 3
+pixels or more."""
 
 
 def _joined(region: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -513,8 +515,11 @@ def _parted_below_ears(labels: np.ndarray, below_ears: np.ndarray, crop_v: np.nd
     # Joined through more than a thread: a line of pixels one or two wide along the face's edge
     # (the jaw's shadow, the mask's rim) joined single_face.jpg's black shirt to his hair.
     width = max(int(np.ceil(JOIN_MIN_WIDTH * geometry.face_height(crop_v))) | 1, 3)
-    core = cv2.morphologyEx(hair.astype(np.uint8), cv2.MORPH_OPEN, np.ones((width, width), np.uint8)) > 0
-    hanging = _joined(hair & below_ears, _joined(core, ~below_ears))
+    square = np.ones((width, width), np.uint8)
+    core = cv2.morphologyEx(hair.astype(np.uint8), cv2.MORPH_OPEN, square) > 0
+    # What hangs: the opened hair joined to the hair above, with the rim the opening took from it
+    # (a thread hanging from a sideburn does not join through the sideburn).
+    hanging = hair & (cv2.dilate(_joined(core, ~below_ears).astype(np.uint8), square) > 0)
     parted = hair & below_ears & ~hanging
     for out, _ in _framing(hair, crop_v):
         parted &= out <= 0
