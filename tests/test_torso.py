@@ -98,6 +98,26 @@ def test_shoulders_that_fall_away_where_the_photo_leaves_off_do_not_rise_back_pa
     np.testing.assert_allclose(top[other], _mean_tops(-out[other]), atol=1.0)
 
 
+def test_an_outline_fallen_to_the_cut_ends_the_bust_s_side_without_a_sliver():
+    # face-api's sample1, third face: past the fall the edge stayed down at the cut, a sliver along
+    # it 0.13 mm thick in the print. The side ends where the top edge still stands above the cut.
+    edge = 1.1 * FACE_WIDTH
+
+    def to_the_cut(xs):
+        out = xs - NECK[0]
+        seen = out < edge
+        mean = _mean_tops(out)
+        fall = np.interp(out, [0.8 * FACE_WIDTH, edge], [0.0, 1.0])
+        top = mean + fall * (CUT_Y - 5.0 - mean)
+        return np.where(seen, np.minimum(top, CHIN_Y), np.nan), seen
+
+    shape = torso.build_torso(CHIN_Y, CUT_Y, HEAD_HEIGHT, FACE_WIDTH, NECK, to_the_cut)
+    top = shape.outline[1:-1, 1]
+    assert min(top[0], top[-1]) >= CUT_Y + torso.END_MIN_HEIGHT * FACE_WIDTH
+    xs = shape.outline[1:-1, 0] - NECK[0]
+    assert xs.max() < edge  # the side ends before the photo's edge, where the outline reached the cut
+
+
 def test_a_fall_past_the_photo_s_edge_weighs_in_gradually():
     # Busts are built frame by frame from a clip: the rule's weight ramps with the fall (0.30-0.40
     # face widths below the mean) instead of switching at 0.35, so an edge a millimetre lower moves

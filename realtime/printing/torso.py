@@ -65,6 +65,10 @@ many face widths past the cut (``_continued``): no step where the photo ends, no
 height carried out over the whole shoulder (held to the bust's side, before the rule on what
 stands above the chin, photo_s1 cut 0.1 face widths left of her face came out 3.7 mm from the
 whole photo's bust, 1.6 with the mean's own height)."""
+END_MIN_HEIGHT = 0.1
+"""The torso's outline ends where its top edge comes within this many face widths of the cut (~ 14
+mm life size): face-api's sample1, third face, whose outline falls away to the cut at the photo's
+edge, had a sliver there 0.13 mm thick in the print."""
 FALLEN_END_COLUMNS = 3
 """The photo's last edge at each end is the mean of this many known columns (a ragged pixel does not
 make it)."""
@@ -345,6 +349,11 @@ def build_torso(chin_y: float, cut_y: float, head_height: float, face_width: flo
     if highest_y is not None:
         top = chin_y + _rising_gently_inward(top - chin_y, xs, float(neck_xz[0]), RAISED_MAX_SLOPE)
     top = np.maximum(_smooth(top, SMOOTH_COLUMNS), cut_y + COLUMN_STEP_MM)
+    # The bust's sides end where the top edge still stands above the cut: a sliver along the cut (an
+    # outline fallen away to it at the photo's edge) is a wall thinner than a nozzle prints.
+    standing = np.flatnonzero(top >= cut_y + END_MIN_HEIGHT * face_width)
+    if len(standing):
+        xs, top = xs[standing[0]:standing[-1] + 1], top[standing[0]:standing[-1] + 1]
     # The shoulder line: where the top edge is lowest near the shoulders' mean breadth.
     near = np.abs(np.abs(xs - neck_xz[0]) - 0.35 * SHOULDER_BREADTH_PER_FACE * face_width) < 0.15 * face_width
     shoulder_y = float(np.median(top[near])) if near.any() else chin_y - SHOULDER_BELOW_CHIN * head_height
