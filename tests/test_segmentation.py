@@ -514,6 +514,16 @@ def test_a_neighbour_whose_crop_overlaps_is_segmented_for_the_parting_only(two_p
 
 # --- what the network is shown -------------------------------------------------------------------
 
+def _record_network_inputs(monkeypatch) -> list:
+    """A list that collects every batch of crops ``(n, S, S, 3) uint8`` the segmentation network
+    is shown from now on (copies), in order."""
+    shown = []
+    probability = segmentation.PersonSegmenter._probability
+    monkeypatch.setattr(segmentation.PersonSegmenter, "_probability",
+                        lambda self, batch: shown.append(batch.copy()) or probability(self, batch))
+    return shown
+
+
 def _shown_box(network_from_image: np.ndarray) -> np.ndarray:
     """``(4,)`` x0, y0, x1, y1: the image box that a network crop ``(2, 3)`` shows."""
     return segmentation.crop_box(network_from_image)
@@ -608,10 +618,7 @@ def test_the_mask_of_a_turned_close_up_lies_on_the_person(photo, astronaut, monk
     x, y = np.round(centre).astype(int)
     close_up = np.ascontiguousarray(turned[y - 95: y + 125, x - 100: x + 100])
     height, width = close_up.shape[:2]
-    shown = []
-    probability = segmentation.PersonSegmenter._probability
-    monkeypatch.setattr(segmentation.PersonSegmenter, "_probability",
-                        lambda self, batch: shown.append(batch.copy()) or probability(self, batch))
+    shown = _record_network_inputs(monkeypatch)
     found = photo.run(close_up)
     assert len(found.faces) == 1 and len(shown) == 1
     black = (shown[0][0].max(axis=2) == 0).mean()
@@ -631,10 +638,7 @@ def test_the_network_sees_a_framed_photo_as_the_photo_alone(photo, grace_hopper,
     # face crop placed in the photo inside the frame, not in the framed image).
     wide = cv2.copyMakeBorder(grace_hopper[:480], 0, 0, 300, 300, cv2.BORDER_REPLICATE)
     framed = cv2.copyMakeBorder(wide, 24, 24, 24, 24, cv2.BORDER_CONSTANT, value=(245, 245, 245))
-    shown = []
-    probability = segmentation.PersonSegmenter._probability
-    monkeypatch.setattr(segmentation.PersonSegmenter, "_probability",
-                        lambda self, batch: shown.append(batch.copy()) or probability(self, batch))
+    shown = _record_network_inputs(monkeypatch)
     found = [photo.run(image) for image in (wide, framed)]
     assert all(len(f.faces) == 1 for f in found) and len(shown) == 2
     box = segmentation.crop_box(found[0].persons[0].crop_from_image)

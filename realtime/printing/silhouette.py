@@ -334,10 +334,10 @@ def _raised_body(person: np.ndarray, face: np.ndarray, hair_region: np.ndarray, 
     beside_face = np.abs(cols - sides.mean()) > 0.5 * abs(sides[1] - sides[0])
     below = rows > chin_row
     raised = ~below & (rows >= top_row) & beside_face & ~hair_region & ~face
-    candidate = person & (below | raised)
-    _, parts = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
-    # Every candidate pixel has a component (> 0); those reaching below the chin are the body's.
-    return np.isin(parts, np.unique(parts[below & candidate])) & raised
+    from realtime.stages.segmentation import joined
+
+    # The parts of the candidate that reach below the chin are the body's.
+    return joined(person & (below | raised), below) & raised
 
 
 HAIR_ITERATIONS = 3

@@ -372,10 +372,10 @@ def label_regions(mask: PersonMask, vertices_px: np.ndarray, image_bgr: np.ndarr
         # may change colour on the way); a collar under the chin is not (skin or background part
         # them). So below the ears, hair is what is hair coloured or joined to the crown.
         not_skin = head & ~is_skin
-        joined = _joined(not_skin, crown)
+        to_crown = joined(not_skin, crown)
         below_ears = rows > _ears_row(crop_v)
         labels[head & is_skin] = SCALP
-        labels[head & below_ears & ~is_skin & ~is_hair & ~joined] = BODY
+        labels[head & below_ears & ~is_skin & ~is_hair & ~to_crown] = BODY
         # Fair hair the colour of the skin is labelled skin; where it frames a frontal face down to
         # the chin it is hair (``_fair_hair``), and its lengths below it may be skin coloured.
         fair, under_fair = _fair_hair(labels, crop_v)
@@ -485,9 +485,9 @@ edge is no join. A strand of 0.05 joins; so does a lock behind the ear only thro
 pixels or more."""
 
 
-def _joined(region: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """``(S, S) bool``: the pixels of ``region (S, S) bool`` joined (8-connected, within it) to
-    some pixel of ``seeds (S, S) bool`` that lies in it."""
+def joined(region: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """``(H, W) bool``: the pixels of ``region (H, W) bool`` joined (8-connected, within it) to
+    some pixel of ``seeds (H, W) bool`` that lies in it."""
     _, parts = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
     return np.isin(parts, np.unique(parts[seeds & region])) & region
 
@@ -519,7 +519,7 @@ def _parted_below_ears(labels: np.ndarray, below_ears: np.ndarray, crop_v: np.nd
     core = cv2.morphologyEx(hair.astype(np.uint8), cv2.MORPH_OPEN, square) > 0
     # What hangs: the opened hair joined to the hair above, with the rim the opening took from it
     # (a thread hanging from a sideburn does not join through the sideburn).
-    hanging = hair & (cv2.dilate(_joined(core, ~below_ears).astype(np.uint8), square) > 0)
+    hanging = hair & (cv2.dilate(joined(core, ~below_ears).astype(np.uint8), square) > 0)
     parted = hair & below_ears & ~hanging
     for out, _ in _framing(hair, crop_v):
         parted &= out <= 0
@@ -572,7 +572,7 @@ def _hanging_hair(labels: np.ndarray, hair_coloured: np.ndarray, crop_v: np.ndar
         reach = max(HANGING_HAIR_HALF_WIDTH, HANGING_HAIR_PAST_FRAMING + out[framing].max() / face_height)
         on_side = (out > 0) & (out <= reach * face_height)
         candidate = (below & on_side) | framing
-        hanging |= _joined(candidate, framing) & below & on_side
+        hanging |= joined(candidate, framing) & below & on_side
     return hanging
 
 
