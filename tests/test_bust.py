@@ -419,3 +419,38 @@ def test_with_a_scan_the_face_meets_the_scanned_head_over_a_narrow_band_above_th
     assert plain.face_weight[above].max() < 0.95
     np.testing.assert_allclose(scanned.face_weight[below], plain.face_weight[below], atol=1e-9)
     assert bust._scan_share(np.array([[0.0, 0.6, -0.8], [0.0, -0.95, 0.312]])).tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("roll_deg", [-10.0, 0.0, 15.0, 40.0])
+def test_the_body_frame_stands_on_the_photo_s_up_turned_by_the_camera_s_roll(roll_deg):
+    from realtime.printing.silhouette import AffineView
+
+    # A frontal camera, 3 px a mm: the person's left (head x) is the photo's right, head up the photo's up.
+    view = AffineView(np.array([[3.0, 0.0, 0.0, 200.0], [0.0, -3.0, 0.0, 150.0]]))
+    frame = bust.body_frame(view, np.radians(roll_deg))
+    np.testing.assert_allclose(frame @ frame.T, np.eye(3), atol=1e-12)
+    # The body's up, seen in the photo, leans its top to the right by the roll (within the tilt allowed).
+    seen = view.matrix[:, :3] @ frame[1]
+    lean = np.degrees(np.arctan2(seen[0], -seen[1]))
+    assert lean == pytest.approx(np.clip(roll_deg, -np.degrees(bust.MAX_HEAD_TILT_RAD), np.degrees(bust.MAX_HEAD_TILT_RAD)))
+    np.testing.assert_allclose(frame[2], [0.0, 0.0, 1.0], atol=1e-12)  # still toward the camera
+
+
+@pytest.mark.parametrize("head_lean_deg,roll_deg", [(20.0, 10.0), (20.0, -15.0), (-10.0, 20.0)])
+def test_the_camera_s_roll_turns_a_bust_no_further_than_25_degrees_from_its_head_s_up(head_lean_deg, roll_deg):
+    from realtime.printing.silhouette import AffineView
+
+    # A frontal camera looking at a head that leans head_lean_deg in the photo (top to the right).
+    t = np.radians(head_lean_deg)
+    view = AffineView(np.array([[3.0 * np.cos(t), 3.0 * np.sin(t), 0.0, 200.0],
+                                [3.0 * np.sin(t), -3.0 * np.cos(t), 0.0, 150.0]]))
+
+    def seen_lean(frame):
+        up = view.matrix[:, :3] @ frame[1]
+        return np.degrees(np.arctan2(up[0], -up[1]))
+
+    cap = np.degrees(bust.MAX_HEAD_TILT_RAD)
+    turned = bust.body_frame(view, np.radians(roll_deg))
+    assert seen_lean(turned) == pytest.approx(head_lean_deg + np.clip(roll_deg - head_lean_deg, -cap, cap))
+    applied = np.degrees(bust.applied_roll_rad(view, np.radians(roll_deg)))
+    assert applied == pytest.approx(seen_lean(turned) - seen_lean(bust.body_frame(view)))

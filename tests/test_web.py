@@ -77,6 +77,17 @@ def _assert_error(response, status: int, code: str, text: str):
 # ---- success --------------------------------------------------------------------------------
 
 
+def test_a_photo_taken_askew_gets_a_level_bust_on_the_page_too(client, astronaut):
+    from askew import bust_up_lean_deg, turned_photo
+
+    response = _post(client, _png(turned_photo(astronaut, -10.0)), style="bust")
+    assert response.status_code == 201, response.text
+    report = response.json()["report"]
+    # The photo job reads -9.3 deg for this photo (tests/test_level.py); the page's bust stands on it.
+    assert report["camera_roll_deg"] == pytest.approx(-10.0, abs=1.5)
+    assert bust_up_lean_deg(report["bust_view"]) == pytest.approx(report["camera_roll_deg"], abs=0.5)
+
+
 def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     body = made.json()
     assert re.fullmatch(r"[A-Za-z0-9_-]{16}", body["id"])
@@ -92,6 +103,7 @@ def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     assert report["print_checks"]["watertight"] is True
     assert report["style"] == "bust" and report["label"] == "TEST"
     assert report["bust_warnings"] == []  # the astronaut's outline is hers: nothing to warn of
+    assert report["camera_roll_deg"] == 0.0  # her room stands level (its lines lean 0.5 deg)
     assert report["print_checks"]["height_mm"] == pytest.approx(60.0, abs=0.01)
     # The fit the page draws: the file's camera and the bust's outline over the photo, around the
     # face's landmarks and reaching above them (head and hair).

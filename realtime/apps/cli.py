@@ -209,6 +209,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     photo.add_argument("--any-face", action="store_true",
                        help="make a bust of any face the networks find, even one that does not look like a person's "
                             "(an animal, a statue) (default: refuse those with 'no human face found')")
+    photo.add_argument("--no-level", dest="level", action="store_false",
+                       help="stand the bust on the photo's up as it is (default: where the room's vertical lines show "
+                            "the camera was held askew, by more than 3 degrees, the bust stands level with them)")
     photo.add_argument("--providers", metavar="LIST", help="ONNX Runtime execution providers, comma-separated (default: automatic)")
     photo.add_argument("--ray", metavar="ADDRESS",
                        help="run the jobs on Ray: 'auto' (the cluster this machine is in), 'local' (start Ray here) "
@@ -430,7 +433,8 @@ def cmd_photo(args) -> int:
         choose_providers(available_providers(), list(providers))  # once, before any photo, as for the label
     jobs = plan_jobs(images, args.out, args.format, report=args.report, all_faces=args.all_faces, style=args.style,
                      height_mm=args.height_mm, label=args.label, expression=args.expression,
-                     overwrite=args.overwrite, providers=providers, any_face=args.any_face, overlay=args.overlay)
+                     overwrite=args.overwrite, providers=providers, any_face=args.any_face, overlay=args.overlay,
+                     level=args.level)
     if args.ray:
         from realtime.apps.executors import RayExecutor
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import os
 import re
 import signal
@@ -51,6 +52,7 @@ class PhotoJob:
     overwrite: bool = False
     providers: tuple[str, ...] | None = None
     any_face: bool = False  # build whatever face the networks find (no not-a-person check)
+    level: bool = True  # stand the bust level with the room's verticals where the camera was held askew
     overlay: str | None = None  # PNG: the bust's silhouette and landmarks drawn over the photo
 
 
@@ -111,10 +113,10 @@ def photo_reconstructor(job: PhotoJob):
     photo, so a worker keeps them between jobs."""
     from realtime.stages.photo import PhotoOptions, PhotoReconstructor
 
-    key = (job.all_faces, job.providers, job.any_face)
+    key = (job.all_faces, job.providers, job.any_face, job.level)
     if key not in _reconstructors:
         _reconstructors[key] = PhotoReconstructor(PhotoOptions(all_faces=job.all_faces, providers=job.providers,
-                                                               human_only=not job.any_face))
+                                                               human_only=not job.any_face, level=job.level))
     return _reconstructors[key]
 
 
@@ -136,7 +138,6 @@ def _stage(name: str) -> None:
 def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
     """Reconstruct every wanted face in one image and export a printable file per face."""
     from realtime.stages.imagefile import load_image
-    from realtime.topology import face_triangles
 
     start = time.perf_counter()
     try:
@@ -148,18 +149,16 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
             raise no_human_face_error(job.image_path, result)
         # Only now: the bust builder's libraries take ~ 0.4 s to import, which a command started
         # on a background thread (``realtime.apps.preload``) while the networks ran.
-        from realtime.printing.bust import BustOptions, build_bust, export_bust
+        from realtime.printing.bust import BustOptions, export_bust, photo_bust
 
         faces, busts, made, failed_faces = [], [], [], []
         first_error = None
         for index, face in enumerate(result.faces):
             options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                                   expression=job.expression)
-            person = result.persons[index] if result.persons else None
             _stage("building the bust" if len(result.faces) == 1 else f"building bust {index + 1} of {len(result.faces)}")
             try:
-                bust = build_bust(face.vertices_mm, face_triangles(), options, image=image,
-                                  vertices_px=face.vertices_px, person=person)
+                bust = photo_bust(result, index, image, options)
                 # Only now, with a file to put in it: a photo that fails leaves no empty folder.
                 _make_output_folder(Path(job.output).parent)
                 _stage("writing and checking the file")
@@ -175,7 +174,9 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
                 continue
             busts.append(bust)
             made.append(index)
-            faces.append({**face.report(), "output": str(path), "print_checks": bust.checks,
+            faces.append({**face.report(), "output": str(path),
+                          "camera_roll_deg": round(math.degrees(bust.camera_roll_rad), 2),
+                          "print_checks": bust.checks,
                           "bust_view": _rounded_view(bust.view), "bust_warnings": list(bust.warnings)})
         if not made:
             raise first_error

@@ -132,6 +132,8 @@ class BustResult:
         is 1. None when the bust was built without pixel positions. For a relief, ``z`` (its height
         above the plaque) does not move the pixel.
     warnings: what the user should know about how it was built (one line each).
+    camera_roll_rad: how far the bust's up was turned from the photo's for the camera's roll
+        (``body_frame``; positive toward the photo's right), radians: 0 but in the bust style.
     """
 
     mesh: trimesh.Trimesh
@@ -141,6 +143,7 @@ class BustResult:
     timings_ms: dict = field(default_factory=dict)
     view: np.ndarray | None = None
     warnings: tuple[str, ...] = ()
+    camera_roll_rad: float = 0.0
 
 
 # Print frame from head frame: x stays (person's left = viewer's right), forward becomes -Y (the
@@ -156,6 +159,7 @@ def build_bust(
     vertices_px: np.ndarray | None = None,
     person=None,
     scan=None,
+    camera_roll_rad: float = 0.0,
 ) -> BustResult:
     """Build the printable solid of one face.
 
@@ -169,6 +173,9 @@ def build_bust(
         head and hair, neck and shoulders; None: the mean proportions, a bald head).
     scan: ``realtime.stages.scan.ScanResult`` in the frame of ``vertices_mm`` (a live head-turn scan):
         the head and hair from every side it saw; the photo's single view fills in the rest.
+    camera_roll_rad: how far the camera was held askew (``realtime.stages.level.LevelResult.roll_rad``):
+        the bust style stands on the photo's up turned by it, level with the room; 0: on the
+        photo's up.
     Raises ``InputError`` for unusable input and ``Selfie3DError`` if a print check fails.
     """
     timings: dict[str, float] = {}
@@ -203,7 +210,8 @@ def build_bust(
         up_axis = 1
     else:
         solid, textured, plain, head_to_print = _bust_or_mask(head, options, image, vertices_px, rotation, timings,
-                                                              person, view, _scan_in_head(scan, rotation, origin))
+                                                              person, view, _scan_in_head(scan, rotation, origin),
+                                                              camera_roll_rad)
         up_axis = 2
     clock = time.perf_counter()
     checks = _export.print_checks(solid, up_axis=up_axis, wall=False)
@@ -216,8 +224,19 @@ def build_bust(
         warnings.append(thin)
     timings["checks"] = _lap(clock)
     file_view = None if view is None else file_to_image(view.matrix, head_to_print)
+    turned = applied_roll_rad(view, camera_roll_rad) if options.style == "bust" else 0.0
     return BustResult(mesh=solid, textured=textured, checks=checks, options=options, timings_ms=timings,
-                      view=file_view, warnings=tuple(warnings))
+                      view=file_view, warnings=tuple(warnings), camera_roll_rad=turned)
+
+
+def photo_bust(found, index: int, image: np.ndarray, options: BustOptions = BustOptions()) -> BustResult:
+    """The bust of face ``index`` of a photo: ``found`` is the ``realtime.stages.photo.PhotoResult`` of
+    ``image (H, W, 3) uint8`` BGR. The face's mesh, the person's outline around it and the camera's
+    roll the photo's lines show (``PhotoResult.camera_roll_rad``) go into ``build_bust``."""
+    face = found.faces[index]
+    return build_bust(face.vertices_mm, None, options, image=image, vertices_px=face.vertices_px,
+                      person=found.persons[index] if found.persons else None,
+                      camera_roll_rad=found.camera_roll_rad)
 
 
 def wall_warning(min_wall_mm: float) -> str | None:
@@ -399,15 +418,18 @@ SOCLE_INSET = 1.08
 stands wholly on it (a chest overhanging its socle would need supports to print)."""
 
 
-def body_frame(view: silhouette.AffineView | None) -> np.ndarray:
-    """``(3, 3)`` rows = the body frame's axes in head-frame coordinates: y up as in the photo
-    (within ``MAX_HEAD_TILT_RAD`` of the head's up), z toward the camera, x = y cross z."""
+def body_frame(view: silhouette.AffineView | None, roll_rad: float = 0.0) -> np.ndarray:
+    """``(3, 3)`` rows = the body frame's axes in head-frame coordinates: y up as in the photo, turned
+    toward the photo's right by ``roll_rad`` (the camera's roll, ``realtime.stages.level``), within
+    ``MAX_HEAD_TILT_RAD`` of the head's up; z toward the camera, x = y cross z."""
     if view is None:
         return np.eye(3)
     toward = -view.view_dir
     up = -view.matrix[1, :3]
     up = up - (up @ toward) * toward
     up /= np.linalg.norm(up)
+    # The photo's right is up x toward (the head frame's x, the person's left, for a frontal face).
+    up = np.cos(roll_rad) * up + np.sin(roll_rad) * np.cross(up, toward)
     head_up = np.array([0.0, 1.0, 0.0])
     angle = np.arccos(np.clip(up @ head_up, -1.0, 1.0))
     if angle > MAX_HEAD_TILT_RAD:
@@ -422,6 +444,16 @@ def body_frame(view: silhouette.AffineView | None) -> np.ndarray:
     return np.stack([x_axis, up, toward])
 
 
+def applied_roll_rad(view: silhouette.AffineView | None, roll_rad: float) -> float:
+    """How far ``body_frame(view, roll_rad)``'s up is turned from ``body_frame(view)``'s, radians,
+    positive toward the photo's right: ``roll_rad`` itself unless ``MAX_HEAD_TILT_RAD`` held it back."""
+    if view is None or roll_rad == 0.0:
+        return 0.0
+    level, turned = body_frame(view), body_frame(view, roll_rad)
+    # Turning up toward the photo's right (up x toward) leaves up x turned along -toward.
+    return float(np.arctan2(-np.cross(level[1], turned[1]) @ level[2], level[1] @ turned[1]))
+
+
 def _ears(head, shape, to_print_rotation, image):
     """Both ears as solids in print mm (grey in the texture when there is one). Always both: where
     hair covers them the hair's volume buries them (20 of 37 faces of the party photos and the shared
@@ -434,10 +466,11 @@ def _ears(head, shape, to_print_rotation, image):
     return ears if image is None else [_with_uv(ear, _grey_uv(image.shape[1])) for ear in ears]
 
 
-def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, options):
-    """Head, neck and shoulders cut flat (on a socle when labelled): ``(body Manifold in print mm,
-    head_to_print (3, 4), the body before the label was cut or None)``."""
-    rotation = body_frame(view)
+def _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, options, roll_rad=0.0):
+    """Head, neck and shoulders cut flat (on a socle when labelled), standing on the photo's up
+    turned by ``roll_rad`` (``body_frame``): ``(body Manifold in print mm, head_to_print (3, 4), the
+    body before the label was cut or None)``."""
+    rotation = body_frame(view, roll_rad)
     to_print_rotation = _HEAD_TO_PRINT @ rotation
     head_b = head @ rotation.T
     points_b = points @ rotation.T
@@ -646,7 +679,8 @@ def _texture_image(image, vertices_px):
     return cv2.cvtColor(np.hstack([image, strip]), cv2.COLOR_BGR2RGB)
 
 
-def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=None, view=None, scan=None):
+def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=None, view=None, scan=None,
+                  roll_rad=0.0):
     clock = time.perf_counter()
     shape, field_, faces, points, sil = _head_field(head, image, vertices_px, rotation, options.detail, person, view,
                                                     scan, sphere_level(head, options))
@@ -659,7 +693,8 @@ def _bust_or_mask(head, options, image, vertices_px, rotation, timings, person=N
     chin_y = head[topology.CHIN, 1]
     top_y = points[:, 1].max()
     if options.style == "bust":
-        body, head_to_print, plain = _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, options)
+        body, head_to_print, plain = _bust_with_shoulders(head, shape, points, faces, uv, image, view, sil, options,
+                                                          roll_rad)
     elif options.style == "head":
         head_solid = solids.to_manifold(to_print(points), faces, uv)
         neck_bottom = chin_y - NECK_BELOW_CHIN * half_breadth

@@ -87,6 +87,9 @@ class PhotoOptions:
     # Hide from each person's mask an arm raised by the head (a hand on the head) that the pose
     # network finds (``realtime.stages.arms``), so the bust does not grow it as hair.
     hide_raised_arms: bool = True
+    # Read the camera's roll from the room's straight lines behind the people
+    # (``realtime.stages.level``): a photo taken askew gives a level bust.
+    level: bool = True
 
 
 HUMAN_MIN_SCORE = 0.65
@@ -262,6 +265,14 @@ class PhotoResult:
     # faces of the first search, made; then one confirmed mesh run per further detection), found
     # for the segmentation to leave them out; empty with --all-faces or without segmentation.
     others_px: list = field(default_factory=list)
+    # The camera's roll (``realtime.stages.level.LevelResult``) where faces were found and
+    # ``PhotoOptions.level`` is on, else None.
+    level: object | None = None
+
+    @property
+    def camera_roll_rad(self) -> float:
+        """How far to turn the busts' up from the photo's (``LevelResult.roll_rad``; 0 without a reading)."""
+        return 0.0 if self.level is None else self.level.roll_rad
 
     def other_face_boxes(self) -> list[list[float]]:
         """The other people's faces as boxes (``report_box``), for a report: which faces a
@@ -511,6 +522,7 @@ class PhotoReconstructor:
                 left += self._primary_crops(image_bgr, smaller, faces, all_faces)
             first = first + smaller  # the other people beside the largest face (``_other_people``)
         faces.sort(key=_mesh_area, reverse=True)
+        everyone = [face.vertices_px for face in faces]  # the camera's roll looks past all of them
         rest = [] if all_faces else faces[1:]
         faces = faces if all_faces else faces[:1]
         persons, others = [], []
@@ -527,7 +539,22 @@ class PhotoReconstructor:
 
                 persons = without_raised_arms(image_bgr, persons, [face.vertices_px for face in faces],
                                               self._arm_finder)
-        return PhotoResult(faces, (width, height), list(self._not_human), persons, others)
+        level = None
+        if self.options.level and faces:
+            from realtime.stages.level import camera_roll, working_scale
+            from realtime.stages.segmentation import PERSON_THRESHOLD
+
+            # The people's own lines (a tie, a lapel, hair) say nothing about the room: their masks
+            # are left out (on the photo as shrunk for the lines). Every face found, the people
+            # confirmed beside the bust's too, has its lean checked against the room's.
+            scale = working_scale(width, height)
+            small = (max(int(round(width * scale)), 1), max(int(round(height * scale)), 1))
+            people = np.zeros(small[::-1], bool)
+            for person in persons:
+                people |= person.in_image(*small, scale) > PERSON_THRESHOLD
+            everyone += [other for other in others if not any(other is face for face in everyone)]
+            level = camera_roll(image_bgr, people, everyone)
+        return PhotoResult(faces, (width, height), list(self._not_human), persons, others, level)
 
     def _may_hold_smaller_faces(self, faces: list, width: int, height: int) -> bool:
         """Whether the photo gets the ``small_face_tiles`` search too: no face found yet, or one

@@ -170,9 +170,11 @@ class PersonMask:
         inside = self.face_oval(vertices_px)
         return float((self.probability[inside] > PERSON_THRESHOLD).mean()) if inside.any() else 0.0
 
-    def in_image(self, width: int, height: int) -> np.ndarray:
-        """The probability resampled onto the photo: ``(height, width) float32``, 0 outside the crop."""
-        return cv2.warpAffine(self.probability, self.image_from_crop, (width, height), flags=cv2.INTER_LINEAR,
+    def in_image(self, width: int, height: int, scale: float = 1.0) -> np.ndarray:
+        """The probability resampled onto the photo: ``(height, width) float32``, 0 outside the crop;
+        the photo shrunk by ``scale`` (output pixel = scale * photo pixel; width and height are the
+        shrunk photo's)."""
+        return cv2.warpAffine(self.probability, scale * self.image_from_crop, (width, height), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
     def hidden_in_image(self, width: int, height: int) -> np.ndarray:

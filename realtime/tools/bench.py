@@ -394,11 +394,10 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
     from pathlib import Path
 
     from realtime.stages.democlip import astronaut_bgr
-    from realtime.printing.bust import BustOptions, build_bust, export_bust
+    from realtime.printing.bust import export_bust, photo_bust
     from realtime.apps.executors import LocalPoolExecutor, SerialExecutor
     from realtime.apps.jobs import PhotoJob, photo_reconstructor, run_photo_job
     from realtime.printing.snapshot import snapshot_bust
-    from realtime.topology import face_triangles
 
     frames = load_frames(CaptureOptions(), 90)
     with Pipeline(PipelineOptions()) as pipeline:
@@ -433,9 +432,7 @@ def bust_benchmark(repeats: int = 3, batch_photos: int = 8) -> dict:
     builds = []
     for _ in range(repeats):
         found = photo_reconstructor(PhotoJob("", "")).run(astronaut_bgr())
-        face = found.faces[0]
-        result = build_bust(face.vertices_mm, face_triangles(), BustOptions(), image=astronaut_bgr(),
-                            vertices_px=face.vertices_px, person=found.persons[0])
+        result = photo_bust(found, 0, astronaut_bgr())
         builds.append(sum(result.timings_ms.values()) / 1000.0)
     return {
         "bust_build_s": round(float(np.median(builds)), 3),

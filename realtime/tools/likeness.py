@@ -72,16 +72,12 @@ SAME_PERSON_FRAMES = (0, 35, 70)
 
 def _largest_face_bust(photo, image: np.ndarray, style: str):
     """``(PhotoResult, BustResult)`` of the largest face in ``image`` (BGR), or None without a face."""
-    from realtime.printing.bust import BustOptions, build_bust
-    from realtime.topology import face_triangles
+    from realtime.printing.bust import BustOptions, photo_bust
 
     found = photo.run(image)
     if not found.faces:
         return None
-    face = found.faces[0]
-    bust = build_bust(face.vertices_mm, face_triangles(), BustOptions(style=style), image=image,
-                      vertices_px=face.vertices_px, person=found.persons[0] if found.persons else None)
-    return found, bust
+    return found, photo_bust(found, 0, image, BustOptions(style=style))
 
 
 def _clip_frames(clip: str, frames: tuple[int, ...]) -> list[np.ndarray]:

@@ -22,6 +22,7 @@ server's life (``tie_to_parent``), so a killed server leaves no worker running.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -165,10 +166,9 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
     bust and export it in ``first_formats`` (default: every format); the result's ``later`` holds
     the other formats for ``export_later``. The report's ``other_faces`` are the other people's
     faces (boxes), which the page offers to pick."""
-    from realtime.printing.bust import BustOptions, build_bust
+    from realtime.printing.bust import BustOptions, photo_bust
     from realtime.stages.imagefile import decode_image
     from realtime.apps.jobs import PhotoJob, photo_reconstructor
-    from realtime.topology import face_triangles
 
     start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -194,14 +194,12 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
             return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
                            "with the whole face visible and looking roughly at the camera", start)
         face = found.faces[0]  # the largest, or the one picked
-        person = found.persons[0] if found.persons else None
         other_faces = found.other_face_boxes()
         options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                               expression=job.expression)
         clock = time.perf_counter()
         try:
-            bust = build_bust(face.vertices_mm, face_triangles(), options, image=image,
-                              vertices_px=face.vertices_px, person=person)
+            bust = photo_bust(found, 0, image, options)
         except Selfie3DError as error:
             return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
         timings["build"] = _lap(clock)
@@ -210,6 +208,7 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
         files = _export(bust, now)
         timings["export"] = _lap(clock)
         report = {**face.report(), "print_checks": bust.checks, "bust_warnings": list(bust.warnings),
+                  "camera_roll_deg": round(math.degrees(bust.camera_roll_rad), 2),
                   "image_size": list(found.image_size),
                   "faces_found": 1 + len(other_faces), "other_faces": other_faces,
                   "style": job.style, "height_mm": job.height_mm,
