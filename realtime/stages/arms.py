@@ -119,7 +119,8 @@ def raised_arm_polylines(landmarks: np.ndarray, crop_from_image: np.ndarray, fac
     mesh, image pixels. image_size: ``(width, height)`` of the photo, pixels. An arm counts where its
     elbow's and wrist's visibility reach ``min_visibility``, its wrist lies in the photo (past the
     photo's edge the crop is the edge's pixels drawn out, where the network sees limbs that are not
-    there), one of its elbow and wrist lies above the chin (along the face's up), and its line from the
+    there), one of its elbow, wrist and hand's end lies above the chin (along the face's up: a hand
+raised to the chin or the mouth, its wrist below, is by the head too), and its line from the
     shoulder to the wrist lies over the face's outline for no more than ``ARM_MAX_OVER_FACE`` of its
     length; its polyline runs shoulder, elbow, wrist and on past the wrist by ``HAND_REACH`` of the
     forearm.
@@ -139,12 +140,12 @@ def raised_arm_polylines(landmarks: np.ndarray, crop_from_image: np.ndarray, fac
             continue
         if not (0.0 <= points[wrist, 0] < image_size[0] and 0.0 <= points[wrist, 1] < image_size[1]):
             continue
-        heights = (points[[elbow, wrist]] - chin_px) @ up
+        hand_end = points[wrist] + HAND_REACH * (points[wrist] - points[elbow])
+        heights = (np.stack([points[elbow], points[wrist], hand_end]) - chin_px) @ up
         if heights.max() <= 0.0:
-            continue  # the arm stays below the chin: the torso's business
+            continue  # the arm and its hand stay below the chin: the torso's business
         if share_over(points[[shoulder, elbow, wrist]], oval) > ARM_MAX_OVER_FACE:
             continue
-        hand_end = points[wrist] + HAND_REACH * (points[wrist] - points[elbow])
         arms.append(np.stack([points[shoulder], points[elbow], points[wrist], hand_end]))
     return arms
 
