@@ -78,6 +78,9 @@ def test_a_hand_raised_to_the_chin_on_a_wrist_below_it_is_taken(astronaut_face):
     [arm] = arms.raised_arm_polylines(*_landmarks(v, to_mouth)[:2], v, SIZE)
     chin, up, _, height = _frame(v)
     assert (arm[3] - chin) @ up == pytest.approx(0.24 * height, rel=0.02)
+    # The same hand raised as high but off to the side, a face height from the face's outline.
+    aside = [(1.6, -0.5), (1.9, -0.8), (1.6, -0.15)]
+    assert arms.raised_arm_polylines(*_landmarks(v, aside)[:2], v, SIZE) == []
 
 
 def test_an_arm_below_the_chin_unseen_or_across_the_face_is_not_taken(astronaut_face):

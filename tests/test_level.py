@@ -86,6 +86,44 @@ def test_a_room_s_verticals_give_the_camera_s_roll(lean_deg, size):
     assert result.segments >= 8 and result.timings_ms["level"] > 0
 
 
+def _pitched_room(pitch_deg: float, roll_deg: float, xs) -> np.ndarray:
+    """``(640, 480, 3) uint8``: a wall's vertical edges at ``xs`` (metres across, 3 m away, 2.8 m
+    tall) seen by a camera with a 65 deg field across, pitched down ``pitch_deg`` (a selfie held
+    above the face) and rolled so the room leans ``roll_deg`` (tops to the right)."""
+    width, height = 480, 640
+    focal = (width / 2) / np.tan(np.radians(32.5))
+    pitch, roll = np.radians(pitch_deg), np.radians(roll_deg)
+    tilt = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+    turn = np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
+
+    def pixel(point):
+        q = tilt @ point
+        offset = np.array([focal * q[0] / q[2], -focal * q[1] / q[2]])
+        return np.array([width / 2, height / 2]) + turn @ offset
+
+    image = np.full((height, width, 3), 190, np.uint8)
+    for x in xs:
+        bottom, top = pixel(np.array([x, -1.6, 3.0])), pixel(np.array([x, 1.2, 3.0]))
+        cv2.line(image, tuple(np.round(bottom).astype(int)), tuple(np.round(top).astype(int)), (60, 60, 60), 3,
+                 cv2.LINE_AA)
+    return image
+
+
+def test_a_camera_pitched_up_or_down_is_not_taken_for_a_rolled_one():
+    one_side, both_sides = (-1.5, -1.4, -1.0, -0.9), (-1.2, -0.6, 0.6, 1.2)
+    # A camera turned, not pitched: the room's verticals on both sides lean with it.
+    assert camera_roll(_pitched_room(0.0, 8.0, both_sides)).lean_deg == pytest.approx(8.0, abs=0.5)
+    # Pitched 15 deg down, not rolled (a selfie): door frames on one side converge on a point below
+    # the photo and lean 7.4 deg there, which one lean across the photo took for a roll. Lines on
+    # one side cannot tell a pitch from a roll, so they are not read even where it is a roll.
+    assert camera_roll(_pitched_room(15.0, 0.0, one_side)).lean_deg is None
+    assert camera_roll(_pitched_room(0.0, 8.0, one_side)).lean_deg is None
+    # Lines on both sides of a pitched camera lean against each other: no roll either.
+    assert camera_roll(_pitched_room(15.0, 0.0, (-1.5, -1.4, -1.0, 0.9, 1.0, 1.4))).lean_deg is None
+    # Verticals near the middle lean little for the pitch: a roll is read there to a degree.
+    assert camera_roll(_pitched_room(15.0, 8.0, (-0.3, -0.1, 0.1, 0.3))).lean_deg == pytest.approx(8.0, abs=1.0)
+
+
 def test_the_people_s_own_lines_and_faces_leaning_otherwise_say_nothing_about_the_room():
     image = _room(9.0)
     assert camera_roll(image, np.ones(image.shape[:2], bool)).lean_deg is None
@@ -147,7 +185,7 @@ def test_no_level_keeps_the_photo_s_up(astronaut, tmp_path):
     report = tmp_path / "report.json"
     assert main(["photo", str(path), "-o", str(tmp_path / "x.stl"), "--no-level", "--report", str(report)]) == 0
     [face] = json.loads(report.read_text())["images"][0]["faces"]
-    # Levelled, this photo's bust is turned -9.3 deg (the next test).
+    # Levelled, this photo's bust is turned -9.7 deg (the next test).
     assert face["camera_roll_deg"] == 0.0 and bust_up_lean_deg(face["bust_view"]) == pytest.approx(0.0, abs=1.0)
 
 
@@ -182,6 +220,15 @@ def test_every_face_found_is_checked_and_the_bust_s_person_left_out(two_people, 
     assert seen["people"].shape == (height, width)  # no shrinking below MAX_SIDE
     nose = np.round(result.faces[0].vertices_px[topology.NOSE_TIP, :2]).astype(int)
     assert seen["people"][nose[1], nose[0]]  # the bust's person's mask is off the room
+    # A photo over MAX_SIDE: the mask is drawn on the photo as shrunk for the lines.
+    big = cv2.resize(two_people, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR)
+    result = photo.run(big)
+    scale = level.working_scale(2 * width, 2 * height)
+    assert scale < 1.0 and seen["people"].shape == (round(2 * height * scale), round(2 * width * scale))
+    full = (result.persons[0].in_image(2 * width, 2 * height) > 0.5).astype(np.uint8)
+    expected = cv2.resize(full, seen["people"].shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    overlap = (expected & seen["people"]).sum() / (expected | seen["people"]).sum()
+    assert overlap > 0.95
 
 
 def test_odd_inputs_give_no_roll_or_one_clear_error():

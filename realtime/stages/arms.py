@@ -51,6 +51,12 @@ forehead: 0.99 and 0.59 for the raised arm, 0.44 and 0.07 for the other, outside
 HAND_REACH = 0.6
 """The hand ends this share of the forearm's length past the wrist (a hand is ~ 0.55 of a forearm
 long). The network's hand points are seldom visible on a hand pressed to the head (0.2 on his)."""
+HAND_NEAR_FACE = 0.6
+"""A hand raised on a wrist below the chin is by the head where its end lies above the chin within
+this many face heights of the face's outline: face-api's sample2, second face, a hand at her mouth,
+0.49 (the hand's end is 0.6 of the forearm past the wrist, a guess along the forearm); photo_emma's
+waving woman, whose forearm the network draws beside hers in the background, 1.5. A glass held up
+at the chest or a hand on a bag's strap at the shoulder lies further out."""
 ARM_WIDTH = 0.4
 """An arm's width as drawn, face heights (forehead top to chin, ~ 18 cm): a forearm is 6-8 cm wide,
 a hand 8-9 cm; the line runs along the bone, so a little more covers the arm's outline."""
@@ -119,14 +125,16 @@ def raised_arm_polylines(landmarks: np.ndarray, crop_from_image: np.ndarray, fac
     mesh, image pixels. image_size: ``(width, height)`` of the photo, pixels. An arm counts where its
     elbow's and wrist's visibility reach ``min_visibility``, its wrist lies in the photo (past the
     photo's edge the crop is the edge's pixels drawn out, where the network sees limbs that are not
-    there), one of its elbow, wrist and hand's end lies above the chin (along the face's up: a hand
-raised to the chin or the mouth, its wrist below, is by the head too), and its line from the
+    there), one of its elbow and wrist lies above the chin (along the face's up), or its hand's end
+does within ``HAND_NEAR_FACE`` of the face's outline (a hand raised to the chin or the mouth on a
+wrist below it), and its line from the
     shoulder to the wrist lies over the face's outline for no more than ``ARM_MAX_OVER_FACE`` of its
     length; its polyline runs shoulder, elbow, wrist and on past the wrist by ``HAND_REACH`` of the
     forearm.
     """
     marks = check_shape("landmarks", landmarks, (None, 5), dtype=np.float64)
     face = check_shape("face_px", face_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
+    face_height = geometry.face_height(face)
     chin_px = face[topology.CHIN]
     up = face[topology.FOREHEAD_TOP] - chin_px
     up /= max(float(np.linalg.norm(up)), 1e-9)
@@ -141,8 +149,12 @@ raised to the chin or the mouth, its wrist below, is by the head too), and its l
         if not (0.0 <= points[wrist, 0] < image_size[0] and 0.0 <= points[wrist, 1] < image_size[1]):
             continue
         hand_end = points[wrist] + HAND_REACH * (points[wrist] - points[elbow])
-        heights = (np.stack([points[elbow], points[wrist], hand_end]) - chin_px) @ up
-        if heights.max() <= 0.0:
+        heights = (np.stack([points[elbow], points[wrist]]) - chin_px) @ up
+        # A hand raised to the chin or the mouth on a wrist below the chin is by the head too; a
+        # hand held up in front of the chest or off to the side (a glass, a bag's strap) is not.
+        hand_by_face = ((hand_end - chin_px) @ up > 0.0
+                        and np.min(np.linalg.norm(oval - hand_end, axis=1)) <= HAND_NEAR_FACE * face_height)
+        if heights.max() <= 0.0 and not hand_by_face:
             continue  # the arm and its hand stay below the chin: the torso's business
         if share_over(points[[shoulder, elbow, wrist]], oval) > ARM_MAX_OVER_FACE:
             continue
