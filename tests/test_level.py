@@ -175,7 +175,7 @@ def test_a_photo_taken_askew_gives_the_bust_of_the_photo_taken_level(astronaut, 
     assert after < 0.5 * before and after < 1.5
 
 
-def test_no_level_keeps_the_photo_s_up(astronaut, tmp_path):
+def test_no_level_keeps_the_photo_s_up_and_the_command_says_when_it_levels(astronaut, tmp_path, capsys):
     import json
 
     from realtime.apps.cli import main
@@ -187,6 +187,10 @@ def test_no_level_keeps_the_photo_s_up(astronaut, tmp_path):
     [face] = json.loads(report.read_text())["images"][0]["faces"]
     # Levelled, this photo's bust is turned -9.7 deg (the next test).
     assert face["camera_roll_deg"] == 0.0 and bust_up_lean_deg(face["bust_view"]) == pytest.approx(0.0, abs=1.0)
+    assert "held askew" not in capsys.readouterr().out
+    # Levelled, the command says so on the bust's line.
+    assert main(["photo", str(path), "-o", str(tmp_path / "y.stl")]) == 0
+    assert "note: the camera was held askew" in capsys.readouterr().out
 
 
 def test_the_photo_report_says_how_far_each_bust_was_turned(astronaut, tmp_path):

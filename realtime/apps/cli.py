@@ -459,6 +459,9 @@ def cmd_photo(args) -> int:
             if result.ok:
                 for face in result.faces:
                     say(f"{result.image_path}: {face['output']}  (PD {face['pd_mm']:.1f} mm, {result.seconds:.1f} s)")
+                    if face.get("camera_roll_deg"):
+                        say(f"  note: the camera was held askew: the bust stands level with the room's vertical "
+                            f"lines, turned {face['camera_roll_deg']:+.1f} deg from the photo's up (--no-level keeps it)")
                     for warning in [face.get("scale_warning")] + face.get("bust_warnings", []):
                         if warning:
                             say(f"  warning: {warning}")
