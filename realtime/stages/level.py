@@ -96,6 +96,7 @@ class LevelOptions:
     min_support: float = MIN_SUPPORT
     min_peak_ratio: float = MIN_PEAK_RATIO
     face_agreement_deg: float = FACE_AGREEMENT_DEG
+    pitch_error_deg: float = PITCH_ERROR_DEG
     ramp_deg: tuple[float, float] = LEVEL_RAMP_DEG
 
 
@@ -158,7 +159,7 @@ def dominant_lean(lean_deg: np.ndarray, weight: np.ndarray, options: LevelOption
     tell a roll from a pitch (``PITCH_ERROR_DEG``)."""
     lean = check_shape("lean_deg", lean_deg, (None,), dtype=np.float64)
     weight = check_shape("weight", weight, (len(lean),), dtype=np.float64)
-    straddling = across is not None
+    judge_pitch = across is not None
     across = np.zeros(len(lean)) if across is None else check_shape("across", across, (len(lean),), dtype=np.float64)
     near = np.abs(lean) <= options.near_vertical_deg
     lean, weight, across = lean[near], weight[near], across[near]
@@ -174,10 +175,10 @@ def dominant_lean(lean_deg: np.ndarray, weight: np.ndarray, options: LevelOption
     agreeing = inside[best]
     if support < options.min_support or support < options.min_peak_ratio * rival:
         return None, support, int(agreeing.sum())
-    if straddling:
+    if judge_pitch:
         x = across[agreeing]
         mean_x = float(np.average(x, weights=weight[agreeing]))
-        if abs(mean_x) * 2.0 * options.agreement_deg > PITCH_ERROR_DEG * float(np.ptp(x)):
+        if abs(mean_x) * 2.0 * options.agreement_deg > options.pitch_error_deg * float(np.ptp(x)):
             return None, support, int(agreeing.sum())
     return float(np.average(lean[agreeing], weights=weight[agreeing])), support, int(agreeing.sum())
 
