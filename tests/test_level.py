@@ -6,10 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from askew import bust_up_lean_deg, turned_photo
+from askew import bust_up_lean_deg
 from realtime import topology
 from realtime.stages import level
 from realtime.stages.level import LevelOptions, camera_roll, dominant_lean, roll_from_lean, segment_leans
+from realtime.tools.likeness import turned_photo
 
 
 def _room(lean_deg: float, size=(640, 480), seed=0) -> np.ndarray:

@@ -684,6 +684,21 @@ def test_the_distances_command_compares_people_and_one_clip_s_frames(capsys, gra
     assert different > 0 and same > 0 and ratio == pytest.approx(different / same, rel=0.02)
 
 
+def test_the_askew_command_compares_turned_photos_busts_with_the_upright_one_s(capsys, face_photo_path):
+    # python -m realtime.tools.likeness askew PHOTO...: what BENCHMARKS' "A camera held askew" table
+    # comes from. The astronaut turned 10 deg: her room's lean is read (+9.3), and the levelled
+    # bust lies closer to the upright photo's than the one on the photo's up (measured 3.58 -> 0.84).
+    from realtime.tools import likeness
+
+    assert likeness.main(["askew", face_photo_path, "--leans", "10"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    row = lines[0].split(": ", 1)[1]
+    before, after = (float(value) for value in row.split(" mm")[0].split(": ")[-1].split(" -> "))
+    read = float(row.split("(read ")[1].rstrip(")"))
+    assert read == pytest.approx(10.0, abs=1.5) and after < 0.5 * before
+    assert lines[1].startswith("read 1 of 1:")
+
+
 def test_the_crown_command_reports_each_photo_s_cut_bust_against_its_whole(capsys, grace_hopper_path, tmp_path):
     # python -m realtime.tools.likeness crown PHOTO...: what BENCHMARKS' cut-photo figures come from.
     from realtime.tools import likeness

@@ -78,7 +78,8 @@ def _assert_error(response, status: int, code: str, text: str):
 
 
 def test_a_photo_taken_askew_gets_a_level_bust_on_the_page_too(client, astronaut):
-    from askew import bust_up_lean_deg, turned_photo
+    from askew import bust_up_lean_deg
+    from realtime.tools.likeness import turned_photo
 
     response = _post(client, _png(turned_photo(astronaut, -10.0)), style="bust")
     assert response.status_code == 201, response.text

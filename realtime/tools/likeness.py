@@ -11,7 +11,10 @@ and the bust from three sides. ``python -m realtime.tools.likeness distances PHO
 VIDEO...`` prints the distances between busts of different people (each photo and each clip's
 first frame) and of the same person (frames of one clip), and their ratio. ``python -m
 realtime.tools.likeness crown PHOTO...`` cuts each photo at its face mesh's top and compares the
-bust of the cut photo with the whole photo's above the cut (``cut_crown_agreement``).
+bust of the cut photo with the whole photo's above the cut (``cut_crown_agreement``). ``python -m
+realtime.tools.likeness askew PHOTO...`` turns each photo as a camera held askew would
+(``turned_photo``) and compares each turned photo's bust, on the photo's up and levelled by the
+camera's roll (``realtime.stages.level``), with the upright photo's (``askew_distances``).
 """
 
 from __future__ import annotations
@@ -207,6 +210,57 @@ def contact_sheet(photos: list[str], style: str = "bust") -> np.ndarray:
                       for row in rows])
 
 
+def turned_photo(image: np.ndarray, content_lean_deg: float, keep: float = 0.72) -> np.ndarray:
+    """``image (H, W, 3)`` as a camera rolled so that its verticals lean ``content_lean_deg`` (tops to
+    the right when positive) would take it: turned about its centre (the borders mirrored, then cut
+    away: the middle ``keep`` of each side is kept, so nothing from outside the photo comes in up to
+    a 20 deg turn)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    pad = height // 3
+    big = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    # OpenCV's angle turns the content counter-clockwise: tops lean left.
+    turn = cv2.getRotationMatrix2D((big.shape[1] / 2, big.shape[0] / 2), -content_lean_deg, 1.0)
+    big = cv2.warpAffine(big, turn, big.shape[1::-1], borderMode=cv2.BORDER_REFLECT)
+    keep_h, keep_w = int(keep * height), int(keep * width)
+    top, left = big.shape[0] // 2 - keep_h // 2, big.shape[1] // 2 - keep_w // 2
+    return np.ascontiguousarray(big[top:top + keep_h, left:left + keep_w])
+
+
+def askew_distances(photo, image: np.ndarray, leans_deg=(-20.0, -10.0, 10.0, 20.0), style: str = "bust") -> list[dict]:
+    """For each lean in ``leans_deg``, the bust of ``image`` turned so (``turned_photo``) against the
+    bust of it upright (``turned_photo`` at 0): ``{"lean_deg", "read_deg" (the lean the level read, or
+    None), "as_photo_mm" (on the photo's up), "levelled_mm"}`` (``bust_distance_mm``), or
+    ``"read_deg": None`` and no distances where the turned photo shows no face. ``photo``: a
+    ``PhotoReconstructor`` (its level on)."""
+    import trimesh
+
+    from realtime.printing.bust import BustOptions, build_bust, photo_bust
+
+    def busts(picture):
+        found = photo.run(picture)
+        if not found.faces:
+            return found, None, None
+        face = found.faces[0]
+        levelled = photo_bust(found, 0, picture, BustOptions(style=style))
+        as_photo = build_bust(face.vertices_mm, None, BustOptions(style=style), image=picture,
+                              vertices_px=face.vertices_px, person=found.persons[0] if found.persons else None)
+        return found, *(trimesh.Trimesh(b.mesh.vertices, b.mesh.faces) for b in (as_photo, levelled))
+
+    _, upright_as_photo, upright_levelled = busts(turned_photo(image, 0.0))
+    rows = []
+    for lean in leans_deg:
+        found, as_photo, levelled = busts(turned_photo(image, lean))
+        if as_photo is None or upright_as_photo is None:
+            rows.append({"lean_deg": lean, "read_deg": None})
+            continue
+        rows.append({"lean_deg": lean, "read_deg": None if found.level is None else found.level.lean_deg,
+                     "as_photo_mm": bust_distance_mm(upright_as_photo, as_photo),
+                     "levelled_mm": bust_distance_mm(upright_levelled, levelled)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -240,6 +294,32 @@ def main(argv: list[str] | None = None) -> int:
                 agreement = cut_crown_agreement(photo, load_image(path), args.style)
                 print(f"{path}: " + ("no face" if agreement is None else
                                      "above the cut: IoU %.3f, area %.2f of the whole photo's" % agreement))
+        return 0
+    if argv[:1] == ["askew"]:
+        from realtime.stages.imagefile import load_image
+        from realtime.stages.photo import PhotoReconstructor
+
+        parser = argparse.ArgumentParser(prog="python -m realtime.tools.likeness askew",
+                                         description="Busts of photos turned as a camera held askew would, on the "
+                                                     "photo's up and levelled, against the upright photos'.")
+        parser.add_argument("photos", nargs="+")
+        parser.add_argument("--leans", default="-20,-10,10,20", help="the turns, degrees (tops to the right when positive)")
+        parser.add_argument("--style", default="bust")
+        args = parser.parse_args(argv[1:])
+        leans = [float(value) for value in args.leans.split(",")]
+        rows = []
+        with PhotoReconstructor() as photo:
+            for path in args.photos:
+                found = askew_distances(photo, load_image(path), leans, args.style)
+                rows += [row for row in found if "as_photo_mm" in row]
+                print(f"{path}: " + "; ".join(
+                    f"{row['lean_deg']:+g}: no face" if "as_photo_mm" not in row else
+                    f"{row['lean_deg']:+g}: {row['as_photo_mm']:.2f} -> {row['levelled_mm']:.2f} mm (read "
+                    + ("-" if row["read_deg"] is None else f"{row['read_deg']:+.1f}") + ")" for row in found))
+        read = [row for row in rows if row["read_deg"] is not None]
+        mean = lambda key, chosen: float(np.mean([row[key] for row in chosen])) if chosen else float("nan")  # noqa: E731
+        print(f"read {len(read)} of {len(rows)}: {mean('as_photo_mm', read):.2f} -> {mean('levelled_mm', read):.2f} mm; "
+              f"all: {mean('as_photo_mm', rows):.2f} -> {mean('levelled_mm', rows):.2f} mm")
         return 0
     parser = argparse.ArgumentParser(prog="python -m realtime.tools.likeness",
                                      description="Contact sheet: photos, the busts' fit over them, the busts from three sides.")
