@@ -211,7 +211,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                             "(an animal, a statue) (default: refuse those with 'no human face found')")
     photo.add_argument("--no-level", dest="level", action="store_false",
                        help="stand the bust on the photo's up as it is (default: where the room's vertical lines show "
-                            "the camera was held askew, by more than 3 degrees, the bust stands level with them)")
+                            "the camera was held askew, by more than 4 degrees, the bust stands level with them)")
     photo.add_argument("--providers", metavar="LIST", help="ONNX Runtime execution providers, comma-separated (default: automatic)")
     photo.add_argument("--ray", metavar="ADDRESS",
                        help="run the jobs on Ray: 'auto' (the cluster this machine is in), 'local' (start Ray here) "
