@@ -525,13 +525,14 @@ class PhotoReconstructor:
         everyone = [face.vertices_px for face in faces]  # the camera's roll looks past all of them
         rest = [] if all_faces else faces[1:]
         faces = faces if all_faces else faces[:1]
-        persons, others = [], []
+        persons, others, beside = [], [], []
         if pick_px is not None and faces:
             chosen = face_at([face.vertices_px for face in faces], pick_px)
             others = [face.vertices_px for index, face in enumerate(faces) if index != chosen]
             faces = [faces[chosen]]
         elif not all_faces and self.options.segment and faces:
-            others = [face.vertices_px for face in rest] + self._other_people(image_bgr, first, left, faces + rest)
+            beside = self._other_people(image_bgr, first, left, faces + rest)
+            others = [face.vertices_px for face in rest] + beside
         if self.options.segment and faces:
             persons = self.segmenter.run(image_bgr, [face.vertices_px for face in faces], others).masks
             if self.options.hide_raised_arms:
@@ -552,8 +553,7 @@ class PhotoReconstructor:
             people = np.zeros(small[::-1], bool)
             for person in persons:
                 people |= person.in_image(*small, scale) > PERSON_THRESHOLD
-            everyone += [other for other in others if not any(other is face for face in everyone)]
-            level = camera_roll(image_bgr, people, everyone)
+            level = camera_roll(image_bgr, people, everyone + beside)
         return PhotoResult(faces, (width, height), list(self._not_human), persons, others, level)
 
     def _may_hold_smaller_faces(self, faces: list, width: int, height: int) -> bool:

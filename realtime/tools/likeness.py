@@ -234,18 +234,19 @@ def askew_distances(photo, image: np.ndarray, leans_deg=(-20.0, -10.0, 10.0, 20.
     None), "as_photo_mm" (on the photo's up), "levelled_mm"}`` (``bust_distance_mm``), or
     ``"read_deg": None`` and no distances where the turned photo shows no face. ``photo``: a
     ``PhotoReconstructor`` (its level on)."""
+    from dataclasses import replace
+
     import trimesh
 
-    from realtime.printing.bust import BustOptions, build_bust, photo_bust
+    from realtime.printing.bust import BustOptions, photo_bust
 
     def busts(picture):
         found = photo.run(picture)
         if not found.faces:
             return found, None, None
-        face = found.faces[0]
-        levelled = photo_bust(found, 0, picture, BustOptions(style=style))
-        as_photo = build_bust(face.vertices_mm, None, BustOptions(style=style), image=picture,
-                              vertices_px=face.vertices_px, person=found.persons[0] if found.persons else None)
+        as_photo = photo_bust(replace(found, level=None), 0, picture, BustOptions(style=style))
+        # Where nothing was read the levelled bust is the same solid: not built twice.
+        levelled = as_photo if found.camera_roll_rad == 0.0 else photo_bust(found, 0, picture, BustOptions(style=style))
         return found, *(trimesh.Trimesh(b.mesh.vertices, b.mesh.faces) for b in (as_photo, levelled))
 
     _, upright_as_photo, upright_levelled = busts(turned_photo(image, 0.0))
