@@ -177,3 +177,22 @@ def test_icosphere_is_closed_round_outward_and_trimesh_s_points(subdivisions):
     trimesh = pytest.importorskip("trimesh")
     theirs = trimesh.creation.icosphere(subdivisions).vertices
     assert np.allclose(np.sort(np.round(vertices, 9), axis=0), np.sort(np.round(theirs, 9), axis=0))
+
+
+@pytest.mark.parametrize("roll_deg", [-50.0, -12.0, 0.0, 7.5, 30.0])
+def test_a_face_s_roll_in_the_photo_is_its_up_s_turn_positive_with_the_top_to_the_right(canonical_face,
+                                                                                            roll_deg):
+    # The canonical face seen frontally (image y down), turned in the image plane by roll_deg.
+    upright_px = canonical_face[:, :2] * [1.0, -1.0]
+    turn = np.radians(roll_deg)
+    turning = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    rolled_px = upright_px @ turning.T + [320.0, 240.0]
+    assert geometry.face_roll_deg(rolled_px) == pytest.approx(roll_deg, abs=1e-9)
+    top_offset = rolled_px[topology.FOREHEAD_TOP, 0] - rolled_px[topology.CHIN, 0]
+    assert np.sign(top_offset) == np.sign(roll_deg)  # positive: the forehead's top right of the chin
+
+
+def test_a_face_s_roll_is_nan_without_a_shape_and_refuses_a_wrong_shape():
+    assert np.isnan(geometry.face_roll_deg(np.full((topology.N_VERTICES, 3), np.nan)))
+    with pytest.raises(ValueError, match="vertices_px"):
+        geometry.face_roll_deg(np.zeros((68, 2)))

@@ -34,11 +34,16 @@ def _room(lean_deg: float, size=(640, 480), seed=0) -> np.ndarray:
 
 
 def _face_leaning(lean_deg: float) -> np.ndarray:
-    """``(468, 2)`` a stand-in mesh whose chin-to-forehead line leans ``lean_deg``."""
-    vertices = np.zeros((topology.N_VERTICES, 2))
-    vertices[topology.CHIN] = (300.0, 300.0)
-    vertices[topology.FOREHEAD_TOP] = vertices[topology.CHIN] + 150.0 * np.array(
-        [np.sin(np.radians(lean_deg)), -np.cos(np.radians(lean_deg))])
+    """``(468, 2)`` a stand-in mesh rolled ``lean_deg`` (its top to the right where positive): the
+    outer eye corners 90 px apart and the chin to forehead 150 px, turned about the chin."""
+    turn = np.radians(lean_deg)
+    across, up = np.array([np.cos(turn), np.sin(turn)]), np.array([np.sin(turn), -np.cos(turn)])
+    chin = np.array([300.0, 300.0])
+    vertices = np.tile(chin + 80.0 * up, (topology.N_VERTICES, 1))
+    vertices[topology.CHIN] = chin
+    vertices[topology.FOREHEAD_TOP] = chin + 150.0 * up
+    vertices[topology.RIGHT_EYE_OUTER] = chin + 100.0 * up - 45.0 * across  # the image-left eye
+    vertices[topology.LEFT_EYE_OUTER] = chin + 100.0 * up + 45.0 * across
     return vertices
 
 
@@ -247,3 +252,10 @@ def test_odd_inputs_give_no_roll_or_one_clear_error():
     nan_face = np.full((topology.N_VERTICES, 2), np.nan)
     assert camera_roll(_room(9.0), None, [nan_face]).lean_deg == pytest.approx(9.0, abs=0.5)
     assert camera_roll(_room(9.0), None, [nan_face, _face_leaning(-5.0)]).lean_deg is None
+
+
+def test_a_photo_upside_down_reads_its_room_as_its_people_lean_half_a_turn_round():
+    # Lines have no head or foot: a face rolled 180 + 9 deg leans as a room at +9 does.
+    assert camera_roll(_room(9.0), None, [_face_leaning(189.0)]).lean_deg == pytest.approx(9.0, abs=0.5)
+    assert camera_roll(_room(9.0), None, [_face_leaning(-171.0)]).lean_deg == pytest.approx(9.0, abs=0.5)
+    assert camera_roll(_room(9.0), None, [_face_leaning(150.0)]).lean_deg is None  # -30 deg: against the room

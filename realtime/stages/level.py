@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from realtime import topology
+from realtime import geometry
 from realtime.errors import InputError
 from realtime.shapes import check_shape
 
@@ -59,14 +59,14 @@ room leans +10), photo_s1's backdrop at +4.6 and -15.5 where the room leans +10 
 (face-api's sample5: 2.5 short sides on +20 deg, over twice the rest), which the faces' test
 catches (``FACE_AGREEMENT_DEG``)."""
 FACE_AGREEMENT_DEG = 12.0
-"""... and only where the people's faces lean the same way within this (their median lean, chin to
-forehead, ``face_lean_deg``): a camera held askew leans the people as it leans the room, while
-people stand within 10 deg or so of upright. Face-api's sample5 shows a staircase whose parallel
-rails read +20.1 deg and pass both tests above (2.5 on them, more than twice the rest), and its
-five faces lean -16.5 to +8.3 deg (median -3.5): 23.6 deg apart. On the 35 upright photos of the
-photo set the other leans read (-1.5 to +2.3 deg) are within 11 deg of their faces' but sample4's
-(-1.5 against +10.7: vetoed, and too slight to act on anyway); on turned photos the faces turn
-with the room."""
+"""... and only where the people's faces lean the same way within this (their median roll, chin to
+forehead, ``geometry.face_roll_deg``): a camera held askew leans the people as it leans the room,
+while people stand within 10 deg or so of upright. Face-api's sample5 shows a staircase whose
+parallel rails read +20.1 deg and pass both tests above (2.5 on them, more than twice the rest),
+and its five faces lean -16.5 to +8.3 deg (median -3.5): 23.6 deg apart. On the 35 upright photos
+of the photo set the other leans read (-1.5 to +2.3 deg) are within 11 deg of their faces' but
+sample4's (-1.5 against +10.7: vetoed, and too slight to act on anyway); on turned photos the faces
+turn with the room (at most 9.9 deg from a lean read right: Einstein's small face turned -10)."""
 PITCH_ERROR_DEG = 1.5
 """A camera pitched up or down (a selfie held above the face) draws a room's verticals converging on
 a point above or below the photo: each leans by about the pitch's convergence times its distance
@@ -107,7 +107,7 @@ class LevelResult:
     verticals lean their tops to the photo's right (the camera turned counter-clockwise as its user
     sees it); 0 where no lean was read or it is slight (``LEVEL_RAMP_DEG``). lean_deg: the lean the
     lines agree on, degrees, or None where they agree on none (or the faces do not,
-    ``FACE_AGREEMENT_DEG``). faces_lean_deg: the faces' median lean, degrees, or None where none was
+    ``FACE_AGREEMENT_DEG``). faces_lean_deg: the faces' median roll (``geometry.face_roll_deg``), degrees, or None where none was
     given. support: the agreeing segments' length, the photo's short sides. segments: how many
     agree. timings_ms: where the time went."""
 
@@ -130,15 +130,6 @@ def segment_leans(segments_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lean = np.degrees(np.arctan2(upward[:, 0], -upward[:, 1]))
     lean = np.where(lean <= -90.0, lean + 180.0, np.where(lean > 90.0, lean - 180.0, lean))
     return lean, np.hypot(delta[:, 0], delta[:, 1])
-
-
-def face_lean_deg(vertices_px: np.ndarray) -> float:
-    """How far a face leans in the photo, degrees (``segment_leans``' sense: positive where the
-    forehead's top lies right of the chin): the line from the chin to the forehead's top of its
-    mesh, ``vertices_px (468, 2+)`` image pixels."""
-    v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)
-    lean, _ = segment_leans(np.concatenate([v[topology.CHIN, :2], v[topology.FOREHEAD_TOP, :2]])[None])
-    return float(lean[0])
 
 
 def working_scale(width: int, height: int, max_side: int = MAX_SIDE) -> float:
@@ -233,7 +224,10 @@ def camera_roll(image_bgr: np.ndarray, people: np.ndarray | None = None, faces_p
             keep &= ~off_limits[y, x]
     across = (0.5 * (segments[:, 0] + segments[:, 2]) - 0.5 * grey.shape[1]) / short_side
     lean_deg, support, count = dominant_lean(lean[keep], length[keep] / short_side, options, across[keep])
-    face_leans = [lean_of for lean_of in (face_lean_deg(v) for v in faces) if np.isfinite(lean_of)]
+    # Lines have no head or foot, so a face is compared with them half a turn round too (a photo
+    # upside down leans its room and its people alike).
+    face_leans = [(roll + 90.0) % 180.0 - 90.0 for roll in (geometry.face_roll_deg(v) for v in faces)
+                  if np.isfinite(roll)]
     faces_lean = float(np.median(face_leans)) if face_leans else None
     if lean_deg is not None and faces_lean is not None and abs(faces_lean - lean_deg) > options.face_agreement_deg:
         lean_deg = None

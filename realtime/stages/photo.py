@@ -32,7 +32,7 @@ from realtime.stages.roi import Roi, detection_rois, iou, roi_from_landmarks
 from realtime.stages.scale import (FACE_LANDMARK_SD_PX, FACE_WIDTH_TURN_WEIGHT, IRIS_DIAMETER_MM, MEAN_PD_MM,
                             PUPIL_CENTRE_SD_PX, edge_blur_px, iris_diameter_px, iris_eye_weights, photo_scale,
                             photo_scale_source, scale_warning, weighted_iris_diameter)
-from realtime import topology
+from realtime import geometry, topology
 from realtime.symmetry import mirror_vertices
 from realtime.geometry import eye_corner_depths, head_frame, inter_ocular_distance, median_distance_iod
 from realtime.topology import ibug68_points
@@ -152,7 +152,7 @@ def refusal_reason(face) -> str:
 def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float = 0.0,
                 crop: str = "detection", confirmed: bool = True) -> bool:
     """Whether a face the networks found is probably a person's (see the thresholds above).
-    crop: which crop found it (``PhotoFace.steps["crop"]``). confirmed: whether a second look at it
+    roll_deg: the face's roll in the photo (``geometry.face_roll_deg``). crop: which crop found it (``PhotoFace.steps["crop"]``). confirmed: whether a second look at it
     (its refined crop or the mirror image, ``PhotoFace.confirmed``) showed the mesh network a face too:
     one that none did is no person's, turned or tilted or not."""
     if not confirmed:
@@ -161,13 +161,6 @@ def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float 
         return True
     least = HUMAN_MIN_SCORE_ENLARGED if crop.startswith("enlarged") else HUMAN_MIN_SCORE
     return score >= least and presence >= HUMAN_MIN_PRESENCE
-
-
-def roll_deg(vertices_px: np.ndarray) -> float:
-    """How far the face is tilted in the photo, degrees (0: eyes level, right eye on the left)."""
-    v = np.asarray(vertices_px, np.float64)
-    eye_line = v[topology.LEFT_EYE_OUTER, :2] - v[topology.RIGHT_EYE_OUTER, :2]
-    return float(np.degrees(np.arctan2(eye_line[1], eye_line[0])))
 
 
 @dataclass(frozen=True)
@@ -612,7 +605,7 @@ class PhotoReconstructor:
             return
         described = self._describe(image_bgr, detection.box_px, detection.score, face)
         if self.options.human_only and not looks_human(described.score, described.presence, described.turn_deg,
-                                                       roll_deg(described.vertices_px),
+                                                       geometry.face_roll_deg(described.vertices_px),
                                                        str(described.steps.get("crop", "detection")),
                                                        described.confirmed or not (self.options.refine or self.options.flip)):
             self._not_human.append(described)
