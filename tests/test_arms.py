@@ -201,3 +201,54 @@ def test_a_photo_s_person_loses_a_raised_arm_only_where_the_person_reaches_past_
     assert hidden.any() and not (plain.seen & ~untouched.seen).any()
     rows = np.arange(hidden.shape[0])[:, None]
     assert not (hidden & (rows > plain.to_crop(v)[topology.CHIN, 1])).any()
+
+
+def _shoulder_marks(v, right_px, left_px, visibility=(VISIBLE, VISIBLE)):
+    """``(39, 5)`` landmarks in the photo-square pose crop of face ``v`` with the subject's right and
+    left shoulders at those image pixels and visibility logits; every other landmark unseen."""
+    matrix = arms.pose_crop(v, turned=False)
+    marks = np.zeros((39, 5))
+    marks[:, 3] = HIDDEN
+    for index, point, logit in zip(arms.SHOULDERS, (right_px, left_px), visibility):
+        marks[index, :2] = matrix[:, :2] @ np.asarray(point, np.float64) + matrix[:, 2]
+        marks[index, 3] = logit
+    return marks, matrix
+
+
+def test_the_shoulders_are_taken_where_both_are_seen_inside_the_photo(astronaut_face):
+    v, _ = astronaut_face
+    right_px, left_px = (180.0, 330.0), (330.0, 345.0)
+    marks, matrix = _shoulder_marks(v, right_px, left_px)
+    assert np.allclose(arms.shoulder_points(marks, matrix, SIZE), [right_px, left_px], atol=1e-6)
+    # One barely seen, or past the photo's edge (where the crop is the edge's pixels drawn out): none.
+    assert arms.shoulder_points(*_shoulder_marks(v, right_px, left_px, (VISIBLE, HIDDEN)), SIZE) is None
+    assert arms.shoulder_points(*_shoulder_marks(v, right_px, (330.0, 520.0)), SIZE) is None
+    assert arms.shoulder_points(*_shoulder_marks(v, (-4.0, 330.0), left_px), SIZE) is None
+
+
+def test_the_shoulders_crop_is_square_to_the_photo_where_the_arms_crop_turns_with_the_face(astronaut_face):
+    v, _ = astronaut_face
+    turned, square = arms.pose_crop(v), arms.pose_crop(v, turned=False)
+    side = arms.POSE_INPUT_SIZE
+    # The same centre and scale; only the turn differs.
+    centre = [side / 2.0, side / 2.0]
+    assert np.allclose(np.linalg.solve(turned[:, :2], centre - turned[:, 2]),
+                       np.linalg.solve(square[:, :2], centre - square[:, 2]), atol=1e-6)
+    assert abs(np.linalg.det(turned[:, :2])) == pytest.approx(abs(np.linalg.det(square[:, :2])))
+    scale = np.sqrt(abs(np.linalg.det(square[:, :2])))
+    assert np.allclose(square[:, :2], scale * np.eye(2), atol=1e-12)
+    assert not np.allclose(turned[:, :2], scale * np.eye(2), atol=1e-3)  # her face leans 2.4 deg
+
+
+def test_the_pose_network_reads_her_shoulders_line_square_to_the_photo(astronaut, astronaut_face):
+    # The real network: her shoulders below her chin on either side, their line within a few degrees
+    # of level (she stands upright; the camera is level), and nothing where the photo shows no one.
+    v, _ = astronaut_face
+    chin, up, right, height = _frame(v)
+    with arms.ArmFinder() as finder:
+        shoulders = finder.shoulders(astronaut, v)
+        blank = finder.shoulders(np.full_like(astronaut, 128), v)
+    assert shoulders is not None and blank is None
+    assert (shoulders[0] - chin) @ right < -0.3 * height and (shoulders[1] - chin) @ right > 0.3 * height
+    across = shoulders[1] - shoulders[0]
+    assert abs(np.degrees(np.arctan2(across[1], across[0]))) < 5.0

@@ -9,7 +9,8 @@ import pytest
 from askew import bust_up_lean_deg
 from realtime import topology
 from realtime.stages import level
-from realtime.stages.level import LevelOptions, camera_roll, dominant_lean, roll_from_lean, segment_leans
+from realtime.stages.level import (LevelOptions, LevelResult, camera_roll, dominant_lean, roll_from_lean,
+                                   segment_leans)
 from realtime.tools.likeness import turned_photo
 
 
@@ -196,7 +197,7 @@ def test_no_level_keeps_the_photo_s_up_and_the_command_says_when_it_levels(astro
     assert "held askew" not in capsys.readouterr().out
     # Levelled, the command says so on the bust's line.
     assert main(["photo", str(path), "-o", str(tmp_path / "y.stl")]) == 0
-    assert "note: the camera was held askew" in capsys.readouterr().out
+    assert "note: the camera was held askew: the bust stands level by the room's vertical lines" in capsys.readouterr().out
 
 
 def test_the_photo_report_says_how_far_each_bust_was_turned(astronaut, tmp_path):
@@ -211,6 +212,8 @@ def test_the_photo_report_says_how_far_each_bust_was_turned(astronaut, tmp_path)
     assert head.faces[0]["camera_roll_deg"] == 0.0  # a head on a plinth has no body to stand level
     roll = levelled.faces[0]["camera_roll_deg"]
     assert roll == pytest.approx(-10.0, abs=1.5) and as_photo.faces[0]["camera_roll_deg"] == 0.0
+    assert levelled.faces[0]["camera_roll_from"] == "lines"
+    assert as_photo.faces[0]["camera_roll_from"] is None and head.faces[0]["camera_roll_from"] is None
     # The written file stands on the room's up: its +z seen in the photo leans with the room.
     assert bust_up_lean_deg(levelled.faces[0]["bust_view"]) == pytest.approx(roll, abs=0.5)
     assert bust_up_lean_deg(as_photo.faces[0]["bust_view"]) == pytest.approx(0.0, abs=1.0)
@@ -259,3 +262,84 @@ def test_a_photo_upside_down_reads_its_room_as_its_people_lean_half_a_turn_round
     assert camera_roll(_room(9.0), None, [_face_leaning(189.0)]).lean_deg == pytest.approx(9.0, abs=0.5)
     assert camera_roll(_room(9.0), None, [_face_leaning(-171.0)]).lean_deg == pytest.approx(9.0, abs=0.5)
     assert camera_roll(_room(9.0), None, [_face_leaning(150.0)]).lean_deg is None  # -30 deg: against the room
+
+
+def _shoulders_at(roll_deg: float) -> np.ndarray:
+    """``(2, 2)`` a subject's right and left shoulders, 200 px apart, whose line rolls ``roll_deg``."""
+    turn = np.radians(roll_deg)
+    return np.array([300.0, 400.0]) + np.outer([-100.0, 100.0], [np.cos(turn), np.sin(turn)])
+
+
+def test_a_shoulders_line_rolls_as_a_face_does_positive_where_the_body_s_top_leans_right():
+    from realtime import geometry
+
+    for roll in (-20.0, 0.0, 9.0):
+        assert level.shoulders_roll_deg(_shoulders_at(roll)) == pytest.approx(roll)
+        assert geometry.face_roll_deg(_face_leaning(roll)) == pytest.approx(roll)
+    # The body leaning right (its top right of its foot) lowers the image-right shoulder (y down).
+    right_shoulder, left_shoulder = _shoulders_at(9.0)
+    assert left_shoulder[1] > right_shoulder[1]
+
+
+def test_one_person_s_face_and_shoulders_leaning_alike_level_a_photo_without_a_room():
+    nothing = LevelResult(timings_ms={"level": 5.0})
+    calls = []
+
+    def shoulders_at(roll):
+        def seen():
+            calls.append(roll)
+            return None if roll is None else _shoulders_at(roll)
+        return seen
+
+    read = level.levelled_by_body(nothing, _face_leaning(12.0), shoulders_at(9.0))
+    assert read.source == "body" and read.lean_deg == pytest.approx(10.5)  # their mean
+    assert read.roll_rad == pytest.approx(np.radians(10.5)) and "body" in read.timings_ms
+    slight = level.levelled_by_body(nothing, _face_leaning(5.0), shoulders_at(4.0))
+    assert slight.source == "body" and 0.0 < slight.roll_rad < np.radians(4.5)  # the ramp's middle
+    # Not where they disagree, where the shoulders are not seen, the other way round.
+    for face, shoulders in ((12.0, 6.0), (12.0, None), (-12.0, 9.0), (12.0, 18.0)):
+        kept = level.levelled_by_body(nothing, _face_leaning(face), shoulders_at(shoulders))
+        assert kept.lean_deg is None and kept.roll_rad == 0.0 and kept.source is None, (face, shoulders)
+    # A face leaning under the ramp's start, a face without a shape and a room already read never
+    # run the pose network.
+    calls.clear()
+    room = LevelResult(roll_rad=np.radians(-9.0), lean_deg=-9.0, source="lines")
+    assert level.levelled_by_body(room, _face_leaning(12.0), shoulders_at(12.0)) is room
+    assert level.levelled_by_body(nothing, _face_leaning(3.5), shoulders_at(3.5)) is nothing
+    assert level.levelled_by_body(nothing, np.full((topology.N_VERTICES, 2), np.nan), shoulders_at(9.0)) is nothing
+    assert calls == []
+
+
+def test_a_photo_of_one_person_on_a_plain_ground_taken_askew_is_levelled_by_her_body(astronaut, photo,
+                                                                                 two_people, monkeypatch):
+    import trimesh
+
+    from dataclasses import replace
+
+    from realtime import geometry
+    from realtime.printing.bust import photo_bust
+    from realtime.tools.likeness import bust_distance_mm
+
+    # The astronaut with the room behind her painted out: no lines to read.
+    person = photo.run(astronaut).persons[0].in_image(astronaut.shape[1], astronaut.shape[0]) > 0.5
+    plain = np.where(person[..., None], astronaut, np.uint8(90)).astype(np.uint8)
+    upright_image = turned_photo(plain, 0.0)
+    upright = photo.run(upright_image)
+    assert upright.level.source is None and upright.level.roll_rad == 0.0  # her face leans 2 deg
+    askew_image = turned_photo(plain, 12.0)
+    askew = photo.run(askew_image)
+    # Measured: face +14.8 deg, shoulders +13.8: read +14.3, the turn and her own lean of 2 deg.
+    own_lean = geometry.face_roll_deg(upright.faces[0].vertices_px)
+    assert askew.level.source == "body" and askew.level.lean_deg == pytest.approx(12.0 + own_lean, abs=2.0)
+
+    def mesh(result):
+        return trimesh.Trimesh(result.mesh.vertices, result.mesh.faces)
+
+    reference = mesh(photo_bust(upright, 0, upright_image))
+    before = bust_distance_mm(reference, mesh(photo_bust(replace(askew, level=None), 0, askew_image)))
+    after = bust_distance_mm(reference, mesh(photo_bust(askew, 0, askew_image)))
+    # Measured 4.19 mm on the photo's up, 1.03 levelled.
+    assert after < 0.5 * before and after < 1.6
+    # Two people: their leans are their own; the pose network is not asked.
+    monkeypatch.setattr(type(photo), "_shoulders", lambda *args: pytest.fail("asked for the shoulders"))
+    assert photo.run(turned_photo(two_people, 12.0)).level.source != "body"

@@ -85,7 +85,7 @@ def test_a_photo_taken_askew_gets_a_level_bust_on_the_page_too(client, astronaut
     assert response.status_code == 201, response.text
     report = response.json()["report"]
     # The photo job reads -9.7 deg for this photo (tests/test_level.py); the page's bust stands on it.
-    assert report["camera_roll_deg"] == pytest.approx(-10.0, abs=1.5)
+    assert report["camera_roll_deg"] == pytest.approx(-10.0, abs=1.5) and report["camera_roll_from"] == "lines"
     assert bust_up_lean_deg(report["bust_view"]) == pytest.approx(report["camera_roll_deg"], abs=0.5)
 
 

@@ -211,7 +211,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                             "(an animal, a statue) (default: refuse those with 'no human face found')")
     photo.add_argument("--no-level", dest="level", action="store_false",
                        help="stand the bust on the photo's up as it is (default: where the room's vertical lines show "
-                            "the camera was held askew, by more than 4 degrees, the bust stands level with them)")
+                            "the camera was held askew, by more than 4 degrees, the bust stands level with them; in a "
+                            "photo of one person with no room to read, where the face and shoulders lean alike, with them)")
     photo.add_argument("--providers", metavar="LIST", help="ONNX Runtime execution providers, comma-separated (default: automatic)")
     photo.add_argument("--ray", metavar="ADDRESS",
                        help="run the jobs on Ray: 'auto' (the cluster this machine is in), 'local' (start Ray here) "
@@ -460,8 +461,10 @@ def cmd_photo(args) -> int:
                 for face in result.faces:
                     say(f"{result.image_path}: {face['output']}  (PD {face['pd_mm']:.1f} mm, {result.seconds:.1f} s)")
                     if face.get("camera_roll_deg"):
-                        say(f"  note: the camera was held askew: the bust stands level with the room's vertical "
-                            f"lines, turned {face['camera_roll_deg']:+.1f} deg from the photo's up (--no-level keeps it)")
+                        by = ("the room's vertical lines" if face.get("camera_roll_from") == "lines" else
+                              "the person's face and shoulders, which lean alike")
+                        say(f"  note: the camera was held askew: the bust stands level by {by}, turned "
+                            f"{face['camera_roll_deg']:+.1f} deg from the photo's up (--no-level keeps it)")
                     for warning in [face.get("scale_warning")] + face.get("bust_warnings", []):
                         if warning:
                             say(f"  warning: {warning}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import math
 import os
 import re
 import signal
@@ -149,7 +148,7 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
             raise no_human_face_error(job.image_path, result)
         # Only now: the bust builder's libraries take ~ 0.4 s to import, which a command started
         # on a background thread (``realtime.apps.preload``) while the networks ran.
-        from realtime.printing.bust import BustOptions, export_bust, photo_bust
+        from realtime.printing.bust import BustOptions, export_bust, photo_bust, roll_report
 
         faces, busts, made, failed_faces = [], [], [], []
         first_error = None
@@ -175,7 +174,7 @@ def run_photo_job(job: PhotoJob, debug: bool = False) -> PhotoJobResult:
             busts.append(bust)
             made.append(index)
             faces.append({**face.report(), "output": str(path),
-                          "camera_roll_deg": round(math.degrees(bust.camera_roll_rad), 2),
+                          **roll_report(bust, result),
                           "print_checks": bust.checks,
                           "bust_view": _rounded_view(bust.view), "bust_warnings": list(bust.warnings)})
         if not made:

@@ -232,11 +232,21 @@ def build_bust(
 def photo_bust(found, index: int, image: np.ndarray, options: BustOptions = BustOptions()) -> BustResult:
     """The bust of face ``index`` of a photo: ``found`` is the ``realtime.stages.photo.PhotoResult`` of
     ``image (H, W, 3) uint8`` BGR. The face's mesh, the person's outline around it and the camera's
-    roll the photo's lines show (``PhotoResult.camera_roll_rad``) go into ``build_bust``."""
+    roll the photo shows (``PhotoResult.camera_roll_rad``) go into ``build_bust``."""
     face = found.faces[index]
     return build_bust(face.vertices_mm, None, options, image=image, vertices_px=face.vertices_px,
                       person=found.persons[index] if found.persons else None,
                       camera_roll_rad=found.camera_roll_rad)
+
+
+def roll_report(bust: BustResult, found) -> dict:
+    """What a report says of the turn ``bust`` (``photo_bust`` of ``found``, a ``PhotoResult``) got
+    for the camera's roll: ``camera_roll_deg`` (0: stands on the photo's up) and ``camera_roll_from``
+    (``LevelResult.source``: "lines", the room's vertical lines; "body", the person's face and
+    shoulders; None where the bust was not turned)."""
+    turned = bust.camera_roll_rad != 0.0 and found.level is not None
+    return {"camera_roll_deg": round(float(np.degrees(bust.camera_roll_rad)), 2),
+            "camera_roll_from": found.level.source if turned else None}
 
 
 def wall_warning(min_wall_mm: float) -> str | None:

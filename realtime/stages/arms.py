@@ -9,6 +9,8 @@ BlazePose full landmark network (``models/pose_landmark_full.onnx``). No pose de
 so the network's crop is placed by the face (``ARM_CROP_FACE_HEIGHTS``, ``ARM_CROP_CENTRE_BELOW``).
 ``hide_arms`` then takes those arms out of a ``PersonMask`` above the chin as unseen, as a neighbour
 in front is (``segmentation.separate_people``): the head goes on behind the arm, not along it.
+The same network gives the shoulders' line (``ArmFinder.shoulders``), the body's part of the level
+where a photo shows no room (``stages.level.body_level``).
 """
 
 from __future__ import annotations
@@ -72,9 +74,16 @@ ARM_GATE_AREA = 0.02
 """... over at least this many square face heights (a raised arm: 0.1-0.5; a strand of hair or the
 mask's noise: under 0.01), so a photo without an arm by the head pays nothing."""
 
+SHOULDER_MIN_VISIBILITY = 0.8
+"""The shoulders' line counts (``shoulder_points``) where the network's visibility of both shoulders
+reaches this: on the 24 upright one-person photos of the photo set, shoulders placed inside the
+photo read 0.92-1.00, but for tongue.jpg's close-up (0.52, its shoulders at the photo's foot);
+those the photo cuts off (0.23-0.99) fail the photo's edge test instead."""
+
 # BlazePose's landmark indices (the subject's own left and right).
 LEFT_ARM = (11, 13, 15)  # shoulder, elbow, wrist
 RIGHT_ARM = (12, 14, 16)
+SHOULDERS = (RIGHT_ARM[0], LEFT_ARM[0])  # image left, then right, for a person facing the camera
 
 
 @dataclass(frozen=True)
@@ -95,12 +104,38 @@ class RaisedArms:
     timings_ms: dict = field(default_factory=dict)
 
 
-def pose_crop(vertices_px: np.ndarray) -> np.ndarray:
+def pose_crop(vertices_px: np.ndarray, turned: bool = True) -> np.ndarray:
     """``(2, 3) float64`` affine, image px -> the pose network's crop px, placed by the face whose mesh
-    is at ``vertices_px (468, 2+)`` image pixels (upright on the face)."""
+    is at ``vertices_px (468, 2+)`` image pixels (upright on the face; turned False: square to the
+    photo, ``segmentation.face_crop``)."""
     from realtime.stages.segmentation import face_crop
 
-    return face_crop(vertices_px, ARM_CROP_FACE_HEIGHTS, ARM_CROP_CENTRE_BELOW, POSE_INPUT_SIZE)
+    return face_crop(vertices_px, ARM_CROP_FACE_HEIGHTS, ARM_CROP_CENTRE_BELOW, POSE_INPUT_SIZE, turned)
+
+
+def _visibility(landmarks: np.ndarray) -> np.ndarray:
+    """``(n,)`` the network's visibility probabilities of ``landmarks (n, 5)``' logits."""
+    return 1.0 / (1.0 + np.exp(-np.clip(landmarks[:, 3], -VISIBILITY_LOGIT_LIMIT, VISIBILITY_LOGIT_LIMIT)))
+
+
+def _in_image(landmarks: np.ndarray, crop_from_image: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` image pixels of ``landmarks (n, 5)``' crop positions."""
+    image_from_crop = cv2.invertAffineTransform(np.asarray(crop_from_image, np.float64))
+    return landmarks[:, :2] @ image_from_crop[:, :2].T + image_from_crop[:, 2]
+
+
+def shoulder_points(landmarks: np.ndarray, crop_from_image: np.ndarray, image_size: tuple[int, int],
+                    min_visibility: float = SHOULDER_MIN_VISIBILITY) -> np.ndarray | None:
+    """``(2, 2) float64`` image pixels of the subject's right and left shoulders (``SHOULDERS``), or
+    None where either's visibility is under ``min_visibility`` or lies outside the photo (``image_size``
+    = (width, height); past its edge the crop is the edge's pixels drawn out). landmarks: ``(39, 5)``
+    the network's output; crop_from_image: ``(2, 3)`` the crop's affine."""
+    marks = check_shape("landmarks", landmarks, (None, 5), dtype=np.float64)
+    if _visibility(marks[list(SHOULDERS)]).min() < min_visibility:
+        return None
+    points = _in_image(marks[list(SHOULDERS)], crop_from_image)
+    inside = (points >= 0.0).all() and (points[:, 0] < image_size[0]).all() and (points[:, 1] < image_size[1]).all()
+    return points if inside else None
 
 
 def share_over(polyline: np.ndarray, polygon: np.ndarray, samples: int = SHARE_SAMPLES) -> float:
@@ -139,9 +174,8 @@ wrist below it), and its line from the
     up = face[topology.FOREHEAD_TOP] - chin_px
     up /= max(float(np.linalg.norm(up)), 1e-9)
     oval = face[list(topology.FACE_OVAL)]
-    visibility = 1.0 / (1.0 + np.exp(-np.clip(marks[:, 3], -VISIBILITY_LOGIT_LIMIT, VISIBILITY_LOGIT_LIMIT)))
-    image_from_crop = cv2.invertAffineTransform(np.asarray(crop_from_image, np.float64))
-    points = marks[:, :2] @ image_from_crop[:, :2].T + image_from_crop[:, 2]
+    visibility = _visibility(marks)
+    points = _in_image(marks, crop_from_image)
     arms = []
     for shoulder, elbow, wrist in (LEFT_ARM, RIGHT_ARM):
         if min(visibility[elbow], visibility[wrist]) < min_visibility:
@@ -239,20 +273,41 @@ class ArmFinder:
         """The arms of the person whose face's mesh is at ``vertices_px (468, 2+)`` image pixels in
         ``image_bgr (H, W, 3) uint8``."""
         start = time.perf_counter()
+        image, v = self._checked(image_bgr, vertices_px)
+        matrix = pose_crop(v)
+        landmarks = self._landmarks(image, matrix)
+        arms = [] if landmarks is None else raised_arm_polylines(landmarks, matrix, v, (image.shape[1], image.shape[0]),
+                                                                 self.options.min_visibility)
+        return RaisedArms(arms, {"arms": round(1000.0 * (time.perf_counter() - start), 2)})
+
+    def shoulders(self, image_bgr: np.ndarray, vertices_px: np.ndarray) -> np.ndarray | None:
+        """``(2, 2)`` image pixels of the shoulders of the person whose face's mesh is at ``vertices_px
+        (468, 2+)`` in ``image_bgr (H, W, 3) uint8`` (``shoulder_points``), or None. The network is
+        shown the body square to the photo, not turned with the face: shown it turned, it draws the
+        shoulders square to the face (lenna.png, her head leaning 9.7 deg: her shoulders read
+        +10.5 deg turned with it, -5.1 deg square to the photo)."""
+        image, v = self._checked(image_bgr, vertices_px)
+        matrix = pose_crop(v, turned=False)
+        landmarks = self._landmarks(image, matrix)
+        return None if landmarks is None else shoulder_points(landmarks, matrix, (image.shape[1], image.shape[0]))
+
+    @staticmethod
+    def _checked(image_bgr: np.ndarray, vertices_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         image = check_shape("image_bgr", image_bgr, (None, None, 3))
         if image.dtype != np.uint8:
             raise ValueError(f"image_bgr: expected uint8 BGR pixels, got {image.dtype}")
-        v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
-        matrix = pose_crop(v)
+        return image, check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
+
+    def _landmarks(self, image: np.ndarray, crop_from_image: np.ndarray) -> np.ndarray | None:
+        """``(39, 5)`` the network's landmarks on the crop ``crop_from_image`` of ``image``, or None where
+        it finds no person there (``POSE_MIN_FLAG``)."""
         # A replicated border, as MediaPipe's ImageToTensorCalculator pads (models/README.md).
-        crop = cv2.warpAffine(image, matrix, (POSE_INPUT_SIZE, POSE_INPUT_SIZE), flags=cv2.INTER_LINEAR,
+        crop = cv2.warpAffine(image, crop_from_image, (POSE_INPUT_SIZE, POSE_INPUT_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
         outputs = self.session.run({"image": np.ascontiguousarray(crop[None])})
         if float(np.ravel(outputs["pose_flag"])[0]) < POSE_MIN_FLAG:
-            return RaisedArms([], {"arms": round(1000.0 * (time.perf_counter() - start), 2)})
-        arms = raised_arm_polylines(np.asarray(outputs["landmarks"], np.float64).reshape(-1, 5), matrix, v,
-                                    (image.shape[1], image.shape[0]), self.options.min_visibility)
-        return RaisedArms(arms, {"arms": round(1000.0 * (time.perf_counter() - start), 2)})
+            return None
+        return np.asarray(outputs["landmarks"], np.float64).reshape(-1, 5)
 
     def close(self) -> None:
         self.session = None

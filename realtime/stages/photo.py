@@ -87,7 +87,8 @@ class PhotoOptions:
     # Hide from each person's mask an arm raised by the head (a hand on the head) that the pose
     # network finds (``realtime.stages.arms``), so the bust does not grow it as hair.
     hide_raised_arms: bool = True
-    # Read the camera's roll from the room's straight lines behind the people
+    # Read the camera's roll from the room's straight lines behind the people, or where they give
+    # none in a photo of one person from that person's face and shoulders leaning alike
     # (``realtime.stages.level``): a photo taken askew gives a level bust.
     level: bool = True
 
@@ -535,7 +536,7 @@ class PhotoReconstructor:
                                               self._arm_finder)
         level = None
         if self.options.level and faces:
-            from realtime.stages.level import camera_roll, working_scale
+            from realtime.stages.level import camera_roll, levelled_by_body, working_scale
             from realtime.stages.segmentation import PERSON_THRESHOLD
 
             # The people's own lines (a tie, a lapel, hair) say nothing about the room: their masks
@@ -547,6 +548,10 @@ class PhotoReconstructor:
             for person in persons:
                 people |= person.in_image(*small, scale) > PERSON_THRESHOLD
             level = camera_roll(image_bgr, people, everyone + beside)
+            if len(everyone) + len(beside) == 1:
+                # One person and no room to read: their face and shoulders may lean alike.
+                face_px = faces[0].vertices_px
+                level = levelled_by_body(level, face_px, lambda: self._shoulders(image_bgr, face_px))
         return PhotoResult(faces, (width, height), list(self._not_human), persons, others, level)
 
     def _may_hold_smaller_faces(self, faces: list, width: int, height: int) -> bool:
@@ -567,12 +572,24 @@ class PhotoReconstructor:
         return self._segmenter
 
     def _arm_finder(self):
-        """The pose network for raised arms, loaded on first use (most photos never need it)."""
+        """The pose network for raised arms and the shoulders' level, loaded on first use (most photos
+        never need it)."""
         if self._arms is None:
             from realtime.stages.arms import ArmFinder, ArmOptions
 
             self._arms = ArmFinder(ArmOptions(providers=self.options.providers))
         return self._arms
+
+    def _shoulders(self, image_bgr: np.ndarray, vertices_px: np.ndarray) -> np.ndarray | None:
+        """``(2, 2)`` image pixels of the shoulders of the person whose face is at ``vertices_px``
+        (``arms.ArmFinder.shoulders``), seen inside any frame round the photo as the arms are, or None."""
+        from realtime.stages.segmentation import photo_content
+
+        x0, y0, x1, y1 = photo_content(image_bgr)
+        shift = np.array([x0, y0], np.float64)
+        found = self._arm_finder().shoulders(image_bgr[y0:y1, x0:x1],
+                                             np.asarray(vertices_px, np.float64)[:, :2] - shift)
+        return None if found is None else found + shift
 
     def _primary_crops(self, image_bgr: np.ndarray, detections: list, faces: list, all_faces: bool) -> list:
         """Try MediaPipe's crop of each detection (largest first), adding the faces found to

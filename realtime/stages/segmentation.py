@@ -221,11 +221,14 @@ def photo_content(image_bgr: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def face_crop(vertices_px: np.ndarray, crop_face_heights: float = CROP_FACE_HEIGHTS,
-              crop_centre_below: float = CROP_CENTRE_BELOW, size: int = CROP_SIZE) -> np.ndarray:
+              crop_centre_below: float = CROP_CENTRE_BELOW, size: int = CROP_SIZE,
+              turned: bool = True) -> np.ndarray:
     """The upright square crop around a face: ``(2, 3) float64`` affine, image px -> crop px.
 
     vertices_px: ``(468, 2+)`` image pixels. The crop's up is the face's up (chin to forehead top),
-    so a tilted head stands upright in it; its side is ``crop_face_heights`` face heights.
+    so a tilted head stands upright in it; its side is ``crop_face_heights`` face heights and its
+    centre ``crop_centre_below`` of them below the face's middle, along the face's down. turned:
+    False keeps the crop square to the photo (same centre and side), the photo's up its up.
     """
     v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)[:, :2]
     up = v[topology.FOREHEAD_TOP] - v[topology.CHIN]
@@ -238,7 +241,7 @@ def face_crop(vertices_px: np.ndarray, crop_face_heights: float = CROP_FACE_HEIG
     centre = 0.5 * (v[topology.FOREHEAD_TOP] + v[topology.CHIN]) + crop_centre_below * face_height * down
     scale = size / (crop_face_heights * face_height)
     # crop = scale * R (p - centre) + size / 2, with R's rows the crop's x and y axes in the image.
-    rotation = np.stack([right, down])
+    rotation = np.stack([right, down]) if turned else np.eye(2)
     matrix = np.empty((2, 3))
     matrix[:, :2] = scale * rotation
     matrix[:, 2] = size / 2.0 - scale * rotation @ centre

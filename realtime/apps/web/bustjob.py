@@ -22,7 +22,6 @@ server's life (``tie_to_parent``), so a killed server leaves no worker running.
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import sys
@@ -166,7 +165,7 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
     bust and export it in ``first_formats`` (default: every format); the result's ``later`` holds
     the other formats for ``export_later``. The report's ``other_faces`` are the other people's
     faces (boxes), which the page offers to pick."""
-    from realtime.printing.bust import BustOptions, photo_bust
+    from realtime.printing.bust import BustOptions, photo_bust, roll_report
     from realtime.stages.imagefile import decode_image
     from realtime.apps.jobs import PhotoJob, photo_reconstructor
 
@@ -208,7 +207,7 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
         files = _export(bust, now)
         timings["export"] = _lap(clock)
         report = {**face.report(), "print_checks": bust.checks, "bust_warnings": list(bust.warnings),
-                  "camera_roll_deg": round(math.degrees(bust.camera_roll_rad), 2),
+                  **roll_report(bust, found),
                   "image_size": list(found.image_size),
                   "faces_found": 1 + len(other_faces), "other_faces": other_faces,
                   "style": job.style, "height_mm": job.height_mm,
