@@ -317,7 +317,7 @@ def test_a_photo_of_one_person_on_a_plain_ground_taken_askew_is_levelled_by_her_
     from dataclasses import replace
 
     from realtime import geometry
-    from realtime.printing.bust import photo_bust
+    from realtime.printing.bust import photo_bust, roll_report
     from realtime.tools.likeness import bust_distance_mm
 
     # The astronaut with the room behind her painted out: no lines to read.
@@ -336,8 +336,11 @@ def test_a_photo_of_one_person_on_a_plain_ground_taken_askew_is_levelled_by_her_
         return trimesh.Trimesh(result.mesh.vertices, result.mesh.faces)
 
     reference = mesh(photo_bust(upright, 0, upright_image))
+    levelled = photo_bust(askew, 0, askew_image)
     before = bust_distance_mm(reference, mesh(photo_bust(replace(askew, level=None), 0, askew_image)))
-    after = bust_distance_mm(reference, mesh(photo_bust(askew, 0, askew_image)))
+    after = bust_distance_mm(reference, mesh(levelled))
+    said = roll_report(levelled, askew)
+    assert said["camera_roll_from"] == "body" and "by the person's face and shoulders" in said["camera_roll_note"]
     # Measured 4.19 mm on the photo's up, 1.03 levelled.
     assert after < 0.5 * before and after < 1.6
     # Two people: their leans are their own; the pose network is not asked.

@@ -86,6 +86,7 @@ def test_a_photo_taken_askew_gets_a_level_bust_on_the_page_too(client, astronaut
     report = response.json()["report"]
     # The photo job reads -9.7 deg for this photo (tests/test_level.py); the page's bust stands on it.
     assert report["camera_roll_deg"] == pytest.approx(-10.0, abs=1.5) and report["camera_roll_from"] == "lines"
+    assert "the bust stands level by the room's vertical lines" in report["camera_roll_note"]  # the page's note
     assert bust_up_lean_deg(report["bust_view"]) == pytest.approx(report["camera_roll_deg"], abs=0.5)
 
 
@@ -105,6 +106,7 @@ def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     assert report["style"] == "bust" and report["label"] == "TEST"
     assert report["bust_warnings"] == []  # the astronaut's outline is hers: nothing to warn of
     assert report["camera_roll_deg"] == 0.0  # her room stands level (its lines lean 0.5 deg)
+    assert report["camera_roll_from"] is None and report["camera_roll_note"] is None
     assert report["print_checks"]["height_mm"] == pytest.approx(60.0, abs=0.01)
     # The fit the page draws: the file's camera and the bust's outline over the photo, around the
     # face's landmarks and reaching above them (head and hair).

@@ -460,11 +460,8 @@ def cmd_photo(args) -> int:
             if result.ok:
                 for face in result.faces:
                     say(f"{result.image_path}: {face['output']}  (PD {face['pd_mm']:.1f} mm, {result.seconds:.1f} s)")
-                    if face.get("camera_roll_deg"):
-                        by = ("the room's vertical lines" if face.get("camera_roll_from") == "lines" else
-                              "the person's face and shoulders, which lean alike")
-                        say(f"  note: the camera was held askew: the bust stands level by {by}, turned "
-                            f"{face['camera_roll_deg']:+.1f} deg from the photo's up (--no-level keeps it)")
+                    if face.get("camera_roll_note"):
+                        say(f"  note: {face['camera_roll_note']}")
                     for warning in [face.get("scale_warning")] + face.get("bust_warnings", []):
                         if warning:
                             say(f"  warning: {warning}")

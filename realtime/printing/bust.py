@@ -241,12 +241,19 @@ def photo_bust(found, index: int, image: np.ndarray, options: BustOptions = Bust
 
 def roll_report(bust: BustResult, found) -> dict:
     """What a report says of the turn ``bust`` (``photo_bust`` of ``found``, a ``PhotoResult``) got
-    for the camera's roll: ``camera_roll_deg`` (0: stands on the photo's up) and ``camera_roll_from``
+    for the camera's roll: ``camera_roll_deg`` (0: stands on the photo's up), ``camera_roll_from``
     (``LevelResult.source``: "lines", the room's vertical lines; "body", the person's face and
-    shoulders; None where the bust was not turned)."""
+    shoulders; None where the bust was not turned) and ``camera_roll_note``, the line the command
+    and the web page show where it was turned (None where not)."""
     turned = bust.camera_roll_rad != 0.0 and found.level is not None
-    return {"camera_roll_deg": round(float(np.degrees(bust.camera_roll_rad)), 2),
-            "camera_roll_from": found.level.source if turned else None}
+    degrees = round(float(np.degrees(bust.camera_roll_rad)), 2)
+    source = found.level.source if turned else None
+    note = None
+    if turned:
+        by = "the room's vertical lines" if source == "lines" else "the person's face and shoulders, which lean alike"
+        note = (f"the camera was held askew: the bust stands level by {by}, turned {degrees:+.1f} deg from "
+                f"the photo's up (--no-level keeps it)")
+    return {"camera_roll_deg": degrees, "camera_roll_from": source, "camera_roll_note": note}
 
 
 def wall_warning(min_wall_mm: float) -> str | None:

@@ -394,8 +394,9 @@ function showFacts(report) {
     ['Face width', report.face_width_mm ? `${report.face_width_mm.toFixed(0)} mm` : '—'],
     ['Solid', checks.watertight ? `watertight, ${(checks.triangles || 0).toLocaleString()} triangles, ${((checks.volume_mm3 || 0) / 1000).toFixed(0)} cm³` : 'not checked'],
   ];
-  // What the command line prints as warnings: how sure the sizes are, what the bust could not take from the photo.
-  for (const note of [report.scale_warning, ...(report.bust_warnings || [])]) {
+  // What the command line prints as notes and warnings: a bust stood level where the camera was held
+  // askew, how sure the sizes are, what the bust could not take from the photo.
+  for (const note of [report.camera_roll_note, report.scale_warning, ...(report.bust_warnings || [])]) {
     if (note) rows.push(['Note', note]);
   }
   const list = $('facts');
