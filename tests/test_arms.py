@@ -240,14 +240,17 @@ def test_the_shoulders_crop_is_square_to_the_photo_where_the_arms_crop_turns_wit
     assert not np.allclose(turned[:, :2], scale * np.eye(2), atol=1e-3)  # her face leans 2.4 deg
 
 
-def test_the_pose_network_reads_her_shoulders_line_square_to_the_photo(astronaut, astronaut_face):
+def test_the_pose_network_reads_her_shoulders_line_level(astronaut, astronaut_face):
     # The real network: her shoulders below her chin on either side, their line within a few degrees
-    # of level (she stands upright; the camera is level), and nothing where the photo shows no one.
+    # of level (she stands upright; the camera is level), and nothing where the photo shows no one
+    # or the options ask more of its visibility than a probability gives.
     v, _ = astronaut_face
     chin, up, right, height = _frame(v)
     with arms.ArmFinder() as finder:
         shoulders = finder.shoulders(astronaut, v)
         blank = finder.shoulders(np.full_like(astronaut, 128), v)
+    with arms.ArmFinder(arms.ArmOptions(shoulder_min_visibility=1.01)) as strict:
+        assert strict.shoulders(astronaut, v) is None
     assert shoulders is not None and blank is None
     assert (shoulders[0] - chin) @ right < -0.3 * height and (shoulders[1] - chin) @ right > 0.3 * height
     across = shoulders[1] - shoulders[0]

@@ -197,7 +197,8 @@ def test_no_level_keeps_the_photo_s_up_and_the_command_says_when_it_levels(astro
     assert "held askew" not in capsys.readouterr().out
     # Levelled, the command says so on the bust's line.
     assert main(["photo", str(path), "-o", str(tmp_path / "y.stl")]) == 0
-    assert "note: the camera was held askew: the bust stands level by the room's vertical lines" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "note: the camera was held askew: the bust stands level by the room's vertical lines" in said
 
 
 def test_the_photo_report_says_how_far_each_bust_was_turned(astronaut, tmp_path):
@@ -282,6 +283,8 @@ def test_a_shoulders_line_rolls_as_a_face_does_positive_where_the_body_s_top_lea
 
 
 def test_one_person_s_face_and_shoulders_leaning_alike_level_a_photo_without_a_room():
+    from realtime import geometry
+
     nothing = LevelResult(timings_ms={"level": 5.0})
     calls = []
 
@@ -295,11 +298,19 @@ def test_one_person_s_face_and_shoulders_leaning_alike_level_a_photo_without_a_r
     assert read.source == "body" and read.lean_deg == pytest.approx(10.5)  # their mean
     assert read.roll_rad == pytest.approx(np.radians(10.5)) and "body" in read.timings_ms
     slight = level.levelled_by_body(nothing, _face_leaning(5.0), shoulders_at(4.0))
-    assert slight.source == "body" and 0.0 < slight.roll_rad < np.radians(4.5)  # the ramp's middle
+    # 4.5 deg, a sixth of the way up the ramp from 4 to 7: a sixth of its turn.
+    assert slight.source == "body" and slight.roll_rad == pytest.approx(np.radians(4.5) / 6.0)
+    # A face and shoulders half a turn round agree the short way (178 and -179 deg: 3 apart).
+    upside_down = level.levelled_by_body(nothing, _face_leaning(178.0), shoulders_at(-179.0))
+    assert upside_down.source == "body" and upside_down.lean_deg == pytest.approx(179.5)
     # Not where they disagree, where the shoulders are not seen, the other way round.
-    for face, shoulders in ((12.0, 6.0), (12.0, None), (-12.0, 9.0), (12.0, 18.0)):
+    for face, shoulders in ((12.0, 6.0), (12.0, None), (-12.0, 9.0), (12.0, 18.0), (178.0, -175.0)):
         kept = level.levelled_by_body(nothing, _face_leaning(face), shoulders_at(shoulders))
         assert kept.lean_deg is None and kept.roll_rad == 0.0 and kept.source is None, (face, shoulders)
+    # Nor shoulders too close together for their line to mean much (a body turned from the camera).
+    close_together = np.array([[350.0, 400.0], [0.5 * level.MIN_SHOULDER_SPAN * 150.0 + 350.0, 400.0 + 15.0]])
+    kept = level.levelled_by_body(nothing, _face_leaning(12.0), lambda: close_together)
+    assert geometry.face_height(_face_leaning(12.0)) == pytest.approx(150.0) and kept.source is None
     # A face leaning under the ramp's start, a face without a shape and a room already read never
     # run the pose network.
     calls.clear()
@@ -343,6 +354,18 @@ def test_a_photo_of_one_person_on_a_plain_ground_taken_askew_is_levelled_by_her_
     assert said["camera_roll_from"] == "body" and "by the person's face and shoulders" in said["camera_roll_note"]
     # Measured 4.19 mm on the photo's up, 1.03 levelled.
     assert after < 0.5 * before and after < 1.6
+    # Turned the other way the network reads her shoulders short (face -10.1, shoulders 0 deg): not
+    # read, and at least not turned the wrong way.
+    other_way = photo.run(turned_photo(plain, -12.0)).level
+    assert other_way.source is None or other_way.lean_deg < 0.0
+    # Inside a print's white border the network is shown the photo and the shoulders come back in
+    # the bordered photo's pixels.
+    border = np.array([50.0, 30.0])
+    framed = cv2.copyMakeBorder(askew_image, 30, 30, 50, 50, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    face_px = askew.faces[0].vertices_px
+    plain_shoulders = photo._shoulders(askew_image, face_px)
+    framed_shoulders = photo._shoulders(framed, face_px + np.append(border, 0.0))
+    assert np.allclose(framed_shoulders, plain_shoulders + border, atol=1.0)
     # Two people: their leans are their own; the pose network is not asked.
     monkeypatch.setattr(type(photo), "_shoulders", lambda *args: pytest.fail("asked for the shoulders"))
     assert photo.run(turned_photo(two_people, 12.0)).level.source != "body"

@@ -10,7 +10,7 @@ so the network's crop is placed by the face (``ARM_CROP_FACE_HEIGHTS``, ``ARM_CR
 ``hide_arms`` then takes those arms out of a ``PersonMask`` above the chin as unseen, as a neighbour
 in front is (``segmentation.separate_people``): the head goes on behind the arm, not along it.
 The same network gives the shoulders' line (``ArmFinder.shoulders``), the body's part of the level
-where a photo shows no room (``stages.level.body_level``).
+where a photo shows no room (``stages.level.levelled_by_body``).
 """
 
 from __future__ import annotations
@@ -89,10 +89,12 @@ SHOULDERS = (RIGHT_ARM[0], LEFT_ARM[0])  # image left, then right, for a person 
 @dataclass(frozen=True)
 class ArmOptions:
     """providers: ONNX Runtime execution providers (None: the fastest available).
-    min_visibility: ``ARM_MIN_VISIBILITY``, a probability in [0, 1]."""
+    min_visibility: ``ARM_MIN_VISIBILITY``, shoulder_min_visibility: ``SHOULDER_MIN_VISIBILITY``,
+    probabilities in [0, 1]."""
 
     providers: tuple[str, ...] | None = None
     min_visibility: float = ARM_MIN_VISIBILITY
+    shoulder_min_visibility: float = SHOULDER_MIN_VISIBILITY
 
 
 @dataclass(frozen=True)
@@ -289,7 +291,8 @@ class ArmFinder:
         image, v = self._checked(image_bgr, vertices_px)
         matrix = pose_crop(v, turned=False)
         landmarks = self._landmarks(image, matrix)
-        return None if landmarks is None else shoulder_points(landmarks, matrix, (image.shape[1], image.shape[0]))
+        return None if landmarks is None else shoulder_points(landmarks, matrix, (image.shape[1], image.shape[0]),
+                                                              self.options.shoulder_min_visibility)
 
     @staticmethod
     def _checked(image_bgr: np.ndarray, vertices_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

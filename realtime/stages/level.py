@@ -1,25 +1,26 @@
 """The camera's roll: how far a photo was taken (or scanned) askew, read from the straight lines
-behind the people.
+behind the people, or from one person's face and shoulders where the photo shows no room.
 
 A bust stands on the photo's up (``printing.bust.body_frame``), so a photo taken with the phone
 held askew gave a bust whose head and shoulders lean together: turned 10 degrees, a photo's bust
-moved 2-4 mm (two different people's busts are 4.6 mm apart). The person cannot say which way is
-up: people lean, toward a neighbour in a party photo by 10-50 degrees, and the bust keeps that
-(the shoulders were tried as the level and stood those people up). The room can: door frames,
-walls, windows, poles and picture frames stand vertical, and a camera held askew leans them all
-alike. In: a BGR photo and the people's pixels (whose own lines, a tie, a lapel, a strand of hair,
-say nothing about the room). Out: ``LevelResult``, the camera's roll where the photo's
-near-vertical straight lines agree on one (``dominant_lean``), weighted down to nothing for a
-slight one (``LEVEL_RAMP_DEG``); 0 where they do not agree, lie too much to one side to tell a
-roll from a camera pitched up or down (``PITCH_ERROR_DEG``), or are too few (a studio backdrop, a
-painting's dark ground: the photo's up stays the bust's).
+moved 2-4 mm (two different people's busts are 4.6 mm apart). People lean, toward a neighbour in a
+party photo by 10-50 degrees, and the bust keeps that (the shoulders alone were tried as the level
+and stood those people up). The room does not: door frames, walls, windows, poles and picture
+frames stand vertical, and a camera held askew leans them all alike. In: a BGR photo and the
+people's pixels (whose own lines, a tie, a lapel, a strand of hair, say nothing about the room).
+Out: ``LevelResult``, the camera's roll where the photo's near-vertical straight lines agree on one
+(``dominant_lean``), weighted down to nothing for a slight one (``LEVEL_RAMP_DEG``); 0 where they do
+not agree, lie too much to one side to tell a roll from a camera pitched up or down
+(``PITCH_ERROR_DEG``), or are too few (a studio backdrop, a painting's dark ground).
 
 Line segments come from OpenCV's LSD detector (``cv2.createLineSegmentDetector``) on the photo
 shrunk to ``LevelOptions.max_side``.
 
-Where the room gives nothing and the photo shows one person, that person's face and shoulders may
-(``levelled_by_body``): a selfie taken askew outdoors leans both alike, while one person leaning in
-a photo taken level seldom leans the two within a few degrees of each other.
+Where the lines read nothing and the photo shows one person (the faces the photo stage found:
+with ``--all-faces`` it looks harder, so a face in profile at the side may count there and not
+by default), that person's face and shoulders may (``levelled_by_body``): a selfie taken askew
+outdoors leans both alike, while one person leaning in a photo taken level seldom leans the two
+within a few degrees of each other. Otherwise the photo's up stays the bust's.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ parallel rails read +20.1 deg and pass both tests above (2.5 on them, more than 
 and its five faces lean -16.5 to +8.3 deg (median -3.5): 23.6 deg apart. On the 35 upright photos
 of the photo set the other leans read (-1.5 to +2.3 deg) are within 11 deg of their faces' but
 sample4's (-1.5 against +10.7: vetoed, and too slight to act on anyway); on turned photos the faces
-turn with the room (at most 9.9 deg from a lean read right: Einstein's small face turned -10)."""
+turn with the room (at most 11.2 deg from a lean read right: Einstein's small face turned +10,
+-1.8 deg against his hall's +9.4)."""
 PITCH_ERROR_DEG = 1.5
 """A camera pitched up or down (a selfie held above the face) draws a room's verticals converging on
 a point above or below the photo: each leans by about the pitch's convergence times its distance
@@ -93,13 +95,19 @@ roll, levelled whole; between, in part."""
 SHOULDER_AGREEMENT_DEG = 5.0
 """Where the lines read nothing (or a lean the face does not share), one person's face leaning at
 least ``LEVEL_RAMP_DEG[0]`` (chin to forehead, ``geometry.face_roll_deg``) and shoulders
-(``arms.ArmFinder.shoulders``) leaning within this of it give the camera's roll: their mean. On the 24 upright one-person photos of
-the photo set and their 91 turns (±10, ±20 deg) that show a face, by the person alone: no upright
-photo turned (the nearest, Biden: face +10.6, shoulders +3.6 deg; lenna's head +9.7 over shoulders
-at -5.1), 20 turned photos read, 11 within 3 deg of the turn and the other 9 short of it (the
-network draws a body turned in its crop a little toward upright: -14 for -20), none turned the
-wrong way; the turn left, on average over the 91, 15.2 -> 12.6 deg. At 6 deg: 25 read, 16 within
-3, none upright, Biden 1 deg from turning; at 8 deg Biden turns 7 deg."""
+(``arms.ArmFinder.shoulders``) leaning within this of it give the camera's roll: their mean. On
+the 24 upright one-person photos of the photo set and their 91 turns (±10, ±20 deg) that show a
+face, by the person alone: no upright photo turned (the nearest, Biden: face +10.6, shoulders +3.6
+deg; lenna's head +9.7 over shoulders at -5.1), 20 turned photos read, 11 within 3 deg of the turn
+and the other 9 short of it (the network draws a body turned in its crop a little toward upright:
+-14 for -20), none turned the wrong way; the turn left, on average over the 91, 15.2 -> 12.6 deg.
+At 6 deg: 25 read, 16 within 3, none upright, Biden 1 deg from turning; at 8 deg Biden turns 7 deg.
+The reading is lopsided where the network reads one side short: the astronaut on a plain ground
+reads +14.3 turned +12, and nothing turned -12 (face -10.1, shoulders 0)."""
+MIN_SHOULDER_SPAN = 1.0
+"""... and only shoulders at least this many face heights (chin to forehead) apart: square to the
+camera they are 1.5-1.8 (the probe's median 1.55); lenna's bare shoulders, turned from the camera,
+0.24-0.58, where a few pixels tilt their line by degrees."""
 
 
 @dataclass(frozen=True)
@@ -116,19 +124,21 @@ class LevelOptions:
     pitch_error_deg: float = PITCH_ERROR_DEG
     ramp_deg: tuple[float, float] = LEVEL_RAMP_DEG
     shoulder_agreement_deg: float = SHOULDER_AGREEMENT_DEG
+    min_shoulder_span: float = MIN_SHOULDER_SPAN
 
 
 @dataclass(frozen=True)
 class LevelResult:
     """roll_rad: the turn that stands the photo's up vertical, radians, positive where the room's
     verticals lean their tops to the photo's right (the camera turned counter-clockwise as its user
-    sees it); 0 where no lean was read or it is slight (``LEVEL_RAMP_DEG``). lean_deg: the lean the
-    lines agree on, degrees, or None where they agree on none (or the faces do not,
-    ``FACE_AGREEMENT_DEG``). faces_lean_deg: the faces' median roll (``geometry.face_roll_deg``), degrees, or None where none was
-    given. support: the agreeing segments' length, the photo's short sides. segments: how many
-    agree. timings_ms: where the time went. source: what ``lean_deg`` was read from, "lines" (the
-    room's) or "body" (one person's face and shoulders, ``levelled_by_body``); None where nothing was
-    read."""
+    sees it); 0 where no lean was read or it is slight (``LEVEL_RAMP_DEG``). lean_deg: the lean read,
+    degrees: the one the lines agree on, or one person's face and shoulders' (``source``); None where
+    neither gave one (``FACE_AGREEMENT_DEG``, ``SHOULDER_AGREEMENT_DEG``). faces_lean_deg: the faces'
+    median roll (``geometry.face_roll_deg``), degrees, or None where none was given. support: the
+    agreeing segments' length, the photo's short sides, and segments: how many agree (the lines'
+    reading, even where the body's was taken instead). timings_ms: where the time went. source: what
+    ``lean_deg`` was read from, "lines" (the room's) or "body" (one person's face and shoulders,
+    ``levelled_by_body``); None where nothing was read."""
 
     roll_rad: float = 0.0
     lean_deg: float | None = None
@@ -282,9 +292,12 @@ def levelled_by_body(lines: LevelResult, face_px: np.ndarray, shoulders: Callabl
     timings = {**lines.timings_ms, "body": (time.perf_counter() - clock) * 1000.0}
     if found is None:
         return replace(lines, timings_ms=timings)
-    shoulders_roll = shoulders_roll_deg(found)
-    if abs(shoulders_roll - face_roll) > options.shoulder_agreement_deg:
+    face_height = geometry.face_height(np.asarray(face_px, np.float64)[:, :2])
+    span = float(np.linalg.norm(found[1] - found[0])) / max(face_height, 1e-9)
+    # The two angles' difference the short way round (a face and shoulders upside down agree too).
+    apart = (shoulders_roll_deg(found) - face_roll + 180.0) % 360.0 - 180.0
+    if span < options.min_shoulder_span or abs(apart) > options.shoulder_agreement_deg:
         return replace(lines, timings_ms=timings)
-    lean_deg = 0.5 * (face_roll + shoulders_roll)
+    lean_deg = face_roll + 0.5 * apart
     return replace(lines, roll_rad=roll_from_lean(lean_deg, options.ramp_deg), lean_deg=lean_deg,
                    timings_ms=timings, source="body")

@@ -153,9 +153,10 @@ def refusal_reason(face) -> str:
 def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float = 0.0,
                 crop: str = "detection", confirmed: bool = True) -> bool:
     """Whether a face the networks found is probably a person's (see the thresholds above).
-    roll_deg: the face's roll in the photo (``geometry.face_roll_deg``). crop: which crop found it (``PhotoFace.steps["crop"]``). confirmed: whether a second look at it
-    (its refined crop or the mirror image, ``PhotoFace.confirmed``) showed the mesh network a face too:
-    one that none did is no person's, turned or tilted or not."""
+    roll_deg: the face's roll in the photo (``geometry.face_roll_deg``). crop: which crop found it
+    (``PhotoFace.steps["crop"]``). confirmed: whether a second look at it (its refined crop or the
+    mirror image, ``PhotoFace.confirmed``) showed the mesh network a face too: one that none did is
+    no person's, turned or tilted or not."""
     if not confirmed:
         return False
     if abs(turn_deg) >= HUMAN_TURN_DEG or abs(roll_deg) >= HUMAN_ROLL_DEG:
