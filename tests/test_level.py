@@ -369,3 +369,12 @@ def test_a_photo_of_one_person_on_a_plain_ground_taken_askew_is_levelled_by_her_
     # Two people: their leans are their own; the pose network is not asked.
     monkeypatch.setattr(type(photo), "_shoulders", lambda *args: pytest.fail("asked for the shoulders"))
     assert photo.run(turned_photo(two_people, 12.0)).level.source != "body"
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1600, 1200), (1920, 1367), (3001, 997), (769, 5)])
+def test_the_people_s_masks_are_drawn_at_the_size_opencv_shrinks_the_photo_to(size):
+    width, height = size
+    scale = level.working_scale(width, height)
+    shrunk = cv2.resize(np.zeros((height, width), np.uint8), None, fx=scale, fy=scale,
+                        interpolation=cv2.INTER_AREA) if scale < 1.0 else np.zeros((height, width))
+    assert level.working_size(width, height) == (shrunk.shape[1], shrunk.shape[0])

@@ -537,17 +537,16 @@ class PhotoReconstructor:
                                               self._arm_finder)
         level = None
         if self.options.level and faces:
-            from realtime.stages.level import camera_roll, levelled_by_body, working_scale
+            from realtime.stages.level import camera_roll, levelled_by_body, working_scale, working_size
             from realtime.stages.segmentation import PERSON_THRESHOLD
 
             # The people's own lines (a tie, a lapel, hair) say nothing about the room: their masks
             # are left out (on the photo as shrunk for the lines). Every face found, the people
             # confirmed beside the bust's too, has its lean checked against the room's.
-            scale = working_scale(width, height)
-            small = (max(int(round(width * scale)), 1), max(int(round(height * scale)), 1))
+            small = working_size(width, height)
             people = np.zeros(small[::-1], bool)
             for person in persons:
-                people |= person.in_image(*small, scale) > PERSON_THRESHOLD
+                people |= person.in_image(*small, working_scale(width, height)) > PERSON_THRESHOLD
             level = camera_roll(image_bgr, people, everyone + beside)
             if len(everyone) + len(beside) == 1:
                 # One person and no room to read: their face and shoulders may lean alike.
