@@ -303,6 +303,8 @@ def test_one_person_s_face_and_shoulders_leaning_alike_level_a_photo_without_a_r
     # A face and shoulders half a turn round agree the short way (178 and -179 deg: 3 apart).
     upside_down = level.levelled_by_body(nothing, _face_leaning(178.0), shoulders_at(-179.0))
     assert upside_down.source == "body" and upside_down.lean_deg == pytest.approx(179.5)
+    past_half_a_turn = level.levelled_by_body(nothing, _face_leaning(179.5), shoulders_at(-177.5))
+    assert past_half_a_turn.lean_deg == pytest.approx(-179.0)  # 181 the short way round
     # Not where they disagree, where the shoulders are not seen, the other way round.
     for face, shoulders in ((12.0, 6.0), (12.0, None), (-12.0, 9.0), (12.0, 18.0), (178.0, -175.0)):
         kept = level.levelled_by_body(nothing, _face_leaning(face), shoulders_at(shoulders))

@@ -86,7 +86,9 @@ def test_a_photo_taken_askew_gets_a_level_bust_on_the_page_too(client, astronaut
     report = response.json()["report"]
     # The photo job reads -9.7 deg for this photo (tests/test_level.py); the page's bust stands on it.
     assert report["camera_roll_deg"] == pytest.approx(-10.0, abs=1.5) and report["camera_roll_from"] == "lines"
-    assert "the bust stands level by the room's vertical lines" in report["camera_roll_note"]  # the page's note
+    # The sentence the page lists with its notes (without the command's flag).
+    assert "the bust stands level by the room's vertical lines" in report["camera_roll_note"]
+    assert "--no-level" not in report["camera_roll_note"]
     assert bust_up_lean_deg(report["bust_view"]) == pytest.approx(report["camera_roll_deg"], abs=0.5)
 
 

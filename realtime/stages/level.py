@@ -16,11 +16,12 @@ not agree, lie too much to one side to tell a roll from a camera pitched up or d
 Line segments come from OpenCV's LSD detector (``cv2.createLineSegmentDetector``) on the photo
 shrunk to ``LevelOptions.max_side``.
 
-Where the lines read nothing and the photo shows one person (the faces the photo stage found:
-with ``--all-faces`` it looks harder, so a face in profile at the side may count there and not
-by default), that person's face and shoulders may (``levelled_by_body``): a selfie taken askew
-outdoors leans both alike, while one person leaning in a photo taken level seldom leans the two
-within a few degrees of each other. Otherwise the photo's up stays the bust's.
+Where the lines read nothing (or a lean the faces do not share) and the photo shows one person
+(the faces the photo stage found: with ``--all-faces`` it looks harder, so a face in profile at
+the side may count there and not by default), that person's face and shoulders may
+(``levelled_by_body``): a selfie taken askew outdoors leans both alike, while one person leaning
+in a photo taken level seldom leans the two within a few degrees of each other. Otherwise the
+photo's up stays the bust's.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ class LevelResult:
     sees it); 0 where no lean was read or it is slight (``LEVEL_RAMP_DEG``). lean_deg: the lean read,
     degrees: the one the lines agree on, or one person's face and shoulders' (``source``); None where
     neither gave one (``FACE_AGREEMENT_DEG``, ``SHOULDER_AGREEMENT_DEG``). faces_lean_deg: the faces'
-    median roll (``geometry.face_roll_deg``), degrees, or None where none was given. support: the
+    median roll (``geometry.face_roll_deg``, folded into [-90, 90) as lines have no head or foot),
+    degrees, or None where none was given. support: the
     agreeing segments' length, the photo's short sides, and segments: how many agree (the lines'
     reading, even where the body's was taken instead). timings_ms: where the time went. source: what
     ``lean_deg`` was read from, "lines" (the room's) or "body" (one person's face and shoulders,
@@ -308,6 +310,8 @@ def levelled_by_body(lines: LevelResult, face_px: np.ndarray, shoulders: Callabl
     apart = (shoulders_roll_deg(found) - face_roll + 180.0) % 360.0 - 180.0
     if span < options.min_shoulder_span or abs(apart) > options.shoulder_agreement_deg:
         return replace(lines, timings_ms=timings)
-    lean_deg = face_roll + 0.5 * apart
+    # In [-180, 180): a person upside down in the photo (face and shoulders alike) turns the bust
+    # half a turn, within ``bust.MAX_HEAD_TILT_RAD`` of the head's own up as every turn is.
+    lean_deg = (face_roll + 0.5 * apart + 180.0) % 360.0 - 180.0
     return replace(lines, roll_rad=roll_from_lean(lean_deg, options.ramp_deg), lean_deg=lean_deg,
                    timings_ms=timings, source="body")
