@@ -251,7 +251,8 @@ def roll_report(bust: BustResult, found) -> dict:
     note = None
     if turned:
         by = "the room's vertical lines" if source == "lines" else "the person's face and shoulders, which lean alike"
-        note = f"the camera was held askew: the bust stands level by {by}, turned {degrees:+.1f} deg from the photo's up"
+        note = (f"the camera was held askew: the bust stands level by {by}, turned {degrees:+.1f} deg "
+                f"from the photo's up")
     return {"camera_roll_deg": degrees, "camera_roll_from": source, "camera_roll_note": note}
 
 
