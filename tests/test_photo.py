@@ -183,7 +183,7 @@ def head_renders(gl_ctx):
 
 
 def test_fallback_crops_find_profiles_the_detection_crop_misses(reconstructor, head_renders):
-    with PhotoReconstructor(PhotoOptions(fallback_crops=False, second_detection_resize=None)) as plain:
+    with PhotoReconstructor(PhotoOptions(fallback_crops=False, second_detection_resize=None, upside_down=False)) as plain:
         for yaw, roll in _FALLBACK_POSES:
             image, truth = head_renders[(yaw, 0.0, roll)]
             assert plain.run(image).faces == [], (yaw, roll)
@@ -381,3 +381,78 @@ def test_a_crowd_s_small_faces_are_all_found(astronaut, grace_hopper):
     with PhotoReconstructor() as largest:
         found = largest.run(crowd)
     assert len(found.faces) == 1 and len(found.others_px) == 15
+
+
+def test_a_photo_upside_down_gives_the_upright_photo_s_face_mask_and_bust(astronaut, tmp_path):
+    # A print scanned upside down: the detector's crop keeps the face upside down and the mesh network
+    # answers it with an upright mesh the human check refuses (detector 0.60), so the photo is
+    # searched turned half round, and what that finds comes back in the photo's own pixels.
+    import trimesh
+
+    from askew import bust_up_lean_deg
+    from realtime.apps.jobs import PhotoJob, run_photo_job
+    from realtime.stages.photo import half_turn_px
+    from realtime.tools.likeness import bust_distance_mm
+
+    height, width = astronaut.shape[:2]
+    upside_down = np.ascontiguousarray(astronaut[::-1, ::-1])
+    with PhotoReconstructor() as photo:
+        upright, turned = photo.run(astronaut), photo.run(upside_down)
+    assert not upright.upside_down and turned.upside_down and len(turned.faces) == 1
+    expected = half_turn_px(upright.faces[0].vertices_px, width, height)
+    assert np.median(np.linalg.norm(turned.faces[0].vertices_px[:, :2] - expected[:, :2], axis=1)) < 2.0
+    x0, y0, x1, y1 = turned.faces[0].box_px
+    assert x0 < x1 and y0 < y1 and x0 <= expected[:, 0].min() + 20 and x1 >= expected[:, 0].max() - 20
+    upright_mask = upright.persons[0].in_image(width, height) > 0.5
+    turned_mask = turned.persons[0].in_image(width, height) > 0.5
+    flipped = upright_mask[::-1, ::-1]
+    assert (flipped & turned_mask).sum() / (flipped | turned_mask).sum() > 0.95
+    assert abs(turned.camera_roll_rad - np.pi) < np.radians(4.0)  # half a turn (her room reads level)
+    with PhotoReconstructor(PhotoOptions(upside_down=False)) as plain:
+        refused = plain.run(upside_down)
+    assert refused.faces == [] and len(refused.not_human) == 1
+
+    # The bust stands the person's way up: its file's up points down the photo, and it is the
+    # upright photo's bust (measured 0.67 mm apart; two runs of one photo are 0.61-0.68).
+    for name, image in (("upright", astronaut), ("upside_down", upside_down)):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), image)
+    made = {name: run_photo_job(PhotoJob(str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}.stl")))
+            for name in ("upright", "upside_down")}
+    face = made["upside_down"].faces[0]
+    assert face["photo_upside_down"] and not made["upright"].faces[0]["photo_upside_down"]
+    assert abs(face["camera_roll_deg"]) > 176.0 and "the photo is upside down" in face["camera_roll_note"]
+    assert abs(bust_up_lean_deg(face["bust_view"])) > 176.0
+    meshes = [trimesh.load(tmp_path / f"{name}.stl") for name in ("upright", "upside_down")]
+    assert bust_distance_mm(*meshes) < 1.2
+
+
+def test_the_photo_turned_half_round_is_taken_only_where_its_faces_score_clearly_better(reconstructor, monkeypatch):
+    from realtime.stages import photo as photo_stage
+
+    def face(score):
+        vertices = np.zeros((468, 3), np.float32)
+        return photo_stage.PhotoFace(np.array([1.0, 2.0, 30.0, 40.0]), score, vertices, 1.0, None,
+                                     np.zeros((68, 2), np.float32), 0.1, "face proportions", 62.0, 140.0)
+
+    def searches(as_given, turned):
+        seen = []
+
+        def search(image, all_faces, pick_px):
+            seen.append(image.copy())
+            score = as_given if len(seen) == 1 else turned
+            return photo_stage.PhotoResult(faces=[] if score is None else [face(score)], image_size=(64, 48))
+        return search, seen
+
+    image = np.arange(48 * 64 * 3, dtype=np.uint8).reshape(48, 64, 3)
+    for as_given, turned, taken in ((0.95, 0.99, False), (0.66, 0.75, False), (0.66, 0.85, True),
+                                    (None, 0.62, True), (None, None, False)):
+        search, seen = searches(as_given, turned)
+        monkeypatch.setattr(reconstructor, "_search", search)
+        result = reconstructor.run(image)
+        assert result.upside_down == taken, (as_given, turned)
+        # The second look, where there is one, is at the photo turned half round.
+        assert len(seen) == (1 if as_given is not None and as_given >= photo_stage.UPSIDE_DOWN_BELOW else 2)
+        if len(seen) == 2:
+            assert np.array_equal(seen[1], image[::-1, ::-1])
+        if taken:  # its box in the photo's own pixels: (1, 2)-(30, 40) turned half round
+            assert np.allclose(result.faces[0].box_px, [64 - 1 - 30, 48 - 1 - 40, 64 - 1 - 1, 48 - 1 - 2])

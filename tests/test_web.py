@@ -92,6 +92,29 @@ def test_a_photo_taken_askew_gets_a_level_bust_on_the_page_too(client, astronaut
     assert bust_up_lean_deg(report["bust_view"]) == pytest.approx(report["camera_roll_deg"], abs=0.5)
 
 
+def test_a_photo_upside_down_gets_a_bust_standing_the_person_s_way_up_on_the_page_too(client, astronaut):
+    from askew import bust_up_lean_deg
+
+    response = _post(client, _png(np.ascontiguousarray(astronaut[::-1, ::-1])), style="bust")
+    assert response.status_code == 201, response.text
+    report = response.json()["report"]
+    assert report["photo_upside_down"] and "the photo is upside down" in report["camera_roll_note"]
+    assert abs(bust_up_lean_deg(report["bust_view"])) > 176.0  # the file's up points down the photo
+
+
+def test_a_face_picked_in_a_group_photo_upside_down_is_the_one_made(client, two_people):
+    upside_down = _png(np.ascontiguousarray(two_people[::-1, ::-1]))
+    first = _post(client, upside_down)
+    assert first.status_code == 201, first.text
+    report = first.json()["report"]
+    assert report["photo_upside_down"] and report["faces_found"] == 2
+    x0, y0, x1, y1 = report["other_faces"][0]  # in the photo's own pixels, as given
+    picked = _post(client, upside_down, face=f"{(x0 + x1) / 2:.1f},{(y0 + y1) / 2:.1f}")
+    assert picked.status_code == 201, picked.text
+    landmarks = np.array(picked.json()["report"]["landmarks68"])
+    assert x0 < landmarks[:, 0].mean() < x1 and y0 < landmarks[:, 1].mean() < y1
+
+
 def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     body = made.json()
     assert re.fullmatch(r"[A-Za-z0-9_-]{16}", body["id"])

@@ -241,19 +241,28 @@ def photo_bust(found, index: int, image: np.ndarray, options: BustOptions = Bust
 
 def roll_report(bust: BustResult, found) -> dict:
     """What a report says of the turn ``bust`` (``photo_bust`` of ``found``, a ``PhotoResult``) got
-    for the camera's roll: ``camera_roll_deg`` (0: stands on the photo's up), ``camera_roll_from``
-    (``LevelResult.source``: "lines", the room's vertical lines; "body", the person's face and
-    shoulders; None where the bust was not turned) and ``camera_roll_note``, the line the command
-    and the web page show where it was turned (None where not)."""
-    turned = bust.camera_roll_rad != 0.0 and found.level is not None
-    degrees = round(float(np.degrees(bust.camera_roll_rad)), 2)
-    source = found.level.source if turned else None
+    from the photo's up: ``camera_roll_deg`` (0: stands on the photo's up), ``camera_roll_from``
+    (``LevelResult.source`` of a level that turned it: "lines", the room's vertical lines; "body",
+    the person's face and shoulders; else None), ``photo_upside_down`` (the faces were found in the
+    photo turned half round, ``PhotoResult.upside_down``) and ``camera_roll_note``, the line the
+    command and the web page show where the bust was turned (None where not)."""
+    turn = bust.camera_roll_rad
+    if found.upside_down:
+        # Measured from the photo's up, not from the frame the bust would have had without the
+        # turn (``applied_roll_rad``: a photo's up opposite the head's is held back to 25 deg).
+        turn = (found.camera_roll_rad + np.pi) % (2.0 * np.pi) - np.pi
+    degrees = round(float(np.degrees(turn)), 2)
+    levelled = turn != 0.0 and found.level is not None and found.level.roll_rad != 0.0
+    source = found.level.source if levelled else None
     note = None
-    if turned:
+    if found.upside_down:
+        note = f"the photo is upside down: the bust stands the person's way up, turned {degrees:+.1f} deg from its up"
+    elif levelled:
         by = "the room's vertical lines" if source == "lines" else "the person's face and shoulders, which lean alike"
         note = (f"the camera was held askew: the bust stands level by {by}, turned {degrees:+.1f} deg "
                 f"from the photo's up")
-    return {"camera_roll_deg": degrees, "camera_roll_from": source, "camera_roll_note": note}
+    return {"camera_roll_deg": degrees, "camera_roll_from": source, "photo_upside_down": bool(found.upside_down),
+            "camera_roll_note": note}
 
 
 def wall_warning(min_wall_mm: float) -> str | None:
