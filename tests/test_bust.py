@@ -454,3 +454,18 @@ def test_the_camera_s_roll_turns_a_bust_no_further_than_25_degrees_from_its_head
     assert seen_lean(turned) == pytest.approx(head_lean_deg + np.clip(roll_deg - head_lean_deg, -cap, cap))
     applied = np.degrees(bust.applied_roll_rad(view, np.radians(roll_deg)))
     assert applied == pytest.approx(seen_lean(turned) - seen_lean(bust.body_frame(view)))
+
+
+def test_a_photo_upside_down_stands_its_bust_on_the_head_s_up_and_says_half_a_turn():
+    from realtime.printing.silhouette import AffineView
+
+    # The same frontal camera with the photo upside down: the head's up is the photo's down.
+    view = AffineView(np.array([[-3.0, 0.0, 0.0, 200.0], [0.0, 3.0, 0.0, 150.0]]))
+    # The photo's up exactly opposite the head's, unturned: held back to 25 deg, not NaN.
+    held = bust.body_frame(view)
+    assert np.all(np.isfinite(held)) and np.degrees(np.arccos(held[1, 1])) == pytest.approx(25.0)
+    # Turned half round, the bust stands on the head's up, and that is half a turn from the photo's up.
+    frame = bust.body_frame(view, np.pi)
+    np.testing.assert_allclose(frame[1], [0.0, 1.0, 0.0], atol=1e-9)
+    assert abs(bust.applied_roll_rad(view, np.pi)) == pytest.approx(np.pi, abs=1e-6)
+    assert abs(bust.applied_roll_rad(view, np.pi + np.radians(10.0))) == pytest.approx(np.radians(170.0), abs=1e-6)

@@ -429,8 +429,11 @@ def test_a_photo_upside_down_gives_the_upright_photo_s_face_mask_and_bust(astron
 def test_the_photo_turned_half_round_is_taken_only_where_its_faces_score_clearly_better(reconstructor, monkeypatch):
     from realtime.stages import photo as photo_stage
 
+    from realtime import topology
+
     def face(score):
         vertices = np.zeros((468, 3), np.float32)
+        vertices[topology.CHIN, 1] = 10.0  # below the forehead in the turned photo: upside down in the photo
         return photo_stage.PhotoFace(np.array([1.0, 2.0, 30.0, 40.0]), score, vertices, 1.0, None,
                                      np.zeros((68, 2), np.float32), 0.1, "face proportions", 62.0, 140.0)
 
@@ -444,8 +447,9 @@ def test_the_photo_turned_half_round_is_taken_only_where_its_faces_score_clearly
         return search, seen
 
     image = np.arange(48 * 64 * 3, dtype=np.uint8).reshape(48, 64, 3)
+    # Taken where the turned photo's best face scores 0.15 more than the photo's and 0.8 or more.
     for as_given, turned, taken in ((0.95, 0.99, False), (0.66, 0.75, False), (0.66, 0.85, True),
-                                    (None, 0.62, True), (None, None, False)):
+                                    (None, 0.62, False), (None, 0.85, True), (None, None, False)):
         search, seen = searches(as_given, turned)
         monkeypatch.setattr(reconstructor, "_search", search)
         result = reconstructor.run(image)
@@ -456,3 +460,22 @@ def test_the_photo_turned_half_round_is_taken_only_where_its_faces_score_clearly
             assert np.array_equal(seen[1], image[::-1, ::-1])
         if taken:  # its box in the photo's own pixels: (1, 2)-(30, 40) turned half round
             assert np.allclose(result.faces[0].box_px, [64 - 1 - 30, 48 - 1 - 40, 64 - 1 - 1, 48 - 1 - 2])
+            assert result.camera_roll_rad == pytest.approx(np.pi)
+
+
+def test_a_face_found_only_in_the_photo_turned_half_round_but_lying_on_its_side_is_not_upside_down():
+    from realtime import topology
+    from realtime.stages import photo as photo_stage
+
+    vertices = np.zeros((468, 3), np.float32)
+    vertices[topology.CHIN] = (20.0, 20.0, 0.0)
+    found = photo_stage.PhotoFace(np.array([1.0, 2.0, 30.0, 40.0]), 0.9, vertices, 1.0, None,
+                                  np.zeros((68, 2), np.float32), 0.1, "face proportions", 62.0, 140.0)
+    # In the turned photo the face lies on its side, stands upright (so upside down in the photo as
+    # given) or stands upside down (so upright in it).
+    for forehead, upside_down in (((40.0, 22.0), False), ((21.0, 0.0), True), ((20.0, 40.0), False)):
+        vertices[topology.FOREHEAD_TOP, :2] = forehead
+        turned = photo_stage.PhotoResult(faces=[dataclasses.replace(found, vertices_px=vertices.copy())])
+        given = photo_stage.half_turned(turned, 64, 48)
+        assert given.upside_down == upside_down, forehead
+        assert given.camera_roll_rad == pytest.approx(np.pi if upside_down else 0.0)

@@ -105,7 +105,10 @@ down, the astronaut's face scored 0.60 (refused), and in the tests' two-person p
 round Hopper's 0.65 (kept, an upright mesh on her upside-down face) and the astronaut's 0.61; the
 largest faces of the 35 upright photos score 0.66 (two crowds' tilted heads) to 0.99."""
 UPSIDE_DOWN_MARGIN = 0.15
-"""... (turned the right way up, those faces score 0.9 and more)."""
+"""... and at least ``UPSIDE_DOWN_MIN_SCORE``: turned the right way up, those faces score 0.9 and
+more, and a photo with no face kept gets no easier second chance (an animal's "face" turned half
+round must score as a person's)."""
+UPSIDE_DOWN_MIN_SCORE = 0.8
 
 
 HUMAN_MIN_SCORE = 0.65
@@ -318,9 +321,9 @@ def half_turn_px(points_px: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def half_turned(found: PhotoResult, width: int, height: int) -> PhotoResult:
     """``found``, the faces of a ``width`` x ``height`` photo searched turned half round, in the photo's
-    own pixels: the faces' and the others' points, the boxes, the masks' crops (``upside_down``
-    set; the level's roll stays the turned photo's, ``PhotoResult.camera_roll_rad`` adds the half
-    turn)."""
+    own pixels: the faces' and the others' points, the boxes, the masks' crops; ``upside_down``
+    where the largest face stands upside down in the photo (the level's roll stays the turned
+    photo's, and ``PhotoResult.camera_roll_rad`` adds the half turn)."""
     from realtime.stages.segmentation import PersonMask
 
     def face(described: PhotoFace) -> PhotoFace:
@@ -334,9 +337,13 @@ def half_turned(found: PhotoResult, width: int, height: int) -> PhotoResult:
     turn = np.array([[-1.0, 0.0, width - 1.0], [0.0, -1.0, height - 1.0], [0.0, 0.0, 1.0]])
     persons = [replace(mask, crop_from_image=mask.crop_from_image @ turn) if isinstance(mask, PersonMask) else mask
                for mask in found.persons]
-    return replace(found, faces=[face(f) for f in found.faces], not_human=[face(f) for f in found.not_human],
+    faces = [face(f) for f in found.faces]
+    # The person's way up is half a turn from the photo's only where the face found so stands upside
+    # down in it; one lying on its side (found turned, 60-90 deg) is read as the photo as given is.
+    upside_down = bool(faces) and abs(geometry.face_roll_deg(faces[0].vertices_px)) > 90.0
+    return replace(found, faces=faces, not_human=[face(f) for f in found.not_human],
                    persons=persons, others_px=[half_turn_px(v, width, height) for v in found.others_px],
-                   upside_down=True)
+                   upside_down=upside_down)
 
 
 def face_at(faces_vertices_px: list[np.ndarray], point_px: tuple[float, float]) -> int:
@@ -545,7 +552,7 @@ class PhotoReconstructor:
         turned_pick = None if pick_px is None else (width - 1.0 - pick_px[0], height - 1.0 - pick_px[1])
         turned = self._search(np.ascontiguousarray(image_bgr[::-1, ::-1]), all_faces, turned_pick)
         turned_best = max((face.score for face in turned.faces), default=0.0)
-        if turned.faces and turned_best >= best + UPSIDE_DOWN_MARGIN:
+        if turned.faces and turned_best >= max(best + UPSIDE_DOWN_MARGIN, UPSIDE_DOWN_MIN_SCORE):
             return half_turned(turned, width, height)
         return found
 
