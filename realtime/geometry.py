@@ -431,9 +431,9 @@ def face_roll_deg(vertices_px: np.ndarray) -> float:
     vertical; positive where the forehead's top lies right of the chin (the sense of
     ``stages.level.segment_leans``), nan for a mesh without a shape. The face's up as the crops
     around it stand it upright (``stages.segmentation.face_crop``); one measure for every stage:
-    whether a face is rolled too far to be judged human (``stages.photo.looks_human``) and whether
-    the people lean as the room does (``stages.level``). The eye line, half as long, reads small
-    faces worse: Einstein's small face in a hall turned 10 deg reads -8.4 deg by it, -1.8 by this."""
+    whether the people lean as the room does (``stages.level``), whether a face found in a photo
+    turned half round stands upside down in it (``stages.photo.half_turned``). The eye line, half
+    as long, reads small faces worse: Einstein's small face in a hall turned 10 deg reads -8.4 deg by it, -1.8 by this."""
     v = check_shape("vertices_px", vertices_px, (topology.N_VERTICES, None), dtype=np.float64)
     up = v[topology.FOREHEAD_TOP, :2] - v[topology.CHIN, :2]
     return float(np.degrees(np.arctan2(up[0], -up[1])))

@@ -122,10 +122,12 @@ puppies: 0.93 and 0.51; frontal people: 0.91-1.00). Turned faces read lower and 
 score alone (``HUMAN_TURN_DEG``)."""
 HUMAN_TURN_DEG = 35.0
 """The two thresholds were measured on upright, roughly frontal faces; people turned further than
-this (profiles: presence 0.6-1.0, the detector's scores lower) ..."""
-HUMAN_ROLL_DEG = 45.0
-"""... or tilted further than this in the photo (upside down: score 0.62, presence 0.56 on a
-rendered head that MediaPipe's own FaceMesh finds) read lower too, and are not judged."""
+this (profiles: presence 0.6-1.0, the detector's scores lower) read lower too, and are not judged.
+Faces rolled in the photo are judged like upright ones: the astronaut and Grace Hopper turned 45,
+90, 270 and 315 deg score 0.81-0.96 (presence 1.00); turned 135-225 deg the mesh network answers
+an upside-down face with an upright mesh (0.60-0.69), which the search of the photo turned half
+round finds instead (``UPSIDE_DOWN_BELOW``). Faces rolled 45 deg or more used not to be judged,
+and skimage's cat passed so: a "face" on its side in the turned fallback crop (0.61, 0.70)."""
 
 
 HUMAN_MIN_SCORE_ENLARGED = 0.8
@@ -168,16 +170,15 @@ def refusal_reason(face) -> str:
 # two: a hand holding a chip beside a face, rolled 60 deg (score 0.57, presence 0.52: not judged for
 # its roll, and the largest "face" of its photo, so the bust was of the hand), and a German shepherd
 # (0.67, 0.96: passed as a frontal face). Every person's face was confirmed.
-def looks_human(score: float, presence: float, turn_deg: float, roll_deg: float = 0.0,
-                crop: str = "detection", confirmed: bool = True) -> bool:
-    """Whether a face the networks found is probably a person's (see the thresholds above).
-    roll_deg: the face's roll in the photo (``geometry.face_roll_deg``). crop: which crop found it
-    (``PhotoFace.steps["crop"]``). confirmed: whether a second look at it (its refined crop or the
-    mirror image, ``PhotoFace.confirmed``) showed the mesh network a face too: one that none did is
-    no person's, turned or tilted or not."""
+def looks_human(score: float, presence: float, turn_deg: float, crop: str = "detection",
+                confirmed: bool = True) -> bool:
+    """Whether a face the networks found is probably a person's (see the thresholds above). crop:
+    which crop found it (``PhotoFace.steps["crop"]``). confirmed: whether a second look at it (its
+    refined crop or the mirror image, ``PhotoFace.confirmed``) showed the mesh network a face too:
+    one that none did is no person's, turned or tilted or not."""
     if not confirmed:
         return False
-    if abs(turn_deg) >= HUMAN_TURN_DEG or abs(roll_deg) >= HUMAN_ROLL_DEG:
+    if abs(turn_deg) >= HUMAN_TURN_DEG:
         return True
     least = HUMAN_MIN_SCORE_ENLARGED if crop.startswith("enlarged") else HUMAN_MIN_SCORE
     return score >= least and presence >= HUMAN_MIN_PRESENCE
@@ -700,7 +701,6 @@ class PhotoReconstructor:
             return
         described = self._describe(image_bgr, detection.box_px, detection.score, face)
         if self.options.human_only and not looks_human(described.score, described.presence, described.turn_deg,
-                                                       geometry.face_roll_deg(described.vertices_px),
                                                        str(described.steps.get("crop", "detection")),
                                                        described.confirmed or not (self.options.refine or self.options.flip)):
             self._not_human.append(described)
