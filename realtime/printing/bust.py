@@ -240,23 +240,28 @@ def photo_bust(found, index: int, image: np.ndarray, options: BustOptions = Bust
 
 
 def roll_report(bust: BustResult, found) -> dict:
-    """What a report says of the turn ``bust`` (``photo_bust`` of ``found``, a ``PhotoResult``) got
-    from the photo's up: ``camera_roll_deg`` (``BustResult.camera_roll_rad``; 0: stands on the
-    photo's up, as the head, relief and mask styles always do), ``camera_roll_from``
-    (``LevelResult.source`` of a level that turned it: "lines", the room's vertical lines; "body",
-    the person's face and shoulders; else None), ``photo_upside_down`` (``PhotoResult.upside_down``)
-    and ``camera_roll_note``, the line the command and the web page show where the bust was turned
+    """What a report says of the turn ``bust`` (``photo_bust`` of ``found``, a ``PhotoResult``) got:
+    ``camera_roll_deg`` (the level's turn, ``BustResult.camera_roll_rad``; for a photo upside down
+    the whole turn from the photo's up, ``PhotoResult.camera_roll_rad``; 0 for the head, relief and
+    mask styles, which stand on the head's own up), ``camera_roll_from`` (``LevelResult.source`` of
+    a level that turned it: "lines", the room's vertical lines; "body", the person's face and
+    shoulders; else None), ``photo_upside_down`` (``PhotoResult.upside_down``) and
+    ``camera_roll_note``, the line the command and the web page show where the bust was turned
     (None where not)."""
-    degrees = round(float(np.degrees(bust.camera_roll_rad)), 2)
-    turned = bust.camera_roll_rad != 0.0
+    turn = bust.camera_roll_rad
+    upside_down = bool(found.upside_down) and bust.options.style == "bust"
+    if upside_down:
+        # From the photo's up: the unturned frame of a photo upside down is already held back 25 deg
+        # from its up toward the head's, so ``applied_roll_rad`` would say little.
+        turn = (found.camera_roll_rad + np.pi) % (2.0 * np.pi) - np.pi
+    degrees = round(float(np.degrees(turn)), 2)
+    turned = turn != 0.0
     levelled = turned and found.level is not None and found.level.roll_rad != 0.0
     source = found.level.source if levelled else None
     note = None
-    if turned and found.upside_down:
-        note = (f"the photo is upside down: the bust stands the person's way up, turned {abs(degrees):.1f} deg "
-                f"from the photo's up" if abs(abs(degrees) - 180.0) < 0.05 else
-                f"the photo is upside down: the bust stands the person's way up, turned {degrees:+.1f} deg "
-                f"from the photo's up")
+    if turned and upside_down:
+        how_far = f"{abs(degrees):.1f}" if abs(abs(degrees) - 180.0) < 0.05 else f"{degrees:+.1f}"
+        note = f"the photo is upside down: the bust stands the person's way up, turned {how_far} deg from the photo's up"
     elif levelled:
         by = "the room's vertical lines" if source == "lines" else "the person's face and shoulders, which lean alike"
         note = (f"the camera was held askew: the bust stands level by {by}, turned {degrees:+.1f} deg "
@@ -474,18 +479,14 @@ def body_frame(view: silhouette.AffineView | None, roll_rad: float = 0.0) -> np.
 
 
 def applied_roll_rad(view: silhouette.AffineView | None, roll_rad: float) -> float:
-    """How far ``body_frame(view, roll_rad)``'s up is turned from the photo's up, radians, positive
-    toward the photo's right: ``roll_rad`` itself unless ``MAX_HEAD_TILT_RAD`` held it back (about pi
-    for a photo upside down)."""
+    """How far ``body_frame(view, roll_rad)``'s up is turned from ``body_frame(view)``'s, radians,
+    positive toward the photo's right: ``roll_rad`` itself unless ``MAX_HEAD_TILT_RAD`` held it back
+    (0 where turning changed nothing: a head leaning past it in the photo, held back either way)."""
     if view is None or roll_rad == 0.0:
         return 0.0
-    toward = -view.view_dir
-    photo_up = -view.matrix[1, :3]
-    photo_up = photo_up - (photo_up @ toward) * toward
-    photo_up /= np.linalg.norm(photo_up)
-    turned = body_frame(view, roll_rad)[1]
+    level, turned = body_frame(view), body_frame(view, roll_rad)
     # Turning up toward the photo's right (up x toward) leaves up x turned along -toward.
-    return float(np.arctan2(-np.cross(photo_up, turned) @ toward, photo_up @ turned))
+    return float(np.arctan2(-np.cross(level[1], turned[1]) @ level[2], level[1] @ turned[1]))
 
 
 def _ears(head, shape, to_print_rotation, image):

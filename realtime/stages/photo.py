@@ -98,17 +98,17 @@ class PhotoOptions:
     upside_down: bool = True
 
 
-UPSIDE_DOWN_BELOW = 0.7
+UPSIDE_DOWN_BELOW = 0.85
 """A photo whose best face kept scores under this with the detector is searched turned half round
 too, and the faces found so are taken where their best scores ``UPSIDE_DOWN_MARGIN`` more. Upside
-down, the astronaut's face scored 0.60 (refused), and in the tests' two-person photo turned half
-round Hopper's 0.65 (kept, an upright mesh on her upside-down face) and the astronaut's 0.61; the
-largest faces of the 35 upright photos score 0.66 (two crowds' tilted heads) to 0.99."""
+down, the astronaut's face scored 0.60 (refused), and turned 210 deg inside a frame 0.75 (kept,
+an upright mesh on her upside-down face, 60 px off it); in the tests' two-person photo turned half
+round Hopper's 0.65 (kept so too). Turned the right way up those faces score 0.89-0.96. The
+largest faces of the 35 upright photos score 0.66 (two crowds' tilted heads), 0.80 (a cropped
+Obama), then 0.85-0.99: three of them pay the second search, which none of them takes."""
 UPSIDE_DOWN_MARGIN = 0.15
-"""... and at least ``UPSIDE_DOWN_MIN_SCORE``: turned the right way up, those faces score 0.9 and
-more, and a photo with no face kept gets no easier second chance (an animal's "face" turned half
-round must score as a person's)."""
-UPSIDE_DOWN_MIN_SCORE = 0.8
+"""... and at least ``HUMAN_MIN_SCORE``, as any face: a photo with no face kept gets no easier
+second chance (the turned search's faces are judged by ``looks_human`` as the photo's are)."""
 
 
 HUMAN_MIN_SCORE = 0.65
@@ -125,9 +125,11 @@ HUMAN_TURN_DEG = 35.0
 this (profiles: presence 0.6-1.0, the detector's scores lower) read lower too, and are not judged.
 Faces rolled in the photo are judged like upright ones: the astronaut and Grace Hopper turned 45,
 90, 270 and 315 deg score 0.81-0.96 (presence 1.00); turned 135-225 deg the mesh network answers
-an upside-down face with an upright mesh (0.60-0.69), which the search of the photo turned half
-round finds instead (``UPSIDE_DOWN_BELOW``). Faces rolled 45 deg or more used not to be judged,
-and skimage's cat passed so: a "face" on its side in the turned fallback crop (0.61, 0.70)."""
+an upside-down face with an upright mesh (0.60-0.75), and the search of the photo turned half
+round finds the face instead (``UPSIDE_DOWN_BELOW``). Faces whose mesh lay rolled 45 deg or more
+used not to be judged (for a rendered head upside down that MediaPipe's FaceMesh finds, 0.62 and
+0.56), and skimage's cat passed so: a "face" on its side in the turned fallback crop (0.61, 0.70).
+A person upside down is now made only where the photo turned half round scores as a person's."""
 
 
 HUMAN_MIN_SCORE_ENLARGED = 0.8
@@ -289,9 +291,11 @@ class PhotoResult:
     @property
     def camera_roll_rad(self) -> float:
         """How far to turn the busts' up from the photo's: ``LevelResult.roll_rad`` (0 without a
-        reading), and half a turn more for a photo upside down."""
+        reading), and half a turn more for a photo upside down, but where the person's face and
+        shoulders gave the reading: that is the person's own up, half turn and all (``half_turned``)."""
         roll = 0.0 if self.level is None else self.level.roll_rad
-        return roll + np.pi if self.upside_down else roll
+        by_body = self.level is not None and self.level.source == "body"
+        return roll + np.pi if self.upside_down and not by_body else roll
 
     def other_face_boxes(self) -> list[list[float]]:
         """The other people's faces as boxes (``report_box``), for a report: which faces a
@@ -342,9 +346,15 @@ def half_turned(found: PhotoResult, width: int, height: int) -> PhotoResult:
     # The person's way up is half a turn from the photo's only where the face found so stands upside
     # down in it; one lying on its side (found turned, 60-90 deg) is read as the photo as given is.
     upside_down = bool(faces) and abs(geometry.face_roll_deg(faces[0].vertices_px)) > 90.0
+    level = found.level
+    if level is not None and level.source == "body":
+        # The room's lines have no head or foot and lean alike both ways up; a face and shoulders'
+        # reading does: in the photo as given it is half a turn round.
+        level = replace(level, roll_rad=(level.roll_rad + 2.0 * np.pi) % (2.0 * np.pi) - np.pi,
+                        lean_deg=(level.lean_deg + 360.0) % 360.0 - 180.0)
     return replace(found, faces=faces, not_human=[face(f) for f in found.not_human],
                    persons=persons, others_px=[half_turn_px(v, width, height) for v in found.others_px],
-                   upside_down=upside_down)
+                   level=level, upside_down=upside_down)
 
 
 def face_at(faces_vertices_px: list[np.ndarray], point_px: tuple[float, float]) -> int:
@@ -553,7 +563,7 @@ class PhotoReconstructor:
         turned_pick = None if pick_px is None else (width - 1.0 - pick_px[0], height - 1.0 - pick_px[1])
         turned = self._search(np.ascontiguousarray(image_bgr[::-1, ::-1]), all_faces, turned_pick)
         turned_best = max((face.score for face in turned.faces), default=0.0)
-        if turned.faces and turned_best >= max(best + UPSIDE_DOWN_MARGIN, UPSIDE_DOWN_MIN_SCORE):
+        if turned.faces and turned_best >= max(best + UPSIDE_DOWN_MARGIN, HUMAN_MIN_SCORE):
             return half_turned(turned, width, height)
         return found
 
