@@ -425,6 +425,12 @@ def inter_ocular_distance(vertices: np.ndarray) -> float:
     return float(np.linalg.norm(vertices[topology.RIGHT_EYE_OUTER, :2] - vertices[topology.LEFT_EYE_OUTER, :2]))
 
 
+def wrapped_angle(angle, half_turn: float = math.pi):
+    """``angle`` (a number or an array) wrapped into ``[-half_turn, half_turn)``: radians by default,
+    degrees with ``half_turn=180``, and a line's lean (no head or foot) with ``half_turn=90``."""
+    return angle - 2.0 * half_turn * np.floor((angle + half_turn) / (2.0 * half_turn))
+
+
 def face_roll_deg(vertices_px: np.ndarray) -> float:
     """How far a face is rolled in the photo, degrees: its up, the line from the chin (152) to the
     forehead's top (10) of ``vertices_px (468, 2+)`` image pixels (y down), against the image's

@@ -196,3 +196,11 @@ def test_a_face_s_roll_is_nan_without_a_shape_and_refuses_a_wrong_shape():
     assert np.isnan(geometry.face_roll_deg(np.full((topology.N_VERTICES, 3), np.nan)))
     with pytest.raises(ValueError, match="vertices_px"):
         geometry.face_roll_deg(np.zeros((68, 2)))
+
+
+@pytest.mark.parametrize("angle,half_turn,wrapped", [(3.0 * np.pi, np.pi, -np.pi), (-0.5, np.pi, -0.5),
+                                                      (190.0, 180.0, -170.0), (-180.0, 180.0, -180.0),
+                                                      (100.0, 90.0, -80.0), (89.0, 90.0, 89.0)])
+def test_an_angle_wraps_into_half_a_turn_either_side(angle, half_turn, wrapped):
+    assert geometry.wrapped_angle(angle, half_turn) == pytest.approx(wrapped)
+    assert np.allclose(geometry.wrapped_angle(np.array([angle, angle]), half_turn), wrapped)

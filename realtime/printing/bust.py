@@ -253,7 +253,7 @@ def roll_report(bust: BustResult, found) -> dict:
     if upside_down:
         # From the photo's up: the unturned frame of a photo upside down is already held back 25 deg
         # from its up toward the head's, so ``applied_roll_rad`` would say little.
-        turn = (found.camera_roll_rad + np.pi) % (2.0 * np.pi) - np.pi
+        turn = geometry.wrapped_angle(found.camera_roll_rad)
     degrees = round(float(np.degrees(turn)), 2)
     turned = turn != 0.0
     levelled = turned and found.level is not None and found.level.roll_rad != 0.0

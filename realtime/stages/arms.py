@@ -245,8 +245,8 @@ def without_raised_arms(image_bgr: np.ndarray, masks: list["PersonMask"], faces_
     pixels) with each person's own arms raised above the chin hidden (``hide_arms``), where the
     person reaches past the head (``reaches_past_head``). finder: returns the ``ArmFinder`` to ask
     (opened on first use by the caller). The network sees the photo inside any frame round it, as
-    the segmentation does (``segmentation.photo_content``: a print's border is not the body)."""
-    from realtime.stages.segmentation import photo_content
+    the segmentation does (``segmentation.framed_content``: a print's border is not the body)."""
+    from realtime.stages.segmentation import framed_content
 
     image = check_shape("image_bgr", image_bgr, (None, None, 3))
     kept, content, shift = [], None, None
@@ -255,8 +255,7 @@ def without_raised_arms(image_bgr: np.ndarray, masks: list["PersonMask"], faces_
             kept.append(mask)
             continue
         if content is None:
-            x0, y0, x1, y1 = photo_content(image)
-            content, shift = image[y0:y1, x0:x1], np.array([x0, y0], np.float64)
+            content, shift = framed_content(image)
         found = finder().run(content, np.asarray(vertices, np.float64)[:, :2] - shift)
         kept.append(hide_arms(mask, vertices, [arm + shift for arm in found.arms_px]))
     return kept

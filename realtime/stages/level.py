@@ -268,7 +268,7 @@ def camera_roll(image_bgr: np.ndarray, people: np.ndarray | None = None, faces_p
     lean_deg, support, count = dominant_lean(lean[keep], length[keep] / short_side, options, across[keep])
     # Lines have no head or foot, so a face is compared with them half a turn round too (a photo
     # upside down leans its room and its people alike).
-    face_leans = [(roll + 90.0) % 180.0 - 90.0 for roll in (geometry.face_roll_deg(v) for v in faces)
+    face_leans = [geometry.wrapped_angle(roll, 90.0) for roll in (geometry.face_roll_deg(v) for v in faces)
                   if np.isfinite(roll)]
     faces_lean = float(np.median(face_leans)) if face_leans else None
     if lean_deg is not None and faces_lean is not None and abs(faces_lean - lean_deg) > options.face_agreement_deg:
@@ -307,11 +307,11 @@ def levelled_by_body(lines: LevelResult, face_px: np.ndarray, shoulders: Callabl
     face_height = geometry.face_height(np.asarray(face_px, np.float64)[:, :2])
     span = float(np.linalg.norm(found[1] - found[0])) / max(face_height, 1e-9)
     # The two angles' difference the short way round (a face and shoulders upside down agree too).
-    apart = (shoulders_roll_deg(found) - face_roll + 180.0) % 360.0 - 180.0
+    apart = geometry.wrapped_angle(shoulders_roll_deg(found) - face_roll, 180.0)
     if span < options.min_shoulder_span or abs(apart) > options.shoulder_agreement_deg:
         return replace(lines, timings_ms=timings)
     # In [-180, 180): a person upside down in the photo (face and shoulders alike) turns the bust
     # half a turn, within ``bust.MAX_HEAD_TILT_RAD`` of the head's own up as every turn is.
-    lean_deg = (face_roll + 0.5 * apart + 180.0) % 360.0 - 180.0
+    lean_deg = float(geometry.wrapped_angle(face_roll + 0.5 * apart, 180.0))
     return replace(lines, roll_rad=roll_from_lean(lean_deg, options.ramp_deg), lean_deg=lean_deg,
                    timings_ms=timings, source="body")

@@ -350,8 +350,8 @@ def half_turned(found: PhotoResult, width: int, height: int) -> PhotoResult:
     if level is not None and level.source == "body":
         # The room's lines have no head or foot and lean alike both ways up; a face and shoulders'
         # reading does: in the photo as given it is half a turn round.
-        level = replace(level, roll_rad=(level.roll_rad + 2.0 * np.pi) % (2.0 * np.pi) - np.pi,
-                        lean_deg=(level.lean_deg + 360.0) % 360.0 - 180.0)
+        level = replace(level, roll_rad=float(geometry.wrapped_angle(level.roll_rad + np.pi)),
+                        lean_deg=float(geometry.wrapped_angle(level.lean_deg + 180.0, 180.0)))
     return replace(found, faces=faces, not_human=[face(f) for f in found.not_human],
                    persons=persons, others_px=[half_turn_px(v, width, height) for v in found.others_px],
                    level=level, upside_down=upside_down)
@@ -560,7 +560,7 @@ class PhotoReconstructor:
         if best >= UPSIDE_DOWN_BELOW or not self.options.upside_down:
             return found
         height, width = image_bgr.shape[:2]
-        turned_pick = None if pick_px is None else (width - 1.0 - pick_px[0], height - 1.0 - pick_px[1])
+        turned_pick = None if pick_px is None else tuple(half_turn_px(np.array(pick_px, np.float64), width, height))
         turned = self._search(np.ascontiguousarray(image_bgr[::-1, ::-1]), all_faces, turned_pick)
         turned_best = max((face.score for face in turned.faces), default=0.0)
         if turned.faces and turned_best >= max(best + UPSIDE_DOWN_MARGIN, HUMAN_MIN_SCORE):
@@ -632,10 +632,10 @@ class PhotoReconstructor:
             # The people's own lines (a tie, a lapel, hair) say nothing about the room: their masks
             # are left out (on the photo as shrunk for the lines). Every face found, the people
             # confirmed beside the bust's too, has its lean checked against the room's.
-            small = working_size(width, height)
+            small, scale = working_size(width, height), working_scale(width, height)
             people = np.zeros(small[::-1], bool)
             for person in persons:
-                people |= person.in_image(*small, working_scale(width, height)) > PERSON_THRESHOLD
+                people |= person.in_image(*small, scale) > PERSON_THRESHOLD
             level = camera_roll(image_bgr, people, everyone + beside)
             if len(everyone) + len(beside) == 1:
                 # One person and no room to read: their face and shoulders may lean alike.
@@ -672,13 +672,11 @@ class PhotoReconstructor:
     def _shoulders(self, image_bgr: np.ndarray, vertices_px: np.ndarray) -> np.ndarray | None:
         """``(2, 2)`` image pixels of the shoulders of the person whose face is at ``vertices_px``
         (``arms.ArmFinder.shoulders``), seen inside any frame round the photo as the arms are, or None."""
-        from realtime.stages.segmentation import photo_content
+        from realtime.stages.segmentation import framed_content
 
-        x0, y0, x1, y1 = photo_content(image_bgr)
-        shift = np.array([x0, y0], np.float64)
-        found = self._arm_finder().shoulders(image_bgr[y0:y1, x0:x1],
-                                             np.asarray(vertices_px, np.float64)[:, :2] - shift)
-        return None if found is None else found + shift
+        content, corner = framed_content(image_bgr)
+        found = self._arm_finder().shoulders(content, np.asarray(vertices_px, np.float64)[:, :2] - corner)
+        return None if found is None else found + corner
 
     def _primary_crops(self, image_bgr: np.ndarray, detections: list, faces: list, all_faces: bool) -> list:
         """Try MediaPipe's crop of each detection (largest first), adding the faces found to

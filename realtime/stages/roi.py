@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from realtime import topology
+from realtime import geometry, topology
 from realtime.shapes import check_shape
 
 # MediaPipe's face-mesh graph enlarges the face box by 1.5 on each side before cropping
@@ -56,8 +56,8 @@ class Roi:
 
 
 def normalize_radians(angle: float) -> float:
-    """Wrap an angle into [-pi, pi)."""
-    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
+    """Wrap an angle into [-pi, pi) (``geometry.wrapped_angle``)."""
+    return float(geometry.wrapped_angle(angle))
 
 
 def eye_line_rotation(start_px: np.ndarray, end_px: np.ndarray, target_angle: float = 0.0) -> float:

@@ -220,6 +220,14 @@ def photo_content(image_bgr: np.ndarray) -> tuple[int, int, int, int]:
     return left, top, width - right, height - bottom
 
 
+def framed_content(image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The photo inside any frame round it (``photo_content``): ``(content (h, w, 3), corner (2,)
+    float64)``, a view of ``image_bgr`` and its top-left corner in the photo's pixels (a photo pixel
+    minus ``corner`` is the content's)."""
+    x0, y0, x1, y1 = photo_content(image_bgr)
+    return image_bgr[y0:y1, x0:x1], np.array([x0, y0], np.float64)
+
+
 def face_crop(vertices_px: np.ndarray, crop_face_heights: float = CROP_FACE_HEIGHTS,
               crop_centre_below: float = CROP_CENTRE_BELOW, size: int = CROP_SIZE,
               turned: bool = True) -> np.ndarray:
@@ -755,10 +763,9 @@ class PersonSegmenter:
                     for v in faces_vertices_px]
         # The photo without a frame round it: the network sees what it sees of an unframed photo (a
         # print's white border under a person cut off by the photo's edge read as more of the person).
-        x0, y0, x1, y1 = photo_content(image)
-        content = image[y0:y1, x0:x1]
-        from_content = [np.column_stack([m[:, :2], m[:, 2] + m[:, :2] @ (x0, y0)]) for m in matrices]
-        network_from_content = [network_crop(m, x1 - x0, y1 - y0) for m in from_content]
+        content, corner = framed_content(image)
+        from_content = [np.column_stack([m[:, :2], m[:, 2] + m[:, :2] @ corner]) for m in matrices]
+        network_from_content = [network_crop(m, content.shape[1], content.shape[0]) for m in from_content]
         crops = np.stack([cv2.warpAffine(content, m, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
                                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
                           for m in network_from_content])
