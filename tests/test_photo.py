@@ -526,3 +526,40 @@ def test_skimage_s_cat_gets_no_human_bust_however_her_face_lies():
     with PhotoReconstructor() as photo:
         found = photo.run(cat)
     assert found.faces == [] and len(found.not_human) >= 1 and not found.upside_down
+
+
+def test_a_clearly_better_detection_of_a_face_already_found_replaces_it(astronaut, monkeypatch):
+    # Detections are tried largest box first. A loose box over a face and what lies beside it
+    # (face-api's sample1: 0.66 against 0.96 for the same face's own box) gives the mesh network a
+    # crop in which the mesh misses the face; the tight box's mesh, a duplicate of it, was dropped.
+    from realtime.stages import photo as photo_stage
+    from realtime.stages.detection import DetectionResult
+
+    options = PhotoOptions(all_faces=True, second_detection_resize=None, fallback_crops=False,
+                           small_face_tiles=None, upside_down=False)
+    with PhotoReconstructor(options) as photo:
+        tight = photo.detector.detect(astronaut).detections[0]
+        alone = photo.run(astronaut).faces[0]
+        centre, half = (tight.box_px[:2] + tight.box_px[2:]) / 2, (tight.box_px[2:] - tight.box_px[:2]) / 2
+        offset = np.array([-0.5, 0.3]) * 2 * half
+        loose_box = np.r_[centre + offset - 1.6 * half, centre + offset + 1.6 * half].astype(np.float32)
+
+        def run(loose_score, tight_score):
+            loose = dataclasses.replace(tight, box_px=loose_box, score=loose_score)
+            found = [loose, dataclasses.replace(tight, score=tight_score)]
+            monkeypatch.setattr(photo.detector, "detect", lambda image, tile_fractions=None: DetectionResult(found))
+            return photo.run(astronaut)
+
+        # The loose box alone: a mesh on her face (nose within half an IOD) that is not her face.
+        assert median_distance_iod(run(0.70, 0.0).faces[0].vertices_px, alone.vertices_px) > 0.3
+        # Scoring clearly better, the tight box's mesh replaces it...
+        better = run(0.70, 0.92)
+        assert len(better.faces) == 1 and better.faces[0].score == pytest.approx(0.92)
+        assert median_distance_iod(better.faces[0].vertices_px, alone.vertices_px) < 0.01
+        # ...and replaces one refused as not human too (it took the face with it: "no human face").
+        refused_first = run(0.60, 0.92)
+        assert len(refused_first.faces) == 1 and refused_first.not_human == []
+        assert median_distance_iod(refused_first.faces[0].vertices_px, alone.vertices_px) < 0.01
+        # Within the margin the face first found stays.
+        close = run(0.92 - photo_stage.DUPLICATE_BETTER_BY + 0.03, 0.92)
+        assert len(close.faces) == 1 and close.faces[0].score < 0.92

@@ -48,6 +48,14 @@ PD_PER_OUTER_CANTHAL_SD = 0.04
 # A second search's detection overlapping one of the first's by more than this (IoU) is the same
 # face, already tried: the detector's own suppression threshold.
 SAME_DETECTION_IOU = 0.3
+DUPLICATE_BETTER_BY = 0.1
+"""Two detections whose meshes land on one face (``_same_face``): the later replaces the face kept
+from the earlier where its detector score is this much higher. Detections are tried largest box
+first, and a box that spans a face and part of its neighbour, or a face and its hair, scores low and
+gives the mesh network a loose crop: a mesh that is not the face (face-api's sample1, a tilted head:
+0.66 against 0.96 for the same face's tight box; multi_face 0.66 against 0.94, the mesh half on the
+boy behind her; sample5 0.73 against 0.91). The bust of such a face was a hood round a garbage
+face. Within this margin the first stays: two boxes that fit alike give alike meshes."""
 
 
 @dataclass(frozen=True)
@@ -705,15 +713,19 @@ class PhotoReconstructor:
         """Finish a face (refine, mirror) and add it to ``faces`` unless it is one already there
         (or to the refused ones, if it does not look human)."""
         face = self._reconstruct(image_bgr, *found)
-        if any(_same_face(face[0].vertices, kept.vertices_px) for kept in faces + self._not_human):
+        duplicates = [kept for kept in faces + self._not_human if _same_face(face[0].vertices, kept.vertices_px)]
+        if any(kept.score + DUPLICATE_BETTER_BY > detection.score for kept in duplicates):
             return
         described = self._describe(image_bgr, detection.box_px, detection.score, face)
-        if self.options.human_only and not looks_human(described.score, described.presence, described.turn_deg,
-                                                       str(described.steps.get("crop", "detection")),
-                                                       described.confirmed or not (self.options.refine or self.options.flip)):
-            self._not_human.append(described)
-            return
-        faces.append(described)
+        human = not self.options.human_only or looks_human(
+            described.score, described.presence, described.turn_deg, str(described.steps.get("crop", "detection")),
+            described.confirmed or not (self.options.refine or self.options.flip))
+        if duplicates and not human:
+            return  # the face stays as first found
+        # A clearly better detection of a face already found replaces it (``DUPLICATE_BETTER_BY``).
+        faces[:] = [kept for kept in faces if all(kept is not duplicate for duplicate in duplicates)]
+        self._not_human = [kept for kept in self._not_human if all(kept is not duplicate for duplicate in duplicates)]
+        (faces if human else self._not_human).append(described)
 
     def _fallback_mesh(self, image_bgr: np.ndarray, mirrored_image: np.ndarray,
                        detection) -> tuple[FaceMesh, dict] | None:
