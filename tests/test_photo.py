@@ -563,3 +563,43 @@ def test_a_clearly_better_detection_of_a_face_already_found_replaces_it(astronau
         # Within the margin the face first found stays.
         close = run(0.92 - photo_stage.DUPLICATE_BETTER_BY + 0.03, 0.92)
         assert len(close.faces) == 1 and close.faces[0].score < 0.92
+
+
+def test_a_mesh_off_the_detector_s_keypoints_does_not_count_against_the_photo_turned_half_round(
+        astronaut, reconstructor, monkeypatch):
+    from realtime.stages import photo as photo_stage
+
+    # The astronaut turned 195 deg: the detector's crop shows the mesh network her face upside down,
+    # and it answers with an upright mesh (kept at 0.67) whose eyes, nose and mouth lie a quarter of
+    # the box from the detector's; upright, her mesh lies on them.
+    with PhotoReconstructor(PhotoOptions(upside_down=False)) as photo:
+        height, width = astronaut.shape[:2]
+        turn = cv2.getRotationMatrix2D((width / 2, height / 2), 195, 1.0)
+        askew = cv2.warpAffine(astronaut, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        upright_mesh_on_her = photo.run(askew).faces
+        upright = photo.run(astronaut).faces
+    assert len(upright_mesh_on_her) == 1 and upright_mesh_on_her[0].steps["keypoint_gap_box"] > 0.2
+    assert upright[0].steps["keypoint_gap_box"] < 0.05
+    assert photo_stage.credible_best_score(upright_mesh_on_her) == 0.0
+    assert photo_stage.credible_best_score(upright) == pytest.approx(upright[0].score)
+
+    # The tests' two-person photo turned half round, as the shared one behaves: an upright mesh on
+    # one upside-down face scoring 0.84 hid the turned photo's 0.89 (under 0.84 + 0.15).
+    from realtime import topology
+
+    def face(score, gap, crop="detection"):
+        vertices = np.zeros((468, 3), np.float32)
+        vertices[topology.CHIN, 1] = 10.0  # below the forehead in the turned photo: upside down in the photo
+        return photo_stage.PhotoFace(np.array([1.0, 2.0, 30.0, 40.0]), score, vertices, 1.0, None,
+                                     np.zeros((68, 2), np.float32), 0.1, "face proportions", 62.0, 140.0,
+                                     steps={"keypoint_gap_box": gap, "crop": crop})
+
+    image = np.zeros((48, 64, 3), np.uint8)
+    # A profile a fallback crop found lies further off the detector's keypoints and still counts.
+    for as_given, turned, taken in (((0.84, 0.20), (0.89, 0.02), True), ((0.84, 0.10), (0.89, 0.02), False),
+                                    ((0.70, 0.20), (0.89, 0.25), False), ((0.90, 0.20), (0.89, 0.02), True),
+                                    ((0.84, 0.20, "face_axis"), (0.89, 0.02), False)):
+        results = iter([as_given, turned])
+        monkeypatch.setattr(reconstructor, "_search", lambda image, all_faces, pick_px: photo_stage.PhotoResult(
+            faces=[face(*next(results))], image_size=(64, 48)))
+        assert reconstructor.run(image).upside_down == taken, (as_given, turned)
