@@ -563,6 +563,11 @@ def test_a_clearly_better_detection_of_a_face_already_found_replaces_it(astronau
         # Within the margin the face first found stays.
         close = run(0.92 - photo_stage.DUPLICATE_BETTER_BY + 0.03, 0.92)
         assert len(close.faces) == 1 and close.faces[0].score < 0.92
+        # A better detection that is itself refused leaves the face first found.
+        looks_human = photo_stage.looks_human
+        monkeypatch.setattr(photo_stage, "looks_human", lambda score, *rest: score < 0.9 and looks_human(score, *rest))
+        refused_better = run(0.70, 0.92)
+        assert len(refused_better.faces) == 1 and refused_better.faces[0].score == pytest.approx(0.70)
 
 
 def test_a_mesh_off_the_detector_s_keypoints_does_not_count_against_the_photo_turned_half_round(
@@ -595,11 +600,21 @@ def test_a_mesh_off_the_detector_s_keypoints_does_not_count_against_the_photo_tu
                                      steps={"keypoint_gap_box": gap, "crop": crop})
 
     image = np.zeros((48, 64, 3), np.uint8)
-    # A profile a fallback crop found lies further off the detector's keypoints and still counts.
-    for as_given, turned, taken in (((0.84, 0.20), (0.89, 0.02), True), ((0.84, 0.10), (0.89, 0.02), False),
-                                    ((0.70, 0.20), (0.89, 0.25), False), ((0.90, 0.20), (0.89, 0.02), True),
-                                    ((0.84, 0.20, "face_axis"), (0.89, 0.02), False)):
+    cases = (
+        ((0.84, 0.20), (0.89, 0.02), True), ((0.84, 0.10), (0.89, 0.02), False),
+        ((0.87, 0.20), (0.89, 0.02), True),  # a doubtful face does not stop the second search
+        # A profile a fallback crop found lies further off the detector's keypoints and still counts.
+        ((0.84, 0.20, "face_axis"), (0.89, 0.02), False),
+        # A face rolled in the photo can lie 0.15-0.19 off and be right (takeo turned 90 deg: 0.83,
+        # 0.19): a doubtful face gives way only to a sound one, not to a fallback crop's profile...
+        ((0.83, 0.19), (0.73, 0.27, "face_axis"), False),
+        # ...nor to a sound one that scores lower (sample4 turned 270 deg: 0.82, 0.17, right; turned
+        # half round a sound 0.73, wrong)...
+        ((0.82, 0.17), (0.73, 0.02), False),
+        # ...and where the photo as given shows no face, the turned photo's is taken as any face.
+        (None, (0.70, 0.17), True), ((0.70, 0.20), (0.89, 0.25), True))
+    for as_given, turned, taken in cases:
         results = iter([as_given, turned])
         monkeypatch.setattr(reconstructor, "_search", lambda image, all_faces, pick_px: photo_stage.PhotoResult(
-            faces=[face(*next(results))], image_size=(64, 48)))
+            faces=[face(*spec) for spec in [next(results)] if spec is not None], image_size=(64, 48)))
         assert reconstructor.run(image).upside_down == taken, (as_given, turned)
