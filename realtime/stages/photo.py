@@ -122,9 +122,11 @@ second chance (the turned search's faces are judged by ``looks_human`` as the ph
 
 
 CREDIBLE_KEYPOINT_GAP = 0.15
-"""A mesh whose eyes, nose tip and mouth lie further than this (mean, detection box widths) from the
-detector's keypoints of its face is not taken for the face when a photo is compared with itself
-turned half round. The 66 faces of the 35 upright photos lie 0.01-0.12 off; meshes that are not the
+"""A mesh found in the detector's crop whose eyes, nose tip and mouth lie further than this (mean,
+detection box widths) from the detector's keypoints of its face is doubtful: it does not keep the
+photo from being searched turned half round, and there a sound face that scores as well takes its
+place (``turned_search_wins``; a face rolled 90 deg in the photo can lie 0.15-0.19 off and be
+right, hence "as well"). The 66 faces of the 35 upright photos lie 0.01-0.12 off; meshes that are not the
 face 0.145-0.23 (a loose box's on face-api's sample1 and sample5, a hand in insightface's t1), and
 upright meshes on upside-down faces 0.04-0.35. In the shared two-person photo turned half round
 such a mesh on Clinton's face (0.20) scored 0.84 and hid the turned photo's 0.89; in multi_face
@@ -550,12 +552,12 @@ def _doubtful(face: PhotoFace) -> bool:
     face). Faces the fallback crops found (profiles, rolled heads) passed ``KEYPOINT_AGREEMENT_BOX``
     already: the detector's keypoints on a profile are the visible features' (the tests' rendered
     heads turned 75-80 deg and rolled 60-90: 0.24-0.27 off, the face)."""
-    return face.steps.get("crop") == "detection" and face.steps.get("keypoint_gap_box", 0.0) > CREDIBLE_KEYPOINT_GAP
+    return face.steps.get("crop", "detection") == "detection" and face.steps.get("keypoint_gap_box", 0.0) > CREDIBLE_KEYPOINT_GAP
 
 
 def _sound(face: PhotoFace) -> bool:
     """A detection crop's mesh on its detector's keypoints: what may overrule a doubtful face."""
-    return face.steps.get("crop") == "detection" and not _doubtful(face)
+    return face.steps.get("crop", "detection") == "detection" and not _doubtful(face)
 
 
 def credible_best_score(faces: list[PhotoFace]) -> float:
