@@ -130,7 +130,8 @@ right, hence "as well"). The 66 faces of the 35 upright photos lie 0.01-0.12 off
 face 0.145-0.23 (a loose box's on face-api's sample1 and sample5, a hand in insightface's t1), and
 upright meshes on upside-down faces 0.04-0.35. In the shared two-person photo turned half round
 such a mesh on Clinton's face (0.20) scored 0.84 and hid the turned photo's 0.89; in multi_face
-turned so, 0.78 hid 0.92. Of the 35 photos turned half round, 33 were made upright, now all 35."""
+turned so, 0.78 hid 0.92. Of the 35 photos turned half round, 33 were made upright, now all 35
+(multi_face by a hair: 0.155; shifted a pixel, 0.14, and it stays wrong)."""
 HUMAN_MIN_SCORE = 0.65
 """Detector score below which a face is not taken for a person's. The detector and the mesh network
 are trained on people and fire on few animals (2 of 25 animal photos gathered from PyPI and Debian
@@ -552,7 +553,8 @@ def _doubtful(face: PhotoFace) -> bool:
     face). Faces the fallback crops found (profiles, rolled heads) passed ``KEYPOINT_AGREEMENT_BOX``
     already: the detector's keypoints on a profile are the visible features' (the tests' rendered
     heads turned 75-80 deg and rolled 60-90: 0.24-0.27 off, the face)."""
-    return face.steps.get("crop", "detection") == "detection" and face.steps.get("keypoint_gap_box", 0.0) > CREDIBLE_KEYPOINT_GAP
+    return (face.steps.get("crop", "detection") == "detection"
+            and face.steps.get("keypoint_gap_box", 0.0) > CREDIBLE_KEYPOINT_GAP)
 
 
 def _sound(face: PhotoFace) -> bool:
