@@ -24,6 +24,7 @@ import numpy as np
 
 from realtime import geometry, topology
 from realtime.shapes import check_shape
+from realtime.stages.roi import crop_to_image
 
 if TYPE_CHECKING:
     from realtime.stages.segmentation import PersonMask
@@ -120,12 +121,6 @@ def _visibility(landmarks: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(landmarks[:, 3], -VISIBILITY_LOGIT_LIMIT, VISIBILITY_LOGIT_LIMIT)))
 
 
-def _in_image(landmarks: np.ndarray, crop_from_image: np.ndarray) -> np.ndarray:
-    """``(n, 2)`` image pixels of ``landmarks (n, 5)``' crop positions."""
-    image_from_crop = cv2.invertAffineTransform(np.asarray(crop_from_image, np.float64))
-    return landmarks[:, :2] @ image_from_crop[:, :2].T + image_from_crop[:, 2]
-
-
 def shoulder_points(landmarks: np.ndarray, crop_from_image: np.ndarray, image_size: tuple[int, int],
                     min_visibility: float = SHOULDER_MIN_VISIBILITY) -> np.ndarray | None:
     """``(2, 2) float64`` image pixels of the subject's right and left shoulders (``SHOULDERS``), or
@@ -135,7 +130,7 @@ def shoulder_points(landmarks: np.ndarray, crop_from_image: np.ndarray, image_si
     marks = check_shape("landmarks", landmarks, (None, 5), dtype=np.float64)
     if _visibility(marks[list(SHOULDERS)]).min() < min_visibility:
         return None
-    points = _in_image(marks[list(SHOULDERS)], crop_from_image)
+    points = crop_to_image(marks[list(SHOULDERS), :2], crop_from_image)
     inside = (points >= 0.0).all() and (points[:, 0] < image_size[0]).all() and (points[:, 1] < image_size[1]).all()
     return points if inside else None
 
@@ -177,7 +172,7 @@ wrist below it), and its line from the
     up /= max(float(np.linalg.norm(up)), 1e-9)
     oval = face[list(topology.FACE_OVAL)]
     visibility = _visibility(marks)
-    points = _in_image(marks, crop_from_image)
+    points = crop_to_image(marks[:, :2], crop_from_image)
     arms = []
     for shoulder, elbow, wrist in (LEFT_ARM, RIGHT_ARM):
         if min(visibility[elbow], visibility[wrist]) < min_visibility:

@@ -22,6 +22,7 @@ import numpy as np
 
 from realtime import geometry, topology
 from realtime.shapes import check_shape
+from realtime.stages.roi import crop_to_image
 
 CROP_SIZE = 256
 """Crop side, pixels: the network's input size (no resampling inside the graph)."""
@@ -627,7 +628,7 @@ def crop_box(crop_from_image: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
     """The image box ``(4,)`` x_min, y_min, x_max, y_max pixels that a crop ``(2, 3)`` (image px ->
     crop px, ``size`` pixels square) covers."""
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
-    points = _mapped(cv2.invertAffineTransform(crop_from_image), corners)
+    points = crop_to_image(corners, crop_from_image)
     return np.concatenate([points.min(axis=0), points.max(axis=0)])
 
 
