@@ -438,16 +438,22 @@ def test_a_photo_upside_down_gives_the_upright_photo_s_face_mask_and_bust(astron
     assert bust_distance_mm(*meshes) < 1.2
 
 
+def _drawn_face(score: float, vertices: np.ndarray | None = None, steps: dict | None = None):
+    """A ``PhotoFace`` made by hand, its box (1, 2)-(30, 40): ``vertices (468, 3)`` image pixels, by
+    default a chin below a forehead at the origin (upright in the photo searched, so upside down in
+    the photo as given where that search was of it turned half round)."""
+    from realtime import topology
+    from realtime.stages.photo import PhotoFace
+
+    if vertices is None:
+        vertices = np.zeros((468, 3), np.float32)
+        vertices[topology.CHIN, 1] = 10.0
+    return PhotoFace(np.array([1.0, 2.0, 30.0, 40.0]), score, vertices, 1.0, None, np.zeros((68, 2), np.float32),
+                     0.1, "face proportions", 62.0, 140.0, steps=dict(steps or {}))
+
+
 def test_the_photo_turned_half_round_is_taken_only_where_its_faces_score_clearly_better(reconstructor, monkeypatch):
     from realtime.stages import photo as photo_stage
-
-    from realtime import topology
-
-    def face(score):
-        vertices = np.zeros((468, 3), np.float32)
-        vertices[topology.CHIN, 1] = 10.0  # below the forehead in the turned photo: upside down in the photo
-        return photo_stage.PhotoFace(np.array([1.0, 2.0, 30.0, 40.0]), score, vertices, 1.0, None,
-                                     np.zeros((68, 2), np.float32), 0.1, "face proportions", 62.0, 140.0)
 
     def searches(as_given, turned):
         seen = []
@@ -455,7 +461,7 @@ def test_the_photo_turned_half_round_is_taken_only_where_its_faces_score_clearly
         def search(image, all_faces, pick_px):
             seen.append(image.copy())
             score = as_given if len(seen) == 1 else turned
-            return photo_stage.PhotoResult(faces=[] if score is None else [face(score)], image_size=(64, 48))
+            return photo_stage.PhotoResult(faces=[] if score is None else [_drawn_face(score)], image_size=(64, 48))
         return search, seen
 
     image = np.arange(48 * 64 * 3, dtype=np.uint8).reshape(48, 64, 3)
@@ -482,8 +488,7 @@ def test_a_face_found_only_in_the_photo_turned_half_round_but_lying_on_its_side_
 
     vertices = np.zeros((468, 3), np.float32)
     vertices[topology.CHIN] = (20.0, 20.0, 0.0)
-    found = photo_stage.PhotoFace(np.array([1.0, 2.0, 30.0, 40.0]), 0.9, vertices, 1.0, None,
-                                  np.zeros((68, 2), np.float32), 0.1, "face proportions", 62.0, 140.0)
+    found = _drawn_face(0.9, vertices)
     # In the turned photo the face lies on its side, stands upright (so upside down in the photo as
     # given) or stands upside down (so upright in it).
     for forehead, upside_down in (((40.0, 22.0), False), ((21.0, 0.0), True), ((20.0, 40.0), False)):
@@ -501,8 +506,7 @@ def test_a_reading_of_the_person_s_face_and_shoulders_is_turned_half_round_with_
 
     vertices = np.zeros((468, 3), np.float32)
     vertices[topology.CHIN] = (20.0, 20.0, 0.0)
-    found = photo_stage.PhotoFace(np.array([1.0, 2.0, 30.0, 40.0]), 0.9, vertices, 1.0, None,
-                                  np.zeros((68, 2), np.float32), 0.1, "face proportions", 62.0, 140.0)
+    found = _drawn_face(0.9, vertices)
     # Lying on its side in the turned photo (-100 deg) the person leans +80 deg in the photo as given;
     # upright in it (+10 deg, so upside down as given) the whole turn is -170 deg, not half a turn more.
     for forehead, lean, given_deg in (((0.3, 23.5), -100.0, 80.0), ((23.5, 0.3), 10.0, -170.0)):
@@ -590,14 +594,8 @@ def test_a_mesh_off_the_detector_s_keypoints_does_not_count_against_the_photo_tu
 
     # The tests' two-person photo turned half round, as the shared one behaves: an upright mesh on
     # one upside-down face scoring 0.84 hid the turned photo's 0.89 (under 0.84 + 0.15).
-    from realtime import topology
-
     def face(score, gap, crop="detection"):
-        vertices = np.zeros((468, 3), np.float32)
-        vertices[topology.CHIN, 1] = 10.0  # below the forehead in the turned photo: upside down in the photo
-        return photo_stage.PhotoFace(np.array([1.0, 2.0, 30.0, 40.0]), score, vertices, 1.0, None,
-                                     np.zeros((68, 2), np.float32), 0.1, "face proportions", 62.0, 140.0,
-                                     steps={"keypoint_gap_box": gap, "crop": crop})
+        return _drawn_face(score, steps={"keypoint_gap_box": gap, "crop": crop})
 
     image = np.zeros((48, 64, 3), np.uint8)
     cases = (
