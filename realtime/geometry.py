@@ -435,7 +435,8 @@ def face_roll_deg(vertices_px: np.ndarray) -> float:
     """How far a face is rolled in the photo, degrees: its up, the line from the chin (152) to the
     forehead's top (10) of ``vertices_px (468, 2+)`` image pixels (y down), against the image's
     vertical; positive where the forehead's top lies right of the chin (the sense of
-    ``stages.level.segment_leans``), nan for a mesh without a shape. The face's up as the crops
+    ``stages.level.segment_leans``), nan where those vertices are not finite (a chin on the forehead's
+    top, no up at all, reads 180). The face's up as the crops
     around it stand it upright (``stages.segmentation.face_crop``); one measure for every stage:
     whether the people lean as the room does (``stages.level``), whether a face found in a photo
     turned half round stands upside down in it (``stages.photo.half_turned``). The eye line, half
