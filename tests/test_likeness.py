@@ -699,6 +699,61 @@ def test_the_askew_command_compares_turned_photos_busts_with_the_upright_one_s(c
     assert lines[1].startswith("read 1 of 1:")
 
 
+def test_a_whole_turned_photo_keeps_all_of_it_and_says_where_each_pixel_went():
+    from realtime.tools.likeness import whole_turned_photo
+
+    image = np.zeros((60, 100, 3), np.uint8)
+    image[10, 20] = image[50, 90] = 255  # two marks, near opposite corners
+    for turn_deg, size in ((90, (100, 60)), (180, (60, 100)), (30, None)):
+        turned, turn = whole_turned_photo(image, turn_deg)
+        if size is not None:
+            assert turned.shape[:2] == size
+        for x, y in ((20, 10), (90, 50)):
+            to_x, to_y = turn[:, :2] @ (x, y) + turn[:, 2]
+            # The mark is where the affine says (bilinear: its brightest neighbour) and inside.
+            around = turned[int(to_y) - 1:int(to_y) + 3, int(to_x) - 1:int(to_x) + 3, 0]
+            assert around.max() > 60, (turn_deg, x, y, to_x, to_y)
+    # Counter-clockwise as seen: a quarter turn takes the top-left mark to the bottom-left.
+    _, turn = whole_turned_photo(image, 90)
+    to_x, to_y = turn[:, :2] @ (20, 10) + turn[:, 2]
+    assert to_x < 30 and to_y > 70
+
+
+def test_a_turned_photo_s_face_is_measured_against_the_nearest_upright_face_turned_alike():
+    from realtime.tools.likeness import landmark_gap
+
+    rng = np.random.default_rng(3)
+    near = rng.uniform(0, 100, (468, 2))  # 100 px wide
+    far = near + (400.0, 0.0)
+    angle = np.radians(90)
+    turn = np.array([[np.cos(angle), np.sin(angle), 500.0], [-np.sin(angle), np.cos(angle), 700.0]])
+    found = near @ turn[:, :2].T + turn[:, 2]
+    assert landmark_gap(found, [far, near], turn) == pytest.approx(0.0, abs=1e-9)
+    width = np.ptp(near[:, 0])
+    assert landmark_gap(found + (0.0, 0.2 * width), [near, far], turn) == pytest.approx(0.2, abs=1e-6)
+    assert landmark_gap(near, [near], turn) > 1.0  # where it lay upright: not where it went
+    assert landmark_gap(found, [], turn) == float("inf")
+
+
+def test_the_turned_command_counts_where_a_turned_photo_s_face_is_the_upright_one_s(capsys, face_photo_path, tmp_path):
+    # python -m realtime.tools.likeness turned PHOTO...: what BENCHMARKS' "turned half round" sweep
+    # comes from. The astronaut a quarter and half a turn round: her face is found where it went.
+    import json
+
+    from realtime.tools import likeness
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((64, 64, 3), 128, np.uint8))
+    report = tmp_path / "turned.json"
+    assert likeness.main(["turned", face_photo_path, str(blank), "--turns", "90,180", "--json", str(report)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == "4 turned photos: 2 right, 0 wrong, 2 no face", lines
+    rows = json.loads(report.read_text())[face_photo_path]
+    assert [row["turn_deg"] for row in rows] == [90, 180]
+    assert all(row["verdict"] == "right" and row["gap"] < 0.03 and row["score"] > 0.8 for row in rows), rows
+    assert rows[1]["upside_down"] and not rows[0]["upside_down"]
+
+
 def test_the_crown_command_reports_each_photo_s_cut_bust_against_its_whole(capsys, grace_hopper_path, tmp_path):
     # python -m realtime.tools.likeness crown PHOTO...: what BENCHMARKS' cut-photo figures come from.
     from realtime.tools import likeness

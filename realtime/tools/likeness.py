@@ -14,7 +14,10 @@ realtime.tools.likeness crown PHOTO...`` cuts each photo at its face mesh's top 
 bust of the cut photo with the whole photo's above the cut (``cut_crown_agreement``). ``python -m
 realtime.tools.likeness askew PHOTO...`` turns each photo as a camera held askew would
 (``turned_photo``) and compares each turned photo's bust, on the photo's up and levelled by the
-camera's roll (``realtime.stages.level``), with the upright photo's (``askew_distances``).
+camera's roll (``realtime.stages.level``), with the upright photo's (``askew_distances``). ``python -m
+realtime.tools.likeness turned PHOTO...`` turns each whole photo by 16 angles up to a full turn
+(``whole_turned_photo``) and counts, for each, whether the face found is the upright photo's
+(``turned_photo_sweep``): the measure of the half-turned search (``PhotoOptions.upside_down``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ SAMPLES = 20_000
 """Surface samples per bust (area-weighted): ~ 0.7 mm apart on a 100 mm bust."""
 ICP_ROUNDS = 8
 """Alignment rounds (turn about Z and shift in X, Y)."""
+SWEEP_TURNS_DEG = (20, 35, 50, 70, 90, 110, 150, 165, 180, 195, 210, 250, 270, 290, 325, 340)
+"""``turned_photo_sweep``'s turns (counter-clockwise, as the photo is seen): none upright, half of
+them within 70 deg of upside down."""
+SWEEP_LONGEST_PX = 1000
+"""Photos are shrunk to at most this many pixels on their longer side before they are turned."""
+SWEEP_RIGHT_WITHIN = 0.1
+"""A turned photo's face is the upright one's where its landmarks lie within this many face widths
+of it (median): a mesh on the wrong face, or upright on an upside-down face, lies much further."""
 
 
 def _samples(mesh, count: int, seed: int) -> np.ndarray:
@@ -262,6 +273,59 @@ def askew_distances(photo, image: np.ndarray, leans_deg=(-20.0, -10.0, 10.0, 20.
     return rows
 
 
+def whole_turned_photo(image: np.ndarray, turn_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """``image (H, W, 3)`` turned ``turn_deg`` counter-clockwise (as seen) about its centre onto a
+    canvas large enough to hold all of it, the corners filled by repeating its edges; and the
+    ``(2, 3)`` affine that maps the photo's pixels ``(x, y)`` to the turned one's."""
+    import cv2
+
+    height, width = image.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), turn_deg, 1.0)
+    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+    turned_width, turned_height = int(height * sin + width * cos), int(height * cos + width * sin)
+    turn[:, 2] += (turned_width - width) / 2, (turned_height - height) / 2
+    return cv2.warpAffine(image, turn, (turned_width, turned_height), borderMode=cv2.BORDER_REPLICATE), turn
+
+
+def landmark_gap(found_px: np.ndarray, upright_faces_px: list[np.ndarray], turn: np.ndarray) -> float:
+    """How far a face found in a turned photo lies from the nearest face of the upright photo,
+    turned alike: the median landmark distance in that face's widths (inf where there is none).
+    ``found_px (N, >=2)``, each of ``upright_faces_px (N, >=2)``: landmarks in pixels; ``turn (2, 3)``:
+    upright photo pixels to turned ones (``whole_turned_photo``)."""
+    gaps = []
+    for upright in upright_faces_px:
+        expected = upright[:, :2] @ turn[:, :2].T + turn[:, 2]
+        width = float(np.ptp(upright[:, 0]))
+        gaps.append(float(np.median(np.linalg.norm(found_px[:, :2] - expected, axis=1))) / max(width, 1e-9))
+    return min(gaps, default=float("inf"))
+
+
+def turned_photo_sweep(photo, image: np.ndarray, turns_deg=SWEEP_TURNS_DEG) -> list[dict]:
+    """For each turn in ``turns_deg``: ``{"turn_deg", "verdict", "gap", "score", "upside_down"}``.
+    verdict: "right" where the largest face found in the whole photo so turned
+    (``whole_turned_photo``) is one of the upright photo's faces (``landmark_gap`` within
+    ``SWEEP_RIGHT_WITHIN``), "wrong" where it is not, "none" where no face is found (gap, score
+    and upside_down None). ``photo``: a ``PhotoReconstructor``; the upright photo's faces are all
+    it finds (``all_faces``); ``image (H, W, 3)`` is shrunk to ``SWEEP_LONGEST_PX`` first."""
+    import cv2
+
+    shrink = SWEEP_LONGEST_PX / max(image.shape[:2])
+    if shrink < 1.0:
+        image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    upright = [face.vertices_px for face in photo.run(image, all_faces=True).faces]
+    rows = []
+    for turn_deg in turns_deg:
+        turned, turn = whole_turned_photo(image, turn_deg)
+        found = photo.run(turned)
+        if not found.faces:
+            rows.append({"turn_deg": turn_deg, "verdict": "none", "gap": None, "score": None, "upside_down": None})
+            continue
+        gap = landmark_gap(found.faces[0].vertices_px, upright, turn)
+        rows.append({"turn_deg": turn_deg, "verdict": "right" if gap <= SWEEP_RIGHT_WITHIN else "wrong",
+                     "gap": gap, "score": float(found.faces[0].score), "upside_down": bool(found.upside_down)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -321,6 +385,36 @@ def main(argv: list[str] | None = None) -> int:
         mean = lambda key, chosen: float(np.mean([row[key] for row in chosen])) if chosen else float("nan")  # noqa: E731
         print(f"read {len(read)} of {len(rows)}: {mean('as_photo_mm', read):.2f} -> {mean('levelled_mm', read):.2f} mm; "
               f"all: {mean('as_photo_mm', rows):.2f} -> {mean('levelled_mm', rows):.2f} mm")
+        return 0
+    if argv[:1] == ["turned"]:
+        import json
+        from collections import Counter
+
+        from realtime.stages.imagefile import load_image
+        from realtime.stages.photo import PhotoOptions, PhotoReconstructor
+
+        parser = argparse.ArgumentParser(prog="python -m realtime.tools.likeness turned",
+                                         description="Whole photos turned by angles up to a full turn: is the face "
+                                                     "found the upright photo's?")
+        parser.add_argument("photos", nargs="+")
+        parser.add_argument("--turns", default=",".join(str(turn) for turn in SWEEP_TURNS_DEG),
+                            help="degrees, counter-clockwise as the photo is seen")
+        parser.add_argument("--json", help="write every photo's rows here too")
+        args = parser.parse_args(argv[1:])
+        turns = [float(value) for value in args.turns.split(",")]
+        every, counts = {}, Counter()
+        # The face search alone: the person's mask and the level do not change which face is found.
+        with PhotoReconstructor(PhotoOptions(segment=False, level=False)) as photo:
+            for path in args.photos:
+                every[path] = rows = turned_photo_sweep(photo, load_image(path), turns)
+                counts.update(row["verdict"] for row in rows)
+                print(f"{path}: " + " ".join(f"{row['turn_deg']:g}:{row['verdict']}" for row in rows))
+        print(f"{sum(counts.values())} turned photos: {counts['right']} right, {counts['wrong']} wrong, "
+              f"{counts['none']} no face")
+        if args.json:
+            from realtime.fileio import write_text_atomic
+
+            write_text_atomic(args.json, json.dumps(every, indent=1))
         return 0
     parser = argparse.ArgumentParser(prog="python -m realtime.tools.likeness",
                                      description="Contact sheet: photos, the busts' fit over them, the busts from three sides.")
