@@ -752,6 +752,8 @@ def test_the_turned_command_counts_where_a_turned_photo_s_face_is_the_upright_on
     assert [row["turn_deg"] for row in rows] == [90, 180]
     assert all(row["verdict"] == "right" and row["gap"] < 0.03 and row["score"] > 0.8 for row in rows), rows
     assert rows[1]["upside_down"] and not rows[0]["upside_down"]
+    # A quarter counter-clockwise lays her up toward the photo's left: searched turned back.
+    assert rows[0]["sideways"] == -1 and rows[1]["sideways"] == 0
 
 
 def test_the_crown_command_reports_each_photo_s_cut_bust_against_its_whole(capsys, grace_hopper_path, tmp_path):

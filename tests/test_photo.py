@@ -465,6 +465,8 @@ def test_the_photo_turned_half_round_is_taken_only_where_its_faces_score_clearly
         return search, seen
 
     image = np.arange(48 * 64 * 3, dtype=np.uint8).reshape(48, 64, 3)
+    # The quarter turns' search has its own test (a photo with no face kept searches them too).
+    monkeypatch.setattr(reconstructor, "options", dataclasses.replace(reconstructor.options, sideways=False))
     # Taken where the turned photo's best face scores 0.15 more than the photo's and 0.65 or more.
     for as_given, turned, taken in ((0.95, 0.99, False), (0.66, 0.75, False), (0.66, 0.85, True),
                                     (0.84, 0.97, False), (0.80, 0.96, True), (None, 0.62, False),
@@ -497,6 +499,164 @@ def test_a_face_found_only_in_the_photo_turned_half_round_but_lying_on_its_side_
         given = photo_stage.half_turned(turned, 64, 48)
         assert given.upside_down == upside_down, forehead
         assert given.camera_roll_rad == pytest.approx(np.pi if upside_down else 0.0)
+
+
+def test_a_quarter_turn_maps_pixels_as_numpy_turns_the_photo():
+    from realtime.stages.photo import quarter_turn, quarter_turned_back_px
+
+    image = np.zeros((48, 64, 3), np.uint8)
+    marks = np.array([[5.0, 7.0], [60.0, 3.0], [2.0, 45.0]])
+    for index, (x, y) in enumerate(marks.astype(int)):
+        image[y, x] = (index + 1) * 60
+    for quarters in (1, 2, 3):
+        turned = np.rot90(image, quarters)
+        to_turned = quarter_turn(quarters, 64, 48)
+        for index, mark in enumerate(marks):
+            tx, ty = to_turned[:2, :2] @ mark + to_turned[:2, 2]
+            assert turned[int(round(ty)), int(round(tx)), 0] == (index + 1) * 60, (quarters, mark)
+        points = marks @ to_turned[:2, :2].T + to_turned[:2, 2]
+        back = quarter_turned_back_px(np.c_[points, [1.0, 2.0, 3.0]], quarters, 64, 48)
+        assert np.allclose(back[:, :2], marks) and np.allclose(back[:, 2], [1.0, 2.0, 3.0])  # depth kept
+    # Counter-clockwise: a quarter turn takes the photo's right to its top.
+    assert np.allclose(quarter_turn(1, 64, 48)[:2] @ (63.0, 20.0, 1.0), (20.0, 0.0))
+
+
+def _lying_face(score: float, roll_deg: float, steps: dict | None = None):
+    """``_drawn_face`` whose up (chin to forehead top, 20 px) is turned ``roll_deg`` toward the
+    photo's right (``geometry.face_roll_deg``)."""
+    from realtime import topology
+
+    vertices = np.zeros((468, 3), np.float32)
+    vertices[:, :2] = (30.0, 30.0)
+    turn = np.radians(roll_deg)
+    vertices[topology.FOREHEAD_TOP, :2] = (30.0 + 20.0 * np.sin(turn), 30.0 - 20.0 * np.cos(turn))
+    return _drawn_face(score, vertices, steps)
+
+
+def test_the_photo_turned_a_quarter_is_searched_and_taken_only_where_no_face_stands_upright_and_sound():
+    from realtime.stages import photo as photo_stage
+
+    assert photo_stage.stands_upright([_lying_face(0.7, 40.0)])
+    assert not photo_stage.stands_upright([_lying_face(0.95, 50.0), _lying_face(0.95, -90.0)])
+    assert not photo_stage.stands_upright([_lying_face(0.95, 0.0, {"flip_gap_iod": 0.2})])  # doubtful
+    # ... but a face turned past 45 deg from the camera disagrees with its mirror image's, and is right.
+    assert photo_stage.stands_upright([dataclasses.replace(_lying_face(0.95, 0.0, {"flip_gap_iod": 0.1}),
+                                                           turn_deg=60.0)])
+    assert not photo_stage.stands_upright([_lying_face(0.95, 0.0, {"keypoint_gap_box": 0.2})])
+    assert photo_stage.stands_upright([_lying_face(0.95, 0.0, {"flip_gap_iod": 0.04, "keypoint_gap_box": 0.1})])
+    # A fallback crop's face is not judged by its detector's keypoints or mirror (a profile's).
+    assert photo_stage.stands_upright([_lying_face(0.7, 0.0, {"crop": "enlarged", "flip_gap_iod": 0.3})])
+    # First the turn that stands the largest face up: one whose up leans to the photo's right is
+    # turned counter-clockwise.
+    assert photo_stage.sideways_quarters([_lying_face(0.9, 80.0)]) == [1, 3]
+    assert photo_stage.sideways_quarters([_lying_face(0.9, -45.0)]) == [3, 1]
+    assert photo_stage.sideways_quarters([]) == [1, 3]
+    wins = photo_stage.sideways_search_wins
+    # A sound face standing upright in the turned photo, scoring as a person's and no worse than the
+    # photo's faces that are not doubtful.
+    assert wins([], [_lying_face(0.7, 5.0)])
+    assert not wins([], [_lying_face(0.6, 5.0)])
+    assert not wins([], [_lying_face(0.9, 60.0)])  # lying on its side there too
+    assert not wins([], [_lying_face(0.9, 5.0, {"flip_gap_iod": 0.1})])  # doubtful there
+    assert not wins([], [_lying_face(0.9, 5.0, {"crop": "face_axis"})])  # not the detector's crop
+    assert wins([_lying_face(0.83, -88.0)], [_lying_face(0.9, 2.0)])
+    assert not wins([_lying_face(0.93, -88.0)], [_lying_face(0.9, 2.0)])
+    assert wins([_lying_face(0.95, -45.0, {"flip_gap_iod": 0.24})], [_lying_face(0.9, 2.0)])
+    # A doubtful upright face gives way only to one scoring within 0.15 of it.
+    assert not wins([_lying_face(0.95, 0.0, {"flip_gap_iod": 0.24})], [_lying_face(0.75, 2.0)])
+    assert wins([_lying_face(0.95, 0.0, {"flip_gap_iod": 0.24})], [_lying_face(0.85, 2.0)])
+
+
+def test_a_photo_searched_turned_a_quarter_comes_back_in_its_own_pixels(reconstructor, monkeypatch):
+    from realtime.stages import photo as photo_stage
+
+    image = np.arange(48 * 64 * 3, dtype=np.uint8).reshape(48, 64, 3)
+    # As given a face lies on its side, its up toward the photo's left (a sound 0.8: right, lying);
+    # turned a quarter clockwise it stands upright at 0.9.
+    seen, picks = [], []
+    other = np.full((468, 3), 5.0, np.float32)
+
+    def search(searched, all_faces, pick_px):
+        seen.append(searched.copy())
+        picks.append(pick_px)
+        face = _lying_face(0.8, -90.0) if len(seen) == 1 else _lying_face(0.9 if len(seen) == 3 else 0.6, 0.0)
+        face = dataclasses.replace(face, iris_px=np.array([[30.0, 10.0, 1.0]] * 10, np.float32))
+        return photo_stage.PhotoResult(faces=[face], image_size=searched.shape[1::-1], others_px=[other])
+
+    monkeypatch.setattr(reconstructor, "_search", search)
+    result = reconstructor.run(image, pick_px=(10.0, 20.0))
+    # Looked at as given, turned half round (it scores under 0.85), then a quarter clockwise.
+    assert len(seen) == 3 and np.array_equal(seen[1], image[::-1, ::-1]) and np.array_equal(seen[2], np.rot90(image, 3))
+    assert result.sideways == -1 and not result.upside_down and result.image_size == (64, 48)
+    # The pick goes with each turn: (10, 20) of the 64 x 48 photo is (27, 10) turned a quarter clockwise.
+    assert picks[0] == (10.0, 20.0) and np.allclose(picks[1], (53.0, 27.0)) and np.allclose(picks[2], (27.0, 10.0))
+    assert np.allclose(result.faces[0].iris_px[0], (10.0, 48 - 1 - 30.0, 1.0))
+    assert np.allclose(result.others_px[0][0], (5.0, 48 - 1 - 5.0, 5.0))
+    assert result.camera_roll_rad == pytest.approx(-np.pi / 2)
+    # The face's forehead, upright in the turned photo, lies toward the photo's left.
+    from realtime import geometry
+
+    assert geometry.face_roll_deg(result.faces[0].vertices_px) == pytest.approx(-90.0)
+    corners = photo_stage.quarter_turned_back_px(np.array([[1.0, 2.0], [30.0, 40.0]]), 3, 64, 48)
+    assert np.allclose(result.faces[0].box_px, np.r_[corners.min(axis=0), corners.max(axis=0)])
+    with pytest.raises(ValueError):
+        photo_stage.quarter_turned(result, 2, 64, 48)
+    # Upside down: the face found as given is doubtful, the half-turned photo's stands upright and
+    # sound, and no quarter is searched.
+    seen.clear()
+
+    def upside_down(searched, all_faces, pick_px):
+        seen.append(searched.copy())
+        face = _lying_face(0.8, 0.0, {"keypoint_gap_box": 0.3}) if len(seen) == 1 else _lying_face(0.96, 0.0)
+        return photo_stage.PhotoResult(faces=[face], image_size=searched.shape[1::-1])
+
+    monkeypatch.setattr(reconstructor, "_search", upside_down)
+    result = reconstructor.run(image)
+    assert len(seen) == 2 and result.upside_down and result.sideways == 0
+
+
+def test_a_photo_on_its_side_gives_the_upright_photo_s_face_mask_and_bust(astronaut, tmp_path):
+    # A portrait print scanned on its side, or a photo whose EXIF turn was lost. Turned a quarter
+    # either way, the astronaut's face is found lying (0.86 and 0.77) and her bust was made on the
+    # photo's up: a head leaning 65 deg on its shoulders, with her hair missing (7.97 mm from the
+    # upright photo's bust). Searched turned a quarter, she stands upright and the bust is hers.
+    import trimesh
+
+    from askew import bust_up_lean_deg
+    from realtime.apps.jobs import PhotoJob, run_photo_job
+    from realtime.stages.photo import quarter_turn
+    from realtime.tools.likeness import bust_distance_mm
+
+    height, width = astronaut.shape[:2]
+    with PhotoReconstructor() as photo:
+        upright = photo.run(astronaut)
+        for quarters, sideways in ((1, -1), (3, 1)):
+            # The photo turned counter-clockwise (1) lays her up toward its left (-1).
+            lying = np.ascontiguousarray(np.rot90(astronaut, quarters))
+            found = photo.run(lying)
+            assert found.sideways == sideways and not found.upside_down and len(found.faces) == 1
+            to_lying = quarter_turn(quarters, width, height)
+            expected = upright.faces[0].vertices_px[:, :2] @ to_lying[:2, :2].T + to_lying[:2, 2]
+            assert np.median(np.linalg.norm(found.faces[0].vertices_px[:, :2] - expected[:, :2], axis=1)) < 2.0
+            upright_mask = upright.persons[0].in_image(width, height) > 0.5
+            lying_mask = found.persons[0].in_image(*lying.shape[1::-1]) > 0.5
+            turned_mask = np.rot90(upright_mask, quarters)
+            assert (turned_mask & lying_mask).sum() / (turned_mask | lying_mask).sum() > 0.95
+            assert abs(found.camera_roll_rad - sideways * np.pi / 2) < np.radians(4.0)
+        with_off = PhotoReconstructor(PhotoOptions(sideways=False))
+        with with_off:
+            assert with_off.run(np.ascontiguousarray(np.rot90(astronaut, 1))).sideways == 0
+
+    cv2.imwrite(str(tmp_path / "upright.png"), astronaut)
+    cv2.imwrite(str(tmp_path / "lying.png"), np.rot90(astronaut, 3))
+    made = {name: run_photo_job(PhotoJob(str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}.stl")))
+            for name in ("upright", "lying")}
+    face = made["lying"].faces[0]
+    assert face["photo_on_its_side"] and not face["photo_upside_down"] and not made["upright"].faces[0]["photo_on_its_side"]
+    assert abs(face["camera_roll_deg"] - 90.0) < 4.0 and "the photo lies on its side" in face["camera_roll_note"]
+    assert abs(bust_up_lean_deg(face["bust_view"]) - 90.0) < 4.0  # the file's up points to the photo's right
+    meshes = [trimesh.load(tmp_path / f"{name}.stl") for name in ("upright", "lying")]
+    assert bust_distance_mm(*meshes) < 1.2  # measured 0.67 (7.97 on the photo's up)
 
 
 def test_a_reading_of_the_person_s_face_and_shoulders_is_turned_half_round_with_the_photo():
@@ -598,6 +758,8 @@ def test_a_mesh_off_the_detector_s_keypoints_does_not_count_against_the_photo_tu
         return _drawn_face(score, steps={"keypoint_gap_box": gap, "crop": crop})
 
     image = np.zeros((48, 64, 3), np.uint8)
+    # The half turn's rule alone: the quarter turns are searched where no face stands upright and sound.
+    monkeypatch.setattr(reconstructor, "options", dataclasses.replace(reconstructor.options, sideways=False))
     cases = (
         ((0.84, 0.20), (0.89, 0.02), True), ((0.84, 0.10), (0.89, 0.02), False),
         ((0.87, 0.20), (0.89, 0.02), True),  # a doubtful face does not stop the second search

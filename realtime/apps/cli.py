@@ -461,7 +461,8 @@ def cmd_photo(args) -> int:
                 for face in result.faces:
                     say(f"{result.image_path}: {face['output']}  (PD {face['pd_mm']:.1f} mm, {result.seconds:.1f} s)")
                     if face.get("camera_roll_note"):
-                        levelled_only = face.get("camera_roll_from") and not face.get("photo_upside_down")
+                        levelled_only = face.get("camera_roll_from") and not (face.get("photo_upside_down")
+                                                                             or face.get("photo_on_its_side"))
                         keeps = " (--no-level keeps it)" if levelled_only else ""
                         say(f"  note: {face['camera_roll_note']}{keeps}")
                     for warning in [face.get("scale_warning")] + face.get("bust_warnings", []):

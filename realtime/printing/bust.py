@@ -242,32 +242,33 @@ def photo_bust(found, index: int, image: np.ndarray, options: BustOptions = Bust
 def roll_report(bust: BustResult, found) -> dict:
     """What a report says of the turn ``bust`` (``photo_bust`` of ``found``, a ``PhotoResult``) got:
     ``camera_roll_deg`` (the level's turn, ``BustResult.camera_roll_rad``; for a photo upside down
-    the whole turn from the photo's up, ``PhotoResult.camera_roll_rad``; 0 for the head, relief and
-    mask styles, which stand on the head's own up), ``camera_roll_from`` (``LevelResult.source`` of
-    a level that turned it: "lines", the room's vertical lines; "body", the person's face and
-    shoulders; else None), ``photo_upside_down`` (``PhotoResult.upside_down``) and
-    ``camera_roll_note``, the line the command and the web page show where the bust was turned
-    (None where not)."""
+    or on its side the whole turn from the photo's up, ``PhotoResult.camera_roll_rad``; 0 for the
+    head, relief and mask styles, which stand on the head's own up), ``camera_roll_from``
+    (``LevelResult.source`` of a level that turned it: "lines", the room's vertical lines; "body",
+    the person's face and shoulders; else None), ``photo_upside_down`` (``PhotoResult.upside_down``),
+    ``photo_on_its_side`` (``PhotoResult.sideways`` not 0) and ``camera_roll_note``, the line the
+    command and the web page show where the bust was turned (None where not)."""
     turn = bust.camera_roll_rad
-    upside_down = bool(found.upside_down) and bust.options.style == "bust"
-    if upside_down:
-        # From the photo's up: the unturned frame of a photo upside down is already held back 25 deg
-        # from its up toward the head's, so ``applied_roll_rad`` would say little.
+    turned_photo = bool(found.upside_down or found.sideways) and bust.options.style == "bust"
+    if turned_photo:
+        # From the photo's up: the unturned frame of a photo upside down or on its side is already
+        # held back 25 deg from its up toward the head's, so ``applied_roll_rad`` would say little.
         turn = geometry.wrapped_angle(found.camera_roll_rad)
     degrees = round(float(np.degrees(turn)), 2)
     turned = turn != 0.0
     levelled = turned and found.level is not None and found.level.roll_rad != 0.0
     source = found.level.source if levelled else None
     note = None
-    if turned and upside_down:
+    if turned and turned_photo:
         how_far = f"{abs(degrees):.1f}" if abs(abs(degrees) - 180.0) < 0.05 else f"{degrees:+.1f}"
-        note = f"the photo is upside down: the bust stands the person's way up, turned {how_far} deg from the photo's up"
+        how = "is upside down" if found.upside_down else "lies on its side"
+        note = f"the photo {how}: the bust stands the person's way up, turned {how_far} deg from the photo's up"
     elif levelled:
         by = "the room's vertical lines" if source == "lines" else "the person's face and shoulders, which lean alike"
         note = (f"the camera was held askew: the bust stands level by {by}, turned {degrees:+.1f} deg "
                 f"from the photo's up")
     return {"camera_roll_deg": degrees, "camera_roll_from": source, "photo_upside_down": bool(found.upside_down),
-            "camera_roll_note": note}
+            "photo_on_its_side": bool(found.sideways), "camera_roll_note": note}
 
 
 def wall_warning(min_wall_mm: float) -> str | None:

@@ -104,6 +104,11 @@ class PhotoOptions:
     # face stays upside down, and the mesh network answers it with an upright mesh that the human
     # check refuses or, just, keeps (``UPSIDE_DOWN_BELOW``).
     upside_down: bool = True
+    # Look again, turned a quarter, at a photo in which no face kept stands within
+    # ``SIDEWAYS_ROLL_DEG`` of upright and sound (a portrait print scanned on its side, a photo
+    # whose EXIF turn was lost): the detector's keypoints of a face on its side are often 30-60 deg
+    # off, and the mesh network answers the crop they give with a face turned as the crop is.
+    sideways: bool = True
 
 
 UPSIDE_DOWN_BELOW = 0.85
@@ -132,6 +137,23 @@ upright meshes on upside-down faces 0.04-0.35. In the shared two-person photo tu
 such a mesh on Clinton's face (0.20) scored 0.84 and hid the turned photo's 0.89; in multi_face
 turned so, 0.78 hid 0.92. Of the 35 photos turned half round, 33 were made upright, now all 35
 (multi_face by a hair: 0.155; shifted a pixel, 0.14, and it stays wrong)."""
+SIDEWAYS_ROLL_DEG = 45.0
+"""A face whose up (``geometry.face_roll_deg``) lies further than this from its search's up lies on
+its side: where no face found stands within it and is not ``_doubtful``, the photo is searched
+turned a quarter too (``PhotoOptions.sideways``), and there a ``_sound`` face within it is taken
+(``sideways_search_wins``). The 35 upright photos' largest faces roll 0-30 deg; turned 90 and 270
+deg, their faces' meshes read 33-59 deg where the detector's crop was off (the mesh not the face)
+and 76-108 where right."""
+FLIP_DOUBT_IOD = 0.05
+"""A mesh found in the detector's crop, turned no further than ``FLIP_DOUBT_MAX_TURN_DEG``, whose
+mirror image's mesh, mirrored back, lies further than this from it (median, inter-ocular
+distances: ``PhotoOptions.flip_agreement_iod``, the averaging's own limit) is doubtful too. Of 589
+faces found in the 35 photos turned 0-340 deg, the 553 right ones read 0.004-0.106 (6 above
+this), the 36 wrong ones 0.022-0.37 (23 above, 5 with no mirrored face); the upright photos'
+largest faces 0.004-0.023."""
+FLIP_DOUBT_MAX_TURN_DEG = 45.0
+"""... for the mirrored pass of a face turned further disagrees with a right mesh as much: the
+tests' rendered heads turned 53-80 deg read 0.059-0.114 (50 deg: 0.032)."""
 HUMAN_MIN_SCORE = 0.65
 """Detector score below which a face is not taken for a person's. The detector and the mesh network
 are trained on people and fire on few animals (2 of 25 animal photos gathered from PyPI and Debian
@@ -310,15 +332,22 @@ class PhotoResult:
     # The faces were found in the photo turned half round (``PhotoOptions.upside_down``); every
     # pixel above is the photo's as given.
     upside_down: bool = False
+    # The faces were found in the photo turned a quarter (``PhotoOptions.sideways``): +1 where the
+    # person's up is the photo's right (the photo turned counter-clockwise to stand them up), -1
+    # its left, 0 neither; every pixel above is the photo's as given, the level is the turned
+    # photo's.
+    sideways: int = 0
 
     @property
     def camera_roll_rad(self) -> float:
-        """How far to turn the busts' up from the photo's: ``LevelResult.roll_rad`` (0 without a
-        reading), and half a turn more for a photo upside down, but where the person's face and
-        shoulders gave the reading: that is the person's own up, half turn and all (``half_turned``)."""
+        """How far to turn the busts' up from the photo's, toward its right: ``LevelResult.roll_rad``
+        (0 without a reading), and half a turn more for a photo upside down, but where the person's
+        face and shoulders gave the reading: that is the person's own up, half turn and all
+        (``half_turned``); and a quarter turn more either way for a photo on its side."""
         roll = 0.0 if self.level is None else self.level.roll_rad
         by_body = self.level is not None and self.level.source == "body"
-        return roll + np.pi if self.upside_down and not by_body else roll
+        roll = roll + np.pi if self.upside_down and not by_body else roll
+        return roll + self.sideways * np.pi / 2.0
 
     def other_face_boxes(self) -> list[list[float]]:
         """The other people's faces as boxes (``report_box``), for a report: which faces a
@@ -345,6 +374,60 @@ def half_turn_px(points_px: np.ndarray, width: int, height: int) -> np.ndarray:
     points[..., 0] = width - 1.0 - points[..., 0]
     points[..., 1] = height - 1.0 - points[..., 1]
     return points
+
+
+def quarter_turn(quarters: int, width: int, height: int) -> np.ndarray:
+    """``(3, 3)``: a ``width`` x ``height`` photo's pixels ``(x, y, 1)`` to those of the photo turned
+    ``quarters`` quarter turns counter-clockwise as seen (``np.rot90(image, quarters)``)."""
+    quarters %= 4
+    if quarters == 0:
+        return np.eye(3)
+    if quarters == 1:  # the top-right corner comes to the top left
+        return np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, width - 1.0], [0.0, 0.0, 1.0]])
+    if quarters == 2:
+        return np.array([[-1.0, 0.0, width - 1.0], [0.0, -1.0, height - 1.0], [0.0, 0.0, 1.0]])
+    return np.array([[0.0, -1.0, height - 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # the top left to the top right
+
+
+def quarter_turned_back_px(points_px: np.ndarray, quarters: int, width: int, height: int) -> np.ndarray:
+    """``points_px (..., 2+)`` pixels of a ``width`` x ``height`` photo turned ``quarters``
+    counter-clockwise (``quarter_turn``), in the photo's own pixels; further coordinates kept."""
+    back = np.linalg.inv(quarter_turn(quarters, width, height))
+    points = np.array(points_px, copy=True)
+    points[..., :2] = np.asarray(points_px, np.float64)[..., :2] @ back[:2, :2].T + back[:2, 2]
+    return points
+
+
+def quarter_turned(found: PhotoResult, quarters: int, width: int, height: int) -> PhotoResult:
+    """``found``, the faces of a ``width`` x ``height`` photo searched turned ``quarters`` (1 or 3)
+    quarter turns counter-clockwise (``quarter_turn``), in the photo's own pixels: the faces' and
+    the others' points, the boxes, the masks' crops, and its size; ``sideways`` +1 (1) or -1 (3): a
+    face was taken standing within ``SIDEWAYS_ROLL_DEG`` of the turned photo's up
+    (``sideways_search_wins``), so that is the person's (with --all-faces another face may lie
+    otherwise). The level's roll stays the turned photo's (``PhotoResult.camera_roll_rad`` adds
+    the quarter)."""
+    from realtime.stages.segmentation import PersonMask
+
+    if quarters % 4 not in (1, 3):
+        raise ValueError(f"quarters: 1 or 3 expected, got {quarters}")
+
+    def back(points):
+        return quarter_turned_back_px(points, quarters, width, height)
+
+    def face(described: PhotoFace) -> PhotoFace:
+        corners = back(np.asarray(described.box_px, np.float64).reshape(2, 2))
+        box = np.concatenate([corners.min(axis=0), corners.max(axis=0)]).astype(np.float32)
+        return replace(described, box_px=box, vertices_px=back(described.vertices_px),
+                       iris_px=None if described.iris_px is None else back(described.iris_px),
+                       landmarks68_px=back(described.landmarks68_px))
+
+    # crop = M (turned) and turned = T (given): crop = M T (given).
+    turn = quarter_turn(quarters, width, height)
+    persons = [replace(mask, crop_from_image=mask.crop_from_image @ turn) if isinstance(mask, PersonMask) else mask
+               for mask in found.persons]
+    return replace(found, faces=[face(f) for f in found.faces], not_human=[face(f) for f in found.not_human],
+                   persons=persons, others_px=[back(v) for v in found.others_px], image_size=(width, height),
+                   upside_down=False, sideways=1 if quarters % 4 == 1 else -1)
 
 
 def half_turned(found: PhotoResult, width: int, height: int) -> PhotoResult:
@@ -552,11 +635,16 @@ class FacesBeside:
 def _doubtful(face: PhotoFace) -> bool:
     """A mesh off the face its detection saw: found in the detector's own crop, its eyes, nose tip and
     mouth further than ``CREDIBLE_KEYPOINT_GAP`` from the detector's (an upright mesh on an upside-down
-    face). Faces the fallback crops found (profiles, rolled heads) passed ``KEYPOINT_AGREEMENT_BOX``
-    already: the detector's keypoints on a profile are the visible features' (the tests' rendered
-    heads turned 75-80 deg and rolled 60-90: 0.24-0.27 off, the face)."""
+    face), or, turned no further than ``FLIP_DOUBT_MAX_TURN_DEG``, its mirror image's mesh further than
+    ``FLIP_DOUBT_IOD`` from it (a face turned as a crop the detector turned wrongly was, on a face
+    lying on its side). Faces the fallback crops
+    found (profiles, rolled heads) passed ``KEYPOINT_AGREEMENT_BOX`` already: the detector's
+    keypoints on a profile are the visible features' (the tests' rendered heads turned 75-80 deg
+    and rolled 60-90: 0.24-0.27 off, the face)."""
+    mirror_disagrees = (face.steps.get("flip_gap_iod", 0.0) > FLIP_DOUBT_IOD
+                        and abs(face.turn_deg) <= FLIP_DOUBT_MAX_TURN_DEG)
     return (face.steps.get("crop", "detection") == "detection"
-            and face.steps.get("keypoint_gap_box", 0.0) > CREDIBLE_KEYPOINT_GAP)
+            and (face.steps.get("keypoint_gap_box", 0.0) > CREDIBLE_KEYPOINT_GAP or mirror_disagrees))
 
 
 def _sound(face: PhotoFace) -> bool:
@@ -583,6 +671,39 @@ def turned_search_wins(as_given: list[PhotoFace], turned: list[PhotoFace]) -> bo
         return True
     sound = max((face.score for face in turned if _sound(face)), default=0.0)
     return sound >= max(credible_best_score(as_given) + UPSIDE_DOWN_MARGIN, HUMAN_MIN_SCORE, plain)
+
+
+def _upright(face: PhotoFace) -> bool:
+    """Whether a face stands within ``SIDEWAYS_ROLL_DEG`` of its search's up."""
+    return abs(geometry.face_roll_deg(face.vertices_px)) <= SIDEWAYS_ROLL_DEG
+
+
+def stands_upright(faces: list[PhotoFace]) -> bool:
+    """Whether any of ``faces`` stands upright (``_upright``) and is not ``_doubtful``: if none does,
+    the photo is searched turned a quarter too (``PhotoOptions.sideways``)."""
+    return any(_upright(face) and not _doubtful(face) for face in faces)
+
+
+def sideways_quarters(faces: list[PhotoFace]) -> list[int]:
+    """The quarter turns (counter-clockwise, ``quarter_turn``) to search a photo whose faces
+    ``faces`` (in its own pixels) do not stand upright at: the one that stands the largest face's
+    up upright first (a face rolled toward the photo's right: 1), then the other; none found: both."""
+    if not faces:
+        return [1, 3]
+    return [1, 3] if geometry.face_roll_deg(max(faces, key=_mesh_area).vertices_px) > 0.0 else [3, 1]
+
+
+def sideways_search_wins(as_given: list[PhotoFace], turned: list[PhotoFace]) -> bool:
+    """Whether the faces found in the photo turned a quarter are taken over ``as_given`` (none of
+    which ``stands_upright``): the turned photo's best face that stands upright in it and is
+    ``_sound`` scores at least ``HUMAN_MIN_SCORE``, at least as well as ``as_given``'s best face
+    that is not ``_doubtful`` (one lying on its side, right: the turned photo stands it up), and
+    no more than ``UPSIDE_DOWN_MARGIN`` under its best upright face, doubtful as that is (obama2
+    turned 90 deg: a mesh turned as the detector's crop, 0.90, against his upright face's 0.95)."""
+    upright = max((face.score for face in turned if _sound(face) and _upright(face)), default=0.0)
+    sound = max((face.score for face in as_given if not _doubtful(face)), default=0.0)
+    standing = max((face.score for face in as_given if _upright(face)), default=0.0)
+    return upright >= max(HUMAN_MIN_SCORE, sound, standing - UPSIDE_DOWN_MARGIN)
 
 
 def _mesh_area(face: PhotoFace) -> float:
@@ -619,17 +740,43 @@ class PhotoReconstructor:
         result's only face, its mask parted from the others (``others_px``), which get none. Where
         no face is kept or the best scores low (``UPSIDE_DOWN_BELOW``), the photo turned half round
         is searched too (``PhotoOptions.upside_down``): what it finds, where it scores clearly
-        better, comes back in the photo's own pixels (``half_turned``)."""
+        better, comes back in the photo's own pixels (``half_turned``). Where then no face found
+        stands upright and sound (``stands_upright``), the photo turned a quarter is searched too,
+        first the way that stands the largest face up (``PhotoOptions.sideways``,
+        ``sideways_quarters``), and taken where ``sideways_search_wins`` (``quarter_turned``)."""
         found = self._search(image_bgr, all_faces, pick_px)
-        best = credible_best_score(found.faces)
-        if best >= UPSIDE_DOWN_BELOW or not self.options.upside_down:
-            return found
         height, width = image_bgr.shape[:2]
-        turned_pick = None if pick_px is None else tuple(half_turn_px(np.array(pick_px, np.float64), width, height))
-        turned = self._search(np.ascontiguousarray(image_bgr[::-1, ::-1]), all_faces, turned_pick)
-        if turned_search_wins(found.faces, turned.faces):
-            return half_turned(turned, width, height)
-        return found
+        # The search each result came from, in the photo's own pixels: what the turned searches
+        # are judged on. Their faces stand as they did in their own search.
+        searched, quarters = found, 0
+        if self.options.upside_down and credible_best_score(found.faces) < UPSIDE_DOWN_BELOW:
+            turned = self._turned_search(image_bgr, 2, all_faces, pick_px)
+            if turned_search_wins(found.faces, turned.faces):
+                searched, quarters = turned, 2
+        if self.options.sideways and not stands_upright(searched.faces):
+            for turn in sideways_quarters(self._back(searched, quarters, width, height).faces):
+                turned = self._turned_search(image_bgr, turn, all_faces, pick_px)
+                if sideways_search_wins(searched.faces, turned.faces):
+                    searched, quarters = turned, turn
+                    break
+        return self._back(searched, quarters, width, height)
+
+    @staticmethod
+    def _back(found: PhotoResult, quarters: int, width: int, height: int) -> PhotoResult:
+        """``found``, searched turned ``quarters`` counter-clockwise, in the photo's own pixels."""
+        if quarters == 0:
+            return found
+        return half_turned(found, width, height) if quarters == 2 else quarter_turned(found, quarters, width, height)
+
+    def _turned_search(self, image_bgr: np.ndarray, quarters: int, all_faces: bool | None,
+                       pick_px: tuple[float, float] | None) -> PhotoResult:
+        """``_search`` of the photo turned ``quarters`` counter-clockwise (``quarter_turn``); a pick
+        goes with it. The result is the turned photo's."""
+        height, width = image_bgr.shape[:2]
+        turned_pick = None
+        if pick_px is not None:
+            turned_pick = tuple(float(value) for value in quarter_turn(quarters, width, height)[:2] @ (*pick_px, 1.0))
+        return self._search(np.ascontiguousarray(np.rot90(image_bgr, quarters)), all_faces, turned_pick)
 
     def _search(self, image_bgr: np.ndarray, all_faces: bool | None,
                 pick_px: tuple[float, float] | None) -> PhotoResult:

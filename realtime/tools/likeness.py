@@ -17,7 +17,8 @@ realtime.tools.likeness askew PHOTO...`` turns each photo as a camera held askew
 camera's roll (``realtime.stages.level``), with the upright photo's (``askew_distances``). ``python -m
 realtime.tools.likeness turned PHOTO...`` turns each whole photo by 16 angles up to a full turn
 (``whole_turned_photo``) and counts, for each, whether the face found is the upright photo's
-(``turned_photo_sweep``): the measure of the half-turned search (``PhotoOptions.upside_down``).
+(``turned_photo_sweep``): the measure of the searches turned half round and a quarter
+(``PhotoOptions.upside_down``, ``PhotoOptions.sideways``).
 """
 
 from __future__ import annotations
@@ -301,12 +302,13 @@ def landmark_gap(found_px: np.ndarray, upright_faces_px: list[np.ndarray], turn:
 
 
 def turned_photo_sweep(photo, image: np.ndarray, turns_deg=SWEEP_TURNS_DEG) -> list[dict]:
-    """For each turn in ``turns_deg``: ``{"turn_deg", "verdict", "gap", "score", "upside_down"}``.
+    """For each turn in ``turns_deg``: ``{"turn_deg", "verdict", "gap", "score", "upside_down",
+    "sideways"}`` (the last two: ``PhotoResult``'s).
     verdict: "right" where the largest face found in the whole photo so turned
     (``whole_turned_photo``) is one of the upright photo's faces (``landmark_gap`` within
-    ``SWEEP_RIGHT_WITHIN``), "wrong" where it is not, "none" where no face is found (gap, score
-    and upside_down None). ``photo``: a ``PhotoReconstructor``; the upright photo's faces are all
-    it finds (``all_faces``); ``image (H, W, 3)`` is shrunk to ``SWEEP_LONGEST_PX`` first."""
+    ``SWEEP_RIGHT_WITHIN``), "wrong" where it is not, "none" where no face is found (gap, score,
+    upside_down and sideways None). ``photo``: a ``PhotoReconstructor``; the upright photo's faces
+    are all it finds (``all_faces``); ``image (H, W, 3)`` is shrunk to ``SWEEP_LONGEST_PX`` first."""
     import cv2
 
     shrink = SWEEP_LONGEST_PX / max(image.shape[:2])
@@ -318,11 +320,13 @@ def turned_photo_sweep(photo, image: np.ndarray, turns_deg=SWEEP_TURNS_DEG) -> l
         turned, turn = whole_turned_photo(image, turn_deg)
         found = photo.run(turned)
         if not found.faces:
-            rows.append({"turn_deg": turn_deg, "verdict": "none", "gap": None, "score": None, "upside_down": None})
+            rows.append({"turn_deg": turn_deg, "verdict": "none", "gap": None, "score": None, "upside_down": None,
+                         "sideways": None})
             continue
         gap = landmark_gap(found.faces[0].vertices_px, upright, turn)
         rows.append({"turn_deg": turn_deg, "verdict": "right" if gap <= SWEEP_RIGHT_WITHIN else "wrong",
-                     "gap": gap, "score": float(found.faces[0].score), "upside_down": bool(found.upside_down)})
+                     "gap": gap, "score": float(found.faces[0].score), "upside_down": bool(found.upside_down),
+                     "sideways": int(found.sideways)})
     return rows
 
 
