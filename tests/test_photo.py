@@ -548,9 +548,12 @@ def test_the_photo_turned_a_quarter_is_searched_and_taken_only_where_no_face_sta
     assert photo_stage.stands_upright([_lying_face(0.7, 0.0, {"crop": "enlarged", "flip_gap_iod": 0.3})])
     # First the turn that stands the largest face up: one whose up leans to the photo's right is
     # turned counter-clockwise.
-    assert photo_stage.sideways_quarters([_lying_face(0.9, 80.0)]) == [1, 3]
-    assert photo_stage.sideways_quarters([_lying_face(0.9, -45.0)]) == [3, 1]
-    assert photo_stage.sideways_quarters([]) == [1, 3]
+    assert photo_stage.turns_to_stand_up([_lying_face(0.9, 80.0)]) == [1, 3]
+    assert photo_stage.turns_to_stand_up([_lying_face(0.9, -100.0)]) == [3, 1]
+    assert photo_stage.turns_to_stand_up([_lying_face(0.9, -45.0)]) == [3, 1]  # a doubtful one, say
+    assert photo_stage.turns_to_stand_up([_lying_face(0.9, 150.0)]) == [2, 1, 3]  # upside down
+    assert photo_stage.turns_to_stand_up([_lying_face(0.9, -170.0)]) == [2, 1, 3]
+    assert photo_stage.turns_to_stand_up([]) == [1, 3]
     wins = photo_stage.sideways_search_wins
     # A sound face standing upright in the turned photo, scoring as a person's and no worse than the
     # photo's faces that are not doubtful.
@@ -613,6 +616,46 @@ def test_a_photo_searched_turned_a_quarter_comes_back_in_its_own_pixels(reconstr
     monkeypatch.setattr(reconstructor, "_search", upside_down)
     result = reconstructor.run(image)
     assert len(seen) == 2 and result.upside_down and result.sideways == 0
+    # A sound face found upside down as given, scoring too well for the half turn's own search
+    # (0.85 or more): standing it up is searching the photo turned half round.
+    seen.clear()
+
+    def sound_upside_down(searched, all_faces, pick_px):
+        seen.append(searched.copy())
+        return photo_stage.PhotoResult(faces=[_lying_face(0.9, 160.0 if len(seen) == 1 else -20.0)],
+                                       image_size=searched.shape[1::-1])
+
+    monkeypatch.setattr(reconstructor, "_search", sound_upside_down)
+    result = reconstructor.run(image)
+    assert len(seen) == 2 and np.array_equal(seen[1], image[::-1, ::-1])
+    assert result.upside_down and result.sideways == 0 and result.camera_roll_rad == pytest.approx(np.pi)
+    # Searched half round already (0.8 is under 0.85), the photo is not searched so twice.
+    seen.clear()
+
+    def weak_upside_down(searched, all_faces, pick_px):
+        seen.append(searched.copy())
+        first = len(seen) == 1
+        return photo_stage.PhotoResult(faces=[_lying_face(0.8 if first else 0.6, 160.0 if first else 70.0)],
+                                       image_size=searched.shape[1::-1])
+
+    monkeypatch.setattr(reconstructor, "_search", weak_upside_down)
+    result = reconstructor.run(image)
+    assert len(seen) == 4 and np.array_equal(seen[1], image[::-1, ::-1]) and not result.upside_down
+    # Without the half turn's search (PhotoOptions.upside_down off) the quarters are looked at only
+    # (where the face lies on its side in both, nothing is taken).
+    seen.clear()
+
+    def lying_everywhere(searched, all_faces, pick_px):
+        seen.append(searched.copy())
+        return photo_stage.PhotoResult(faces=[_lying_face(0.9, 160.0 if len(seen) == 1 else 70.0)],
+                                       image_size=searched.shape[1::-1])
+
+    monkeypatch.setattr(reconstructor, "_search", lying_everywhere)
+    monkeypatch.setattr(reconstructor, "options", dataclasses.replace(reconstructor.options, upside_down=False))
+    result = reconstructor.run(image)
+    assert len(seen) == 3 and np.array_equal(seen[1], np.rot90(image, 1))
+    assert np.array_equal(seen[2], np.rot90(image, 3))
+    assert not result.upside_down and result.sideways == 0
 
 
 def test_a_photo_on_its_side_gives_the_upright_photo_s_face_mask_and_bust(astronaut, tmp_path):
@@ -652,7 +695,8 @@ def test_a_photo_on_its_side_gives_the_upright_photo_s_face_mask_and_bust(astron
     made = {name: run_photo_job(PhotoJob(str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}.stl")))
             for name in ("upright", "lying")}
     face = made["lying"].faces[0]
-    assert face["photo_on_its_side"] and not face["photo_upside_down"] and not made["upright"].faces[0]["photo_on_its_side"]
+    assert face["photo_on_its_side"] and not face["photo_upside_down"]
+    assert not made["upright"].faces[0]["photo_on_its_side"]
     assert abs(face["camera_roll_deg"] - 90.0) < 4.0 and "the photo lies on its side" in face["camera_roll_note"]
     assert abs(bust_up_lean_deg(face["bust_view"]) - 90.0) < 4.0  # the file's up points to the photo's right
     meshes = [trimesh.load(tmp_path / f"{name}.stl") for name in ("upright", "lying")]

@@ -261,7 +261,7 @@ def roll_report(bust: BustResult, found) -> dict:
     note = None
     if turned and turned_photo:
         how_far = f"{abs(degrees):.1f}" if abs(abs(degrees) - 180.0) < 0.05 else f"{degrees:+.1f}"
-        how = "is upside down" if found.upside_down else "lies on its side"
+        how = "is upside down" if found.upside_down else "lies on its side (the face more than 45 deg from its up)"
         note = f"the photo {how}: the bust stands the person's way up, turned {how_far} deg from the photo's up"
     elif levelled:
         by = "the room's vertical lines" if source == "lines" else "the person's face and shoulders, which lean alike"

@@ -684,13 +684,17 @@ def stands_upright(faces: list[PhotoFace]) -> bool:
     return any(_upright(face) and not _doubtful(face) for face in faces)
 
 
-def sideways_quarters(faces: list[PhotoFace]) -> list[int]:
-    """The quarter turns (counter-clockwise, ``quarter_turn``) to search a photo whose faces
-    ``faces`` (in its own pixels) do not stand upright at: the one that stands the largest face's
-    up upright first (a face rolled toward the photo's right: 1), then the other; none found: both."""
+def turns_to_stand_up(faces: list[PhotoFace]) -> list[int]:
+    """The turns (quarters counter-clockwise, ``quarter_turn``) to search a photo at whose faces
+    ``faces`` (in its own pixels) none stands upright: first the one that stands the largest face
+    nearest upright (rolled 45-135 deg toward the photo's right: 1; further either way: 2, half
+    round; toward its left: 3; a doubtful face within 45 deg: the quarter its roll leans to), then
+    the quarters left; none found: both quarters."""
     if not faces:
         return [1, 3]
-    return [1, 3] if geometry.face_roll_deg(max(faces, key=_mesh_area).vertices_px) > 0.0 else [3, 1]
+    roll = geometry.face_roll_deg(max(faces, key=_mesh_area).vertices_px)
+    first = int(np.round(roll / 90.0)) % 4 or (1 if roll > 0.0 else 3)
+    return [first] + [turn for turn in (1, 3) if turn != first]
 
 
 def sideways_search_wins(as_given: list[PhotoFace], turned: list[PhotoFace]) -> bool:
@@ -743,18 +747,22 @@ class PhotoReconstructor:
         better, comes back in the photo's own pixels (``half_turned``). Where then no face found
         stands upright and sound (``stands_upright``), the photo turned a quarter is searched too,
         first the way that stands the largest face up (``PhotoOptions.sideways``,
-        ``sideways_quarters``), and taken where ``sideways_search_wins`` (``quarter_turned``)."""
+        ``turns_to_stand_up``: half round too, for a sound face found upside down, where that was
+        not searched yet), and taken where ``sideways_search_wins`` (``quarter_turned``)."""
         found = self._search(image_bgr, all_faces, pick_px)
         height, width = image_bgr.shape[:2]
         # The search each result came from, in the photo's own pixels: what the turned searches
         # are judged on. Their faces stand as they did in their own search.
         searched, quarters = found, 0
-        if self.options.upside_down and credible_best_score(found.faces) < UPSIDE_DOWN_BELOW:
+        half_round_searched = self.options.upside_down and credible_best_score(found.faces) < UPSIDE_DOWN_BELOW
+        if half_round_searched:
             turned = self._turned_search(image_bgr, 2, all_faces, pick_px)
             if turned_search_wins(found.faces, turned.faces):
                 searched, quarters = turned, 2
         if self.options.sideways and not stands_upright(searched.faces):
-            for turn in sideways_quarters(self._back(searched, quarters, width, height).faces):
+            for turn in turns_to_stand_up(self._back(searched, quarters, width, height).faces):
+                if turn == 2 and (half_round_searched or not self.options.upside_down):
+                    continue
                 turned = self._turned_search(image_bgr, turn, all_faces, pick_px)
                 if sideways_search_wins(searched.faces, turned.faces):
                     searched, quarters = turned, turn
