@@ -115,6 +115,26 @@ def test_a_face_picked_in_a_group_photo_upside_down_is_the_one_made(client, two_
     assert x0 < landmarks[:, 0].mean() < x1 and y0 < landmarks[:, 1].mean() < y1
 
 
+def test_a_face_picked_in_a_group_photo_on_its_side_is_the_one_made(client, two_people):
+    # The two portraits side by side, scanned on their side: searched turned a quarter, the report
+    # stays in the photo's own pixels and size, and a pick there is turned with the photo.
+    lying = np.ascontiguousarray(np.rot90(two_people, 1))
+    first = _post(client, _png(lying))
+    assert first.status_code == 201, first.text
+    report = first.json()["report"]
+    assert report["photo_on_its_side"] and not report["photo_upside_down"] and report["faces_found"] == 2
+    assert report["image_size"] == [lying.shape[1], lying.shape[0]]
+    assert "the photo lies on its side" in report["camera_roll_note"]
+    largest = np.array(report["landmarks68"])
+    boxes = [report["other_faces"][0], [*largest.min(axis=0), *largest.max(axis=0)]]
+    for x0, y0, x1, y1 in boxes:  # each face picked is the one made
+        assert 0 <= x0 < x1 <= lying.shape[1] and 0 <= y0 < y1 <= lying.shape[0]
+        picked = _post(client, _png(lying), face=f"{(x0 + x1) / 2:.1f},{(y0 + y1) / 2:.1f}")
+        assert picked.status_code == 201, picked.text
+        landmarks = np.array(picked.json()["report"]["landmarks68"])
+        assert x0 < landmarks[:, 0].mean() < x1 and y0 < landmarks[:, 1].mean() < y1
+
+
 def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     body = made.json()
     assert re.fullmatch(r"[A-Za-z0-9_-]{16}", body["id"])
