@@ -40,6 +40,39 @@ def test_video_file_mode_hands_over_every_frame(tmp_path):
     assert brightness == sorted(brightness)
 
 
+def _with_display_turn(path, degrees: int) -> None:
+    """Write into an MP4's track header (``tkhd``, version 0) the display matrix of a turn by
+    ``degrees`` (90 or 270) clockwise, as a phone filming portrait does."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    header = data.find(b"tkhd")
+    assert header > 0 and data[header + 4] == 0, "a version 0 track header"
+    # type, version and flags, 5 fields of 4 bytes, 8 reserved, layer, group, volume, reserved.
+    matrix = header + 4 + 4 + 5 * 4 + 8 + 4 * 2
+    sine = 1 if degrees == 90 else -1
+    data[matrix:matrix + 36] = struct.pack(">9i", 0, sine * 65536, 0, -sine * 65536, 0, 0, 0, 0, 1 << 30)
+    path.write_bytes(bytes(data))
+
+
+def test_a_phone_s_portrait_video_is_turned_as_its_container_says(tmp_path):
+    path = tmp_path / "portrait.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 48))
+    for _ in range(5):
+        frame = np.zeros((48, 64, 3), np.uint8)
+        frame[:12, :16] = 255  # the top-left corner as filmed
+        writer.write(frame)
+    writer.release()
+    _with_display_turn(path, 90)
+    assert cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_ORIENTATION_META) == 90.0
+    with Capture(CaptureOptions(path=str(path))) as capture:
+        frames = list(capture)
+    assert len(frames) == 5 and frames[0].image.shape == (64, 48, 3)
+    # Turned a quarter clockwise, the corner filmed top left is shown top right.
+    bright = np.argwhere(frames[0].image[..., 0] > 128).mean(axis=0)
+    assert bright[0] < 16 and bright[1] > 32, bright
+
+
 def test_folder_of_images_in_name_order(tmp_path, astronaut):
     for name in ["b.png", "a.jpg", "c.png", "notes.txt"]:
         if name.endswith("txt"):

@@ -205,6 +205,10 @@ class _VideoReader:
         if not self._cap.isOpened():
             self._cap.release()
             raise InputError(f"{path}: not a video OpenCV can open (corrupt, truncated or another format)")
+        # A phone films portrait video as landscape frames and a display turn in the container;
+        # OpenCV's wheel does not apply it unless asked (4.11: off), and the face came in on its
+        # side. Backends without the property ignore it.
+        self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         # Some containers report 0 or nonsense; fall back to 30 so timestamps stay monotonic.
         self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
