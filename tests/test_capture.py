@@ -204,6 +204,31 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert loaded[:40].mean() > 200 and loaded[40:].mean() < 50  # white half now on top
 
 
+def _heic(image_bgr: np.ndarray, quality: int = 95) -> bytes:
+    """``image_bgr`` encoded as an iPhone's HEIC (pillow-heif's x265 encoder)."""
+    import pillow_heif
+
+    rgb = np.ascontiguousarray(image_bgr[..., ::-1])
+    heif = pillow_heif.from_bytes(mode="RGB", size=(rgb.shape[1], rgb.shape[0]), data=rgb.tobytes())
+    buffer = io.BytesIO()
+    heif.save(buffer, quality=quality)
+    return buffer.getvalue()
+
+
+def test_an_iphone_s_heic_photo_loads_and_a_damaged_one_is_one_clear_line(tmp_path, astronaut):
+    # OpenCV does not decode HEIF; an iPhone saves its photos so.
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(_heic(astronaut))
+    loaded = load_image(path)
+    assert loaded.shape == astronaut.shape and loaded.dtype == np.uint8
+    assert np.abs(loaded.astype(int) - astronaut).mean() < 4.0  # the same picture, BGR, not RGB
+    assert [p.name for p in imagefile.list_images(tmp_path)] == ["IMG_0001.HEIC"]
+    damaged = tmp_path / "damaged.heic"
+    damaged.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 3])
+    with pytest.raises(InputError, match=r"damaged\.heic: not a HEIC image pillow-heif can read"):
+        load_image(damaged)
+
+
 def test_huge_images_are_downscaled(monkeypatch):
     monkeypatch.setattr(imagefile, "MAX_IMAGE_PIXELS", 10_000)
     big = np.zeros((400, 300, 3), np.uint8)
@@ -580,5 +605,5 @@ def test_a_gif_is_named_as_a_format_that_is_not_supported(tmp_path):
 
     path = tmp_path / "party.gif"
     Image.new("RGB", (64, 48), (200, 30, 30)).save(path, "GIF")
-    with pytest.raises(InputError, match=r"party\.gif: GIF images are not supported: use JPEG, PNG, WebP, BMP or TIFF"):
+    with pytest.raises(InputError, match=r"party\.gif: GIF images are not supported: use JPEG, PNG, HEIC, WebP, BMP or TIFF"):
         load_image(path)

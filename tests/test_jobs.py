@@ -110,6 +110,18 @@ def test_photo_cli_single_photo_to_3mf(tmp_path, face_photo_path):
     assert mesh.is_watertight
 
 
+def test_an_iphone_s_heic_photo_makes_its_bust(tmp_path, astronaut):
+    import pillow_heif
+
+    rgb = np.ascontiguousarray(astronaut[..., ::-1])
+    heic = tmp_path / "IMG_0042.HEIC"
+    pillow_heif.from_bytes(mode="RGB", size=rgb.shape[1::-1], data=rgb.tobytes()).save(str(heic), quality=95)
+    result = run_photo_job(PhotoJob(str(heic), str(tmp_path / "grandma.stl"), overlay=str(tmp_path / "fit.png")))
+    assert result.ok, result.error
+    assert len(result.faces) == 1 and trimesh.load(tmp_path / "grandma.stl").is_watertight
+    assert result.faces[0]["silhouette_iou"] > 0.85  # her outline, as from the PNG
+
+
 def test_output_file_with_many_photos_is_an_input_error(tmp_path):
     # Used to create a folder named "x.stl/" holding a.stl and b.stl.
     from realtime.errors import InputError

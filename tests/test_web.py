@@ -135,6 +135,25 @@ def test_a_face_picked_in_a_group_photo_on_its_side_is_the_one_made(client, two_
         assert x0 < landmarks[:, 0].mean() < x1 and y0 < landmarks[:, 1].mean() < y1
 
 
+def test_an_iphone_s_heic_photo_is_taken_by_the_page(client, astronaut, monkeypatch):
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    # Pillow knows HEIF only through pillow-heif's opener, which another import (skimage's imageio)
+    # may have registered in this process already: the page must not count on that.
+    monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name != "HEIF"])
+    monkeypatch.setattr(Image, "OPEN", {name: opener for name, opener in Image.OPEN.items() if name != "HEIF"})
+    rgb = np.ascontiguousarray(astronaut[..., ::-1])
+    buffer = io.BytesIO()
+    pillow_heif.from_bytes(mode="RGB", size=rgb.shape[1::-1], data=rgb.tobytes()).save(buffer, quality=95)
+    response = client.post("/api/busts", files={"photo": ("IMG_0042.HEIC", buffer.getvalue(), "image/heic")})
+    assert response.status_code == 201, response.text
+    report = response.json()["report"]
+    assert report["image_size"] == [astronaut.shape[1], astronaut.shape[0]] and report["faces_found"] == 1
+
+
 def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):
     body = made.json()
     assert re.fullmatch(r"[A-Za-z0-9_-]{16}", body["id"])

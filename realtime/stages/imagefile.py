@@ -28,7 +28,7 @@ from realtime.errors import InputError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".jp2", ".pgm", ".ppm")
 
 # Images beyond this many pixels are downscaled on load: a 100-megapixel scan would otherwise
 # take 300 MB per copy and the networks only ever see a 192x192 crop of the face.
@@ -150,7 +150,38 @@ def image_header_size(head: bytes) -> tuple[int, int] | None:
 # Formats OpenCV's wheels do not decode but Pillow recognises: named in the error instead of
 # "corrupt or truncated" (the web service says the same).
 UNSUPPORTED_FORMATS = ("GIF", "ICO", "PSD", "PCX", "TGA", "DDS", "ICNS", "EPS", "PDF")
-SUPPORTED_FORMATS_TEXT = "JPEG, PNG, WebP, BMP or TIFF"
+SUPPORTED_FORMATS_TEXT = "JPEG, PNG, HEIC, WebP, BMP or TIFF"
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
+"""An ISO-BMFF file whose ``ftyp`` box names one of these is a HEIF still (an iPhone's HEIC photo):
+OpenCV does not decode it, pillow-heif (libheif) does (``decode_heif``)."""
+
+
+def is_heif(head: bytes) -> bool:
+    """Whether encoded bytes starting with ``head`` are a HEIF image (``HEIF_BRANDS``)."""
+    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+
+
+def decode_heif(data: np.ndarray, name: str = "image") -> np.ndarray:
+    """A HEIF/HEIC photo's pixels as ``(H, W, 3|4) uint8`` BGR(A), turned as the file says (its
+    ``irot``/``imir`` transforms, which libheif applies; the EXIF orientation an iPhone writes
+    beside them describes the same turn and is not applied again). Raises ``InputError`` for
+    a damaged file or one over ``MAX_DECODE_PIXELS``."""
+    import pillow_heif
+
+    try:
+        heif = pillow_heif.open_heif(io.BytesIO(data.tobytes()), convert_hdr_to_8bit=True)
+        width, height = heif.size
+        if width * height > MAX_DECODE_PIXELS:
+            raise InputError(f"{name}: {width}x{height} pixels is too large to decode "
+                             f"(limit {MAX_DECODE_PIXELS // 1_000_000} megapixels)")
+        pixels = np.asarray(heif)
+    except InputError:
+        raise
+    except Exception as error:  # libheif's own errors: a damaged or truncated file
+        raise InputError(f"{name}: not a HEIC image pillow-heif can read (corrupt or truncated: {error})") from None
+    if pixels.ndim == 3 and pixels.shape[2] in (3, 4):
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    return pixels
 
 
 class ImageHeader(NamedTuple):
@@ -281,6 +312,8 @@ def decode_image(data: np.ndarray | bytes, name: str = "image") -> np.ndarray:
         problem = png_problem(data)
         if problem:
             raise InputError(f"{name}: not an image OpenCV can read ({problem})")
+    if is_heif(head):
+        return to_bgr8(decode_heif(data, name), name=name)
     header = probe_header(data)
     size = header.size
     if header.format in UNSUPPORTED_FORMATS:

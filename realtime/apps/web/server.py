@@ -91,8 +91,11 @@ UPLOADS_READING_MAX = 64
 """Uploads whose body is being read at once; past that an upload gets 503 at once. Reading holds
 no queue place, so this bounds what readers hold: 1 MB of each in memory (the rest of a photo is
 spooled to an unlinked temporary file), and at most ``body_timeout_s`` each."""
-IMAGE_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
-"""Pillow's format name -> the suffix the job's file gets: formats both Pillow and OpenCV decode."""
+IMAGE_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif",
+                  "HEIF": ".heic"}
+"""Pillow's format name -> the suffix the job's file gets: formats both Pillow and OpenCV decode, and
+HEIF (an iPhone's HEIC photo), which Pillow reads through pillow-heif's opener and the worker
+decodes with it (``realtime.stages.imagefile.decode_heif``)."""
 ID_LENGTH = 16
 """Characters of a result id: 96 random bits in URL-safe base64, not guessable."""
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{%d}" % ID_LENGTH)
@@ -190,7 +193,7 @@ FACE_PICK_PATTERN = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*,\s*([0-9]+(?:\.[0-
 """The upload's ``face`` field: a photo pixel 'x,y', two plain numbers of 0 or more."""
 UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["photo"], "properties": {
-        "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, WebP, BMP or TIFF photo"},
+        "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, HEIC, WebP, BMP or TIFF photo"},
         "style": {"type": "string", "enum": list(STYLES), "default": DEFAULT_STYLE},
         "height_mm": {"type": "number", "default": _number(DEFAULT_HEIGHT_MM), "minimum": _number(HEIGHT_RANGE_MM[0]),
                       "maximum": _number(HEIGHT_RANGE_MM[1]),
@@ -1065,8 +1068,10 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
 
     Only the header is read: a 20 MB file can claim a billion pixels, and the decoder must not
     be asked for them. The worker decodes the pixels (``realtime.stages.imagefile.decode_image``)."""
+    import pillow_heif
     from PIL import Image, UnidentifiedImageError
 
+    pillow_heif.register_heif_opener()  # HEIF's header for Image.open (idempotent)
     if not data:
         raise ApiError(400, "not_an_image", "the photo is empty")
     try:
@@ -1075,9 +1080,9 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
     except Image.DecompressionBombError:
         raise ApiError(413, "too_large", f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)") from None
     except (UnidentifiedImageError, OSError, ValueError):
-        raise ApiError(400, "not_an_image", "the file is not an image (JPEG, PNG, WebP, BMP or TIFF)") from None
+        raise ApiError(400, "not_an_image", "the file is not an image (JPEG, PNG, HEIC, WebP, BMP or TIFF)") from None
     if fmt not in IMAGE_SUFFIXES:
-        raise ApiError(400, "not_an_image", f"{fmt} images are not supported: use JPEG, PNG, WebP, BMP or TIFF")
+        raise ApiError(400, "not_an_image", f"{fmt} images are not supported: use JPEG, PNG, HEIC, WebP, BMP or TIFF")
     if width * height > max_pixels:
         raise ApiError(413, "too_large", f"the image is {width}x{height} pixels; the limit is "
                                          f"{max_pixels / 1e6:g} megapixels")
