@@ -751,8 +751,8 @@ class PhotoReconstructor:
         not searched yet), and taken where ``sideways_search_wins`` (``quarter_turned``)."""
         found = self._search(image_bgr, all_faces, pick_px)
         height, width = image_bgr.shape[:2]
-        # The search each result came from, in the photo's own pixels: what the turned searches
-        # are judged on. Their faces stand as they did in their own search.
+        # The search taken so far, in its own (turned) pixels, where its faces stand as it found
+        # them: what the turned searches are judged against. ``_back`` brings it to the photo's.
         searched, quarters = found, 0
         half_round_searched = self.options.upside_down and credible_best_score(found.faces) < UPSIDE_DOWN_BELOW
         if half_round_searched:
