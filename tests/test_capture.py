@@ -229,6 +229,53 @@ def test_an_iphone_s_heic_photo_loads_and_a_damaged_one_is_one_clear_line(tmp_pa
         load_image(damaged)
 
 
+def test_a_heic_is_told_from_an_avif_and_a_video_by_its_brands():
+    def ftyp(major: bytes, *compatible: bytes) -> bytes:
+        return (16 + 4 * len(compatible)).to_bytes(4, "big") + b"ftyp" + major + b"\0\0\0\0" + b"".join(compatible)
+
+    assert imagefile.is_heif(ftyp(b"heic", b"mif1", b"heic"))
+    assert imagefile.is_heif(ftyp(b"mif1", b"mif1", b"heic"))  # a generic HEIF holding HEVC
+    assert not imagefile.is_heif(ftyp(b"mif1", b"mif1", b"avif", b"heic"))  # an AVIF says mif1 too
+    assert not imagefile.is_heif(ftyp(b"avif", b"avif", b"mif1", b"miaf"))
+    assert not imagefile.is_heif(ftyp(b"isom", b"isom", b"mp42"))
+    assert not imagefile.is_heif(b"\xff\xd8\xff\xe0" + bytes(12))
+
+
+def test_a_heic_is_turned_once_as_it_says(tmp_path):
+    # An iPhone writes its turn twice: as the HEIF's own transform and as EXIF orientation.
+    import pillow_heif
+    from PIL import Image
+
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[:12, :16] = 255  # the top-left corner as taken
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 deg clockwise to show
+    heif = pillow_heif.from_bytes(mode="RGB", size=(64, 48), data=image.tobytes())
+    path = tmp_path / "turned.heic"
+    heif.save(str(path), quality=95, exif=exif.tobytes())
+    loaded = load_image(path)
+    assert loaded.shape == (64, 48, 3) and loaded.flags.writeable
+    bright = np.argwhere(loaded[..., 0] > 128).mean(axis=0)
+    assert bright[0] < 16 and bright[1] > 32, bright  # shown top right
+
+
+def test_an_avif_is_named_and_refused(monkeypatch):
+    import pillow_heif
+    from PIL import Image
+
+    # pillow-heif's opener, where registered (the web page does) and tried first, takes a file
+    # whose major brand is the generic mif1 for a HEIF.
+    pillow_heif.register_heif_opener()
+    monkeypatch.setattr(Image, "ID", ["HEIF"] + [name for name in Image.ID if name != "HEIF"])
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(buffer, format="AVIF")
+    avif = buffer.getvalue()
+    generic = avif[:8] + b"mif1" + avif[12:]  # the major brand an AVIF may give instead
+    for data in (avif, generic):
+        with pytest.raises(InputError, match=r"photo\.avif: AVIF images are not supported: use JPEG, PNG, HEIC"):
+            imagefile.decode_image(data, "photo.avif")
+
+
 def test_huge_images_are_downscaled(monkeypatch):
     monkeypatch.setattr(imagefile, "MAX_IMAGE_PIXELS", 10_000)
     big = np.zeros((400, 300, 3), np.uint8)

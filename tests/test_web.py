@@ -152,6 +152,12 @@ def test_an_iphone_s_heic_photo_is_taken_by_the_page(client, astronaut, monkeypa
     assert response.status_code == 201, response.text
     report = response.json()["report"]
     assert report["image_size"] == [astronaut.shape[1], astronaut.shape[0]] and report["faces_found"] == 1
+    # An AVIF (AV1, which the worker does not decode) is named and refused at once, also one whose
+    # major brand is the generic mif1 that pillow-heif's opener would take.
+    avif = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(astronaut[..., ::-1])).save(avif, format="AVIF")
+    for data in (avif.getvalue(), avif.getvalue()[:8] + b"mif1" + avif.getvalue()[12:]):
+        _assert_error(_post(client, data, "photo.avif"), 400, "not_an_image", "AVIF images are not supported")
 
 
 def test_upload_returns_urls_for_four_formats_and_a_report(made, astronaut):

@@ -149,16 +149,26 @@ def image_header_size(head: bytes) -> tuple[int, int] | None:
 
 # Formats OpenCV's wheels do not decode but Pillow recognises: named in the error instead of
 # "corrupt or truncated" (the web service says the same).
-UNSUPPORTED_FORMATS = ("GIF", "ICO", "PSD", "PCX", "TGA", "DDS", "ICNS", "EPS", "PDF")
+UNSUPPORTED_FORMATS = ("GIF", "ICO", "PSD", "PCX", "TGA", "DDS", "ICNS", "EPS", "PDF", "AVIF")
 SUPPORTED_FORMATS_TEXT = "JPEG, PNG, HEIC, WebP, BMP or TIFF"
-HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
-"""An ISO-BMFF file whose ``ftyp`` box names one of these is a HEIF still (an iPhone's HEIC photo):
-OpenCV does not decode it, pillow-heif (libheif) does (``decode_heif``)."""
+HEVC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs")
+"""An ISO-BMFF file whose ``ftyp`` box names one of these is a HEIF still coded in HEVC (an iPhone's
+HEIC photo): OpenCV does not decode it, pillow-heif (libheif) does (``decode_heif``)."""
+GENERIC_HEIF_BRANDS = (b"mif1", b"msf1")
+"""... and one whose major brand is one of these is, where its compatible brands name an HEVC one
+and no AVIF one (an AVIF says ``mif1`` too, and is AV1: not decoded here)."""
 
 
 def is_heif(head: bytes) -> bool:
-    """Whether encoded bytes starting with ``head`` are a HEIF image (``HEIF_BRANDS``)."""
-    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+    """Whether encoded bytes starting with ``head`` are a HEVC-coded HEIF image (``HEVC_BRANDS``)."""
+    if head[4:8] != b"ftyp" or len(head) < 16:
+        return False
+    box_size = min(int.from_bytes(head[:4], "big"), len(head))
+    major, compatible = head[8:12], [head[i:i + 4] for i in range(16, box_size - 3, 4)]
+    if major in HEVC_BRANDS:
+        return True
+    return (major in GENERIC_HEIF_BRANDS and any(brand in HEVC_BRANDS for brand in compatible)
+            and not any(brand in (b"avif", b"avis") for brand in compatible))
 
 
 def decode_heif(data: np.ndarray, name: str = "image") -> np.ndarray:
@@ -169,7 +179,8 @@ def decode_heif(data: np.ndarray, name: str = "image") -> np.ndarray:
     import pillow_heif
 
     try:
-        heif = pillow_heif.open_heif(io.BytesIO(data.tobytes()), convert_hdr_to_8bit=True)
+        # BGR straight from libheif: no second full-size copy before ``to_bgr8`` shrinks it.
+        heif = pillow_heif.open_heif(io.BytesIO(data.tobytes()), convert_hdr_to_8bit=True, bgr_mode=True)
         width, height = heif.size
         if width * height > MAX_DECODE_PIXELS:
             raise InputError(f"{name}: {width}x{height} pixels is too large to decode "
@@ -179,8 +190,6 @@ def decode_heif(data: np.ndarray, name: str = "image") -> np.ndarray:
         raise
     except Exception as error:  # libheif's own errors: a damaged or truncated file
         raise InputError(f"{name}: not a HEIC image pillow-heif can read (corrupt or truncated: {error})") from None
-    if pixels.ndim == 3 and pixels.shape[2] in (3, 4):
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
     return pixels
 
 
@@ -313,11 +322,14 @@ def decode_image(data: np.ndarray | bytes, name: str = "image") -> np.ndarray:
         if problem:
             raise InputError(f"{name}: not an image OpenCV can read ({problem})")
     if is_heif(head):
-        return to_bgr8(decode_heif(data, name), name=name)
+        image = to_bgr8(decode_heif(data, name), name=name)
+        return image if image.flags.writeable else image.copy()  # libheif's buffer is read-only
     header = probe_header(data)
     size = header.size
-    if header.format in UNSUPPORTED_FORMATS:
-        raise InputError(f"{name}: {header.format} images are not supported: use {SUPPORTED_FORMATS_TEXT}")
+    # A HEIF that is not HEVC-coded (``is_heif``), where pillow-heif's opener named it: an AVIF.
+    shown_format = "AVIF" if header.format == "HEIF" else header.format
+    if shown_format in UNSUPPORTED_FORMATS:
+        raise InputError(f"{name}: {shown_format} images are not supported: use {SUPPORTED_FORMATS_TEXT}")
     reduction = _jpeg_reduction(size) if head.startswith(b"\xff\xd8") else 1
     if header.pixels / reduction**2 > MAX_DECODE_PIXELS:
         shown = f"{size[0]}x{size[1]} pixels" if size else f"{header.pixels / 1e6:.0f} megapixels"

@@ -246,6 +246,7 @@ def media_images(paths: list[str], video_step: int):
     for path in paths:
         if Path(path).suffix.lower() in (".mp4", ".avi", ".mov", ".mkv", ".webm"):
             capture = cv2.VideoCapture(path)
+            capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # a phone's portrait video, as a player shows it
             index = 0
             while True:
                 ok, frame = capture.read()

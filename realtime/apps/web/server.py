@@ -1068,10 +1068,16 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
 
     Only the header is read: a 20 MB file can claim a billion pixels, and the decoder must not
     be asked for them. The worker decodes the pixels (``realtime.stages.imagefile.decode_image``)."""
-    import pillow_heif
     from PIL import Image, UnidentifiedImageError
 
-    pillow_heif.register_heif_opener()  # HEIF's header for Image.open (idempotent)
+    from realtime.stages.imagefile import is_heif
+
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()  # HEIF's header for Image.open (idempotent)
+    except ImportError:  # a declared dependency; without it HEIC is refused like any other format
+        pass
     if not data:
         raise ApiError(400, "not_an_image", "the photo is empty")
     try:
@@ -1079,8 +1085,10 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
             fmt, (width, height) = image.format, image.size
     except Image.DecompressionBombError:
         raise ApiError(413, "too_large", f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)") from None
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, OSError, ValueError, RuntimeError):  # RuntimeError: Pillow's AVIF reader
         raise ApiError(400, "not_an_image", "the file is not an image (JPEG, PNG, HEIC, WebP, BMP or TIFF)") from None
+    if fmt == "HEIF" and not is_heif(data[:64]):
+        fmt = "AVIF"  # pillow-heif's opener takes an AVIF that says mif1 first: AV1, not decoded here
     if fmt not in IMAGE_SUFFIXES:
         raise ApiError(400, "not_an_image", f"{fmt} images are not supported: use JPEG, PNG, HEIC, WebP, BMP or TIFF")
     if width * height > max_pixels:
