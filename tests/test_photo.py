@@ -391,7 +391,7 @@ def test_a_photo_upside_down_gives_the_upright_photo_s_face_mask_and_bust(astron
 
     from askew import bust_up_lean_deg
     from realtime.apps.jobs import PhotoJob, run_photo_job
-    from realtime.stages.photo import half_turn_px
+    from realtime.stages.photo import quarter_turned_back_px
     from realtime.tools.likeness import bust_distance_mm
 
     height, width = astronaut.shape[:2]
@@ -399,7 +399,7 @@ def test_a_photo_upside_down_gives_the_upright_photo_s_face_mask_and_bust(astron
     with PhotoReconstructor() as photo:
         upright, turned = photo.run(astronaut), photo.run(upside_down)
     assert not upright.upside_down and turned.upside_down and len(turned.faces) == 1
-    expected = half_turn_px(upright.faces[0].vertices_px, width, height)
+    expected = quarter_turned_back_px(upright.faces[0].vertices_px, 2, width, height)  # half round
     assert np.median(np.linalg.norm(turned.faces[0].vertices_px[:, :2] - expected[:, :2], axis=1)) < 2.0
     x0, y0, x1, y1 = turned.faces[0].box_px
     assert x0 < x1 and y0 < y1 and x0 <= expected[:, 0].min() + 20 and x1 >= expected[:, 0].max() - 20

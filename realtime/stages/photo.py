@@ -366,16 +366,6 @@ def report_box(vertices_px: np.ndarray) -> list[float]:
     return [round(float(value), 1) for value in mesh_box(vertices_px)]
 
 
-def half_turn_px(points_px: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``points_px (..., 2+)`` pixels of a ``width`` x ``height`` photo turned half round, in the
-    photo's own pixels (and back: the turn is its own inverse); any further coordinates (depth)
-    are kept."""
-    points = np.array(points_px, copy=True)
-    points[..., 0] = width - 1.0 - points[..., 0]
-    points[..., 1] = height - 1.0 - points[..., 1]
-    return points
-
-
 def quarter_turn(quarters: int, width: int, height: int) -> np.ndarray:
     """``(3, 3)``: a ``width`` x ``height`` photo's pixels ``(x, y, 1)`` to those of the photo turned
     ``quarters`` quarter turns counter-clockwise as seen (``np.rot90(image, quarters)``)."""
@@ -391,33 +381,27 @@ def quarter_turn(quarters: int, width: int, height: int) -> np.ndarray:
 
 def quarter_turned_back_px(points_px: np.ndarray, quarters: int, width: int, height: int) -> np.ndarray:
     """``points_px (..., 2+)`` pixels of a ``width`` x ``height`` photo turned ``quarters``
-    counter-clockwise (``quarter_turn``), in the photo's own pixels; further coordinates kept."""
+    counter-clockwise (``quarter_turn``; 2: half round), in the photo's own pixels; further
+    coordinates (depth) kept."""
     back = np.linalg.inv(quarter_turn(quarters, width, height))
     points = np.array(points_px, copy=True)
     points[..., :2] = np.asarray(points_px, np.float64)[..., :2] @ back[:2, :2].T + back[:2, 2]
     return points
 
 
-def quarter_turned(found: PhotoResult, quarters: int, width: int, height: int) -> PhotoResult:
-    """``found``, the faces of a ``width`` x ``height`` photo searched turned ``quarters`` (1 or 3)
-    quarter turns counter-clockwise (``quarter_turn``), in the photo's own pixels: the faces' and
-    the others' points, the boxes, the masks' crops, and its size; ``sideways`` +1 (1) or -1 (3): a
-    face was taken standing within ``SIDEWAYS_ROLL_DEG`` of the turned photo's up
-    (``sideways_search_wins``), so that is the person's (with --all-faces another face may lie
-    otherwise). The level's roll stays the turned photo's (``PhotoResult.camera_roll_rad`` adds
-    the quarter)."""
+def _turned_back(found: PhotoResult, quarters: int, width: int, height: int) -> PhotoResult:
+    """``found``, searched in a ``width`` x ``height`` photo turned ``quarters`` counter-clockwise, with
+    its points in the photo's own pixels: the faces' (and the refused ones') vertices, iris, 68
+    points and boxes, the other people's faces, the masks' crops, and the photo's size."""
     from realtime.stages.segmentation import PersonMask
-
-    if quarters % 4 not in (1, 3):
-        raise ValueError(f"quarters: 1 or 3 expected, got {quarters}")
 
     def back(points):
         return quarter_turned_back_px(points, quarters, width, height)
 
     def face(described: PhotoFace) -> PhotoFace:
         corners = back(np.asarray(described.box_px, np.float64).reshape(2, 2))
-        box = np.concatenate([corners.min(axis=0), corners.max(axis=0)]).astype(np.float32)
-        return replace(described, box_px=box, vertices_px=back(described.vertices_px),
+        return replace(described, box_px=np.concatenate([corners.min(axis=0), corners.max(axis=0)]),
+                       vertices_px=back(described.vertices_px),
                        iris_px=None if described.iris_px is None else back(described.iris_px),
                        landmarks68_px=back(described.landmarks68_px))
 
@@ -426,41 +410,38 @@ def quarter_turned(found: PhotoResult, quarters: int, width: int, height: int) -
     persons = [replace(mask, crop_from_image=mask.crop_from_image @ turn) if isinstance(mask, PersonMask) else mask
                for mask in found.persons]
     return replace(found, faces=[face(f) for f in found.faces], not_human=[face(f) for f in found.not_human],
-                   persons=persons, others_px=[back(v) for v in found.others_px], image_size=(width, height),
-                   upside_down=False, sideways=1 if quarters % 4 == 1 else -1)
+                   persons=persons, others_px=[back(v) for v in found.others_px], image_size=(width, height))
+
+
+def quarter_turned(found: PhotoResult, quarters: int, width: int, height: int) -> PhotoResult:
+    """``found``, the faces of a ``width`` x ``height`` photo searched turned ``quarters`` (1 or 3)
+    quarter turns counter-clockwise (``quarter_turn``), in the photo's own pixels (``_turned_back``);
+    ``sideways`` +1 (1) or -1 (3): a face was taken standing within ``SIDEWAYS_ROLL_DEG`` of the
+    turned photo's up (``sideways_search_wins``), so that is the person's (with --all-faces another
+    face may lie otherwise). The level's roll stays the turned photo's
+    (``PhotoResult.camera_roll_rad`` adds the quarter)."""
+    if quarters % 4 not in (1, 3):
+        raise ValueError(f"quarters: 1 or 3 expected, got {quarters}")
+    return replace(_turned_back(found, quarters, width, height), upside_down=False,
+                   sideways=1 if quarters % 4 == 1 else -1)
 
 
 def half_turned(found: PhotoResult, width: int, height: int) -> PhotoResult:
     """``found``, the faces of a ``width`` x ``height`` photo searched turned half round, in the photo's
-    own pixels: the faces' and the others' points, the boxes, the masks' crops; ``upside_down``
-    where the largest face stands upside down in the photo (the level's roll stays the turned
-    photo's, and ``PhotoResult.camera_roll_rad`` adds the half turn)."""
-    from realtime.stages.segmentation import PersonMask
-
-    def face(described: PhotoFace) -> PhotoFace:
-        corners = half_turn_px(np.asarray(described.box_px, np.float64).reshape(2, 2), width, height)
-        return replace(described, box_px=np.concatenate([corners[1], corners[0]]),  # the far corner comes first
-                       vertices_px=half_turn_px(described.vertices_px, width, height),
-                       iris_px=None if described.iris_px is None else half_turn_px(described.iris_px, width, height),
-                       landmarks68_px=half_turn_px(described.landmarks68_px, width, height))
-
-    # crop = M (turned) and turned = T (given), T = [[-1, 0, w - 1], [0, -1, h - 1]]: crop = M T (given).
-    turn = np.array([[-1.0, 0.0, width - 1.0], [0.0, -1.0, height - 1.0], [0.0, 0.0, 1.0]])
-    persons = [replace(mask, crop_from_image=mask.crop_from_image @ turn) if isinstance(mask, PersonMask) else mask
-               for mask in found.persons]
-    faces = [face(f) for f in found.faces]
+    own pixels (``_turned_back``); ``upside_down`` where the largest face stands upside down in the
+    photo (the level's roll stays the turned photo's, and ``PhotoResult.camera_roll_rad`` adds the
+    half turn)."""
+    turned = _turned_back(found, 2, width, height)
     # The person's way up is half a turn from the photo's only where the face found so stands upside
     # down in it; one lying on its side (found turned, 60-90 deg) is read as the photo as given is.
-    upside_down = bool(faces) and abs(geometry.face_roll_deg(faces[0].vertices_px)) > 90.0
+    upside_down = bool(turned.faces) and abs(geometry.face_roll_deg(turned.faces[0].vertices_px)) > 90.0
     level = found.level
     if level is not None and level.source == "body":
         # The room's lines have no head or foot and lean alike both ways up; a face and shoulders'
         # reading does: in the photo as given it is half a turn round.
         level = replace(level, roll_rad=float(geometry.wrapped_angle(level.roll_rad + np.pi)),
                         lean_deg=float(geometry.wrapped_angle(level.lean_deg + 180.0, 180.0)))
-    return replace(found, faces=faces, not_human=[face(f) for f in found.not_human],
-                   persons=persons, others_px=[half_turn_px(v, width, height) for v in found.others_px],
-                   level=level, upside_down=upside_down)
+    return replace(turned, level=level, upside_down=upside_down)
 
 
 def face_at(faces_vertices_px: list[np.ndarray], point_px: tuple[float, float]) -> int:
