@@ -265,6 +265,8 @@ def test_an_avif_is_named_and_refused(monkeypatch):
 
     # pillow-heif's opener, where registered (the web page does) and tried first, takes a file
     # whose major brand is the generic mif1 for a HEIF.
+    # Every plugin loaded first: a lazy load while the list is patched would be lost with the patch.
+    Image.init()
     pillow_heif.register_heif_opener()
     monkeypatch.setattr(Image, "ID", ["HEIF"] + [name for name in Image.ID if name != "HEIF"])
     buffer = io.BytesIO()

@@ -142,7 +142,9 @@ def test_an_iphone_s_heic_photo_is_taken_by_the_page(client, astronaut, monkeypa
     from PIL import Image
 
     # Pillow knows HEIF only through pillow-heif's opener, which another import (skimage's imageio)
-    # may have registered in this process already: the page must not count on that.
+    # may have registered in this process already: the page must not count on that. Every plugin is
+    # loaded first: a lazy load while the list is patched would be lost with the patch.
+    Image.init()
     monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name != "HEIF"])
     monkeypatch.setattr(Image, "OPEN", {name: opener for name, opener in Image.OPEN.items() if name != "HEIF"})
     rgb = np.ascontiguousarray(astronaut[..., ::-1])
@@ -153,7 +155,8 @@ def test_an_iphone_s_heic_photo_is_taken_by_the_page(client, astronaut, monkeypa
     report = response.json()["report"]
     assert report["image_size"] == [astronaut.shape[1], astronaut.shape[0]] and report["faces_found"] == 1
     # An AVIF (AV1, which the worker does not decode) is named and refused at once, also one whose
-    # major brand is the generic mif1 that pillow-heif's opener would take.
+    # major brand is the generic mif1 that pillow-heif's opener, tried first, takes.
+    monkeypatch.setattr(Image, "ID", ["HEIF"] + [name for name in Image.ID if name != "HEIF"])
     avif = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(astronaut[..., ::-1])).save(avif, format="AVIF")
     for data in (avif.getvalue(), avif.getvalue()[:8] + b"mif1" + avif.getvalue()[12:]):
