@@ -267,6 +267,14 @@ def test_random_bytes_are_not_an_image_400(client):
     _assert_error(_post(client, np.random.default_rng(0).bytes(5000)), 400, "not_an_image", "not an image")
 
 
+def test_the_api_schema_names_the_formats_the_photo_decoder_reads():
+    from realtime.apps.web.server import UPLOAD_SCHEMA
+    from realtime.stages.imagefile import SUPPORTED_FORMATS_TEXT
+
+    photo = UPLOAD_SCHEMA["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["photo"]
+    assert photo["description"] == f"{SUPPORTED_FORMATS_TEXT} photo"
+
+
 def test_an_image_that_does_not_decode_is_400(client, photo):
     # A valid PNG header (so the server's header check passes) with the pixel data cut off.
     _assert_error(_post(client, photo[:2000]), 400, "not_an_image", "could not be decoded")

@@ -171,6 +171,18 @@ def is_heif(head: bytes) -> bool:
             and not any(brand in (b"avif", b"avis") for brand in compatible))
 
 
+def format_name(pillow_format: str | None, head: bytes) -> str | None:
+    """The format Pillow named for encoded bytes starting with ``head``, but "AVIF" for a HEIF that
+    is not HEVC-coded (``is_heif``): pillow-heif's opener, where registered and tried first, names
+    an AVIF whose major brand is the generic ``mif1`` so."""
+    return "AVIF" if pillow_format == "HEIF" and not is_heif(head) else pillow_format
+
+
+def _too_large_to_decode(name: str, shown: str) -> InputError:
+    """The one line for an image of ``shown`` ("4000x3000 pixels") over ``MAX_DECODE_PIXELS``."""
+    return InputError(f"{name}: {shown} is too large to decode (limit {MAX_DECODE_PIXELS // 1_000_000} megapixels)")
+
+
 def decode_heif(data: np.ndarray, name: str = "image") -> np.ndarray:
     """A HEIF/HEIC photo's pixels as ``(H, W, 3|4) uint8`` BGR(A), turned as the file says (its
     ``irot``/``imir`` transforms, which libheif applies; the EXIF orientation an iPhone writes
@@ -183,8 +195,7 @@ def decode_heif(data: np.ndarray, name: str = "image") -> np.ndarray:
         heif = pillow_heif.open_heif(io.BytesIO(data.tobytes()), convert_hdr_to_8bit=True, bgr_mode=True)
         width, height = heif.size
         if width * height > MAX_DECODE_PIXELS:
-            raise InputError(f"{name}: {width}x{height} pixels is too large to decode "
-                             f"(limit {MAX_DECODE_PIXELS // 1_000_000} megapixels)")
+            raise _too_large_to_decode(name, f"{width}x{height} pixels")
         pixels = np.asarray(heif)
     except InputError:
         raise
@@ -326,15 +337,13 @@ def decode_image(data: np.ndarray | bytes, name: str = "image") -> np.ndarray:
         return image if image.flags.writeable else image.copy()  # libheif's buffer is read-only
     header = probe_header(data)
     size = header.size
-    # A HEIF that is not HEVC-coded (``is_heif``), where pillow-heif's opener named it: an AVIF.
-    shown_format = "AVIF" if header.format == "HEIF" else header.format
+    shown_format = format_name(header.format, head)
     if shown_format in UNSUPPORTED_FORMATS:
         raise InputError(f"{name}: {shown_format} images are not supported: use {SUPPORTED_FORMATS_TEXT}")
     reduction = _jpeg_reduction(size) if head.startswith(b"\xff\xd8") else 1
     if header.pixels / reduction**2 > MAX_DECODE_PIXELS:
         shown = f"{size[0]}x{size[1]} pixels" if size else f"{header.pixels / 1e6:.0f} megapixels"
-        raise InputError(f"{name}: {shown} is too large to decode "
-                         f"(limit {MAX_DECODE_PIXELS // 1_000_000} megapixels)")
+        raise _too_large_to_decode(name, shown)
     if size is not None and min(size) == 0:
         raise InputError(f"{name}: the image has no pixels ({size[0]}x{size[1]})")
     # Reduced decoding gives 8-bit BGR; orientation is applied by us below in both cases.

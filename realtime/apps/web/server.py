@@ -193,6 +193,7 @@ FACE_PICK_PATTERN = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*,\s*([0-9]+(?:\.[0-
 """The upload's ``face`` field: a photo pixel 'x,y', two plain numbers of 0 or more."""
 UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["photo"], "properties": {
+        # imagefile.SUPPORTED_FORMATS_TEXT's words: that module (OpenCV) is not imported at start-up.
         "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, HEIC, WebP, BMP or TIFF photo"},
         "style": {"type": "string", "enum": list(STYLES), "default": DEFAULT_STYLE},
         "height_mm": {"type": "number", "default": _number(DEFAULT_HEIGHT_MM), "minimum": _number(HEIGHT_RANGE_MM[0]),
@@ -1070,7 +1071,7 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
     be asked for them. The worker decodes the pixels (``realtime.stages.imagefile.decode_image``)."""
     from PIL import Image, UnidentifiedImageError
 
-    from realtime.stages.imagefile import is_heif
+    from realtime.stages.imagefile import SUPPORTED_FORMATS_TEXT, format_name
 
     try:
         import pillow_heif
@@ -1086,11 +1087,10 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
     except Image.DecompressionBombError:
         raise ApiError(413, "too_large", f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)") from None
     except (UnidentifiedImageError, OSError, ValueError, RuntimeError):  # RuntimeError: Pillow's AVIF reader
-        raise ApiError(400, "not_an_image", "the file is not an image (JPEG, PNG, HEIC, WebP, BMP or TIFF)") from None
-    if fmt == "HEIF" and not is_heif(data[:64]):
-        fmt = "AVIF"  # pillow-heif's opener takes an AVIF that says mif1 first: AV1, not decoded here
+        raise ApiError(400, "not_an_image", f"the file is not an image ({SUPPORTED_FORMATS_TEXT})") from None
+    fmt = format_name(fmt, data[:64])  # an AVIF that says mif1: AV1, not decoded here
     if fmt not in IMAGE_SUFFIXES:
-        raise ApiError(400, "not_an_image", f"{fmt} images are not supported: use JPEG, PNG, HEIC, WebP, BMP or TIFF")
+        raise ApiError(400, "not_an_image", f"{fmt} images are not supported: use {SUPPORTED_FORMATS_TEXT}")
     if width * height > max_pixels:
         raise ApiError(413, "too_large", f"the image is {width}x{height} pixels; the limit is "
                                          f"{max_pixels / 1e6:g} megapixels")
