@@ -239,6 +239,12 @@ def test_a_heic_is_told_from_an_avif_and_a_video_by_its_brands():
     assert not imagefile.is_heif(ftyp(b"avif", b"avif", b"mif1", b"miaf"))
     assert not imagefile.is_heif(ftyp(b"isom", b"isom", b"mp42"))
     assert not imagefile.is_heif(b"\xff\xd8\xff\xe0" + bytes(12))
+    assert imagefile.is_avif(ftyp(b"avif", b"avif", b"mif1", b"miaf"))
+    assert imagefile.is_avif(ftyp(b"mif1", b"mif1", b"avif", b"heic"))
+    assert imagefile.is_avif(ftyp(b"avis", b"avis", b"msf1"))  # an AVIF sequence (its first frame)
+    assert not imagefile.is_avif(ftyp(b"heic", b"mif1", b"heic"))
+    assert not imagefile.is_avif(ftyp(b"mif1", b"mif1", b"heic"))
+    assert not imagefile.is_avif(ftyp(b"isom", b"isom", b"avc1"))
 
 
 def test_a_heic_is_turned_once_as_it_says(tmp_path):
@@ -259,23 +265,44 @@ def test_a_heic_is_turned_once_as_it_says(tmp_path):
     assert bright[0] < 16 and bright[1] > 32, bright  # shown top right
 
 
-def test_an_avif_is_named_and_refused(monkeypatch):
+def test_an_avif_is_decoded_in_colour_and_turned_once(monkeypatch, tmp_path):
     import pillow_heif
     from PIL import Image
 
     # pillow-heif's opener, where registered (the web page does) and tried first, takes a file
-    # whose major brand is the generic mif1 for a HEIF.
+    # whose major brand is the generic mif1 for a HEIF: the AVIF must still be decoded as one.
     # Every plugin loaded first: a lazy load while the list is patched would be lost with the patch.
     Image.init()
     pillow_heif.register_heif_opener()
     monkeypatch.setattr(Image, "ID", ["HEIF"] + [name for name in Image.ID if name != "HEIF"])
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[:12, :16] = (255, 0, 0)  # a red top-left corner as taken
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 deg clockwise to show: Pillow writes it as the AVIF's irot
     buffer = io.BytesIO()
-    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(buffer, format="AVIF")
+    Image.fromarray(rgb).save(buffer, format="AVIF", quality=95, exif=exif.tobytes())
     avif = buffer.getvalue()
+    assert imagefile.is_avif(avif[:64]) and not imagefile.is_heif(avif[:64])
     generic = avif[:8] + b"mif1" + avif[12:]  # the major brand an AVIF may give instead
     for data in (avif, generic):
-        with pytest.raises(InputError, match=r"photo\.avif: AVIF images are not supported: use JPEG, PNG, HEIC"):
-            imagefile.decode_image(data, "photo.avif")
+        bgr = imagefile.decode_image(data, "photo.avif")
+        assert bgr.shape == (64, 48, 3) and bgr.dtype == np.uint8
+        red = np.argwhere((bgr[..., 2] > 128) & (bgr[..., 0] < 64)).mean(axis=0)
+        assert red[0] < 16 and red[1] > 32, red  # shown top right, and red in BGR
+    path = tmp_path / "IMG_0007.AVIF"
+    path.write_bytes(avif)
+    assert load_image(path).shape == (64, 48, 3)
+    assert [p.name for p in imagefile.list_images(tmp_path)] == ["IMG_0007.AVIF"]
+    damaged = tmp_path / "damaged.avif"
+    damaged.write_bytes(avif[: len(avif) // 2])
+    with pytest.raises(InputError, match=r"damaged\.avif: not an AVIF image Pillow can read"):
+        load_image(damaged)
+    # A Pillow built without libavif (before 11.3) says what to do instead of "corrupt".
+    from PIL import features
+
+    monkeypatch.setattr(features, "check", lambda feature: feature != "avif")
+    with pytest.raises(InputError, match=r"photo\.avif: AVIF images need Pillow 11\.3 or later"):
+        imagefile.decode_image(avif, "photo.avif")
 
 
 def test_huge_images_are_downscaled(monkeypatch):
@@ -654,5 +681,5 @@ def test_a_gif_is_named_as_a_format_that_is_not_supported(tmp_path):
 
     path = tmp_path / "party.gif"
     Image.new("RGB", (64, 48), (200, 30, 30)).save(path, "GIF")
-    with pytest.raises(InputError, match=r"party\.gif: GIF images are not supported: use JPEG, PNG, HEIC, WebP, BMP or TIFF"):
+    with pytest.raises(InputError, match=r"party\.gif: GIF images are not supported: use JPEG, PNG, HEIC, AVIF, WebP, BMP or TIFF"):
         load_image(path)

@@ -244,7 +244,7 @@ def _exit_code_cases():
         ("photo: a 20000x20000 TIFF", ["photo", "{tmp}/huge.tif", "-o", "{tmp}/a.stl"], 2,
          "huge.tif: 400 megapixels is too large to decode (limit 120 megapixels)"),
         ("photo: a GIF", ["photo", "{tmp}/party.gif", "-o", "{tmp}/a.stl"], 2,
-         "party.gif: GIF images are not supported: use JPEG, PNG, HEIC, WebP, BMP or TIFF"),
+         "party.gif: GIF images are not supported: use JPEG, PNG, HEIC, AVIF, WebP, BMP or TIFF"),
         # Refused before the photo is looked at: this "photo" would fail as not an image otherwise.
         ("photo: an existing output", ["photo", "{tmp}/fake.jpg", "-o", "{tmp}/made.stl"], 2,
          "made.stl already exists; pass --overwrite"),

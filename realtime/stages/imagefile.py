@@ -28,7 +28,8 @@ from realtime.errors import InputError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".jp2", ".pgm", ".ppm")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif", ".jp2",
+                  ".pgm", ".ppm")
 
 # Images beyond this many pixels are downscaled on load: a 100-megapixel scan would otherwise
 # take 300 MB per copy and the networks only ever see a 192x192 crop of the face.
@@ -149,26 +150,47 @@ def image_header_size(head: bytes) -> tuple[int, int] | None:
 
 # Formats OpenCV's wheels do not decode but Pillow recognises: named in the error instead of
 # "corrupt or truncated" (the web service says the same).
-UNSUPPORTED_FORMATS = ("GIF", "ICO", "PSD", "PCX", "TGA", "DDS", "ICNS", "EPS", "PDF", "AVIF")
-SUPPORTED_FORMATS_TEXT = "JPEG, PNG, HEIC, WebP, BMP or TIFF"
+UNSUPPORTED_FORMATS = ("GIF", "ICO", "PSD", "PCX", "TGA", "DDS", "ICNS", "EPS", "PDF")
+SUPPORTED_FORMATS_TEXT = "JPEG, PNG, HEIC, AVIF, WebP, BMP or TIFF"
 HEVC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs")
 """An ISO-BMFF file whose ``ftyp`` box names one of these is a HEIF still coded in HEVC (an iPhone's
 HEIC photo): OpenCV does not decode it, pillow-heif (libheif) does (``decode_heif``)."""
 GENERIC_HEIF_BRANDS = (b"mif1", b"msf1")
 """... and one whose major brand is one of these is, where its compatible brands name an HEVC one
-and no AVIF one (an AVIF says ``mif1`` too, and is AV1: not decoded here)."""
+and no AVIF one (an AVIF says ``mif1`` too, and is AV1: ``decode_avif``)."""
+AVIF_BRANDS = (b"avif", b"avis")
+"""An ISO-BMFF file whose major brand is one of these, or a generic one (``GENERIC_HEIF_BRANDS``)
+with one of these among its compatible brands, is an AVIF: a HEIF still coded in AV1, the format
+browsers save many web pictures in. OpenCV does not decode it, Pillow (11.3 or later) does."""
+
+
+def _ftyp_brands(head: bytes) -> tuple[bytes, list[bytes]] | None:
+    """The major and compatible brands of an ISO-BMFF file's leading ``ftyp`` box, or None."""
+    if head[4:8] != b"ftyp" or len(head) < 16:
+        return None
+    box_size = min(int.from_bytes(head[:4], "big"), len(head))
+    return head[8:12], [head[i:i + 4] for i in range(16, box_size - 3, 4)]
 
 
 def is_heif(head: bytes) -> bool:
     """Whether encoded bytes starting with ``head`` are a HEVC-coded HEIF image (``HEVC_BRANDS``)."""
-    if head[4:8] != b"ftyp" or len(head) < 16:
+    brands = _ftyp_brands(head)
+    if brands is None:
         return False
-    box_size = min(int.from_bytes(head[:4], "big"), len(head))
-    major, compatible = head[8:12], [head[i:i + 4] for i in range(16, box_size - 3, 4)]
+    major, compatible = brands
     if major in HEVC_BRANDS:
         return True
     return (major in GENERIC_HEIF_BRANDS and any(brand in HEVC_BRANDS for brand in compatible)
-            and not any(brand in (b"avif", b"avis") for brand in compatible))
+            and not any(brand in AVIF_BRANDS for brand in compatible))
+
+
+def is_avif(head: bytes) -> bool:
+    """Whether encoded bytes starting with ``head`` are an AV1-coded HEIF image (``AVIF_BRANDS``)."""
+    brands = _ftyp_brands(head)
+    if brands is None:
+        return False
+    major, compatible = brands
+    return major in AVIF_BRANDS or (major in GENERIC_HEIF_BRANDS and any(b in AVIF_BRANDS for b in compatible))
 
 
 def format_name(pillow_format: str | None, head: bytes) -> str | None:
@@ -202,6 +224,36 @@ def decode_heif(data: np.ndarray, name: str = "image") -> np.ndarray:
     except Exception as error:  # libheif's own errors: a damaged or truncated file
         raise InputError(f"{name}: not a HEIC image pillow-heif can read (corrupt or truncated: {error})") from None
     return pixels
+
+
+def decode_avif(data: np.ndarray, name: str = "image") -> np.ndarray:
+    """An AVIF image's pixels as ``(H, W, 3|4) uint8`` BGR(A), turned as the file says (its
+    ``irot``/``imir`` transforms, which Pillow reports as the EXIF orientation, over any EXIF one:
+    applied once). Raises ``InputError`` for a damaged file, one over ``MAX_DECODE_PIXELS``, or a
+    Pillow built without AVIF."""
+    import warnings
+
+    from PIL import Image, ImageOps, features
+
+    if not features.check("avif"):
+        raise InputError(f"{name}: AVIF images need Pillow 11.3 or later with AVIF support "
+                         f"(pip install -U pillow), or use {SUPPORTED_FORMATS_TEXT.replace('AVIF, ', '')}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: we judge the size ourselves
+            with Image.open(io.BytesIO(data.tobytes()), formats=["AVIF"]) as picture:
+                width, height = picture.size
+                if width * height > MAX_DECODE_PIXELS:
+                    raise _too_large_to_decode(name, f"{width}x{height} pixels")
+                upright = ImageOps.exif_transpose(picture)
+                pixels = np.asarray(upright.convert("RGBA" if "A" in upright.mode else "RGB"))
+    except InputError:
+        raise
+    except Image.DecompressionBombError:  # past Pillow's own limit, which is above ours
+        raise _too_large_to_decode(name, "the image") from None
+    except Exception as error:  # libavif's own errors: a damaged or truncated file
+        raise InputError(f"{name}: not an AVIF image Pillow can read (corrupt or truncated: {error})") from None
+    return cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
 
 
 class ImageHeader(NamedTuple):
@@ -335,6 +387,8 @@ def decode_image(data: np.ndarray | bytes, name: str = "image") -> np.ndarray:
     if is_heif(head):
         image = to_bgr8(decode_heif(data, name), name=name)
         return image if image.flags.writeable else image.copy()  # libheif's buffer is read-only
+    if is_avif(head):
+        return to_bgr8(decode_avif(data, name), name=name)
     header = probe_header(data)
     size = header.size
     shown_format = format_name(header.format, head)

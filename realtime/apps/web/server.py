@@ -92,10 +92,11 @@ UPLOADS_READING_MAX = 64
 no queue place, so this bounds what readers hold: 1 MB of each in memory (the rest of a photo is
 spooled to an unlinked temporary file), and at most ``body_timeout_s`` each."""
 IMAGE_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif",
-                  "HEIF": ".heic"}
-"""Pillow's format name -> the suffix the job's file gets: formats both Pillow and OpenCV decode, and
+                  "HEIF": ".heic", "AVIF": ".avif"}
+"""Pillow's format name -> the suffix the job's file gets: formats both Pillow and OpenCV decode,
 HEIF (an iPhone's HEIC photo), which Pillow reads through pillow-heif's opener and the worker
-decodes with it (``realtime.stages.imagefile.decode_heif``)."""
+decodes with it (``realtime.stages.imagefile.decode_heif``), and AVIF (a browser's saved picture),
+which Pillow reads and decodes (``decode_avif``)."""
 ID_LENGTH = 16
 """Characters of a result id: 96 random bits in URL-safe base64, not guessable."""
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{%d}" % ID_LENGTH)
@@ -194,7 +195,7 @@ FACE_PICK_PATTERN = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*,\s*([0-9]+(?:\.[0-
 UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["photo"], "properties": {
         # imagefile.SUPPORTED_FORMATS_TEXT's words: that module (OpenCV) is not imported at start-up.
-        "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, HEIC, WebP, BMP or TIFF photo"},
+        "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, HEIC, AVIF, WebP, BMP or TIFF photo"},
         "style": {"type": "string", "enum": list(STYLES), "default": DEFAULT_STYLE},
         "height_mm": {"type": "number", "default": _number(DEFAULT_HEIGHT_MM), "minimum": _number(HEIGHT_RANGE_MM[0]),
                       "maximum": _number(HEIGHT_RANGE_MM[1]),
@@ -1088,7 +1089,7 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
         raise ApiError(413, "too_large", f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)") from None
     except (UnidentifiedImageError, OSError, ValueError, RuntimeError):  # RuntimeError: Pillow's AVIF reader
         raise ApiError(400, "not_an_image", f"the file is not an image ({SUPPORTED_FORMATS_TEXT})") from None
-    fmt = format_name(fmt, data[:64])  # an AVIF that says mif1: AV1, not decoded here
+    fmt = format_name(fmt, data[:64])  # an AVIF that says mif1, which pillow-heif's opener calls HEIF
     if fmt not in IMAGE_SUFFIXES:
         raise ApiError(400, "not_an_image", f"{fmt} images are not supported: use {SUPPORTED_FORMATS_TEXT}")
     if width * height > max_pixels:
