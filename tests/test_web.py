@@ -154,6 +154,11 @@ def test_an_iphone_s_heic_photo_is_taken_by_the_page(client, astronaut, monkeypa
     assert response.status_code == 201, response.text
     report = response.json()["report"]
     assert report["image_size"] == [astronaut.shape[1], astronaut.shape[0]] and report["faces_found"] == 1
+    # Most browsers do not show a HEIC: the answer carries a JPEG copy of the photo as decoded.
+    copy = client.get(response.json()["extras"]["photo"])
+    assert copy.status_code == 200 and copy.headers["content-type"] == "image/jpeg"
+    shown = cv2.imdecode(np.frombuffer(copy.content, np.uint8), cv2.IMREAD_COLOR)
+    assert shown.shape == astronaut.shape and np.abs(shown.astype(int) - astronaut).mean() < 6
     # An AVIF, as a browser saves a web picture, is taken too, also one whose major brand is the
     # generic mif1 that pillow-heif's opener, tried first, takes for a HEIF.
     monkeypatch.setattr(Image, "ID", ["HEIF"] + [name for name in Image.ID if name != "HEIF"])
@@ -165,6 +170,7 @@ def test_an_iphone_s_heic_photo_is_taken_by_the_page(client, astronaut, monkeypa
     assert response.status_code == 201, response.text
     from_avif = response.json()["report"]
     assert from_avif["image_size"] == report["image_size"] and from_avif["faces_found"] == 1
+    assert set(response.json()["extras"]) == {"mtl", "texture"}  # every browser shows an AVIF: no copy
     gap_px = np.abs(np.array(from_avif["landmarks68"]) - np.array(report["landmarks68"])).max()
     assert gap_px < 4.0, gap_px  # the same face as the HEIC's, give or take the two codecs' losses
 
@@ -271,6 +277,14 @@ def test_a_bust_can_be_fetched_again_and_deleted(client, made):
 
 def test_random_bytes_are_not_an_image_400(client):
     _assert_error(_post(client, np.random.default_rng(0).bytes(5000)), 400, "not_an_image", "not an image")
+
+
+def test_a_large_photo_s_copy_for_the_page_is_shrunk_to_its_longest_side():
+    tall = np.zeros((5000, 1250, 3), np.uint8)
+    tall[:2500] = 200  # the top half bright: the copy is the photo, upright, not a blank
+    copy = cv2.imdecode(np.frombuffer(bustjob.photo_copy_jpeg(tall), np.uint8), cv2.IMREAD_COLOR)
+    assert copy.shape == (bustjob.PHOTO_COPY_MAX_SIDE_PX, 512, 3)
+    assert copy[:1000].mean() > 190 and copy[-1000:].mean() < 10
 
 
 def test_the_api_schema_names_the_formats_the_photo_decoder_reads():

@@ -81,6 +81,17 @@ def page(server_url):
         browser.close()
 
 
+def _fit_coverage(page) -> float:
+    """The share of the photo's overlay canvas the page has drawn on (the bust's outline, filled)."""
+    return page.evaluate("""() => {
+        const canvas = document.querySelector('#landmarks');
+        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        let filled = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) filled++;
+        return filled / (data.length / 4);
+    }""")
+
+
 def test_a_file_that_is_not_an_image_gets_a_message(page, tmp_path):
     fake = tmp_path / "holiday.png"
     fake.write_bytes(np.random.default_rng(0).bytes(4000))
@@ -123,13 +134,7 @@ def test_photo_to_bust_in_the_browser(page, astronaut, tmp_path):
     background = rgb[0, 0]
     assert (np.abs(rgb - background).sum(axis=2) > 30).mean() > 0.05, "the view shows no model"
     # The fit over the photo: the bust's outline, filled, not only the landmarks' lines.
-    drawn = page.evaluate("""() => {
-        const canvas = document.querySelector('#landmarks');
-        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-        let filled = 0;
-        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) filled++;
-        return filled / (data.length / 4);
-    }""")
+    drawn = _fit_coverage(page)
     assert drawn > 0.05, "the page draws no outline of the bust over the photo"
     # The facts say where the scale came from, as the report does (the page said "the average PD"
     # whatever the report's source was).
@@ -189,6 +194,29 @@ def test_a_face_picked_on_a_group_photo_gets_its_bust(page, server_url, two_peop
     picked = json.load(urllib.request.urlopen(f"{server_url}/api/busts/{page.get_attribute('#result', 'data-bust')}"))
     landmarks = np.array(picked["report"]["landmarks68"])
     assert x0 < landmarks[:, 0].mean() < x1 and y0 < landmarks[:, 1].mean() < y1  # the astronaut's
+    assert page.is_hidden("#message") and not page.errors, page.errors
+
+
+def test_an_iphone_s_heic_photo_is_shown_where_the_browser_cannot_show_it(page, astronaut, tmp_path):
+    # Chromium (as Chrome, Edge and Firefox) does not decode HEIC: the photo chosen gets a line
+    # instead of a broken picture, and the result shows the server's JPEG copy under the fit.
+    import pillow_heif
+
+    photo = tmp_path / "IMG_0042.HEIC"
+    rgb = np.ascontiguousarray(astronaut[..., ::-1])
+    pillow_heif.from_bytes(mode="RGB", size=rgb.shape[1::-1], data=rgb.tobytes()).save(str(photo), quality=90)
+    page.set_input_files("#file", str(photo))
+    page.wait_for_function("() => document.querySelector('#drop-text').textContent.includes('cannot show')")
+    assert page.is_hidden("#preview")
+    before = page.get_attribute("#result", "data-bust") or ""
+    page.click("#make")
+    page.wait_for_selector(f"#result[data-bust]:not([data-bust='']):not([data-bust='{before}'])",
+                           timeout=BUST_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#photo').complete && "
+                           "document.querySelector('#photo').naturalWidth > 0")
+    assert page.evaluate("() => document.querySelector('#photo').naturalWidth") == astronaut.shape[1]
+    drawn = _fit_coverage(page)
+    assert drawn > 0.05, "no fit drawn over the photo"
     assert page.is_hidden("#message") and not page.errors, page.errors
 
 

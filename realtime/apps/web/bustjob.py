@@ -47,6 +47,14 @@ to write (0.09 s of the four formats' 0.72 s on a photo); the others follow (``e
 OUTLINE_TOLERANCE_PX = 1.5
 """Simplification of the bust's outline sent to the page, photo pixels (a few hundred points)."""
 STEM = "bust"
+BROWSER_SHOWN_SUFFIXES = (".jpg", ".png", ".webp", ".bmp", ".avif")
+"""Upload formats every current browser shows; a photo in another (HEIC, TIFF: Safari's alone)
+comes back as a JPEG copy, ``PHOTO_COPY_NAME``, for the page to show under the fit."""
+PHOTO_COPY_NAME = f"{STEM}_photo.jpg"
+PHOTO_COPY_MAX_SIDE_PX = 2048
+"""Longest side of that copy: the page shows the photo a few hundred pixels wide; the report's
+pixels stay the decoded photo's (the page scales them to what it shows)."""
+PHOTO_COPY_QUALITY = 90
 
 # Result kinds; the server turns each into an HTTP status.
 OK = "ok"
@@ -223,6 +231,8 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
             height, width = image.shape[:2]
             silhouette = overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, bust.view, (width, height))
             report["bust_outline"] = overlay.outline_polygon(silhouette, OUTLINE_TOLERANCE_PX).tolist()
+        if job.suffix not in BROWSER_SHOWN_SUFFIXES:
+            files[PHOTO_COPY_NAME] = photo_copy_jpeg(image)
         rest = tuple(fmt for fmt in EXPORT_FORMATS if fmt not in now)
         later = LaterExport(_portable(bust), rest, later_file_names(rest, bust.textured is not None)) if rest else None
         return WebJobResult(OK, "", files, _plain(report), time.perf_counter() - start, later)
@@ -231,6 +241,22 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
     except Exception as error:  # a bug must come back as a 500 with its cause, not kill the worker
         detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
         return _failed(INTERNAL, f"internal error ({detail})", start)
+
+
+def photo_copy_jpeg(image: np.ndarray) -> bytes:
+    """``image`` (``(H, W, 3) uint8`` BGR, as decoded: EXIF-turned) as JPEG bytes, shrunk to
+    ``PHOTO_COPY_MAX_SIDE_PX`` on its longest side where larger (the aspect kept)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    shrink = PHOTO_COPY_MAX_SIDE_PX / max(height, width)
+    if shrink < 1:
+        size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, PHOTO_COPY_QUALITY])
+    if not ok:
+        raise Selfie3DError("the photo's JPEG copy could not be encoded")
+    return encoded.tobytes()
 
 
 def export_later(later: LaterExport, debug: bool = False) -> WebJobResult:

@@ -103,7 +103,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{%d}" % ID_LENGTH)
 TICKET_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 """A client's name for its upload (``?ticket=``): at least 96 bits of its own randomness as a rule;
 it only reveals a place in the queue."""
-FILE_PATTERN = re.compile(r"%s(?:_texture)?\.[a-z0-9]{2,4}" % bustjob.STEM)
+FILE_PATTERN = re.compile(r"%s(?:_texture|_photo)?\.[a-z0-9]{2,4}" % bustjob.STEM)
 DEFAULT_JOB_SECONDS = 5.0
 """Job time assumed for Retry-After before the first job has finished (a bust takes 2-5 s a core)."""
 JOB_SECONDS_SMOOTHING = 0.2
@@ -147,7 +147,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 class BustCreated(BaseModel):
     id: str
     files: dict[str, str]  # format -> URL: stl, 3mf, glb, obj (a pending one's URL waits for it)
-    extras: dict[str, str]  # OBJ companions: mtl, texture (ready when obj is)
+    extras: dict[str, str]  # OBJ companions: mtl, texture (ready when obj is); photo: a JPEG copy of a HEIC or TIFF
     report: dict[str, Any]  # landmarks68 (pixels), box, pd_mm, face_width_mm, print_checks, image_size, timings_ms
     formats: dict[str, str] = Field({}, description=(
         "each format's state: ready (its file downloads now), pending (its job's worker is writing it; "
@@ -692,11 +692,18 @@ def describe(bust_id: str, names: list[str], report: dict, formats: dict[str, st
     files it has or will have), each format's state, and why any failed."""
     base = f"/api/busts/{bust_id}/files/"
     files = {fmt: base + f"{bustjob.STEM}.{fmt}" for fmt in bustjob.EXPORT_FORMATS}
-    extras = {("texture" if not name.endswith(".mtl") else "mtl"): base + name for name in names
-              if Path(name).suffix[1:] not in bustjob.EXPORT_FORMATS}
+    extras = {_extra_key(name): base + name for name in names if Path(name).suffix[1:] not in bustjob.EXPORT_FORMATS}
     formats = dict(formats or dict.fromkeys(bustjob.EXPORT_FORMATS, READY))
     return {"id": bust_id, "files": files, "extras": extras, "report": report, "formats": formats,
             "complete": PENDING not in formats.values(), "errors": dict(errors or {})}
+
+
+def _extra_key(name: str) -> str:
+    """The answer's ``extras`` key of a file beside the formats: the OBJ's ``mtl`` and ``texture``,
+    and ``photo``, the JPEG copy of a photo the browser may not show (``bustjob.PHOTO_COPY_NAME``)."""
+    if name == bustjob.PHOTO_COPY_NAME:
+        return "photo"
+    return "mtl" if name.endswith(".mtl") else "texture"
 
 
 def format_of(name: str) -> str:
@@ -912,7 +919,8 @@ def create_app(options: ServeOptions = ServeOptions(), executor=None, workers: i
                  503: {"model": ErrorBody, "description": f"not_ready: the format is still being written after "
                                                           f"{LATER_WAIT_MAX_S:g} s (see Retry-After), or the "
                                                           "server is stopping"}},
-             summary="One of a bust's files (bust.stl, bust.3mf, bust.glb, bust.obj, bust.mtl, bust texture); "
+             summary="One of a bust's files (bust.stl, bust.3mf, bust.glb, bust.obj, bust.mtl, bust texture, "
+                     "the photo's JPEG copy); "
                      "one still being written is waited for")
     async def get_file(bust_id: str, name: str, request: Request):
         service: BustService = request.app.state.service

@@ -59,7 +59,7 @@ function usePhoto(file) {
   showMessage('');
   if (!file) return;
   if (file.type && !file.type.startsWith('image/')) {
-    showMessage(`"${file.name}" is not an image: choose a JPEG, PNG or WebP photo.`);
+    showMessage(`"${file.name}" is not an image: choose a JPEG, PNG, HEIC, AVIF or WebP photo.`);
     return;
   }
   if (file.size > limits.max_upload_bytes) {
@@ -71,9 +71,18 @@ function usePhoto(file) {
   // The result on show (or on its way) keeps its photo: a face picked on it re-sends it.
   if (photoUrl && !inUse(photoUrl)) URL.revokeObjectURL(photoUrl);
   photoUrl = URL.createObjectURL(file);
-  $('preview').src = photoUrl;
-  $('preview').hidden = false;
-  $('drop-text').textContent = `${file.name || 'webcam photo'} · ${formatBytes(file.size)} — drop or click to change`;
+  const preview = $('preview');
+  const named = `${file.name || 'webcam photo'} · ${formatBytes(file.size)}`;
+  // Chrome, Edge and Firefox do not decode HEIC (nor TIFF): a line instead of a broken picture.
+  // The server decodes it, and sends a JPEG copy to show under the fit.
+  preview.onerror = () => {
+    preview.hidden = true;
+    $('drop-text').textContent = `${named} — this browser cannot show it; the bust is made from it all the same. ` +
+      'Drop or click to change';
+  };
+  preview.src = photoUrl;
+  preview.hidden = false;
+  $('drop-text').textContent = `${named} — drop or click to change`;
   $('make').disabled = false;
 }
 
@@ -314,7 +323,9 @@ function showResult(body, source) {
   $('result').dataset.bust = shownBust || '';
   const photoImage = $('photo');
   photoImage.onload = () => drawLandmarks();
-  photoImage.src = shownPhoto[1];
+  // A photo this browser may not show (HEIC, TIFF) comes back as a JPEG copy (maybe shrunk: the fit
+  // is drawn from the report's image_size, scaled to what is shown).
+  photoImage.src = (body.extras && body.extras.photo) || shownPhoto[1];
   const others = (lastReport.other_faces || []).length;
   $('photo-overlay').dataset.pick = others ? 'yes' : 'no';
   $('photo-caption').textContent = others
