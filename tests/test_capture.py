@@ -245,6 +245,12 @@ def test_a_heic_is_told_from_an_avif_and_a_video_by_its_brands():
     assert not imagefile.is_avif(ftyp(b"heic", b"mif1", b"heic"))
     assert not imagefile.is_avif(ftyp(b"mif1", b"mif1", b"heic"))
     assert not imagefile.is_avif(ftyp(b"isom", b"isom", b"avc1"))
+    # Where Pillow (with pillow-heif's opener) says HEIF, the brands decide, over the whole box.
+    assert imagefile.format_name("HEIF", ftyp(b"heic", b"mif1", b"heic")) == "HEIF"
+    assert imagefile.format_name("HEIF", ftyp(b"mif1", b"mif1", b"avif")) == "AVIF"
+    assert imagefile.format_name("HEIF", ftyp(b"mif1", b"mif1", b"miaf")) == imagefile.OTHER_HEIF
+    assert imagefile.format_name("HEIF", ftyp(b"mif1", *[b"miaf"] * 20, b"heic")) == "HEIF"  # past byte 64
+    assert imagefile.format_name("PNG", ftyp(b"mif1", b"mif1", b"miaf")) == "PNG"
 
 
 def test_a_heic_is_turned_once_as_it_says(tmp_path):

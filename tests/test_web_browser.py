@@ -96,6 +96,8 @@ def test_a_file_that_is_not_an_image_gets_a_message(page, tmp_path):
     fake = tmp_path / "holiday.png"
     fake.write_bytes(np.random.default_rng(0).bytes(4000))
     page.set_input_files("#file", str(fake))
+    # Not a HEIC or TIFF, which the server would show: the line does not promise a bust.
+    page.wait_for_function("() => document.querySelector('#drop-text').textContent.includes('may not be an image')")
     page.click("#make")
     message = page.wait_for_selector("#message:not([hidden])")
     assert "not an image" in message.inner_text()
@@ -217,6 +219,8 @@ def test_an_iphone_s_heic_photo_is_shown_where_the_browser_cannot_show_it(page, 
     assert page.evaluate("() => document.querySelector('#photo').naturalWidth") == astronaut.shape[1]
     drawn = _fit_coverage(page)
     assert drawn > 0.05, "no fit drawn over the photo"
+    # The copy is the page's, not one of the bust's files to download.
+    assert page.query_selector("#download-photo") is None and page.query_selector("#download-stl") is not None
     assert page.is_hidden("#message") and not page.errors, page.errors
 
 

@@ -150,7 +150,10 @@ def image_header_size(head: bytes) -> tuple[int, int] | None:
 
 # Formats OpenCV's wheels do not decode but Pillow recognises: named in the error instead of
 # "corrupt or truncated" (the web service says the same).
-UNSUPPORTED_FORMATS = ("GIF", "ICO", "PSD", "PCX", "TGA", "DDS", "ICNS", "EPS", "PDF")
+OTHER_HEIF = "HEIF (neither HEVC nor AV1)"
+"""``format_name`` for a HEIF whose brands name neither HEVC nor AV1 (a JPEG-coded or uncompressed
+one): no decoder here takes it."""
+UNSUPPORTED_FORMATS = ("GIF", "ICO", "PSD", "PCX", "TGA", "DDS", "ICNS", "EPS", "PDF", OTHER_HEIF)
 SUPPORTED_FORMATS_TEXT = "JPEG, PNG, HEIC, AVIF, WebP, BMP or TIFF"
 HEVC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs")
 """An ISO-BMFF file whose ``ftyp`` box names one of these is a HEIF still coded in HEVC (an iPhone's
@@ -194,10 +197,14 @@ def is_avif(head: bytes) -> bool:
 
 
 def format_name(pillow_format: str | None, head: bytes) -> str | None:
-    """The format Pillow named for encoded bytes starting with ``head``, but "AVIF" for a HEIF that
-    is not HEVC-coded (``is_heif``): pillow-heif's opener, where registered and tried first, names
-    an AVIF whose major brand is the generic ``mif1`` so."""
-    return "AVIF" if pillow_format == "HEIF" and not is_heif(head) else pillow_format
+    """The format Pillow named for encoded bytes starting with ``head`` (their whole ``ftyp`` box:
+    64 KB is plenty), told by the brands where it says "HEIF": pillow-heif's opener, where
+    registered and tried first, names an AVIF whose major brand is the generic ``mif1`` so. A HEIF
+    is "HEIF" where HEVC-coded (``is_heif``), "AVIF" where AV1-coded (``is_avif``), else
+    ``OTHER_HEIF``."""
+    if pillow_format != "HEIF" or is_heif(head):
+        return pillow_format
+    return "AVIF" if is_avif(head) else OTHER_HEIF
 
 
 def _too_large_to_decode(name: str, shown: str) -> InputError:
@@ -245,15 +252,24 @@ def decode_avif(data: np.ndarray, name: str = "image") -> np.ndarray:
                 width, height = picture.size
                 if width * height > MAX_DECODE_PIXELS:
                     raise _too_large_to_decode(name, f"{width}x{height} pixels")
+                # One full-size copy at a time: a 48 MP photo held ~1 GB with every step's copy kept.
+                picture.load()
                 upright = ImageOps.exif_transpose(picture)
-                pixels = np.asarray(upright.convert("RGBA" if "A" in upright.mode else "RGB"))
+                if upright.mode not in ("RGB", "RGBA"):
+                    upright = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
+                pixels = np.array(upright)  # a writable copy; Pillow's image goes with the block
+                del upright
     except InputError:
         raise
     except Image.DecompressionBombError:  # past Pillow's own limit, which is above ours
         raise _too_large_to_decode(name, "the image") from None
+    except Image.UnidentifiedImageError:  # libavif refuses the header: damaged, or over its 16384 px a side
+        raise InputError(f"{name}: not an AVIF image Pillow can read (corrupt, truncated, or over "
+                         "16384 pixels a side)") from None
     except Exception as error:  # libavif's own errors: a damaged or truncated file
         raise InputError(f"{name}: not an AVIF image Pillow can read (corrupt or truncated: {error})") from None
-    return cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    return cv2.cvtColor(pixels, code, dst=pixels)  # in place
 
 
 class ImageHeader(NamedTuple):

@@ -13,7 +13,8 @@ was before the two parts. Each file is written and re-loaded by
 ``realtime.apps.jobs.run_photo_job`` neither raises: a bad photo is a result with a ``kind`` the
 server maps onto an HTTP status, and a message a person can act on.
 
-The photo is decoded from the uploaded bytes in memory and never written to disk. The export's
+The photo is decoded from the uploaded bytes in memory and never written to disk as uploaded (a
+HEIC or TIFF comes back as a small JPEG copy among the bust's files, ``PHOTO_COPY_NAME``). The export's
 files exist on disk for the moment they are written and checked, in a folder of the worker's
 own (``init_worker``): in a local pool that folder lies inside the server's, is locked for the
 worker's life and removed by the server when the worker dies; and the worker is tied to the
@@ -51,9 +52,10 @@ BROWSER_SHOWN_SUFFIXES = (".jpg", ".png", ".webp", ".bmp", ".avif")
 """Upload formats every current browser shows; a photo in another (HEIC, TIFF: Safari's alone)
 comes back as a JPEG copy, ``PHOTO_COPY_NAME``, for the page to show under the fit."""
 PHOTO_COPY_NAME = f"{STEM}_photo.jpg"
-PHOTO_COPY_MAX_SIDE_PX = 2048
-"""Longest side of that copy: the page shows the photo a few hundred pixels wide; the report's
-pixels stay the decoded photo's (the page scales them to what it shows)."""
+PHOTO_COPY_MAX_SIDE_PX = 1280
+"""Longest side of that copy: the page shows the photo at most ~600 pixels wide (twice that on a
+high-density screen); the report's pixels stay the decoded photo's (the page scales them to what
+it shows). It is kept with the bust's files and deleted with them."""
 PHOTO_COPY_QUALITY = 90
 
 # Result kinds; the server turns each into an HTTP status.

@@ -21,7 +21,7 @@ writes the other formats (``bustjob.export_later``); the answer's ``formats`` sa
 waits until every format is done, and a bust deleted or expired meanwhile has its later files
 discarded. ``answer_after="all"`` answers once every format is written, as before.
 
-Crashes leave nothing behind: the photo is decoded in memory, never written; the server's folder
+Crashes leave nothing behind: the photo is decoded in memory, never written as uploaded; the server's folder
 and each worker's are locked for their owner's life (``realtime.apps.web.folders``), so a server
 removes a dead worker's folder, and a server started after a ``kill -9`` removes the folders of
 the server that died; workers end with the server that started them. Every error is JSON
@@ -1097,7 +1097,7 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
         raise ApiError(413, "too_large", f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)") from None
     except (UnidentifiedImageError, OSError, ValueError, RuntimeError):  # RuntimeError: Pillow's AVIF reader
         raise ApiError(400, "not_an_image", f"the file is not an image ({SUPPORTED_FORMATS_TEXT})") from None
-    fmt = format_name(fmt, data[:64])  # an AVIF that says mif1, which pillow-heif's opener calls HEIF
+    fmt = format_name(fmt, data[:65536])  # told by the ftyp box's brands where Pillow says HEIF
     if fmt not in IMAGE_SUFFIXES:
         raise ApiError(400, "not_an_image", f"{fmt} images are not supported: use {SUPPORTED_FORMATS_TEXT}")
     if width * height > max_pixels:

@@ -75,10 +75,12 @@ function usePhoto(file) {
   const named = `${file.name || 'webcam photo'} · ${formatBytes(file.size)}`;
   // Chrome, Edge and Firefox do not decode HEIC (nor TIFF): a line instead of a broken picture.
   // The server decodes it, and sends a JPEG copy to show under the fit.
+  const serverShows = /\.(heic|heif|tiff?)$/i.test(file.name || '') || /heic|heif|tiff/i.test(file.type || '');
   preview.onerror = () => {
     preview.hidden = true;
-    $('drop-text').textContent = `${named} — this browser cannot show it; the bust is made from it all the same. ` +
-      'Drop or click to change';
+    $('drop-text').textContent = `${named} — ` + (serverShows
+      ? 'this browser cannot show it; the bust is made from it all the same. '
+      : 'this browser cannot show it: it may not be an image. ') + 'Drop or click to change';
   };
   preview.src = photoUrl;
   preview.hidden = false;
@@ -344,6 +346,7 @@ function showResult(body, source) {
     downloads.append(link);
   }
   for (const [key, url] of Object.entries(body.extras || {})) {
+    if (key === 'photo') continue;  // the photo's copy, shown above; not a file of the bust
     const link = document.createElement('a');
     link.href = url;
     link.download = '';
