@@ -38,3 +38,29 @@ def test_demo_writes_only_its_outputs(demo_out):
     assert sorted(p.name for p in out.iterdir()) == ["preview.png", "report.json", "tryon.mp4"]
     assert json.loads((out / "report.json").read_text())["outputs"]["video"] == str(out / "tryon.mp4")
     assert cv2.imread(str(out / "preview.png")).shape == (720, 1280, 3)
+
+
+def test_a_video_of_a_head_turning_gives_a_scanned_bust_from_its_most_frontal_frame(tmp_path, gl_ctx):
+    # A user's phone video of a head turn, as `selfie3d demo --video` takes it: the bust is made as
+    # the live window's S would make it facing the camera, with the head scan the turn gave.
+    import trimesh
+
+    from realtime.stages.capture import CaptureOptions
+    from realtime.stages.scan import COVERAGE_READY
+    from realtime.tools.likeness import bust_distance_mm
+    from realtime.tools.scan_accuracy import ScanSweepOptions, write_sweep_video
+
+    video = tmp_path / "turn.mp4"
+    last_yaw = write_sweep_video(video, ScanSweepOptions(sweep_frames=130), ctx=gl_ctx)
+    assert abs(last_yaw) > 20  # the video ends with the head turned
+    capture = CaptureOptions(path=str(video))
+    scanned = run_demo(DemoOptions(out_dir=str(tmp_path / "scanned"), capture=capture))
+    bust = scanned["bust"]
+    assert bust["scan"]["used"] and bust["scan"]["coverage"] >= COVERAGE_READY, bust["scan"]
+    assert bust["frame_turn_deg"] < 5.0, bust  # the most frontal frame's outline, not the last's
+    assert bust["checks"]["watertight"] and bust["checks"]["shells"] == 1
+    single_view = run_demo(DemoOptions(out_dir=str(tmp_path / "single"), capture=capture, scan=False))
+    assert "scan" not in single_view["bust"] and single_view["bust"]["frame"] == bust["frame"]
+    # The scan reshapes the head: the two busts differ by more than the carving's own noise.
+    distance = bust_distance_mm(trimesh.load(bust["path"]), trimesh.load(single_view["bust"]["path"]))
+    assert distance > 0.8, distance

@@ -217,3 +217,35 @@ def test_someone_beside_you_is_left_out_of_the_mask_the_scan_carves_with(two_peo
     assert covered[False][0] > 0.2  # without the search, the astronaut is part of the person
     assert covered[True][0] < 0.01
     assert covered[True][1] > 0.2 and covered[True][1] == pytest.approx(covered[False][1], abs=0.02)
+
+
+def test_a_video_file_s_every_due_frame_is_carved_when_the_scanner_is_waited_for(monkeypatch):
+    # Live, a frame due while the last one still carves is passed over (the loop never waits);
+    # from a file (`selfie3d demo --video`) every due frame is carved, whatever the machine's speed.
+    import time
+    from types import SimpleNamespace
+
+    from realtime.stages.scan import SETTLED_FRAMES, LiveScanner, ScanOptions
+
+    def slow_mask(image, vertices):
+        time.sleep(0.05)  # carving takes far longer than the loop's step here
+        return None
+
+    fused = SimpleNamespace(frames_fused=SETTLED_FRAMES, identity_reset=False, identity_mm=np.zeros((468, 3)),
+                            raw_rotation=np.eye(3), raw_translation_mm=np.array([0.0, 0.0, 500.0]))
+    frame, vertices = np.zeros((8, 8, 3), np.uint8), np.zeros((468, 2))
+    due = [index % 2 == 0 for index in range(8)]
+    for wait in (False, True):
+        carved = []
+        scanner = LiveScanner(ScanOptions(every_n_frames=2))
+        monkeypatch.setattr(scanner, "frame_mask", slow_mask)
+        monkeypatch.setattr(scanner.scan, "update", lambda *args: carved.append(args[0]))
+        try:
+            taken = [scanner.offer(frame, vertices, fused, None, index, wait=wait) for index in range(8)]
+            carved_on_return = len(carved)  # the scan's result is read next: the last frame is in it
+        finally:
+            scanner.close()
+        if wait:
+            assert taken == due and carved_on_return == 4
+        else:
+            assert taken == [True] + [False] * 7  # the later due frames came while the first carved

@@ -147,6 +147,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_pipeline(demo)
     demo.add_argument("--out", default="out/demo", metavar="DIR", help="output folder (default: out/demo)")
     demo.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames (default: all)")
+    demo.add_argument("--no-scan", action="store_true",
+                      help="make the bust from the most frontal frame's view alone, without the head scan that a "
+                           "head turn in the video gives (default: scan, as the live window does)")
 
     bench = commands.add_parser(
         "bench", help="per-stage latency against MediaPipe's own FaceMesh",
@@ -274,12 +277,17 @@ def cmd_demo(args) -> int:
     from realtime.apps.demo import DemoOptions, run_demo
 
     report = run_demo(DemoOptions(out_dir=args.out, capture=capture_options(args),
-                                  pipeline=pipeline_options(args), max_frames=args.frames))
+                                  pipeline=pipeline_options(args), max_frames=args.frames, scan=not args.no_scan))
     print(f"demo: {report['frames']} frames from {report['source']}, face tracked in "
           f"{report['tracked_fraction']:.1%}, provider {report['provider']}")
     for name, path in report["outputs"].items():
         print(f"  {name}: {path}")
     print(f"  report: {args.out}/report.json")
+    scan = report.get("bust", {}).get("scan")
+    if scan:
+        print(f"  head scan: {scan['coverage']:.0%} of the head seen, "
+              + ("used for the bust" if scan["used"] else
+                 "too little for the bust (turn your head left and right in the video to scan it)"))
     warning = report.get("fusion", {}).get("scale_warning")
     if warning:
         print(f"  warning: {warning}")

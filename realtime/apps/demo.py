@@ -6,10 +6,16 @@ apps play), ``preview.png`` (one such frame), ``bust.stl`` and ``bust.png`` (the
 fused face as a printable bust and a picture of it) and ``report.json`` (what ran, how fast,
 how well it tracked, the fused face's figures, the print checks). Every file is written
 atomically.
+
+The bust is the live window's ``S`` at the end of the source: the fused face, the head and hair
+from the most frontal tracked frame's outline, and from every side a head turn in the video
+showed, carved by the head scan (``realtime.stages.scan``; every due frame, none passed over)
+once it covers enough of the head.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -36,6 +42,7 @@ class DemoOptions:
     max_frames: int | None = None  # stop after this many frames (None: the whole source)
     glasses: str = "round"  # glasses drawn in tryon.mp4 and preview.png
     bust: bool = True  # export the fused face as bust.stl (+ bust.png)
+    scan: bool = True  # carve the head and hair from the sides a head turn shows, for the bust
 
 
 def run_demo(options: DemoOptions) -> dict:
@@ -67,7 +74,10 @@ def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
     counts = {"frames": 0, "tracked": 0}
     last = {}
     video_path, preview_path = out_dir / "tryon.mp4", out_dir / "preview.png"
-    with Capture(options.capture) as capture, Pipeline(options.pipeline) as pipeline:
+    # The head scan, as the live window runs it; the bust takes it once it covers enough.
+    scanning = options.bust and options.scan
+    with (_live_scanner() if scanning else contextlib.nullcontext()) as scanner, \
+            Capture(options.capture) as capture, Pipeline(options.pipeline) as pipeline:
 
         def results():
             for frame in capture:
@@ -77,7 +87,11 @@ def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
                 for name, value in result.timings_ms.items():
                     timings.setdefault(name, []).append(value)
                 if result.fusion is not None and result.faces:
-                    last.update(fused=result.fusion, image=frame.image, vertices_px=result.faces[0].vertices)
+                    _keep_bust_frame(last, result)
+                    if scanner is not None:
+                        height, width = frame.image.shape[:2]
+                        scanner.offer(frame.image, result.faces[0].vertices, result.fusion,
+                                      pipeline.intrinsics_for(width, height), frame.index, wait=True)
                 yield result
                 if options.max_frames and counts["frames"] >= options.max_frames:
                     return
@@ -102,7 +116,7 @@ def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
     if "fused" in last:
         report["fusion"] = _fusion_summary(last["fused"])
         if options.bust:
-            report["bust"] = _export_demo_bust(last, out_dir)
+            report["bust"] = _export_demo_bust(last, out_dir, scanner)
             report["outputs"].update(bust=report["bust"]["path"], bust_picture=report["bust"]["picture"])
     if intrinsics is not None:
         report["camera"] = {"fx": intrinsics.fx, "fy": intrinsics.fy, "cx": intrinsics.cx, "cy": intrinsics.cy,
@@ -122,24 +136,53 @@ def no_face_error(source: str, frames: int, camera: bool = False) -> InputError:
     return InputError(f"{source}: no face found in {seen}; {hint}")
 
 
-def _export_demo_bust(last: dict, out_dir: Path) -> dict:
-    """The fused neutral identity as a printable bust, as the live window's S key makes it."""
+def _live_scanner():
+    from realtime.stages.scan import LiveScanner
+
+    return LiveScanner()
+
+
+def _keep_bust_frame(last: dict, result) -> None:
+    """Keep the newest fused face, and the frame the bust's single view comes from: the most
+    frontal tracked one (the last of equals), as a user turning to and fro would press S facing
+    the camera; the source's last frame may show the head turned, and its outline the wrong way."""
+    from realtime.stages.scan import turn_from_camera_deg
+
+    fused = result.fusion
+    turn = turn_from_camera_deg(fused.raw_rotation, fused.raw_translation_mm)
+    last["fused"] = fused
+    if "turn_deg" not in last or turn <= last["turn_deg"]:
+        last.update(image=result.frame.image, vertices_px=result.faces[0].vertices, turn_deg=turn,
+                    frame_index=result.frame.index)
+
+
+def _export_demo_bust(last: dict, out_dir: Path, scanner=None) -> dict:
+    """The fused neutral identity as a printable bust, as the live window's S key makes it: with
+    the head scan when ``scanner`` (a ``LiveScanner``) covers enough of the head."""
     import time
 
     from realtime.printing.bust import BustOptions, export_bust
     from realtime.render.preview import render_mesh_picture
     from realtime.printing.snapshot import snapshot_bust
 
+    scan = scanner.result() if scanner is not None else None
     start = time.perf_counter()
     bust = snapshot_bust(np.asarray(last["fused"].identity_mm), last["image"], last["vertices_px"],
-                         BustOptions(overwrite=True))
+                         BustOptions(overwrite=True), scan=scan if scan is not None and scan.ready else None)
     path = export_bust(bust, out_dir / "bust.stl", overwrite=True)
     seconds = time.perf_counter() - start
     picture = out_dir / "bust.png"
     with atomic_output(picture) as temp:
         cv2.imwrite(str(temp), render_mesh_picture(bust.mesh.vertices, bust.mesh.faces))
-    return {"path": str(path), "picture": str(picture), "seconds": round(seconds, 3),
-            "checks": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in bust.checks.items()}}
+    summary = {"path": str(path), "picture": str(picture), "seconds": round(seconds, 3),
+               "frame": int(last["frame_index"]), "frame_turn_deg": round(float(last["turn_deg"]), 1),
+               "checks": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in bust.checks.items()}}
+    if scan is not None:
+        costs = scanner.cost_ms
+        summary["scan"] = {"used": bool(scan.ready), "coverage": round(float(scan.coverage), 3),
+                           "frames": int(scan.frames),
+                           "ms_per_scanned_frame": round(float(np.median(costs)), 2) if costs else None}
+    return summary
 
 
 def _fusion_summary(fused) -> dict:

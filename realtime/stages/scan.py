@@ -514,9 +514,12 @@ class LiveScanner:
         others = self.beside.find(image_bgr, vertices) if self.options.separate_people else []
         return self.segmenter.run(image_bgr, [vertices], others).masks[0]
 
-    def offer(self, image_bgr: np.ndarray, vertices_px: np.ndarray, fused, intrinsics, frame_index: int) -> bool:
+    def offer(self, image_bgr: np.ndarray, vertices_px: np.ndarray, fused, intrinsics, frame_index: int,
+              wait: bool = False) -> bool:
         """Consider one frame; returns whether it was taken. ``fused``: its ``FusionResult``
-        (the scan starts once fusion's identity frame is final: ``SETTLED_FRAMES``)."""
+        (the scan starts once fusion's identity frame is final: ``SETTLED_FRAMES``). ``wait``: carve
+        it before returning (a video file's frames: every due frame is carved, none is passed over
+        while the last one carves, so a file scans alike on any machine)."""
         if fused is None or getattr(fused, "frames_fused", 0) < SETTLED_FRAMES:
             return False
         if getattr(fused, "identity_reset", False):
@@ -537,6 +540,8 @@ class LiveScanner:
                 self.cost_ms.append(1000.0 * (time.perf_counter() - start))
 
         self._pending = self._executor.submit(work)
+        if wait:
+            self._pending.result()
         return True
 
     def result(self) -> ScanResult:
@@ -552,6 +557,12 @@ class LiveScanner:
         self._executor.shutdown(wait=True)
         if self._segmenter is not None:
             self._segmenter.close()
+
+    def __enter__(self) -> "LiveScanner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _settled_frames() -> int:

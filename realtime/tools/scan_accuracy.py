@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -150,16 +151,28 @@ def camera_alignment(true_poses: list, carved_poses: list, scale: float) -> tupl
     return scale, Rotation.from_matrix(turns).mean().as_matrix(), np.mean(shifts, axis=0)
 
 
-def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> ScanSweepResult:
-    """Render the turning head with hair, scan it, and measure the hull (see the module text)."""
-    from realtime.printing import bust as bust_stage
+SETTLE_YAW_DEG = 25.0
+"""The gentle turn either way while fusion settles, before the sweep's."""
+
+
+def sweep_pose(frame_index: int, options: ScanSweepOptions) -> tuple[float, np.ndarray]:
+    """The rendered head's pose in frame ``frame_index`` of the sweep: ``(yaw_deg, rotation (3, 3))``,
+    a quarter-hertz turn of ``SETTLE_YAW_DEG`` while fusion settles, then of ``options.yaw_deg``
+    either way, nodding 5 degrees."""
+    from realtime.tools.synthetic_face import head_rotation
+
+    t = frame_index / options.fps
+    amplitude = options.yaw_deg if frame_index >= options.settle_frames else SETTLE_YAW_DEG
+    yaw = amplitude * math.sin(2 * math.pi * 0.25 * t)
+    return yaw, head_rotation(yaw, 5.0 * math.sin(t))
+
+
+def _sweep_scene(options: ScanSweepOptions, ctx):
+    """``(ctx, own_ctx, head, intrinsics, translation_mm)``: the GL context (a headless one made
+    when ``ctx`` is None, to release after), the astronaut's head with hair, and the camera and
+    distance the sweep renders it with."""
     from realtime.camera import CameraIntrinsics
-    from realtime.stages.capture import Frame
-    from realtime.stages.pipeline import Pipeline, PipelineOptions
-    from realtime.printing import silhouette
-    from realtime.stages.scan import SETTLED_FRAMES, TRUSTED_TURN_DEG, HeadScan, ScanOptions
-    from realtime.stages.segmentation import PersonSegmenter
-    from realtime.tools.synthetic_face import SyntheticFaceRenderer, astronaut_head, head_rotation, with_hair
+    from realtime.tools.synthetic_face import astronaut_head, with_hair
 
     own_ctx = ctx is None
     if own_ctx:
@@ -168,7 +181,43 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
         ctx = create_headless_context()
     head, _ = with_hair(astronaut_head())
     intrinsics = CameraIntrinsics.default(options.width, options.height)
-    translation = np.array([0.0, 0.0, options.distance_mm])
+    return ctx, own_ctx, head, intrinsics, np.array([0.0, 0.0, options.distance_mm])
+
+
+def write_sweep_video(path: str | Path, options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> float:
+    """Write the sweep's frames (the head with hair turning, ``sweep_pose``) to the video file
+    ``path`` (MP4, ``options.fps``), as a user's phone video of a head turn; returns the last
+    frame's yaw, degrees."""
+    import cv2
+
+    from realtime.tools.synthetic_face import SyntheticFaceRenderer
+
+    ctx, own_ctx, head, intrinsics, translation = _sweep_scene(options, ctx)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), options.fps, (options.width, options.height))
+    yaw = 0.0
+    try:
+        with SyntheticFaceRenderer(ctx, head) as renderer:
+            for i in range(options.settle_frames + options.sweep_frames):
+                yaw, rotation = sweep_pose(i, options)
+                writer.write(renderer.render(rotation, translation, intrinsics))
+    finally:
+        writer.release()
+        if own_ctx:
+            ctx.release()
+    return yaw
+
+
+def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> ScanSweepResult:
+    """Render the turning head with hair, scan it, and measure the hull (see the module text)."""
+    from realtime.printing import bust as bust_stage
+    from realtime.stages.capture import Frame
+    from realtime.stages.pipeline import Pipeline, PipelineOptions
+    from realtime.printing import silhouette
+    from realtime.stages.scan import SETTLED_FRAMES, TRUSTED_TURN_DEG, HeadScan, ScanOptions
+    from realtime.stages.segmentation import PersonSegmenter
+    from realtime.tools.synthetic_face import SyntheticFaceRenderer
+
+    ctx, own_ctx, head, intrinsics, translation = _sweep_scene(options, ctx)
     scan = HeadScan(ScanOptions(every_n_frames=1, refine_pose=options.refine_pose and not options.true_pose,
                                 align_turned=options.align_turned and not options.true_pose))
     front = None
@@ -180,9 +229,7 @@ def run_scan_sweep(options: ScanSweepOptions = ScanSweepOptions(), ctx=None) -> 
             total = options.settle_frames + options.sweep_frames
             for i in range(total):
                 t = i / options.fps
-                amplitude = options.yaw_deg if i >= options.settle_frames else 25.0
-                yaw = amplitude * math.sin(2 * math.pi * 0.25 * t)
-                rotation = head_rotation(yaw, 5.0 * math.sin(t))
+                yaw, rotation = sweep_pose(i, options)
                 image = renderer.render(rotation, translation, intrinsics)
                 result = pipeline.process(Frame(image, i, t))
                 fused = result.fusion
