@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import numpy as np
 import pytest
 
 from realtime.apps.demo import DemoOptions, run_demo
@@ -64,3 +65,25 @@ def test_a_video_of_a_head_turning_gives_a_scanned_bust_from_its_most_frontal_fr
     # The scan reshapes the head: the two busts differ by more than the carving's own noise.
     distance = bust_distance_mm(trimesh.load(bust["path"]), trimesh.load(single_view["bust"]["path"]))
     assert distance > 0.8, distance
+
+
+def test_the_bust_s_frame_is_the_most_frontal_of_the_identity_it_is_made_of():
+    # After fusion starts a new identity (someone else), a frame of the person before is not kept.
+    from types import SimpleNamespace
+
+    from realtime.apps.demo import _keep_bust_frame
+    from realtime.tools.synthetic_face import head_rotation
+
+    def result(index: int, yaw_deg: float, reset: bool = False):
+        fusion = SimpleNamespace(raw_rotation=head_rotation(yaw_deg), raw_translation_mm=np.array([0.0, 0.0, 500.0]),
+                                 identity_reset=reset)
+        return SimpleNamespace(fusion=fusion, frame=SimpleNamespace(image=index, index=index),
+                               faces=[SimpleNamespace(vertices=index)])
+
+    last = {}
+    for index, yaw, reset in [(0, 20.0, True), (1, 2.0, False), (2, 30.0, False), (3, 25.0, True), (4, 12.0, False),
+                              (5, 18.0, False)]:
+        _keep_bust_frame(last, result(index, yaw, reset))
+        if index == 2:
+            assert last["frame_index"] == 1 and last["turn_deg"] == pytest.approx(2.0, abs=0.5)
+    assert last["frame_index"] == 4 and last["vertices_px"] == 4 and last["turn_deg"] == pytest.approx(12.0, abs=0.5)

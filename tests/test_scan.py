@@ -249,3 +249,40 @@ def test_a_video_file_s_every_due_frame_is_carved_when_the_scanner_is_waited_for
             assert taken == due and carved_on_return == 4
         else:
             assert taken == [True] + [False] * 7  # the later due frames came while the first carved
+
+
+def _fake_fused(frames_fused: int, identity_reset: bool = False):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(frames_fused=frames_fused, identity_reset=identity_reset, identity_mm=np.zeros((468, 3)),
+                           raw_rotation=np.eye(3), raw_translation_mm=np.array([0.0, 0.0, 500.0]))
+
+
+def test_a_new_identity_starts_the_scan_over_and_a_frame_that_fails_does_not_stop_it(monkeypatch):
+    # Fusion starts its count from one on a new identity (someone else in front of the camera): the
+    # old hull, carved in the old identity's frame, must go, though the count is under the settled one.
+    from realtime.stages.scan import SETTLED_FRAMES, LiveScanner, ScanOptions
+
+    frame, vertices = np.zeros((8, 8, 3), np.uint8), np.zeros((468, 2))
+    masks = iter([None, RuntimeError("a damaged frame"), None, None])
+
+    def mask_or_fail(image, vertices):
+        outcome = next(masks)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    carved, resets = [], []
+    scanner = LiveScanner(ScanOptions(every_n_frames=1))
+    monkeypatch.setattr(scanner, "frame_mask", mask_or_fail)
+    monkeypatch.setattr(scanner.scan, "update", lambda *args: carved.append(args[1]))
+    monkeypatch.setattr(scanner.scan, "reset", lambda: resets.append(len(carved)))
+    try:
+        settled = _fake_fused(SETTLED_FRAMES)
+        assert [scanner.offer(frame, vertices, settled, None, index, wait=True) for index in range(3)] == [True] * 3
+        assert len(carved) == 2 and scanner.failed_frames == 1  # the failing frame is left out, the next taken
+        assert not scanner.offer(frame, vertices, _fake_fused(1, identity_reset=True), None, 3, wait=True)
+        assert resets == [2] and scanner.cost_ms == []
+        assert not scanner.offer(frame, vertices, _fake_fused(2), None, 4, wait=True)  # not settled again yet
+    finally:
+        scanner.close()

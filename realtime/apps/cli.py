@@ -285,9 +285,13 @@ def cmd_demo(args) -> int:
     print(f"  report: {args.out}/report.json")
     scan = report.get("bust", {}).get("scan")
     if scan:
-        print(f"  head scan: {scan['coverage']:.0%} of the head seen, "
-              + ("used for the bust" if scan["used"] else
-                 "too little for the bust (turn your head left and right in the video to scan it)"))
+        if scan["used"]:
+            said = "used for the bust"
+        elif scan["frames"] == 0:  # too short: the scan starts once fusion has settled
+            said = "none scanned: the scan starts after about 3 s of the same face, then turn left and right"
+        else:
+            said = "too little for the bust (a head turn left and right in the video scans more)"
+        print(f"  head scan: {scan['coverage']:.0%} of the head seen, {said}")
     warning = report.get("fusion", {}).get("scale_warning")
     if warning:
         print(f"  warning: {warning}")

@@ -149,6 +149,8 @@ def _keep_bust_frame(last: dict, result) -> None:
     from realtime.stages.scan import turn_from_camera_deg
 
     fused = result.fusion
+    if getattr(fused, "identity_reset", False):
+        last.pop("turn_deg", None)  # a new identity (someone else): an older frame is not its face
     turn = turn_from_camera_deg(fused.raw_rotation, fused.raw_translation_mm)
     last["fused"] = fused
     if "turn_deg" not in last or turn <= last["turn_deg"]:
@@ -180,7 +182,7 @@ def _export_demo_bust(last: dict, out_dir: Path, scanner=None) -> dict:
     if scan is not None:
         costs = scanner.cost_ms
         summary["scan"] = {"used": bool(scan.ready), "coverage": round(float(scan.coverage), 3),
-                           "frames": int(scan.frames),
+                           "frames": int(scan.frames), "failed_frames": int(scanner.failed_frames),
                            "ms_per_scanned_frame": round(float(np.median(costs)), 2) if costs else None}
     return summary
 

@@ -31,6 +31,7 @@ consistency, which makes up for what the landmarks still get wrong at large turn
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -38,6 +39,8 @@ import numpy as np
 
 from realtime import geometry, topology
 from realtime.printing import silhouette
+
+log = logging.getLogger(__name__)
 from realtime.shapes import check_shape
 
 SPHERE_SUBDIVISIONS = 4
@@ -489,6 +492,7 @@ class LiveScanner:
         self._pending = None
         self._generation = 0
         self.cost_ms: list[float] = []
+        self.failed_frames = 0  # frames whose segmentation or carving raised (logged once)
 
     @property
     def segmenter(self):
@@ -520,10 +524,12 @@ class LiveScanner:
         (the scan starts once fusion's identity frame is final: ``SETTLED_FRAMES``). ``wait``: carve
         it before returning (a video file's frames: every due frame is carved, none is passed over
         while the last one carves, so a file scans alike on any machine)."""
-        if fused is None or getattr(fused, "frames_fused", 0) < SETTLED_FRAMES:
-            return False
-        if getattr(fused, "identity_reset", False):
+        if fused is not None and getattr(fused, "identity_reset", False):
+            # A new identity (someone else, or fusion starting over): the hull was carved in the old
+            # one's frame. Fusion counts its frames from one again, so this is looked at first.
             self.reset()
+            return False
+        if fused is None or getattr(fused, "frames_fused", 0) < SETTLED_FRAMES:
             return False
         if not self.scan.due(frame_index) or (self._pending is not None and not self._pending.done()):
             return False
@@ -534,10 +540,16 @@ class LiveScanner:
 
         def work():
             start = time.perf_counter()
-            mask = self.frame_mask(image_bgr, vertices)
-            if generation == self._generation:
-                self.scan.update(mask, vertices, rotation, translation, intrinsics, identity)
-                self.cost_ms.append(1000.0 * (time.perf_counter() - start))
+            try:
+                mask = self.frame_mask(image_bgr, vertices)
+                if generation == self._generation:
+                    self.scan.update(mask, vertices, rotation, translation, intrinsics, identity)
+                    self.cost_ms.append(1000.0 * (time.perf_counter() - start))
+            except Exception as error:  # one frame the scan could not take: the loop and the others go on
+                self.failed_frames += 1
+                if self.failed_frames == 1:
+                    log.warning("head scan: a frame could not be carved (%s: %s); the scan goes on without it",
+                                type(error).__name__, error)
 
         self._pending = self._executor.submit(work)
         if wait:
@@ -552,6 +564,7 @@ class LiveScanner:
         if self._pending is not None:
             self._pending.result()
         self.scan.reset()
+        self.cost_ms.clear()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
