@@ -251,6 +251,13 @@ def test_a_heic_is_told_from_an_avif_and_a_video_by_its_brands():
     assert imagefile.format_name("HEIF", ftyp(b"mif1", b"mif1", b"miaf")) == imagefile.OTHER_HEIF
     assert imagefile.format_name("HEIF", ftyp(b"mif1", *[b"miaf"] * 20, b"heic")) == "HEIF"  # past byte 64
     assert imagefile.format_name("PNG", ftyp(b"mif1", b"mif1", b"miaf")) == "PNG"
+    # A video given as a photo is named as one, not called a corrupt image.
+    assert imagefile.is_video(ftyp(b"isom", b"isom", b"mp42")) and imagefile.is_video(ftyp(b"qt  ", b"qt  "))
+    assert imagefile.is_video(b"RIFF\0\0\0\0AVI LIST") and imagefile.is_video(b"\x1a\x45\xdf\xa3\x01\0\0\0")
+    assert imagefile.is_video(b"\0\0\0\x08wide\0\0\0\0mdat")  # an old QuickTime movie
+    assert not imagefile.is_video(b"RIFF\0\0\0\0WEBPVP8 ")
+    for still in (ftyp(b"heic", b"mif1", b"heic"), ftyp(b"avif", b"avif", b"mif1"), ftyp(b"mif1", b"mif1", b"miaf")):
+        assert not imagefile.is_video(still)
 
 
 def test_a_heic_is_turned_once_as_it_says(tmp_path):
@@ -309,6 +316,16 @@ def test_an_avif_is_decoded_in_colour_and_turned_once(monkeypatch, tmp_path):
     monkeypatch.setattr(features, "check", lambda feature: feature != "avif")
     with pytest.raises(InputError, match=r"photo\.avif: AVIF images need Pillow 11\.3 or later"):
         imagefile.decode_image(avif, "photo.avif")
+
+
+def test_a_video_given_as_a_photo_is_named_as_one(tmp_path):
+    path = tmp_path / "turn.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
+    for _ in range(3):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    with pytest.raises(InputError, match=r"turn\.mp4: a video, not a photo \(for a bust from a video: selfie3d demo"):
+        load_image(path)
 
 
 def test_huge_images_are_downscaled(monkeypatch):

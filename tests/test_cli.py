@@ -243,6 +243,8 @@ def _exit_code_cases():
         ("photo: some photos failed", ["photo", "{face}", "{tmp}/nope.jpg", "-o", "{tmp}/out"], 1, "no such file"),
         ("photo: a 20000x20000 TIFF", ["photo", "{tmp}/huge.tif", "-o", "{tmp}/a.stl"], 2,
          "huge.tif: 400 megapixels is too large to decode (limit 120 megapixels)"),
+        ("photo: a video", ["photo", "{tmp}/turn.mp4", "-o", "{tmp}/a.stl"], 2,
+         "turn.mp4: a video, not a photo (for a bust from a video: selfie3d demo --video FILE"),
         ("photo: a GIF", ["photo", "{tmp}/party.gif", "-o", "{tmp}/a.stl"], 2,
          "party.gif: GIF images are not supported: use JPEG, PNG, HEIC, AVIF, WebP, BMP or TIFF"),
         # Refused before the photo is looked at: this "photo" would fail as not an image otherwise.
@@ -275,7 +277,7 @@ def test_exit_codes(tmp_path, blank_image, face_photo_path, situation, argv, cod
 
 def _write_bad_inputs(folder) -> None:
     """The files some exit-code cases use: a TIFF whose header claims 20000 x 20000 (its pixels
-    cut short), a GIF, a camera profile with cx = nan, and an output that exists already."""
+    cut short), a GIF, a one-frame MP4, a camera profile with cx = nan, and an output that exists already."""
     import struct
 
     from PIL import Image
@@ -289,6 +291,9 @@ def _write_bad_inputs(folder) -> None:
         tiff += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
     (folder / "huge.tif").write_bytes(tiff + struct.pack("<I", 0) + b"\x80" * 4096)
     Image.new("RGB", (64, 48), (200, 30, 30)).save(folder / "party.gif", "GIF")
+    writer = cv2.VideoWriter(str(folder / "turn.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
+    writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
     (folder / "nan.toml").write_text("version = 1\n[image]\nwidth = 640\nheight = 480\n[intrinsics]\n"
                                      "fx = 600.0\nfy = 600.0\ncx = nan\ncy = 240.0\n"
                                      "[distortion]\ncoefficients = [0.0, 0.0, 0.0, 0.0, 0.0]\n")

@@ -284,6 +284,14 @@ def test_random_bytes_are_not_an_image_400(client):
     _assert_error(_post(client, np.random.default_rng(0).bytes(5000)), 400, "not_an_image", "not an image")
 
 
+def test_a_video_is_named_as_one_400(client, tmp_path):
+    path = tmp_path / "turn.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
+    writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    _assert_error(_post(client, path.read_bytes(), "turn.mp4"), 400, "not_an_image", "the file is a video, not a photo")
+
+
 def test_a_large_photo_s_copy_for_the_page_is_shrunk_to_its_longest_side():
     tall = np.zeros((5000, 1250, 3), np.uint8)
     tall[:2500] = 200  # the top half bright: the copy is the photo, upright, not a blank

@@ -233,6 +233,26 @@ def decode_heif(data: np.ndarray, name: str = "image") -> np.ndarray:
     return pixels
 
 
+MATROSKA_MAGIC = b"\x1a\x45\xdf\xa3"
+"""A Matroska or WebM file's first bytes (EBML)."""
+QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip")
+"""An old QuickTime movie may open with one of these atoms instead of an ``ftyp`` box."""
+STILL_BRANDS = HEVC_BRANDS + GENERIC_HEIF_BRANDS + AVIF_BRANDS + (b"miaf", b"MiHE", b"MiHB")
+"""Major brands of ISO-BMFF files that hold still images (HEIF, AVIF)."""
+
+
+def is_video(head: bytes) -> bool:
+    """Whether encoded bytes starting with ``head`` are a video file: an MP4, MOV or 3GP (an ISO-BMFF
+    file whose brands are not a still image's), an AVI (RIFF; a WAV or WebP is RIFF too) or a
+    Matroska/WebM."""
+    brands = _ftyp_brands(head)
+    if brands is not None:
+        return brands[0] not in STILL_BRANDS and not is_heif(head) and not is_avif(head)
+    if head.startswith(b"RIFF"):
+        return head[8:12] == b"AVI "
+    return head.startswith(MATROSKA_MAGIC) or head[4:8] in QUICKTIME_ATOMS
+
+
 def decode_avif(data: np.ndarray, name: str = "image") -> np.ndarray:
     """An AVIF image's pixels as ``(H, W, 3|4) uint8`` BGR(A), turned as the file says (its
     ``irot``/``imir`` transforms, which Pillow reports as the EXIF orientation, over any EXIF one:
@@ -405,6 +425,9 @@ def decode_image(data: np.ndarray | bytes, name: str = "image") -> np.ndarray:
         return image if image.flags.writeable else image.copy()  # libheif's buffer is read-only
     if is_avif(head):
         return to_bgr8(decode_avif(data, name), name=name)
+    if is_video(head):  # OpenCV's image decoder would call it corrupt
+        raise InputError(f"{name}: a video, not a photo (for a bust from a video: selfie3d demo --video FILE, "
+                         "where a head turn scans the hair from every side)")
     header = probe_header(data)
     size = header.size
     shown_format = format_name(header.format, head)

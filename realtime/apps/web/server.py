@@ -1080,7 +1080,7 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
     be asked for them. The worker decodes the pixels (``realtime.stages.imagefile.decode_image``)."""
     from PIL import Image, UnidentifiedImageError
 
-    from realtime.stages.imagefile import SUPPORTED_FORMATS_TEXT, format_name
+    from realtime.stages.imagefile import SUPPORTED_FORMATS_TEXT, format_name, is_video
 
     try:
         import pillow_heif
@@ -1096,7 +1096,8 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
     except Image.DecompressionBombError:
         raise ApiError(413, "too_large", f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)") from None
     except (UnidentifiedImageError, OSError, ValueError, RuntimeError):  # RuntimeError: Pillow's AVIF reader
-        raise ApiError(400, "not_an_image", f"the file is not an image ({SUPPORTED_FORMATS_TEXT})") from None
+        what = "a video, not a photo" if is_video(data[:65536]) else "not an image"
+        raise ApiError(400, "not_an_image", f"the file is {what} ({SUPPORTED_FORMATS_TEXT})") from None
     fmt = format_name(fmt, data[:65536])  # told by the ftyp box's brands where Pillow says HEIF
     if fmt not in IMAGE_SUFFIXES:
         raise ApiError(400, "not_an_image", f"{fmt} images are not supported: use {SUPPORTED_FORMATS_TEXT}")

@@ -59,7 +59,8 @@ function usePhoto(file) {
   showMessage('');
   if (!file) return;
   if (file.type && !file.type.startsWith('image/')) {
-    showMessage(`"${file.name}" is not an image: choose a JPEG, PNG, HEIC, AVIF or WebP photo.`);
+    const what = file.type.startsWith('video/') ? 'a video, not a photo' : 'not an image';
+    showMessage(`"${file.name}" is ${what}: choose a JPEG, PNG, HEIC, AVIF or WebP photo.`);
     return;
   }
   if (file.size > limits.max_upload_bytes) {
