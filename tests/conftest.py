@@ -75,3 +75,15 @@ def gl_ctx():
         pytest.skip(str(exc))
     yield ctx
     ctx.release()
+
+
+@pytest.fixture(scope="session")
+def head_turn_video(tmp_path_factory, gl_ctx) -> tuple[str, float]:
+    """A phone video of a head turn, as a user films one: the rendered astronaut head with hair
+    turning gently while fusion settles, then +-60 degrees, ending turned (230 frames at 30 fps,
+    640x480 MP4; ``realtime.tools.scan_accuracy.write_sweep_video``). ``(path, last yaw in degrees)``."""
+    from realtime.tools.scan_accuracy import ScanSweepOptions, write_sweep_video
+
+    path = tmp_path_factory.mktemp("head_turn") / "turn.mp4"
+    last_yaw = write_sweep_video(path, ScanSweepOptions(sweep_frames=130), ctx=gl_ctx)
+    return str(path), last_yaw

@@ -324,7 +324,7 @@ def test_a_video_given_as_a_photo_is_named_as_one(tmp_path):
     for _ in range(3):
         writer.write(np.zeros((48, 64, 3), np.uint8))
     writer.release()
-    with pytest.raises(InputError, match=r"turn\.mp4: a video, not a photo \(for a bust from a video: selfie3d demo"):
+    with pytest.raises(InputError, match=r"turn\.mp4: a video, not a photo \(for a bust from a video: selfie3d video"):
         load_image(path)
 
 

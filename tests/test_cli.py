@@ -244,7 +244,7 @@ def _exit_code_cases():
         ("photo: a 20000x20000 TIFF", ["photo", "{tmp}/huge.tif", "-o", "{tmp}/a.stl"], 2,
          "huge.tif: 400 megapixels is too large to decode (limit 120 megapixels)"),
         ("photo: a video", ["photo", "{tmp}/turn.mp4", "-o", "{tmp}/a.stl"], 2,
-         "turn.mp4: a video, not a photo (for a bust from a video: selfie3d demo --video FILE"),
+         "turn.mp4: a video, not a photo (for a bust from a video: selfie3d video FILE"),
         ("photo: a GIF", ["photo", "{tmp}/party.gif", "-o", "{tmp}/a.stl"], 2,
          "party.gif: GIF images are not supported: use JPEG, PNG, HEIC, AVIF, WebP, BMP or TIFF"),
         # Refused before the photo is looked at: this "photo" would fail as not an image otherwise.

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import cv2
-import numpy as np
 import pytest
 
 from realtime.apps.demo import DemoOptions, run_demo
@@ -41,20 +40,18 @@ def test_demo_writes_only_its_outputs(demo_out):
     assert cv2.imread(str(out / "preview.png")).shape == (720, 1280, 3)
 
 
-def test_a_video_of_a_head_turning_gives_a_scanned_bust_from_its_most_frontal_frame(tmp_path, gl_ctx):
-    # A user's phone video of a head turn, as `selfie3d demo --video` takes it: the bust is made as
-    # the live window's S would make it facing the camera, with the head scan the turn gave.
+def test_a_video_of_a_head_turning_gives_a_scanned_bust_from_its_most_frontal_frame(tmp_path, head_turn_video):
+    # A user's phone video of a head turn: the demo's bust is made as the live window's S would make
+    # it facing the camera, with the head scan the turn gave (realtime/apps/video.py's VideoBust).
     import trimesh
 
     from realtime.stages.capture import CaptureOptions
     from realtime.stages.scan import COVERAGE_READY
     from realtime.tools.likeness import bust_distance_mm
-    from realtime.tools.scan_accuracy import ScanSweepOptions, write_sweep_video
 
-    video = tmp_path / "turn.mp4"
-    last_yaw = write_sweep_video(video, ScanSweepOptions(sweep_frames=130), ctx=gl_ctx)
+    video, last_yaw = head_turn_video
     assert abs(last_yaw) > 20  # the video ends with the head turned
-    capture = CaptureOptions(path=str(video))
+    capture = CaptureOptions(path=video)
     scanned = run_demo(DemoOptions(out_dir=str(tmp_path / "scanned"), capture=capture))
     bust = scanned["bust"]
     assert bust["scan"]["used"] and bust["scan"]["coverage"] >= COVERAGE_READY, bust["scan"]
@@ -65,25 +62,3 @@ def test_a_video_of_a_head_turning_gives_a_scanned_bust_from_its_most_frontal_fr
     # The scan reshapes the head: the two busts differ by more than the carving's own noise.
     distance = bust_distance_mm(trimesh.load(bust["path"]), trimesh.load(single_view["bust"]["path"]))
     assert distance > 0.8, distance
-
-
-def test_the_bust_s_frame_is_the_most_frontal_of_the_identity_it_is_made_of():
-    # After fusion starts a new identity (someone else), a frame of the person before is not kept.
-    from types import SimpleNamespace
-
-    from realtime.apps.demo import _keep_bust_frame
-    from realtime.tools.synthetic_face import head_rotation
-
-    def result(index: int, yaw_deg: float, reset: bool = False):
-        fusion = SimpleNamespace(raw_rotation=head_rotation(yaw_deg), raw_translation_mm=np.array([0.0, 0.0, 500.0]),
-                                 identity_reset=reset)
-        return SimpleNamespace(fusion=fusion, frame=SimpleNamespace(image=index, index=index),
-                               faces=[SimpleNamespace(vertices=index)])
-
-    last = {}
-    for index, yaw, reset in [(0, 20.0, True), (1, 2.0, False), (2, 30.0, False), (3, 25.0, True), (4, 12.0, False),
-                              (5, 18.0, False)]:
-        _keep_bust_frame(last, result(index, yaw, reset))
-        if index == 2:
-            assert last["frame_index"] == 1 and last["turn_deg"] == pytest.approx(2.0, abs=0.5)
-    assert last["frame_index"] == 4 and last["vertices_px"] == 4 and last["turn_deg"] == pytest.approx(12.0, abs=0.5)

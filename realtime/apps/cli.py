@@ -112,6 +112,21 @@ def _add_source(parser: argparse.ArgumentParser) -> None:
                         help="list the cameras that open (indices 0-7, with their frame size) and exit")
 
 
+def _add_bust_options(parser: argparse.ArgumentParser, whose: str) -> None:
+    """The printable solid's flags, shared by ``photo`` and ``video`` (``whose``: "photo's")."""
+    parser.add_argument("--style", choices=STYLES, default=DEFAULT_STYLE,
+                        help="bust: head and hair, neck and shoulders, cut flat; head: head and hair on a plinth; "
+                             "relief: head and hair on a plaque; mask: the front of the head as a shell (default: bust)")
+    parser.add_argument("--format", choices=FORMATS,
+                        help="output format (default: from the output's extension, else stl)")
+    parser.add_argument("--height-mm", type=float, default=DEFAULT_HEIGHT_MM, metavar="MM",
+                        help=f"printed height in millimetres (default: {DEFAULT_HEIGHT_MM:g})")
+    parser.add_argument("--label", metavar="TEXT", help="text engraved on the plinth (bust and relief)")
+    parser.add_argument("--expression", choices=EXPRESSIONS, default=EXPRESSIONS[0],
+                        help=f"neutral relaxes the expression; current keeps the {whose} (default: neutral)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
+
+
 def _add_pipeline(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--providers", metavar="LIST",
                         help="ONNX Runtime execution providers in order, comma-separated: tensorrt,cuda,cpu "
@@ -191,20 +206,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     photo.add_argument("images", nargs="+", metavar="IMAGE", help="photos (JPEG, PNG, ...) or folders of photos")
     photo.add_argument("-o", "--out", default="out/photos", metavar="OUT",
                        help="output file for one photo (format by extension), else a folder (default: out/photos)")
-    photo.add_argument("--style", choices=STYLES, default=DEFAULT_STYLE,
-                       help="bust: head and hair, neck and shoulders, cut flat; head: head and hair on a plinth; "
-                            "relief: head and hair on a plaque; mask: the front of the head as a shell (default: bust)")
-    photo.add_argument("--format", choices=FORMATS,
-                       help="output format (default: from the output's extension, else stl)")
-    photo.add_argument("--height-mm", type=float, default=DEFAULT_HEIGHT_MM, metavar="MM",
-                       help=f"printed height in millimetres (default: {DEFAULT_HEIGHT_MM:g})")
-    photo.add_argument("--label", metavar="TEXT", help="text engraved on the plinth (bust and relief)")
-    photo.add_argument("--expression", choices=EXPRESSIONS, default=EXPRESSIONS[0],
-                       help="neutral relaxes the expression; current keeps the photo's (default: neutral)")
+    _add_bust_options(photo, "photo's")
     photo.add_argument("--all-faces", action="store_true", help="one output per face (default: the largest face only)")
     photo.add_argument("--report", metavar="FILE.json", help="write a JSON report: boxes, vertices, 68 landmarks, PD, print checks")
     photo.add_argument("--jobs", type=_positive_int, metavar="N", help="worker processes for many photos (default: one per core)")
-    photo.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
     photo.add_argument("--overlay", metavar="FILE.png",
                        help="draw the bust's silhouette and the 68 landmarks over the photo, as the photo's camera sees "
                             "the bust (with --all-faces each face numbered as its file: 2 is _face2); a folder for many "
@@ -220,6 +225,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     photo.add_argument("--ray", metavar="ADDRESS",
                        help="run the jobs on Ray: 'auto' (the cluster this machine is in), 'local' (start Ray here) "
                             "or ray://HEAD:10001 (default: local processes; needs selfie3d[ray])")
+
+    video = commands.add_parser("video", help="a video of a face (a head turn) to one printable 3D bust, its hair "
+                                              "scanned from every side the video shows")
+    _add_common(video)
+    video.add_argument("video", metavar="VIDEO", help="the video file (MP4, MOV, WebM, ...) or a folder of frames")
+    video.add_argument("-o", "--out", metavar="OUT",
+                       help="output file (format by extension), else a folder for VIDEO's name (default: out/videos)")
+    _add_bust_options(video, "video's")
+    video.add_argument("--no-scan", action="store_true",
+                       help="make the bust from the most frontal frame's view alone, without the head scan that a "
+                            "head turn in the video gives (default: scan once it covers enough of the head)")
+    video.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames (default: all)")
+    video.add_argument("--report", metavar="FILE.json", help="write a JSON report: frames, PD, the scan, print checks")
+    _add_pipeline(video)
 
     serve = commands.add_parser("serve", help="web page and API: a photo or webcam picture in, a 3D bust out (needs selfie3d[web])")
     _add_common(serve)
@@ -285,16 +304,33 @@ def cmd_demo(args) -> int:
     print(f"  report: {args.out}/report.json")
     scan = report.get("bust", {}).get("scan")
     if scan:
-        if scan["used"]:
-            said = "used for the bust"
-        elif scan["frames"] == 0:  # too short: the scan starts once fusion has settled
-            said = "none scanned: the scan starts after about 3 s of the same face, then turn left and right"
-        else:
-            said = "too little for the bust (a head turn left and right in the video scans more)"
-        print(f"  head scan: {scan['coverage']:.0%} of the head seen, {said}")
+        from realtime.apps.video import scan_summary_line
+
+        print(f"  {scan_summary_line(scan)}")
     warning = report.get("fusion", {}).get("scale_warning")
     if warning:
         print(f"  warning: {warning}")
+    return 0
+
+
+def cmd_video(args) -> int:
+    from realtime.apps.video import VideoOptions, run_video, scan_summary_line
+    from realtime.printing.bust import BustOptions
+
+    if args.label is not None:
+        from realtime.printing.solids import check_label
+
+        check_label(args.label)  # before the video is read
+    bust = BustOptions(style=args.style, height_mm=args.height_mm, label=args.label, expression=args.expression,
+                       format=args.format, overwrite=args.overwrite)
+    report = run_video(VideoOptions(path=args.video, out=args.out, bust=bust, pipeline=pipeline_options(args),
+                                    scan=not args.no_scan, max_frames=args.frames, report=args.report))
+    pd = f"PD {report['pd_mm']:.1f} mm, " if report["pd_mm"] is not None else ""
+    print(f"{args.video}: {report['output']}  ({pd}{report['frames']} frames, {report['seconds']:.1f} s)")
+    if "scan" in report["bust"]:
+        print(f"  {scan_summary_line(report['bust']['scan'])}")
+    if args.report:
+        print(f"  report: {args.report}")
     return 0
 
 
@@ -555,7 +591,7 @@ def cmd_calibrate(args) -> int:
     return run_calibrate_cli(args) or 0
 
 
-COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor, "photo": cmd_photo,
+COMMANDS = {"demo": cmd_demo, "bench": cmd_bench, "doctor": cmd_doctor, "photo": cmd_photo, "video": cmd_video,
             "calibrate": cmd_calibrate, "live": cmd_live, "serve": cmd_serve}
 
 

@@ -15,7 +15,6 @@ once it covers enough of the head.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import logging
@@ -69,15 +68,14 @@ def run_demo(options: DemoOptions) -> dict:
 
 def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
     from realtime.apps.live import render_tryon_video
+    from realtime.apps.video import VideoBust
 
     timings: dict[str, list[float]] = {}
     counts = {"frames": 0, "tracked": 0}
-    last = {}
     video_path, preview_path = out_dir / "tryon.mp4", out_dir / "preview.png"
-    # The head scan, as the live window runs it; the bust takes it once it covers enough.
-    scanning = options.bust and options.scan
-    with (_live_scanner() if scanning else contextlib.nullcontext()) as scanner, \
-            Capture(options.capture) as capture, Pipeline(options.pipeline) as pipeline:
+    # The bust as the live window's S makes it, with the head scan the source's turns give.
+    with VideoBust(options.bust and options.scan) as gathered, Capture(options.capture) as capture, \
+            Pipeline(options.pipeline) as pipeline:
 
         def results():
             for frame in capture:
@@ -86,12 +84,8 @@ def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
                 counts["tracked"] += bool(result.faces)
                 for name, value in result.timings_ms.items():
                     timings.setdefault(name, []).append(value)
-                if result.fusion is not None and result.faces:
-                    _keep_bust_frame(last, result)
-                    if scanner is not None:
-                        height, width = frame.image.shape[:2]
-                        scanner.offer(frame.image, result.faces[0].vertices, result.fusion,
-                                      pipeline.intrinsics_for(width, height), frame.index, wait=True)
+                height, width = frame.image.shape[:2]
+                gathered.add(result, pipeline.intrinsics_for(width, height))
                 yield result
                 if options.max_frames and counts["frames"] >= options.max_frames:
                     return
@@ -113,10 +107,10 @@ def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
         "stages": {name: percentiles(values) for name, values in timings.items()},
         "outputs": {"video": str(video_path), "preview": str(preview_path)},
     }
-    if "fused" in last:
-        report["fusion"] = _fusion_summary(last["fused"])
+    if gathered.has_face:
+        report["fusion"] = _fusion_summary(gathered.last["fused"])
         if options.bust:
-            report["bust"] = _export_demo_bust(last, out_dir, scanner)
+            report["bust"] = _export_demo_bust(gathered, out_dir)
             report["outputs"].update(bust=report["bust"]["path"], bust_picture=report["bust"]["picture"])
     if intrinsics is not None:
         report["camera"] = {"fx": intrinsics.fx, "fy": intrinsics.fy, "cx": intrinsics.cx, "cy": intrinsics.cy,
@@ -136,55 +130,18 @@ def no_face_error(source: str, frames: int, camera: bool = False) -> InputError:
     return InputError(f"{source}: no face found in {seen}; {hint}")
 
 
-def _live_scanner():
-    from realtime.stages.scan import LiveScanner
-
-    return LiveScanner()
-
-
-def _keep_bust_frame(last: dict, result) -> None:
-    """Keep the newest fused face, and the frame the bust's single view comes from: the most
-    frontal tracked one (the last of equals), as a user turning to and fro would press S facing
-    the camera; the source's last frame may show the head turned, and its outline the wrong way."""
-    from realtime.stages.scan import turn_from_camera_deg
-
-    fused = result.fusion
-    if getattr(fused, "identity_reset", False):
-        last.pop("turn_deg", None)  # a new identity (someone else): an older frame is not its face
-    turn = turn_from_camera_deg(fused.raw_rotation, fused.raw_translation_mm)
-    last["fused"] = fused
-    if "turn_deg" not in last or turn <= last["turn_deg"]:
-        last.update(image=result.frame.image, vertices_px=result.faces[0].vertices, turn_deg=turn,
-                    frame_index=result.frame.index)
-
-
-def _export_demo_bust(last: dict, out_dir: Path, scanner=None) -> dict:
-    """The fused neutral identity as a printable bust, as the live window's S key makes it: with
-    the head scan when ``scanner`` (a ``LiveScanner``) covers enough of the head."""
-    import time
-
+def _export_demo_bust(gathered, out_dir: Path) -> dict:
+    """The bust ``gathered`` (a ``realtime.apps.video.VideoBust``) makes, as ``bust.stl`` and a
+    picture of it, ``bust.png``; returns its summary with their paths."""
     from realtime.printing.bust import BustOptions, export_bust
     from realtime.render.preview import render_mesh_picture
-    from realtime.printing.snapshot import snapshot_bust
 
-    scan = scanner.result() if scanner is not None else None
-    start = time.perf_counter()
-    bust = snapshot_bust(np.asarray(last["fused"].identity_mm), last["image"], last["vertices_px"],
-                         BustOptions(overwrite=True), scan=scan if scan is not None and scan.ready else None)
+    bust, summary = gathered.build(BustOptions(overwrite=True))
     path = export_bust(bust, out_dir / "bust.stl", overwrite=True)
-    seconds = time.perf_counter() - start
     picture = out_dir / "bust.png"
     with atomic_output(picture) as temp:
         cv2.imwrite(str(temp), render_mesh_picture(bust.mesh.vertices, bust.mesh.faces))
-    summary = {"path": str(path), "picture": str(picture), "seconds": round(seconds, 3),
-               "frame": int(last["frame_index"]), "frame_turn_deg": round(float(last["turn_deg"]), 1),
-               "checks": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in bust.checks.items()}}
-    if scan is not None:
-        costs = scanner.cost_ms
-        summary["scan"] = {"used": bool(scan.ready), "coverage": round(float(scan.coverage), 3),
-                           "frames": int(scan.frames), "failed_frames": int(scanner.failed_frames),
-                           "ms_per_scanned_frame": round(float(np.median(costs)), 2) if costs else None}
-    return summary
+    return {"path": str(path), "picture": str(picture), **summary}
 
 
 def _fusion_summary(fused) -> dict:

@@ -426,7 +426,7 @@ def decode_image(data: np.ndarray | bytes, name: str = "image") -> np.ndarray:
     if is_avif(head):
         return to_bgr8(decode_avif(data, name), name=name)
     if is_video(head):  # OpenCV's image decoder would call it corrupt
-        raise InputError(f"{name}: a video, not a photo (for a bust from a video: selfie3d demo --video FILE, "
+        raise InputError(f"{name}: a video, not a photo (for a bust from a video: selfie3d video FILE, "
                          "where a head turn scans the hair from every side)")
     header = probe_header(data)
     size = header.size

@@ -1,0 +1,183 @@
+"""``selfie3d video``: a video of a face (a phone's head turn) to one printable bust, headless.
+
+Every frame goes through the live pipeline (tracking, the networks, fusion); the live window's
+head scan carves every due frame (``realtime.stages.scan``: one in five, none passed over); the
+bust is the one the live window's ``S`` makes facing the camera: the fused face, the single view
+from the most frontal frame of the last identity, and the scan once it covers enough of the head.
+``selfie3d demo`` makes its bust the same way (``VideoBust``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from realtime.errors import InputError
+from realtime.printing.bust import BustOptions
+from realtime.printing.vocabulary import FORMATS
+from realtime.stages.pipeline import PipelineOptions
+
+DEFAULT_OUT_DIR = "out/videos"
+"""Where ``selfie3d video FILE`` writes ``<FILE's stem>.<format>`` without ``-o``."""
+
+
+class VideoBust:
+    """What a bust from a run of frames needs, gathered as they come: ``add(result, intrinsics)``
+    for each pipeline result; ``build(options)`` then makes the bust. ``scan``: run the head scan
+    (``LiveScanner``, waited for on each due frame); close it with ``close()`` or a ``with``."""
+
+    def __init__(self, scan: bool = True):
+        self.scanner = None
+        if scan:
+            from realtime.stages.scan import LiveScanner
+
+            self.scanner = LiveScanner()
+        self.last: dict = {}
+
+    def __enter__(self) -> "VideoBust":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.scanner is not None:
+            self.scanner.close()
+
+    @property
+    def has_face(self) -> bool:
+        """Whether any frame gave a fused face to make a bust of."""
+        return "fused" in self.last
+
+    def add(self, result, intrinsics) -> None:
+        """Take one ``PipelineResult`` (``intrinsics``: the camera at its frame's size)."""
+        if result.fusion is None or not result.faces:
+            return
+        keep_bust_frame(self.last, result)
+        if self.scanner is not None:
+            self.scanner.offer(result.frame.image, result.faces[0].vertices, result.fusion, intrinsics,
+                               result.frame.index, wait=True)
+
+    def build(self, options: BustOptions):
+        """The bust (``realtime.printing.bust.BustResult``) and its summary for a report: ``frame``,
+        ``frame_turn_deg`` (the single view's frame), ``seconds``, ``checks`` and, with a scanner,
+        ``scan`` (``used``, ``coverage``, ``frames``, ``failed_frames``, ``ms_per_scanned_frame``)."""
+        from realtime.printing.snapshot import snapshot_bust
+
+        if not self.has_face:
+            raise InputError("no frame gave a face to make a bust of")
+        last, scanner = self.last, self.scanner
+        scan = scanner.result() if scanner is not None else None
+        start = time.perf_counter()
+        bust = snapshot_bust(np.asarray(last["fused"].identity_mm), last["image"], last["vertices_px"], options,
+                             scan=scan if scan is not None and scan.ready else None)
+        summary = {"frame": int(last["frame_index"]), "frame_turn_deg": round(float(last["turn_deg"]), 1),
+                   "seconds": round(time.perf_counter() - start, 3),
+                   "checks": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in bust.checks.items()}}
+        if scan is not None:
+            costs = scanner.cost_ms
+            summary["scan"] = {"used": bool(scan.ready), "coverage": round(float(scan.coverage), 3),
+                               "frames": int(scan.frames), "failed_frames": int(scanner.failed_frames),
+                               "ms_per_scanned_frame": round(float(np.median(costs)), 2) if costs else None}
+        return bust, summary
+
+
+def keep_bust_frame(last: dict, result) -> None:
+    """Keep the newest fused face, and the frame the bust's single view comes from: the most
+    frontal tracked one (the last of equals), as a user turning to and fro would press S facing
+    the camera; the source's last frame may show the head turned, and its outline the wrong way."""
+    from realtime.stages.scan import turn_from_camera_deg
+
+    fused = result.fusion
+    if getattr(fused, "identity_reset", False):
+        last.pop("turn_deg", None)  # a new identity (someone else): an older frame is not its face
+    turn = turn_from_camera_deg(fused.raw_rotation, fused.raw_translation_mm)
+    last["fused"] = fused
+    if "turn_deg" not in last or turn <= last["turn_deg"]:
+        last.update(image=result.frame.image, vertices_px=result.faces[0].vertices, turn_deg=turn,
+                    frame_index=result.frame.index)
+
+
+def scan_summary_line(scan: dict) -> str:
+    """The one line a command prints of a bust's ``scan`` summary (``VideoBust.build``)."""
+    if scan["used"]:
+        said = "used for the bust"
+    elif scan["frames"] == 0:  # too short: the scan starts once fusion has settled
+        said = "none scanned: the scan starts after about 3 s of the same face, then turn left and right"
+    else:
+        said = "too little for the bust (a head turn left and right in the video scans more)"
+    return f"head scan: {scan['coverage']:.0%} of the head seen, {said}"
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """path: the video (or a folder of frames).  out: the output file (its suffix the format) or
+    a folder for ``<stem>.<format>`` (None: ``DEFAULT_OUT_DIR``).  bust: how to make the solid
+    (its ``format`` wins over the suffix; ``overwrite`` to replace a file).  pipeline: the live
+    pipeline's options.  scan: run the head scan.  max_frames: stop after this many frames (None:
+    all).  report: a JSON report's path, or None."""
+
+    path: str
+    out: str | None = None
+    bust: BustOptions = BustOptions()
+    pipeline: PipelineOptions = PipelineOptions()
+    scan: bool = True
+    max_frames: int | None = None
+    report: str | None = None
+
+
+def output_path(options: VideoOptions) -> Path:
+    """Where the bust goes (see ``VideoOptions.out``); raises ``InputError`` if it exists and
+    ``bust.overwrite`` is off: checked before the video is read."""
+    out = Path(options.out if options.out is not None else DEFAULT_OUT_DIR)
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        path = out if options.bust.format in (None, suffix) else out.with_suffix("." + options.bust.format)
+    else:
+        path = out / f"{Path(options.path).stem}.{options.bust.format or 'stl'}"
+    if path.exists() and not options.bust.overwrite:
+        raise InputError(f"{path} already exists; pass --overwrite")
+    return path
+
+
+def run_video(options: VideoOptions) -> dict:
+    """Read the video, make its bust and write it (and the report); returns the report."""
+    from realtime.apps.demo import no_face_error
+    from realtime.fileio import write_text_atomic
+    from realtime.printing.bust import export_bust
+    from realtime.stages.capture import Capture, CaptureOptions
+    from realtime.stages.pipeline import Pipeline
+
+    path = output_path(options)
+    capture_options = CaptureOptions(path=options.path)
+    start = time.perf_counter()
+    frames = tracked = 0
+    with VideoBust(options.scan) as gathered, Capture(capture_options) as capture, \
+            Pipeline(options.pipeline) as pipeline:
+        for frame in capture:
+            result = pipeline.process(frame)
+            frames += 1
+            tracked += bool(result.faces)
+            height, width = frame.image.shape[:2]
+            gathered.add(result, pipeline.intrinsics_for(width, height))
+            if options.max_frames and frames >= options.max_frames:
+                break
+        if not gathered.has_face:
+            raise no_face_error(capture_options.description, frames)
+        bust, summary = gathered.build(options.bust)
+        fused = gathered.last["fused"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = export_bust(bust, path, fmt=options.bust.format or path.suffix.lstrip(".").lower(),
+                          overwrite=options.bust.overwrite)
+    report = {"source": str(options.path), "output": str(written), "frames": frames,
+              "tracked_fraction": round(tracked / frames, 4) if frames else 0.0,
+              "pd_mm": round(float(fused.pd_mm), 2) if getattr(fused, "pd_mm", None) is not None else None,
+              "style": options.bust.style, "height_mm": options.bust.height_mm,
+              "seconds": round(time.perf_counter() - start, 2), "bust": summary}
+    if options.report:
+        write_text_atomic(Path(options.report), json.dumps(report, indent=2))
+    return report

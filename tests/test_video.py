@@ -1,0 +1,81 @@
+"""``selfie3d video`` (realtime/apps/video.py): a phone video of a head turn becomes one printable
+bust, the live window's ``S`` facing the camera with the head scan the turn gave; the frame the
+single view comes from is the most frontal of the last identity; the output is named and refused
+before the video is read."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+import trimesh
+
+from realtime.apps.cli import main
+from realtime.apps.video import VideoOptions, keep_bust_frame, output_path
+from realtime.errors import InputError
+from realtime.printing.bust import BustOptions
+
+
+def test_a_head_turn_video_gives_a_scanned_bust_with_the_photo_s_options(tmp_path, head_turn_video, capsys):
+    video, _ = head_turn_video
+    out, report = tmp_path / "ana.3mf", tmp_path / "report.json"
+    code = main(["video", video, "-o", str(out), "--style", "head", "--label", "ANA", "--report", str(report)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"{video}: {out}" in printed and "head scan: " in printed and "used for the bust" in printed
+    facts = json.loads(report.read_text())
+    assert facts["bust"]["scan"]["used"] and facts["bust"]["frame_turn_deg"] < 5.0 and facts["style"] == "head"
+    assert facts["frames"] == 230 and facts["tracked_fraction"] > 0.95 and 55 < facts["pd_mm"] < 75
+    mesh = trimesh.load(str(out), force="mesh")
+    assert mesh.is_watertight and mesh.extents[2] == pytest.approx(80.0, abs=0.5)
+    # An existing output is refused before the video is read (no --overwrite).
+    assert main(["video", video, "-o", str(out)]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_a_video_without_a_face_is_one_clear_error(tmp_path, capsys):
+    path = tmp_path / "wall.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (160, 120))
+    for _ in range(5):
+        writer.write(np.full((120, 160, 3), 128, np.uint8))
+    writer.release()
+    assert main(["video", str(path), "-o", str(tmp_path / "out")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "no face found in any of its 5 frames" in errors[0], errors
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_output_is_a_file_by_its_suffix_or_a_folder_for_the_video_s_name(tmp_path):
+    def where(out, **bust):
+        return output_path(VideoOptions(path="clips/turn.mov", out=out, bust=BustOptions(**bust)))
+
+    assert where(str(tmp_path / "me.glb")) == tmp_path / "me.glb"
+    assert where(str(tmp_path / "busts")) == tmp_path / "busts" / "turn.stl"
+    assert where(str(tmp_path / "busts"), format="3mf") == tmp_path / "busts" / "turn.3mf"
+    assert where(str(tmp_path / "me.stl"), format="obj") == tmp_path / "me.obj"  # --format wins
+    (tmp_path / "made.stl").write_bytes(b"made earlier")
+    with pytest.raises(InputError, match="made.stl already exists; pass --overwrite"):
+        where(str(tmp_path / "made.stl"))
+    assert where(str(tmp_path / "made.stl"), overwrite=True) == tmp_path / "made.stl"
+
+
+def test_the_bust_s_frame_is_the_most_frontal_of_the_identity_it_is_made_of():
+    # After fusion starts a new identity (someone else), a frame of the person before is not kept.
+    from realtime.tools.synthetic_face import head_rotation
+
+    def result(index: int, yaw_deg: float, reset: bool = False):
+        fusion = SimpleNamespace(raw_rotation=head_rotation(yaw_deg), raw_translation_mm=np.array([0.0, 0.0, 500.0]),
+                                 identity_reset=reset)
+        return SimpleNamespace(fusion=fusion, frame=SimpleNamespace(image=index, index=index),
+                               faces=[SimpleNamespace(vertices=index)])
+
+    last = {}
+    for index, yaw, reset in [(0, 20.0, True), (1, 2.0, False), (2, 30.0, False), (3, 25.0, True), (4, 12.0, False),
+                              (5, 18.0, False)]:
+        keep_bust_frame(last, result(index, yaw, reset))
+        if index == 2:
+            assert last["frame_index"] == 1 and last["turn_deg"] == pytest.approx(2.0, abs=0.5)
+    assert last["frame_index"] == 4 and last["vertices_px"] == 4 and last["turn_deg"] == pytest.approx(12.0, abs=0.5)
