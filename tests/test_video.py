@@ -28,12 +28,29 @@ def test_a_head_turn_video_gives_a_scanned_bust_with_the_photo_s_options(tmp_pat
     assert f"{video}: {out}" in printed and "head scan: " in printed and "used for the bust" in printed
     facts = json.loads(report.read_text())
     assert facts["bust"]["scan"]["used"] and facts["bust"]["frame_turn_deg"] < 5.0 and facts["style"] == "head"
+    assert not facts["bust"]["replayed"]  # scanned enough in one play
     assert facts["frames"] == 230 and facts["tracked_fraction"] > 0.95 and 55 < facts["pd_mm"] < 75
     mesh = trimesh.load(str(out), force="mesh")
     assert mesh.is_watertight and mesh.extents[2] == pytest.approx(80.0, abs=0.5)
     # An existing output is refused before the video is read (no --overwrite).
     assert main(["video", video, "-o", str(out)]) == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_a_short_video_whose_turn_comes_first_is_played_again_to_scan_it(tmp_path, gl_ctx):
+    # A 4 s video that turns from its first half second: the scan waits ~3 s for fusion's identity
+    # to settle, so the first play scans too little (34-41% measured); the second play scans it all.
+    from realtime.apps.video import run_video
+    from realtime.tools.scan_accuracy import ScanSweepOptions, write_sweep_video
+
+    video = tmp_path / "short.mp4"
+    write_sweep_video(video, ScanSweepOptions(settle_frames=10, sweep_frames=110), ctx=gl_ctx)
+    report = run_video(VideoOptions(path=str(video), out=str(tmp_path / "short.stl")))
+    scan = report["bust"]["scan"]
+    assert report["frames"] == 120 and report["bust"]["replayed"]  # the first play's scan was not ready
+    # The second play scanned (one frame in five of the 120, those turned past 50 deg left out) alone.
+    assert scan["used"] and 15 <= scan["frames"] <= 24, scan
+    assert report["bust"]["frame_turn_deg"] < 5.0
 
 
 def test_a_video_without_a_face_is_one_clear_error(tmp_path, capsys):

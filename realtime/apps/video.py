@@ -23,6 +23,9 @@ from realtime.stages.pipeline import PipelineOptions
 
 DEFAULT_OUT_DIR = "out/videos"
 """Where ``selfie3d video FILE`` writes ``<FILE's stem>.<format>`` without ``-o``."""
+REPLAY_GAP_S = 1.0
+"""Seconds between the two plays of a video (``run_video``'s replay): past fusion's ``max_gap_s``, so
+its filters start afresh at the cut, as after a face lost and found."""
 
 
 class VideoBust:
@@ -52,6 +55,20 @@ class VideoBust:
     def has_face(self) -> bool:
         """Whether any frame gave a fused face to make a bust of."""
         return "fused" in self.last
+
+    def worth_replaying(self) -> bool:
+        """Whether playing the frames again would scan more: the scan is not ready, and fusion's
+        identity has settled, so a second play is scanned from its first frame (the first play's
+        scan waited ~3 s for it, ``scan.SETTLED_FRAMES``: a short video's head turn came before)."""
+        from realtime.stages.scan import SETTLED_FRAMES
+
+        return (self.scanner is not None and self.has_face and not self.scanner.result().ready
+                and getattr(self.last["fused"], "frames_fused", 0) >= SETTLED_FRAMES)
+
+    def restart_scan(self) -> None:
+        """Start the scan over (before a second play of the same frames)."""
+        if self.scanner is not None:
+            self.scanner.reset()
 
     def add(self, result, intrinsics) -> None:
         """Take one ``PipelineResult`` (``intrinsics``: the camera at its frame's size)."""
@@ -149,26 +166,24 @@ def run_video(options: VideoOptions) -> dict:
     from realtime.apps.demo import no_face_error
     from realtime.fileio import write_text_atomic
     from realtime.printing.bust import export_bust
-    from realtime.stages.capture import Capture, CaptureOptions
+    from realtime.stages.capture import CaptureOptions
     from realtime.stages.pipeline import Pipeline
 
     path = output_path(options)
     capture_options = CaptureOptions(path=options.path)
     start = time.perf_counter()
-    frames = tracked = 0
-    with VideoBust(options.scan) as gathered, Capture(capture_options) as capture, \
-            Pipeline(options.pipeline) as pipeline:
-        for frame in capture:
-            result = pipeline.process(frame)
-            frames += 1
-            tracked += bool(result.faces)
-            height, width = frame.image.shape[:2]
-            gathered.add(result, pipeline.intrinsics_for(width, height))
-            if options.max_frames and frames >= options.max_frames:
-                break
+    with VideoBust(options.scan) as gathered, Pipeline(options.pipeline) as pipeline:
+        frames, tracked, end_s = _play(capture_options, pipeline, gathered, options.max_frames, 0.0)
         if not gathered.has_face:
             raise no_face_error(capture_options.description, frames)
+        replayed = gathered.worth_replaying()
+        if replayed:
+            # Fusion's identity has settled now: play the video again with it, scanning from its
+            # first frame (the first play's scan waited ~3 s for the identity: a short video's turn).
+            gathered.restart_scan()
+            _play(capture_options, pipeline, gathered, options.max_frames, end_s + REPLAY_GAP_S)
         bust, summary = gathered.build(options.bust)
+        summary["replayed"] = replayed
         fused = gathered.last["fused"]
     path.parent.mkdir(parents=True, exist_ok=True)
     written = export_bust(bust, path, fmt=options.bust.format or path.suffix.lstrip(".").lower(),
@@ -181,3 +196,27 @@ def run_video(options: VideoOptions) -> dict:
     if options.report:
         write_text_atomic(Path(options.report), json.dumps(report, indent=2))
     return report
+
+
+def _play(capture_options, pipeline, gathered: VideoBust, max_frames: int | None,
+          time_offset_s: float) -> tuple[int, int, float]:
+    """Feed the source's frames (their times moved on by ``time_offset_s``) through ``pipeline``
+    into ``gathered``; returns ``(frames, frames with a face, the last frame's time in seconds)``."""
+    import dataclasses
+
+    from realtime.stages.capture import Capture
+
+    frames = tracked = 0
+    end_s = time_offset_s
+    with Capture(capture_options) as capture:
+        for frame in capture:
+            frame = dataclasses.replace(frame, timestamp_s=frame.timestamp_s + time_offset_s)
+            result = pipeline.process(frame)
+            frames += 1
+            tracked += bool(result.faces)
+            end_s = frame.timestamp_s
+            height, width = frame.image.shape[:2]
+            gathered.add(result, pipeline.intrinsics_for(width, height))
+            if max_frames and frames >= max_frames:
+                break
+    return frames, tracked, end_s
