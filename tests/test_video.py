@@ -45,8 +45,11 @@ def test_a_short_video_whose_turn_comes_first_is_played_again_to_scan_it(tmp_pat
 
     video = tmp_path / "short.mp4"
     write_sweep_video(video, ScanSweepOptions(settle_frames=10, sweep_frames=110), ctx=gl_ctx)
-    report = run_video(VideoOptions(path=str(video), out=str(tmp_path / "short.stl")))
+    said = []
+    report = run_video(VideoOptions(path=str(video), out=str(tmp_path / "short.stl")), progress=said.append)
     scan = report["bust"]["scan"]
+    assert said[0] == "reading frame 1 of 120" and "scanning again, frame 120 of 120" in said
+    assert said[-1] == "building the bust"
     assert report["frames"] == 120 and report["bust"]["replayed"]  # the first play's scan was not ready
     # The second play scanned (one frame in five of the 120, those turned past 50 deg left out) alone.
     assert scan["used"] and 15 <= scan["frames"] <= 24, scan

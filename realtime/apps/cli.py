@@ -323,8 +323,18 @@ def cmd_video(args) -> int:
         check_label(args.label)  # before the video is read
     bust = BustOptions(style=args.style, height_mm=args.height_mm, label=args.label, expression=args.expression,
                        format=args.format, overwrite=args.overwrite)
-    report = run_video(VideoOptions(path=args.video, out=args.out, bust=bust, pipeline=pipeline_options(args),
-                                    scan=not args.no_scan, max_frames=args.frames, report=args.report))
+    options = VideoOptions(path=args.video, out=args.out, bust=bust, pipeline=pipeline_options(args),
+                           scan=not args.no_scan, max_frames=args.frames, report=args.report)
+    line = None
+    if sys.stderr.isatty():  # a phone's minute of 4K takes a while: say where it is
+        from realtime.apps.progress import StageLine
+
+        line = StageLine(sys.stderr)
+    try:
+        report = run_video(options, progress=line.stage if line else None)
+    finally:
+        if line:
+            line.close()
     pd = f"PD {report['pd_mm']:.1f} mm, " if report["pd_mm"] is not None else ""
     print(f"{args.video}: {report['output']}  ({pd}{report['frames']} frames, {report['seconds']:.1f} s)")
     if "scan" in report["bust"]:

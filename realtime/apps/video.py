@@ -161,8 +161,9 @@ def output_path(options: VideoOptions) -> Path:
     return path
 
 
-def run_video(options: VideoOptions) -> dict:
-    """Read the video, make its bust and write it (and the report); returns the report."""
+def run_video(options: VideoOptions, progress=None) -> dict:
+    """Read the video, make its bust and write it (and the report); returns the report.
+    ``progress``: called with what is being done ("reading frame 120 of 460"), or None."""
     from realtime.apps.demo import no_face_error
     from realtime.fileio import write_text_atomic
     from realtime.printing.bust import export_bust
@@ -173,7 +174,7 @@ def run_video(options: VideoOptions) -> dict:
     capture_options = CaptureOptions(path=options.path)
     start = time.perf_counter()
     with VideoBust(options.scan) as gathered, Pipeline(options.pipeline) as pipeline:
-        frames, tracked, end_s = _play(capture_options, pipeline, gathered, options.max_frames, 0.0)
+        frames, tracked, end_s = _play(capture_options, pipeline, gathered, options.max_frames, 0.0, progress)
         if not gathered.has_face:
             raise no_face_error(capture_options.description, frames)
         replayed = gathered.worth_replaying()
@@ -181,7 +182,10 @@ def run_video(options: VideoOptions) -> dict:
             # Fusion's identity has settled now: play the video again with it, scanning from its
             # first frame (the first play's scan waited ~3 s for the identity: a short video's turn).
             gathered.restart_scan()
-            _play(capture_options, pipeline, gathered, options.max_frames, end_s + REPLAY_GAP_S)
+            _play(capture_options, pipeline, gathered, options.max_frames, end_s + REPLAY_GAP_S, progress,
+                  "scanning again, frame")
+        if progress:
+            progress("building the bust")
         bust, summary = gathered.build(options.bust)
         summary["replayed"] = replayed
         fused = gathered.last["fused"]
@@ -198,10 +202,11 @@ def run_video(options: VideoOptions) -> dict:
     return report
 
 
-def _play(capture_options, pipeline, gathered: VideoBust, max_frames: int | None,
-          time_offset_s: float) -> tuple[int, int, float]:
+def _play(capture_options, pipeline, gathered: VideoBust, max_frames: int | None, time_offset_s: float,
+          progress=None, doing: str = "reading frame") -> tuple[int, int, float]:
     """Feed the source's frames (their times moved on by ``time_offset_s``) through ``pipeline``
-    into ``gathered``; returns ``(frames, frames with a face, the last frame's time in seconds)``."""
+    into ``gathered``, saying ``"<doing> N of M"`` to ``progress``; returns ``(frames, frames with
+    a face, the last frame's time in seconds)``."""
     import dataclasses
 
     from realtime.stages.capture import Capture
@@ -209,7 +214,12 @@ def _play(capture_options, pipeline, gathered: VideoBust, max_frames: int | None
     frames = tracked = 0
     end_s = time_offset_s
     with Capture(capture_options) as capture:
+        total = capture.expected_frames  # 0: unknown (a folder of frames)
+        if total and max_frames:
+            total = min(total, max_frames)
         for frame in capture:
+            if progress:
+                progress(f"{doing} {frames + 1}" + (f" of {total}" if total else ""))
             frame = dataclasses.replace(frame, timestamp_s=frame.timestamp_s + time_offset_s)
             result = pipeline.process(frame)
             frames += 1

@@ -404,6 +404,11 @@ class Capture:
         return self._ended
 
     @property
+    def expected_frames(self) -> int:
+        """The frames a video file says it holds (0 when unknown: a camera, a folder, the clip)."""
+        return int(getattr(self._reader, "expected_frames", 0) or 0)
+
+    @property
     def skipped_frames(self) -> int:
         """Frames a damaged video or bad images in a folder made us skip (file mode)."""
         return getattr(self._reader, "skipped_frames", 0)
