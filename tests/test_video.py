@@ -68,18 +68,34 @@ def test_a_video_without_a_face_is_one_clear_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_the_output_is_a_file_by_its_suffix_or_a_folder_for_the_video_s_name(tmp_path):
-    def where(out, **bust):
-        return output_path(VideoOptions(path="clips/turn.mov", out=out, bust=BustOptions(**bust)))
+def test_the_output_is_named_and_checked_as_the_photo_command_s_before_the_video_is_read(tmp_path, monkeypatch):
+    def where(out, path="clips/turn.mov", report=None, **bust):
+        return output_path(VideoOptions(path=path, out=out, report=report, bust=BustOptions(**bust)))
 
     assert where(str(tmp_path / "me.glb")) == tmp_path / "me.glb"
     assert where(str(tmp_path / "busts")) == tmp_path / "busts" / "turn.stl"
     assert where(str(tmp_path / "busts"), format="3mf") == tmp_path / "busts" / "turn.3mf"
-    assert where(str(tmp_path / "me.stl"), format="obj") == tmp_path / "me.obj"  # --format wins
+    assert where(str(tmp_path / "shelf.v2") + "/") == tmp_path / "shelf.v2" / "turn.stl"  # a slash: a folder
+    with pytest.raises(InputError, match=r"has the extension \.stl but --format is obj"):
+        where(str(tmp_path / "me.stl"), format="obj")
+    with pytest.raises(InputError, match=r"unknown output format \.ply"):
+        where(str(tmp_path / "me.ply"))
     (tmp_path / "made.stl").write_bytes(b"made earlier")
     with pytest.raises(InputError, match="made.stl already exists; pass --overwrite"):
         where(str(tmp_path / "made.stl"))
     assert where(str(tmp_path / "made.stl"), overwrite=True) == tmp_path / "made.stl"
+    # The report may replace neither the bust nor the video.
+    video = tmp_path / "turn.mp4"
+    video.write_bytes(b"a video")
+    with pytest.raises(InputError, match="is also the name of an output file"):
+        where(str(tmp_path / "me.stl"), path=str(video), report=str(tmp_path / "me.stl"))
+    with pytest.raises(InputError, match="would replace the input photo"):
+        where(str(tmp_path / "out"), path=str(video), report=str(video))
+    # A folder of frames given as "." is named after the folder.
+    frames = tmp_path / "holiday"
+    frames.mkdir()
+    monkeypatch.chdir(frames)
+    assert where(str(tmp_path / "busts"), path=".") == tmp_path / "busts" / "holiday.stl"
 
 
 def test_the_bust_s_frame_is_the_most_frontal_of_the_identity_it_is_made_of():

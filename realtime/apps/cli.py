@@ -121,7 +121,7 @@ def _add_bust_options(parser: argparse.ArgumentParser, whose: str) -> None:
                         help="output format (default: from the output's extension, else stl)")
     parser.add_argument("--height-mm", type=float, default=DEFAULT_HEIGHT_MM, metavar="MM",
                         help=f"printed height in millimetres (default: {DEFAULT_HEIGHT_MM:g})")
-    parser.add_argument("--label", metavar="TEXT", help="text engraved on the plinth (bust and relief)")
+    parser.add_argument("--label", metavar="TEXT", help="text engraved on the plinth or plaque (not the mask)")
     parser.add_argument("--expression", choices=EXPRESSIONS, default=EXPRESSIONS[0],
                         help=f"neutral relaxes the expression; current keeps the {whose} (default: neutral)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")

@@ -18,7 +18,6 @@ import numpy as np
 
 from realtime.errors import InputError
 from realtime.printing.bust import BustOptions
-from realtime.printing.vocabulary import FORMATS
 from realtime.stages.pipeline import PipelineOptions
 
 DEFAULT_OUT_DIR = "out/videos"
@@ -148,17 +147,21 @@ class VideoOptions:
 
 
 def output_path(options: VideoOptions) -> Path:
-    """Where the bust goes (see ``VideoOptions.out``); raises ``InputError`` if it exists and
-    ``bust.overwrite`` is off: checked before the video is read."""
-    out = Path(options.out if options.out is not None else DEFAULT_OUT_DIR)
-    suffix = out.suffix.lower().lstrip(".")
-    if suffix in FORMATS:
-        path = out if options.bust.format in (None, suffix) else out.with_suffix("." + options.bust.format)
-    else:
-        path = out / f"{Path(options.path).stem}.{options.bust.format or 'stl'}"
-    if path.exists() and not options.bust.overwrite:
-        raise InputError(f"{path} already exists; pass --overwrite")
-    return path
+    """Where the bust goes (see ``VideoOptions.out``), named and checked as ``selfie3d photo``
+    does for one photo (``realtime.apps.jobs.plan_jobs``): an unknown suffix, a suffix that
+    disagrees with ``bust.format``, a file where a folder is meant, an output or report that
+    exists (without ``bust.overwrite``), cannot be written, or would replace the video, each raise
+    ``InputError`` before the video is read; nothing is created."""
+    from realtime.apps.jobs import plan_jobs
+
+    source = Path(options.path)
+    # A folder of frames given as "." or ".." has no name of its own: the bust takes the folder's.
+    named = str(source.resolve()) if source.name in ("", ".", "..") else options.path
+    bust = options.bust
+    jobs = plan_jobs([named], options.out if options.out is not None else DEFAULT_OUT_DIR, bust.format,
+                     report=options.report, style=bust.style, height_mm=bust.height_mm, label=bust.label,
+                     expression=bust.expression, overwrite=bust.overwrite)
+    return Path(jobs[0].output)
 
 
 def run_video(options: VideoOptions, progress=None) -> dict:

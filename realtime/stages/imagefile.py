@@ -237,17 +237,19 @@ MATROSKA_MAGIC = b"\x1a\x45\xdf\xa3"
 """A Matroska or WebM file's first bytes (EBML)."""
 QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip")
 """An old QuickTime movie may open with one of these atoms instead of an ``ftyp`` box."""
-STILL_BRANDS = HEVC_BRANDS + GENERIC_HEIF_BRANDS + AVIF_BRANDS + (b"miaf", b"MiHE", b"MiHB")
-"""Major brands of ISO-BMFF files that hold still images (HEIF, AVIF)."""
+VIDEO_BRANDS = (b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"mp71", b"avc1",
+                b"qt  ", b"M4V ", b"M4VH", b"M4VP", b"dash", b"f4v ", b"MSNV", b"XAVC", b"mmp4")
+"""Major brands of ISO-BMFF video files (MP4, MOV, M4V, ...); 3GPP's ``3gp*``/``3g2*`` too. Stills
+(HEIF in any coding, AVIF), raw photos (CR3) and audio (M4A) have their own."""
 
 
 def is_video(head: bytes) -> bool:
     """Whether encoded bytes starting with ``head`` are a video file: an MP4, MOV or 3GP (an ISO-BMFF
-    file whose brands are not a still image's), an AVI (RIFF; a WAV or WebP is RIFF too) or a
+    file of a video's major brand, ``VIDEO_BRANDS``), an AVI (RIFF; a WAV or WebP is RIFF too) or a
     Matroska/WebM."""
     brands = _ftyp_brands(head)
     if brands is not None:
-        return brands[0] not in STILL_BRANDS and not is_heif(head) and not is_avif(head)
+        return brands[0] in VIDEO_BRANDS or brands[0][:3] in (b"3gp", b"3g2")
     if head.startswith(b"RIFF"):
         return head[8:12] == b"AVI "
     return head.startswith(MATROSKA_MAGIC) or head[4:8] in QUICKTIME_ATOMS
