@@ -22,6 +22,9 @@ from realtime.stages.pipeline import PipelineOptions
 
 DEFAULT_OUT_DIR = "out/videos"
 """Where ``selfie3d video FILE`` writes ``<FILE's stem>.<format>`` without ``-o``."""
+REPLAY_MIN_SCANNED_FRAMES = 30
+"""A second play is worth it only if this many of its frames (1 s at 30 fps) come after fusion's
+identity has settled, when the scan may carve."""
 REPLAY_GAP_S = 1.0
 """Seconds between the two plays of a video (``run_video``'s replay): past fusion's ``max_gap_s``, so
 its filters start afresh at the cut, as after a face lost and found."""
@@ -55,14 +58,17 @@ class VideoBust:
         """Whether any frame gave a fused face to make a bust of."""
         return "fused" in self.last
 
-    def worth_replaying(self) -> bool:
-        """Whether playing the frames again would scan more: the scan is not ready, and fusion's
-        identity has settled, so a second play is scanned from its first frame (the first play's
-        scan waited ~3 s for it, ``scan.SETTLED_FRAMES``: a short video's head turn came before)."""
+    def worth_replaying(self, frames_per_play: int) -> bool:
+        """Whether playing the ``frames_per_play`` frames again would scan more: the scan is not
+        ready, and fusion's identity will have settled (``scan.SETTLED_FRAMES``, ~3 s, which the
+        first play's scan waited for: a short video's head turn came before) early enough in the
+        second play to scan at least ``REPLAY_MIN_SCANNED_FRAMES`` of it."""
         from realtime.stages.scan import SETTLED_FRAMES
 
-        return (self.scanner is not None and self.has_face and not self.scanner.result().ready
-                and getattr(self.last["fused"], "frames_fused", 0) >= SETTLED_FRAMES)
+        if self.scanner is None or not self.has_face or self.scanner.result().ready:
+            return False
+        fused = getattr(self.last["fused"], "frames_fused", 0)
+        return fused + frames_per_play >= SETTLED_FRAMES + REPLAY_MIN_SCANNED_FRAMES
 
     def restart_scan(self) -> None:
         """Start the scan over (before a second play of the same frames)."""
@@ -180,7 +186,7 @@ def run_video(options: VideoOptions, progress=None) -> dict:
         frames, tracked, end_s = _play(capture_options, pipeline, gathered, options.max_frames, 0.0, progress)
         if not gathered.has_face:
             raise no_face_error(capture_options.description, frames)
-        replayed = gathered.worth_replaying()
+        replayed = gathered.worth_replaying(frames)
         if replayed:
             # Fusion's identity has settled now: play the video again with it, scanning from its
             # first frame (the first play's scan waited ~3 s for the identity: a short video's turn).
