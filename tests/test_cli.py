@@ -203,7 +203,7 @@ def test_demo_with_a_face_in_some_frames_succeeds(tmp_path, blank_image, face_ph
 
 
 def test_no_face_error_counts_the_frames():
-    from realtime.apps.demo import no_face_error
+    from realtime.apps.video import no_face_error
 
     assert str(no_face_error("clip.mp4", 90)).startswith("clip.mp4: no face found in any of its 90 frames; ")
     assert str(no_face_error("camera 0", 30, camera=True)) == (

@@ -284,12 +284,33 @@ def test_random_bytes_are_not_an_image_400(client):
     _assert_error(_post(client, np.random.default_rng(0).bytes(5000)), 400, "not_an_image", "not an image")
 
 
-def test_a_video_is_named_as_one_400(client, tmp_path):
-    path = tmp_path / "turn.mp4"
+def test_a_phone_video_of_a_head_turn_gives_a_scanned_bust(client, head_turn_video):
+    video, _ = head_turn_video
+    with open(video, "rb") as file:
+        data = file.read()
+    response = client.post("/api/busts", files={"photo": ("turn.mp4", data, "video/mp4")}, data={"style": "head"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    report = body["report"]
+    assert report["video"]["scan"]["used"] and report["video"]["frame_turn_deg"] < 5.0, report["video"]
+    assert report["image_size"] == [640, 480] and report["faces_found"] == 1 and report["style"] == "head"
+    landmarks = np.array(report["landmarks68"])
+    assert landmarks.shape == (68, 2) and (landmarks > 0).all() and (landmarks < [640, 480]).all()
+    assert len(report["bust_outline"]) > 10 and 55 < report["pd_mm"] < 75
+    # The frame the bust faced the camera in comes back to show the fit on.
+    shown = cv2.imdecode(np.frombuffer(client.get(body["extras"]["photo"]).content, np.uint8), cv2.IMREAD_COLOR)
+    assert shown.shape == (480, 640, 3)
+    stl = client.get(body["files"]["stl"])
+    assert stl.status_code == 200 and trimesh.load(io.BytesIO(stl.content), file_type="stl").is_watertight
+
+
+def test_a_video_without_a_face_is_422(client, tmp_path):
+    path = tmp_path / "wall.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
-    writer.write(np.zeros((48, 64, 3), np.uint8))
+    for _ in range(3):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
     writer.release()
-    _assert_error(_post(client, path.read_bytes(), "turn.mp4"), 400, "not_an_image", "the file is a video, not a photo")
+    _assert_error(_post(client, path.read_bytes(), "wall.mp4"), 422, "no_face", "no face found in the video's 3 frames")
 
 
 def test_a_large_photo_s_copy_for_the_page_is_shrunk_to_its_longest_side():

@@ -81,6 +81,15 @@ def page(server_url):
         browser.close()
 
 
+def _make_and_wait(page) -> str:
+    """Click Make and wait for a new bust's result on the page; returns its id."""
+    before = page.get_attribute("#result", "data-bust") or ""
+    page.click("#make")
+    page.wait_for_selector(f"#result[data-bust]:not([data-bust='']):not([data-bust='{before}'])",
+                           timeout=BUST_TIMEOUT_MS)
+    return page.get_attribute("#result", "data-bust")
+
+
 def _fit_coverage(page) -> float:
     """The share of the photo's overlay canvas the page has drawn on (the bust's outline, filled)."""
     return page.evaluate("""() => {
@@ -210,10 +219,7 @@ def test_an_iphone_s_heic_photo_is_shown_where_the_browser_cannot_show_it(page, 
     page.set_input_files("#file", str(photo))
     page.wait_for_function("() => document.querySelector('#drop-text').textContent.includes('cannot show')")
     assert page.is_hidden("#preview")
-    before = page.get_attribute("#result", "data-bust") or ""
-    page.click("#make")
-    page.wait_for_selector(f"#result[data-bust]:not([data-bust='']):not([data-bust='{before}'])",
-                           timeout=BUST_TIMEOUT_MS)
+    _make_and_wait(page)
     page.wait_for_function("() => document.querySelector('#photo').complete && "
                            "document.querySelector('#photo').naturalWidth > 0")
     assert page.evaluate("() => document.querySelector('#photo').naturalWidth") == astronaut.shape[1]
@@ -221,6 +227,21 @@ def test_an_iphone_s_heic_photo_is_shown_where_the_browser_cannot_show_it(page, 
     assert drawn > 0.05, "no fit drawn over the photo"
     # The copy is the page's, not one of the bust's files to download.
     assert page.query_selector("#download-photo") is None and page.query_selector("#download-stl") is not None
+    assert page.is_hidden("#message") and not page.errors, page.errors
+
+
+def test_a_phone_video_of_a_head_turn_is_made_into_a_bust_on_the_page(page, head_turn_video):
+    # The page's real server and worker process: the video is read there, its head turn scanned,
+    # and the frame the bust faced the camera in is shown under the fit.
+    video, _ = head_turn_video
+    page.set_input_files("#file", video)
+    assert "a video: the bust comes from its frames" in page.inner_text("#drop-text")
+    assert page.is_hidden("#preview")
+    _make_and_wait(page)
+    page.wait_for_function("() => document.querySelector('#photo').complete && "
+                           "document.querySelector('#photo').naturalWidth === 640")
+    assert _fit_coverage(page) > 0.05, "no fit drawn over the video's frame"
+    page.wait_for_selector("#viewer[data-state=ready]", timeout=BUST_TIMEOUT_MS)
     assert page.is_hidden("#message") and not page.errors, page.errors
 
 

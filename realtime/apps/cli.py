@@ -240,7 +240,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     video.add_argument("--report", metavar="FILE.json", help="write a JSON report: frames, PD, the scan, print checks")
     _add_pipeline(video)
 
-    serve = commands.add_parser("serve", help="web page and API: a photo or webcam picture in, a 3D bust out (needs selfie3d[web])")
+    serve = commands.add_parser("serve", help="web page and API: a photo, webcam picture or video in, a 3D bust out (needs selfie3d[web])")
     _add_common(serve)
     if wanted("serve"):
         from realtime.apps.web.serve import add_serve_arguments

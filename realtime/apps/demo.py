@@ -26,7 +26,6 @@ import cv2
 import numpy as np
 
 from realtime.stages.capture import Capture, CaptureOptions
-from realtime.errors import InputError
 from realtime.fileio import atomic_output, output_error, write_text_atomic
 from realtime.stages.pipeline import Pipeline, PipelineOptions, percentiles
 
@@ -68,7 +67,7 @@ def run_demo(options: DemoOptions) -> dict:
 
 def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
     from realtime.apps.live import render_tryon_video
-    from realtime.apps.video import VideoBust
+    from realtime.apps.video import VideoBust, no_face_error
 
     timings: dict[str, list[float]] = {}
     counts = {"frames": 0, "tracked": 0}
@@ -117,17 +116,6 @@ def _run_demo(options: DemoOptions, out_dir: Path) -> dict:
                             "assumed": intrinsics.assumed, "description": intrinsics.describe()}
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2))
     return report
-
-
-def no_face_error(source: str, frames: int, camera: bool = False) -> InputError:
-    """The one line for an input in which no frame showed a face: nothing to fuse, fit glasses
-    on or print, so the run fails (a track with some faces is a result, however short)."""
-    if frames == 0:
-        return InputError(f"{source}: no frame could be read from it")
-    seen = "the image" if frames == 1 else f"any of its {frames} frames"
-    hint = ("face the camera in good light" if camera else
-            "give a photo or video with a face looking at the camera (or no --video for the built-in clip)")
-    return InputError(f"{source}: no face found in {seen}; {hint}")
 
 
 def _export_demo_bust(gathered, out_dir: Path) -> dict:

@@ -42,6 +42,7 @@ class VideoBust:
 
             self.scanner = LiveScanner()
         self.last: dict = {}
+        self.replayed = False  # the frames were played twice (``gather_video``)
 
     def __enter__(self) -> "VideoBust":
         return self
@@ -98,7 +99,7 @@ class VideoBust:
         bust = snapshot_bust(np.asarray(last["fused"].identity_mm), last["image"], last["vertices_px"], options,
                              scan=scan if scan is not None and scan.ready else None)
         summary = {"frame": int(last["frame_index"]), "frame_turn_deg": round(float(last["turn_deg"]), 1),
-                   "seconds": round(time.perf_counter() - start, 3),
+                   "seconds": round(time.perf_counter() - start, 3), "replayed": self.replayed,
                    "checks": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in bust.checks.items()}}
         if scan is not None:
             costs = scanner.cost_ms
@@ -122,6 +123,23 @@ def keep_bust_frame(last: dict, result) -> None:
     if "turn_deg" not in last or turn <= last["turn_deg"]:
         last.update(image=result.frame.image, vertices_px=result.faces[0].vertices, turn_deg=turn,
                     frame_index=result.frame.index)
+
+
+TURN_HINT = "film your face looking at the camera, then turn it slowly left and right"
+"""What to do about a video without a face, for a bust (``selfie3d video``, the page)."""
+
+
+def no_face_error(source: str, frames: int, camera: bool = False, hint: str | None = None) -> InputError:
+    """The one line for an input in which no frame showed a face: nothing to fuse, fit glasses
+    on or print, so the run fails (a track with some faces is a result, however short). ``hint``:
+    what to do (default: the demo's, for a camera or a file)."""
+    if frames == 0:
+        return InputError(f"{source}: no frame could be read from it")
+    seen = "the image" if frames == 1 else f"any of its {frames} frames"
+    if hint is None:
+        hint = ("face the camera in good light" if camera else
+                "give a photo or video with a face looking at the camera (or no --video for the built-in clip)")
+    return InputError(f"{source}: no face found in {seen}; {hint}")
 
 
 def scan_summary_line(scan: dict) -> str:
@@ -173,30 +191,20 @@ def output_path(options: VideoOptions) -> Path:
 def run_video(options: VideoOptions, progress=None) -> dict:
     """Read the video, make its bust and write it (and the report); returns the report.
     ``progress``: called with what is being done ("reading frame 120 of 460"), or None."""
-    from realtime.apps.demo import no_face_error
     from realtime.fileio import write_text_atomic
     from realtime.printing.bust import export_bust
     from realtime.stages.capture import CaptureOptions
-    from realtime.stages.pipeline import Pipeline
 
     path = output_path(options)
     capture_options = CaptureOptions(path=options.path)
     start = time.perf_counter()
-    with VideoBust(options.scan) as gathered, Pipeline(options.pipeline) as pipeline:
-        frames, tracked, end_s = _play(capture_options, pipeline, gathered, options.max_frames, 0.0, progress)
+    with VideoBust(options.scan) as gathered:
+        frames, tracked = gather_video(gathered, capture_options, options.pipeline, options.max_frames, progress)
         if not gathered.has_face:
-            raise no_face_error(capture_options.description, frames)
-        replayed = gathered.worth_replaying(frames)
-        if replayed:
-            # Fusion's identity has settled now: play the video again with it, scanning from its
-            # first frame (the first play's scan waited ~3 s for the identity: a short video's turn).
-            gathered.restart_scan()
-            _play(capture_options, pipeline, gathered, options.max_frames, end_s + REPLAY_GAP_S, progress,
-                  "scanning again, frame")
+            raise no_face_error(capture_options.description, frames, hint=TURN_HINT)
         if progress:
             progress("building the bust")
         bust, summary = gathered.build(options.bust)
-        summary["replayed"] = replayed
         fused = gathered.last["fused"]
     path.parent.mkdir(parents=True, exist_ok=True)
     written = export_bust(bust, path, fmt=options.bust.format or path.suffix.lstrip(".").lower(),
@@ -209,6 +217,25 @@ def run_video(options: VideoOptions, progress=None) -> dict:
     if options.report:
         write_text_atomic(Path(options.report), json.dumps(report, indent=2))
     return report
+
+
+def gather_video(gathered: VideoBust, capture_options, pipeline_options: PipelineOptions,
+                 max_frames: int | None = None, progress=None) -> tuple[int, int]:
+    """Play a video through the live pipeline into ``gathered``, twice where a second play scans
+    more (``VideoBust.worth_replaying``; ``gathered.replayed`` says so); returns ``(frames, frames
+    with a face)`` of one play."""
+    from realtime.stages.pipeline import Pipeline
+
+    with Pipeline(pipeline_options) as pipeline:
+        frames, tracked, end_s = _play(capture_options, pipeline, gathered, max_frames, 0.0, progress)
+        gathered.replayed = gathered.has_face and gathered.worth_replaying(frames)
+        if gathered.replayed:
+            # Fusion's identity has settled now: play the video again with it, scanning from its
+            # first frame (the first play's scan waited ~3 s for the identity: a short video's turn).
+            gathered.restart_scan()
+            _play(capture_options, pipeline, gathered, max_frames, end_s + REPLAY_GAP_S, progress,
+                  "scanning again, frame")
+    return frames, tracked
 
 
 def _play(capture_options, pipeline, gathered: VideoBust, max_frames: int | None, time_offset_s: float,

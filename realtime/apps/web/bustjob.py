@@ -57,6 +57,12 @@ PHOTO_COPY_MAX_SIDE_PX = 1280
 high-density screen); the report's pixels stay the decoded photo's (the page scales them to what
 it shows). It is kept with the bust's files and deleted with them."""
 PHOTO_COPY_QUALITY = 90
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".avi")
+"""Upload formats that are videos (``realtime.stages.imagefile.is_video``): a phone's head turn,
+made into a bust as ``selfie3d video`` makes it (``_video_bust``)."""
+MAX_VIDEO_FRAMES = 600
+"""Frames of an uploaded video read at most (20 s at 30 fps; a head turn takes 5-10): bounds a
+job's time, about 10 s of a core here for the frames and as much again where it plays twice."""
 
 # Result kinds; the server turns each into an HTTP status.
 OK = "ok"
@@ -174,75 +180,151 @@ def run_web_job(job: WebJob, debug: bool = False, first_formats: tuple[str, ...]
     """Reconstruct the largest face in ``job.photo`` (or the one picked, ``job.pick_px``), build its
     bust and export it in ``first_formats`` (default: every format); the result's ``later`` holds
     the other formats for ``export_later``. The report's ``other_faces`` are the other people's
-    faces (boxes), which the page offers to pick."""
-    from realtime.printing.bust import BustOptions, photo_bust, roll_report
-    from realtime.stages.imagefile import decode_image
-    from realtime.apps.jobs import PhotoJob, photo_reconstructor
-
+    faces (boxes), which the page offers to pick. A video (``job.suffix`` in ``VIDEO_SUFFIXES``) is
+    made as ``selfie3d video`` makes it (``_video_bust``)."""
     start = time.perf_counter()
-    timings: dict[str, float] = {}
+    make = _video_bust if job.suffix in VIDEO_SUFFIXES else _photo_bust
     try:
-        try:
-            # From the bytes in memory: the photo never touches the disk.
-            image = decode_image(job.photo, "the photo")  # EXIF orientation, grey/alpha/16-bit, huge images
-        except Selfie3DError:
-            return _failed(NOT_AN_IMAGE, "the file could not be decoded as an image "
-                           "(corrupt, truncated or an unsupported format)", start)
-        clock = time.perf_counter()
-        # One reconstructor per worker process, shared with `selfie3d photo` jobs.
-        # A pick needs every face made (refined) to know which one is meant; only its mask comes
-        # back (its neighbours are segmented to part it from them), as for the largest face.
-        found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(image, pick_px=job.pick_px)
-        timings["reconstruct"] = _lap(clock)
-        if not found.faces:
-            if found.not_human:
-                from realtime.stages.photo import refusal_reason
-
-                return _failed(NO_FACE, f"no human face found in the photo: {refusal_reason(found.not_human[0])}",
-                               start)
-            return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
-                           "with the whole face visible and looking roughly at the camera", start)
-        face = found.faces[0]  # the largest, or the one picked
-        other_faces = found.other_face_boxes()
-        options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
-                              expression=job.expression)
-        clock = time.perf_counter()
-        try:
-            bust = photo_bust(found, 0, image, options)
-        except Selfie3DError as error:
-            return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
-        timings["build"] = _lap(clock)
-        clock = time.perf_counter()
-        now = tuple(fmt for fmt in EXPORT_FORMATS if fmt in first_formats)
-        files = _export(bust, now)
-        timings["export"] = _lap(clock)
-        report = {**face.report(), "print_checks": bust.checks, "bust_warnings": list(bust.warnings),
-                  **roll_report(bust, found),
-                  "image_size": list(found.image_size),
-                  "faces_found": 1 + len(other_faces), "other_faces": other_faces,
-                  "style": job.style, "height_mm": job.height_mm,
-                  "label": job.label, "timings_ms": {**timings, **bust.timings_ms}}
-        report.pop("vertices", None)  # 468 x 3 numbers the page does not use; the files carry the shape
-        # float32 pixels print as 180.10000610351562 even when rounded: round them as float64.
-        report["landmarks68"] = np.round(face.landmarks68_px.astype(np.float64), 2).tolist()
-        # The fit, for the page's overlay: the file's camera and the bust's outline over the photo.
-        if bust.view is not None:
-            from realtime.printing import overlay
-
-            report["bust_view"] = np.round(bust.view, 6).tolist()
-            height, width = image.shape[:2]
-            silhouette = overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, bust.view, (width, height))
-            report["bust_outline"] = overlay.outline_polygon(silhouette, OUTLINE_TOLERANCE_PX).tolist()
-        if job.suffix not in BROWSER_SHOWN_SUFFIXES:
-            files[PHOTO_COPY_NAME] = photo_copy_jpeg(image)
-        rest = tuple(fmt for fmt in EXPORT_FORMATS if fmt not in now)
-        later = LaterExport(_portable(bust), rest, later_file_names(rest, bust.textured is not None)) if rest else None
-        return WebJobResult(OK, "", files, _plain(report), time.perf_counter() - start, later)
+        return make(job, first_formats, start)
     except Selfie3DError as error:
         return _failed(UNPRINTABLE, str(error), start)
     except Exception as error:  # a bug must come back as a 500 with its cause, not kill the worker
         detail = traceback.format_exc() if debug else f"{type(error).__name__}: {error}"
         return _failed(INTERNAL, f"internal error ({detail})", start)
+
+
+def _photo_bust(job: WebJob, first_formats: tuple[str, ...], start: float) -> WebJobResult:
+    """``run_web_job`` for a photo."""
+    from realtime.printing.bust import BustOptions, photo_bust, roll_report
+    from realtime.stages.imagefile import decode_image
+    from realtime.apps.jobs import PhotoJob, photo_reconstructor
+
+    timings: dict[str, float] = {}
+    try:
+        # From the bytes in memory: the photo never touches the disk.
+        image = decode_image(job.photo, "the photo")  # EXIF orientation, grey/alpha/16-bit, huge images
+    except Selfie3DError:
+        return _failed(NOT_AN_IMAGE, "the file could not be decoded as an image "
+                       "(corrupt, truncated or an unsupported format)", start)
+    clock = time.perf_counter()
+    # One reconstructor per worker process, shared with `selfie3d photo` jobs.
+    # A pick needs every face made (refined) to know which one is meant; only its mask comes
+    # back (its neighbours are segmented to part it from them), as for the largest face.
+    found = photo_reconstructor(PhotoJob("", "", providers=job.providers)).run(image, pick_px=job.pick_px)
+    timings["reconstruct"] = _lap(clock)
+    if not found.faces:
+        if found.not_human:
+            from realtime.stages.photo import refusal_reason
+
+            return _failed(NO_FACE, f"no human face found in the photo: {refusal_reason(found.not_human[0])}",
+                           start)
+        return _failed(NO_FACE, "no face found in the photo: use a sharp, well-lit photo "
+                       "with the whole face visible and looking roughly at the camera", start)
+    face = found.faces[0]  # the largest, or the one picked
+    other_faces = found.other_face_boxes()
+    options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
+                          expression=job.expression)
+    clock = time.perf_counter()
+    try:
+        bust = photo_bust(found, 0, image, options)
+    except Selfie3DError as error:
+        return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
+    timings["build"] = _lap(clock)
+    clock = time.perf_counter()
+    now = tuple(fmt for fmt in EXPORT_FORMATS if fmt in first_formats)
+    files = _export(bust, now)
+    timings["export"] = _lap(clock)
+    report = {**face.report(), "print_checks": bust.checks, "bust_warnings": list(bust.warnings),
+              **roll_report(bust, found),
+              "image_size": list(found.image_size),
+              "faces_found": 1 + len(other_faces), "other_faces": other_faces,
+              "style": job.style, "height_mm": job.height_mm,
+              "label": job.label, "timings_ms": {**timings, **bust.timings_ms}}
+    report.pop("vertices", None)  # 468 x 3 numbers the page does not use; the files carry the shape
+    # float32 pixels print as 180.10000610351562 even when rounded: round them as float64.
+    report["landmarks68"] = np.round(face.landmarks68_px.astype(np.float64), 2).tolist()
+    _add_fit(report, bust, image)
+    if job.suffix not in BROWSER_SHOWN_SUFFIXES:
+        files[PHOTO_COPY_NAME] = photo_copy_jpeg(image)
+    return _made(bust, files, report, now, start)
+
+
+def _video_bust(job: WebJob, first_formats: tuple[str, ...], start: float) -> WebJobResult:
+    """``run_web_job`` for a video (``job.suffix`` in ``VIDEO_SUFFIXES``): its bust as
+    ``selfie3d video`` makes it (``realtime.apps.video``: the most frontal frame, the head scan
+    the turn gave), at most ``MAX_VIDEO_FRAMES`` read. The report has the photo's keys the page
+    uses, of that frame, and ``video`` (frames, the frame, the scan); the frame comes back as the
+    photo's copy (``PHOTO_COPY_NAME``), for the page to show the fit on."""
+    import os
+    import tempfile
+
+    from realtime.apps.video import TURN_HINT, VideoBust, gather_video
+    from realtime.printing.bust import BustOptions
+    from realtime.stages.capture import CaptureOptions
+    from realtime.stages.pipeline import PipelineOptions
+    from realtime.stages.reconstruction import ReconstructionOptions
+    from realtime.topology import N_VERTICES, ibug68_points
+
+    # OpenCV reads a video from a file: one in the worker's own folder, gone when the job ends.
+    handle, name = tempfile.mkstemp(suffix=job.suffix, dir=_scratch if _scratch is not None else None)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(job.photo)
+        with VideoBust(scan=True) as gathered:
+            try:
+                pipeline = PipelineOptions(reconstruction=ReconstructionOptions(providers=job.providers))
+                frames, tracked = gather_video(gathered, CaptureOptions(path=name), pipeline, MAX_VIDEO_FRAMES)
+            except Selfie3DError:
+                return _failed(NOT_AN_IMAGE, "the video could not be read (corrupt, truncated or an "
+                               "unsupported format)", start)
+            if not gathered.has_face:
+                return _failed(NO_FACE, f"no face found in the video's {frames} frames: {TURN_HINT}", start)
+            options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
+                                  expression=job.expression)
+            try:
+                bust, summary = gathered.build(options)
+            except Selfie3DError as error:
+                return _failed(UNPRINTABLE, f"no printable solid could be made from this face ({error})", start)
+            image, vertices = gathered.last["image"], np.asarray(gathered.last["vertices_px"])[:N_VERTICES]
+            fused = gathered.last["fused"]
+    finally:
+        os.unlink(name)
+    now = tuple(fmt for fmt in EXPORT_FORMATS if fmt in first_formats)
+    files = _export(bust, now)
+    height, width = image.shape[:2]
+    report = {"pd_mm": getattr(fused, "pd_mm", None), "face_width_mm": getattr(fused, "face_width_mm", None),
+              "scale_source": getattr(fused, "scale_source", None),
+              "scale_warning": getattr(fused, "scale_warning", None),
+              "print_checks": bust.checks, "bust_warnings": list(bust.warnings),
+              "image_size": [width, height], "faces_found": 1, "other_faces": [],
+              "style": job.style, "height_mm": job.height_mm, "label": job.label,
+              "video": {"frames": frames, "tracked_fraction": round(tracked / frames, 4) if frames else 0.0,
+                        **summary},
+              "landmarks68": np.round(ibug68_points(vertices)[:, :2].astype(np.float64), 2).tolist(),
+              "timings_ms": {"total": _lap(start), **bust.timings_ms}}
+    _add_fit(report, bust, image)
+    files[PHOTO_COPY_NAME] = photo_copy_jpeg(image)
+    return _made(bust, files, report, now, start)
+
+
+def _add_fit(report: dict, bust, image: np.ndarray) -> None:
+    """The fit, for the page's overlay: the file's camera (``bust_view``) and the bust's outline
+    over the picture (``bust_outline``), added to ``report`` where the bust has a view."""
+    if bust.view is None:
+        return
+    from realtime.printing import overlay
+
+    report["bust_view"] = np.round(bust.view, 6).tolist()
+    height, width = image.shape[:2]
+    silhouette = overlay.silhouette_mask(bust.mesh.vertices, bust.mesh.faces, bust.view, (width, height))
+    report["bust_outline"] = overlay.outline_polygon(silhouette, OUTLINE_TOLERANCE_PX).tolist()
+
+
+def _made(bust, files: dict[str, bytes], report: dict, now: tuple[str, ...], start: float) -> WebJobResult:
+    """The answer for a made bust: ``files`` written ``now``, the other formats left for later."""
+    rest = tuple(fmt for fmt in EXPORT_FORMATS if fmt not in now)
+    later = LaterExport(_portable(bust), rest, later_file_names(rest, bust.textured is not None)) if rest else None
+    return WebJobResult(OK, "", files, _plain(report), time.perf_counter() - start, later)
 
 
 def photo_copy_jpeg(image: np.ndarray) -> bytes:

@@ -58,14 +58,16 @@ function formatBytes(bytes) {
 function usePhoto(file) {
   showMessage('');
   if (!file) return;
-  if (file.type && !file.type.startsWith('image/')) {
-    const what = file.type.startsWith('video/') ? 'a video, not a photo' : 'not an image';
-    showMessage(`"${file.name}" is ${what}: choose a JPEG, PNG, HEIC, AVIF or WebP photo.`);
+  const isVideo = (file.type || '').startsWith('video/') || /\.(mp4|mov|m4v|webm|avi)$/i.test(file.name || '');
+  if (file.type && !file.type.startsWith('image/') && !isVideo) {
+    showMessage(`"${file.name}" is not an image: choose a JPEG, PNG, HEIC, AVIF or WebP photo, or a video.`);
     return;
   }
   if (file.size > limits.max_upload_bytes) {
-    showMessage(`This photo is ${formatBytes(file.size)}; the limit is ${formatBytes(limits.max_upload_bytes)}. ` +
-                'Use a smaller photo (a few megapixels are plenty).');
+    showMessage(`This ${isVideo ? 'video' : 'photo'} is ${formatBytes(file.size)}; the limit is ` +
+                `${formatBytes(limits.max_upload_bytes)}. ` + (isVideo
+                  ? 'Use a shorter video (5 to 10 seconds of a slow head turn are plenty).'
+                  : 'Use a smaller photo (a few megapixels are plenty).'));
     return;
   }
   photo = file;
@@ -74,6 +76,17 @@ function usePhoto(file) {
   photoUrl = URL.createObjectURL(file);
   const preview = $('preview');
   const named = `${file.name || 'webcam photo'} · ${formatBytes(file.size)}`;
+  if (isVideo) {
+    // A phone's head turn: the server makes the bust from its frames, the hair scanned from the
+    // sides the turn shows, and sends back the frame it faced the camera in.
+    preview.onerror = null;
+    preview.hidden = true;
+    preview.removeAttribute('src');
+    $('drop-text').textContent = `${named} — a video: the bust comes from its frames, and a slow turn of ` +
+      'the head left and right shapes the hair from every side. Drop or click to change';
+    $('make').disabled = false;
+    return;
+  }
   // Chrome, Edge and Firefox do not decode HEIC (nor TIFF): a line instead of a broken picture.
   // The server decodes it, and sends a JPEG copy to show under the fit.
   const serverShows = /\.(heic|heif|tiff?)$/i.test(file.name || '') || /heic|heif|tiff/i.test(file.type || '');
