@@ -56,6 +56,18 @@ def test_a_short_video_whose_turn_comes_first_is_played_again_to_scan_it(tmp_pat
     assert report["bust"]["frame_turn_deg"] < 5.0
 
 
+def test_a_deadline_stops_the_reading_and_the_second_play(head_turn_video):
+    # A server's bound on one job: past it the bust is made from the frames read so far.
+    from realtime.apps.video import VideoBust, gather_video
+    from realtime.stages.capture import CaptureOptions
+    from realtime.stages.pipeline import PipelineOptions
+
+    video, _ = head_turn_video
+    with VideoBust(scan=True) as gathered:
+        frames, _ = gather_video(gathered, CaptureOptions(path=video), PipelineOptions(), deadline_s=0.0)
+        assert frames == 1 and not gathered.replayed
+
+
 def test_a_video_without_a_face_is_one_clear_error(tmp_path, capsys):
     path = tmp_path / "wall.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (160, 120))

@@ -304,6 +304,15 @@ def test_a_phone_video_of_a_head_turn_gives_a_scanned_bust(client, head_turn_vid
     assert stl.status_code == 200 and trimesh.load(io.BytesIO(stl.content), file_type="stl").is_watertight
 
 
+def test_a_video_of_frames_over_4k_is_413_before_a_frame_is_read(client, tmp_path):
+    path = tmp_path / "huge.avi"  # a few kB that would decode to 10 MP a frame
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (4096, 2400))
+    writer.write(np.zeros((2400, 4096, 3), np.uint8))
+    writer.release()
+    _assert_error(_post(client, path.read_bytes(), "huge.avi"), 413, "too_large",
+                  "the video's frames are 4096x2400 pixels; the limit is 4K")
+
+
 def test_a_video_without_a_face_is_422(client, tmp_path):
     path = tmp_path / "wall.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
@@ -327,7 +336,7 @@ def test_the_api_schema_names_the_formats_the_photo_decoder_reads():
     from realtime.stages.imagefile import SUPPORTED_FORMATS_TEXT
 
     photo = UPLOAD_SCHEMA["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["photo"]
-    assert photo["description"] == f"{SUPPORTED_FORMATS_TEXT} photo"
+    assert photo["description"].startswith(f"{SUPPORTED_FORMATS_TEXT} photo, or a video")
 
 
 def test_an_image_that_does_not_decode_is_400(client, photo):

@@ -220,29 +220,33 @@ def run_video(options: VideoOptions, progress=None) -> dict:
 
 
 def gather_video(gathered: VideoBust, capture_options, pipeline_options: PipelineOptions,
-                 max_frames: int | None = None, progress=None) -> tuple[int, int]:
+                 max_frames: int | None = None, progress=None, deadline_s: float | None = None) -> tuple[int, int]:
     """Play a video through the live pipeline into ``gathered``, twice where a second play scans
     more (``VideoBust.worth_replaying``; ``gathered.replayed`` says so); returns ``(frames, frames
-    with a face)`` of one play."""
+    with a face)`` of one play. ``deadline_s``: seconds after which no more frames are read (the
+    bust is made from those read; a server's bound on one job), or None."""
     from realtime.stages.pipeline import Pipeline
 
+    stop_at = time.perf_counter() + deadline_s if deadline_s is not None else None
     with Pipeline(pipeline_options) as pipeline:
-        frames, tracked, end_s = _play(capture_options, pipeline, gathered, max_frames, 0.0, progress)
-        gathered.replayed = gathered.has_face and gathered.worth_replaying(frames)
+        frames, tracked, end_s = _play(capture_options, pipeline, gathered, max_frames, 0.0, progress, stop_at=stop_at)
+        gathered.replayed = (gathered.has_face and gathered.worth_replaying(frames)
+                             and (stop_at is None or time.perf_counter() < stop_at))
         if gathered.replayed:
             # Fusion's identity has settled now: play the video again with it, scanning from its
             # first frame (the first play's scan waited ~3 s for the identity: a short video's turn).
             gathered.restart_scan()
             _play(capture_options, pipeline, gathered, max_frames, end_s + REPLAY_GAP_S, progress,
-                  "scanning again, frame")
+                  "scanning again, frame", stop_at)
     return frames, tracked
 
 
 def _play(capture_options, pipeline, gathered: VideoBust, max_frames: int | None, time_offset_s: float,
-          progress=None, doing: str = "reading frame") -> tuple[int, int, float]:
+          progress=None, doing: str = "reading frame", stop_at: float | None = None) -> tuple[int, int, float]:
     """Feed the source's frames (their times moved on by ``time_offset_s``) through ``pipeline``
-    into ``gathered``, saying ``"<doing> N of M"`` to ``progress``; returns ``(frames, frames with
-    a face, the last frame's time in seconds)``."""
+    into ``gathered``, saying ``"<doing> N of M"`` to ``progress``, until ``stop_at`` (a
+    ``time.perf_counter()`` value) if given; returns ``(frames, frames with a face, the last
+    frame's time in seconds)``."""
     import dataclasses
 
     from realtime.stages.capture import Capture
@@ -263,6 +267,6 @@ def _play(capture_options, pipeline, gathered: VideoBust, max_frames: int | None
             end_s = frame.timestamp_s
             height, width = frame.image.shape[:2]
             gathered.add(result, pipeline.intrinsics_for(width, height))
-            if max_frames and frames >= max_frames:
+            if (max_frames and frames >= max_frames) or (stop_at is not None and time.perf_counter() >= stop_at):
                 break
     return frames, tracked, end_s

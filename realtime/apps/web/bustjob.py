@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from realtime.errors import Selfie3DError
+from realtime.errors import InputError, Selfie3DError
 from realtime.printing.vocabulary import FORMATS
 
 # The files one bust exports, by the format key the API uses: every format, OBJ last (its
@@ -61,8 +61,13 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".avi")
 """Upload formats that are videos (``realtime.stages.imagefile.is_video``): a phone's head turn,
 made into a bust as ``selfie3d video`` makes it (``_video_bust``)."""
 MAX_VIDEO_FRAMES = 600
-"""Frames of an uploaded video read at most (20 s at 30 fps; a head turn takes 5-10): bounds a
-job's time, about 10 s of a core here for the frames and as much again where it plays twice."""
+"""Frames of an uploaded video read at most (20 s at 30 fps; a head turn takes 5-10)."""
+MAX_VIDEO_FRAME_PIXELS = 3840 * 2160
+"""Largest frame an uploaded video may have (a phone's 4K): an 8K or a forged 16000x16000 video
+of a few MB held a worker 1-2 GB and minutes; read from the header before any frame."""
+MAX_VIDEO_SECONDS = 60.0
+"""Seconds a video job may read frames for (both plays): past it, the bust is made from the
+frames read so far (4K at 30 fps: ~35 ms a frame here, so 600 frames played twice need ~45 s)."""
 
 # Result kinds; the server turns each into an HTTP status.
 OK = "ok"
@@ -70,6 +75,7 @@ NOT_AN_IMAGE = "not_an_image"
 NO_FACE = "no_face"
 UNPRINTABLE = "unprintable"
 INTERNAL = "internal"
+TOO_LARGE = "too_large"  # a video whose frames are over MAX_VIDEO_FRAME_PIXELS
 
 PR_SET_PDEATHSIG = 1
 """Linux prctl(2) option: the signal a process gets when the thread that started it ends."""
@@ -270,15 +276,22 @@ def _video_bust(job: WebJob, first_formats: tuple[str, ...], start: float) -> We
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(job.photo)
+        width, height = _video_frame_size(name)
+        if width * height > MAX_VIDEO_FRAME_PIXELS:
+            return _failed(TOO_LARGE, f"the video's frames are {width}x{height} pixels; the limit is 4K "
+                           "(3840x2160): film at 4K or less", start)
         with VideoBust(scan=True) as gathered:
             try:
                 pipeline = PipelineOptions(reconstruction=ReconstructionOptions(providers=job.providers))
-                frames, tracked = gather_video(gathered, CaptureOptions(path=name), pipeline, MAX_VIDEO_FRAMES)
-            except Selfie3DError:
+                frames, tracked = gather_video(gathered, CaptureOptions(path=name), pipeline, MAX_VIDEO_FRAMES,
+                                               deadline_s=MAX_VIDEO_SECONDS)
+            except InputError:  # the file (a model that fails to load is the server's, a 500)
                 return _failed(NOT_AN_IMAGE, "the video could not be read (corrupt, truncated or an "
                                "unsupported format)", start)
             if not gathered.has_face:
-                return _failed(NO_FACE, f"no face found in the video's {frames} frames: {TURN_HINT}", start)
+                read = f"first {frames}" if frames >= MAX_VIDEO_FRAMES else f"{frames}"
+                return _failed(NO_FACE, f"no face found in the video's {read} frame{'s' * (frames != 1)}: "
+                               f"{TURN_HINT}", start)
             options = BustOptions(style=job.style, height_mm=job.height_mm, label=job.label,
                                   expression=job.expression)
             try:
@@ -305,6 +318,18 @@ def _video_bust(job: WebJob, first_formats: tuple[str, ...], start: float) -> We
     _add_fit(report, bust, image)
     files[PHOTO_COPY_NAME] = photo_copy_jpeg(image)
     return _made(bust, files, report, now, start)
+
+
+def _video_frame_size(path: str) -> tuple[int, int]:
+    """A video file's frame size ``(width, height)`` from its header (no frame decoded; ``(0, 0)``
+    where OpenCV cannot open it: the reader then says why)."""
+    import cv2
+
+    capture = cv2.VideoCapture(path)
+    try:
+        return int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        capture.release()
 
 
 def _add_fit(report: dict, bust, image: np.ndarray) -> None:

@@ -125,7 +125,8 @@ READY, PENDING, FAILED = "ready", "pending", "failed"
 """A format's state in a bust's answer (``formats``)."""
 MEDIA_TYPES = {".stl": "model/stl", ".3mf": "model/3mf", ".glb": "model/gltf-binary", ".obj": "model/obj",
                ".mtl": "text/plain", ".png": "image/png", ".jpg": "image/jpeg"}
-STATUS_OF_KIND = {bustjob.NOT_AN_IMAGE: 400, bustjob.NO_FACE: 422, bustjob.UNPRINTABLE: 422, bustjob.INTERNAL: 500}
+STATUS_OF_KIND = {bustjob.NOT_AN_IMAGE: 400, bustjob.NO_FACE: 422, bustjob.UNPRINTABLE: 422, bustjob.INTERNAL: 500,
+                  bustjob.TOO_LARGE: 413}
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 CONTENT_POLICY = (b"content-security-policy",
                   # The page runs only its own scripts (three.js is vendored) and shows the photo from blob:.
@@ -195,7 +196,8 @@ FACE_PICK_PATTERN = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*,\s*([0-9]+(?:\.[0-
 UPLOAD_SCHEMA = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["photo"], "properties": {
         # imagefile.SUPPORTED_FORMATS_TEXT's words: that module (OpenCV) is not imported at start-up.
-        "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, HEIC, AVIF, WebP, BMP or TIFF photo"},
+        "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG, HEIC, AVIF, WebP, BMP or TIFF photo, "
+                                                                   "or a video of a head turn (MP4, MOV, WebM)"},
         "style": {"type": "string", "enum": list(STYLES), "default": DEFAULT_STYLE},
         "height_mm": {"type": "number", "default": _number(DEFAULT_HEIGHT_MM), "minimum": _number(HEIGHT_RANGE_MM[0]),
                       "maximum": _number(HEIGHT_RANGE_MM[1]),

@@ -275,7 +275,7 @@ function upload(form, source, attempt = 0) {
 
 function errorText(status, body) {
   const lead = { 400: 'This file cannot be used', 408: 'The upload took too long', 413: 'Too large',
-                 422: "This photo didn't work", 503: body.error === 'stopping' ? 'The server is stopping' : 'The server is busy',
+                 422: photo && (photo.type || '').startsWith('video/') ? "This video didn't work" : "This photo didn't work", 503: body.error === 'stopping' ? 'The server is stopping' : 'The server is busy',
                  500: 'Something went wrong on the server' }[status];
   const text = body.message.charAt(0).toUpperCase() + body.message.slice(1);
   return lead ? `${lead}: ${text}.`.replace('..', '.') : text;
