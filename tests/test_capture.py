@@ -257,6 +257,9 @@ def test_a_heic_is_told_from_an_avif_and_a_video_by_its_brands():
     assert imagefile.is_video(b"\0\0\0\x08wide\0\0\0\0mdat")  # an old QuickTime movie
     assert not imagefile.is_video(b"RIFF\0\0\0\0WEBPVP8 ")
     assert imagefile.is_video(ftyp(b"3gp5", b"3gp5", b"isom"))
+    heads = [ftyp(b"isom", b"isom", b"mp42"), ftyp(b"qt  ", b"qt  "), b"RIFF\0\0\0\0AVI LIST",
+             b"\x1a\x45\xdf\xa3\x01\0\0\0", b"\0\0\0\x08wide\0\0\0\0mdat", ftyp(b"3gp5", b"3gp5", b"isom")]
+    assert [imagefile.video_suffix(head) for head in heads] == [".mp4", ".mov", ".avi", ".webm", ".mov", ".mp4"]
     for still in (ftyp(b"heic", b"mif1", b"heic"), ftyp(b"avif", b"avif", b"mif1"), ftyp(b"mif1", b"mif1", b"miaf"),
                   ftyp(b"mif2", b"mif2", b"heic"), ftyp(b"jpeg", b"mif1", b"jpeg"), ftyp(b"crx ", b"crx ", b"isom")):
         assert not imagefile.is_video(still)  # HEIFs of other codings, a Canon raw

@@ -243,16 +243,28 @@ VIDEO_BRANDS = (b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"mp41", b
 (HEIF in any coding, AVIF), raw photos (CR3) and audio (M4A) have their own."""
 
 
-def is_video(head: bytes) -> bool:
-    """Whether encoded bytes starting with ``head`` are a video file: an MP4, MOV or 3GP (an ISO-BMFF
-    file of a video's major brand, ``VIDEO_BRANDS``), an AVI (RIFF; a WAV or WebP is RIFF too) or a
-    Matroska/WebM."""
+def video_suffix(head: bytes) -> str | None:
+    """The file suffix of a video whose encoded bytes start with ``head``, or None for anything
+    else: ``.mov`` for QuickTime (an ``ftyp`` of ``qt  ``, or an old movie's leading atoms),
+    ``.mp4`` for any other ISO-BMFF file of a video's major brand (``VIDEO_BRANDS``; 3GPP's
+    ``3gp*``/``3g2*`` too), ``.avi`` for an AVI (RIFF; a WAV or WebP is RIFF too) and ``.webm``
+    for Matroska/WebM."""
     brands = _ftyp_brands(head)
     if brands is not None:
-        return brands[0] in VIDEO_BRANDS or brands[0][:3] in (b"3gp", b"3g2")
+        major = brands[0]
+        if major == b"qt  ":
+            return ".mov"
+        return ".mp4" if major in VIDEO_BRANDS or major[:3] in (b"3gp", b"3g2") else None
     if head.startswith(b"RIFF"):
-        return head[8:12] == b"AVI "
-    return head.startswith(MATROSKA_MAGIC) or head[4:8] in QUICKTIME_ATOMS
+        return ".avi" if head[8:12] == b"AVI " else None
+    if head.startswith(MATROSKA_MAGIC):
+        return ".webm"
+    return ".mov" if head[4:8] in QUICKTIME_ATOMS else None
+
+
+def is_video(head: bytes) -> bool:
+    """Whether encoded bytes starting with ``head`` are a video file (``video_suffix``)."""
+    return video_suffix(head) is not None
 
 
 def decode_avif(data: np.ndarray, name: str = "image") -> np.ndarray:

@@ -39,9 +39,9 @@ import numpy as np
 
 from realtime import geometry, topology
 from realtime.printing import silhouette
+from realtime.shapes import check_shape
 
 log = logging.getLogger(__name__)
-from realtime.shapes import check_shape
 
 SPHERE_SUBDIVISIONS = 4
 """Icosphere level of the hull's directions: 2,562, ~ 4 deg apart (~ 7 mm at the crown); the bust

@@ -58,7 +58,7 @@ high-density screen); the report's pixels stay the decoded photo's (the page sca
 it shows). It is kept with the bust's files and deleted with them."""
 PHOTO_COPY_QUALITY = 90
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".avi")
-"""Upload formats that are videos (``realtime.stages.imagefile.is_video``): a phone's head turn,
+"""Upload formats that are videos (``realtime.stages.imagefile.video_suffix``): a phone's head turn,
 made into a bust as ``selfie3d video`` makes it (``_video_bust``)."""
 MAX_VIDEO_FRAMES = 600
 """Frames of an uploaded video read at most (20 s at 30 fps; a head turn takes 5-10)."""

@@ -1076,14 +1076,14 @@ def _face_pick(text: str) -> tuple[float, float]:
 
 def image_suffix(data: bytes, max_pixels: int) -> str:
     """The file suffix for an upload whose header names a supported image of at most
-    ``max_pixels``, or a video (``video_suffix``: its bust is made from its frames); raises
+    ``max_pixels``, or a video (``imagefile.video_suffix``: its bust is made from its frames); raises
     ``ApiError`` 400 (not an image) or 413 (too many pixels).
 
     Only the header is read: a 20 MB file can claim a billion pixels, and the decoder must not
     be asked for them. The worker decodes the pixels (``realtime.stages.imagefile.decode_image``)."""
     from PIL import Image, UnidentifiedImageError
 
-    from realtime.stages.imagefile import SUPPORTED_FORMATS_TEXT, format_name, is_video
+    from realtime.stages.imagefile import SUPPORTED_FORMATS_TEXT, format_name, video_suffix
 
     try:
         import pillow_heif
@@ -1094,8 +1094,9 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
     if not data:
         raise ApiError(400, "not_an_image", "the photo is empty")
     head = data[:65536]
-    if is_video(head):  # a phone's head turn: made into a bust as `selfie3d video` makes it
-        return video_suffix(head)
+    suffix = video_suffix(head)
+    if suffix:  # a phone's head turn: made into a bust as `selfie3d video` makes it
+        return suffix
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt, (width, height) = image.format, image.size
@@ -1103,26 +1104,13 @@ def image_suffix(data: bytes, max_pixels: int) -> str:
         raise ApiError(413, "too_large", f"the image has too many pixels (limit {max_pixels / 1e6:g} megapixels)") from None
     except (UnidentifiedImageError, OSError, ValueError, RuntimeError):  # RuntimeError: Pillow's AVIF reader
         raise ApiError(400, "not_an_image", f"the file is not an image ({SUPPORTED_FORMATS_TEXT})") from None
-    fmt = format_name(fmt, data[:65536])  # told by the ftyp box's brands where Pillow says HEIF
+    fmt = format_name(fmt, head)  # told by the ftyp box's brands where Pillow says HEIF
     if fmt not in IMAGE_SUFFIXES:
         raise ApiError(400, "not_an_image", f"{fmt} images are not supported: use {SUPPORTED_FORMATS_TEXT}")
     if width * height > max_pixels:
         raise ApiError(413, "too_large", f"the image is {width}x{height} pixels; the limit is "
                                          f"{max_pixels / 1e6:g} megapixels")
     return IMAGE_SUFFIXES[fmt]
-
-
-def video_suffix(head: bytes) -> str:
-    """The file suffix a video upload's job gets (``bustjob.VIDEO_SUFFIXES``), from its first bytes
-    (``realtime.stages.imagefile.is_video``): QuickTime ``.mov``, Matroska/WebM ``.webm``, AVI
-    ``.avi``, any other ISO-BMFF video ``.mp4``."""
-    if head[4:12] in (b"ftypqt  ",) or (head[4:8] != b"ftyp" and not head.startswith((b"RIFF", b"\x1a\x45\xdf\xa3"))):
-        return ".mov"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return ".webm"
-    if head.startswith(b"RIFF"):
-        return ".avi"
-    return ".mp4"
 
 
 def _host_name(header: str) -> str:
